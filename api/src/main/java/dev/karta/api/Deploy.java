@@ -1,0 +1,27 @@
+package dev.karta.api;
+
+import java.time.Instant;
+
+/**
+ * A request to build one commit. {@code status} is queued, building, succeeded, failed,
+ * superseded or canceled; {@code release} is set once succeeded, {@code error} once failed.
+ */
+public record Deploy(
+        String id,
+        String project,
+        String commitSha,
+        String source,
+        String status,
+        String release,
+        String error,
+        Instant createdAt,
+        Instant startedAt,
+        Instant finishedAt) {
+
+    public boolean isFinished() {
+        return switch (status) {
+            case "succeeded", "failed", "superseded", "canceled" -> true;
+            default -> false;
+        };
+    }
+}

@@ -1,0 +1,100 @@
+package dev.karta.server;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Every server setting, validated once at start-up. {@link Main} fills it from flags, then
+ * {@code KARTA_*} environment variables, then defaults; nothing else reads the environment.
+ *
+ * @param publicUrl     base of every URL the server hands out, without a trailing slash; null
+ *                      means {@code http://{bind}:{port}} with the port actually bound
+ * @param keyCacheTtl   how long a validated key is trusted without a database look-up
+ * @param maxJsonBody   the largest JSON request body accepted
+ * @param archive       limits every source archive must respect
+ * @param buildWorkers  builds that may run at once on this server (each for a different project)
+ * @param buildTimeout  a build running longer is failed
+ * @param builderCommand an image builder to run for dockerfile/buildpack releases, or empty
+ * @param keepReleases  release trees to keep per project (0 keeps all); the active one and the
+ *                      one before it are always kept
+ * @param buildLease    a building deploy whose server has not renewed its lease for this long is
+ *                      taken as interrupted and retried (or failed)
+ */
+public record Config(
+        String bind,
+        int port,
+        Path dataDir,
+        String databaseUrl,
+        String publicUrl,
+        String bootstrapKey,
+        Duration keyCacheTtl,
+        long maxJsonBody,
+        ArchiveLimits archive,
+        int buildWorkers,
+        Duration buildTimeout,
+        List<String> builderCommand,
+        int keepReleases,
+        Duration buildLease) {
+
+    /** Named limits for untrusted archives (SPEC §2.3). */
+    public record ArchiveLimits(long maxCompressedBytes, long maxExpandedBytes, int maxEntries,
+                                int maxPathBytes, int maxPathDepth) {
+        public static final ArchiveLimits DEFAULTS =
+                new ArchiveLimits(64L << 20, 256L << 20, 10_000, 1024, 32);
+
+        public ArchiveLimits {
+            if (maxCompressedBytes <= 0 || maxExpandedBytes <= 0 || maxEntries <= 0 || maxPathBytes <= 0
+                    || maxPathDepth <= 0) {
+                throw new IllegalArgumentException("archive limits must be positive");
+            }
+        }
+    }
+
+    public Config {
+        Objects.requireNonNull(bind, "bind");
+        Objects.requireNonNull(dataDir, "dataDir");
+        Objects.requireNonNull(databaseUrl, "databaseUrl");
+        Objects.requireNonNull(archive, "archive");
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("--port must be between 0 and 65535, got " + port);
+        }
+        if (publicUrl != null && publicUrl.isBlank()) {
+            publicUrl = null;
+        }
+        if (publicUrl != null) {
+            while (publicUrl.endsWith("/")) {
+                publicUrl = publicUrl.substring(0, publicUrl.length() - 1);
+            }
+            if (!publicUrl.startsWith("http://") && !publicUrl.startsWith("https://")) {
+                throw new IllegalArgumentException("--public-url must start with http:// or https://, got " + publicUrl);
+            }
+        }
+        if (buildWorkers < 1) {
+            throw new IllegalArgumentException("--build-workers must be at least 1");
+        }
+        if (keepReleases < 0) {
+            throw new IllegalArgumentException("--keep-releases must be 0 (keep all) or more");
+        }
+        builderCommand = builderCommand == null ? List.of() : List.copyOf(builderCommand);
+        if (bootstrapKey != null && bootstrapKey.isBlank()) {
+            bootstrapKey = null;
+        }
+    }
+
+    /** Defaults for a data directory: what {@code karta server} runs with when given no flags. */
+    public static Config defaults(Path dataDir) {
+        return new Config("127.0.0.1", 7070, dataDir, sqliteUrl(dataDir), null, null, Duration.ofSeconds(5),
+                1L << 20, ArchiveLimits.DEFAULTS, 2, Duration.ofMinutes(10), List.of(), 0, Duration.ofSeconds(30));
+    }
+
+    public static String sqliteUrl(Path dataDir) {
+        return "jdbc:sqlite:" + dataDir.resolve("karta.db").toAbsolutePath();
+    }
+
+    /** The public base URL, given the port the server actually bound. */
+    public String publicUrlFor(int boundPort) {
+        return publicUrl != null ? publicUrl : "http://" + bind + ":" + boundPort;
+    }
+}

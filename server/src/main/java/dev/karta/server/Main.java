@@ -1,0 +1,190 @@
+package dev.karta.server;
+
+import dev.karta.server.audit.AuditLog;
+import dev.karta.server.http.ApiError;
+import dev.karta.server.keys.ApiKeys;
+import dev.karta.server.orgs.Tenants;
+import dev.karta.server.store.Database;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code karta server}: reads flags, then {@code KARTA_*} environment variables, then defaults
+ * into a {@link Config}, and runs the server until SIGTERM or Ctrl-C.
+ */
+@Command(name = "karta server", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        sortOptions = false, usageHelpAutoWidth = true,
+        description = "Run the Karta control plane (HTTP API, git remote, build workers).",
+        subcommands = Main.CreateOrg.class)
+public final class Main implements Callable<Integer> {
+
+    @Option(names = "--port", defaultValue = "${env:KARTA_PORT:-7070}", description = "TCP port (env KARTA_PORT, default ${DEFAULT-VALUE})")
+    int port;
+
+    @Option(names = "--bind", defaultValue = "${env:KARTA_BIND:-127.0.0.1}", description = "Address to listen on (env KARTA_BIND, default ${DEFAULT-VALUE})")
+    String bind;
+
+    @Option(names = "--data-dir", defaultValue = "${env:KARTA_DATA_DIR:-${sys:user.home}/.local/share/karta}",
+            description = "Where releases, repositories and the SQLite database live (env KARTA_DATA_DIR, default ${DEFAULT-VALUE})")
+    Path dataDir;
+
+    @Option(names = "--database", defaultValue = "${env:KARTA_DATABASE}",
+            description = "JDBC URL: jdbc:sqlite:FILE or jdbc:postgresql://HOST/DB (env KARTA_DATABASE, default SQLite in the data dir)")
+    String database;
+
+    @Option(names = "--public-url", defaultValue = "${env:KARTA_PUBLIC_URL}",
+            description = "Base URL handed out in project and git URLs (env KARTA_PUBLIC_URL, default http://BIND:PORT)")
+    String publicUrl;
+
+    @Option(names = "--keep-releases", defaultValue = "${env:KARTA_KEEP_RELEASES:-0}",
+            description = "Release trees kept per project, 0 = all (env KARTA_KEEP_RELEASES, default ${DEFAULT-VALUE})")
+    int keepReleases;
+
+    @Option(names = "--build-workers", defaultValue = "${env:KARTA_BUILD_WORKERS:-2}",
+            description = "Builds run at once, each for a different project (env KARTA_BUILD_WORKERS, default ${DEFAULT-VALUE})")
+    int buildWorkers;
+
+    @Option(names = "--build-timeout", defaultValue = "${env:KARTA_BUILD_TIMEOUT:-10m}", converter = DurationConverter.class,
+            description = "A build running longer fails (env KARTA_BUILD_TIMEOUT, default ${DEFAULT-VALUE})")
+    Duration buildTimeout;
+
+    @Option(names = "--builder", defaultValue = "${env:KARTA_BUILDER}", split = "\\s+",
+            description = "Image builder argv for dockerfile/buildpack releases; {context}, {image_ref} and {kind} are "
+                    + "substituted (env KARTA_BUILDER, default none: such releases run as file_copy)")
+    List<String> builder;
+
+    @Option(names = "--max-archive-bytes", defaultValue = "${env:KARTA_MAX_ARCHIVE_BYTES:-67108864}",
+            description = "Largest compressed source archive (env KARTA_MAX_ARCHIVE_BYTES, default 64 MiB)")
+    long maxArchiveBytes;
+
+    @Option(names = "--max-expanded-bytes", defaultValue = "${env:KARTA_MAX_EXPANDED_BYTES:-268435456}",
+            description = "Largest expanded source tree (env KARTA_MAX_EXPANDED_BYTES, default 256 MiB)")
+    long maxExpandedBytes;
+
+    @Option(names = "--max-archive-entries", defaultValue = "${env:KARTA_MAX_ARCHIVE_ENTRIES:-10000}",
+            description = "Most members in a source archive (env KARTA_MAX_ARCHIVE_ENTRIES, default ${DEFAULT-VALUE})")
+    int maxEntries;
+
+    @Option(names = "--max-path-bytes", defaultValue = "${env:KARTA_MAX_PATH_BYTES:-1024}",
+            description = "Longest member path in bytes (env KARTA_MAX_PATH_BYTES, default ${DEFAULT-VALUE})")
+    int maxPathBytes;
+
+    @Option(names = "--max-path-depth", defaultValue = "${env:KARTA_MAX_PATH_DEPTH:-32}",
+            description = "Deepest member path in folders (env KARTA_MAX_PATH_DEPTH, default ${DEFAULT-VALUE})")
+    int maxPathDepth;
+
+    @Option(names = "--bootstrap-key", defaultValue = "${env:KARTA_BOOTSTRAP_KEY}", hidden = true)
+    String bootstrapKey;
+
+    Config config() {
+        Path dir = dataDir.toAbsolutePath();
+        String url = database == null || database.isBlank() ? Config.sqliteUrl(dir) : database;
+        return new Config(bind, port, dir, url, publicUrl, bootstrapKey, Duration.ofSeconds(5), 1L << 20,
+                new Config.ArchiveLimits(maxArchiveBytes, maxExpandedBytes, maxEntries, maxPathBytes, maxPathDepth),
+                buildWorkers, buildTimeout, builder, keepReleases, Duration.ofSeconds(30));
+    }
+
+    @Override
+    public Integer call() throws InterruptedException {
+        Config config = config();
+        KartaServer server = KartaServer.start(config);
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            System.err.println("karta: shutting down");
+            server.close();
+            stopped.countDown();
+        }, "karta-shutdown"));
+        server.bootstrapped().ifPresent(org -> {
+            System.out.println();
+            System.out.println("Created org '" + org.name() + "' and its admin key " + org.adminKeyId() + ".");
+            if (config.bootstrapKey() == null) {
+                System.out.println("This key is shown once; store it now:");
+                System.out.println();
+                System.out.println("    " + org.adminSecret());
+            } else {
+                System.out.println("Its secret is the one given in KARTA_BOOTSTRAP_KEY.");
+            }
+            System.out.println();
+            System.out.println("Log in from another terminal with:  ./karta login --server " + server.publicUrl());
+            System.out.println();
+        });
+        System.out.println("Karta listening on " + server.publicUrl() + "  (data " + config.dataDir()
+                + ", database " + redact(config.databaseUrl()) + ")");
+        System.out.flush();
+        stopped.await();
+        return 0;
+    }
+
+    private static String redact(String jdbcUrl) {
+        return jdbcUrl.replaceAll("(?i)(password=)[^&]*", "$1***");
+    }
+
+    /** {@code karta server create-org NAME}: an operator command on the server host. */
+    @Command(name = "create-org", mixinStandardHelpOptions = true,
+            description = "Create a tenant and print its first admin key (shown once).")
+    static final class CreateOrg implements Callable<Integer> {
+        @CommandLine.ParentCommand
+        Main parent;
+
+        @Parameters(index = "0", paramLabel = "NAME", description = "org name: 3-40 of a-z, 0-9, '-'")
+        String name;
+
+        @Override
+        public Integer call() {
+            Config config = parent.config();
+            try {
+                java.nio.file.Files.createDirectories(config.dataDir());
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+            try (Database db = Database.open(config.databaseUrl())) {
+                AuditLog audit = new AuditLog(db);
+                Tenants tenants = new Tenants(db, new ApiKeys(db, audit, Duration.ZERO), audit);
+                Tenants.NewOrg org = tenants.create(name, null);
+                System.out.println("Created org '" + org.name() + "' with admin key " + org.adminKeyId()
+                        + " (shown once):");
+                System.out.println(org.adminSecret());
+                return 0;
+            } catch (ApiError e) {
+                System.err.println("karta: " + e.getMessage());
+                return e.kind() == ApiError.Kind.CONFLICT ? 1 : 2;
+            }
+        }
+    }
+
+    /** Parses {@code 90s}, {@code 10m}, {@code 2h} or an ISO-8601 duration. */
+    static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
+        @Override
+        public Duration convert(String value) {
+            return Durations.parse(value);
+        }
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String version = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"karta server " + (version == null ? "dev" : version)};
+        }
+    }
+
+    public static void main(String[] args) {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            System.err.println("karta: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+            return 1;
+        });
+        int code = cli.execute(args);
+        if (code != 0 || cli.getParseResult() == null || cli.getParseResult().subcommand() != null
+                || cli.getParseResult().isUsageHelpRequested() || cli.getParseResult().isVersionHelpRequested()) {
+            System.exit(code);
+        }
+    }
+}

@@ -1,0 +1,85 @@
+package dev.karta.server.http;
+
+import dev.karta.server.keys.ApiKeys;
+import dev.karta.server.keys.Principal;
+import dev.karta.server.keys.Scope;
+import io.javalin.http.Context;
+import io.javalin.security.RouteRole;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import java.util.Set;
+
+/**
+ * The one place scopes are checked. A route that declares a {@link Scope} needs a key holding at
+ * least that scope: no or an invalid key is 401, a too-low scope is 403. Keys come as
+ * {@code Authorization: Bearer kt_live_…}, or as the password of HTTP Basic (for git).
+ */
+public final class Authenticator {
+    private final ApiKeys keys;
+
+    public Authenticator(ApiKeys keys) {
+        this.keys = keys;
+    }
+
+    void check(Context ctx) {
+        Scope required = requiredScope(ctx.routeRoles());
+        if (required == null) {
+            return;
+        }
+        Principal principal = authenticate(ctx.header("Authorization"));
+        requireScope(principal, required);
+        ctx.attribute(Requests.PRINCIPAL, principal);
+    }
+
+    /** Validates an Authorization header value and returns its caller, or throws a 401. */
+    public Principal authenticate(String authorization) {
+        String secret = secretOf(authorization);
+        if (secret == null) {
+            throw ApiError.unauthorized("missing API key: send 'Authorization: Bearer kt_live_…'");
+        }
+        return keys.authenticate(secret);
+    }
+
+    public static void requireScope(Principal principal, Scope required) {
+        if (!principal.scope().includes(required)) {
+            throw ApiError.forbidden("this action needs a key with '" + required.wireName() + "' scope; key "
+                    + principal.keyId() + " has '" + principal.scope().wireName() + "'");
+        }
+    }
+
+    private static String secretOf(String authorization) {
+        if (authorization == null || authorization.isBlank()) {
+            return null;
+        }
+        String value = authorization.trim();
+        int space = value.indexOf(' ');
+        if (space < 0) {
+            return null;
+        }
+        String scheme = value.substring(0, space);
+        String credentials = value.substring(space + 1).trim();
+        if (scheme.equalsIgnoreCase("Bearer")) {
+            return credentials;
+        }
+        if (scheme.equalsIgnoreCase("Basic")) {
+            try {
+                String decoded = new String(Base64.getDecoder().decode(credentials), StandardCharsets.UTF_8);
+                int colon = decoded.indexOf(':');
+                return colon < 0 ? decoded : decoded.substring(colon + 1);
+            } catch (IllegalArgumentException e) {
+                return null;
+            }
+        }
+        return null;
+    }
+
+    private static Scope requiredScope(Set<RouteRole> roles) {
+        Scope required = null;
+        for (RouteRole role : roles) {
+            if (role instanceof Scope scope && (required == null || scope.includes(required))) {
+                required = scope;
+            }
+        }
+        return required;
+    }
+}

@@ -1,0 +1,137 @@
+package dev.karta.server.http;
+
+import static dev.karta.server.keys.Scope.ADMIN;
+import static dev.karta.server.keys.Scope.READ;
+import static dev.karta.server.keys.Scope.WRITE;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.karta.api.ErrorBody;
+import dev.karta.server.audit.AuditRoutes;
+import dev.karta.server.keys.KeyRoutes;
+import dev.karta.server.projects.ProjectRoutes;
+import io.javalin.Javalin;
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
+import io.javalin.http.HttpResponseException;
+import io.javalin.json.JavalinJackson;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * The HTTP server: the route table with the scope each route needs, request ids, metrics, the
+ * request log, and the one place errors become {@code {"error","message"}} answers.
+ */
+public final class HttpApi {
+    private static final Logger LOG = LoggerFactory.getLogger(HttpApi.class);
+    private static final Pattern CLIENT_REQUEST_ID = Pattern.compile("[A-Za-z0-9._:-]{1,64}");
+
+    /** The feature handlers the route table points at. */
+    public record Handlers(ProjectRoutes projects, KeyRoutes keys, AuditRoutes audit) {
+    }
+
+    private final Javalin app;
+    private final long maxJsonBody;
+    private final String bind;
+    private final int port;
+
+    public HttpApi(String bind, int port, long maxJsonBody, ObjectMapper json, Authenticator auth,
+                   HttpMetrics metrics, Handlers handlers) {
+        this.bind = bind;
+        this.port = port;
+        this.maxJsonBody = maxJsonBody;
+        this.app = Javalin.create(cfg -> {
+            cfg.startup.showJavalinBanner = false;
+            cfg.startup.showOldJavalinVersionWarning = false;
+            cfg.http.prefer405over404 = true;
+            cfg.http.maxRequestSize = maxJsonBody;
+            cfg.jsonMapper(new JavalinJackson(json, false));
+            cfg.requestLogger.http((ctx, millis) -> {
+                metrics.record(ctx, millis);
+                LOG.info("{} {} {} {}ms key={} request_id={}", ctx.method(), ctx.path(), ctx.statusCode(),
+                        Math.round(millis), keyOf(ctx), Requests.requestId(ctx));
+            });
+            RoutesConfig r = cfg.routes;
+            r.before(ctx -> {
+                String incoming = ctx.header("X-Request-Id");
+                String id = incoming != null && CLIENT_REQUEST_ID.matcher(incoming).matches()
+                        ? incoming : dev.karta.server.Ids.next("req");
+                ctx.attribute(Requests.REQUEST_ID, id);
+                ctx.header("X-Request-Id", id);
+                MDC.put("request_id", id);
+            });
+            r.beforeMatched(auth::check);
+            r.after(ctx -> MDC.remove("request_id"));
+
+            r.get("/healthz", ctx -> ctx.json(java.util.Map.of("status", "ok")));
+            r.get("/metrics", metrics::scrape);
+            r.get("/whoami", handlers.keys()::whoami, READ);
+
+            r.get("/agent_projects", handlers.projects()::list, READ);
+            r.post("/agent_projects", handlers.projects()::create, WRITE);
+            r.get("/agent_projects/{project}", handlers.projects()::show, READ);
+            r.delete("/agent_projects/{project}", handlers.projects()::delete, ADMIN);
+
+            r.get("/api_keys", handlers.keys()::list, READ);
+            r.post("/api_keys", handlers.keys()::create, ADMIN);
+            r.delete("/api_keys/{id}", handlers.keys()::revoke, ADMIN);
+
+            r.get("/audit_events", handlers.audit()::list, ADMIN);
+
+            r.exception(ApiError.class, (e, ctx) -> render(ctx, e.kind().status(), e.code(), e.getMessage()));
+            r.exception(HttpResponseException.class, (e, ctx) -> renderJavalin(ctx, e.getStatus(), e.getMessage()));
+            r.exception(Exception.class, (e, ctx) -> {
+                LOG.error("unhandled error on {} {} (request {})", ctx.method(), ctx.path(), Requests.requestId(ctx), e);
+                render(ctx, 500, "internal", "internal server error; quote request id " + Requests.requestId(ctx));
+            });
+            r.error(404, "*", ctx -> {
+                if (ctx.result() == null || ctx.result().isEmpty()) {
+                    render(ctx, 404, "not_found", "no route for " + ctx.method() + " " + ctx.path());
+                }
+            });
+            r.error(405, "*", ctx -> {
+                if (ctx.result() == null || ctx.result().isEmpty()) {
+                    render(ctx, 405, "method_not_allowed", ctx.method() + " is not allowed on " + ctx.path());
+                }
+            });
+        });
+    }
+
+    private static String keyOf(Context ctx) {
+        var principal = ctx.<dev.karta.server.keys.Principal>attribute(Requests.PRINCIPAL);
+        return principal == null ? "-" : principal.keyId();
+    }
+
+    private void renderJavalin(Context ctx, int status, String message) {
+        ApiError.Kind kind = ApiError.Kind.ofStatus(status);
+        String text = switch (status) {
+            case 404 -> "no route for " + ctx.method() + " " + ctx.path();
+            case 405 -> ctx.method() + " is not allowed on " + ctx.path();
+            case 413 -> "request body too large: JSON bodies are limited to " + maxJsonBody + " bytes";
+            default -> message == null || message.isBlank() ? kind.code() : message;
+        };
+        render(ctx, status, kind.code(), text);
+    }
+
+    /** Writes the error body; the only place an error answer is shaped. */
+    public static void render(Context ctx, int status, String code, String message) {
+        if (status == 401) {
+            ctx.header("WWW-Authenticate", "Bearer realm=\"karta\"");
+        }
+        ctx.status(status).json(new ErrorBody(code, message));
+    }
+
+    public HttpApi start() {
+        app.start(bind, port);
+        return this;
+    }
+
+    public int port() {
+        return app.port();
+    }
+
+    public void stop() {
+        app.stop();
+    }
+}

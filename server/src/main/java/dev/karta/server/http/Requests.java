@@ -1,0 +1,91 @@
+package dev.karta.server.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.karta.server.audit.Actor;
+import dev.karta.server.keys.Principal;
+import io.javalin.http.Context;
+import java.io.IOException;
+
+/** What handlers read off a request: the authenticated caller, its request id, a JSON body. */
+public final class Requests {
+    static final String PRINCIPAL = "karta.principal";
+    static final String REQUEST_ID = "karta.request_id";
+
+    private Requests() {
+    }
+
+    /** The caller of a route that declares a scope; the auth layer has already checked it. */
+    public static Principal principal(Context ctx) {
+        Principal principal = ctx.attribute(PRINCIPAL);
+        if (principal == null) {
+            throw new IllegalStateException("route " + ctx.path() + " declares no scope but needs a caller");
+        }
+        return principal;
+    }
+
+    public static String requestId(Context ctx) {
+        return ctx.attribute(REQUEST_ID);
+    }
+
+    public static Actor actor(Context ctx) {
+        Principal principal = principal(ctx);
+        return new Actor(principal.orgId(), principal.keyId(), requestId(ctx), ctx.ip());
+    }
+
+    /**
+     * Parses a JSON body into {@code type}: 415 unless the body is declared as JSON, 400 with the
+     * parser's line and column when it is malformed, 413 past the configured body limit.
+     */
+    public static <T> T json(Context ctx, ObjectMapper mapper, Class<T> type) {
+        String contentType = ctx.contentType();
+        byte[] body = ctx.bodyAsBytes();
+        if (body.length == 0) {
+            throw ApiError.badRequest("request body is empty: send a JSON object");
+        }
+        if (contentType != null && !contentType.toLowerCase().startsWith("application/json")) {
+            throw new ApiError(ApiError.Kind.UNSUPPORTED_MEDIA_TYPE,
+                    "expected Content-Type application/json, got '" + contentType + "'");
+        }
+        try {
+            T value = mapper.readValue(body, type);
+            if (value == null) {
+                throw ApiError.badRequest("request body must be a JSON object, not null");
+            }
+            return value;
+        } catch (JsonProcessingException e) {
+            var at = e.getLocation();
+            String where = at == null ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr();
+            throw new ApiError(ApiError.Kind.BAD_REQUEST, "malformed_json",
+                    "malformed JSON" + where + ": " + conciseMessage(e));
+        } catch (IOException e) {
+            throw ApiError.badRequest("could not read the request body: " + e.getMessage());
+        }
+    }
+
+    private static String conciseMessage(JsonProcessingException e) {
+        String message = String.valueOf(e.getOriginalMessage());
+        int detail = message.indexOf(" (start marker");
+        if (detail < 0) {
+            detail = message.indexOf("\n");
+        }
+        return detail < 0 ? message : message.substring(0, detail);
+    }
+
+    /** A positive integer query parameter, bounded, or its default when absent. */
+    public static int limit(Context ctx, int defaultValue, int max) {
+        String raw = ctx.queryParam("limit");
+        if (raw == null || raw.isBlank()) {
+            return defaultValue;
+        }
+        try {
+            int value = Integer.parseInt(raw.trim());
+            if (value < 1 || value > max) {
+                throw ApiError.badRequest("limit must be between 1 and " + max + ", got " + raw);
+            }
+            return value;
+        } catch (NumberFormatException e) {
+            throw ApiError.badRequest("limit must be a number between 1 and " + max + ", got '" + raw + "'");
+        }
+    }
+}

@@ -1,0 +1,121 @@
+package dev.karta.server.projects;
+
+import dev.karta.api.Project;
+import dev.karta.api.RepoBinding;
+import dev.karta.server.Ids;
+import dev.karta.server.audit.Actor;
+import dev.karta.server.audit.AuditLog;
+import dev.karta.server.http.ApiError;
+import dev.karta.server.store.Database;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+import java.util.regex.Pattern;
+import org.jdbi.v3.core.Handle;
+
+/**
+ * Creates, finds, lists and deletes projects. Names are unique on the whole server; a project
+ * of another org is indistinguishable from a missing one.
+ */
+public final class Projects {
+    private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9-]{1,38}[a-z0-9]");
+
+    private final Database db;
+    private final ProjectStore store;
+    private final AuditLog audit;
+    private final Supplier<String> publicUrl;
+    private final List<Consumer<ProjectRecord>> onDelete = new ArrayList<>();
+
+    public Projects(Database db, ProjectStore store, AuditLog audit, Supplier<String> publicUrl) {
+        this.db = db;
+        this.store = store;
+        this.audit = audit;
+        this.publicUrl = publicUrl;
+    }
+
+    /** Registers work to do after a project is deleted (its files on disk, caches). */
+    public void onDelete(Consumer<ProjectRecord> cleanup) {
+        onDelete.add(cleanup);
+    }
+
+    public static void validateName(String name) {
+        if (name == null || name.isBlank()) {
+            throw ApiError.badRequest("project name is required");
+        }
+        if (!NAME.matcher(name).matches()) {
+            throw ApiError.badRequest("invalid project name '" + name + "': use 3-40 characters of a-z, 0-9 and '-', "
+                    + "starting with a letter and not ending with '-'");
+        }
+    }
+
+    public ProjectRecord create(Actor actor, String name) {
+        validateName(name);
+        try {
+            return db.inTransaction(h -> create(h, actor, name));
+        } catch (RuntimeException e) {
+            if (Database.isUniqueViolation(e)) {
+                throw ApiError.conflict("project name '" + name + "' is already taken");
+            }
+            throw e;
+        }
+    }
+
+    /** Creates a project inside the caller's transaction, with its audit event. */
+    public ProjectRecord create(Handle h, Actor actor, String name) {
+        validateName(name);
+        String id = Ids.next("prj");
+        store.insert(h, id, actor.orgId(), name, Instant.now().toEpochMilli());
+        audit.append(h, actor, "project.create", "project:" + name);
+        return store.find(h, actor.orgId(), name).orElseThrow();
+    }
+
+    /**
+     * The named project of the actor's org, created first when it does not exist and
+     * {@code create} allows it (first publish or push of a new name).
+     */
+    public ProjectRecord findOrCreate(Actor actor, String name, boolean create) {
+        validateName(name);
+        ProjectRecord found = store.find(actor.orgId(), name).orElse(null);
+        if (found != null || !create) {
+            return found != null ? found : require(actor.orgId(), name);
+        }
+        try {
+            return create(actor, name);
+        } catch (ApiError e) {
+            if (e.kind() == ApiError.Kind.CONFLICT) {
+                return require(actor.orgId(), name);
+            }
+            throw e;
+        }
+    }
+
+    public ProjectRecord require(String orgId, String name) {
+        return store.find(orgId, name).orElseThrow(() -> ApiError.notFound("project", name));
+    }
+
+    public List<ProjectRecord> list(String orgId) {
+        return store.list(orgId);
+    }
+
+    public void delete(Actor actor, String name) {
+        ProjectRecord project = db.inTransaction(h -> {
+            ProjectRecord found = store.find(h, actor.orgId(), name).orElseThrow(() -> ApiError.notFound("project", name));
+            store.delete(h, found.id());
+            audit.append(h, actor, "project.delete", "project:" + name);
+            return found;
+        });
+        onDelete.forEach(cleanup -> cleanup.accept(project));
+    }
+
+    public Project toWire(ProjectRecord p) {
+        Project.CurrentRelease current = p.currentNumber() == null
+                ? null
+                : new Project.CurrentRelease("v" + p.currentNumber(), p.currentCommit());
+        RepoBinding repo = p.repoUrl() == null ? null : new RepoBinding(p.repoUrl(), p.repoBranch());
+        String base = publicUrl.get();
+        return new Project(p.name(), base + "/v1/projects/" + p.name(), base + "/git/" + p.name() + ".git",
+                current, repo, p.createdAt());
+    }
+}
