@@ -30,6 +30,7 @@ CREATE TABLE deploys (
     source         TEXT NOT NULL CHECK (source IN ('git_push', 'deploy', 'webhook', 'upload')),
     status         TEXT NOT NULL CHECK (status IN ('queued', 'building', 'succeeded', 'failed', 'superseded', 'canceled')),
     artifact       TEXT,
+    content_digest TEXT,
     actor_key_id   TEXT,
     release_number INTEGER,
     error          TEXT,

@@ -1,5 +1,6 @@
 package dev.karta.api;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import java.time.Instant;
 
 /**
@@ -18,6 +19,8 @@ public record Deploy(
         Instant startedAt,
         Instant finishedAt) {
 
+    /** Whether the deploy has ended (succeeded, failed, superseded or canceled). */
+    @JsonIgnore
     public boolean isFinished() {
         return switch (status) {
             case "succeeded", "failed", "superseded", "canceled" -> true;

@@ -13,11 +13,32 @@ import dev.karta.server.orgs.Tenants;
 import dev.karta.server.projects.ProjectRoutes;
 import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.projects.Projects;
+import dev.karta.server.build.BuildPipeline;
+import dev.karta.server.build.ImageBuilder;
+import dev.karta.server.build.Materializer;
+import dev.karta.server.deploys.BuildQueue;
+import dev.karta.server.deploys.BuildWorkers;
+import dev.karta.server.deploys.DeployRoutes;
+import dev.karta.server.deploys.DeployStore;
+import dev.karta.server.deploys.Deploys;
+import dev.karta.server.http.Idempotency;
+import dev.karta.server.ingest.Ingest;
+import dev.karta.server.ingest.Sources;
+import dev.karta.server.ingest.upload.UploadRoutes;
+import dev.karta.server.logs.DeployLogStream;
+import dev.karta.server.logs.LogBus;
+import dev.karta.server.logs.LogStore;
+import dev.karta.server.releases.ReleaseRoutes;
+import dev.karta.server.releases.ReleaseStore;
+import dev.karta.server.releases.Releases;
+import dev.karta.server.releases.Retention;
 import dev.karta.server.store.Database;
+import dev.karta.server.store.Dialect;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -28,6 +49,8 @@ public final class KartaServer implements AutoCloseable {
     private final Config config;
     private final Database db;
     private final HttpApi http;
+    private final BuildWorkers workers;
+    private final DeployLogStream deployLogs;
     private final Optional<Tenants.NewOrg> bootstrapped;
     private final String publicUrl;
 
@@ -49,11 +72,29 @@ public final class KartaServer implements AutoCloseable {
         ProjectStore projectStore = new ProjectStore(db);
         Projects projects = new Projects(db, projectStore, audit, baseUrl::get);
 
+        DataDir dataDir = new DataDir(config.dataDir());
+        LogStore logs = new LogStore(db, new LogBus());
+        DeployStore deployStore = new DeployStore(db);
+        ReleaseStore releaseStore = new ReleaseStore(db);
+        Releases releases = new Releases(db, releaseStore, projectStore, deployStore, audit, logs, dataDir);
+        Retention retention = new Retention(db, dataDir, config.keepReleases(), projectId -> Set.of());
+        Sources sources = new Sources(dataDir, new Materializer(config.archive()));
+        BuildQueue queue = new BuildQueue(db, deployStore, logs, config.buildLease());
+        this.workers = new BuildWorkers(queue, sources,
+                new BuildPipeline(new ImageBuilder(config.builderCommand(), config.buildTimeout())),
+                releases, retention, logs, config.buildWorkers(), config.buildTimeout());
+        Ingest ingest = new Ingest(db, projects, projectStore, queue, workers, audit, logs);
+        Idempotency idempotency = new Idempotency(db, json);
+        this.deployLogs = new DeployLogStream(logs, json);
+
         this.bootstrapped = tenants.bootstrap(config.bootstrapKey());
         HttpApi.Handlers handlers = new HttpApi.Handlers(
                 new ProjectRoutes(projects, json),
                 new KeyRoutes(keys, json),
-                new AuditRoutes(audit));
+                new AuditRoutes(audit),
+                new ReleaseRoutes(releases, projects, idempotency, json),
+                new DeployRoutes(new Deploys(deployStore), projects, deployLogs),
+                new UploadRoutes(ingest, sources, dataDir, idempotency, config.archive().maxCompressedBytes()));
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys),
                 metrics, handlers);
         try {
@@ -64,6 +105,16 @@ public final class KartaServer implements AutoCloseable {
         }
         baseUrl.set(config.publicUrlFor(http.port()));
         this.publicUrl = baseUrl.get();
+        sweepStaging(dataDir);
+        workers.start(db.dialect() == Dialect.SQLITE);
+    }
+
+    private static void sweepStaging(DataDir dataDir) {
+        try {
+            Materializer.sweepStaging(dataDir.trees());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot clean " + dataDir.trees(), e);
+        }
     }
 
     /** Opens the database (migrating it), bootstraps the first org if needed, and starts serving. */
@@ -91,6 +142,8 @@ public final class KartaServer implements AutoCloseable {
     @Override
     public void close() {
         http.stop();
+        workers.close();
+        deployLogs.close();
         db.close();
     }
 }

@@ -7,6 +7,9 @@ import static dev.karta.server.keys.Scope.WRITE;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.ErrorBody;
 import dev.karta.server.audit.AuditRoutes;
+import dev.karta.server.deploys.DeployRoutes;
+import dev.karta.server.ingest.upload.UploadRoutes;
+import dev.karta.server.releases.ReleaseRoutes;
 import dev.karta.server.keys.KeyRoutes;
 import dev.karta.server.projects.ProjectRoutes;
 import io.javalin.Javalin;
@@ -28,7 +31,8 @@ public final class HttpApi {
     private static final Pattern CLIENT_REQUEST_ID = Pattern.compile("[A-Za-z0-9._:-]{1,64}");
 
     /** The feature handlers the route table points at. */
-    public record Handlers(ProjectRoutes projects, KeyRoutes keys, AuditRoutes audit) {
+    public record Handlers(ProjectRoutes projects, KeyRoutes keys, AuditRoutes audit, ReleaseRoutes releases,
+                           DeployRoutes deploys, UploadRoutes uploads) {
     }
 
     private final Javalin app;
@@ -72,6 +76,14 @@ public final class HttpApi {
             r.post("/agent_projects", handlers.projects()::create, WRITE);
             r.get("/agent_projects/{project}", handlers.projects()::show, READ);
             r.delete("/agent_projects/{project}", handlers.projects()::delete, ADMIN);
+
+            r.post("/agent_projects/{project}/releases", handlers.uploads()::publish, WRITE);
+            r.get("/agent_projects/{project}/releases", handlers.releases()::list, READ);
+            r.get("/agent_projects/{project}/releases/{version}", handlers.releases()::show, READ);
+            r.post("/agent_projects/{project}/rollback", handlers.releases()::rollback, ADMIN);
+            r.get("/agent_projects/{project}/deploys", handlers.deploys()::list, READ);
+            r.get("/agent_projects/{project}/deploys/{id}", handlers.deploys()::show, READ);
+            r.sse("/agent_projects/{project}/deploys/{id}/logs", handlers.deploys()::logs, READ);
 
             r.get("/api_keys", handlers.keys()::list, READ);
             r.post("/api_keys", handlers.keys()::create, ADMIN);

@@ -1,0 +1,41 @@
+package dev.karta.server.build;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.HexFormat;
+
+/**
+ * What a tree is (SPEC §2.4). Harness: {@code .claude/} or {@code CLAUDE.md} → claude,
+ * {@code .opencode/} → opencode, neither → opencode. Build kind, first match wins: a root
+ * {@code Dockerfile} → dockerfile, {@code buildpack} in karta.toml → buildpack, else file_copy.
+ * {@code imageRef} depends only on the project, the kind and the content digest.
+ */
+public record Detection(String harness, String buildKind, String imageRef) {
+
+    public static Detection of(String project, Tree tree, KartaToml toml) {
+        Path dir = tree.dir();
+        String harness;
+        if (Files.isDirectory(dir.resolve(".claude"), LinkOption.NOFOLLOW_LINKS)
+                || Files.isRegularFile(dir.resolve("CLAUDE.md"), LinkOption.NOFOLLOW_LINKS)) {
+            harness = "claude";
+        } else {
+            harness = "opencode";
+        }
+        String kind;
+        if (Files.isRegularFile(dir.resolve("Dockerfile"), LinkOption.NOFOLLOW_LINKS)) {
+            kind = "dockerfile";
+        } else if (toml.buildpack() != null) {
+            kind = "buildpack";
+        } else {
+            kind = "file_copy";
+        }
+        return new Detection(harness, kind, imageRef(project, kind, tree.contentDigest()));
+    }
+
+    static String imageRef(String project, String kind, String contentDigest) {
+        byte[] hash = Materializer.newSha256().digest((kind + "\n" + contentDigest).getBytes(StandardCharsets.UTF_8));
+        return "karta.local/" + project + "@sha256:" + HexFormat.of().formatHex(hash);
+    }
+}

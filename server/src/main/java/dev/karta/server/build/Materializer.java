@@ -1,0 +1,394 @@
+package dev.karta.server.build;
+
+import dev.karta.server.Config.ArchiveLimits;
+import dev.karta.server.Ids;
+import java.io.BufferedInputStream;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+import org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream;
+
+/**
+ * Extracts a gzip-compressed tar into a content-addressed release tree, treating the archive as
+ * hostile: every member is checked against the named limits and rules before anything is
+ * written outside a private staging folder, which is moved into place with one atomic rename
+ * (or dropped, when a tree with the same content digest already exists). A failure of any kind
+ * leaves nothing behind.
+ *
+ * <p>Rules, each with the code {@link ArchiveRejected#rule()} reports: {@code archive_too_large},
+ * {@code expanded_too_large}, {@code too_many_entries} (413); {@code not_gzip},
+ * {@code corrupt_archive}, {@code absolute_path}, {@code path_traversal}, {@code path_too_long},
+ * {@code path_too_deep}, {@code link_escapes_tree}, {@code hardlink_target_missing},
+ * {@code entry_through_symlink}, {@code special_entry}, {@code conflicting_entry},
+ * {@code empty_archive} (422). A single common top-level folder is stripped unless its name starts
+ * with a dot (an app that is only {@code .claude/} keeps it).
+ */
+public final class Materializer {
+    private static final String STAGING = ".staging";
+    private static final int BUFFER = 64 * 1024;
+
+    private final ArchiveLimits limits;
+
+    public Materializer(ArchiveLimits limits) {
+        this.limits = limits;
+    }
+
+    public ArchiveLimits limits() {
+        return limits;
+    }
+
+    /** Removes staging folders a crashed process left under {@code treesDir}. */
+    public static void sweepStaging(Path treesDir) throws IOException {
+        deleteRecursively(treesDir.resolve(STAGING));
+    }
+
+    private enum Type { FILE, SYMLINK, DIR }
+
+    private record Member(Type type, boolean executable, String hash, long size) {
+    }
+
+    /** Extracts {@code gzipTar} under {@code treesDir}; returns the (possibly pre-existing) tree. */
+    public Tree materialize(InputStream gzipTar, Path treesDir) throws IOException {
+        Path stagingRoot = treesDir.resolve(STAGING).resolve(Ids.next("stg"));
+        Files.createDirectories(stagingRoot);
+        try {
+            Map<String, Member> members = new TreeMap<>();
+            extract(gzipTar, stagingRoot, members);
+            String top = strippableTop(members);
+            Path root = top == null ? stagingRoot : stagingRoot.resolve(top);
+            Map<String, Member> relative = top == null ? members : stripTop(members, top);
+            String digest = digest(relative);
+            int files = 0;
+            long bytes = 0;
+            for (Member m : relative.values()) {
+                if (m.type() != Type.DIR) {
+                    files++;
+                    bytes += m.size();
+                }
+            }
+            Path target = treesDir.resolve(digest.substring("sha256:".length()));
+            if (!Files.isDirectory(target)) {
+                try {
+                    Files.move(root, target, StandardCopyOption.ATOMIC_MOVE);
+                } catch (FileAlreadyExistsException | DirectoryNotEmptyException e) {
+                    // Another build materialized the same content first: same tree, nothing to do.
+                }
+            }
+            return new Tree(target, digest, files, bytes);
+        } finally {
+            deleteRecursively(stagingRoot);
+        }
+    }
+
+    private void extract(InputStream gzipTar, Path root, Map<String, Member> members) throws IOException {
+        InputStream capped = new CappedStream(gzipTar, limits.maxCompressedBytes());
+        GzipCompressorInputStream gzip;
+        try {
+            gzip = new GzipCompressorInputStream(new BufferedInputStream(capped, BUFFER), true);
+        } catch (IOException e) {
+            throw ArchiveRejected.invalid("not_gzip", "the upload is not a gzip-compressed tar archive (.tar.gz)");
+        }
+        TarArchiveInputStream tar = new TarArchiveInputStream(gzip);
+        Set<String> symlinks = new HashSet<>();
+        long expanded = 0;
+        int count = 0;
+        byte[] buffer = new byte[BUFFER];
+        while (true) {
+            TarArchiveEntry entry;
+            try {
+                entry = tar.getNextEntry();
+            } catch (IOException | IllegalArgumentException e) {
+                throw ArchiveRejected.invalid("corrupt_archive", "the archive is corrupt or not a tar file: " + e.getMessage());
+            }
+            if (entry == null) {
+                break;
+            }
+            if (++count > limits.maxEntries()) {
+                throw ArchiveRejected.tooLarge("too_many_entries",
+                        "archive has more than " + limits.maxEntries() + " members (limit max_archive_entries)");
+            }
+            String name = checkName(entry.getName());
+            if (name.isEmpty()) {
+                continue;
+            }
+            checkNotThroughSymlink(name, symlinks);
+            Path path = root.resolve(name);
+            if (entry.isDirectory()) {
+                Member existing = members.get(name);
+                if (existing != null && existing.type() != Type.DIR) {
+                    throw conflicting(name);
+                }
+                Files.createDirectories(path);
+                members.put(name, new Member(Type.DIR, true, "", 0));
+            } else if (entry.isSymbolicLink()) {
+                String target = entry.getLinkName();
+                checkLinkInside(name, target);
+                replaceable(members, name, path);
+                Files.createDirectories(path.getParent());
+                Files.createSymbolicLink(path, Path.of(target));
+                symlinks.add(name);
+                members.put(name, new Member(Type.SYMLINK, false, sha256(target.getBytes(StandardCharsets.UTF_8)),
+                        0));
+            } else if (entry.isLink()) {
+                String target = checkName(entry.getLinkName());
+                Member linked = members.get(target);
+                if (linked == null || linked.type() != Type.FILE) {
+                    throw ArchiveRejected.invalid("hardlink_target_missing", "hard link '" + name + "' points at '"
+                            + entry.getLinkName() + "', which is not a file earlier in the archive");
+                }
+                replaceable(members, name, path);
+                Files.createDirectories(path.getParent());
+                Files.copy(root.resolve(target), path);
+                expanded += linked.size();
+                checkExpanded(expanded);
+                members.put(name, linked);
+            } else if (entry.isFile()) {
+                replaceable(members, name, path);
+                Files.createDirectories(path.getParent());
+                if (expanded + entry.getSize() > limits.maxExpandedBytes()) {
+                    checkExpanded(expanded + entry.getSize());
+                }
+                MessageDigest sha = newSha256();
+                long written = 0;
+                try (OutputStream out = Files.newOutputStream(path, StandardOpenOption.CREATE_NEW,
+                        StandardOpenOption.WRITE)) {
+                    int n;
+                    while ((n = tar.read(buffer)) > 0) {
+                        written += n;
+                        checkExpanded(expanded + written);
+                        sha.update(buffer, 0, n);
+                        out.write(buffer, 0, n);
+                    }
+                } catch (IOException e) {
+                    if (e instanceof java.nio.file.FileSystemException) {
+                        throw e;
+                    }
+                    throw ArchiveRejected.invalid("corrupt_archive", "the archive is truncated or corrupt at '" + name
+                            + "': " + e.getMessage());
+                }
+                expanded += written;
+                boolean executable = (entry.getMode() & 0111) != 0;
+                Files.setPosixFilePermissions(path, PosixFilePermissions.fromString(executable ? "rwxr-xr-x" : "rw-r--r--"));
+                members.put(name, new Member(Type.FILE, executable, HexFormat.of().formatHex(sha.digest()), written));
+            } else {
+                throw ArchiveRejected.invalid("special_entry", "member '" + name + "' is a device, fifo or other "
+                        + "special file; only files, folders and links inside the tree are allowed");
+            }
+        }
+        if (members.values().stream().noneMatch(m -> m.type() != Type.DIR)) {
+            throw ArchiveRejected.invalid("empty_archive", "the archive holds no files");
+        }
+    }
+
+    private void checkExpanded(long expanded) {
+        if (expanded > limits.maxExpandedBytes()) {
+            throw ArchiveRejected.tooLarge("expanded_too_large", "archive expands to more than "
+                    + limits.maxExpandedBytes() + " bytes (limit max_expanded_bytes)");
+        }
+    }
+
+    /** Normalizes a member name ({@code ./a//b/} → {@code a/b}) and applies the path rules. */
+    private String checkName(String raw) {
+        if (raw.indexOf('\0') >= 0) {
+            throw ArchiveRejected.invalid("path_traversal", "member name contains a NUL byte");
+        }
+        if (raw.startsWith("/") || raw.matches("^[A-Za-z]:[\\\\/].*")) {
+            throw ArchiveRejected.invalid("absolute_path", "member '" + raw + "' has an absolute path");
+        }
+        if (raw.getBytes(StandardCharsets.UTF_8).length > limits.maxPathBytes()) {
+            throw ArchiveRejected.invalid("path_too_long", "member path is longer than " + limits.maxPathBytes()
+                    + " bytes (limit max_path_bytes): " + raw.substring(0, Math.min(80, raw.length())) + "…");
+        }
+        List<String> parts = new ArrayList<>();
+        for (String part : raw.split("/")) {
+            if (part.isEmpty() || part.equals(".")) {
+                continue;
+            }
+            if (part.equals("..")) {
+                throw ArchiveRejected.invalid("path_traversal", "member '" + raw + "' uses '..' to leave the tree");
+            }
+            parts.add(part);
+        }
+        if (parts.size() > limits.maxPathDepth()) {
+            throw ArchiveRejected.invalid("path_too_deep", "member '" + raw + "' is nested deeper than "
+                    + limits.maxPathDepth() + " levels (limit max_path_depth)");
+        }
+        return String.join("/", parts);
+    }
+
+    private static void checkLinkInside(String name, String target) {
+        if (target == null || target.isEmpty() || target.startsWith("/") || target.indexOf('\0') >= 0) {
+            throw ArchiveRejected.invalid("link_escapes_tree", "symlink '" + name + "' points outside the tree ('"
+                    + target + "')");
+        }
+        List<String> resolved = new ArrayList<>(List.of(name.split("/")));
+        resolved.remove(resolved.size() - 1);
+        for (String part : target.split("/")) {
+            if (part.isEmpty() || part.equals(".")) {
+                continue;
+            }
+            if (part.equals("..")) {
+                if (resolved.isEmpty()) {
+                    throw ArchiveRejected.invalid("link_escapes_tree", "symlink '" + name + "' points outside the tree ('"
+                            + target + "')");
+                }
+                resolved.remove(resolved.size() - 1);
+            } else {
+                resolved.add(part);
+            }
+        }
+    }
+
+    private static void checkNotThroughSymlink(String name, Set<String> symlinks) {
+        int slash = name.indexOf('/');
+        while (slash > 0) {
+            String parent = name.substring(0, slash);
+            if (symlinks.contains(parent)) {
+                throw ArchiveRejected.invalid("entry_through_symlink", "member '" + name + "' is written through symlink '"
+                        + parent + "'");
+            }
+            slash = name.indexOf('/', slash + 1);
+        }
+    }
+
+    /** A later member may replace an earlier file or link of the same name, never a folder. */
+    private static void replaceable(Map<String, Member> members, String name, Path path) throws IOException {
+        Member existing = members.get(name);
+        if (existing == null) {
+            return;
+        }
+        if (existing.type() == Type.DIR) {
+            throw conflicting(name);
+        }
+        Files.delete(path);
+        members.remove(name);
+    }
+
+    private static ArchiveRejected conflicting(String name) {
+        return ArchiveRejected.invalid("conflicting_entry", "member '" + name + "' is both a folder and a file");
+    }
+
+    private static String strippableTop(Map<String, Member> members) {
+        String top = null;
+        for (Map.Entry<String, Member> e : members.entrySet()) {
+            String name = e.getKey();
+            int slash = name.indexOf('/');
+            String first = slash < 0 ? name : name.substring(0, slash);
+            if (slash < 0 && e.getValue().type() != Type.DIR) {
+                return null;
+            }
+            if (top == null) {
+                top = first;
+            } else if (!top.equals(first)) {
+                return null;
+            }
+        }
+        return top == null || top.startsWith(".") ? null : top;
+    }
+
+    private static Map<String, Member> stripTop(Map<String, Member> members, String top) {
+        Map<String, Member> stripped = new TreeMap<>();
+        String prefix = top + "/";
+        members.forEach((name, member) -> {
+            if (name.startsWith(prefix)) {
+                stripped.put(name.substring(prefix.length()), member);
+            }
+        });
+        return stripped;
+    }
+
+    /** sha256 over the sorted paths with type, executable bit and content hash: folders do not count. */
+    private static String digest(Map<String, Member> members) {
+        MessageDigest sha = newSha256();
+        members.forEach((name, m) -> {
+            if (m.type() == Type.DIR) {
+                return;
+            }
+            String line = m.type() + " " + (m.executable() ? "755" : "644") + " " + m.hash() + " " + name + "\n";
+            sha.update(line.getBytes(StandardCharsets.UTF_8));
+        });
+        return "sha256:" + HexFormat.of().formatHex(sha.digest());
+    }
+
+    private static String sha256(byte[] bytes) {
+        return HexFormat.of().formatHex(newSha256().digest(bytes));
+    }
+
+    static MessageDigest newSha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Deletes a folder tree without following links; a missing folder is fine. */
+    public static void deleteRecursively(Path dir) throws IOException {
+        if (!Files.exists(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        try (var walk = Files.walk(dir)) {
+            List<Path> paths = walk.sorted(java.util.Comparator.reverseOrder()).toList();
+            for (Path p : paths) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    /** Fails the read as soon as more than {@code max} compressed bytes arrive. */
+    private static final class CappedStream extends FilterInputStream {
+        private final long max;
+        private long count;
+
+        CappedStream(InputStream in, long max) {
+            super(in);
+            this.max = max;
+        }
+
+        @Override
+        public int read() throws IOException {
+            int b = super.read();
+            if (b >= 0) {
+                count(1);
+            }
+            return b;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            int n = super.read(b, off, len);
+            if (n > 0) {
+                count(n);
+            }
+            return n;
+        }
+
+        private void count(long n) {
+            count += n;
+            if (count > max) {
+                throw ArchiveRejected.tooLarge("archive_too_large", "archive is larger than " + max
+                        + " bytes compressed (limit max_archive_bytes)");
+            }
+        }
+    }
+}

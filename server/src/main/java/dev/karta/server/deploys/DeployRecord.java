@@ -1,0 +1,32 @@
+package dev.karta.server.deploys;
+
+import java.time.Instant;
+
+/**
+ * A deploy row. {@code artifact} is the sha256 of an uploaded archive and {@code contentDigest}
+ * the tree it materialized to when it was received (upload deploys only).
+ */
+public record DeployRecord(
+        String id,
+        String projectId,
+        String projectName,
+        String orgId,
+        long seq,
+        String commitSha,
+        DeploySource source,
+        DeployStatus status,
+        String artifact,
+        String contentDigest,
+        String actorKeyId,
+        Integer releaseNumber,
+        String error,
+        int attempts,
+        Instant createdAt,
+        Instant startedAt,
+        Instant finishedAt) {
+
+    public dev.karta.api.Deploy toWire() {
+        return new dev.karta.api.Deploy(id, projectName, commitSha, source.wireName(), status.wireName(),
+                releaseNumber == null ? null : "v" + releaseNumber, error, createdAt, startedAt, finishedAt);
+    }
+}

@@ -1,0 +1,43 @@
+package dev.karta.server.deploys;
+
+import dev.karta.api.DeployList;
+import dev.karta.server.http.Requests;
+import dev.karta.server.logs.DeployLogStream;
+import dev.karta.server.projects.ProjectRecord;
+import dev.karta.server.projects.Projects;
+import io.javalin.http.Context;
+import io.javalin.http.sse.SseClient;
+
+/** Handlers of {@code …/deploys}, {@code …/deploys/{id}} and the build log stream. */
+public final class DeployRoutes {
+    private final Deploys deploys;
+    private final Projects projects;
+    private final DeployLogStream logStream;
+
+    public DeployRoutes(Deploys deploys, Projects projects, DeployLogStream logStream) {
+        this.deploys = deploys;
+        this.projects = projects;
+        this.logStream = logStream;
+    }
+
+    public void list(Context ctx) {
+        ProjectRecord project = project(ctx);
+        int limit = Requests.limit(ctx, 50, 500);
+        ctx.json(new DeployList(deploys.list(project, limit).stream().map(DeployRecord::toWire).toList()));
+    }
+
+    public void show(Context ctx) {
+        ctx.json(deploys.get(project(ctx), ctx.pathParam("id")).toWire());
+    }
+
+    /** SSE: the build log replayed, then followed until the deploy ends (then an {@code end} event). */
+    public void logs(SseClient client) {
+        Context ctx = client.ctx();
+        DeployRecord deploy = deploys.get(project(ctx), ctx.pathParam("id"));
+        logStream.follow(client, deploy, deploys::refresh);
+    }
+
+    private ProjectRecord project(Context ctx) {
+        return projects.require(Requests.principal(ctx).orgId(), ctx.pathParam("project"));
+    }
+}

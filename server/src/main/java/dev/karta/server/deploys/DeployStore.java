@@ -1,0 +1,154 @@
+package dev.karta.server.deploys;
+
+import static dev.karta.server.store.Rows.instant;
+
+import dev.karta.server.store.Database;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.List;
+import java.util.Optional;
+import org.jdbi.v3.core.Handle;
+
+/** SQL of the {@code deploys} table: the persistent build queue. */
+public final class DeployStore {
+    private static final String SELECT = """
+            SELECT d.*, p.name AS project_name, p.org_id AS org_id
+            FROM deploys d JOIN projects p ON p.id = d.project_id
+            """;
+
+    private final Database db;
+
+    public DeployStore(Database db) {
+        this.db = db;
+    }
+
+    /**
+     * Inserts a queued deploy with the next acceptance number of its project and supersedes the
+     * project's older deploys that have not started.
+     */
+    DeployRecord enqueue(Handle h, String id, String projectId, String commitSha, DeploySource source,
+                         String artifact, String contentDigest, String actorKeyId, long now) {
+        long seq = h.createQuery("SELECT COALESCE(MAX(seq), 0) + 1 FROM deploys WHERE project_id = :p")
+                .bind("p", projectId).mapTo(Long.class).one();
+        h.createUpdate("""
+                        INSERT INTO deploys (id, project_id, seq, commit_sha, source, status, artifact, content_digest,
+                                             actor_key_id, created_at)
+                        VALUES (:id, :p, :seq, :sha, :source, 'queued', :artifact, :digest, :actor, :now)
+                        """)
+                .bind("id", id)
+                .bind("p", projectId)
+                .bind("seq", seq)
+                .bind("sha", commitSha)
+                .bind("source", source.wireName())
+                .bind("artifact", artifact)
+                .bind("digest", contentDigest)
+                .bind("actor", actorKeyId)
+                .bind("now", now)
+                .execute();
+        h.createUpdate("""
+                        UPDATE deploys SET status = 'superseded', finished_at = :now,
+                               error = 'superseded by newer deploy ' || :id
+                        WHERE project_id = :p AND status = 'queued' AND seq < :seq
+                        """)
+                .bind("now", now)
+                .bind("id", id)
+                .bind("p", projectId)
+                .bind("seq", seq)
+                .execute();
+        return byId(h, id).orElseThrow();
+    }
+
+    /** The oldest queued deploy of a project that has no build running, or empty. */
+    Optional<String> nextClaimable(Handle h) {
+        return h.createQuery("""
+                        SELECT d.id FROM deploys d
+                        WHERE d.status = 'queued' AND NOT EXISTS (
+                            SELECT 1 FROM deploys b WHERE b.project_id = d.project_id AND b.status = 'building')
+                        ORDER BY d.created_at, d.seq LIMIT 1
+                        """)
+                .mapTo(String.class).findOne();
+    }
+
+    /** Moves a queued deploy to building with a lease; false when someone else got it first. */
+    boolean claim(Handle h, String id, long now, long leaseUntil) {
+        return h.createUpdate("""
+                        UPDATE deploys SET status = 'building', started_at = :now, attempts = attempts + 1,
+                               lease_until = :lease
+                        WHERE id = :id AND status = 'queued'
+                        """)
+                .bind("now", now).bind("lease", leaseUntil).bind("id", id)
+                .execute() == 1;
+    }
+
+    void renewLease(String id, long leaseUntil) {
+        db.execute("UPDATE deploys SET lease_until = ? WHERE id = ? AND status = 'building'", leaseUntil, id);
+    }
+
+    List<DeployRecord> expiredBuilds(Handle h, long now) {
+        return h.createQuery(SELECT + " WHERE d.status = 'building' AND d.lease_until < :now")
+                .bind("now", now).map((rs, ctx) -> map(rs)).list();
+    }
+
+    boolean hasNewerQueued(Handle h, DeployRecord deploy) {
+        return h.createQuery("SELECT COUNT(*) FROM deploys WHERE project_id = :p AND seq > :seq")
+                .bind("p", deploy.projectId()).bind("seq", deploy.seq()).mapTo(Long.class).one() > 0;
+    }
+
+    void requeue(Handle h, String id) {
+        h.execute("UPDATE deploys SET status = 'queued', lease_until = NULL WHERE id = ? AND status = 'building'", id);
+    }
+
+    /**
+     * Ends a deploy that is still queued or building. Finalizing a deploy that has already ended
+     * does nothing and returns false.
+     */
+    public boolean finish(Handle h, String id, DeployStatus status, Integer releaseNumber, String error, long now) {
+        return h.createUpdate("""
+                        UPDATE deploys SET status = :status, release_number = :release, error = :error,
+                               finished_at = :now, lease_until = NULL
+                        WHERE id = :id AND status IN ('queued', 'building')
+                        """)
+                .bind("status", status.wireName())
+                .bind("release", releaseNumber)
+                .bind("error", error)
+                .bind("now", now)
+                .bind("id", id)
+                .execute() == 1;
+    }
+
+    public Optional<DeployRecord> byId(Handle h, String id) {
+        return h.createQuery(SELECT + " WHERE d.id = :id").bind("id", id).map((rs, ctx) -> map(rs)).findOne();
+    }
+
+    public Optional<DeployRecord> byId(String id) {
+        return db.withHandle(h -> byId(h, id));
+    }
+
+    List<DeployRecord> ofProject(String projectId, int limit) {
+        return db.withHandle(h -> h.createQuery(SELECT + " WHERE d.project_id = :p ORDER BY d.seq DESC LIMIT :limit")
+                .bind("p", projectId).bind("limit", limit).map((rs, ctx) -> map(rs)).list());
+    }
+
+    private static DeployRecord map(ResultSet rs) throws SQLException {
+        int release = rs.getInt("release_number");
+        Integer releaseNumber = rs.wasNull() ? null : release;
+        return new DeployRecord(
+                rs.getString("id"),
+                rs.getString("project_id"),
+                rs.getString("project_name"),
+                rs.getString("org_id"),
+                rs.getLong("seq"),
+                rs.getString("commit_sha"),
+                DeploySource.parse(rs.getString("source")),
+                DeployStatus.parse(rs.getString("status")),
+                rs.getString("artifact"),
+                rs.getString("content_digest"),
+                rs.getString("actor_key_id"),
+                releaseNumber,
+                rs.getString("error"),
+                rs.getInt("attempts"),
+                instant(rs, "created_at"),
+                instant(rs, "started_at"),
+                instant(rs, "finished_at"));
+    }
+}

@@ -1,0 +1,83 @@
+package dev.karta.server.ingest;
+
+import dev.karta.server.audit.Actor;
+import dev.karta.server.audit.AuditLog;
+import dev.karta.server.deploys.BuildQueue;
+import dev.karta.server.deploys.BuildWorkers;
+import dev.karta.server.deploys.DeployRecord;
+import dev.karta.server.deploys.DeploySource;
+import dev.karta.server.logs.LogSource;
+import dev.karta.server.logs.LogStore;
+import dev.karta.server.projects.ProjectRecord;
+import dev.karta.server.projects.ProjectStore;
+import dev.karta.server.projects.Projects;
+import dev.karta.server.http.ApiError;
+import dev.karta.server.store.Database;
+
+/**
+ * The single call every door ends in: finds (or, when allowed, creates) the project, records the
+ * deploy with its source, commit and actor, supersedes older queued deploys, appends the audit
+ * event and a log entry, all in one transaction, then wakes the build workers.
+ */
+public final class Ingest {
+    private final Database db;
+    private final Projects projects;
+    private final ProjectStore projectStore;
+    private final BuildQueue queue;
+    private final BuildWorkers workers;
+    private final AuditLog audit;
+    private final LogStore logs;
+
+    public Ingest(Database db, Projects projects, ProjectStore projectStore, BuildQueue queue, BuildWorkers workers, AuditLog audit,
+                  LogStore logs) {
+        this.db = db;
+        this.projects = projects;
+        this.projectStore = projectStore;
+        this.queue = queue;
+        this.workers = workers;
+        this.audit = audit;
+        this.logs = logs;
+    }
+
+    /** What arrived: the door, the commit it names, and for uploads the stored archive and its tree. */
+    public record Arrival(DeploySource source, String commitSha, String artifact, String contentDigest,
+                          String description) {
+    }
+
+    /** Records and queues a deploy of {@code projectName}; creates the project first when {@code create}. */
+    public DeployRecord accept(Actor actor, String projectName, boolean create, Arrival arrival) {
+        Projects.validateName(projectName);
+        for (int attempt = 0; ; attempt++) {
+            try {
+                return record(actor, projectName, create, arrival);
+            } catch (RuntimeException e) {
+                // Two first deploys of one new name raced to create it: the second sees it now.
+                if (attempt > 0 || !Database.isUniqueViolation(e)) {
+                    throw e;
+                }
+            }
+        }
+    }
+
+    private DeployRecord record(Actor actor, String projectName, boolean create, Arrival arrival) {
+        DeployRecord deploy = db.inTransaction(h -> {
+            ProjectRecord project = projectStore.find(h, actor.orgId(), projectName).orElse(null);
+            if (project == null) {
+                if (!create) {
+                    throw ApiError.notFound("project", projectName);
+                }
+                project = projects.create(h, actor, projectName);
+            }
+            DeployRecord queued = queue.enqueue(h, project.id(), arrival.commitSha(), arrival.source(),
+                    arrival.artifact(), arrival.contentDigest(), actor.keyId());
+            audit.append(h, actor, "deploy.create", "project:" + project.name() + "/" + queued.id());
+            logs.append(h, project.id(), LogSource.BUILD, queued.id(), null, "Deploy " + queued.id() + " accepted from "
+                    + arrival.source().wireName() + " (commit " + arrival.commitSha() + ")"
+                    + (arrival.description() == null ? "" : ": " + arrival.description()));
+            return queued;
+        });
+        logs.bus().publish(deploy.projectId());
+        workers.wake();
+        return deploy;
+    }
+}

@@ -1,0 +1,52 @@
+package dev.karta.server.ingest;
+
+import dev.karta.server.DataDir;
+import dev.karta.server.build.BuildFailed;
+import dev.karta.server.build.BuildLog;
+import dev.karta.server.build.Materializer;
+import dev.karta.server.build.Tree;
+import dev.karta.server.deploys.DeployRecord;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+
+/**
+ * Obtains the source tree of a deploy when its build runs, always through the
+ * {@link Materializer}, whatever the door: an upload's tree was materialized when it arrived (and
+ * is materialized again from its stored archive if it has gone since).
+ */
+public final class Sources {
+    private final DataDir dataDir;
+    private final Materializer materializer;
+
+    public Sources(DataDir dataDir, Materializer materializer) {
+        this.dataDir = dataDir;
+        this.materializer = materializer;
+    }
+
+    public Tree treeOf(DeployRecord deploy, BuildLog log) throws IOException {
+        return switch (deploy.source()) {
+            case UPLOAD -> uploaded(deploy, log);
+            default -> throw new BuildFailed("deploys from " + deploy.source().wireName() + " are not supported yet");
+        };
+    }
+
+    private Tree uploaded(DeployRecord deploy, BuildLog log) throws IOException {
+        if (deploy.contentDigest() != null && Files.isDirectory(dataDir.tree(deploy.contentDigest()))) {
+            return new Tree(dataDir.tree(deploy.contentDigest()), deploy.contentDigest(), -1, -1);
+        }
+        if (deploy.artifact() == null || !Files.isRegularFile(dataDir.artifact(deploy.artifact()))) {
+            throw new BuildFailed("the uploaded archive of this deploy is no longer stored; publish again");
+        }
+        log.line("Materializing the stored archive sha256:" + deploy.artifact() + " again");
+        try (InputStream archive = Files.newInputStream(dataDir.artifact(deploy.artifact()))) {
+            return materialize(archive);
+        }
+    }
+
+    /** Runs an archive of any door through the materialization checks into the shared tree store. */
+    public Tree materialize(InputStream gzipTar) throws IOException {
+        Files.createDirectories(dataDir.trees());
+        return materializer.materialize(gzipTar, dataDir.trees());
+    }
+}

@@ -1,0 +1,83 @@
+package dev.karta.server.releases;
+
+import static dev.karta.server.store.Rows.instant;
+
+import dev.karta.server.store.Database;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.List;
+import java.util.Optional;
+import org.jdbi.v3.core.Handle;
+
+/** SQL of the {@code releases} table and of the project's release pointer. */
+public final class ReleaseStore {
+    private final Database db;
+
+    public ReleaseStore(Database db) {
+        this.db = db;
+    }
+
+    int nextNumber(Handle h, String projectId) {
+        return h.createQuery("SELECT COALESCE(MAX(number), 0) + 1 FROM releases WHERE project_id = :p")
+                .bind("p", projectId).mapTo(Integer.class).one();
+    }
+
+    void insert(Handle h, ReleaseRecord r) {
+        h.createUpdate("""
+                        INSERT INTO releases (id, project_id, number, commit_sha, harness, build_kind, image_ref,
+                                              content_digest, source, deploy_id, created_at, activated_at)
+                        VALUES (:id, :p, :number, :sha, :harness, :kind, :image, :digest, :source, :deploy, :created, :activated)
+                        """)
+                .bind("id", r.id())
+                .bind("p", r.projectId())
+                .bind("number", r.number())
+                .bind("sha", r.commitSha())
+                .bind("harness", r.harness())
+                .bind("kind", r.buildKind())
+                .bind("image", r.imageRef())
+                .bind("digest", r.contentDigest())
+                .bind("source", r.source())
+                .bind("deploy", r.deployId())
+                .bind("created", r.createdAt().toEpochMilli())
+                .bind("activated", r.activatedAt().toEpochMilli())
+                .execute();
+    }
+
+    void point(Handle h, String projectId, String releaseId) {
+        h.execute("UPDATE projects SET current_release_id = ? WHERE id = ?", releaseId, projectId);
+    }
+
+    public Optional<ReleaseRecord> byNumber(Handle h, String projectId, int number) {
+        return h.createQuery("SELECT * FROM releases WHERE project_id = :p AND number = :n")
+                .bind("p", projectId).bind("n", number).map((rs, ctx) -> map(rs)).findOne();
+    }
+
+    public Optional<ReleaseRecord> byId(Handle h, String id) {
+        return h.createQuery("SELECT * FROM releases WHERE id = :id").bind("id", id).map((rs, ctx) -> map(rs)).findOne();
+    }
+
+    public Optional<ReleaseRecord> byId(String id) {
+        return db.withHandle(h -> byId(h, id));
+    }
+
+    List<ReleaseRecord> ofProject(String projectId) {
+        return db.withHandle(h -> h.createQuery("SELECT * FROM releases WHERE project_id = :p ORDER BY number DESC")
+                .bind("p", projectId).map((rs, ctx) -> map(rs)).list());
+    }
+
+    private static ReleaseRecord map(ResultSet rs) throws SQLException {
+        return new ReleaseRecord(
+                rs.getString("id"),
+                rs.getString("project_id"),
+                rs.getInt("number"),
+                rs.getString("commit_sha"),
+                rs.getString("harness"),
+                rs.getString("build_kind"),
+                rs.getString("image_ref"),
+                rs.getString("content_digest"),
+                rs.getString("source"),
+                rs.getString("deploy_id"),
+                instant(rs, "created_at"),
+                instant(rs, "activated_at"));
+    }
+}

@@ -1,0 +1,138 @@
+package dev.karta.server.releases;
+
+import dev.karta.api.RollbackResult;
+import dev.karta.server.DataDir;
+import dev.karta.server.Ids;
+import dev.karta.server.audit.Actor;
+import dev.karta.server.audit.AuditLog;
+import dev.karta.server.build.Detection;
+import dev.karta.server.build.Tree;
+import dev.karta.server.deploys.DeployRecord;
+import dev.karta.server.deploys.DeployStatus;
+import dev.karta.server.deploys.DeployStore;
+import dev.karta.server.http.ApiError;
+import dev.karta.server.logs.LogSource;
+import dev.karta.server.logs.LogStore;
+import dev.karta.server.projects.ProjectRecord;
+import dev.karta.server.projects.ProjectStore;
+import dev.karta.server.store.Database;
+import java.nio.file.Files;
+import java.time.Instant;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Activation and rollback: the atomic pointer flips. Each runs in one transaction with its audit
+ * event and log entry, so the previous release keeps serving until that transaction commits.
+ */
+public final class Releases {
+    private static final Pattern VERSION = Pattern.compile("v?(\\d{1,9})");
+
+    private final Database db;
+    private final ReleaseStore store;
+    private final ProjectStore projects;
+    private final DeployStore deploys;
+    private final AuditLog audit;
+    private final LogStore logs;
+    private final DataDir dataDir;
+
+    public Releases(Database db, ReleaseStore store, ProjectStore projects, DeployStore deploys, AuditLog audit,
+                    LogStore logs, DataDir dataDir) {
+        this.db = db;
+        this.store = store;
+        this.projects = projects;
+        this.deploys = deploys;
+        this.audit = audit;
+        this.logs = logs;
+        this.dataDir = dataDir;
+    }
+
+    /**
+     * Creates release {@code max + 1} from a finished build and points the project at it, marking
+     * the deploy succeeded. Throws, changing nothing, when the deploy is no longer building (its
+     * lease was lost to another server).
+     */
+    public ReleaseRecord activate(DeployRecord deploy, Tree tree, Detection detection) {
+        ReleaseRecord release = db.inTransaction(h -> {
+            Instant now = Instant.now();
+            ProjectRecord project = projects.byId(h, deploy.projectId())
+                    .orElseThrow(() -> new IllegalStateException("project of " + deploy.id() + " is gone"));
+            int number = store.nextNumber(h, deploy.projectId());
+            ReleaseRecord created = new ReleaseRecord(Ids.next("rel"), deploy.projectId(), number, deploy.commitSha(),
+                    detection.harness(), detection.buildKind(), detection.imageRef(), tree.contentDigest(),
+                    deploy.source().wireName(), deploy.id(), now, now);
+            store.insert(h, created);
+            store.point(h, deploy.projectId(), created.id());
+            if (!deploys.finish(h, deploy.id(), DeployStatus.SUCCEEDED, number, null, now.toEpochMilli())) {
+                throw new IllegalStateException("deploy " + deploy.id() + " is no longer building");
+            }
+            Actor actor = new Actor(deploy.orgId(), deploy.actorKeyId(), null, null);
+            audit.append(h, actor, "release.activate", "project:" + project.name() + "/" + created.version());
+            String was = project.currentNumber() == null ? "" : ", was v" + project.currentNumber();
+            logs.append(h, deploy.projectId(), LogSource.RELEASE, deploy.id(), created.version(),
+                    "Release " + created.version() + " activated (commit " + shortSha(deploy.commitSha()) + was + ")");
+            return created;
+        });
+        logs.bus().publish(deploy.projectId());
+        return release;
+    }
+
+    /**
+     * Points the project at an earlier (or later) existing release: no rebuild, no new number.
+     * Rolling to the active release changes nothing and answers the same shape.
+     */
+    public RollbackResult rollback(Actor actor, String projectName, String to) {
+        int number = parseVersion(to);
+        Flip flip = db.inTransaction(h -> {
+            ProjectRecord project = projects.find(h, actor.orgId(), projectName)
+                    .orElseThrow(() -> ApiError.notFound("project", projectName));
+            ReleaseRecord target = store.byNumber(h, project.id(), number)
+                    .orElseThrow(() -> ApiError.notFound("release", "v" + number));
+            String previous = project.currentNumber() == null ? null : "v" + project.currentNumber();
+            RollbackResult result = new RollbackResult(project.name(), target.version(), previous);
+            if (target.id().equals(project.currentReleaseId())) {
+                return new Flip(null, result);
+            }
+            if (!Files.isDirectory(dataDir.tree(target.contentDigest()))) {
+                throw ApiError.conflict("release " + target.version() + " can no longer be activated: its files were "
+                        + "pruned by --keep-releases");
+            }
+            store.point(h, project.id(), target.id());
+            audit.append(h, actor, "release.rollback", "project:" + project.name() + "/" + target.version());
+            logs.append(h, project.id(), LogSource.RELEASE, null, target.version(),
+                    "Rolled back to " + target.version() + (previous == null ? "" : " (was " + previous + ")"));
+            return new Flip(project.id(), result);
+        });
+        if (flip.projectId() != null) {
+            logs.bus().publish(flip.projectId());
+        }
+        return flip.result();
+    }
+
+    /** A rollback's answer, and the project whose log followers to wake (null for a no-op). */
+    private record Flip(String projectId, RollbackResult result) {
+    }
+
+    public List<ReleaseRecord> list(ProjectRecord project) {
+        return store.ofProject(project.id());
+    }
+
+    public ReleaseRecord get(ProjectRecord project, String version) {
+        int number = parseVersion(version);
+        return db.withHandle(h -> store.byNumber(h, project.id(), number))
+                .orElseThrow(() -> ApiError.notFound("release", "v" + number));
+    }
+
+    static int parseVersion(String version) {
+        Matcher m = version == null ? null : VERSION.matcher(version.trim());
+        if (m == null || !m.matches() || Integer.parseInt(m.group(1)) < 1) {
+            throw ApiError.badRequest("invalid release version '" + version + "': use v3 or 3");
+        }
+        return Integer.parseInt(m.group(1));
+    }
+
+    static String shortSha(String sha) {
+        return sha.length() > 12 ? sha.substring(0, 12) : sha;
+    }
+}
