@@ -26,6 +26,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+import org.apache.commons.compress.archivers.tar.TarConstants;
 import org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream;
 
 /**
@@ -133,18 +134,21 @@ public final class Materializer {
             }
             checkNotThroughSymlink(name, symlinks);
             Path path = root.resolve(name);
+            if (entry.isCharacterDevice() || entry.isBlockDevice() || entry.isFIFO()) {
+                throw special(name);
+            }
             if (entry.isDirectory()) {
                 Member existing = members.get(name);
                 if (existing != null && existing.type() != Type.DIR) {
                     throw conflicting(name);
                 }
-                Files.createDirectories(path);
+                createFolders(path, name);
                 members.put(name, new Member(Type.DIR, true, "", 0));
             } else if (entry.isSymbolicLink()) {
                 String target = entry.getLinkName();
                 checkLinkInside(name, target);
                 replaceable(members, name, path);
-                Files.createDirectories(path.getParent());
+                createFolders(path.getParent(), name);
                 Files.createSymbolicLink(path, Path.of(target));
                 symlinks.add(name);
                 members.put(name, new Member(Type.SYMLINK, false, sha256(target.getBytes(StandardCharsets.UTF_8)),
@@ -157,14 +161,14 @@ public final class Materializer {
                             + entry.getLinkName() + "', which is not a file earlier in the archive");
                 }
                 replaceable(members, name, path);
-                Files.createDirectories(path.getParent());
+                createFolders(path.getParent(), name);
                 Files.copy(root.resolve(target), path);
                 expanded += linked.size();
                 checkExpanded(expanded);
                 members.put(name, linked);
-            } else if (entry.isFile()) {
+            } else if (isRegularFile(entry)) {
                 replaceable(members, name, path);
-                Files.createDirectories(path.getParent());
+                createFolders(path.getParent(), name);
                 if (expanded + entry.getSize() > limits.maxExpandedBytes()) {
                     checkExpanded(expanded + entry.getSize());
                 }
@@ -191,12 +195,30 @@ public final class Materializer {
                 Files.setPosixFilePermissions(path, PosixFilePermissions.fromString(executable ? "rwxr-xr-x" : "rw-r--r--"));
                 members.put(name, new Member(Type.FILE, executable, HexFormat.of().formatHex(sha.digest()), written));
             } else {
-                throw ArchiveRejected.invalid("special_entry", "member '" + name + "' is a device, fifo or other "
-                        + "special file; only files, folders and links inside the tree are allowed");
+                throw special(name);
             }
         }
         if (members.values().stream().noneMatch(m -> m.type() != Type.DIR)) {
             throw ArchiveRejected.invalid("empty_archive", "the archive holds no files");
+        }
+    }
+
+    /** Plain file type flags only: commons-compress counts anything not a folder as a "file". */
+    private static boolean isRegularFile(TarArchiveEntry entry) {
+        byte flag = entry.getLinkFlag();
+        return flag == TarConstants.LF_NORMAL || flag == TarConstants.LF_OLDNORM || flag == TarConstants.LF_CONTIG;
+    }
+
+    private static ArchiveRejected special(String name) {
+        return ArchiveRejected.invalid("special_entry", "member '" + name + "' is a device, fifo or other "
+                + "special file; only files, folders and links inside the tree are allowed");
+    }
+
+    private static void createFolders(Path dir, String name) throws IOException {
+        try {
+            Files.createDirectories(dir);
+        } catch (FileAlreadyExistsException | java.nio.file.NotDirectoryException e) {
+            throw conflicting(name);
         }
     }
 
@@ -275,6 +297,9 @@ public final class Materializer {
     private static void replaceable(Map<String, Member> members, String name, Path path) throws IOException {
         Member existing = members.get(name);
         if (existing == null) {
+            if (Files.isDirectory(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                throw conflicting(name);
+            }
             return;
         }
         if (existing.type() == Type.DIR) {
