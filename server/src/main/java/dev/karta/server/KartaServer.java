@@ -54,14 +54,9 @@ public final class KartaServer implements AutoCloseable {
     private final Optional<Tenants.NewOrg> bootstrapped;
     private final String publicUrl;
 
-    private KartaServer(Config config) {
+    private KartaServer(Config config, Database db) {
         this.config = config;
-        try {
-            Files.createDirectories(config.dataDir());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create data directory " + config.dataDir(), e);
-        }
-        this.db = Database.open(config.databaseUrl());
+        this.db = db;
         AtomicReference<String> baseUrl = new AtomicReference<>(config.publicUrlFor(config.port()));
         ObjectMapper json = Json.newMapper();
         HttpMetrics metrics = new HttpMetrics();
@@ -97,16 +92,16 @@ public final class KartaServer implements AutoCloseable {
                 new UploadRoutes(ingest, sources, dataDir, idempotency, config.archive().maxCompressedBytes()));
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys),
                 metrics, handlers);
+        http.start();
         try {
-            http.start();
+            baseUrl.set(config.publicUrlFor(http.port()));
+            this.publicUrl = baseUrl.get();
+            sweepStaging(dataDir);
+            workers.start(db.dialect() == Dialect.SQLITE);
         } catch (RuntimeException e) {
-            db.close();
+            http.stop();
             throw e;
         }
-        baseUrl.set(config.publicUrlFor(http.port()));
-        this.publicUrl = baseUrl.get();
-        sweepStaging(dataDir);
-        workers.start(db.dialect() == Dialect.SQLITE);
     }
 
     private static void sweepStaging(DataDir dataDir) {
@@ -119,7 +114,19 @@ public final class KartaServer implements AutoCloseable {
 
     /** Opens the database (migrating it), bootstraps the first org if needed, and starts serving. */
     public static KartaServer start(Config config) {
-        return new KartaServer(config);
+        try {
+            Files.createDirectories(config.dataDir());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create data directory " + config.dataDir(), e);
+        }
+        Database db = Database.open(config.databaseUrl());
+        try {
+            return new KartaServer(config, db);
+        } catch (RuntimeException e) {
+            // A failed start (port taken, bad preset key, unreadable data) must not leak the pool.
+            db.close();
+            throw e;
+        }
     }
 
     public int port() {

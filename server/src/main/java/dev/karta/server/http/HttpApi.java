@@ -51,6 +51,9 @@ public final class HttpApi {
             cfg.http.prefer405over404 = true;
             cfg.http.maxRequestSize = maxJsonBody;
             cfg.jsonMapper(new JavalinJackson(json, false));
+            // Jetty reuses header fields across requests of one connection, matched without case
+            // by default: a key differing only in case would then pass as the cached one.
+            cfg.jetty.modifyHttpConfiguration(http -> http.setHeaderCacheCaseSensitive(true));
             cfg.requestLogger.http((ctx, millis) -> {
                 metrics.record(ctx, millis);
                 LOG.info("{} {} {} {}ms key={} request_id={}", ctx.method(), ctx.path(), ctx.statusCode(),
