@@ -25,6 +25,7 @@ cleanup() {
   for pid in "${pids[@]}"; do
     wait "$pid" 2>/dev/null || true
   done
+  rm -rf "$out"/data.*
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -175,6 +176,8 @@ else
   cli_note="\`karta projects list\` does not list projects yet (exit $cli_exit: $(head -c 80 <<<"$cli_output" | tr '\n' ' '))"
 fi
 stop_server
+cp "$server_dir/server.err" "$out/server.log"
+rm -rf "$server_dir"
 
 verdict() { if [ "$1" = "n/a" ] || [ "$1" = "skipped" ]; then echo "-"; elif awk "BEGIN { exit !($2) }"; then echo "ok"; else echo "MISSED"; fi; }
 
@@ -197,4 +200,4 @@ printf '%-44s %12s %10s %10s %-12s %s\n' "(d) ./karta projects list (median of $
   "$(verdict "$cli_ms" "$cli_ms <= 600")"
 [ -n "$cli_note" ] && echo "(d) skipped: $cli_note"
 echo "non-2xx answers: valid key $k_bad (expected 0); unknown keys $u_bad and $f_bad (expected all)"
-echo "(within 10% counts as 'no slower'; wrk and the server share the $(nproc) cores; raw wrk output: bench/out/wrk.log)"
+echo "(within 10% counts as 'no slower'; wrk and the server share the $(nproc) cores; raw wrk output: bench/out/wrk.log, server log: bench/out/server.log)"
