@@ -27,6 +27,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
@@ -224,6 +225,24 @@ class ApiKeysTest {
         // All at once: if unknown keys went through bcrypt, its bounded permits would answer 429s.
         assertThat(answers.stream().map(CompletableFuture::join)).containsOnly(401).hasSize(200);
         assertThat(server.get("/whoami", server.adminKey()).status()).isEqualTo(200);
+    }
+
+    @Test
+    @Disabled("BUG: ApiKeys#authenticate has no single-flight per key: when a valid key is not (or no longer) in "
+            + "the cache, every concurrent request with it runs its own bcrypt check, and with one permit per core "
+            + "and a 2 s tryAcquire the rest answer 429. Under load this repeats each time the 5 s cache entry expires "
+            + "(bench: ~36 valid requests get 429 after a 2 s stall every 5 s, p99 670 ms). Fix: let concurrent "
+            + "misses of one fingerprint wait for the one in-flight check (e.g. a map of futures), or refresh ahead.")
+    void concurrent_first_uses_of_a_valid_key_all_succeed() {
+        String secret = server.createKey("hot", "read");
+        HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+        List<CompletableFuture<Integer>> answers = new ArrayList<>();
+        for (int i = 0; i < 100; i++) {
+            answers.add(client.sendAsync(server.request("/agent_projects", secret).GET().build(),
+                    HttpResponse.BodyHandlers.discarding()).thenApply(HttpResponse::statusCode));
+        }
+
+        assertThat(answers.stream().map(CompletableFuture::join)).containsOnly(200);
     }
 
     private JsonNode keyById(String id) {
