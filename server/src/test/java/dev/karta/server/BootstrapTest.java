@@ -15,7 +15,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -75,10 +74,6 @@ class BootstrapTest {
     }
 
     @Test
-    @Disabled("BUG: KartaServer's constructor opens the Database and then calls Tenants#bootstrap outside any "
-            + "try/catch; when bootstrap throws (e.g. a malformed KARTA_BOOTSTRAP_KEY) the Hikari pool (its threads and "
-            + "SQLite connections) is never closed. Only a failing http.start() closes it. Fix: close db on any failure "
-            + "after Database.open in the constructor.")
     void failed_start_releases_the_database() {
         long before = poolThreads();
 
