@@ -24,6 +24,8 @@ import dev.karta.server.deploys.Deploys;
 import dev.karta.server.http.Idempotency;
 import dev.karta.server.ingest.Ingest;
 import dev.karta.server.ingest.Sources;
+import dev.karta.server.ingest.git.GitHttp;
+import dev.karta.server.ingest.git.GitRepos;
 import dev.karta.server.ingest.upload.UploadRoutes;
 import dev.karta.server.logs.DeployLogStream;
 import dev.karta.server.logs.LogBus;
@@ -78,7 +80,9 @@ public final class KartaServer implements AutoCloseable {
         ReleaseStore releaseStore = new ReleaseStore(db);
         Releases releases = new Releases(db, releaseStore, projectStore, deployStore, audit, logs, dataDir);
         Retention retention = new Retention(db, dataDir, config.keepReleases(), projectId -> Set.of());
-        Sources sources = new Sources(dataDir, new Materializer(config.archive()));
+        GitRepos repos = new GitRepos(dataDir, config.archive());
+        projects.onDelete(project -> repos.delete(project.id()));
+        Sources sources = new Sources(dataDir, new Materializer(config.archive()), repos);
         BuildQueue queue = new BuildQueue(db, deployStore, logs, config.buildLease());
         this.workers = new BuildWorkers(queue, sources,
                 new BuildPipeline(new ImageBuilder(config.builderCommand(), config.buildTimeout())),
@@ -87,6 +91,8 @@ public final class KartaServer implements AutoCloseable {
         Idempotency idempotency = new Idempotency(db, json);
         this.deployLogs = new DeployLogStream(logs, json);
 
+        Authenticator authenticator = new Authenticator(keys);
+
         this.bootstrapped = tenants.bootstrap(config.bootstrapKey());
         HttpApi.Handlers handlers = new HttpApi.Handlers(
                 new ProjectRoutes(projects, json),
@@ -94,8 +100,10 @@ public final class KartaServer implements AutoCloseable {
                 new AuditRoutes(audit),
                 new ReleaseRoutes(releases, projects, idempotency, json),
                 new DeployRoutes(new Deploys(deployStore), projects, deployLogs),
-                new UploadRoutes(ingest, sources, dataDir, idempotency, config.archive().maxCompressedBytes()));
-        this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys),
+                new UploadRoutes(ingest, sources, dataDir, idempotency, config.archive().maxCompressedBytes()),
+                new GitHttp(authenticator, db, projects, projectStore, repos, ingest, deployStore, audit, logs,
+                        config.archive().maxExpandedBytes()));
+        this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, authenticator,
                 metrics, handlers);
         try {
             http.start();

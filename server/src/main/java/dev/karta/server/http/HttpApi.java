@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.ErrorBody;
 import dev.karta.server.audit.AuditRoutes;
 import dev.karta.server.deploys.DeployRoutes;
+import dev.karta.server.ingest.git.GitHttp;
 import dev.karta.server.ingest.upload.UploadRoutes;
 import dev.karta.server.releases.ReleaseRoutes;
 import dev.karta.server.keys.KeyRoutes;
@@ -32,7 +33,7 @@ public final class HttpApi {
 
     /** The feature handlers the route table points at. */
     public record Handlers(ProjectRoutes projects, KeyRoutes keys, AuditRoutes audit, ReleaseRoutes releases,
-                           DeployRoutes deploys, UploadRoutes uploads) {
+                           DeployRoutes deploys, UploadRoutes uploads, GitHttp git) {
     }
 
     private final Javalin app;
@@ -51,6 +52,8 @@ public final class HttpApi {
             cfg.http.prefer405over404 = true;
             cfg.http.maxRequestSize = maxJsonBody;
             cfg.jsonMapper(new JavalinJackson(json, false));
+            // Git smart HTTP is a servlet beside Javalin's: its own auth filter and request log.
+            cfg.jetty.modifyServletContextHandler(handlers.git()::mount);
             cfg.requestLogger.http((ctx, millis) -> {
                 metrics.record(ctx, millis);
                 LOG.info("{} {} {} {}ms key={} request_id={}", ctx.method(), ctx.path(), ctx.statusCode(),
