@@ -24,6 +24,7 @@ import dev.karta.server.deploys.Deploys;
 import dev.karta.server.http.Idempotency;
 import dev.karta.server.ingest.Ingest;
 import dev.karta.server.ingest.Sources;
+import dev.karta.server.ingest.git.CommitDeployRoutes;
 import dev.karta.server.ingest.git.GitHttp;
 import dev.karta.server.ingest.git.GitRepos;
 import dev.karta.server.ingest.upload.UploadRoutes;
@@ -101,6 +102,7 @@ public final class KartaServer implements AutoCloseable {
                 new ReleaseRoutes(releases, projects, idempotency, json),
                 new DeployRoutes(new Deploys(deployStore), projects, deployLogs),
                 new UploadRoutes(ingest, sources, dataDir, idempotency, config.archive().maxCompressedBytes()),
+                new CommitDeployRoutes(ingest, projects, repos, idempotency, json),
                 new GitHttp(authenticator, db, projects, projectStore, repos, ingest, deployStore, audit, logs,
                         config.archive().maxExpandedBytes()));
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, authenticator,
