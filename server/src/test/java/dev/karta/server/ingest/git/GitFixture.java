@@ -50,10 +50,15 @@ final class GitFixture implements AutoCloseable {
     }
 
     static GitFixture start(Path dir) {
+        return start(dir, List.of());
+    }
+
+    /** A server whose image builder (run for apps with a Dockerfile) is {@code builder}. */
+    static GitFixture start(Path dir, List<String> builder) {
         String admin = randomKey();
         Config d = Config.defaults(dir.resolve("data"));
         Config config = new Config(d.bind(), 0, d.dataDir(), d.databaseUrl(), d.publicUrl(), admin, d.keyCacheTtl(),
-                d.maxJsonBody(), d.archive(), d.buildWorkers(), d.buildTimeout(), d.builderCommand(),
+                d.maxJsonBody(), d.archive(), d.buildWorkers(), d.buildTimeout(), builder,
                 d.keepReleases(), d.buildLease());
         Path home = dir.resolve("home");
         try {
@@ -204,8 +209,43 @@ final class GitFixture implements AutoCloseable {
         }
     }
 
+    /** A git command still running; its stderr can be read while it runs. */
+    record Running(Process process, Path out, Path err, String command) {
+        String errSoFar() {
+            try {
+                return Files.readString(err, StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+
+        Run await() {
+            try {
+                if (!process.waitFor(120, TimeUnit.SECONDS)) {
+                    process.destroyForcibly();
+                    throw new AssertionError(command + " did not finish in 120 s");
+                }
+                Run run = new Run(process.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
+                        Files.readString(err, StandardCharsets.UTF_8));
+                Files.delete(out);
+                Files.delete(err);
+                return run;
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+
     /** Runs {@code git ARGS} in {@code dir} with an isolated HOME; never prompts. */
     Run git(Path dir, String... args) {
+        return gitAsync(dir, args).await();
+    }
+
+    /** Starts {@code git ARGS} in {@code dir} with an isolated HOME, without waiting for it. */
+    Running gitAsync(Path dir, String... args) {
         List<String> argv = new ArrayList<>();
         argv.add("git");
         argv.addAll(List.of(args));
@@ -222,21 +262,9 @@ final class GitFixture implements AutoCloseable {
             Path out = Files.createTempFile(home, "git-out", ".txt");
             Path err = Files.createTempFile(home, "git-err", ".txt");
             pb.redirectOutput(out.toFile()).redirectError(err.toFile());
-            Process p = pb.start();
-            if (!p.waitFor(120, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new AssertionError("git " + String.join(" ", args) + " did not finish in 120 s");
-            }
-            Run run = new Run(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
-                    Files.readString(err, StandardCharsets.UTF_8));
-            Files.delete(out);
-            Files.delete(err);
-            return run;
+            return new Running(pb.start(), out, err, String.join(" ", argv));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
         }
     }
 
