@@ -185,7 +185,8 @@ final class GitPushes {
                         : cmd.getType() == ReceiveCommand.Type.DELETE ? "deleting" : "stored";
                 parts.add(describeUpdate(cmd) + " (" + outcome + ")");
                 audit.append(h, caller.actor(), "git.push", "project:" + project.name() + "/" + cmd.getRefName()
-                        + "@" + cmd.getNewId().abbreviate(12).name());
+                        + (cmd.getType() == ReceiveCommand.Type.DELETE ? " deleted"
+                                : "@" + cmd.getNewId().abbreviate(12).name()));
             }
             logs.append(h, project.id(), LogSource.SYSTEM, null, null, "git push by key " + caller.principal().keyId()
                     + ": " + String.join(", ", parts));
