@@ -8,7 +8,6 @@ import dev.karta.server.http.ApiError;
 import dev.karta.server.projects.ProjectRecord;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,6 +29,7 @@ import org.eclipse.jgit.lib.RepositoryCache;
 import org.eclipse.jgit.lib.RepositoryCache.FileKey;
 import org.eclipse.jgit.storage.file.FileRepositoryBuilder;
 import org.eclipse.jgit.util.FS;
+import org.eclipse.jgit.util.TemporaryBuffer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -43,6 +43,8 @@ public final class GitRepos {
     private static final Logger LOG = LoggerFactory.getLogger(GitRepos.class);
     /** What deploy-by-commit accepts: 4 to 40 hex digits of a SHA-1 commit id. */
     public static final Pattern COMMIT_HEX = Pattern.compile("[0-9a-fA-F]{4,40}");
+    /** Exported archives up to this size never touch the disk. */
+    private static final int IN_MEMORY_EXPORT = 4 << 20;
 
     /** Reads an exported archive; {@code Sources} hands it to the materializer. */
     @FunctionalInterface
@@ -140,9 +142,10 @@ public final class GitRepos {
     }
 
     /**
-     * Exports {@code commitSha} of the project's repository as a tar.gz into a temporary file
-     * (checked against the archive limits while it is written) and hands it to {@code reader}.
-     * A commit that is not there is a {@link BuildFailed}; notes for the build log go to {@code log}.
+     * Exports {@code commitSha} of the project's repository as a tar.gz (checked against the
+     * archive limits while it is written) and hands it to {@code reader}. The archive stays in
+     * memory up to {@value #IN_MEMORY_EXPORT} bytes and spills to a temporary file in the project's
+     * folder beyond. A commit that is not there is a {@link BuildFailed}; notes go to {@code log}.
      */
     public <T> T export(String projectId, String commitSha, Consumer<String> log, ArchiveReader<T> reader)
             throws IOException {
@@ -150,28 +153,24 @@ public final class GitRepos {
         if (found.isEmpty()) {
             throw new BuildFailed("the project has no git repository yet: git push karta <branch> first");
         }
-        Path temp;
-        try (Repository repo = found.get()) {
-            temp = Files.createTempFile(dataDir.project(projectId), ".export-", ".tar.gz");
-            try (OutputStream out = Files.newOutputStream(temp)) {
-                CommitArchive.Summary summary = CommitArchive.write(repo, ObjectId.fromString(commitSha), out, limits);
+        TemporaryBuffer archive = new TemporaryBuffer.LocalFile(dataDir.project(projectId).toFile(), IN_MEMORY_EXPORT);
+        try {
+            try (Repository repo = found.get()) {
+                CommitArchive.Summary summary = CommitArchive.write(repo, ObjectId.fromString(commitSha), archive, limits);
+                archive.close();
                 log.accept("Exported commit " + commitSha + ": " + summary.members() + " files, " + summary.bytes()
                         + " bytes");
                 if (!summary.submodules().isEmpty()) {
                     log.accept("warning: submodules are not deployed: " + String.join(", ", summary.submodules()));
                 }
             } catch (MissingObjectException e) {
-                Files.deleteIfExists(temp);
                 throw new BuildFailed("commit " + commitSha + " is not in the project's repository");
-            } catch (IOException | RuntimeException e) {
-                Files.deleteIfExists(temp);
-                throw e;
             }
-        }
-        try (InputStream in = Files.newInputStream(temp)) {
-            return reader.read(in);
+            try (InputStream in = archive.openInputStream()) {
+                return reader.read(in);
+            }
         } finally {
-            Files.deleteIfExists(temp);
+            archive.destroy();
         }
     }
 

@@ -187,6 +187,23 @@ class GitPushTest {
     }
 
     @Test
+    void a_commit_too_big_to_export_in_memory_spills_to_disk_and_deploys() throws IOException {
+        Path app = karta.newApp(work.resolve("app"));
+        byte[] noise = new byte[6 << 20];
+        new java.util.Random(4).nextBytes(noise);
+        Files.write(app.resolve("model.bin"), noise);
+        karta.commitAll(app, "big");
+
+        karta.git(app, "push", karta.remote("bulky", writer.secret()), "main").ok();
+
+        assertThat(releaseTree("bulky").resolve("model.bin")).hasBinaryContent(noise);
+        String id = karta.query("SELECT id FROM projects WHERE name = 'bulky'").get(0);
+        try (var left = Files.list(karta.server.config().dataDir().resolve("projects").resolve(id))) {
+            assertThat(left.map(p -> p.getFileName().toString())).containsExactly("repo.git");
+        }
+    }
+
+    @Test
     void a_commit_without_files_is_rejected() {
         Path app = mkdirs(work.resolve("app"));
         karta.git(app, "init", "-q").ok();
