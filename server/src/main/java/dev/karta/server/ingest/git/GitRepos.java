@@ -11,6 +11,7 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -102,7 +103,7 @@ public final class GitRepos {
             head.disableRefLog();
             head.link(Constants.R_HEADS + deployBranch);
         }
-        Files.move(staging, dir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        Files.move(staging, dir, StandardCopyOption.ATOMIC_MOVE);
     }
 
     /**

@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
+import java.util.Random;
 import java.util.TreeMap;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
@@ -94,7 +95,7 @@ class CommitArchiveTest {
     @Test
     void export_stops_past_the_compressed_size_limit() throws IOException {
         byte[] noise = new byte[200_000];
-        new java.util.Random(7).nextBytes(noise);
+        new Random(7).nextBytes(noise);
         Files.write(app.resolve("noise.bin"), noise);
         karta.commitAll(app, "noise");
         ArchiveLimits small = new ArchiveLimits(100_000, 256L << 20, 10_000, 1024, 32);

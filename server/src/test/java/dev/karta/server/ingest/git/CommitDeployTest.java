@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
+import java.net.http.HttpRequest;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
@@ -140,10 +141,10 @@ class CommitDeployTest {
         String body = "{\"commit_sha\":\"" + first.substring(0, 10) + "\"}";
         GitFixture.Response firstAnswer = karta.send(karta.request("/agent_projects/shop/deploys", writer.secret())
                 .header("Content-Type", "application/json").header("Idempotency-Key", "ci-run-42")
-                .POST(java.net.http.HttpRequest.BodyPublishers.ofString(body)));
+                .POST(HttpRequest.BodyPublishers.ofString(body)));
         GitFixture.Response retry = karta.send(karta.request("/agent_projects/shop/deploys", writer.secret())
                 .header("Content-Type", "application/json").header("Idempotency-Key", "ci-run-42")
-                .POST(java.net.http.HttpRequest.BodyPublishers.ofString(body)));
+                .POST(HttpRequest.BodyPublishers.ofString(body)));
 
         assertThat(firstAnswer.status()).isEqualTo(202);
         assertThat(retry.status()).isEqualTo(202);

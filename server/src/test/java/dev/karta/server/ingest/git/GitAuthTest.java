@@ -2,8 +2,11 @@ package dev.karta.server.ingest.git;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Base64;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -62,6 +65,25 @@ class GitAuthTest {
         assertThat(karta.head(work.resolve("copy"))).isEqualTo(pushed);
         assertThat(work.resolve("copy/CLAUDE.md")).exists();
         assertThat(advertisement("shop", UPLOAD, reader.secret()).status()).isEqualTo(200);
+    }
+
+    @Test
+    void a_credential_helper_can_supply_the_key_as_karta_init_sets_it_up() throws IOException {
+        Path helper = work.resolve("fake-karta");
+        Files.writeString(helper, "#!/bin/sh\n[ \"$2\" = get ] || exit 0\ncat >/dev/null\n"
+                + "echo username=karta\necho password=" + writer.secret() + "\n");
+        Files.setPosixFilePermissions(helper, PosixFilePermissions.fromString("rwx------"));
+        Path app = karta.newApp(work.resolve("app"));
+        String origin = karta.base();
+        karta.git(app, "remote", "add", "karta", karta.remote("shop", null)).ok();
+        karta.git(app, "config", "--local", "--replace-all", "credential." + origin + ".helper", "").ok();
+        karta.git(app, "config", "--local", "--add", "credential." + origin + ".helper",
+                "!\"" + helper + "\" git-credential").ok();
+
+        karta.git(app, "push", "karta", "main:via-helper").ok();
+
+        assertThat(karta.git(app, "ls-remote", "karta").ok().out()).contains("refs/heads/via-helper");
+        assertThat(Files.readString(app.resolve(".git/config"))).doesNotContain(writer.secret());
     }
 
     @Test

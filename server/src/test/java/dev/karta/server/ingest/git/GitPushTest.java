@@ -4,12 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.AfterAll;
@@ -157,8 +160,7 @@ class GitPushTest {
     void the_release_tree_is_the_commit_tree_with_executable_bits_and_symlinks() throws IOException {
         Path app = karta.newApp(work.resolve("app"));
         GitFixture.write(app.resolve("bin/run.sh"), "#!/bin/sh\necho hi\n");
-        Files.setPosixFilePermissions(app.resolve("bin/run.sh"), java.nio.file.attribute.PosixFilePermissions
-                .fromString("rwxr-xr-x"));
+        Files.setPosixFilePermissions(app.resolve("bin/run.sh"), PosixFilePermissions.fromString("rwxr-xr-x"));
         Files.createSymbolicLink(app.resolve("README.md"), Path.of("CLAUDE.md"));
         karta.commitAll(app, "script and link");
 
@@ -190,7 +192,7 @@ class GitPushTest {
     void a_commit_too_big_to_export_in_memory_spills_to_disk_and_deploys() throws IOException {
         Path app = karta.newApp(work.resolve("app"));
         byte[] noise = new byte[6 << 20];
-        new java.util.Random(4).nextBytes(noise);
+        new Random(4).nextBytes(noise);
         Files.write(app.resolve("model.bin"), noise);
         karta.commitAll(app, "big");
 
@@ -297,7 +299,7 @@ class GitPushTest {
         try {
             return Files.createDirectories(dir);
         } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
+            throw new UncheckedIOException(e);
         }
     }
 }
