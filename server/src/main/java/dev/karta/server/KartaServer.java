@@ -92,8 +92,6 @@ public final class KartaServer implements AutoCloseable {
         Idempotency idempotency = new Idempotency(db, json);
         this.deployLogs = new DeployLogStream(logs, json);
 
-        Authenticator authenticator = new Authenticator(keys);
-
         this.bootstrapped = tenants.bootstrap(config.bootstrapKey());
         HttpApi.Handlers handlers = new HttpApi.Handlers(
                 new ProjectRoutes(projects, json),
@@ -103,9 +101,9 @@ public final class KartaServer implements AutoCloseable {
                 new DeployRoutes(new Deploys(deployStore), projects, deployLogs),
                 new UploadRoutes(ingest, sources, dataDir, idempotency, config.archive().maxCompressedBytes()),
                 new CommitDeployRoutes(ingest, projects, repos, idempotency, json),
-                new GitHttp(authenticator, db, projects, projectStore, repos, ingest, deployStore, audit, logs,
-                        config.archive().maxExpandedBytes()));
-        this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, authenticator,
+                new GitHttp(new Authenticator(keys), db, projects, projectStore, repos, ingest, deployStore, audit,
+                        logs, config.archive().maxExpandedBytes()));
+        this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys),
                 metrics, handlers);
         try {
             http.start();

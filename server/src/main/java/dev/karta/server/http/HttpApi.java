@@ -54,13 +54,13 @@ public final class HttpApi {
             cfg.http.prefer405over404 = true;
             cfg.http.maxRequestSize = maxJsonBody;
             cfg.jsonMapper(new JavalinJackson(json, false));
-            // Git smart HTTP is a servlet beside Javalin's: its own auth filter and request log.
-            cfg.jetty.modifyServletContextHandler(handlers.git()::mount);
             cfg.requestLogger.http((ctx, millis) -> {
                 metrics.record(ctx, millis);
                 LOG.info("{} {} {} {}ms key={} request_id={}", ctx.method(), ctx.path(), ctx.statusCode(),
                         Math.round(millis), keyOf(ctx), Requests.requestId(ctx));
             });
+            // Git smart HTTP is a servlet beside Javalin's: its own auth filter and request log.
+            cfg.jetty.modifyServletContextHandler(handlers.git()::mount);
             RoutesConfig r = cfg.routes;
             r.before(ctx -> {
                 String incoming = ctx.header("X-Request-Id");

@@ -93,18 +93,30 @@ final class GitAuthFilter implements Filter {
                     + principal.scope().wireName() + "'");
         }
         Actor actor = new Actor(principal.orgId(), principal.keyId(), requestId, req.getRemoteAddr());
-        ProjectRecord project;
+        return new GitCaller(principal, actor, project(actor, name, push));
+    }
+
+    /**
+     * The named project of the caller's org. A push to a name that does not exist yet creates it
+     * (a name that cannot exist answers the naming rule); a name another org holds stays a 404.
+     */
+    private ProjectRecord project(Actor actor, String name, boolean push) {
         try {
-            // First push of a new name creates the project; a name another org holds stays a 404.
-            project = projects.findOrCreate(actor, name, push);
+            return projects.require(actor.orgId(), name);
         } catch (ApiError e) {
-            // A name that cannot exist: a fetch finds nothing there, a push learns the naming rule.
-            if (e.kind() == ApiError.Kind.BAD_REQUEST && !push) {
-                throw ApiError.notFound("project", name);
+            if (!push || e.kind() != ApiError.Kind.NOT_FOUND) {
+                throw e;
+            }
+        }
+        try {
+            return projects.create(actor, name);
+        } catch (ApiError e) {
+            if (e.kind() == ApiError.Kind.CONFLICT) {
+                // Another first push of this name won the race, or another org holds the name.
+                return projects.require(actor.orgId(), name);
             }
             throw e;
         }
-        return new GitCaller(principal, actor, project);
     }
 
     /** Pushes are {@code GET info/refs?service=git-receive-pack} and {@code POST git-receive-pack}. */
