@@ -24,6 +24,9 @@ import dev.karta.server.deploys.Deploys;
 import dev.karta.server.http.Idempotency;
 import dev.karta.server.ingest.Ingest;
 import dev.karta.server.ingest.Sources;
+import dev.karta.server.ingest.git.CommitDeployRoutes;
+import dev.karta.server.ingest.git.GitHttp;
+import dev.karta.server.ingest.git.GitRepos;
 import dev.karta.server.ingest.upload.UploadRoutes;
 import dev.karta.server.logs.DeployLogStream;
 import dev.karta.server.logs.LogBus;
@@ -73,7 +76,9 @@ public final class KartaServer implements AutoCloseable {
         ReleaseStore releaseStore = new ReleaseStore(db);
         Releases releases = new Releases(db, releaseStore, projectStore, deployStore, audit, logs, dataDir);
         Retention retention = new Retention(db, dataDir, config.keepReleases(), projectId -> Set.of());
-        Sources sources = new Sources(dataDir, new Materializer(config.archive()));
+        GitRepos repos = new GitRepos(dataDir, config.archive());
+        projects.onDelete(project -> repos.delete(project.id()));
+        Sources sources = new Sources(dataDir, new Materializer(config.archive()), repos);
         BuildQueue queue = new BuildQueue(db, deployStore, logs, config.buildLease());
         this.workers = new BuildWorkers(queue, sources,
                 new BuildPipeline(new ImageBuilder(config.builderCommand(), config.buildTimeout())),
@@ -89,7 +94,10 @@ public final class KartaServer implements AutoCloseable {
                 new AuditRoutes(audit),
                 new ReleaseRoutes(releases, projects, idempotency, json),
                 new DeployRoutes(new Deploys(deployStore), projects, deployLogs),
-                new UploadRoutes(ingest, sources, dataDir, idempotency, config.archive().maxCompressedBytes()));
+                new UploadRoutes(ingest, sources, dataDir, idempotency, config.archive().maxCompressedBytes()),
+                new CommitDeployRoutes(ingest, projects, repos, idempotency, json),
+                new GitHttp(new Authenticator(keys), db, projects, projectStore, repos, ingest, deployStore, audit,
+                        logs, config.archive().maxExpandedBytes()));
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys),
                 metrics, handlers);
         http.start();
