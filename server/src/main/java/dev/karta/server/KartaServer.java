@@ -78,6 +78,7 @@ public final class KartaServer implements AutoCloseable {
         Retention retention = new Retention(db, dataDir, config.keepReleases(), projectId -> Set.of());
         GitRepos repos = new GitRepos(dataDir, config.archive());
         projects.onDelete(project -> repos.delete(project.id()));
+        projects.onDelete(project -> retention.sweepUnreferenced());
         Sources sources = new Sources(dataDir, new Materializer(config.archive()), repos);
         BuildQueue queue = new BuildQueue(db, deployStore, logs, config.buildLease());
         this.workers = new BuildWorkers(queue, sources,
