@@ -41,7 +41,8 @@ public final class Main implements Callable<Integer> {
         Cli cli = new Cli(env, options, VERSION);
         CommandLine commandLine = new CommandLine(this);
         for (Object command : List.<Object>of(new LoginCommand(cli), new LogoutCommand(cli), new WhoamiCommand(cli),
-                new ProjectsCommand(cli), new KeysCommand(cli))) {
+                new ProjectsCommand(cli), new KeysCommand(cli), new PublishCommand(cli), new DeployCommand(cli),
+                new RollbackCommand(cli))) {
             commandLine.addSubcommand(command);
         }
         withVersion(commandLine);

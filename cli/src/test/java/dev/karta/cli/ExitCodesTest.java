@@ -77,6 +77,7 @@ class ExitCodesTest {
         Run.Result result = new Run(home).run();
 
         assertThat(result.exitCode()).isZero();
-        assertThat(result.stdout()).contains("Usage: karta").contains("login").contains("projects").contains("keys");
+        assertThat(result.stdout()).contains("Usage: karta").contains("login").contains("projects").contains("keys")
+                .contains("publish").contains("deploy").contains("rollback");
     }
 }
