@@ -35,6 +35,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.function.LongConsumer;
+import javax.net.ssl.SSLParameters;
 
 /**
  * All HTTP between the CLI and a Karta server (SPEC §4): bearer auth, the
@@ -67,6 +68,9 @@ final class ApiClient {
                 .version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(CONNECT_TIMEOUT)
                 .followRedirects(HttpClient.Redirect.NEVER);
+        if (server.startsWith("http://")) {
+            builder.sslContext(new PlainHttpOnly()).sslParameters(new SSLParameters());
+        }
         this.http = builder.build();
     }
 

@@ -2,6 +2,8 @@ package dev.karta.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.Json;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 
 /**
  * What every command works with: the process {@link Environment}, the global options as parsed,
@@ -11,13 +13,18 @@ final class Cli {
     private final Environment env;
     private final GlobalOptions options;
     private final String version;
-    private ObjectMapper json;
+    private final FutureTask<ObjectMapper> json = new FutureTask<>(Json::newMapper);
     private Settings settings;
 
     Cli(Environment env, GlobalOptions options, String version) {
         this.env = env;
         this.options = options;
         this.version = version;
+        // Building the mapper takes a fifth of a second; do it on the second core while picocli
+        // parses the command line.
+        Thread warmUp = new Thread(json, "karta-json-init");
+        warmUp.setDaemon(true);
+        warmUp.start();
     }
 
     Environment env() {
@@ -29,10 +36,14 @@ final class Cli {
     }
 
     ObjectMapper json() {
-        if (json == null) {
-            json = Json.newMapper();
+        try {
+            return json.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw CliError.failed("interrupted");
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("cannot set up JSON", e.getCause());
         }
-        return json;
     }
 
     ConfigFile configFile() {

@@ -2,6 +2,7 @@ package dev.karta.cli;
 
 import java.io.PrintWriter;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -21,6 +22,8 @@ import picocli.CommandLine.Spec;
                 + "written by `karta login` (~/.config/karta/config.toml)."})
 public final class Main implements Callable<Integer> {
     static final String VERSION = versionOfJar();
+    private static final Set<String> COMMANDS =
+            Set.of("login", "logout", "whoami", "projects", "keys", "publish", "deploy", "rollback");
 
     @Mixin
     private final GlobalOptions options = new GlobalOptions();
@@ -40,10 +43,15 @@ public final class Main implements Callable<Integer> {
     int run(String... args) {
         Cli cli = new Cli(env, options, VERSION);
         CommandLine commandLine = new CommandLine(this);
+        String wanted = commandName(args);
         for (Object command : List.<Object>of(new LoginCommand(cli), new LogoutCommand(cli), new WhoamiCommand(cli),
                 new ProjectsCommand(cli), new KeysCommand(cli), new PublishCommand(cli), new DeployCommand(cli),
                 new RollbackCommand(cli))) {
-            commandLine.addSubcommand(command);
+            String name = command.getClass().getAnnotation(Command.class).name();
+            // Building a command's model costs reflection; a run needs only the one it names.
+            if (wanted == null || wanted.equals(name)) {
+                commandLine.addSubcommand(name, new CommandLine(command));
+            }
         }
         withVersion(commandLine);
         PrintWriter out = new PrintWriter(env.stdout(), true);
@@ -88,6 +96,22 @@ public final class Main implements Callable<Integer> {
     public Integer call() {
         spec.commandLine().usage(env.stdout());
         return 0;
+    }
+
+    /**
+     * The command a command line names, when it names one we have: the first word that is not
+     * a global option or its value. Null means "build them all" (help, typos, no command).
+     */
+    static String commandName(String[] args) {
+        for (int i = 0; i < args.length; i++) {
+            String arg = args[i];
+            if (arg.equals("--server")) {
+                i++;
+            } else if (!arg.startsWith("-")) {
+                return COMMANDS.contains(arg) ? arg : null;
+            }
+        }
+        return null;
     }
 
     private static String versionOfJar() {

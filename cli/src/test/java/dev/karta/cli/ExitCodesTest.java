@@ -65,6 +65,30 @@ class ExitCodesTest {
     }
 
     @Test
+    void an_https_server_gets_real_tls_not_the_plain_http_shortcut() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            Thread hangUp = new Thread(() -> {
+                try {
+                    while (true) {
+                        socket.accept().close(); // not TLS: every handshake fails at once
+                    }
+                } catch (IOException closed) {
+                    // the test is over
+                }
+            });
+            hangUp.start();
+            String url = "https://127.0.0.1:" + socket.getLocalPort();
+
+            Run.Result result = new Run(home).env("KARTA_API_KEY", TestServer.ADMIN_KEY)
+                    .run("--server", url, "projects", "list");
+
+            assertThat(result.exitCode()).isEqualTo(1);
+            assertThat(result.stderr()).startsWith("karta: lost the connection to Karta at " + url)
+                    .doesNotContain("TLS is not set up");
+        }
+    }
+
+    @Test
     void version_prints_the_version() {
         Run.Result result = new Run(home).run("--version");
 
