@@ -62,8 +62,9 @@ final class PublishCommand implements Callable<Integer> {
         try {
             SourceArchive.write(contents.entries(), project, Files.newOutputStream(archive));
             long size = Files.size(archive);
-            cli.say("Packed " + contents.entries().size() + " files (" + Output.bytes(contents.bytes()) + ") from "
-                    + folder);
+            int files = contents.entries().size();
+            cli.say("Packed " + files + (files == 1 ? " file" : " files") + " (" + Output.bytes(contents.bytes())
+                    + ") from " + folder);
             Progress progress = new Progress(cli.env().stderr(), size, cli.env().interactive());
             queued = api.uploadRelease(project, archive, commit, UUID.randomUUID().toString(), progress::sent).value();
             progress.done();

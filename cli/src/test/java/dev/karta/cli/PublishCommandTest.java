@@ -74,7 +74,7 @@ class PublishCommandTest {
 
         assertThat(publish.exitCode()).as(publish.toString()).isZero();
         assertThat(publish.stdout()).isEqualTo("  Detected harness claude\nReleased v1 — " + fake.url() + "/v1/projects/shop\n");
-        assertThat(publish.stderr()).contains("Uploading").contains("Building shop (dep_1)");
+        assertThat(publish.stderr()).contains("Packed 2 files").contains("Uploading").contains("Building shop (dep_1)");
         FakeKarta.Request upload = fake.requests("POST", "/agent_projects/shop/releases").get(0);
         assertThat(upload.header("Content-Type")).isEqualTo("application/gzip");
         assertThat(upload.header("X-Karta-Commit")).isEqualTo("0123456789abcdef");
