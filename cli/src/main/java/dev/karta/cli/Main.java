@@ -1,7 +1,9 @@
 package dev.karta.cli;
 
 import java.io.PrintWriter;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -22,8 +24,6 @@ import picocli.CommandLine.Spec;
                 + "written by `karta login` (~/.config/karta/config.toml)."})
 public final class Main implements Callable<Integer> {
     static final String VERSION = versionOfJar();
-    private static final Set<String> COMMANDS =
-            Set.of("login", "logout", "whoami", "projects", "keys", "publish", "deploy", "rollback");
 
     @Mixin
     private final GlobalOptions options = new GlobalOptions();
@@ -43,16 +43,19 @@ public final class Main implements Callable<Integer> {
     int run(String... args) {
         Cli cli = new Cli(env, options, VERSION);
         CommandLine commandLine = new CommandLine(this);
-        String wanted = commandName(args);
-        for (Object command : List.<Object>of(new LoginCommand(cli), new LogoutCommand(cli), new WhoamiCommand(cli),
+        Map<String, Object> commands = new LinkedHashMap<>();
+        for (Object command : List.of(new LoginCommand(cli), new LogoutCommand(cli), new WhoamiCommand(cli),
                 new ProjectsCommand(cli), new KeysCommand(cli), new PublishCommand(cli), new DeployCommand(cli),
                 new RollbackCommand(cli))) {
-            String name = command.getClass().getAnnotation(Command.class).name();
-            // Building a command's model costs reflection; a run needs only the one it names.
+            commands.put(command.getClass().getAnnotation(Command.class).name(), command);
+        }
+        // Building a command's model costs reflection; a run needs only the one it names.
+        String wanted = commandName(args, commands.keySet());
+        commands.forEach((name, command) -> {
             if (wanted == null || wanted.equals(name)) {
                 commandLine.addSubcommand(name, new CommandLine(command));
             }
-        }
+        });
         withVersion(commandLine);
         PrintWriter out = new PrintWriter(env.stdout(), true);
         PrintWriter err = new PrintWriter(env.stderr(), true);
@@ -102,13 +105,13 @@ public final class Main implements Callable<Integer> {
      * The command a command line names, when it names one we have: the first word that is not
      * a global option or its value. Null means "build them all" (help, typos, no command).
      */
-    static String commandName(String[] args) {
+    static String commandName(String[] args, Set<String> known) {
         for (int i = 0; i < args.length; i++) {
             String arg = args[i];
             if (arg.equals("--server")) {
                 i++;
             } else if (!arg.startsWith("-")) {
-                return COMMANDS.contains(arg) ? arg : null;
+                return known.contains(arg) ? arg : null;
             }
         }
         return null;
