@@ -76,12 +76,16 @@ public final class Ingest {
                     arrival.artifact(), arrival.contentDigest(), actor.keyId());
             audit.append(h, actor, "deploy.create", "project:" + project.name() + "/" + queued.id());
             logs.append(h, project.id(), LogSource.BUILD, queued.id(), null, "Deploy " + queued.id() + " accepted from "
-                    + arrival.source().wireName() + " (commit " + arrival.commitSha() + ")"
+                    + arrival.source().wireName() + ", commit " + shortSha(arrival.commitSha())
                     + (arrival.description() == null ? "" : ": " + arrival.description()));
             return queued;
         });
         logs.bus().publish(deploy.projectId());
         workers.wake();
         return deploy;
+    }
+
+    private static String shortSha(String sha) {
+        return sha.length() > 12 ? sha.substring(0, 12) : sha;
     }
 }
