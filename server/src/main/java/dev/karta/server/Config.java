@@ -21,6 +21,7 @@ import java.util.Objects;
  *                      one before it are always kept
  * @param buildLease    a building deploy whose server has not renewed its lease for this long is
  *                      taken as interrupted and retried (or failed)
+ * @param github        where bound GitHub repositories are fetched from, and the webhook limits
  */
 public record Config(
         String bind,
@@ -36,7 +37,41 @@ public record Config(
         Duration buildTimeout,
         List<String> builderCommand,
         int keepReleases,
-        Duration buildLease) {
+        Duration buildLease,
+        GitHub github) {
+
+    /**
+     * Bound repositories (issue 5): the GitHub REST API that serves tarballs (GitHub Enterprise or a
+     * test server can stand in), the token sent to it for private repositories (null: none), and
+     * the largest webhook payload accepted.
+     */
+    public record GitHub(String apiUrl, String token, long maxWebhookBytes) {
+        public static final String DEFAULT_API_URL = "https://api.github.com";
+        public static final GitHub DEFAULTS = new GitHub(DEFAULT_API_URL, null, 1L << 20);
+
+        public GitHub {
+            apiUrl = apiUrl == null || apiUrl.isBlank() ? DEFAULT_API_URL : apiUrl.trim();
+            while (apiUrl.endsWith("/")) {
+                apiUrl = apiUrl.substring(0, apiUrl.length() - 1);
+            }
+            if (!apiUrl.startsWith("http://") && !apiUrl.startsWith("https://")) {
+                throw new IllegalArgumentException("--github-api-url must start with http:// or https://, got " + apiUrl);
+            }
+            if (token != null && token.isBlank()) {
+                token = null;
+            }
+            if (maxWebhookBytes <= 0) {
+                throw new IllegalArgumentException("--max-webhook-bytes must be positive");
+            }
+        }
+
+        /** Never prints the token. */
+        @Override
+        public String toString() {
+            return "GitHub[apiUrl=" + apiUrl + ", token=" + (token == null ? "none" : "***") + ", maxWebhookBytes="
+                    + maxWebhookBytes + "]";
+        }
+    }
 
     /** Named limits for untrusted archives (SPEC §2.3). */
     public record ArchiveLimits(long maxCompressedBytes, long maxExpandedBytes, int maxEntries,
@@ -78,9 +113,24 @@ public record Config(
             throw new IllegalArgumentException("--keep-releases must be 0 (keep all) or more");
         }
         builderCommand = builderCommand == null ? List.of() : List.copyOf(builderCommand);
+        github = github == null ? GitHub.DEFAULTS : github;
         if (bootstrapKey != null && bootstrapKey.isBlank()) {
             bootstrapKey = null;
         }
+    }
+
+    /** Every setting but {@code github}, which takes its defaults. */
+    public Config(String bind, int port, Path dataDir, String databaseUrl, String publicUrl, String bootstrapKey,
+                  Duration keyCacheTtl, long maxJsonBody, ArchiveLimits archive, int buildWorkers, Duration buildTimeout,
+                  List<String> builderCommand, int keepReleases, Duration buildLease) {
+        this(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive, buildWorkers,
+                buildTimeout, builderCommand, keepReleases, buildLease, GitHub.DEFAULTS);
+    }
+
+    /** This configuration with other GitHub settings. */
+    public Config withGitHub(GitHub other) {
+        return new Config(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive,
+                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, other);
     }
 
     /** Defaults for a data directory: what {@code karta server} runs with when given no flags. */
