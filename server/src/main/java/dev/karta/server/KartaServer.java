@@ -30,6 +30,7 @@ import dev.karta.server.ingest.git.GitRepos;
 import dev.karta.server.ingest.github.Bindings;
 import dev.karta.server.ingest.github.BoundRepos;
 import dev.karta.server.ingest.github.RepoRoutes;
+import dev.karta.server.ingest.github.WebhookRoutes;
 import dev.karta.server.ingest.upload.UploadRoutes;
 import dev.karta.server.logs.DeployLogStream;
 import dev.karta.server.logs.LogBus;
@@ -104,7 +105,8 @@ public final class KartaServer implements AutoCloseable {
                 new CommitDeployRoutes(ingest, projects, repos, bound, idempotency, json),
                 new GitHttp(new Authenticator(keys), db, projects, projectStore, repos, ingest, deployStore, audit,
                         logs, config.archive().maxExpandedBytes()),
-                new RepoRoutes(bindings, bound, idempotency, json, baseUrl::get));
+                new RepoRoutes(bindings, bound, idempotency, json, baseUrl::get),
+                new WebhookRoutes(db, bindings, ingest, audit, logs, json, config.github().maxWebhookBytes()));
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys),
                 metrics, handlers);
         http.start();

@@ -180,6 +180,24 @@ class GitUrlSourceTest {
     }
 
     @Test
+    void a_signed_webhook_from_a_github_compatible_server_deploys_a_git_binding_by_its_clone_url() {
+        String key = server.createKey("hook-fetcher", "read");
+        server.post("/agent_projects", server.adminKey(), "{\"name\":\"hooked-upstream\"}");
+        String gitUrl = server.get("/agent_projects/hooked-upstream", server.adminKey()).json().get("git_url").asText();
+        git(work, "push", "-q", gitUrl.replace("://", "://x:" + server.adminKey() + "@"), "main");
+        String secret = Hooks.createAndBind(server, "hooked-app", gitUrl.replace("://", "://ci:" + key + "@"), null);
+        String payload = "{\"ref\":\"refs/heads/main\",\"after\":\"" + first + "\",\"deleted\":false,"
+                + "\"repository\":{\"full_name\":\"team/hooked-upstream\",\"clone_url\":\"" + gitUrl + "\"}}";
+
+        TestServer.Response answer = Hooks.deliver(server, "push", Hooks.newDelivery(), payload, secret);
+
+        assertThat(answer.status()).as(answer.body()).isEqualTo(202);
+        JsonNode ended = awaitDeployEnded(server, "hooked-app", answer.json().get("deploy_id").asText());
+        assertThat(ended.get("status").asText()).as(ended.toString()).isEqualTo("succeeded");
+        assertThat(ended.get("source").asText()).isEqualTo("webhook");
+    }
+
+    @Test
     void a_file_url_into_the_data_directory_is_refused() {
         server.post("/agent_projects", server.adminKey(), "{\"name\":\"snooper\"}");
 
