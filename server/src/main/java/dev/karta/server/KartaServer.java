@@ -83,7 +83,7 @@ public final class KartaServer implements AutoCloseable {
         GitRepos repos = new GitRepos(dataDir, config.archive());
         projects.onDelete(project -> repos.delete(project.id()));
         Bindings bindings = new Bindings(db, projectStore, audit, logs);
-        BoundRepos bound = new BoundRepos(dataDir, config.archive(), config.github(), bindings, json);
+        BoundRepos bound = new BoundRepos(dataDir, config.archive(), config.repos(), bindings, json);
         projects.onDelete(project -> bound.forget(project.id()));
         Sources sources = new Sources(dataDir, new Materializer(config.archive()), repos, bound);
         BuildQueue queue = new BuildQueue(db, deployStore, logs, config.buildLease());
@@ -106,7 +106,7 @@ public final class KartaServer implements AutoCloseable {
                 new GitHttp(new Authenticator(keys), db, projects, projectStore, repos, ingest, deployStore, audit,
                         logs, config.archive().maxExpandedBytes()),
                 new RepoRoutes(bindings, bound, idempotency, json, baseUrl::get),
-                new WebhookRoutes(db, bindings, ingest, audit, logs, json, config.github().maxWebhookBytes()));
+                new WebhookRoutes(db, bindings, ingest, audit, logs, json, config.repos().maxWebhookBytes()));
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys),
                 metrics, handlers);
         http.start();

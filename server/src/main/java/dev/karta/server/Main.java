@@ -85,6 +85,12 @@ public final class Main implements Callable<Integer> {
                     + "https://HOST/api/v3 (env KARTA_GITHUB_API_URL, default ${DEFAULT-VALUE})")
     String githubApiUrl;
 
+    @Option(names = "--ssh-command", defaultValue = "${env:KARTA_SSH_COMMAND:-ssh}", split = "\\s+",
+            description = "ssh client argv for ssh:// and user@host:path repository URLs; it runs with "
+                    + "-o BatchMode=yes and the server user's keys and known_hosts (env KARTA_SSH_COMMAND, "
+                    + "default ${DEFAULT-VALUE})")
+    List<String> sshCommand;
+
     @Option(names = "--max-webhook-bytes", defaultValue = "${env:KARTA_MAX_WEBHOOK_BYTES:-1048576}",
             description = "Largest GitHub webhook payload accepted (env KARTA_MAX_WEBHOOK_BYTES, default 1 MiB)")
     long maxWebhookBytes;
@@ -102,7 +108,7 @@ public final class Main implements Callable<Integer> {
         return new Config(bind, port, dir, url, publicUrl, bootstrapKey, Duration.ofSeconds(5), 1L << 20,
                 new Config.ArchiveLimits(maxArchiveBytes, maxExpandedBytes, maxEntries, maxPathBytes, maxPathDepth),
                 buildWorkers, buildTimeout, builder, keepReleases, Duration.ofSeconds(30),
-                new Config.GitHub(githubApiUrl, githubToken, maxWebhookBytes));
+                new Config.Repos(githubApiUrl, githubToken, sshCommand, maxWebhookBytes));
     }
 
     @Override

@@ -29,11 +29,11 @@ public final class BoundRepos {
     private final GitHubApi github;
     private final GitMirror mirror;
 
-    public BoundRepos(DataDir dataDir, Config.ArchiveLimits limits, Config.GitHub settings, Bindings bindings,
+    public BoundRepos(DataDir dataDir, Config.ArchiveLimits limits, Config.Repos settings, Bindings bindings,
                       ObjectMapper json) {
         this.bindings = bindings;
         this.github = new GitHubApi(settings, FETCH_ATTEMPTS, FETCH_BACKOFF, json);
-        this.mirror = new GitMirror(dataDir, limits, FETCH_ATTEMPTS, FETCH_BACKOFF);
+        this.mirror = new GitMirror(dataDir, limits, settings.sshCommand(), FETCH_ATTEMPTS, FETCH_BACKOFF);
     }
 
     GitMirror mirror() {

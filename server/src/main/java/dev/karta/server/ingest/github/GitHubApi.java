@@ -52,9 +52,9 @@ final class GitHubApi {
      * @param attempts how many times a transient failure is tried in all (at least 1)
      * @param backoff  the wait before the second attempt; it doubles for each further one
      */
-    GitHubApi(Config.GitHub settings, int attempts, Duration backoff, ObjectMapper json) {
-        this.api = URI.create(settings.apiUrl() + "/");
-        this.token = settings.token();
+    GitHubApi(Config.Repos settings, int attempts, Duration backoff, ObjectMapper json) {
+        this.api = URI.create(settings.githubApiUrl() + "/");
+        this.token = settings.githubToken();
         this.attempts = Math.max(1, attempts);
         this.backoff = backoff;
         this.json = json;

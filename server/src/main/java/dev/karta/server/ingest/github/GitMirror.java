@@ -39,6 +39,8 @@ import org.eclipse.jgit.lib.Repository;
 import org.eclipse.jgit.storage.file.FileRepositoryBuilder;
 import org.eclipse.jgit.transport.CredentialsProvider;
 import org.eclipse.jgit.transport.RefSpec;
+import org.eclipse.jgit.transport.SshTransport;
+import org.eclipse.jgit.transport.Transport;
 import org.eclipse.jgit.transport.TagOpt;
 import org.eclipse.jgit.transport.UsernamePasswordCredentialsProvider;
 import org.eclipse.jgit.util.TemporaryBuffer;
@@ -48,10 +50,11 @@ import org.slf4j.LoggerFactory;
 /**
  * Per-project caches of bound git repositories that are not on GitHub: a bare repository under
  * {@code {data_dir}/projects/{id}/bound/}, filled by fetching every branch and tag of the bound
- * URL with JGit. Commits are exported from it with {@link CommitArchive}, the same export the
- * project's own repository uses. Credentials from the URL's user info are handed to JGit apart
- * from the URL, so they appear in no message. A file URL may not point into the data directory
- * (other projects' repositories and the database live there).
+ * URL with JGit (ssh URLs through the system's ssh client, {@link ExternalSsh}). Commits are
+ * exported from it with {@link CommitArchive}, the same export the project's own repository
+ * uses. Credentials from the URL's user info are handed to JGit apart from the URL, so they
+ * appear in no message. A file URL may not point into the data directory (other projects'
+ * repositories and the database live there).
  */
 final class GitMirror {
     private static final Logger LOG = LoggerFactory.getLogger(GitMirror.class);
@@ -64,11 +67,13 @@ final class GitMirror {
     private final ArchiveLimits limits;
     private final int attempts;
     private final Duration backoff;
+    private final ExternalSsh ssh;
     private final Map<String, Object> locks = new ConcurrentHashMap<>();
 
-    GitMirror(DataDir dataDir, ArchiveLimits limits, int attempts, Duration backoff) {
+    GitMirror(DataDir dataDir, ArchiveLimits limits, List<String> sshCommand, int attempts, Duration backoff) {
         this.dataDir = dataDir;
         this.limits = limits;
+        this.ssh = new ExternalSsh(sshCommand);
         this.attempts = Math.max(1, attempts);
         this.backoff = backoff;
     }
@@ -118,7 +123,7 @@ final class GitMirror {
             if (!isCommit(repo, id)) {
                 fetch(projectId, url, repo, log);
             }
-            if (!isCommit(repo, id)) {
+            if (!isCommit(repo, id) && !url.fetch().startsWith("file://")) {
                 fetchOne(url, repo, id);
             }
             if (!isCommit(repo, id)) {
@@ -173,6 +178,7 @@ final class GitMirror {
                             .setRemoveDeletedRefs(true)
                             .setTimeout(FETCH_TIMEOUT_SECONDS)
                             .setCredentialsProvider(credentials(url))
+                            .setTransportConfigCallback(this::configure)
                             .call();
                     return;
                 } catch (GitAPIException | org.eclipse.jgit.api.errors.JGitInternalException e) {
@@ -198,7 +204,10 @@ final class GitMirror {
         }
     }
 
-    /** Asks for one commit by id (servers that allow it serve commits no branch holds any more). */
+    /**
+     * Asks for one commit by id: servers that allow it serve commits no branch holds any more.
+     * Not tried on file URLs, whose in-process server only prints a stack trace for it.
+     */
     private void fetchOne(RepoUrl url, Repository repo, ObjectId id) {
         try (Git git = Git.wrap(repo)) {
             git.fetch()
@@ -207,9 +216,16 @@ final class GitMirror {
                     .setTagOpt(TagOpt.NO_TAGS)
                     .setTimeout(FETCH_TIMEOUT_SECONDS)
                     .setCredentialsProvider(credentials(url))
+                    .setTransportConfigCallback(this::configure)
                     .call();
         } catch (GitAPIException | RuntimeException e) {
             LOG.debug("fetching {} by id from {} failed: {}", id.name(), url.display(), reason(e, url));
+        }
+    }
+
+    private void configure(Transport transport) {
+        if (transport instanceof SshTransport sshTransport) {
+            sshTransport.setSshSessionFactory(ssh);
         }
     }
 
@@ -229,7 +245,8 @@ final class GitMirror {
             }
             String message = String.valueOf(t.getMessage()).toLowerCase(Locale.ROOT);
             if (message.contains("not authorized") || message.contains("authentication")
-                    || message.contains("not found") || message.contains("no sshsessionfactory")) {
+                    || message.contains("not found") || message.contains("host key verification failed")
+                    || message.contains("permission denied")) {
                 return true;
             }
         }

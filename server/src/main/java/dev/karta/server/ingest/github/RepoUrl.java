@@ -43,7 +43,9 @@ record RepoUrl(Kind kind, String fetch, String display, String owner, String rep
     private static final Pattern OWNER = Pattern.compile("[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})");
     private static final Pattern REPO = Pattern.compile("[A-Za-z0-9._-]{1,100}");
     private static final Pattern SHORTHAND = Pattern.compile("([^/:@\\s]+)/([^/:@\\s]+)");
-    private static final Pattern SCP = Pattern.compile("([^@/\\s:]+)@([A-Za-z0-9][A-Za-z0-9.-]*):(?!//)(\\S+)");
+    private static final String USER = "[A-Za-z0-9_][A-Za-z0-9._-]*";
+    private static final Pattern SSH_USER = Pattern.compile(USER);
+    private static final Pattern SCP = Pattern.compile("(" + USER + ")@([A-Za-z0-9][A-Za-z0-9.-]*):(?!//)(\\S+)");
     private static final Set<String> SCHEMES = Set.of("https", "http", "ssh", "git", "file");
     private static final Set<String> GITHUB_HOSTS = Set.of("github.com", "www.github.com");
 
@@ -119,6 +121,9 @@ record RepoUrl(Kind kind, String fetch, String display, String owner, String rep
         if (userInfo != null && (scheme.equals("ssh") || scheme.equals("git"))) {
             int colon = userInfo.indexOf(':');
             shownUser = colon < 0 ? userInfo : userInfo.substring(0, colon);
+            if (!SSH_USER.matcher(shownUser).matches()) {
+                throw invalid("an ssh user name holds letters, digits, '.', '_' and '-'");
+            }
         }
         String authority = (shownUser == null ? "" : shownUser + "@") + host
                 + (uri.getPort() < 0 ? "" : ":" + uri.getPort());

@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -219,8 +220,8 @@ class GitHubSourceTest {
         try (ServerSocket socket = new ServerSocket(0)) {
             closedPort = socket.getLocalPort();
         }
-        try (TestServer offline = Hooks.start(otherData, new Config.GitHub("http://127.0.0.1:" + closedPort, null,
-                1L << 20))) {
+        try (TestServer offline = Hooks.start(otherData, new Config.Repos("http://127.0.0.1:" + closedPort, null,
+                List.of("ssh"), 1L << 20))) {
             Hooks.createAndBind(offline, "offline-app", "acme/offline-app", null);
             TestServer.Response accepted = deployCommit(offline, "offline-app", sha(2));
 
@@ -259,7 +260,7 @@ class GitHubSourceTest {
         Config small = new Config(d.bind(), 0, d.dataDir(), d.databaseUrl(), null, d.bootstrapKey(), d.keyCacheTtl(),
                 d.maxJsonBody(), new Config.ArchiveLimits(4096, 1 << 20, 100, 1024, 32), d.buildWorkers(),
                 d.buildTimeout(), d.builderCommand(), d.keepReleases(), d.buildLease())
-                .withGitHub(new Config.GitHub(github.apiUrl(), null, 1L << 20));
+                .withRepos(new Config.Repos(github.apiUrl(), null, List.of("ssh"), 1L << 20));
         String sha = sha(3);
         TarBuilder big = new TarBuilder().dir("acme-big-app-x/").file("acme-big-app-x/CLAUDE.md", "# big\n");
         java.util.Random random = new java.util.Random(7);

@@ -5,12 +5,14 @@ import static dev.karta.server.ingest.github.Hooks.deployCommit;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.karta.server.Config;
 import dev.karta.server.TestServer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -31,6 +33,7 @@ class GitUrlSourceTest {
     static Path dir;
     static FakeGitHub github;
     static TestServer server;
+    static Path fakeSsh;
     static Path work;
     static Path bare;
     static String first;
@@ -38,7 +41,14 @@ class GitUrlSourceTest {
     @BeforeAll
     static void start() throws IOException {
         github = FakeGitHub.start();
-        server = Hooks.start(dir.resolve("data"), github, null);
+        // A stand-in for ssh, as git's own tests use: it logs its arguments and runs the remote command here.
+        fakeSsh = dir.resolve("bin/fake-ssh");
+        Files.createDirectories(fakeSsh.getParent());
+        Files.writeString(fakeSsh, "#!/bin/sh\nprintf '%s\\n' \"$*\" >> \"$(dirname \"$0\")/ssh.log\"\n"
+                + "while [ \"$#\" -gt 1 ]; do shift; done\nexec sh -c \"$1\"\n");
+        Files.setPosixFilePermissions(fakeSsh, PosixFilePermissions.fromString("rwxr-xr-x"));
+        server = Hooks.start(dir.resolve("data"), new Config.Repos(github.apiUrl(), null, List.of(fakeSsh.toString()),
+                1L << 20));
         Files.createDirectories(dir.resolve("home"));
         Files.writeString(dir.resolve("home/.gitconfig"), "[user]\n  name = Karta Test\n  email = test@karta.invalid\n"
                 + "[init]\n  defaultBranch = main\n");
@@ -81,6 +91,20 @@ class GitUrlSourceTest {
         assertThat(release.get("commit_sha").asText()).isEqualTo(first);
         assertThat(release.get("harness").asText()).isEqualTo("claude");
         assertThat(github.seen()).as("a git URL never touches the GitHub API").isEmpty();
+    }
+
+    @Test
+    void an_ssh_url_is_fetched_through_the_ssh_client_with_batch_mode_port_and_user() throws IOException {
+        String url = "ssh://git@git.example.com:2222" + bare.toAbsolutePath();
+        Hooks.createAndBind(server, "ssh-app", url, null);
+
+        TestServer.Response accepted = deployCommit(server, "ssh-app", first.substring(0, 9));
+
+        assertThat(accepted.status()).as(accepted.body()).isEqualTo(202);
+        JsonNode ended = awaitDeployEnded(server, "ssh-app", accepted.json().get("deploy_id").asText());
+        assertThat(ended.get("status").asText()).as(ended.toString()).isEqualTo("succeeded");
+        assertThat(Files.readAllLines(fakeSsh.resolveSibling("ssh.log"))).contains("-o BatchMode=yes -o "
+                + "ConnectTimeout=30 -p 2222 -- git@git.example.com git-upload-pack '" + bare.toAbsolutePath() + "'");
     }
 
     @Test

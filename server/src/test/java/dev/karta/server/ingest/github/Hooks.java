@@ -27,11 +27,11 @@ final class Hooks {
     }
 
     static TestServer start(Path dataDir, FakeGitHub github, String token) {
-        return start(dataDir, new Config.GitHub(github.apiUrl(), token, 1L << 20));
+        return start(dataDir, new Config.Repos(github.apiUrl(), token, List.of("ssh"), 1L << 20));
     }
 
-    static TestServer start(Path dataDir, Config.GitHub settings) {
-        return TestServer.start(TestServer.config(dataDir, TestServer.randomKey()).withGitHub(settings));
+    static TestServer start(Path dataDir, Config.Repos settings) {
+        return TestServer.start(TestServer.config(dataDir, TestServer.randomKey()).withRepos(settings));
     }
 
     /** {@code PUT /agent_projects/{p}/repo}. */

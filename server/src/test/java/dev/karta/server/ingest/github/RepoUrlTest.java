@@ -77,7 +77,8 @@ class RepoUrlTest {
             "https://example.com/", "https://github.com/acme", "https://github.com/acme/shop/tree/main",
             "https://example.com/repo.git?x=1", "https://example.com/repo.git#main", "file://relative/path",
             "file:relative", "acme/", "-acme/shop", "acme/..", "https://exa mple.com/r.git", "C:\\repos\\app",
-            "file://host/srv/app.git"})
+            "file://host/srv/app.git", "-oProxyCommand=touch@host:repo.git",
+            "ssh://-oProxyCommand=touch@host/repo.git"})
     void malformed_urls_are_400_with_examples(String given) {
         assertThatThrownBy(() -> RepoUrl.parse(given))
                 .isInstanceOfSatisfying(ApiError.class, e -> {

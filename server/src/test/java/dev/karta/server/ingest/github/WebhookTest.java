@@ -18,6 +18,7 @@ import java.net.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Arrays;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -447,7 +448,7 @@ class WebhookTest {
 
     @Test
     void the_raw_body_is_verified_even_past_the_json_request_limit(@TempDir Path otherData) throws Exception {
-        try (TestServer big = Hooks.start(otherData, new Config.GitHub(github.apiUrl(), null, 4L << 20))) {
+        try (TestServer big = Hooks.start(otherData, new Config.Repos(github.apiUrl(), null, List.of("ssh"), 4L << 20))) {
             String project = "big-payload";
             String secret = Hooks.createAndBind(big, project, REPO, null);
             String base = push(REPO, "refs/heads/main", commit("big"));
