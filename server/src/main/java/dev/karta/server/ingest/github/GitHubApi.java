@@ -141,9 +141,7 @@ final class GitHubApi {
                     throw ApiError.unavailable("interrupted while asking GitHub for commit " + hex);
                 }
             } catch (BuildFailed e) {
-                throw new ApiError(e.getMessage().contains("rate limit") ? ApiError.Kind.UNAVAILABLE
-                        : ApiError.Kind.UNPROCESSABLE,
-                        e.getMessage().contains("rate limit") ? "github_unavailable" : "github_refused", e.getMessage());
+                throw new ApiError(ApiError.Kind.UNPROCESSABLE, "github_refused", e.getMessage());
             } catch (IOException e) {
                 throw new ApiError(ApiError.Kind.UNAVAILABLE, "github_unavailable", "could not ask GitHub for commit "
                         + hex + " of " + repoName + ": " + describe(e));
@@ -163,7 +161,10 @@ final class GitHubApi {
             }
             if (status != 200) {
                 String message = errorMessage(body);
-                throw refusal(status, response, message, repoName, "GitHub answered " + status);
+                String reason = refusal(status, response, message, repoName, "GitHub answered " + status).getMessage();
+                throw rateLimited(status, response, message)
+                        ? new ApiError(ApiError.Kind.UNAVAILABLE, "github_unavailable", reason)
+                        : new ApiError(ApiError.Kind.UNPROCESSABLE, "github_refused", reason);
             }
             String text = new String(body.readNBytes(MAX_ERROR_BODY), StandardCharsets.UTF_8).trim();
             String sha = text;
@@ -235,10 +236,7 @@ final class GitHubApi {
     private BuildFailed refusal(int status, HttpResponse<?> response, String message, String repoName,
                                 String notFound) {
         String said = message.isEmpty() ? "" : " " + message;
-        boolean rateLimited = status == 429 || status == 403
-                && (response.headers().firstValue("x-ratelimit-remaining").map("0"::equals).orElse(false)
-                || message.toLowerCase(Locale.ROOT).contains("rate limit"));
-        if (rateLimited) {
+        if (rateLimited(status, response, message)) {
             String reset = response.headers().firstValue("x-ratelimit-reset").flatMap(GitHubApi::epochSeconds)
                     .map(at -> "; it resets at " + at).orElse("");
             String retry = response.headers().firstValue("retry-after").map(s -> "; retry after " + s + " s").orElse("");
@@ -253,6 +251,13 @@ final class GitHubApi {
                     : "the token needs read access to its contents"));
             default -> new BuildFailed("GitHub answered " + status + said + " for " + repoName);
         };
+    }
+
+    /** GitHub signals rate limits with 429, or with 403 and no requests remaining (or a message saying so). */
+    private static boolean rateLimited(int status, HttpResponse<?> response, String message) {
+        return status == 429 || status == 403
+                && (response.headers().firstValue("x-ratelimit-remaining").map("0"::equals).orElse(false)
+                || message.toLowerCase(Locale.ROOT).contains("rate limit"));
     }
 
     private static Optional<String> epochSeconds(String value) {

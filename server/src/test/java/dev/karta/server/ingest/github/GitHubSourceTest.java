@@ -171,6 +171,28 @@ class GitHubSourceTest {
     }
 
     @Test
+    void an_abbreviated_sha_github_refuses_or_rate_limits_is_422_or_503_saying_why() {
+        String refused = boundProject("short-refused-app");
+        commit("acme/short-refused-app", "x");
+        github.mode("acme/short-refused-app", FakeGitHub.Mode.UNAUTHORIZED);
+        String limited = boundProject("short-limited-app");
+        commit("acme/short-limited-app", "x");
+        github.mode("acme/short-limited-app", FakeGitHub.Mode.RATE_LIMITED);
+
+        TestServer.Response unauthorized = deployCommit(server, refused, "abcdef1");
+        TestServer.Response rateLimited = deployCommit(server, limited, "abcdef1");
+
+        assertThat(unauthorized.status()).isEqualTo(422);
+        assertThat(unauthorized.json().get("error").asText()).isEqualTo("github_refused");
+        assertThat(unauthorized.json().get("message").asText()).contains("401", "KARTA_GITHUB_TOKEN");
+        assertThat(rateLimited.status()).isEqualTo(503);
+        assertThat(rateLimited.json().get("error").asText()).isEqualTo("github_unavailable");
+        assertThat(rateLimited.json().get("message").asText()).startsWith("GitHub rate limit reached");
+        assertThat(Hooks.deploys(server, refused)).isEmpty();
+        assertThat(Hooks.deploys(server, limited)).isEmpty();
+    }
+
+    @Test
     void server_errors_are_retried_with_backoff_and_then_succeed() {
         String project = boundProject("flaky-app");
         String sha = commit("acme/flaky-app", "flaky");
