@@ -21,6 +21,7 @@ import java.util.Objects;
  *                      one before it are always kept
  * @param buildLease    a building deploy whose server has not renewed its lease for this long is
  *                      taken as interrupted and retried (or failed)
+ * @param repos         how bound repositories are fetched (GitHub API, token, ssh), the webhook cap
  */
 public record Config(
         String bind,
@@ -36,7 +37,44 @@ public record Config(
         Duration buildTimeout,
         List<String> builderCommand,
         int keepReleases,
-        Duration buildLease) {
+        Duration buildLease,
+        Repos repos) {
+
+    /**
+     * Bound repositories (issue 5): the GitHub REST API that serves tarballs (GitHub Enterprise or a
+     * test server can stand in), the token sent to it for private repositories (null: none), the
+     * ssh client argv used to fetch {@code ssh://} and {@code user@host:path} URLs (like git's
+     * {@code GIT_SSH_COMMAND}), and the largest webhook payload accepted.
+     */
+    public record Repos(String githubApiUrl, String githubToken, List<String> sshCommand, long maxWebhookBytes) {
+        public static final String DEFAULT_GITHUB_API_URL = "https://api.github.com";
+        public static final Repos DEFAULTS = new Repos(DEFAULT_GITHUB_API_URL, null, List.of("ssh"), 1L << 20);
+
+        public Repos {
+            githubApiUrl = githubApiUrl == null || githubApiUrl.isBlank() ? DEFAULT_GITHUB_API_URL : githubApiUrl.trim();
+            while (githubApiUrl.endsWith("/")) {
+                githubApiUrl = githubApiUrl.substring(0, githubApiUrl.length() - 1);
+            }
+            if (!githubApiUrl.startsWith("http://") && !githubApiUrl.startsWith("https://")) {
+                throw new IllegalArgumentException("--github-api-url must start with http:// or https://, got "
+                        + githubApiUrl);
+            }
+            if (githubToken != null && githubToken.isBlank()) {
+                githubToken = null;
+            }
+            sshCommand = sshCommand == null || sshCommand.isEmpty() ? List.of("ssh") : List.copyOf(sshCommand);
+            if (maxWebhookBytes <= 0) {
+                throw new IllegalArgumentException("--max-webhook-bytes must be positive");
+            }
+        }
+
+        /** Never prints the token. */
+        @Override
+        public String toString() {
+            return "Repos[githubApiUrl=" + githubApiUrl + ", githubToken=" + (githubToken == null ? "none" : "***")
+                    + ", sshCommand=" + sshCommand + ", maxWebhookBytes=" + maxWebhookBytes + "]";
+        }
+    }
 
     /** Named limits for untrusted archives (SPEC §2.3). */
     public record ArchiveLimits(long maxCompressedBytes, long maxExpandedBytes, int maxEntries,
@@ -78,9 +116,24 @@ public record Config(
             throw new IllegalArgumentException("--keep-releases must be 0 (keep all) or more");
         }
         builderCommand = builderCommand == null ? List.of() : List.copyOf(builderCommand);
+        repos = repos == null ? Repos.DEFAULTS : repos;
         if (bootstrapKey != null && bootstrapKey.isBlank()) {
             bootstrapKey = null;
         }
+    }
+
+    /** Every setting but {@code repos}, which takes its defaults. */
+    public Config(String bind, int port, Path dataDir, String databaseUrl, String publicUrl, String bootstrapKey,
+                  Duration keyCacheTtl, long maxJsonBody, ArchiveLimits archive, int buildWorkers, Duration buildTimeout,
+                  List<String> builderCommand, int keepReleases, Duration buildLease) {
+        this(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive, buildWorkers,
+                buildTimeout, builderCommand, keepReleases, buildLease, Repos.DEFAULTS);
+    }
+
+    /** This configuration with other bound-repository settings. */
+    public Config withRepos(Repos other) {
+        return new Config(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive,
+                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, other);
     }
 
     /** Defaults for a data directory: what {@code karta server} runs with when given no flags. */

@@ -27,6 +27,10 @@ import dev.karta.server.ingest.Sources;
 import dev.karta.server.ingest.git.CommitDeployRoutes;
 import dev.karta.server.ingest.git.GitHttp;
 import dev.karta.server.ingest.git.GitRepos;
+import dev.karta.server.ingest.github.Bindings;
+import dev.karta.server.ingest.github.BoundRepos;
+import dev.karta.server.ingest.github.RepoRoutes;
+import dev.karta.server.ingest.github.WebhookRoutes;
 import dev.karta.server.ingest.upload.UploadRoutes;
 import dev.karta.server.logs.DeployLogStream;
 import dev.karta.server.logs.LogBus;
@@ -78,8 +82,11 @@ public final class KartaServer implements AutoCloseable {
         Retention retention = new Retention(db, dataDir, config.keepReleases(), projectId -> Set.of());
         GitRepos repos = new GitRepos(dataDir, config.archive());
         projects.onDelete(project -> repos.delete(project.id()));
+        Bindings bindings = new Bindings(db, projectStore, audit, logs);
+        BoundRepos bound = new BoundRepos(dataDir, config.archive(), config.repos(), bindings, json);
+        projects.onDelete(project -> bound.forget(project.id()));
         projects.onDelete(project -> retention.sweepUnreferenced());
-        Sources sources = new Sources(dataDir, new Materializer(config.archive()), repos);
+        Sources sources = new Sources(dataDir, new Materializer(config.archive()), repos, bound);
         BuildQueue queue = new BuildQueue(db, deployStore, logs, config.buildLease());
         this.workers = new BuildWorkers(queue, sources,
                 new BuildPipeline(new ImageBuilder(config.builderCommand(), config.buildTimeout())),
@@ -96,9 +103,11 @@ public final class KartaServer implements AutoCloseable {
                 new ReleaseRoutes(releases, projects, idempotency, json),
                 new DeployRoutes(new Deploys(deployStore), projects, deployLogs),
                 new UploadRoutes(ingest, sources, dataDir, idempotency, config.archive().maxCompressedBytes()),
-                new CommitDeployRoutes(ingest, projects, repos, idempotency, json),
+                new CommitDeployRoutes(ingest, projects, repos, bound, idempotency, json),
                 new GitHttp(new Authenticator(keys), db, projects, projectStore, repos, ingest, deployStore, audit,
-                        logs, config.archive().maxExpandedBytes()));
+                        logs, config.archive().maxExpandedBytes()),
+                new RepoRoutes(bindings, bound, idempotency, json, baseUrl::get),
+                new WebhookRoutes(db, bindings, ingest, audit, logs, json, config.repos().maxWebhookBytes()));
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys),
                 metrics, handlers);
         http.start();

@@ -10,6 +10,8 @@ import dev.karta.server.audit.AuditRoutes;
 import dev.karta.server.deploys.DeployRoutes;
 import dev.karta.server.ingest.git.CommitDeployRoutes;
 import dev.karta.server.ingest.git.GitHttp;
+import dev.karta.server.ingest.github.RepoRoutes;
+import dev.karta.server.ingest.github.WebhookRoutes;
 import dev.karta.server.ingest.upload.UploadRoutes;
 import dev.karta.server.releases.ReleaseRoutes;
 import dev.karta.server.keys.KeyRoutes;
@@ -35,7 +37,7 @@ public final class HttpApi {
     /** The feature handlers the route table points at. */
     public record Handlers(ProjectRoutes projects, KeyRoutes keys, AuditRoutes audit, ReleaseRoutes releases,
                            DeployRoutes deploys, UploadRoutes uploads, CommitDeployRoutes commitDeploys,
-                           GitHttp git) {
+                           GitHttp git, RepoRoutes repos, WebhookRoutes webhooks) {
     }
 
     private final Javalin app;
@@ -93,6 +95,13 @@ public final class HttpApi {
             r.post("/agent_projects/{project}/deploys", handlers.commitDeploys()::create, WRITE);
             r.get("/agent_projects/{project}/deploys/{id}", handlers.deploys()::show, READ);
             r.sse("/agent_projects/{project}/deploys/{id}/logs", handlers.deploys()::logs, READ);
+
+            r.put("/agent_projects/{project}/repo", handlers.repos()::bind, WRITE);
+            r.get("/agent_projects/{project}/repo", handlers.repos()::show, READ);
+            r.delete("/agent_projects/{project}/repo", handlers.repos()::unbind, WRITE);
+            r.post("/agent_projects/{project}/repo/rotate-secret", handlers.repos()::rotateSecret, WRITE);
+            // No scope: GitHub signs deliveries with the binding's secret instead of sending a key.
+            r.post("/webhooks/github", handlers.webhooks()::receive);
 
             r.get("/api_keys", handlers.keys()::list, READ);
             r.post("/api_keys", handlers.keys()::create, ADMIN);

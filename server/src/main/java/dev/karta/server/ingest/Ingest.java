@@ -13,6 +13,8 @@ import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.projects.Projects;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.store.Database;
+import java.util.function.BiConsumer;
+import org.jdbi.v3.core.Handle;
 
 /**
  * The single call every door ends in: finds (or, when allowed, creates) the project, records the
@@ -46,10 +48,20 @@ public final class Ingest {
 
     /** Records and queues a deploy of {@code projectName}; creates the project first when {@code create}. */
     public DeployRecord accept(Actor actor, String projectName, boolean create, Arrival arrival) {
+        return accept(actor, projectName, create, arrival, (h, deploy) -> { });
+    }
+
+    /**
+     * Like {@link #accept(Actor, String, boolean, Arrival)}, and runs {@code alsoInTransaction} in
+     * the transaction that records the deploy (a webhook records its delivery id there), so both
+     * commit or neither does. It may run twice when a first attempt hit a unique violation.
+     */
+    public DeployRecord accept(Actor actor, String projectName, boolean create, Arrival arrival,
+                               BiConsumer<Handle, DeployRecord> alsoInTransaction) {
         Projects.validateName(projectName);
         for (int attempt = 0; ; attempt++) {
             try {
-                return record(actor, projectName, create, arrival);
+                return record(actor, projectName, create, arrival, alsoInTransaction);
             } catch (RuntimeException e) {
                 if (!Database.isUniqueViolation(e)) {
                     throw e;
@@ -63,7 +75,8 @@ public final class Ingest {
         }
     }
 
-    private DeployRecord record(Actor actor, String projectName, boolean create, Arrival arrival) {
+    private DeployRecord record(Actor actor, String projectName, boolean create, Arrival arrival,
+                                BiConsumer<Handle, DeployRecord> alsoInTransaction) {
         DeployRecord deploy = db.inTransaction(h -> {
             ProjectRecord project = projectStore.find(h, actor.orgId(), projectName).orElse(null);
             if (project == null) {
@@ -78,6 +91,7 @@ public final class Ingest {
             logs.append(h, project.id(), LogSource.BUILD, queued.id(), null, "Deploy " + queued.id() + " accepted from "
                     + arrival.source().wireName() + ", commit " + shortSha(arrival.commitSha())
                     + (arrival.description() == null ? "" : ": " + arrival.description()));
+            alsoInTransaction.accept(h, queued);
             return queued;
         });
         logs.bus().publish(deploy.projectId());

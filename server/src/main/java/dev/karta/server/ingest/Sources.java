@@ -7,6 +7,7 @@ import dev.karta.server.build.Materializer;
 import dev.karta.server.build.Tree;
 import dev.karta.server.deploys.DeployRecord;
 import dev.karta.server.ingest.git.GitRepos;
+import dev.karta.server.ingest.github.BoundRepos;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -15,24 +16,31 @@ import java.nio.file.Files;
  * Obtains the source tree of a deploy when its build runs, always through the
  * {@link Materializer}, whatever the door: an upload's tree was materialized when it arrived (and
  * is materialized again from its stored archive if it has gone since); a pushed or named commit is
- * exported from the project's git repository as an archive and materialized like an upload.
+ * exported from the project's git repository as an archive and materialized like an upload; a
+ * webhook's commit, or a named commit of a bound project, comes from the bound repository.
  */
 public final class Sources {
     private final DataDir dataDir;
     private final Materializer materializer;
     private final GitRepos repos;
+    private final BoundRepos bound;
 
-    public Sources(DataDir dataDir, Materializer materializer, GitRepos repos) {
+    public Sources(DataDir dataDir, Materializer materializer, GitRepos repos, BoundRepos bound) {
         this.dataDir = dataDir;
         this.materializer = materializer;
         this.repos = repos;
+        this.bound = bound;
     }
 
     public Tree treeOf(DeployRecord deploy, BuildLog log) throws IOException {
         return switch (deploy.source()) {
             case UPLOAD -> uploaded(deploy, log);
-            case GIT_PUSH, DEPLOY -> committed(deploy, log);
-            default -> throw new BuildFailed("deploys from " + deploy.source().wireName() + " are not supported yet");
+            case GIT_PUSH -> committed(deploy, log);
+            // A bound project pulls named commits from its binding; an unbound one from its own repository.
+            case DEPLOY -> bound.isBound(deploy.projectId())
+                    ? bound.export(deploy, log::line, this::materialize)
+                    : committed(deploy, log);
+            case WEBHOOK -> bound.export(deploy, log::line, this::materialize);
         };
     }
 
@@ -49,10 +57,7 @@ public final class Sources {
         }
     }
 
-    /**
-     * A commit of the project's own repository (filled by {@code git push}). Seam for bound
-     * repositories (issue 5): a DEPLOY of a bound project fetches the commit from there instead.
-     */
+    /** A commit of the project's own repository (filled by {@code git push}). */
     private Tree committed(DeployRecord deploy, BuildLog log) throws IOException {
         return repos.export(deploy.projectId(), deploy.commitSha(), log::line, this::materialize);
     }

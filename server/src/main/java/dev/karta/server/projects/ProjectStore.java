@@ -69,6 +69,14 @@ public final class ProjectStore {
                 .list());
     }
 
+    /**
+     * Sets (or, with a null url, clears) the repository binding the API shows. {@code url} is the
+     * display form: never one with credentials.
+     */
+    public void bindRepo(Handle h, String id, String url, String branch) {
+        h.execute("UPDATE projects SET repo_url = ?, repo_branch = ? WHERE id = ?", url, branch, id);
+    }
+
     void delete(Handle h, String id) {
         h.execute("UPDATE projects SET current_release_id = NULL WHERE id = ?", id);
         h.execute("DELETE FROM projects WHERE id = ?", id);

@@ -33,17 +33,17 @@ import org.eclipse.jgit.treewalk.TreeWalk;
  * part of the tree and are reported. The archive limits are applied while writing, so a huge
  * commit fails fast instead of filling the disk first.
  */
-final class CommitArchive {
+public final class CommitArchive {
     private static final int BUFFER = 64 * 1024;
 
     /** What was written: regular files and links, their total size, and the submodule paths left out. */
-    record Summary(int members, long bytes, List<String> submodules) {
+    public record Summary(int members, long bytes, List<String> submodules) {
     }
 
     private CommitArchive() {
     }
 
-    static Summary write(Repository repo, ObjectId commitId, OutputStream sink, ArchiveLimits limits)
+    public static Summary write(Repository repo, ObjectId commitId, OutputStream sink, ArchiveLimits limits)
             throws IOException {
         String label = commitId.abbreviate(12).name();
         Capped capped = new Capped(sink, limits.maxCompressedBytes(), label);

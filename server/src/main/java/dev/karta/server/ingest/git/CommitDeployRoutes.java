@@ -9,6 +9,7 @@ import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Idempotency;
 import dev.karta.server.http.Requests;
 import dev.karta.server.ingest.Ingest;
+import dev.karta.server.ingest.github.BoundRepos;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.Projects;
 import io.javalin.http.Context;
@@ -23,14 +24,16 @@ public final class CommitDeployRoutes {
     private final Ingest ingest;
     private final Projects projects;
     private final GitRepos repos;
+    private final BoundRepos bound;
     private final Idempotency idempotency;
     private final ObjectMapper json;
 
-    public CommitDeployRoutes(Ingest ingest, Projects projects, GitRepos repos, Idempotency idempotency,
-                              ObjectMapper json) {
+    public CommitDeployRoutes(Ingest ingest, Projects projects, GitRepos repos, BoundRepos bound,
+                              Idempotency idempotency, ObjectMapper json) {
         this.ingest = ingest;
         this.projects = projects;
         this.repos = repos;
+        this.bound = bound;
         this.idempotency = idempotency;
         this.json = json;
     }
@@ -42,17 +45,18 @@ public final class CommitDeployRoutes {
         idempotency.respond(ctx, "deploy:" + project.name() + ":" + full, () -> {
             DeployRecord deploy = ingest.accept(Requests.actor(ctx), project.name(), false,
                     new Ingest.Arrival(DeploySource.DEPLOY, full, null, null,
-                            "deploy of commit " + sha + " from the project's repository"));
+                            "deploy of commit " + sha + " from " + (project.repoUrl() == null
+                                    ? "the project's repository" : project.repoUrl())));
             return new Idempotency.Answer(202, new DeployAccepted(true, project.name(), full, deploy.id()));
         });
     }
 
     /**
-     * Where a named commit is looked up: the project's own repository. Seam for issue 5: a
-     * project bound to a repository resolves (and Sources fetches) the commit there instead.
+     * Where a named commit is looked up: a project bound to a repository resolves it there (and
+     * Sources fetches it from there); an unbound one in its own repository.
      */
     private String resolve(ProjectRecord project, String sha) {
-        return repos.resolveCommit(project, sha);
+        return bound.resolveCommit(project, sha).orElseGet(() -> repos.resolveCommit(project, sha));
     }
 
     private static String commitSha(JsonNode body) {
