@@ -21,6 +21,7 @@ import java.util.Objects;
  *                      one before it are always kept
  * @param buildLease    a building deploy whose server has not renewed its lease for this long is
  *                      taken as interrupted and retried (or failed)
+ * @param logs          retention of project logs and the limits of live log streams
  */
 public record Config(
         String bind,
@@ -36,7 +37,50 @@ public record Config(
         Duration buildTimeout,
         List<String> builderCommand,
         int keepReleases,
-        Duration buildLease) {
+        Duration buildLease,
+        Logs logs) {
+
+    /**
+     * Project logs (issue 6). Entries older than {@code retention}, and all but the newest
+     * {@code maxEntries} of a project, are pruned every {@code pruneEvery}. A live stream sends a
+     * heartbeat comment every {@code heartbeat}; a client that falls {@code streamBuffer} bytes
+     * behind is disconnected.
+     */
+    public record Logs(Duration retention, int maxEntries, Duration pruneEvery, Duration heartbeat,
+                       int streamBuffer) {
+        public static final Logs DEFAULTS =
+                new Logs(Duration.ofDays(7), 100_000, Duration.ofMinutes(1), Duration.ofSeconds(15), 256 << 10);
+
+        public Logs {
+            Objects.requireNonNull(retention, "retention");
+            Objects.requireNonNull(pruneEvery, "pruneEvery");
+            Objects.requireNonNull(heartbeat, "heartbeat");
+            if (retention.isNegative() || retention.isZero()) {
+                throw new IllegalArgumentException("--log-retention must be positive, got " + retention);
+            }
+            if (maxEntries < 1) {
+                throw new IllegalArgumentException("--log-max-entries must be at least 1, got " + maxEntries);
+            }
+            if (pruneEvery.toMillis() < 1 || heartbeat.toMillis() < 1) {
+                throw new IllegalArgumentException("log prune and heartbeat periods must be positive");
+            }
+            if (streamBuffer < 1024) {
+                throw new IllegalArgumentException("log stream buffer must be at least 1024 bytes, got " + streamBuffer);
+            }
+        }
+
+        public Logs withRetention(Duration newRetention, int newMaxEntries) {
+            return new Logs(newRetention, newMaxEntries, pruneEvery, heartbeat, streamBuffer);
+        }
+    }
+
+    /** The settings as they were before {@link Logs}: default log settings. */
+    public Config(String bind, int port, Path dataDir, String databaseUrl, String publicUrl, String bootstrapKey,
+                  Duration keyCacheTtl, long maxJsonBody, ArchiveLimits archive, int buildWorkers,
+                  Duration buildTimeout, List<String> builderCommand, int keepReleases, Duration buildLease) {
+        this(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive, buildWorkers,
+                buildTimeout, builderCommand, keepReleases, buildLease, Logs.DEFAULTS);
+    }
 
     /** Named limits for untrusted archives (SPEC §2.3). */
     public record ArchiveLimits(long maxCompressedBytes, long maxExpandedBytes, int maxEntries,
@@ -57,6 +101,7 @@ public record Config(
         Objects.requireNonNull(dataDir, "dataDir");
         Objects.requireNonNull(databaseUrl, "databaseUrl");
         Objects.requireNonNull(archive, "archive");
+        logs = logs == null ? Logs.DEFAULTS : logs;
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException("--port must be between 0 and 65535, got " + port);
         }
@@ -86,7 +131,14 @@ public record Config(
     /** Defaults for a data directory: what {@code karta server} runs with when given no flags. */
     public static Config defaults(Path dataDir) {
         return new Config("127.0.0.1", 7070, dataDir, sqliteUrl(dataDir), null, null, Duration.ofSeconds(5),
-                1L << 20, ArchiveLimits.DEFAULTS, 2, Duration.ofMinutes(10), List.of(), 0, Duration.ofSeconds(30));
+                1L << 20, ArchiveLimits.DEFAULTS, 2, Duration.ofMinutes(10), List.of(), 0, Duration.ofSeconds(30),
+                Logs.DEFAULTS);
+    }
+
+    /** This configuration with other log settings. */
+    public Config withLogs(Logs newLogs) {
+        return new Config(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive,
+                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, newLogs);
     }
 
     public static String sqliteUrl(Path dataDir) {

@@ -27,6 +27,9 @@ import dev.karta.server.ingest.Sources;
 import dev.karta.server.ingest.upload.UploadRoutes;
 import dev.karta.server.logs.DeployLogStream;
 import dev.karta.server.logs.LogBus;
+import dev.karta.server.logs.LogFeeds;
+import dev.karta.server.logs.LogRetention;
+import dev.karta.server.logs.LogRoutes;
 import dev.karta.server.logs.LogStore;
 import dev.karta.server.releases.ReleaseRoutes;
 import dev.karta.server.releases.ReleaseStore;
@@ -50,7 +53,9 @@ public final class KartaServer implements AutoCloseable {
     private final Database db;
     private final HttpApi http;
     private final BuildWorkers workers;
-    private final DeployLogStream deployLogs;
+    private final LogStore logs;
+    private final LogFeeds logFeeds;
+    private final LogRetention logRetention;
     private final Optional<Tenants.NewOrg> bootstrapped;
     private final String publicUrl;
 
@@ -70,10 +75,11 @@ public final class KartaServer implements AutoCloseable {
         ApiKeys keys = new ApiKeys(db, audit, config.keyCacheTtl());
         Tenants tenants = new Tenants(db, keys, audit);
         ProjectStore projectStore = new ProjectStore(db);
-        Projects projects = new Projects(db, projectStore, audit, baseUrl::get);
+        LogStore logs = new LogStore(db, new LogBus());
+        this.logs = logs;
+        Projects projects = new Projects(db, projectStore, audit, baseUrl::get, logs);
 
         DataDir dataDir = new DataDir(config.dataDir());
-        LogStore logs = new LogStore(db, new LogBus());
         DeployStore deployStore = new DeployStore(db);
         ReleaseStore releaseStore = new ReleaseStore(db);
         Releases releases = new Releases(db, releaseStore, projectStore, deployStore, audit, logs, dataDir);
@@ -85,7 +91,8 @@ public final class KartaServer implements AutoCloseable {
                 releases, retention, logs, config.buildWorkers(), config.buildTimeout());
         Ingest ingest = new Ingest(db, projects, projectStore, queue, workers, audit, logs);
         Idempotency idempotency = new Idempotency(db, json);
-        this.deployLogs = new DeployLogStream(logs, json);
+        this.logFeeds = new LogFeeds(logs, json, config.logs());
+        this.logRetention = new LogRetention(logs, config.logs());
 
         this.bootstrapped = tenants.bootstrap(config.bootstrapKey());
         HttpApi.Handlers handlers = new HttpApi.Handlers(
@@ -93,16 +100,19 @@ public final class KartaServer implements AutoCloseable {
                 new KeyRoutes(keys, json),
                 new AuditRoutes(audit),
                 new ReleaseRoutes(releases, projects, idempotency, json),
-                new DeployRoutes(new Deploys(deployStore), projects, deployLogs),
-                new UploadRoutes(ingest, sources, dataDir, idempotency, config.archive().maxCompressedBytes()));
+                new DeployRoutes(new Deploys(deployStore), projects, new DeployLogStream(logFeeds, json)),
+                new UploadRoutes(ingest, sources, dataDir, idempotency, config.archive().maxCompressedBytes()),
+                new LogRoutes(projects, logs, logFeeds));
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys),
                 metrics, handlers);
         try {
             http.start();
         } catch (RuntimeException e) {
+            logFeeds.close();
             db.close();
             throw e;
         }
+        logRetention.start();
         baseUrl.set(config.publicUrlFor(http.port()));
         this.publicUrl = baseUrl.get();
         sweepStaging(dataDir);
@@ -134,6 +144,11 @@ public final class KartaServer implements AutoCloseable {
         return config;
     }
 
+    /** The project log store: for tests and benchmarks that write entries directly. */
+    public LogStore logs() {
+        return logs;
+    }
+
     /** The org and admin key created on this start, when the database was empty. */
     public Optional<Tenants.NewOrg> bootstrapped() {
         return bootstrapped;
@@ -141,9 +156,10 @@ public final class KartaServer implements AutoCloseable {
 
     @Override
     public void close() {
+        logRetention.close();
+        logFeeds.close();
         http.stop();
         workers.close();
-        deployLogs.close();
         db.close();
     }
 }

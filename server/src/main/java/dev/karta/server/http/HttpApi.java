@@ -11,6 +11,7 @@ import dev.karta.server.deploys.DeployRoutes;
 import dev.karta.server.ingest.upload.UploadRoutes;
 import dev.karta.server.releases.ReleaseRoutes;
 import dev.karta.server.keys.KeyRoutes;
+import dev.karta.server.logs.LogRoutes;
 import dev.karta.server.projects.ProjectRoutes;
 import io.javalin.Javalin;
 import io.javalin.config.RoutesConfig;
@@ -32,7 +33,7 @@ public final class HttpApi {
 
     /** The feature handlers the route table points at. */
     public record Handlers(ProjectRoutes projects, KeyRoutes keys, AuditRoutes audit, ReleaseRoutes releases,
-                           DeployRoutes deploys, UploadRoutes uploads) {
+                           DeployRoutes deploys, UploadRoutes uploads, LogRoutes logs) {
     }
 
     private final Javalin app;
@@ -83,7 +84,9 @@ public final class HttpApi {
             r.post("/agent_projects/{project}/rollback", handlers.releases()::rollback, ADMIN);
             r.get("/agent_projects/{project}/deploys", handlers.deploys()::list, READ);
             r.get("/agent_projects/{project}/deploys/{id}", handlers.deploys()::show, READ);
-            r.sse("/agent_projects/{project}/deploys/{id}/logs", handlers.deploys()::logs, READ);
+            // Streams are plain GETs: logs/SseStream writes SSE without blocking (Javalin's r.sse blocks).
+            r.get("/agent_projects/{project}/deploys/{id}/logs", handlers.deploys()::logs, READ);
+            r.get("/agent_projects/{project}/logs", handlers.logs()::logs, READ);
 
             r.get("/api_keys", handlers.keys()::list, READ);
             r.post("/api_keys", handlers.keys()::create, ADMIN);
