@@ -81,15 +81,19 @@ final class SseStream implements WriteListener, AsyncListener {
      * the budget disconnects the client instead. Returns false once the stream is closed or ending.
      */
     boolean enqueue(byte[] frame) {
-        synchronized (this) {
-            if (closed || ending) {
-                return false;
+        for (int attempt = 0; attempt < 2; attempt++) {
+            synchronized (this) {
+                if (closed || ending) {
+                    return false;
+                }
+                if (queuedBytes + frame.length <= budget) {
+                    queue.add(frame);
+                    queuedBytes += frame.length;
+                    return true;
+                }
             }
-            if (queuedBytes + frame.length <= budget) {
-                queue.add(frame);
-                queuedBytes += frame.length;
-                return true;
-            }
+            // Full: hand what is queued to the connection first; only a client that is not reading stays full.
+            flush();
         }
         abort("it fell " + budget + " bytes behind");
         return false;
@@ -119,6 +123,7 @@ final class SseStream implements WriteListener, AsyncListener {
     void flush() {
         Runnable after = null;
         boolean finished = false;
+        boolean failed = false;
         synchronized (this) {
             if (closed) {
                 return;
@@ -146,13 +151,15 @@ final class SseStream implements WriteListener, AsyncListener {
                 }
             } catch (IOException | RuntimeException e) {
                 LOG.debug("SSE write failed: {}", e.toString());
-                closed = true;
-                queue.clear();
-                finished = true;
+                failed = true;
             }
         }
-        if (finished) {
+        if (failed) {
+            failed();
+        } else if (finished) {
             ended();
+            // Javalin resumes its request pipeline (request log, completion) only after a normal end.
+            done.complete(null);
         } else if (after != null) {
             after.run();
         }
@@ -184,10 +191,13 @@ final class SseStream implements WriteListener, AsyncListener {
             ServletContextRequest request = ServletContextRequest.getServletContextRequest(async.getRequest());
             if (request != null) {
                 request.getServletChannel().abort(new IOException("log stream client disconnected: " + why));
+            } else {
+                async.complete();
             }
         } catch (RuntimeException e) {
             LOG.debug("abort failed", e);
         }
+        // The request is gone now: Javalin's pipeline must not resume on it, so `done` stays open.
         ended();
     }
 
@@ -204,17 +214,22 @@ final class SseStream implements WriteListener, AsyncListener {
             onDrained = null;
         }
         callback.run();
-        done.complete(null);
     }
 
-    private void closedByContainer() {
+    /** The client went away or the container gave up: complete the request ourselves. */
+    private void failed() {
         synchronized (this) {
-            if (closed && done.isDone()) {
+            if (closed) {
                 return;
             }
             closed = true;
             queue.clear();
             queuedBytes = 0;
+        }
+        try {
+            async.complete();
+        } catch (RuntimeException e) {
+            LOG.debug("completing a failed stream: {}", e.toString());
         }
         ended();
     }
@@ -227,22 +242,30 @@ final class SseStream implements WriteListener, AsyncListener {
     @Override
     public void onError(Throwable t) {
         LOG.debug("SSE client gone: {}", t.toString());
-        closedByContainer();
+        failed();
     }
 
     @Override
     public void onComplete(AsyncEvent event) {
-        closedByContainer();
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            queue.clear();
+            queuedBytes = 0;
+        }
+        ended();
     }
 
     @Override
     public void onTimeout(AsyncEvent event) {
-        closedByContainer();
+        failed();
     }
 
     @Override
     public void onError(AsyncEvent event) {
-        closedByContainer();
+        failed();
     }
 
     @Override
