@@ -92,6 +92,7 @@ public final class KartaServer implements AutoCloseable {
         Ingest ingest = new Ingest(db, projects, projectStore, queue, workers, audit, logs);
         Idempotency idempotency = new Idempotency(db, json);
         this.logFeeds = new LogFeeds(logs, json, config.logs());
+        metrics.registry().gauge("karta.logs.followers", logFeeds, LogFeeds::followers);
         this.logRetention = new LogRetention(logs, config.logs());
 
         this.bootstrapped = tenants.bootstrap(config.bootstrapKey());

@@ -49,6 +49,8 @@ public final class LogFeeds implements AutoCloseable {
     private final Map<String, Feed> feeds = new ConcurrentHashMap<>();
     private final Set<Follower> followers = ConcurrentHashMap.newKeySet();
     private final ExecutorService workers;
+    private final ExecutorService senders;
+    private final int sendSlices;
     private final ScheduledExecutorService ticker;
 
     public LogFeeds(LogStore store, ObjectMapper json, Config.Logs settings) {
@@ -56,6 +58,9 @@ public final class LogFeeds implements AutoCloseable {
         this.json = json;
         this.settings = settings;
         this.workers = Executors.newFixedThreadPool(2, daemon("log-feed"));
+        // Handing frames to sockets is most of a fan-out's cost: spread it over the cores.
+        this.sendSlices = Math.max(2, Runtime.getRuntime().availableProcessors());
+        this.senders = Executors.newFixedThreadPool(sendSlices - 1, daemon("log-send"));
         this.ticker = Executors.newSingleThreadScheduledExecutor(daemon("log-tick"));
         long heartbeat = settings.heartbeat().toMillis();
         ticker.scheduleAtFixedRate(this::heartbeat, heartbeat, heartbeat, TimeUnit.MILLISECONDS);
@@ -178,12 +183,15 @@ public final class LogFeeds implements AutoCloseable {
             follower.stream.end();
         }
         workers.shutdown();
+        senders.shutdown();
         try {
             workers.awaitTermination(2, TimeUnit.SECONDS);
+            senders.awaitTermination(1, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
         workers.shutdownNow();
+        senders.shutdownNow();
     }
 
     /** One project's live tail: reads once per wake-up and fans out to every follower. */
@@ -270,15 +278,34 @@ public final class LogFeeds implements AutoCloseable {
                     }
                     lastId = entries.get(entries.size() - 1).id();
                 }
-                for (Follower follower : reached) {
-                    follower.stream.flush();
-                    if (follower.ending != null) {
-                        follower.checkEnd();
-                    }
-                }
+                send(reached);
                 if (entries.size() < PAGE) {
                     return;
                 }
+            }
+        }
+    }
+
+    /** Writes out the queues of {@code reached}, in slices on the sender threads and this one. */
+    private void send(List<Follower> reached) {
+        int slices = reached.size() < 64 ? 1 : sendSlices;
+        int size = (reached.size() + slices - 1) / slices;
+        for (int from = size; from < reached.size(); from += size) {
+            List<Follower> slice = reached.subList(from, Math.min(reached.size(), from + size));
+            try {
+                senders.execute(() -> flushAll(slice));
+            } catch (RuntimeException shuttingDown) {
+                flushAll(slice);
+            }
+        }
+        flushAll(reached.subList(0, Math.min(size, reached.size())));
+    }
+
+    private static void flushAll(List<Follower> followers) {
+        for (Follower follower : followers) {
+            follower.stream.flush();
+            if (follower.ending != null) {
+                follower.checkEnd();
             }
         }
     }

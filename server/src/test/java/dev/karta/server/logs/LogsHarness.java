@@ -44,9 +44,13 @@ final class LogsHarness implements AutoCloseable {
     }
 
     static LogsHarness start(Path dataDir, Config.Logs logs) {
+        return start(dataDir, logs, Config.defaults(dataDir).keyCacheTtl());
+    }
+
+    static LogsHarness start(Path dataDir, Config.Logs logs, Duration keyCacheTtl) {
         String key = "kt_live_" + UUID.randomUUID().toString().replace("-", "");
         Config d = Config.defaults(dataDir);
-        Config config = new Config(d.bind(), 0, d.dataDir(), d.databaseUrl(), d.publicUrl(), key, d.keyCacheTtl(),
+        Config config = new Config(d.bind(), 0, d.dataDir(), d.databaseUrl(), d.publicUrl(), key, keyCacheTtl,
                 d.maxJsonBody(), d.archive(), d.buildWorkers(), d.buildTimeout(), d.builderCommand(),
                 d.keepReleases(), d.buildLease(), logs);
         return new LogsHarness(KartaServer.start(config), key);
