@@ -93,6 +93,7 @@ public final class KartaServer implements AutoCloseable {
         Idempotency idempotency = new Idempotency(db, json);
         this.logFeeds = new LogFeeds(logs, json, config.logs());
         metrics.registry().gauge("karta.logs.followers", logFeeds, LogFeeds::followers);
+        projects.onDelete(project -> logFeeds.endProject(project.id()));
         this.logRetention = new LogRetention(logs, config.logs());
 
         this.bootstrapped = tenants.bootstrap(config.bootstrapKey());

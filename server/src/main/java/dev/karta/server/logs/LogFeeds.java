@@ -171,6 +171,15 @@ public final class LogFeeds implements AutoCloseable {
         }
     }
 
+    /** Ends every stream of a project (it was deleted): what was queued is still sent. */
+    public void endProject(String projectId) {
+        for (Follower follower : followers) {
+            if (follower.feed.projectId.equals(projectId)) {
+                follower.stream.end();
+            }
+        }
+    }
+
     /** Followers connected now (for metrics and tests). */
     public int followers() {
         return followers.size();

@@ -216,6 +216,19 @@ class LogTailTest {
     }
 
     @Test
+    void deleting_the_project_ends_its_tails() {
+        server.createProject("tail-deleted");
+
+        try (SseTestClient client = tail("tail-deleted", "?tail=true")) {
+            await().until(() -> client.logEvents().size() == 1);
+            assertThat(LogsHarness.send(java.net.http.HttpRequest.newBuilder(server.uri("/agent_projects/tail-deleted"))
+                    .header("Authorization", "Bearer " + server.adminKey).DELETE()).statusCode()).isEqualTo(204);
+
+            await().until(() -> client.ended.get());
+        }
+    }
+
+    @Test
     void without_a_key_a_tail_is_401_and_the_stream_never_starts() {
         server.createProject("tail-auth");
 

@@ -48,7 +48,18 @@ final class LogsHarness implements AutoCloseable {
     }
 
     static LogsHarness start(Path dataDir, Config.Logs logs, Duration keyCacheTtl) {
-        String key = "kt_live_" + UUID.randomUUID().toString().replace("-", "");
+        return start(dataDir, logs, keyCacheTtl, "kt_live_" + UUID.randomUUID().toString().replace("-", ""));
+    }
+
+    private static final java.util.Map<Path, String> KEYS = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** Starts a server again on a data dir a harness used before, with the same admin key. */
+    static LogsHarness restart(Path dataDir, Config.Logs logs) {
+        return start(dataDir, logs, Config.defaults(dataDir).keyCacheTtl(), KEYS.get(dataDir));
+    }
+
+    private static LogsHarness start(Path dataDir, Config.Logs logs, Duration keyCacheTtl, String key) {
+        KEYS.put(dataDir, key);
         Config d = Config.defaults(dataDir);
         Config config = new Config(d.bind(), 0, d.dataDir(), d.databaseUrl(), d.publicUrl(), key, keyCacheTtl,
                 d.maxJsonBody(), d.archive(), d.buildWorkers(), d.buildTimeout(), d.builderCommand(),
