@@ -24,6 +24,9 @@ import dev.karta.server.deploys.Deploys;
 import dev.karta.server.http.Idempotency;
 import dev.karta.server.ingest.Ingest;
 import dev.karta.server.ingest.Sources;
+import dev.karta.server.ingest.git.CommitDeployRoutes;
+import dev.karta.server.ingest.git.GitHttp;
+import dev.karta.server.ingest.git.GitRepos;
 import dev.karta.server.ingest.upload.UploadRoutes;
 import dev.karta.server.logs.DeployLogStream;
 import dev.karta.server.logs.LogBus;
@@ -59,14 +62,9 @@ public final class KartaServer implements AutoCloseable {
     private final Optional<Tenants.NewOrg> bootstrapped;
     private final String publicUrl;
 
-    private KartaServer(Config config) {
+    private KartaServer(Config config, Database db) {
         this.config = config;
-        try {
-            Files.createDirectories(config.dataDir());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create data directory " + config.dataDir(), e);
-        }
-        this.db = Database.open(config.databaseUrl());
+        this.db = db;
         AtomicReference<String> baseUrl = new AtomicReference<>(config.publicUrlFor(config.port()));
         ObjectMapper json = Json.newMapper();
         HttpMetrics metrics = new HttpMetrics();
@@ -84,7 +82,9 @@ public final class KartaServer implements AutoCloseable {
         ReleaseStore releaseStore = new ReleaseStore(db);
         Releases releases = new Releases(db, releaseStore, projectStore, deployStore, audit, logs, dataDir);
         Retention retention = new Retention(db, dataDir, config.keepReleases(), projectId -> Set.of());
-        Sources sources = new Sources(dataDir, new Materializer(config.archive()));
+        GitRepos repos = new GitRepos(dataDir, config.archive());
+        projects.onDelete(project -> repos.delete(project.id()));
+        Sources sources = new Sources(dataDir, new Materializer(config.archive()), repos);
         BuildQueue queue = new BuildQueue(db, deployStore, logs, config.buildLease());
         this.workers = new BuildWorkers(queue, sources,
                 new BuildPipeline(new ImageBuilder(config.builderCommand(), config.buildTimeout())),
@@ -104,21 +104,24 @@ public final class KartaServer implements AutoCloseable {
                 new ReleaseRoutes(releases, projects, idempotency, json),
                 new DeployRoutes(new Deploys(deployStore), projects, new DeployLogStream(logFeeds, json)),
                 new UploadRoutes(ingest, sources, dataDir, idempotency, config.archive().maxCompressedBytes()),
+                new CommitDeployRoutes(ingest, projects, repos, idempotency, json),
+                new GitHttp(new Authenticator(keys), db, projects, projectStore, repos, ingest, deployStore, audit,
+                        logs, config.archive().maxExpandedBytes()),
                 new LogRoutes(projects, logs, logFeeds));
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys),
                 metrics, handlers);
+        http.start();
         try {
-            http.start();
+            baseUrl.set(config.publicUrlFor(http.port()));
+            this.publicUrl = baseUrl.get();
+            sweepStaging(dataDir);
+            workers.start(db.dialect() == Dialect.SQLITE);
         } catch (RuntimeException e) {
+            http.stop();
             logFeeds.close();
-            db.close();
             throw e;
         }
         logRetention.start();
-        baseUrl.set(config.publicUrlFor(http.port()));
-        this.publicUrl = baseUrl.get();
-        sweepStaging(dataDir);
-        workers.start(db.dialect() == Dialect.SQLITE);
     }
 
     private static void sweepStaging(DataDir dataDir) {
@@ -131,7 +134,19 @@ public final class KartaServer implements AutoCloseable {
 
     /** Opens the database (migrating it), bootstraps the first org if needed, and starts serving. */
     public static KartaServer start(Config config) {
-        return new KartaServer(config);
+        try {
+            Files.createDirectories(config.dataDir());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create data directory " + config.dataDir(), e);
+        }
+        Database db = Database.open(config.databaseUrl());
+        try {
+            return new KartaServer(config, db);
+        } catch (RuntimeException e) {
+            // A failed start (port taken, bad preset key, unreadable data) must not leak the pool.
+            db.close();
+            throw e;
+        }
     }
 
     public int port() {

@@ -124,6 +124,10 @@ public final class Main implements Callable<Integer> {
             System.out.println("Log in from another terminal with:  ./karta login --server " + server.publicUrl());
             System.out.println();
         });
+        if (server.bootstrapped().isEmpty() && config.bootstrapKey() != null) {
+            System.err.println("karta: KARTA_BOOTSTRAP_KEY ignored: this server already has an org "
+                    + "(it only seeds the first start of an empty server)");
+        }
         System.out.println("Karta listening on " + server.publicUrl() + "  (data " + config.dataDir()
                 + ", database " + redact(config.databaseUrl()) + ")");
         System.out.flush();

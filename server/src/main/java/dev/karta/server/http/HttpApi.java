@@ -8,6 +8,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.ErrorBody;
 import dev.karta.server.audit.AuditRoutes;
 import dev.karta.server.deploys.DeployRoutes;
+import dev.karta.server.ingest.git.CommitDeployRoutes;
+import dev.karta.server.ingest.git.GitHttp;
 import dev.karta.server.ingest.upload.UploadRoutes;
 import dev.karta.server.releases.ReleaseRoutes;
 import dev.karta.server.keys.KeyRoutes;
@@ -33,7 +35,8 @@ public final class HttpApi {
 
     /** The feature handlers the route table points at. */
     public record Handlers(ProjectRoutes projects, KeyRoutes keys, AuditRoutes audit, ReleaseRoutes releases,
-                           DeployRoutes deploys, UploadRoutes uploads, LogRoutes logs) {
+                           DeployRoutes deploys, UploadRoutes uploads, CommitDeployRoutes commitDeploys,
+                           GitHttp git, LogRoutes logs) {
     }
 
     private final Javalin app;
@@ -52,11 +55,16 @@ public final class HttpApi {
             cfg.http.prefer405over404 = true;
             cfg.http.maxRequestSize = maxJsonBody;
             cfg.jsonMapper(new JavalinJackson(json, false));
+            // Jetty reuses header fields across requests of one connection, matched without case
+            // by default: a key differing only in case would then pass as the cached one.
+            cfg.jetty.modifyHttpConfiguration(http -> http.setHeaderCacheCaseSensitive(true));
             cfg.requestLogger.http((ctx, millis) -> {
                 metrics.record(ctx, millis);
                 LOG.info("{} {} {} {}ms key={} request_id={}", ctx.method(), ctx.path(), ctx.statusCode(),
                         Math.round(millis), keyOf(ctx), Requests.requestId(ctx));
             });
+            // Git smart HTTP is a servlet beside Javalin's: its own auth filter and request log.
+            cfg.jetty.modifyServletContextHandler(handlers.git()::mount);
             RoutesConfig r = cfg.routes;
             r.before(ctx -> {
                 String incoming = ctx.header("X-Request-Id");
@@ -83,6 +91,7 @@ public final class HttpApi {
             r.get("/agent_projects/{project}/releases/{version}", handlers.releases()::show, READ);
             r.post("/agent_projects/{project}/rollback", handlers.releases()::rollback, ADMIN);
             r.get("/agent_projects/{project}/deploys", handlers.deploys()::list, READ);
+            r.post("/agent_projects/{project}/deploys", handlers.commitDeploys()::create, WRITE);
             r.get("/agent_projects/{project}/deploys/{id}", handlers.deploys()::show, READ);
             // Streams are plain GETs: logs/SseStream writes SSE without blocking (Javalin's r.sse blocks).
             r.get("/agent_projects/{project}/deploys/{id}/logs", handlers.deploys()::logs, READ);

@@ -51,9 +51,13 @@ public final class Ingest {
             try {
                 return record(actor, projectName, create, arrival);
             } catch (RuntimeException e) {
-                // Two first deploys of one new name raced to create it: the second sees it now.
-                if (attempt > 0 || !Database.isUniqueViolation(e)) {
+                if (!Database.isUniqueViolation(e)) {
                     throw e;
+                }
+                // Two first deploys of one new name raced to create it: the retry sees it. A name
+                // that stays taken belongs to another org.
+                if (attempt > 0) {
+                    throw ApiError.conflict("project name '" + projectName + "' is already taken");
                 }
             }
         }
