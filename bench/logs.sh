@@ -10,6 +10,7 @@ rate="${2:-50}"
 seconds="${3:-10}"
 mvn -B -q -pl server -am test-compile dependency:build-classpath \
     -Dmdep.outputFile=target/bench.classpath -Dmdep.includeScope=test
+echo "machine: $(nproc) cores, $(java -version 2>&1 | head -1), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 classpath="server/target/classes:server/target/test-classes:$(cat server/target/bench.classpath)"
 # The server gets the heap the issue allows it; only warnings are logged, so the figures stay readable.
 exec timeout 600 java -Xmx512m -Dlogback.configurationFile=bench/logback-bench.xml -cp "$classpath" \
