@@ -53,7 +53,15 @@ public class LogTailers {
         int failed = 0;
         long received = 0;
         boolean announced = false;
-        while (done + failed < clients && System.nanoTime() < deadline) {
+        boolean reported = false;
+        int open = clients;
+        // Reports once every client has seen "done", then keeps reading (the server side measures
+        // write throughput with the tailers still attached) until killed, the deadline or all closed.
+        while (open > 0 && System.nanoTime() < deadline) {
+            if (!reported && done + failed >= clients) {
+                report(clients, done, received, failed);
+                reported = true;
+            }
             if (!announced && connected + failed == clients) {
                 System.out.println("CONNECTED " + connected);
                 announced = true;
@@ -75,6 +83,7 @@ public class LogTailers {
                 if (n < 0) {
                     selected.cancel();
                     channel.close();
+                    open--;
                     if (!client.sawDone) {
                         failed++;
                     }
@@ -118,6 +127,12 @@ public class LogTailers {
                 client.carry = java.util.Arrays.copyOfRange(bytes, lineStart, bytes.length);
             }
         }
+        if (!reported) {
+            report(clients, done, received, failed);
+        }
+    }
+
+    static void report(int clients, int done, long received, int failed) {
         System.out.println("DONE " + done + " of " + clients + " clients saw the end; received " + received
                 + " timed entries; dropped connections " + failed);
         long count = 0;

@@ -80,17 +80,24 @@ final class LogsBench {
                 }
             }
             System.out.printf("wrote %d timed entries at %d/s to %d tailers%n", rate * seconds, rate, clients);
+            server.append(project, LogSource.BUILD, "done");
+            while ((line = out.readLine()) != null) {
+                System.out.println("  client: " + line);
+                if (line.startsWith("LATENCY")) {
+                    break;
+                }
+            }
             System.out.printf("write throughput, %d tailers: %,d entries/s (4 writers, 5 s; every entry fanned out)%n",
                     clients, throughput(server, project, 4, 5));
+            LockSupport.parkNanos(TimeUnit.SECONDS.toNanos(2));
+            System.out.printf("after it: %s (tailers that fell %d KiB behind were cut off)%n", followers(server),
+                    dev.karta.server.Config.Logs.DEFAULTS.streamBuffer() >> 10);
             sampling.set(false);
             sampler.join();
             System.out.printf("server heap, peak sampled during delivery: %d MB (of max %d MB)%n",
                     peak.get() >> 20, Runtime.getRuntime().maxMemory() >> 20);
-            server.append(project, LogSource.BUILD, "done");
-            while ((line = out.readLine()) != null) {
-                System.out.println("  client: " + line);
-            }
-            tailers.waitFor(60, TimeUnit.SECONDS);
+            tailers.destroy();
+            tailers.waitFor(10, TimeUnit.SECONDS);
         }
     }
 
