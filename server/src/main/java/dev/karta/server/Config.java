@@ -135,12 +135,6 @@ public record Config(
                 Logs.DEFAULTS);
     }
 
-    /** This configuration with other log settings. */
-    public Config withLogs(Logs newLogs) {
-        return new Config(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive,
-                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, newLogs);
-    }
-
     public static String sqliteUrl(Path dataDir) {
         return "jdbc:sqlite:" + dataDir.resolve("karta.db").toAbsolutePath();
     }

@@ -48,7 +48,7 @@ public final class LogRetention implements AutoCloseable {
     long prune() {
         Instant cutoff = Instant.now().minus(settings.retention());
         long deleted = 0;
-        for (String projectId : store.projectsWithEntries()) {
+        for (String projectId : store.projects()) {
             int batch;
             do {
                 batch = store.prune(projectId, cutoff, settings.maxEntries(), BATCH);
