@@ -22,6 +22,7 @@ import java.util.Objects;
  * @param buildLease    a building deploy whose server has not renewed its lease for this long is
  *                      taken as interrupted and retried (or failed)
  * @param repos         how bound repositories are fetched (GitHub API, token, ssh), the webhook cap
+ * @param logs          retention of project logs and the limits of live log streams
  */
 public record Config(
         String bind,
@@ -38,7 +39,8 @@ public record Config(
         List<String> builderCommand,
         int keepReleases,
         Duration buildLease,
-        Repos repos) {
+        Repos repos,
+        Logs logs) {
 
     /**
      * Bound repositories (issue 5): the GitHub REST API that serves tarballs (GitHub Enterprise or a
@@ -76,6 +78,41 @@ public record Config(
         }
     }
 
+
+    /**
+     * Project logs (issue 6). Entries older than {@code retention}, and all but the newest
+     * {@code maxEntries} of a project, are pruned every {@code pruneEvery}. A live stream sends a
+     * heartbeat comment every {@code heartbeat}; a client that falls {@code streamBuffer} bytes
+     * behind is disconnected.
+     */
+    public record Logs(Duration retention, int maxEntries, Duration pruneEvery, Duration heartbeat,
+                       int streamBuffer) {
+        public static final Logs DEFAULTS =
+                new Logs(Duration.ofDays(7), 100_000, Duration.ofMinutes(1), Duration.ofSeconds(15), 256 << 10);
+
+        public Logs {
+            Objects.requireNonNull(retention, "retention");
+            Objects.requireNonNull(pruneEvery, "pruneEvery");
+            Objects.requireNonNull(heartbeat, "heartbeat");
+            if (retention.isNegative() || retention.isZero()) {
+                throw new IllegalArgumentException("--log-retention must be positive, got " + retention);
+            }
+            if (maxEntries < 1) {
+                throw new IllegalArgumentException("--log-max-entries must be at least 1, got " + maxEntries);
+            }
+            if (pruneEvery.toMillis() < 1 || heartbeat.toMillis() < 1) {
+                throw new IllegalArgumentException("log prune and heartbeat periods must be positive");
+            }
+            if (streamBuffer < 1024) {
+                throw new IllegalArgumentException("log stream buffer must be at least 1024 bytes, got " + streamBuffer);
+            }
+        }
+
+        public Logs withRetention(Duration newRetention, int newMaxEntries) {
+            return new Logs(newRetention, newMaxEntries, pruneEvery, heartbeat, streamBuffer);
+        }
+    }
+
     /** Named limits for untrusted archives (SPEC §2.3). */
     public record ArchiveLimits(long maxCompressedBytes, long maxExpandedBytes, int maxEntries,
                                 int maxPathBytes, int maxPathDepth) {
@@ -95,6 +132,7 @@ public record Config(
         Objects.requireNonNull(dataDir, "dataDir");
         Objects.requireNonNull(databaseUrl, "databaseUrl");
         Objects.requireNonNull(archive, "archive");
+        logs = logs == null ? Logs.DEFAULTS : logs;
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException("--port must be between 0 and 65535, got " + port);
         }
@@ -122,18 +160,24 @@ public record Config(
         }
     }
 
-    /** Every setting but {@code repos}, which takes its defaults. */
+    /** Every top-level setting; the grouped ones ({@link Repos}, {@link Logs}) take their defaults. */
     public Config(String bind, int port, Path dataDir, String databaseUrl, String publicUrl, String bootstrapKey,
                   Duration keyCacheTtl, long maxJsonBody, ArchiveLimits archive, int buildWorkers, Duration buildTimeout,
                   List<String> builderCommand, int keepReleases, Duration buildLease) {
         this(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive, buildWorkers,
-                buildTimeout, builderCommand, keepReleases, buildLease, Repos.DEFAULTS);
+                buildTimeout, builderCommand, keepReleases, buildLease, Repos.DEFAULTS, Logs.DEFAULTS);
     }
 
     /** This configuration with other bound-repository settings. */
     public Config withRepos(Repos other) {
         return new Config(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive,
-                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, other);
+                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, other, logs);
+    }
+
+    /** This configuration with other log settings. */
+    public Config withLogs(Logs other) {
+        return new Config(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive,
+                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, repos, other);
     }
 
     /** Defaults for a data directory: what {@code karta server} runs with when given no flags. */

@@ -34,6 +34,9 @@ import dev.karta.server.ingest.github.WebhookRoutes;
 import dev.karta.server.ingest.upload.UploadRoutes;
 import dev.karta.server.logs.DeployLogStream;
 import dev.karta.server.logs.LogBus;
+import dev.karta.server.logs.LogFeeds;
+import dev.karta.server.logs.LogRetention;
+import dev.karta.server.logs.LogRoutes;
 import dev.karta.server.logs.LogStore;
 import dev.karta.server.releases.ReleaseRoutes;
 import dev.karta.server.releases.ReleaseStore;
@@ -57,7 +60,9 @@ public final class KartaServer implements AutoCloseable {
     private final Database db;
     private final HttpApi http;
     private final BuildWorkers workers;
-    private final DeployLogStream deployLogs;
+    private final LogStore logs;
+    private final LogFeeds logFeeds;
+    private final LogRetention logRetention;
     private final Optional<Tenants.NewOrg> bootstrapped;
     private final String publicUrl;
 
@@ -72,10 +77,11 @@ public final class KartaServer implements AutoCloseable {
         ApiKeys keys = new ApiKeys(db, audit, config.keyCacheTtl());
         Tenants tenants = new Tenants(db, keys, audit);
         ProjectStore projectStore = new ProjectStore(db);
-        Projects projects = new Projects(db, projectStore, audit, baseUrl::get);
+        LogStore logs = new LogStore(db, new LogBus());
+        this.logs = logs;
+        Projects projects = new Projects(db, projectStore, audit, baseUrl::get, logs);
 
         DataDir dataDir = new DataDir(config.dataDir());
-        LogStore logs = new LogStore(db, new LogBus());
         DeployStore deployStore = new DeployStore(db);
         ReleaseStore releaseStore = new ReleaseStore(db);
         Releases releases = new Releases(db, releaseStore, projectStore, deployStore, audit, logs, dataDir);
@@ -93,7 +99,10 @@ public final class KartaServer implements AutoCloseable {
                 releases, retention, logs, config.buildWorkers(), config.buildTimeout());
         Ingest ingest = new Ingest(db, projects, projectStore, queue, workers, audit, logs);
         Idempotency idempotency = new Idempotency(db, json);
-        this.deployLogs = new DeployLogStream(logs, json);
+        this.logFeeds = new LogFeeds(logs, json, config.logs());
+        metrics.registry().gauge("karta.logs.followers", logFeeds, LogFeeds::followers);
+        projects.onDelete(project -> logFeeds.endProject(project.id()));
+        this.logRetention = new LogRetention(logs, config.logs());
 
         this.bootstrapped = tenants.bootstrap(config.bootstrapKey());
         HttpApi.Handlers handlers = new HttpApi.Handlers(
@@ -101,13 +110,14 @@ public final class KartaServer implements AutoCloseable {
                 new KeyRoutes(keys, json),
                 new AuditRoutes(audit),
                 new ReleaseRoutes(releases, projects, idempotency, json),
-                new DeployRoutes(new Deploys(deployStore), projects, deployLogs),
+                new DeployRoutes(new Deploys(deployStore), projects, new DeployLogStream(logFeeds, json)),
                 new UploadRoutes(ingest, sources, dataDir, idempotency, config.archive().maxCompressedBytes()),
                 new CommitDeployRoutes(ingest, projects, repos, bound, idempotency, json),
                 new GitHttp(new Authenticator(keys), db, projects, projectStore, repos, ingest, deployStore, audit,
                         logs, config.archive().maxExpandedBytes()),
                 new RepoRoutes(bindings, bound, idempotency, json, baseUrl::get),
-                new WebhookRoutes(db, bindings, ingest, audit, logs, json, config.repos().maxWebhookBytes()));
+                new WebhookRoutes(db, bindings, ingest, audit, logs, json, config.repos().maxWebhookBytes()),
+                new LogRoutes(projects, logs, logFeeds));
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys),
                 metrics, handlers);
         http.start();
@@ -118,8 +128,10 @@ public final class KartaServer implements AutoCloseable {
             workers.start(db.dialect() == Dialect.SQLITE);
         } catch (RuntimeException e) {
             http.stop();
+            logFeeds.close();
             throw e;
         }
+        logRetention.start();
     }
 
     private static void sweepStaging(DataDir dataDir) {
@@ -159,6 +171,11 @@ public final class KartaServer implements AutoCloseable {
         return config;
     }
 
+    /** The project log store: for tests and benchmarks that write entries directly. */
+    public LogStore logs() {
+        return logs;
+    }
+
     /** The org and admin key created on this start, when the database was empty. */
     public Optional<Tenants.NewOrg> bootstrapped() {
         return bootstrapped;
@@ -166,9 +183,10 @@ public final class KartaServer implements AutoCloseable {
 
     @Override
     public void close() {
+        logRetention.close();
+        logFeeds.close();
         http.stop();
         workers.close();
-        deployLogs.close();
         db.close();
     }
 }

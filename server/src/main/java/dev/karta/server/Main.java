@@ -99,6 +99,14 @@ public final class Main implements Callable<Integer> {
     @Option(names = "--github-token", defaultValue = "${env:KARTA_GITHUB_TOKEN}", hidden = true)
     String githubToken;
 
+    @Option(names = "--log-retention", defaultValue = "${env:KARTA_LOG_RETENTION:-7d}", converter = DurationConverter.class,
+            description = "Log entries older than this are pruned (env KARTA_LOG_RETENTION, default ${DEFAULT-VALUE})")
+    Duration logRetention;
+
+    @Option(names = "--log-max-entries", defaultValue = "${env:KARTA_LOG_MAX_ENTRIES:-100000}",
+            description = "Newest log entries kept per project (env KARTA_LOG_MAX_ENTRIES, default ${DEFAULT-VALUE})")
+    int logMaxEntries;
+
     @Option(names = "--bootstrap-key", defaultValue = "${env:KARTA_BOOTSTRAP_KEY}", hidden = true)
     String bootstrapKey;
 
@@ -108,7 +116,8 @@ public final class Main implements Callable<Integer> {
         return new Config(bind, port, dir, url, publicUrl, bootstrapKey, Duration.ofSeconds(5), 1L << 20,
                 new Config.ArchiveLimits(maxArchiveBytes, maxExpandedBytes, maxEntries, maxPathBytes, maxPathDepth),
                 buildWorkers, buildTimeout, builder, keepReleases, Duration.ofSeconds(30),
-                new Config.Repos(githubApiUrl, githubToken, sshCommand, maxWebhookBytes));
+                new Config.Repos(githubApiUrl, githubToken, sshCommand, maxWebhookBytes),
+                Config.Logs.DEFAULTS.withRetention(logRetention, logMaxEntries));
     }
 
     @Override

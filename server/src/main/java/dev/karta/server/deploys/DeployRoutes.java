@@ -6,7 +6,6 @@ import dev.karta.server.logs.DeployLogStream;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.Projects;
 import io.javalin.http.Context;
-import io.javalin.http.sse.SseClient;
 
 /** Handlers of {@code …/deploys}, {@code …/deploys/{id}} and the build log stream. */
 public final class DeployRoutes {
@@ -31,10 +30,9 @@ public final class DeployRoutes {
     }
 
     /** SSE: the build log replayed, then followed until the deploy ends (then an {@code end} event). */
-    public void logs(SseClient client) {
-        Context ctx = client.ctx();
+    public void logs(Context ctx) {
         DeployRecord deploy = deploys.get(project(ctx), ctx.pathParam("id"));
-        logStream.follow(client, deploy, deploys::refresh);
+        logStream.follow(ctx, deploy, deploys::refresh);
     }
 
     private ProjectRecord project(Context ctx) {

@@ -15,6 +15,7 @@ import dev.karta.server.ingest.github.WebhookRoutes;
 import dev.karta.server.ingest.upload.UploadRoutes;
 import dev.karta.server.releases.ReleaseRoutes;
 import dev.karta.server.keys.KeyRoutes;
+import dev.karta.server.logs.LogRoutes;
 import dev.karta.server.projects.ProjectRoutes;
 import io.javalin.Javalin;
 import io.javalin.config.RoutesConfig;
@@ -37,7 +38,7 @@ public final class HttpApi {
     /** The feature handlers the route table points at. */
     public record Handlers(ProjectRoutes projects, KeyRoutes keys, AuditRoutes audit, ReleaseRoutes releases,
                            DeployRoutes deploys, UploadRoutes uploads, CommitDeployRoutes commitDeploys,
-                           GitHttp git, RepoRoutes repos, WebhookRoutes webhooks) {
+                           GitHttp git, RepoRoutes repos, WebhookRoutes webhooks, LogRoutes logs) {
     }
 
     private final Javalin app;
@@ -94,7 +95,9 @@ public final class HttpApi {
             r.get("/agent_projects/{project}/deploys", handlers.deploys()::list, READ);
             r.post("/agent_projects/{project}/deploys", handlers.commitDeploys()::create, WRITE);
             r.get("/agent_projects/{project}/deploys/{id}", handlers.deploys()::show, READ);
-            r.sse("/agent_projects/{project}/deploys/{id}/logs", handlers.deploys()::logs, READ);
+            // Streams are plain GETs: logs/SseStream writes SSE without blocking (Javalin's r.sse blocks).
+            r.get("/agent_projects/{project}/deploys/{id}/logs", handlers.deploys()::logs, READ);
+            r.get("/agent_projects/{project}/logs", handlers.logs()::logs, READ);
 
             r.put("/agent_projects/{project}/repo", handlers.repos()::bind, WRITE);
             r.get("/agent_projects/{project}/repo", handlers.repos()::show, READ);

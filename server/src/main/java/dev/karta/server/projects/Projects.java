@@ -6,6 +6,8 @@ import dev.karta.server.Ids;
 import dev.karta.server.audit.Actor;
 import dev.karta.server.audit.AuditLog;
 import dev.karta.server.http.ApiError;
+import dev.karta.server.logs.LogSource;
+import dev.karta.server.logs.LogStore;
 import dev.karta.server.store.Database;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -26,13 +28,15 @@ public final class Projects {
     private final ProjectStore store;
     private final AuditLog audit;
     private final Supplier<String> publicUrl;
+    private final LogStore logs;
     private final List<Consumer<ProjectRecord>> onDelete = new ArrayList<>();
 
-    public Projects(Database db, ProjectStore store, AuditLog audit, Supplier<String> publicUrl) {
+    public Projects(Database db, ProjectStore store, AuditLog audit, Supplier<String> publicUrl, LogStore logs) {
         this.db = db;
         this.store = store;
         this.audit = audit;
         this.publicUrl = publicUrl;
+        this.logs = logs;
     }
 
     /** Registers work to do after a project is deleted (its files on disk, caches). */
@@ -62,12 +66,14 @@ public final class Projects {
         }
     }
 
-    /** Creates a project inside the caller's transaction, with its audit event. */
+    /** Creates a project inside the caller's transaction, with its audit event and first log entry. */
     public ProjectRecord create(Handle h, Actor actor, String name) {
         validateName(name);
         String id = Ids.next("prj");
         store.insert(h, id, actor.orgId(), name, Instant.now().toEpochMilli());
         audit.append(h, actor, "project.create", "project:" + name);
+        logs.append(h, id, LogSource.SYSTEM, null, null, "Project " + name + " created"
+                + (actor.keyId() == null ? "" : " by key " + actor.keyId()));
         return store.find(h, actor.orgId(), name).orElseThrow();
     }
 

@@ -237,7 +237,7 @@ class GitPushTest {
             assertThat(e.get("actor_key_id").asText()).isEqualTo(writer.id());
         });
         List<String> log = karta.query("SELECT l.message FROM log_entries l JOIN projects p ON p.id = l.project_id "
-                + "WHERE p.name = 'audited' AND l.source = 'system'");
+                + "WHERE p.name = 'audited' AND l.source = 'system' AND l.message LIKE 'git push%'");
         assertThat(log).containsExactly("git push by key " + writer.id() + ": main new at " + sha.substring(0, 7)
                 + " (deploying), side new at " + sha.substring(0, 7) + " (stored)");
     }

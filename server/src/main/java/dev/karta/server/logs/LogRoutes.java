@@ -1,0 +1,114 @@
+package dev.karta.server.logs;
+
+import dev.karta.api.LogEntries;
+import dev.karta.server.Durations;
+import dev.karta.server.http.ApiError;
+import dev.karta.server.http.Requests;
+import dev.karta.server.projects.ProjectRecord;
+import dev.karta.server.projects.Projects;
+import io.javalin.http.Context;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeParseException;
+import java.util.Locale;
+
+/**
+ * {@code GET /agent_projects/{p}/logs}: a window of the project's log as JSON, or with
+ * {@code Accept: text/event-stream} or {@code ?tail=true} a live SSE tail (SPEC §4 "Logs").
+ */
+public final class LogRoutes {
+    static final int DEFAULT_LIMIT = 100;
+    static final int MAX_LIMIT = 10_000;
+    private static final String TIME_FORMS =
+            "use an RFC 3339 time (2026-06-01T00:00:00Z) or an age such as 30s, 10m, 2h or 1d";
+
+    private final Projects projects;
+    private final LogStore store;
+    private final LogFeeds feeds;
+
+    public LogRoutes(Projects projects, LogStore store, LogFeeds feeds) {
+        this.projects = projects;
+        this.store = store;
+        this.feeds = feeds;
+    }
+
+    /**
+     * JSON: the newest {@code limit} entries (default 100) with {@code since <= time < until},
+     * oldest first. Tail: replays from {@code Last-Event-ID}, else from {@code since}, else the
+     * last {@code limit} entries, then follows.
+     */
+    public void logs(Context ctx) {
+        ProjectRecord project = projects.require(Requests.principal(ctx).orgId(), ctx.pathParam("project"));
+        LogSource source = source(ctx.queryParam("source"));
+        Instant now = Instant.now();
+        Instant since = time("since", ctx.queryParam("since"), now);
+        Instant until = time("until", ctx.queryParam("until"), now);
+        if (since != null && until != null && !since.isBefore(until)) {
+            throw ApiError.badRequest("since (" + since + ") must be before until (" + until + ")");
+        }
+        int limit = Requests.limit(ctx, DEFAULT_LIMIT, MAX_LIMIT);
+        if (!wantsTail(ctx)) {
+            ctx.json(new LogEntries(store.window(project.id(), since, until, source, limit)));
+            return;
+        }
+        if (until != null) {
+            throw ApiError.badRequest("until cannot be used with a live tail: a tail follows new entries");
+        }
+        LogFilter filter = new LogFilter(source, null);
+        Long lastEventId = LogFeeds.lastEventId(ctx);
+        long cursor = lastEventId != null ? lastEventId
+                : since != null ? store.cursorBefore(project.id(), since)
+                : store.cursorBeforeLast(project.id(), filter, limit);
+        feeds.follow(ctx, project.id(), filter, cursor, null);
+    }
+
+    private static boolean wantsTail(Context ctx) {
+        String tail = ctx.queryParam("tail");
+        if (tail != null && !tail.isBlank()) {
+            return switch (tail.trim().toLowerCase(Locale.ROOT)) {
+                case "true", "1" -> true;
+                case "false", "0" -> false;
+                default -> throw ApiError.badRequest("tail must be true or false, got '" + tail + "'");
+            };
+        }
+        String accept = ctx.header("Accept");
+        return accept != null && accept.contains("text/event-stream");
+    }
+
+    static LogSource source(String value) {
+        if (value == null || value.isBlank()) {
+            return null;
+        }
+        LogSource source = LogSource.parse(value.trim());
+        if (source == null) {
+            throw ApiError.badRequest("invalid source '" + value + "': use build, release, session or system");
+        }
+        return source;
+    }
+
+    /** An RFC 3339 time, or an age before {@code now} in the forms of {@link Durations}; null when absent. */
+    static Instant time(String name, String value, Instant now) {
+        if (value == null || value.isBlank()) {
+            return null;
+        }
+        String text = value.trim();
+        if (text.length() > 10 && (text.charAt(10) == 'T' || text.charAt(10) == 't')) {
+            try {
+                return OffsetDateTime.parse(text.toUpperCase(Locale.ROOT)).toInstant();
+            } catch (DateTimeParseException e) {
+                throw ApiError.badRequest("invalid " + name + " '" + value + "': " + TIME_FORMS);
+            }
+        }
+        Duration age;
+        try {
+            age = Durations.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw ApiError.badRequest("invalid " + name + " '" + value + "': " + TIME_FORMS);
+        }
+        if (age.isNegative()) {
+            throw ApiError.badRequest("invalid " + name + " '" + value + "': " + TIME_FORMS);
+        }
+        return now.minus(age);
+    }
+}

@@ -1,0 +1,102 @@
+package dev.karta.server.logs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+import org.apache.commons.compress.compressors.gzip.GzipCompressorOutputStream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code …/deploys/{id}/logs}: the build log on the same feed machinery, ending with the deploy. */
+class DeployLogStreamTest {
+    @TempDir
+    static Path dataDir;
+    static LogsHarness server;
+
+    @BeforeAll
+    static void start() {
+        server = LogsHarness.start(dataDir);
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+    }
+
+    private static String upload(String project) throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (TarArchiveOutputStream tar = new TarArchiveOutputStream(new GzipCompressorOutputStream(bytes))) {
+            byte[] readme = "no harness here\n".getBytes(StandardCharsets.UTF_8);
+            TarArchiveEntry entry = new TarArchiveEntry("README.md");
+            entry.setSize(readme.length);
+            tar.putArchiveEntry(entry);
+            tar.write(readme);
+            tar.closeArchiveEntry();
+        }
+        HttpResponse<String> accepted = LogsHarness.send(HttpRequest.newBuilder(server.uri(
+                        "/agent_projects/" + project + "/releases"))
+                .header("Authorization", "Bearer " + server.adminKey)
+                .header("Content-Type", "application/gzip")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(bytes.toByteArray())));
+        assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
+        return LogsHarness.json(accepted).get("id").asText();
+    }
+
+    @Test
+    void a_deploy_stream_sends_its_build_log_then_end_with_the_deploy_and_closes() throws IOException {
+        String deployId = upload("deploy-stream");
+
+        try (SseTestClient client = SseTestClient.open(server.port(),
+                "/agent_projects/deploy-stream/deploys/" + deployId + "/logs", server.adminKey,
+                "Accept", "text/event-stream")) {
+            await().until(() -> client.ended.get());
+
+            List<SseTestClient.Event> events = client.events;
+            assertThat(events).isNotEmpty();
+            SseTestClient.Event end = events.get(events.size() - 1);
+            assertThat(end.name()).isEqualTo("end");
+            JsonNode deploy = end.json();
+            assertThat(deploy.get("id").asText()).isEqualTo(deployId);
+            assertThat(deploy.get("status").asText()).isIn("succeeded", "failed");
+            List<SseTestClient.Event> logs = client.logEvents();
+            assertThat(logs).hasSize(events.size() - 1);
+            assertThat(logs).allSatisfy(e -> assertThat(e.json().get("deploy_id").asText()).isEqualTo(deployId));
+            assertThat(client.ids()).isSorted().doesNotHaveDuplicates();
+            assertThat(client.messages().get(0)).startsWith("Deploy " + deployId + " accepted");
+        }
+    }
+
+    @Test
+    void a_deploy_stream_resumes_after_last_event_id() throws IOException {
+        String deployId = upload("deploy-resume");
+        List<Long> all;
+        try (SseTestClient first = SseTestClient.open(server.port(),
+                "/agent_projects/deploy-resume/deploys/" + deployId + "/logs", server.adminKey,
+                "Accept", "text/event-stream")) {
+            await().until(() -> first.ended.get());
+            all = first.ids();
+        }
+        assertThat(all).hasSizeGreaterThan(1);
+
+        try (SseTestClient second = SseTestClient.open(server.port(),
+                "/agent_projects/deploy-resume/deploys/" + deployId + "/logs", server.adminKey,
+                "Accept", "text/event-stream", "Last-Event-ID", Long.toString(all.get(0)))) {
+            await().until(() -> second.ended.get());
+
+            assertThat(second.ids()).isEqualTo(all.subList(1, all.size()));
+            assertThat(second.events.get(second.events.size() - 1).name()).isEqualTo("end");
+        }
+    }
+}

@@ -1,0 +1,168 @@
+package dev.karta.server.logs;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.karta.server.Config;
+import dev.karta.server.KartaServer;
+import dev.karta.server.audit.AuditLog;
+import dev.karta.server.keys.ApiKeys;
+import dev.karta.server.orgs.Tenants;
+import dev.karta.server.store.Database;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * A real server for the log tests (port 0, SQLite in a temp dir, a preset admin key) and the
+ * calls they make. Private to these tests: the shared TestServer lives on another branch.
+ */
+final class LogsHarness implements AutoCloseable {
+    static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(5)).build();
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    final KartaServer server;
+    final String adminKey;
+    final Database db;
+
+    private LogsHarness(KartaServer server, String adminKey) {
+        this.server = server;
+        this.adminKey = adminKey;
+        this.db = Database.open(server.config().databaseUrl());
+    }
+
+    static LogsHarness start(Path dataDir) {
+        return start(dataDir, Config.Logs.DEFAULTS);
+    }
+
+    static LogsHarness start(Path dataDir, Config.Logs logs) {
+        return start(dataDir, logs, Config.defaults(dataDir).keyCacheTtl());
+    }
+
+    static LogsHarness start(Path dataDir, Config.Logs logs, Duration keyCacheTtl) {
+        return start(dataDir, logs, keyCacheTtl, "kt_live_" + UUID.randomUUID().toString().replace("-", ""));
+    }
+
+    private static final java.util.Map<Path, String> KEYS = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** Starts a server again on a data dir a harness used before, with the same admin key. */
+    static LogsHarness restart(Path dataDir, Config.Logs logs) {
+        return start(dataDir, logs, Config.defaults(dataDir).keyCacheTtl(), KEYS.get(dataDir));
+    }
+
+    private static LogsHarness start(Path dataDir, Config.Logs logs, Duration keyCacheTtl, String key) {
+        KEYS.put(dataDir, key);
+        Config d = Config.defaults(dataDir);
+        Config config = new Config(d.bind(), 0, d.dataDir(), d.databaseUrl(), d.publicUrl(), key, keyCacheTtl,
+                d.maxJsonBody(), d.archive(), d.buildWorkers(), d.buildTimeout(), d.builderCommand(),
+                d.keepReleases(), d.buildLease()).withLogs(logs);
+        return new LogsHarness(KartaServer.start(config), key);
+    }
+
+    static Config.Logs logs(Duration heartbeat, int streamBuffer) {
+        Config.Logs d = Config.Logs.DEFAULTS;
+        return new Config.Logs(d.retention(), d.maxEntries(), d.pruneEvery(), heartbeat, streamBuffer);
+    }
+
+    int port() {
+        return server.port();
+    }
+
+    URI uri(String path) {
+        return URI.create("http://127.0.0.1:" + port() + path);
+    }
+
+    /** Creates a project with the admin key and returns its id. */
+    String createProject(String name) {
+        HttpResponse<String> created = post("/agent_projects", adminKey, "{\"name\":\"" + name + "\"}");
+        if (created.statusCode() != 201) {
+            throw new IllegalStateException("create project: " + created.statusCode() + " " + created.body());
+        }
+        return db.withHandle(h -> h.createQuery("SELECT id FROM projects WHERE name = :n")
+                .bind("n", name).mapTo(String.class).one());
+    }
+
+    void append(String projectId, LogSource source, String message) {
+        server.logs().append(projectId, source, null, null, message);
+    }
+
+    /** Sets the time of one entry (to place it in the past). */
+    void backdate(long id, Duration age) {
+        db.execute("UPDATE log_entries SET time = ? WHERE id = ?", System.currentTimeMillis() - age.toMillis(), id);
+    }
+
+    List<Long> ids(String projectId) {
+        return db.withHandle(h -> h.createQuery("SELECT id FROM log_entries WHERE project_id = :p ORDER BY id")
+                .bind("p", projectId).mapTo(Long.class).list());
+    }
+
+    String createKey(String scope) {
+        HttpResponse<String> created = post("/api_keys", adminKey,
+                "{\"name\":\"k" + UUID.randomUUID().toString().substring(0, 8) + "\",\"scopes\":[\"" + scope + "\"]}");
+        return json(created).get("secret").asText();
+    }
+
+    /** Creates another org and returns its admin key. */
+    String createOrg(String name) {
+        AuditLog audit = new AuditLog(db);
+        return new Tenants(db, new ApiKeys(db, audit, Duration.ZERO), audit).create(name, null).adminSecret();
+    }
+
+    HttpResponse<String> get(String path, String key, String... headers) {
+        HttpRequest.Builder request = HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(30)).GET();
+        if (key != null) {
+            request.header("Authorization", "Bearer " + key);
+        }
+        for (int i = 0; i < headers.length; i += 2) {
+            request.header(headers[i], headers[i + 1]);
+        }
+        return send(request);
+    }
+
+    HttpResponse<String> post(String path, String key, String body) {
+        return send(HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(30))
+                .header("Authorization", "Bearer " + key)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)));
+    }
+
+    static HttpResponse<String> send(HttpRequest.Builder request) {
+        try {
+            return HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static JsonNode json(HttpResponse<String> response) {
+        try {
+            return JSON.readTree(response.body());
+        } catch (IOException e) {
+            throw new UncheckedIOException("not JSON (" + response.statusCode() + "): " + response.body(), e);
+        }
+    }
+
+    /** The messages of a {@code {"entries":[…]}} answer, in order. */
+    static List<String> messages(HttpResponse<String> response) {
+        List<String> out = new ArrayList<>();
+        json(response).get("entries").forEach(e -> out.add(e.get("message").asText()));
+        return out;
+    }
+
+    @Override
+    public void close() {
+        db.close();
+        server.close();
+    }
+}
