@@ -62,8 +62,11 @@ public final class ImageBuilder {
             }
         } finally {
             if (process.isAlive()) {
-                process.descendants().forEach(ProcessHandle::destroyForcibly);
+                // Parent first, so it cannot act on its children's deaths (a shell running the
+                // next command); then the children it leaves behind.
+                List<ProcessHandle> children = process.descendants().toList();
                 process.destroyForcibly();
+                children.forEach(ProcessHandle::destroyForcibly);
             }
         }
         reader.join(1000);
