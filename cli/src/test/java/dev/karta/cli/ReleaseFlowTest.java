@@ -87,7 +87,8 @@ class ReleaseFlowTest {
         assertThat(publish.exitCode()).as(publish.toString()).isEqualTo(1);
         assertThat(publish.stderr()).containsPattern("karta: build failed: karta.toml: line 1, column \\d+: ");
         assertThat(publish.stdout()).doesNotContain("Released");
-        assertThat(karta.run("projects", "releases", "broken-shop").stderr()).contains("No releases of broken-shop yet");
+        assertThat(karta.run("projects", "releases", "broken-shop").stderr())
+                .contains("No releases of broken-shop yet");
     }
 
     @Test
@@ -115,7 +116,8 @@ class ReleaseFlowTest {
 
         assertThat(releases.exitCode()).as(releases.toString()).isZero();
         assertThat(releases.stdout().lines().toList()).hasSize(3);
-        assertThat(releases.stdout().lines().toList().get(0)).matches("VERSION +STATUS +COMMIT +HARNESS +BUILD +SOURCE +AGE");
+        assertThat(releases.stdout().lines().toList().get(0))
+                .matches("VERSION +STATUS +COMMIT +HARNESS +BUILD +SOURCE +AGE");
         assertThat(releases.stdout().lines().toList().get(1))
                 .matches("v2 +\\* active +[0-9a-f]{7} +claude +file_copy +upload +(just now|\\d+s ago)");
         assertThat(releases.stdout().lines().toList().get(2))
