@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -28,6 +29,8 @@ final class InitCommand implements Callable<Integer> {
     /** Set by the {@code karta} launcher to its own path, so git can call this CLI back. */
     static final String ENV_LAUNCHER = "KARTA_LAUNCHER";
     private static final String DEPLOY_BRANCH = "main";
+    /** {@code scheme://user:password@}: the password part of a URL's user information. */
+    private static final Pattern USERINFO_PASSWORD = Pattern.compile("^([a-zA-Z][a-zA-Z0-9+.-]*://[^/@:]*:)[^/@]*@");
 
     private final Cli cli;
 
@@ -48,9 +51,16 @@ final class InitCommand implements Callable<Integer> {
             return url.equals(gitUrl) && pushUrls.stream().allMatch(gitUrl::equals);
         }
 
+        /** The URLs as messages show them: a password in one (a key, say) is masked. */
         @Override
         public String toString() {
-            return pushUrls.isEmpty() ? url : url + " (push: " + String.join(", ", pushUrls) + ")";
+            String shown = masked(url);
+            return pushUrls.isEmpty() ? shown
+                    : shown + " (push: " + String.join(", ", pushUrls.stream().map(Remote::masked).toList()) + ")";
+        }
+
+        static String masked(String url) {
+            return USERINFO_PASSWORD.matcher(url).replaceFirst("$1***@");
         }
     }
 

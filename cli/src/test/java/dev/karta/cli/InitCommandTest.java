@@ -192,6 +192,25 @@ class InitCommandTest {
     }
 
     @Test
+    void a_karta_remote_with_a_key_in_its_url_is_refused_without_showing_the_key_and_force_cleans_it()
+            throws IOException {
+        Path repo = git.newApp(home.resolve("keyed-shop"));
+        String keyed = gitUrl("keyed-shop").replace("http://", "http://x:" + TestServer.ADMIN_KEY + "@");
+        git.run(repo, "remote", "add", "karta", keyed).ok();
+
+        Run.Result refused = init(repo);
+        Run.Result forced = init(repo, "--force");
+
+        assertThat(refused.exitCode()).as(refused.toString()).isEqualTo(1);
+        String masked = gitUrl("keyed-shop").replace("http://", "http://x:***@");
+        assertThat(refused.stderr()).contains("already points to " + masked).doesNotContain(TestServer.ADMIN_KEY);
+        assertThat(forced.exitCode()).as(forced.toString()).isZero();
+        assertThat(forced.stdout()).doesNotContain(TestServer.ADMIN_KEY);
+        assertThat(Files.readString(repo.resolve(".git/config"))).doesNotContain(TestServer.ADMIN_KEY);
+        assertThat(git.run(repo, "remote", "get-url", "karta").ok().line()).isEqualTo(gitUrl("keyed-shop"));
+    }
+
+    @Test
     void init_outside_a_git_repository_exits_1() throws IOException {
         Path plain = Files.createDirectories(home.resolve("plain-folder"));
 
@@ -258,6 +277,22 @@ class InitCommandTest {
         assertThat(releases.stdout()).containsPattern("\nv1 +\\* active +[0-9a-f]{7} +claude +file_copy +git_push ");
         assertThat(Files.readString(repo.resolve(".git/config"))).doesNotContain("kt_live_");
         assertThat(git.run(repo, "remote", "get-url", "karta").ok().line()).doesNotContain("@");
+    }
+
+    @Test
+    void a_launcher_path_with_spaces_and_shell_characters_is_quoted_for_git() {
+        Path odd = git.launcher(home.resolve("my tools $HOME \"q\" `id`"));
+        Path repo = git.newApp(home.resolve("quoted-shop"));
+        Run loggedIn = new Run(home).env(git.env()).env("KARTA_LAUNCHER", odd.toString())
+                .stdin(TestServer.ADMIN_KEY + "\n");
+        assertThat(loggedIn.run("login", "--server", server.url()).exitCode()).isZero();
+
+        Run.Result init = loggedIn.workingDir(repo).run("init");
+
+        assertThat(init.exitCode()).as(init.toString()).isZero();
+        assertThat(git.run(repo, "config", "--local", "--get-all", helperKey()).ok().out())
+                .isEqualTo("\n!\"" + home + "/my tools \\$HOME \\\"q\\\" \\`id\\`/karta\" git-credential\n");
+        assertThat(git.run(repo, "push", "karta", "main").ok().err()).contains("remote: Released v1");
     }
 
     @Test
