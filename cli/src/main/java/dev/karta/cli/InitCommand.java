@@ -64,6 +64,10 @@ final class InitCommand implements Callable<Integer> {
         }
     }
 
+    /** The project as the server answered, and whether this run created it. */
+    private record Found(ApiClient.Reply<Project> reply, boolean created) {
+    }
+
     @Override
     public Integer call() {
         Environment env = cli.env();
@@ -77,49 +81,13 @@ final class InitCommand implements Callable<Integer> {
         ApiClient api = cli.api();
         Remote existing = remote(git);
 
-        ApiClient.Reply<Project> reply = find(api, project);
-        boolean created = false;
-        if (reply == null) {
-            // A karta remote for another project: refuse before creating anything. One that already
-            // names this project (deleted since, say) is compared exactly once it exists again.
-            if (existing != null && !force && !existing.url().endsWith("/git/" + project + ".git")) {
-                throw CliError.failed("git remote '" + REMOTE + "' already points to " + existing
-                        + ": run `karta init " + project + " --force` to create project " + project
-                        + " and point '" + REMOTE + "' at it");
-            }
-            try {
-                reply = api.createProject(project);
-                created = true;
-            } catch (CliError e) {
-                // 409: created meanwhile, by someone else of this org (then it is found) or of another.
-                if (e.httpStatus() != 409 || (reply = find(api, project)) == null) {
-                    throw e;
-                }
-            }
-        }
-        Project p = reply.value();
+        Found found = findOrCreate(api, project, existing);
+        Project p = found.reply().value();
         String gitUrl = p.gitUrl();
         if (gitUrl == null || gitUrl.isBlank()) {
             throw CliError.failed("the server gave no git URL for project " + p.name());
         }
-
-        String remoteLine;
-        if (existing == null) {
-            git.require("remote", "add", REMOTE, gitUrl);
-            remoteLine = "Added git remote " + REMOTE + ": " + gitUrl;
-        } else if (existing.pointsTo(gitUrl)) {
-            remoteLine = "Git remote " + REMOTE + " already points to " + gitUrl;
-        } else if (!force) {
-            throw CliError.failed("git remote '" + REMOTE + "' already points to " + existing + ", not to project "
-                    + p.name() + " (" + gitUrl + "): run `karta init " + p.name() + " --force` to replace it");
-        } else {
-            git.require("remote", "set-url", REMOTE, gitUrl);
-            if (!existing.pushUrls().isEmpty()) {
-                git.require("config", "--local", "--unset-all", "remote." + REMOTE + ".pushurl");
-            }
-            remoteLine = "Replaced git remote " + REMOTE + " (was " + existing + "): " + gitUrl;
-        }
-
+        String remoteLine = pointRemote(git, existing, p.name(), gitUrl);
         String origin = GitCredentialCommand.origin(gitUrl);
         String launcher = launcher();
         String helperKey = "credential." + origin + ".helper";
@@ -130,9 +98,9 @@ final class InitCommand implements Callable<Integer> {
 
         Output output = cli.output();
         if (output.jsonMode()) {
-            output.json(reply.body());
+            output.json(found.reply().body());
         } else {
-            output.line((created ? "Created project " : "Using project ") + p.name());
+            output.line((found.created() ? "Created project " : "Using project ") + p.name());
             output.line(remoteLine);
             output.line("Git pushes to " + origin + " use your Karta key (credential helper: "
                     + launcher + " git-credential)");
@@ -143,6 +111,53 @@ final class InitCommand implements Callable<Integer> {
         cli.say("Deploy with `git push " + REMOTE + " " + (local.equals(DEPLOY_BRANCH) ? local : local + ":"
                 + DEPLOY_BRANCH) + "`; pushes to other branches are stored, not deployed.");
         return 0;
+    }
+
+    /**
+     * The project: looked up first, created on 404. A {@code karta} remote for another project is
+     * refused before anything is created; one that already names this project (deleted since,
+     * say) is compared exactly once the project exists again.
+     */
+    private Found findOrCreate(ApiClient api, String project, Remote existing) {
+        ApiClient.Reply<Project> reply = find(api, project);
+        if (reply != null) {
+            return new Found(reply, false);
+        }
+        if (existing != null && !force && !existing.url().endsWith("/git/" + project + ".git")) {
+            throw CliError.failed("git remote '" + REMOTE + "' already points to " + existing
+                    + ": run `karta init " + project + " --force` to create project " + project
+                    + " and point '" + REMOTE + "' at it");
+        }
+        try {
+            return new Found(api.createProject(project), true);
+        } catch (CliError e) {
+            // 409: created meanwhile, by someone of this org (then it is found) or of another.
+            ApiClient.Reply<Project> raced = e.httpStatus() == 409 ? find(api, project) : null;
+            if (raced == null) {
+                throw e;
+            }
+            return new Found(raced, false);
+        }
+    }
+
+    /** Adds the remote, leaves it when it already points there, or replaces it with --force; says which. */
+    private String pointRemote(Git git, Remote existing, String project, String gitUrl) {
+        if (existing == null) {
+            git.require("remote", "add", REMOTE, gitUrl);
+            return "Added git remote " + REMOTE + ": " + gitUrl;
+        }
+        if (existing.pointsTo(gitUrl)) {
+            return "Git remote " + REMOTE + " already points to " + gitUrl;
+        }
+        if (!force) {
+            throw CliError.failed("git remote '" + REMOTE + "' already points to " + existing + ", not to project "
+                    + project + " (" + gitUrl + "): run `karta init " + project + " --force` to replace it");
+        }
+        git.require("remote", "set-url", REMOTE, gitUrl);
+        if (!existing.pushUrls().isEmpty()) {
+            git.require("config", "--local", "--unset-all", "remote." + REMOTE + ".pushurl");
+        }
+        return "Replaced git remote " + REMOTE + " (was " + existing + "): " + gitUrl;
     }
 
     /** What the helper cannot do later from here: answer for another server, or without a saved key. */
