@@ -38,14 +38,25 @@ final class CliError extends RuntimeException {
     }
 
     private final Kind kind;
+    private final int httpStatus;
 
     CliError(Kind kind, String message) {
+        this(kind, message, 0);
+    }
+
+    private CliError(Kind kind, String message, int httpStatus) {
         super(message, null, false, false);
         this.kind = kind;
+        this.httpStatus = httpStatus;
     }
 
     Kind kind() {
         return kind;
+    }
+
+    /** The status of the server's answer this error stands for; 0 when it did not come from one. */
+    int httpStatus() {
+        return httpStatus;
     }
 
     int exitCode() {
@@ -73,6 +84,6 @@ final class CliError extends RuntimeException {
         String message = body != null && body.message() != null && !body.message().isBlank()
                 ? body.message()
                 : "the server answered HTTP " + status + " to " + method + " " + url;
-        return new CliError(Kind.ofStatus(status), message);
+        return new CliError(Kind.ofStatus(status), message, status);
     }
 }

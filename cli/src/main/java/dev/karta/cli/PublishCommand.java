@@ -46,7 +46,7 @@ final class PublishCommand implements Callable<Integer> {
         if (!Files.isDirectory(folder)) {
             throw CliError.usage("no folder at " + folder);
         }
-        String project = name != null ? name : projectNameOf(folder);
+        String project = name != null ? name : projectNameOf(folder, "publish");
         ApiClient api = cli.api();
 
         SourceArchive.Contents contents = SourceArchive.scan(folder);
@@ -76,14 +76,14 @@ final class PublishCommand implements Callable<Integer> {
         return DeployCommand.finish(cli, api, finished);
     }
 
-    /** The folder's name, lowercased, when it is a valid project name. */
-    static String projectNameOf(Path folder) {
+    /** The folder's name, lowercased, when it is a valid project name; else a usage error naming {@code command}. */
+    static String projectNameOf(Path folder, String command) {
         Path last = folder.toAbsolutePath().normalize().getFileName();
         String derived = last == null ? "" : last.toString().toLowerCase(Locale.ROOT);
         if (!PROJECT_NAME.matcher(derived).matches()) {
             throw CliError.usage("the folder name '" + (last == null ? "/" : last) + "' is not a valid project name "
                     + "(3-40 characters of a-z, 0-9 and '-', starting with a letter): pass one, "
-                    + "e.g. `karta publish my-app`");
+                    + "e.g. `karta " + command + " my-app`");
         }
         return derived;
     }

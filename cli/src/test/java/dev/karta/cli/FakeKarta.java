@@ -14,8 +14,10 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
 /**
- * A scripted HTTP server for routes the real server does not have yet (releases, deploys,
- * rollback, build logs): it answers what each test tells it to and records every request.
+ * A scripted HTTP server for what a real server cannot be made to do on demand (a superseded
+ * deploy, a dropped build log stream) and for checking the exact requests the CLI sends: it
+ * answers what each test tells it to and records every request. End-to-end behaviour is tested
+ * against the real server ({@link TestServer}).
  * Built on the JDK's com.sun.net.httpserver, so it speaks real HTTP and real SSE.
  */
 final class FakeKarta implements AutoCloseable {

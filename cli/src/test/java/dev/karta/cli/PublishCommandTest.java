@@ -23,8 +23,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code karta publish} against the contract of SPEC §4 ({@code POST …/releases}, then the build
- * log). The server does not serve these routes yet, so a scripted server stands in; end-to-end
- * tests against the real one come when it does.
+ * log), checked request by request on a scripted server: the headers and archive sent, and how
+ * each outcome is printed. {@link ReleaseFlowTest} runs the same against a real server.
  */
 class PublishCommandTest {
     @TempDir

@@ -31,6 +31,11 @@ final class Run {
         return this;
     }
 
+    Run env(Map<String, String> more) {
+        variables.putAll(more);
+        return this;
+    }
+
     Run stdin(String text) {
         this.stdin = text;
         return this;
