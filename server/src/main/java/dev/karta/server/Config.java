@@ -2,7 +2,10 @@ package dev.karta.server;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -21,6 +24,7 @@ import java.util.Objects;
  *                      one before it are always kept
  * @param buildLease    a building deploy whose server has not renewed its lease for this long is
  *                      taken as interrupted and retried (or failed)
+ * @param sessions      how sessions run their harness (SPEC §6)
  */
 public record Config(
         String bind,
@@ -36,7 +40,8 @@ public record Config(
         Duration buildTimeout,
         List<String> builderCommand,
         int keepReleases,
-        Duration buildLease) {
+        Duration buildLease,
+        SessionSettings sessions) {
 
     /** Named limits for untrusted archives (SPEC §2.3). */
     public record ArchiveLimits(long maxCompressedBytes, long maxExpandedBytes, int maxEntries,
@@ -52,11 +57,98 @@ public record Config(
         }
     }
 
+    /**
+     * How sessions run their harness (SPEC §6).
+     *
+     * @param claudeExecutable   Claude Code: a path, or a name looked up on PATH
+     * @param opencodeExecutable OpenCode: a path, or a name looked up on PATH
+     * @param idleTimeout        a session with no turn for this long ends
+     * @param turnTimeout        a turn running longer is killed with its children (504)
+     * @param maxConcurrentTurns turns this server runs at once; more answer 503
+     * @param maxMessageBytes    the longest message text in UTF-8 bytes: it reaches the harness as
+     *                           one argv entry, which Linux caps at 128 KiB (MAX_ARG_STRLEN)
+     * @param maxTurnOutputBytes the most a harness may print on stdout in one turn
+     * @param harnessEnvironment the whole environment of a harness process: never server secrets,
+     *                           never {@code KARTA_*}
+     */
+    public record SessionSettings(String claudeExecutable, String opencodeExecutable, Duration idleTimeout,
+                                  Duration turnTimeout, int maxConcurrentTurns, int maxMessageBytes,
+                                  long maxTurnOutputBytes, Map<String, String> harnessEnvironment) {
+        /** Variables a harness inherits from the server's environment unless told otherwise. */
+        public static final List<String> INHERITED = List.of("PATH", "HOME", "LANG");
+        static final int MAX_ARG_BYTES = 128 * 1024 - 1;
+
+        public SessionSettings {
+            if (claudeExecutable == null || claudeExecutable.isBlank()
+                    || opencodeExecutable == null || opencodeExecutable.isBlank()) {
+                throw new IllegalArgumentException("--harness-claude and --harness-opencode must not be empty");
+            }
+            if (idleTimeout == null || idleTimeout.isNegative() || idleTimeout.isZero()) {
+                throw new IllegalArgumentException("--session-idle-timeout must be positive");
+            }
+            if (turnTimeout == null || turnTimeout.isNegative() || turnTimeout.isZero()) {
+                throw new IllegalArgumentException("--turn-timeout must be positive");
+            }
+            if (maxConcurrentTurns < 1) {
+                throw new IllegalArgumentException("--max-concurrent-turns must be at least 1");
+            }
+            if (maxMessageBytes < 1 || maxMessageBytes > MAX_ARG_BYTES) {
+                throw new IllegalArgumentException("the message limit must be between 1 and " + MAX_ARG_BYTES
+                        + " bytes (one argv entry)");
+            }
+            if (maxTurnOutputBytes < 1) {
+                throw new IllegalArgumentException("the turn output limit must be positive");
+            }
+            harnessEnvironment = Map.copyOf(harnessEnvironment == null ? Map.of() : harnessEnvironment);
+            for (String name : harnessEnvironment.keySet()) {
+                if (name.toUpperCase(Locale.ROOT).startsWith("KARTA_")) {
+                    throw new IllegalArgumentException("--harness-env must not pass " + name
+                            + " on: KARTA_* settings stay with the server");
+                }
+            }
+        }
+
+        public static SessionSettings defaults() {
+            return new SessionSettings("claude", "opencode", Duration.ofMinutes(30), Duration.ofMinutes(5), 16,
+                    100_000, 16L << 20, inheritedEnvironment(List.of()));
+        }
+
+        /**
+         * The harness environment: {@link #INHERITED} plus {@code extraNames}, each with its value in
+         * the server's environment when it has one.
+         */
+        public static Map<String, String> inheritedEnvironment(List<String> extraNames) {
+            Map<String, String> env = new LinkedHashMap<>();
+            for (String name : INHERITED) {
+                String value = System.getenv(name);
+                if (value != null) {
+                    env.put(name, value);
+                }
+            }
+            for (String name : extraNames == null ? List.<String>of() : extraNames) {
+                String value = name.isBlank() ? null : System.getenv(name.trim());
+                if (value != null) {
+                    env.put(name.trim(), value);
+                }
+            }
+            return env;
+        }
+    }
+
+    /** A configuration with default session settings (for callers written before sessions existed). */
+    public Config(String bind, int port, Path dataDir, String databaseUrl, String publicUrl, String bootstrapKey,
+                  Duration keyCacheTtl, long maxJsonBody, ArchiveLimits archive, int buildWorkers,
+                  Duration buildTimeout, List<String> builderCommand, int keepReleases, Duration buildLease) {
+        this(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive,
+                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, SessionSettings.defaults());
+    }
+
     public Config {
         Objects.requireNonNull(bind, "bind");
         Objects.requireNonNull(dataDir, "dataDir");
         Objects.requireNonNull(databaseUrl, "databaseUrl");
         Objects.requireNonNull(archive, "archive");
+        Objects.requireNonNull(sessions, "sessions");
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException("--port must be between 0 and 65535, got " + port);
         }
@@ -86,11 +178,18 @@ public record Config(
     /** Defaults for a data directory: what {@code karta server} runs with when given no flags. */
     public static Config defaults(Path dataDir) {
         return new Config("127.0.0.1", 7070, dataDir, sqliteUrl(dataDir), null, null, Duration.ofSeconds(5),
-                1L << 20, ArchiveLimits.DEFAULTS, 2, Duration.ofMinutes(10), List.of(), 0, Duration.ofSeconds(30));
+                1L << 20, ArchiveLimits.DEFAULTS, 2, Duration.ofMinutes(10), List.of(), 0, Duration.ofSeconds(30),
+                SessionSettings.defaults());
     }
 
     public static String sqliteUrl(Path dataDir) {
         return "jdbc:sqlite:" + dataDir.resolve("karta.db").toAbsolutePath();
+    }
+
+    /** This configuration with other session settings. */
+    public Config withSessions(SessionSettings settings) {
+        return new Config(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive,
+                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, settings);
     }
 
     /** The public base URL, given the port the server actually bound. */
