@@ -32,13 +32,15 @@ import dev.karta.server.releases.ReleaseRoutes;
 import dev.karta.server.releases.ReleaseStore;
 import dev.karta.server.releases.Releases;
 import dev.karta.server.releases.Retention;
+import dev.karta.server.sessions.SessionRoutes;
+import dev.karta.server.sessions.Sessions;
 import dev.karta.server.store.Database;
 import dev.karta.server.store.Dialect;
+import dev.karta.server.usage.UsageRoutes;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -51,6 +53,7 @@ public final class KartaServer implements AutoCloseable {
     private final HttpApi http;
     private final BuildWorkers workers;
     private final DeployLogStream deployLogs;
+    private final Sessions sessions;
     private final Optional<Tenants.NewOrg> bootstrapped;
     private final String publicUrl;
 
@@ -77,7 +80,8 @@ public final class KartaServer implements AutoCloseable {
         DeployStore deployStore = new DeployStore(db);
         ReleaseStore releaseStore = new ReleaseStore(db);
         Releases releases = new Releases(db, releaseStore, projectStore, deployStore, audit, logs, dataDir);
-        Retention retention = new Retention(db, dataDir, config.keepReleases(), projectId -> Set.of());
+        this.sessions = new Sessions(db, projects, logs, dataDir, config.sessions(), json);
+        Retention retention = new Retention(db, dataDir, config.keepReleases(), sessions::pinnedReleaseIds);
         Sources sources = new Sources(dataDir, new Materializer(config.archive()));
         BuildQueue queue = new BuildQueue(db, deployStore, logs, config.buildLease());
         this.workers = new BuildWorkers(queue, sources,
@@ -94,12 +98,15 @@ public final class KartaServer implements AutoCloseable {
                 new AuditRoutes(audit),
                 new ReleaseRoutes(releases, projects, idempotency, json),
                 new DeployRoutes(new Deploys(deployStore), projects, deployLogs),
-                new UploadRoutes(ingest, sources, dataDir, idempotency, config.archive().maxCompressedBytes()));
+                new UploadRoutes(ingest, sources, dataDir, idempotency, config.archive().maxCompressedBytes()),
+                new SessionRoutes(sessions, idempotency, json),
+                new UsageRoutes(db, projects, dataDir));
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys),
                 metrics, handlers);
         try {
             http.start();
         } catch (RuntimeException e) {
+            sessions.close();
             db.close();
             throw e;
         }
@@ -107,6 +114,7 @@ public final class KartaServer implements AutoCloseable {
         this.publicUrl = baseUrl.get();
         sweepStaging(dataDir);
         workers.start(db.dialect() == Dialect.SQLITE);
+        sessions.start();
     }
 
     private static void sweepStaging(DataDir dataDir) {
@@ -143,6 +151,7 @@ public final class KartaServer implements AutoCloseable {
     public void close() {
         http.stop();
         workers.close();
+        sessions.close();
         deployLogs.close();
         db.close();
     }

@@ -12,6 +12,8 @@ import dev.karta.server.ingest.upload.UploadRoutes;
 import dev.karta.server.releases.ReleaseRoutes;
 import dev.karta.server.keys.KeyRoutes;
 import dev.karta.server.projects.ProjectRoutes;
+import dev.karta.server.sessions.SessionRoutes;
+import dev.karta.server.usage.UsageRoutes;
 import io.javalin.Javalin;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
@@ -32,7 +34,7 @@ public final class HttpApi {
 
     /** The feature handlers the route table points at. */
     public record Handlers(ProjectRoutes projects, KeyRoutes keys, AuditRoutes audit, ReleaseRoutes releases,
-                           DeployRoutes deploys, UploadRoutes uploads) {
+                           DeployRoutes deploys, UploadRoutes uploads, SessionRoutes sessions, UsageRoutes usage) {
     }
 
     private final Javalin app;
@@ -84,6 +86,13 @@ public final class HttpApi {
             r.get("/agent_projects/{project}/deploys", handlers.deploys()::list, READ);
             r.get("/agent_projects/{project}/deploys/{id}", handlers.deploys()::show, READ);
             r.sse("/agent_projects/{project}/deploys/{id}/logs", handlers.deploys()::logs, READ);
+            r.get("/agent_projects/{project}/usage", handlers.usage()::show, READ);
+
+            r.post("/v1/projects/{project}/sessions", handlers.sessions()::create, WRITE);
+            r.get("/v1/projects/{project}/sessions", handlers.sessions()::list, READ);
+            r.get("/v1/projects/{project}/sessions/{id}", handlers.sessions()::show, READ);
+            r.delete("/v1/projects/{project}/sessions/{id}", handlers.sessions()::end, WRITE);
+            r.post("/v1/projects/{project}/sessions/{id}/messages", handlers.sessions()::message, WRITE);
 
             r.get("/api_keys", handlers.keys()::list, READ);
             r.post("/api_keys", handlers.keys()::create, ADMIN);
