@@ -77,11 +77,9 @@ public final class Sessions implements AutoCloseable {
                     + "' has no active release yet: publish or deploy it first");
         }
         String id = Ids.next("sess");
+        // One write and no log line: creation is the hot path of a cutover, and SQLite has one writer.
         store.insert(id, project.id(), project.currentReleaseId(), metadata, System.currentTimeMillis());
-        SessionRecord session = store.find(project.id(), id).orElseThrow();
-        logs.append(project.id(), LogSource.SESSION, null, session.version(),
-                "Session " + id + " opened on " + session.version() + " (" + session.harness() + ")");
-        return session;
+        return store.find(project.id(), id).orElseThrow();
     }
 
     SessionRecord get(String orgId, String projectName, String sessionId) {

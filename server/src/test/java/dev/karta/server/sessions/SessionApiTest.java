@@ -280,7 +280,6 @@ class SessionApiTest {
         String messageId = f.message(p, session, "hi").json().at("/message/id").asText();
 
         assertThat(f.sessionLog(p)).satisfiesExactly(
-                opened -> assertThat(opened).isEqualTo("v1 Session " + session + " opened on v1 (claude)"),
                 started -> assertThat(started).isEqualTo("v1 Turn " + messageId + " of session " + session
                         + " started (claude)"),
                 finished -> assertThat(finished).matches("v1 Turn " + messageId + " of session " + session
@@ -326,6 +325,22 @@ class SessionApiTest {
         assertThat(f.server.delete("/v1/projects/" + p + "/sessions/" + session, stranger).status()).isEqualTo(404);
         assertThat(f.session(p, session).json().get("status").asText()).isEqualTo("idle");
         assertThat(f.session(p, session).json().get("turns").asInt()).isZero();
+    }
+
+    @Test
+    void deleting_a_project_removes_its_sessions_and_turns() {
+        String p = project("doomed");
+        String session = f.open(p);
+        f.ask(p, session, "hi");
+
+        assertThat(f.server.delete("/agent_projects/" + p, f.admin).status()).isEqualTo(204);
+
+        assertThat(f.session(p, session).status()).isEqualTo(404);
+        try (var db = f.server.openDatabase()) {
+            long turns = db.withHandle(h -> h.createQuery("SELECT COUNT(*) FROM session_turns WHERE session_id = :s")
+                    .bind("s", session).mapTo(Long.class).one());
+            assertThat(turns).isZero();
+        }
     }
 
     static List<String> ids(JsonNode sessions) {
