@@ -84,6 +84,26 @@ class SessionApiTest {
     }
 
     @Test
+    void curl_style_bodies_sent_as_form_data_are_read_as_json() {
+        String p = project("curl");
+        java.util.function.BiFunction<String, String, Response> curl = (path, body) -> f.server.send(
+                f.server.request(path, f.writer)
+                        .header("Content-Type", "application/x-www-form-urlencoded")
+                        .POST(java.net.http.HttpRequest.BodyPublishers.ofString(body)));
+
+        Response created = curl.apply("/v1/projects/" + p + "/sessions", "{}");
+        assertThat(created.status()).as(created.body()).isEqualTo(201);
+        String session = created.json().get("id").asText();
+        Response answered = curl.apply("/v1/projects/" + p + "/sessions/" + session + "/messages",
+                "{\"text\":\"where is my order?\"}");
+        assertThat(answered.status()).as(answered.body()).isEqualTo(200);
+        assertThat(answered.json().at("/message/text").asText()).isEqualTo("curl");
+        Response malformed = curl.apply("/v1/projects/" + p + "/sessions/" + session + "/messages", "text=hi");
+        assertThat(malformed.status()).isEqualTo(400);
+        assertThat(malformed.json().get("error").asText()).isEqualTo("malformed_json");
+    }
+
+    @Test
     void create_rejects_more_than_50_metadata_keys() {
         String p = project("meta");
         StringBuilder metadata = new StringBuilder("{");
