@@ -149,9 +149,9 @@ public final class KartaServer implements AutoCloseable {
 
     @Override
     public void close() {
+        sessions.close();
         http.stop();
         workers.close();
-        sessions.close();
         deployLogs.close();
         db.close();
     }

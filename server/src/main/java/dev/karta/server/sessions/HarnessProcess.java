@@ -9,7 +9,9 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -43,21 +45,31 @@ final class HarnessProcess implements AutoCloseable {
         }
     }
 
-    /** Lets another request end a running turn (a session ended while its turn ran). */
+    /**
+     * Lets another thread stop a running turn (its session was ended, the server is stopping);
+     * the turn then fails with the given reason.
+     */
     static final class Cancellation {
         private Runnable onCancel;
-        private boolean cancelled;
+        private TurnFailed reason;
 
-        synchronized void cancel() {
-            cancelled = true;
+        synchronized void cancel(TurnFailed why) {
+            if (reason != null) {
+                return;
+            }
+            reason = why;
             if (onCancel != null) {
                 onCancel.run();
             }
         }
 
+        synchronized TurnFailed reason() {
+            return reason;
+        }
+
         synchronized void onCancel(Runnable action) {
             onCancel = action;
-            if (cancelled) {
+            if (reason != null) {
                 action.run();
             }
         }
@@ -95,7 +107,7 @@ final class HarnessProcess implements AutoCloseable {
     }
 
     String executable(Harness harness) {
-        return harness instanceof ClaudeCode ? settings.claudeExecutable() : settings.opencodeExecutable();
+        return harness.name().equals("claude") ? settings.claudeExecutable() : settings.opencodeExecutable();
     }
 
     /** Runs one turn to its end; see the class comment for what is guaranteed on return. */
@@ -112,9 +124,15 @@ final class HarnessProcess implements AutoCloseable {
         } catch (IOException e) {
             throw TurnFailed.failed("could not start " + harness.name() + " ('" + executable + "'): "
                     + startFailure(e) + "; set --harness-" + harness.name() + " (KARTA_HARNESS_"
-                    + harness.name().toUpperCase(java.util.Locale.ROOT) + ") to its path");
+                    + harness.name().toUpperCase(Locale.ROOT) + ") to its path");
         }
-        ProcessTree tree = new ProcessTree(process, ticker);
+        ProcessTree tree;
+        try {
+            tree = new ProcessTree(process, ticker);
+        } catch (RuntimeException e) {
+            process.destroyForcibly();
+            throw new TurnFailed(TurnFailed.Kind.SERVER_STOPPING, "the server is stopping; retry the message");
+        }
         try {
             process.getOutputStream().close();
             BlockingQueue<Signal> signals = new LinkedBlockingQueue<>();
@@ -124,19 +142,19 @@ final class HarnessProcess implements AutoCloseable {
             // Orphans of an exited harness that still hold stdout would keep the turn open: kill them.
             process.onExit().thenRun(tree::killDescendants);
             cancellation.onCancel(() -> signals.add(new Signal.Cancelled()));
-            return await(harness, process, signals, stderr, listener);
+            return await(harness, process, signals, stderr, listener, cancellation);
         } catch (IOException e) {
             throw TurnFailed.failed(harness.name() + " could not be run: " + e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw TurnFailed.failed("the turn was interrupted: the server is stopping");
+            throw new TurnFailed(TurnFailed.Kind.SERVER_STOPPING, "the server is stopping; retry the message");
         } finally {
             tree.kill();
         }
     }
 
     private Answer await(Harness harness, Process process, BlockingQueue<Signal> signals, StderrTail stderr,
-                         Listener listener) throws InterruptedException, TurnFailed {
+                         Listener listener, Cancellation cancellation) throws InterruptedException, TurnFailed {
         long deadline = System.nanoTime() + settings.turnTimeout().toNanos();
         Transcript transcript = new Transcript(harness);
         boolean ended = false;
@@ -162,8 +180,7 @@ final class HarnessProcess implements AutoCloseable {
             } else if (signal instanceof Signal.ReadFailed failed) {
                 throw TurnFailed.failed("could not read the output of " + harness.name() + ": " + failed.reason());
             } else if (signal instanceof Signal.Cancelled) {
-                throw new TurnFailed(TurnFailed.Kind.SESSION_ENDED,
-                        "the session was ended while this turn was running; the harness was stopped");
+                throw cancellation.reason();
             } else {
                 ended = true;
             }
@@ -330,7 +347,7 @@ final class HarnessProcess implements AutoCloseable {
         return flat.length() <= max ? flat : flat.substring(0, max) + "…";
     }
 
-    static String describe(java.time.Duration duration) {
+    static String describe(Duration duration) {
         long ms = duration.toMillis();
         if (ms % 60_000 == 0) {
             return ms / 60_000 + "m";

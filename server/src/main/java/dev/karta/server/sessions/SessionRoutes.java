@@ -17,8 +17,8 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -85,7 +85,7 @@ public final class SessionRoutes {
         turns.validate(body.text());
         String accept = ctx.header("Accept");
         boolean stream = Boolean.TRUE.equals(body.stream())
-                || (accept != null && accept.toLowerCase(java.util.Locale.ROOT).contains("text/event-stream"));
+                || (accept != null && accept.toLowerCase(Locale.ROOT).contains("text/event-stream"));
         if (!stream) {
             idempotency.respond(ctx, "session.message:" + project + ":" + id + ":"
                             + sha256(body.text().getBytes(StandardCharsets.UTF_8)),
@@ -100,6 +100,13 @@ public final class SessionRoutes {
                 throw e;
             }
             events.send("error", new ErrorBody(e.code(), e.getMessage()));
+        } catch (RuntimeException e) {
+            if (!events.started) {
+                throw e;
+            }
+            LOG.error("streamed turn failed on {} (request {})", ctx.path(), Requests.requestId(ctx), e);
+            events.send("error", new ErrorBody("internal", "internal server error; quote request id "
+                    + Requests.requestId(ctx)));
         }
     }
 
@@ -127,15 +134,14 @@ public final class SessionRoutes {
                     + " are allowed");
         }
         Map<String, String> out = new LinkedHashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = metadata.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> entry = it.next();
+        for (Map.Entry<String, JsonNode> entry : metadata.properties()) {
             String key = entry.getKey();
             if (key.isEmpty() || key.length() > MAX_METADATA_KEY_CHARS) {
                 throw ApiError.badRequest("metadata keys must be 1 to " + MAX_METADATA_KEY_CHARS + " characters long");
             }
             if (!entry.getValue().isTextual()) {
                 throw ApiError.badRequest("metadata value of '" + key + "' must be a string, not "
-                        + entry.getValue().getNodeType().name().toLowerCase(java.util.Locale.ROOT));
+                        + entry.getValue().getNodeType().name().toLowerCase(Locale.ROOT));
             }
             if (entry.getValue().asText().length() > MAX_METADATA_VALUE_CHARS) {
                 throw ApiError.badRequest("metadata value of '" + key + "' is longer than " + MAX_METADATA_VALUE_CHARS
@@ -152,7 +158,7 @@ public final class SessionRoutes {
      */
     private <T> T body(Context ctx, Class<T> type) {
         String contentType = ctx.contentType();
-        if (contentType != null && contentType.toLowerCase(java.util.Locale.ROOT)
+        if (contentType != null && contentType.toLowerCase(Locale.ROOT)
                 .startsWith("application/x-www-form-urlencoded")) {
             byte[] bytes = ctx.bodyAsBytes();
             if (bytes.length == 0) {

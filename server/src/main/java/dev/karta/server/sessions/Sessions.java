@@ -126,9 +126,11 @@ public final class Sessions implements AutoCloseable {
         }
     }
 
+    /** Stops the sweeper and every turn running here (their harnesses are killed: they answer 503). */
     @Override
     public void close() {
         sweeper.shutdownNow();
+        turns.stopAll(Duration.ofSeconds(10));
         harness.close();
     }
 }

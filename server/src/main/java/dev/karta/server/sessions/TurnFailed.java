@@ -11,7 +11,9 @@ final class TurnFailed extends Exception {
         /** The harness did not finish within the turn timeout: 504. */
         HARNESS_TIMEOUT,
         /** The session was ended while the turn ran: 409. */
-        SESSION_ENDED
+        SESSION_ENDED,
+        /** The server stopped while the turn ran: 503. */
+        SERVER_STOPPING
     }
 
     private final Kind kind;
@@ -39,6 +41,7 @@ final class TurnFailed extends Exception {
             case HARNESS_FAILED -> new ApiError(ApiError.Kind.BAD_GATEWAY, "harness_failed", getMessage());
             case HARNESS_TIMEOUT -> new ApiError(ApiError.Kind.GATEWAY_TIMEOUT, "harness_timeout", getMessage());
             case SESSION_ENDED -> new ApiError(ApiError.Kind.CONFLICT, "session_ended", getMessage());
+            case SERVER_STOPPING -> ApiError.unavailable(getMessage());
         };
     }
 }

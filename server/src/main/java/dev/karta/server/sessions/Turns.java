@@ -149,15 +149,21 @@ final class Turns {
             status = e.turnStatus();
             error = e.getMessage();
         } finally {
-            running.remove(session.id(), cancellation);
             long ms = (System.nanoTime() - started) / 1_000_000;
-            store.finishTurn(session.id(), turnId, answer == null ? null : answer.conversationId(), status, error,
-                    System.currentTimeMillis());
-            String outcome = error == null ? " finished in " + ms + " ms" : " failed after " + ms + " ms: " + error;
             try {
-                logs.append(session.projectId(), LogSource.SESSION, null, session.version(), what + outcome);
-            } catch (RuntimeException e) {
-                LOG.warn("could not log the end of {} (project deleted meanwhile?): {}", turnId, e.toString());
+                store.finishTurn(session.id(), turnId, answer == null ? null : answer.conversationId(), status, error,
+                        System.currentTimeMillis());
+                String outcome = error == null ? " finished in " + ms + " ms" : " failed after " + ms + " ms: " + error;
+                try {
+                    logs.append(session.projectId(), LogSource.SESSION, null, session.version(), what + outcome);
+                } catch (RuntimeException e) {
+                    LOG.warn("could not log the end of {} (project deleted meanwhile?): {}", turnId, e.toString());
+                }
+            } finally {
+                synchronized (running) {
+                    running.remove(session.id(), cancellation);
+                    running.notifyAll();
+                }
             }
         }
         if (failure != null) {
@@ -166,11 +172,33 @@ final class Turns {
         return new MessageReply(new Message(turnId, "assistant", answer.text()));
     }
 
-    /** Stops the turn a session runs on this server, if any. */
+    /** Stops the turn a session runs on this server, if any: it answers 409 session_ended. */
     void cancel(String sessionId) {
         HarnessProcess.Cancellation cancellation = running.get(sessionId);
         if (cancellation != null) {
-            cancellation.cancel();
+            cancellation.cancel(new TurnFailed(TurnFailed.Kind.SESSION_ENDED,
+                    "the session was ended while this turn was running; the harness was stopped"));
+        }
+    }
+
+    /**
+     * Stops every turn this server runs (it is shutting down) and waits, up to {@code patience},
+     * until they have recorded their end: their sessions are idle again before the database
+     * closes, and no harness outlives the server.
+     */
+    void stopAll(Duration patience) {
+        running.values().forEach(c -> c.cancel(new TurnFailed(TurnFailed.Kind.SERVER_STOPPING,
+                "the server is stopping; the harness was stopped; retry the message")));
+        long deadline = System.nanoTime() + patience.toNanos();
+        synchronized (running) {
+            while (!running.isEmpty() && System.nanoTime() < deadline) {
+                try {
+                    running.wait(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
         }
     }
 }

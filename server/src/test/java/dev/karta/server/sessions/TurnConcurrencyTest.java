@@ -130,6 +130,36 @@ class TurnConcurrencyTest {
     }
 
     @Test
+    void stopping_the_server_kills_running_harnesses_and_leaves_their_sessions_idle(@TempDir Path other) {
+        SessionFixture stopping = SessionFixture.start(other);
+        stopping.publish("stopping", SessionFixture.claudeApp("stopping"));
+        String session = stopping.open("stopping");
+        CompletableFuture<Response> turn = CompletableFuture.supplyAsync(() -> {
+            try {
+                return stopping.message("stopping", session, "wait:forever");
+            } catch (RuntimeException e) {
+                return null;
+            }
+        });
+        stopping.awaitWaiting("forever");
+        long harness = Long.parseLong(stopping.spyFile("claude.pid"));
+        String url = stopping.server.server().config().databaseUrl();
+
+        long started = System.nanoTime();
+        stopping.close();
+
+        // Stopping ends the turn itself (about 0.1 s) instead of waiting for Jetty to interrupt it (about 2.5 s).
+        assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofMillis(1500));
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(2)).until(() -> !SessionFixture.running(harness));
+        turn.join();
+        try (var db = dev.karta.server.store.Database.open(url)) {
+            String status = db.withHandle(h -> h.createQuery("SELECT status FROM sessions WHERE id = :id")
+                    .bind("id", session).mapTo(String.class).one());
+            assertThat(status).isEqualTo("idle");
+        }
+    }
+
+    @Test
     void ending_a_session_stops_its_running_turn() {
         String session = f.open("busy");
         CompletableFuture<Response> turn = CompletableFuture.supplyAsync(() -> f.message("busy", session, "wait:never"));
