@@ -22,7 +22,7 @@ public record Deploy(
     /** Whether the deploy has ended (succeeded, failed, superseded or canceled). */
     @JsonIgnore
     public boolean isFinished() {
-        return switch (status) {
+        return status != null && switch (status) {
             case "succeeded", "failed", "superseded", "canceled" -> true;
             default -> false;
         };

@@ -1,8 +1,124 @@
 package dev.karta.cli;
 
-/** Placeholder entry point, replaced by the CLI. */
-public final class Main {
+import java.io.PrintWriter;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+/**
+ * The {@code karta} command: builds the command tree by hand (no classpath scanning), maps every
+ * failure to one stderr line and an exit code (0 ok, 1 failure, 2 usage, 3 auth, 4 not found),
+ * and runs in-process against any {@link Environment}.
+ */
+@Command(name = "karta", mixinStandardHelpOptions = true,
+        description = "Deploy harness applications to a Karta server: publish a folder, deploy a commit, "
+                + "roll back a release.",
+        footer = {"", "Settings come from flags, then KARTA_SERVER and KARTA_API_KEY, then the file "
+                + "written by `karta login` (~/.config/karta/config.toml)."})
+public final class Main implements Callable<Integer> {
+    static final String VERSION = versionOfJar();
+
+    @Mixin
+    private final GlobalOptions options = new GlobalOptions();
+    private final Environment env;
+    @Spec
+    private CommandSpec spec;
+
+    Main(Environment env) {
+        this.env = env;
+    }
+
     public static void main(String[] args) {
-        System.out.println("karta cli");
+        System.exit(new Main(Environment.system()).run(args));
+    }
+
+    /** Runs one command line and returns the exit code. */
+    int run(String... args) {
+        Cli cli = new Cli(env, options, VERSION);
+        CommandLine commandLine = new CommandLine(this);
+        Map<String, Object> commands = new LinkedHashMap<>();
+        for (Object command : List.of(new LoginCommand(cli), new LogoutCommand(cli), new WhoamiCommand(cli),
+                new ProjectsCommand(cli), new KeysCommand(cli), new PublishCommand(cli), new DeployCommand(cli),
+                new RollbackCommand(cli))) {
+            commands.put(command.getClass().getAnnotation(Command.class).name(), command);
+        }
+        // Building a command's model costs reflection; a run needs only the one it names.
+        String wanted = commandName(args, commands.keySet());
+        commands.forEach((name, command) -> {
+            if (wanted == null || wanted.equals(name)) {
+                commandLine.addSubcommand(name, new CommandLine(command));
+            }
+        });
+        withVersion(commandLine);
+        PrintWriter out = new PrintWriter(env.stdout(), true);
+        PrintWriter err = new PrintWriter(env.stderr(), true);
+        commandLine.setOut(out).setErr(err)
+                .setParameterExceptionHandler((e, ignored) -> {
+                    err.println("karta: " + e.getMessage());
+                    if (e.getCommandLine().getCommandSpec().parent() != null
+                            && !e.getCommandLine().getSubcommands().isEmpty()
+                            && e.getMessage().startsWith("Missing required subcommand")) {
+                        e.getCommandLine().usage(err);
+                    } else if (!CommandLine.UnmatchedArgumentException.printSuggestions(e, err)) {
+                        err.println("Run `" + e.getCommandLine().getCommandSpec().qualifiedName() + " --help` for usage.");
+                    }
+                    return CliError.Kind.USAGE.exitCode();
+                })
+                .setExecutionExceptionHandler((e, ignored, parseResult) -> {
+                    if (e instanceof CliError error) {
+                        err.println("karta: " + error.getMessage());
+                        return error.exitCode();
+                    }
+                    err.println("karta: unexpected error: " + e);
+                    if (env.variable("KARTA_DEBUG") != null) {
+                        e.printStackTrace(err);
+                    }
+                    return CliError.Kind.FAILED.exitCode();
+                });
+        int code = commandLine.execute(args);
+        out.flush();
+        err.flush();
+        return code;
+    }
+
+    /** Every command answers {@code --version}, not only the top one. */
+    private static void withVersion(CommandLine command) {
+        command.getCommandSpec().versionProvider(() -> new String[] {"karta " + VERSION});
+        command.getSubcommands().values().forEach(Main::withVersion);
+    }
+
+    /** {@code karta} alone prints the help, like gh and heroku. */
+    @Override
+    public Integer call() {
+        spec.commandLine().usage(env.stdout());
+        return 0;
+    }
+
+    /**
+     * The command a command line names, when it names one we have: the first word that is not
+     * a global option or its value. Null means "build them all" (help, typos, no command).
+     */
+    static String commandName(String[] args, Set<String> known) {
+        for (int i = 0; i < args.length; i++) {
+            String arg = args[i];
+            if (arg.equals("--server")) {
+                i++;
+            } else if (!arg.startsWith("-")) {
+                return known.contains(arg) ? arg : null;
+            }
+        }
+        return null;
+    }
+
+    private static String versionOfJar() {
+        String version = Main.class.getPackage().getImplementationVersion();
+        return version == null ? "dev" : version;
     }
 }

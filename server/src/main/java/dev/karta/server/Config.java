@@ -24,6 +24,7 @@ import java.util.Objects;
  *                      one before it are always kept
  * @param buildLease    a building deploy whose server has not renewed its lease for this long is
  *                      taken as interrupted and retried (or failed)
+ * @param repos         how bound repositories are fetched (GitHub API, token, ssh), the webhook cap
  * @param sessions      how sessions run their harness (SPEC §6)
  */
 public record Config(
@@ -41,7 +42,44 @@ public record Config(
         List<String> builderCommand,
         int keepReleases,
         Duration buildLease,
+        Repos repos,
         SessionSettings sessions) {
+
+    /**
+     * Bound repositories (issue 5): the GitHub REST API that serves tarballs (GitHub Enterprise or a
+     * test server can stand in), the token sent to it for private repositories (null: none), the
+     * ssh client argv used to fetch {@code ssh://} and {@code user@host:path} URLs (like git's
+     * {@code GIT_SSH_COMMAND}), and the largest webhook payload accepted.
+     */
+    public record Repos(String githubApiUrl, String githubToken, List<String> sshCommand, long maxWebhookBytes) {
+        public static final String DEFAULT_GITHUB_API_URL = "https://api.github.com";
+        public static final Repos DEFAULTS = new Repos(DEFAULT_GITHUB_API_URL, null, List.of("ssh"), 1L << 20);
+
+        public Repos {
+            githubApiUrl = githubApiUrl == null || githubApiUrl.isBlank() ? DEFAULT_GITHUB_API_URL : githubApiUrl.trim();
+            while (githubApiUrl.endsWith("/")) {
+                githubApiUrl = githubApiUrl.substring(0, githubApiUrl.length() - 1);
+            }
+            if (!githubApiUrl.startsWith("http://") && !githubApiUrl.startsWith("https://")) {
+                throw new IllegalArgumentException("--github-api-url must start with http:// or https://, got "
+                        + githubApiUrl);
+            }
+            if (githubToken != null && githubToken.isBlank()) {
+                githubToken = null;
+            }
+            sshCommand = sshCommand == null || sshCommand.isEmpty() ? List.of("ssh") : List.copyOf(sshCommand);
+            if (maxWebhookBytes <= 0) {
+                throw new IllegalArgumentException("--max-webhook-bytes must be positive");
+            }
+        }
+
+        /** Never prints the token. */
+        @Override
+        public String toString() {
+            return "Repos[githubApiUrl=" + githubApiUrl + ", githubToken=" + (githubToken == null ? "none" : "***")
+                    + ", sshCommand=" + sshCommand + ", maxWebhookBytes=" + maxWebhookBytes + "]";
+        }
+    }
 
     /** Named limits for untrusted archives (SPEC §2.3). */
     public record ArchiveLimits(long maxCompressedBytes, long maxExpandedBytes, int maxEntries,
@@ -135,20 +173,11 @@ public record Config(
         }
     }
 
-    /** A configuration with default session settings (for callers written before sessions existed). */
-    public Config(String bind, int port, Path dataDir, String databaseUrl, String publicUrl, String bootstrapKey,
-                  Duration keyCacheTtl, long maxJsonBody, ArchiveLimits archive, int buildWorkers,
-                  Duration buildTimeout, List<String> builderCommand, int keepReleases, Duration buildLease) {
-        this(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive,
-                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, SessionSettings.defaults());
-    }
-
     public Config {
         Objects.requireNonNull(bind, "bind");
         Objects.requireNonNull(dataDir, "dataDir");
         Objects.requireNonNull(databaseUrl, "databaseUrl");
         Objects.requireNonNull(archive, "archive");
-        Objects.requireNonNull(sessions, "sessions");
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException("--port must be between 0 and 65535, got " + port);
         }
@@ -170,16 +199,40 @@ public record Config(
             throw new IllegalArgumentException("--keep-releases must be 0 (keep all) or more");
         }
         builderCommand = builderCommand == null ? List.of() : List.copyOf(builderCommand);
+        repos = repos == null ? Repos.DEFAULTS : repos;
+        sessions = sessions == null ? SessionSettings.defaults() : sessions;
         if (bootstrapKey != null && bootstrapKey.isBlank()) {
             bootstrapKey = null;
         }
+    }
+
+    /** Every setting but {@code repos} and {@code sessions}, which take their defaults. */
+    public Config(String bind, int port, Path dataDir, String databaseUrl, String publicUrl, String bootstrapKey,
+                  Duration keyCacheTtl, long maxJsonBody, ArchiveLimits archive, int buildWorkers, Duration buildTimeout,
+                  List<String> builderCommand, int keepReleases, Duration buildLease) {
+        this(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive, buildWorkers,
+                buildTimeout, builderCommand, keepReleases, buildLease, Repos.DEFAULTS, SessionSettings.defaults());
+    }
+
+    /** Every setting but {@code sessions}, which takes its defaults. */
+    public Config(String bind, int port, Path dataDir, String databaseUrl, String publicUrl, String bootstrapKey,
+                  Duration keyCacheTtl, long maxJsonBody, ArchiveLimits archive, int buildWorkers, Duration buildTimeout,
+                  List<String> builderCommand, int keepReleases, Duration buildLease, Repos repos) {
+        this(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive, buildWorkers,
+                buildTimeout, builderCommand, keepReleases, buildLease, repos, SessionSettings.defaults());
+    }
+
+    /** This configuration with other bound-repository settings. */
+    public Config withRepos(Repos other) {
+        return new Config(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive,
+                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, other, sessions);
     }
 
     /** Defaults for a data directory: what {@code karta server} runs with when given no flags. */
     public static Config defaults(Path dataDir) {
         return new Config("127.0.0.1", 7070, dataDir, sqliteUrl(dataDir), null, null, Duration.ofSeconds(5),
                 1L << 20, ArchiveLimits.DEFAULTS, 2, Duration.ofMinutes(10), List.of(), 0, Duration.ofSeconds(30),
-                SessionSettings.defaults());
+                Repos.DEFAULTS, SessionSettings.defaults());
     }
 
     public static String sqliteUrl(Path dataDir) {
@@ -189,7 +242,7 @@ public record Config(
     /** This configuration with other session settings. */
     public Config withSessions(SessionSettings settings) {
         return new Config(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive,
-                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, settings);
+                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, repos, settings);
     }
 
     /** The public base URL, given the port the server actually bound. */

@@ -21,6 +21,11 @@ public record DataDir(Path root) {
         return root.resolve("projects").resolve(projectId);
     }
 
+    /** The bare git repository {@code git push} fills ({@code /git/{project}.git}). */
+    public Path repo(String projectId) {
+        return project(projectId).resolve("repo.git");
+    }
+
     public Path trees() {
         return root.resolve("trees");
     }

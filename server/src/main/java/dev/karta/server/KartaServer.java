@@ -24,6 +24,13 @@ import dev.karta.server.deploys.Deploys;
 import dev.karta.server.http.Idempotency;
 import dev.karta.server.ingest.Ingest;
 import dev.karta.server.ingest.Sources;
+import dev.karta.server.ingest.git.CommitDeployRoutes;
+import dev.karta.server.ingest.git.GitHttp;
+import dev.karta.server.ingest.git.GitRepos;
+import dev.karta.server.ingest.github.Bindings;
+import dev.karta.server.ingest.github.BoundRepos;
+import dev.karta.server.ingest.github.RepoRoutes;
+import dev.karta.server.ingest.github.WebhookRoutes;
 import dev.karta.server.ingest.upload.UploadRoutes;
 import dev.karta.server.logs.DeployLogStream;
 import dev.karta.server.logs.LogBus;
@@ -57,14 +64,9 @@ public final class KartaServer implements AutoCloseable {
     private final Optional<Tenants.NewOrg> bootstrapped;
     private final String publicUrl;
 
-    private KartaServer(Config config) {
+    private KartaServer(Config config, Database db) {
         this.config = config;
-        try {
-            Files.createDirectories(config.dataDir());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create data directory " + config.dataDir(), e);
-        }
-        this.db = Database.open(config.databaseUrl());
+        this.db = db;
         AtomicReference<String> baseUrl = new AtomicReference<>(config.publicUrlFor(config.port()));
         ObjectMapper json = Json.newMapper();
         HttpMetrics metrics = new HttpMetrics();
@@ -82,7 +84,13 @@ public final class KartaServer implements AutoCloseable {
         Releases releases = new Releases(db, releaseStore, projectStore, deployStore, audit, logs, dataDir);
         this.sessions = new Sessions(db, projects, logs, dataDir, config.sessions(), json);
         Retention retention = new Retention(db, dataDir, config.keepReleases(), sessions::pinnedReleaseIds);
-        Sources sources = new Sources(dataDir, new Materializer(config.archive()));
+        GitRepos repos = new GitRepos(dataDir, config.archive());
+        projects.onDelete(project -> repos.delete(project.id()));
+        Bindings bindings = new Bindings(db, projectStore, audit, logs);
+        BoundRepos bound = new BoundRepos(dataDir, config.archive(), config.repos(), bindings, json);
+        projects.onDelete(project -> bound.forget(project.id()));
+        projects.onDelete(project -> retention.sweepUnreferenced());
+        Sources sources = new Sources(dataDir, new Materializer(config.archive()), repos, bound);
         BuildQueue queue = new BuildQueue(db, deployStore, logs, config.buildLease());
         this.workers = new BuildWorkers(queue, sources,
                 new BuildPipeline(new ImageBuilder(config.builderCommand(), config.buildTimeout())),
@@ -99,22 +107,27 @@ public final class KartaServer implements AutoCloseable {
                 new ReleaseRoutes(releases, projects, idempotency, json),
                 new DeployRoutes(new Deploys(deployStore), projects, deployLogs),
                 new UploadRoutes(ingest, sources, dataDir, idempotency, config.archive().maxCompressedBytes()),
+                new CommitDeployRoutes(ingest, projects, repos, bound, idempotency, json),
+                new GitHttp(new Authenticator(keys), db, projects, projectStore, repos, ingest, deployStore, audit,
+                        logs, config.archive().maxExpandedBytes()),
+                new RepoRoutes(bindings, bound, idempotency, json, baseUrl::get),
+                new WebhookRoutes(db, bindings, ingest, audit, logs, json, config.repos().maxWebhookBytes()),
                 new SessionRoutes(sessions, idempotency, json),
                 new UsageRoutes(db, projects, dataDir));
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys),
                 metrics, handlers);
+        http.start();
         try {
-            http.start();
+            baseUrl.set(config.publicUrlFor(http.port()));
+            this.publicUrl = baseUrl.get();
+            sweepStaging(dataDir);
+            workers.start(db.dialect() == Dialect.SQLITE);
+            sessions.start();
         } catch (RuntimeException e) {
             sessions.close();
-            db.close();
+            http.stop();
             throw e;
         }
-        baseUrl.set(config.publicUrlFor(http.port()));
-        this.publicUrl = baseUrl.get();
-        sweepStaging(dataDir);
-        workers.start(db.dialect() == Dialect.SQLITE);
-        sessions.start();
     }
 
     private static void sweepStaging(DataDir dataDir) {
@@ -127,7 +140,19 @@ public final class KartaServer implements AutoCloseable {
 
     /** Opens the database (migrating it), bootstraps the first org if needed, and starts serving. */
     public static KartaServer start(Config config) {
-        return new KartaServer(config);
+        try {
+            Files.createDirectories(config.dataDir());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create data directory " + config.dataDir(), e);
+        }
+        Database db = Database.open(config.databaseUrl());
+        try {
+            return new KartaServer(config, db);
+        } catch (RuntimeException e) {
+            // A failed start (port taken, bad preset key, unreadable data) must not leak the pool.
+            db.close();
+            throw e;
+        }
     }
 
     public int port() {

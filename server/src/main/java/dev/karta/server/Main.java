@@ -80,6 +80,25 @@ public final class Main implements Callable<Integer> {
             description = "Deepest member path in folders (env KARTA_MAX_PATH_DEPTH, default ${DEFAULT-VALUE})")
     int maxPathDepth;
 
+    @Option(names = "--github-api-url", defaultValue = "${env:KARTA_GITHUB_API_URL:-https://api.github.com}",
+            description = "GitHub REST API that serves tarballs of bound repositories; GitHub Enterprise: "
+                    + "https://HOST/api/v3 (env KARTA_GITHUB_API_URL, default ${DEFAULT-VALUE})")
+    String githubApiUrl;
+
+    @Option(names = "--ssh-command", defaultValue = "${env:KARTA_SSH_COMMAND:-ssh}", split = "\\s+",
+            description = "ssh client argv for ssh:// and user@host:path repository URLs; it runs with "
+                    + "-o BatchMode=yes and the server user's keys and known_hosts (env KARTA_SSH_COMMAND, "
+                    + "default ${DEFAULT-VALUE})")
+    List<String> sshCommand;
+
+    @Option(names = "--max-webhook-bytes", defaultValue = "${env:KARTA_MAX_WEBHOOK_BYTES:-1048576}",
+            description = "Largest GitHub webhook payload accepted (env KARTA_MAX_WEBHOOK_BYTES, default 1 MiB)")
+    long maxWebhookBytes;
+
+    /** Token for private GitHub repositories; from the environment so it never shows in a process list. */
+    @Option(names = "--github-token", defaultValue = "${env:KARTA_GITHUB_TOKEN}", hidden = true)
+    String githubToken;
+
     @Option(names = "--harness-claude", defaultValue = "${env:KARTA_HARNESS_CLAUDE:-claude}",
             description = "Claude Code executable sessions run (env KARTA_HARNESS_CLAUDE, default ${DEFAULT-VALUE} on PATH)")
     String harnessClaude;
@@ -115,7 +134,8 @@ public final class Main implements Callable<Integer> {
         String url = database == null || database.isBlank() ? Config.sqliteUrl(dir) : database;
         return new Config(bind, port, dir, url, publicUrl, bootstrapKey, Duration.ofSeconds(5), 1L << 20,
                 new Config.ArchiveLimits(maxArchiveBytes, maxExpandedBytes, maxEntries, maxPathBytes, maxPathDepth),
-                buildWorkers, buildTimeout, builder, keepReleases, Duration.ofSeconds(30), sessionSettings());
+                buildWorkers, buildTimeout, builder, keepReleases, Duration.ofSeconds(30),
+                new Config.Repos(githubApiUrl, githubToken, sshCommand, maxWebhookBytes), sessionSettings());
     }
 
     private Config.SessionSettings sessionSettings() {
@@ -149,6 +169,10 @@ public final class Main implements Callable<Integer> {
             System.out.println("Log in from another terminal with:  ./karta login --server " + server.publicUrl());
             System.out.println();
         });
+        if (server.bootstrapped().isEmpty() && config.bootstrapKey() != null) {
+            System.err.println("karta: KARTA_BOOTSTRAP_KEY ignored: this server already has an org "
+                    + "(it only seeds the first start of an empty server)");
+        }
         System.out.println("Karta listening on " + server.publicUrl() + "  (data " + config.dataDir()
                 + ", database " + redact(config.databaseUrl()) + ")");
         System.out.flush();

@@ -32,11 +32,18 @@ public final class TestServer implements AutoCloseable {
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final KartaServer server;
+    private final int port;
     private final String adminKey;
 
-    private TestServer(KartaServer server, String adminKey) {
+    private TestServer(KartaServer server, int port, String adminKey) {
         this.server = server;
+        this.port = port;
         this.adminKey = adminKey;
+    }
+
+    /** A client for a server running elsewhere (another process) on {@code port}; closing it stops nothing. */
+    public static TestServer attach(int port, String adminKey) {
+        return new TestServer(null, port, adminKey);
     }
 
     /** Starts a server on port 0 in {@code dataDir} whose default org's admin key is a fresh preset one. */
@@ -53,7 +60,7 @@ public final class TestServer implements AutoCloseable {
         String admin = config.bootstrapKey() != null
                 ? config.bootstrapKey()
                 : server.bootstrapped().map(Tenants.NewOrg::adminSecret).orElse(null);
-        return new TestServer(server, admin);
+        return new TestServer(server, server.port(), admin);
     }
 
     /** The defaults for {@code dataDir}, on port 0, with {@code bootstrapKey} (may be null). */
@@ -98,11 +105,11 @@ public final class TestServer implements AutoCloseable {
     }
 
     public int port() {
-        return server.port();
+        return port;
     }
 
     public URI uri(String path) {
-        return URI.create("http://127.0.0.1:" + server.port() + path);
+        return URI.create("http://127.0.0.1:" + port + path);
     }
 
     public Response get(String path, String key) {
@@ -166,6 +173,8 @@ public final class TestServer implements AutoCloseable {
 
     @Override
     public void close() {
-        server.close();
+        if (server != null) {
+            server.close();
+        }
     }
 }

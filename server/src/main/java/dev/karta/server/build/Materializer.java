@@ -14,6 +14,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.channels.Channels;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -26,6 +29,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+import org.apache.commons.compress.archivers.tar.TarConstants;
 import org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream;
 
 /**
@@ -45,6 +49,10 @@ import org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream;
  */
 public final class Materializer {
     private static final String STAGING = ".staging";
+    private static final FileAttribute<Set<PosixFilePermission>> REGULAR =
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-r--r--"));
+    private static final FileAttribute<Set<PosixFilePermission>> EXECUTABLE =
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x"));
     private static final int BUFFER = 64 * 1024;
 
     private final ArchiveLimits limits;
@@ -110,6 +118,7 @@ public final class Materializer {
         }
         TarArchiveInputStream tar = new TarArchiveInputStream(gzip);
         Set<String> symlinks = new HashSet<>();
+        Set<Path> folders = new HashSet<>();
         long expanded = 0;
         int count = 0;
         byte[] buffer = new byte[BUFFER];
@@ -133,18 +142,21 @@ public final class Materializer {
             }
             checkNotThroughSymlink(name, symlinks);
             Path path = root.resolve(name);
+            if (entry.isCharacterDevice() || entry.isBlockDevice() || entry.isFIFO()) {
+                throw special(name);
+            }
             if (entry.isDirectory()) {
                 Member existing = members.get(name);
                 if (existing != null && existing.type() != Type.DIR) {
                     throw conflicting(name);
                 }
-                Files.createDirectories(path);
+                createFolders(folders, path, name);
                 members.put(name, new Member(Type.DIR, true, "", 0));
             } else if (entry.isSymbolicLink()) {
                 String target = entry.getLinkName();
                 checkLinkInside(name, target);
                 replaceable(members, name, path);
-                Files.createDirectories(path.getParent());
+                createFolders(folders, path.getParent(), name);
                 Files.createSymbolicLink(path, Path.of(target));
                 symlinks.add(name);
                 members.put(name, new Member(Type.SYMLINK, false, sha256(target.getBytes(StandardCharsets.UTF_8)),
@@ -157,21 +169,23 @@ public final class Materializer {
                             + entry.getLinkName() + "', which is not a file earlier in the archive");
                 }
                 replaceable(members, name, path);
-                Files.createDirectories(path.getParent());
+                createFolders(folders, path.getParent(), name);
                 Files.copy(root.resolve(target), path);
                 expanded += linked.size();
                 checkExpanded(expanded);
                 members.put(name, linked);
-            } else if (entry.isFile()) {
+            } else if (isRegularFile(entry)) {
                 replaceable(members, name, path);
-                Files.createDirectories(path.getParent());
+                createFolders(folders, path.getParent(), name);
                 if (expanded + entry.getSize() > limits.maxExpandedBytes()) {
                     checkExpanded(expanded + entry.getSize());
                 }
                 MessageDigest sha = newSha256();
                 long written = 0;
-                try (OutputStream out = Files.newOutputStream(path, StandardOpenOption.CREATE_NEW,
-                        StandardOpenOption.WRITE)) {
+                boolean executable = (entry.getMode() & 0111) != 0;
+                try (OutputStream out = Channels.newOutputStream(Files.newByteChannel(path,
+                        Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+                        executable ? EXECUTABLE : REGULAR))) {
                     int n;
                     while ((n = tar.read(buffer)) > 0) {
                         written += n;
@@ -187,16 +201,37 @@ public final class Materializer {
                             + "': " + e.getMessage());
                 }
                 expanded += written;
-                boolean executable = (entry.getMode() & 0111) != 0;
-                Files.setPosixFilePermissions(path, PosixFilePermissions.fromString(executable ? "rwxr-xr-x" : "rw-r--r--"));
                 members.put(name, new Member(Type.FILE, executable, HexFormat.of().formatHex(sha.digest()), written));
             } else {
-                throw ArchiveRejected.invalid("special_entry", "member '" + name + "' is a device, fifo or other "
-                        + "special file; only files, folders and links inside the tree are allowed");
+                throw special(name);
             }
         }
         if (members.values().stream().noneMatch(m -> m.type() != Type.DIR)) {
             throw ArchiveRejected.invalid("empty_archive", "the archive holds no files");
+        }
+    }
+
+    /** Plain file type flags only: commons-compress counts anything not a folder as a "file". */
+    private static boolean isRegularFile(TarArchiveEntry entry) {
+        byte flag = entry.getLinkFlag();
+        return flag == TarConstants.LF_NORMAL || flag == TarConstants.LF_OLDNORM || flag == TarConstants.LF_CONTIG;
+    }
+
+    private static ArchiveRejected special(String name) {
+        return ArchiveRejected.invalid("special_entry", "member '" + name + "' is a device, fifo or other "
+                + "special file; only files, folders and links inside the tree are allowed");
+    }
+
+    /** Creates {@code dir} and its parents once per extraction ({@code created} remembers them). */
+    private static void createFolders(Set<Path> created, Path dir, String name) throws IOException {
+        if (created.contains(dir)) {
+            return;
+        }
+        try {
+            Files.createDirectories(dir);
+            created.add(dir);
+        } catch (FileAlreadyExistsException | java.nio.file.NotDirectoryException e) {
+            throw conflicting(name);
         }
     }
 
@@ -275,6 +310,9 @@ public final class Materializer {
     private static void replaceable(Map<String, Member> members, String name, Path path) throws IOException {
         Member existing = members.get(name);
         if (existing == null) {
+            if (Files.isDirectory(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                throw conflicting(name);
+            }
             return;
         }
         if (existing.type() == Type.DIR) {

@@ -2,6 +2,7 @@ package dev.karta.server.deploys;
 
 import static dev.karta.server.store.Rows.instant;
 
+import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.store.Database;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -28,6 +29,7 @@ public final class DeployStore {
      */
     DeployRecord enqueue(Handle h, String id, String projectId, String commitSha, DeploySource source,
                          String artifact, String contentDigest, String actorKeyId, long now) {
+        ProjectStore.lock(h, projectId);
         long seq = h.createQuery("SELECT COALESCE(MAX(seq), 0) + 1 FROM deploys WHERE project_id = :p")
                 .bind("p", projectId).mapTo(Long.class).one();
         h.createUpdate("""

@@ -8,6 +8,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.ErrorBody;
 import dev.karta.server.audit.AuditRoutes;
 import dev.karta.server.deploys.DeployRoutes;
+import dev.karta.server.ingest.git.CommitDeployRoutes;
+import dev.karta.server.ingest.git.GitHttp;
+import dev.karta.server.ingest.github.RepoRoutes;
+import dev.karta.server.ingest.github.WebhookRoutes;
 import dev.karta.server.ingest.upload.UploadRoutes;
 import dev.karta.server.releases.ReleaseRoutes;
 import dev.karta.server.keys.KeyRoutes;
@@ -34,7 +38,9 @@ public final class HttpApi {
 
     /** The feature handlers the route table points at. */
     public record Handlers(ProjectRoutes projects, KeyRoutes keys, AuditRoutes audit, ReleaseRoutes releases,
-                           DeployRoutes deploys, UploadRoutes uploads, SessionRoutes sessions, UsageRoutes usage) {
+                           DeployRoutes deploys, UploadRoutes uploads, CommitDeployRoutes commitDeploys,
+                           GitHttp git, RepoRoutes repos, WebhookRoutes webhooks, SessionRoutes sessions,
+                           UsageRoutes usage) {
     }
 
     private final Javalin app;
@@ -53,11 +59,16 @@ public final class HttpApi {
             cfg.http.prefer405over404 = true;
             cfg.http.maxRequestSize = maxJsonBody;
             cfg.jsonMapper(new JavalinJackson(json, false));
+            // Jetty reuses header fields across requests of one connection, matched without case
+            // by default: a key differing only in case would then pass as the cached one.
+            cfg.jetty.modifyHttpConfiguration(http -> http.setHeaderCacheCaseSensitive(true));
             cfg.requestLogger.http((ctx, millis) -> {
                 metrics.record(ctx, millis);
                 LOG.info("{} {} {} {}ms key={} request_id={}", ctx.method(), ctx.path(), ctx.statusCode(),
                         Math.round(millis), keyOf(ctx), Requests.requestId(ctx));
             });
+            // Git smart HTTP is a servlet beside Javalin's: its own auth filter and request log.
+            cfg.jetty.modifyServletContextHandler(handlers.git()::mount);
             RoutesConfig r = cfg.routes;
             r.before(ctx -> {
                 String incoming = ctx.header("X-Request-Id");
@@ -84,6 +95,7 @@ public final class HttpApi {
             r.get("/agent_projects/{project}/releases/{version}", handlers.releases()::show, READ);
             r.post("/agent_projects/{project}/rollback", handlers.releases()::rollback, ADMIN);
             r.get("/agent_projects/{project}/deploys", handlers.deploys()::list, READ);
+            r.post("/agent_projects/{project}/deploys", handlers.commitDeploys()::create, WRITE);
             r.get("/agent_projects/{project}/deploys/{id}", handlers.deploys()::show, READ);
             r.sse("/agent_projects/{project}/deploys/{id}/logs", handlers.deploys()::logs, READ);
             r.get("/agent_projects/{project}/usage", handlers.usage()::show, READ);
@@ -93,6 +105,13 @@ public final class HttpApi {
             r.get("/v1/projects/{project}/sessions/{id}", handlers.sessions()::show, READ);
             r.delete("/v1/projects/{project}/sessions/{id}", handlers.sessions()::end, WRITE);
             r.post("/v1/projects/{project}/sessions/{id}/messages", handlers.sessions()::message, WRITE);
+
+            r.put("/agent_projects/{project}/repo", handlers.repos()::bind, WRITE);
+            r.get("/agent_projects/{project}/repo", handlers.repos()::show, READ);
+            r.delete("/agent_projects/{project}/repo", handlers.repos()::unbind, WRITE);
+            r.post("/agent_projects/{project}/repo/rotate-secret", handlers.repos()::rotateSecret, WRITE);
+            // No scope: GitHub signs deliveries with the binding's secret instead of sending a key.
+            r.post("/webhooks/github", handlers.webhooks()::receive);
 
             r.get("/api_keys", handlers.keys()::list, READ);
             r.post("/api_keys", handlers.keys()::create, ADMIN);

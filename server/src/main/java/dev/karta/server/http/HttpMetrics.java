@@ -15,7 +15,10 @@ public final class HttpMetrics {
     }
 
     void record(Context ctx, float millis) {
-        String route = ctx.endpoint() == null ? "unmatched" : ctx.endpoint().path;
+        // The matched HTTP endpoint, not ctx.endpoint(): in the request logger that is the last
+        // handler that ran (an after-handler).
+        var matched = ctx.endpoints().matchedHttpEndpoint();
+        String route = matched == null ? "unmatched" : matched.path;
         Timer.builder("karta.http.requests")
                 .description("HTTP requests by route template, method and status")
                 .tag("method", ctx.method().name())

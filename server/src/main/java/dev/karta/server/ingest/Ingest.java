@@ -13,6 +13,8 @@ import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.projects.Projects;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.store.Database;
+import java.util.function.BiConsumer;
+import org.jdbi.v3.core.Handle;
 
 /**
  * The single call every door ends in: finds (or, when allowed, creates) the project, records the
@@ -46,20 +48,35 @@ public final class Ingest {
 
     /** Records and queues a deploy of {@code projectName}; creates the project first when {@code create}. */
     public DeployRecord accept(Actor actor, String projectName, boolean create, Arrival arrival) {
+        return accept(actor, projectName, create, arrival, (h, deploy) -> { });
+    }
+
+    /**
+     * Like {@link #accept(Actor, String, boolean, Arrival)}, and runs {@code alsoInTransaction} in
+     * the transaction that records the deploy (a webhook records its delivery id there), so both
+     * commit or neither does. It may run twice when a first attempt hit a unique violation.
+     */
+    public DeployRecord accept(Actor actor, String projectName, boolean create, Arrival arrival,
+                               BiConsumer<Handle, DeployRecord> alsoInTransaction) {
         Projects.validateName(projectName);
         for (int attempt = 0; ; attempt++) {
             try {
-                return record(actor, projectName, create, arrival);
+                return record(actor, projectName, create, arrival, alsoInTransaction);
             } catch (RuntimeException e) {
-                // Two first deploys of one new name raced to create it: the second sees it now.
-                if (attempt > 0 || !Database.isUniqueViolation(e)) {
+                if (!Database.isUniqueViolation(e)) {
                     throw e;
+                }
+                // Two first deploys of one new name raced to create it: the retry sees it. A name
+                // that stays taken belongs to another org.
+                if (attempt > 0) {
+                    throw ApiError.conflict("project name '" + projectName + "' is already taken");
                 }
             }
         }
     }
 
-    private DeployRecord record(Actor actor, String projectName, boolean create, Arrival arrival) {
+    private DeployRecord record(Actor actor, String projectName, boolean create, Arrival arrival,
+                                BiConsumer<Handle, DeployRecord> alsoInTransaction) {
         DeployRecord deploy = db.inTransaction(h -> {
             ProjectRecord project = projectStore.find(h, actor.orgId(), projectName).orElse(null);
             if (project == null) {
@@ -72,12 +89,17 @@ public final class Ingest {
                     arrival.artifact(), arrival.contentDigest(), actor.keyId());
             audit.append(h, actor, "deploy.create", "project:" + project.name() + "/" + queued.id());
             logs.append(h, project.id(), LogSource.BUILD, queued.id(), null, "Deploy " + queued.id() + " accepted from "
-                    + arrival.source().wireName() + " (commit " + arrival.commitSha() + ")"
+                    + arrival.source().wireName() + ", commit " + shortSha(arrival.commitSha())
                     + (arrival.description() == null ? "" : ": " + arrival.description()));
+            alsoInTransaction.accept(h, queued);
             return queued;
         });
         logs.bus().publish(deploy.projectId());
         workers.wake();
         return deploy;
+    }
+
+    private static String shortSha(String sha) {
+        return sha.length() > 12 ? sha.substring(0, 12) : sha;
     }
 }

@@ -15,7 +15,10 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import org.jdbi.v3.core.Handle;
@@ -46,6 +49,7 @@ public final class ApiKeys {
     private final Map<String, Cached> valid = new ConcurrentHashMap<>();
     private final Map<String, Long> rejected = new ConcurrentHashMap<>();
     private final Map<String, Long> lastTouched = new ConcurrentHashMap<>();
+    private final Map<String, CompletableFuture<Boolean>> verifying = new ConcurrentHashMap<>();
     private final Semaphore bcryptPermits = new Semaphore(Runtime.getRuntime().availableProcessors());
 
     public ApiKeys(Database db, AuditLog audit, Duration cacheTtl) {
@@ -128,7 +132,7 @@ public final class ApiKeys {
             throw invalidKey();
         }
         Optional<StoredKey> stored = store.byPrefix(KeySecret.prefix(secret));
-        if (stored.isEmpty() || !verify(secret, stored.get().digest())) {
+        if (stored.isEmpty() || !verifyOnce(fingerprint, secret, stored.get().digest())) {
             reject(fingerprint, now);
             throw invalidKey();
         }
@@ -141,6 +145,37 @@ public final class ApiKeys {
         valid.put(fingerprint, new Cached(principal, now + cacheTtl.toMillis()));
         touch(key.id(), now);
         return principal;
+    }
+
+    /**
+     * Verifies a secret against its digest, with at most one bcrypt run per secret at a time:
+     * concurrent requests presenting the same uncached key wait for that one result.
+     */
+    private boolean verifyOnce(String fingerprint, String secret, String digest) {
+        CompletableFuture<Boolean> mine = new CompletableFuture<>();
+        CompletableFuture<Boolean> running = verifying.putIfAbsent(fingerprint, mine);
+        if (running != null) {
+            try {
+                return running.get(10, TimeUnit.SECONDS);
+            } catch (ExecutionException e) {
+                throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw ApiError.unavailable("interrupted while checking the API key");
+            } catch (TimeoutException e) {
+                throw ApiError.tooManyRequests("too many API key checks in flight; retry shortly");
+            }
+        }
+        try {
+            boolean verified = verify(secret, digest);
+            mine.complete(verified);
+            return verified;
+        } catch (RuntimeException e) {
+            mine.completeExceptionally(e);
+            throw e;
+        } finally {
+            verifying.remove(fingerprint, mine);
+        }
     }
 
     private boolean verify(String secret, String digest) {

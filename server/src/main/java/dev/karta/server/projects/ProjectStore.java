@@ -23,6 +23,15 @@ public final class ProjectStore {
         this.db = db;
     }
 
+    /**
+     * Takes the project's row lock until the transaction ends, so that per-project counters read
+     * as {@code max + 1} (deploy order, release numbers) cannot be read twice. A no-op UPDATE locks
+     * the row on PostgreSQL and takes the write lock on SQLite, with the same SQL.
+     */
+    public static void lock(Handle h, String projectId) {
+        h.execute("UPDATE projects SET id = id WHERE id = ?", projectId);
+    }
+
     void insert(Handle h, String id, String orgId, String name, long createdAt) {
         h.createUpdate("INSERT INTO projects (id, org_id, name, deploy_branch, created_at) "
                         + "VALUES (:id, :org, :name, 'main', :at)")
@@ -58,6 +67,14 @@ public final class ProjectStore {
                 .bind("org", orgId)
                 .map((rs, ctx) -> map(rs))
                 .list());
+    }
+
+    /**
+     * Sets (or, with a null url, clears) the repository binding the API shows. {@code url} is the
+     * display form: never one with credentials.
+     */
+    public void bindRepo(Handle h, String id, String url, String branch) {
+        h.execute("UPDATE projects SET repo_url = ?, repo_branch = ? WHERE id = ?", url, branch, id);
     }
 
     void delete(Handle h, String id) {

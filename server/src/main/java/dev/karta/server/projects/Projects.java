@@ -71,26 +71,6 @@ public final class Projects {
         return store.find(h, actor.orgId(), name).orElseThrow();
     }
 
-    /**
-     * The named project of the actor's org, created first when it does not exist and
-     * {@code create} allows it (first publish or push of a new name).
-     */
-    public ProjectRecord findOrCreate(Actor actor, String name, boolean create) {
-        validateName(name);
-        ProjectRecord found = store.find(actor.orgId(), name).orElse(null);
-        if (found != null || !create) {
-            return found != null ? found : require(actor.orgId(), name);
-        }
-        try {
-            return create(actor, name);
-        } catch (ApiError e) {
-            if (e.kind() == ApiError.Kind.CONFLICT) {
-                return require(actor.orgId(), name);
-            }
-            throw e;
-        }
-    }
-
     public ProjectRecord require(String orgId, String name) {
         return store.find(orgId, name).orElseThrow(() -> ApiError.notFound("project", name));
     }

@@ -2,6 +2,7 @@ package dev.karta.server.releases;
 
 import static dev.karta.server.store.Rows.instant;
 
+import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.store.Database;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -18,6 +19,7 @@ public final class ReleaseStore {
     }
 
     int nextNumber(Handle h, String projectId) {
+        ProjectStore.lock(h, projectId);
         return h.createQuery("SELECT COALESCE(MAX(number), 0) + 1 FROM releases WHERE project_id = :p")
                 .bind("p", projectId).mapTo(Integer.class).one();
     }

@@ -4,6 +4,11 @@ import dev.karta.server.DataDir;
 import dev.karta.server.build.Materializer;
 import dev.karta.server.store.Database;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.stream.Stream;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -16,9 +21,13 @@ import org.slf4j.LoggerFactory;
  * release, the newest other release (the usual rollback target), the newest {@code keep}, any
  * release a live session is pinned to, and any tree another kept release or a pending deploy
  * shares. Release rows stay: history is immutable; a pruned release just cannot be activated.
+ * After a project is deleted, {@link #sweepUnreferenced()} frees the trees and archives that no
+ * remaining release or deploy refers to.
  */
 public final class Retention {
     private static final Logger LOG = LoggerFactory.getLogger(Retention.class);
+    /** Younger files may belong to an upload that is being accepted right now. */
+    private static final Duration GRACE = Duration.ofMinutes(10);
 
     private final Database db;
     private final DataDir dataDir;
@@ -77,6 +86,41 @@ public final class Retention {
                     LOG.warn("could not prune release tree {}: {}", digest, e.toString());
                 }
             }
+        }
+    }
+
+    /** Deletes release trees and uploaded archives no release or deploy refers to any more. */
+    public void sweepUnreferenced() {
+        sweepUnreferenced(GRACE);
+    }
+
+    /** As {@link #sweepUnreferenced()}, sparing files younger than {@code grace}. */
+    void sweepUnreferenced(Duration grace) {
+        Set<String> trees = new HashSet<>(db.withHandle(h -> h.createQuery(
+                "SELECT content_digest FROM releases UNION SELECT content_digest FROM deploys "
+                        + "WHERE content_digest IS NOT NULL").mapTo(String.class).list()));
+        Set<String> archives = new HashSet<>(db.withHandle(h -> h.createQuery(
+                "SELECT artifact FROM deploys WHERE artifact IS NOT NULL").mapTo(String.class).list()));
+        Instant cutoff = Instant.now().minus(grace);
+        sweep(dataDir.trees(), cutoff, name -> !name.startsWith(".") && !trees.contains("sha256:" + name));
+        sweep(dataDir.artifacts(), cutoff, name -> name.endsWith(".tar.gz")
+                && !archives.contains(name.substring(0, name.length() - ".tar.gz".length())));
+    }
+
+    private static void sweep(Path dir, Instant cutoff, java.util.function.Predicate<String> unreferenced) {
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        try (Stream<Path> children = Files.list(dir)) {
+            for (Path child : children.toList()) {
+                String name = child.getFileName().toString();
+                if (unreferenced.test(name) && Files.getLastModifiedTime(child).toInstant().isBefore(cutoff)) {
+                    Materializer.deleteRecursively(child);
+                    LOG.info("removed unreferenced {}", child);
+                }
+            }
+        } catch (IOException e) {
+            LOG.warn("could not sweep {}: {}", dir, e.toString());
         }
     }
 }

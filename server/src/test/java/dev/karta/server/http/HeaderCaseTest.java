@@ -10,7 +10,6 @@ import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -42,12 +41,6 @@ class HeaderCaseTest {
     }
 
     @Test
-    @Disabled("BUG: Jetty's per-connection header field cache is case-insensitive by default "
-            + "(HttpConfiguration.headerCacheCaseSensitive=false), so on a kept-alive connection the value of a known "
-            + "header (Authorization, Content-Type, Accept, …) differing only in letter case from an earlier one is "
-            + "replaced by the earlier value: a key that differs from a previously sent key only by case "
-            + "authenticates as that key. Fix in HttpApi: "
-            + "cfg.jetty.modifyHttpConfiguration(c -> c.setHeaderCacheCaseSensitive(true)) (or header cache size 0).")
     void case_swapped_key_is_rejected_on_a_reused_connection() throws Exception {
         HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         assertThat(send(client, "/whoami", "Authorization", "Bearer " + server.adminKey()).statusCode()).isEqualTo(200);

@@ -226,6 +226,19 @@ class ApiKeysTest {
         assertThat(server.get("/whoami", server.adminKey()).status()).isEqualTo(200);
     }
 
+    @Test
+    void concurrent_first_uses_of_a_valid_key_all_succeed() {
+        String secret = server.createKey("hot", "read");
+        HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+        List<CompletableFuture<Integer>> answers = new ArrayList<>();
+        for (int i = 0; i < 100; i++) {
+            answers.add(client.sendAsync(server.request("/agent_projects", secret).GET().build(),
+                    HttpResponse.BodyHandlers.discarding()).thenApply(HttpResponse::statusCode));
+        }
+
+        assertThat(answers.stream().map(CompletableFuture::join)).containsOnly(200);
+    }
+
     private JsonNode keyById(String id) {
         for (JsonNode key : server.get("/api_keys", server.adminKey()).json().get("api_keys")) {
             if (key.get("id").asText().equals(id)) {

@@ -30,9 +30,10 @@ final class FakeHarness {
             def out(o):
                 print(json.dumps(o), flush=True)
             def spy(name, value):
-                with open(os.path.join(SPY, name + '.tmp'), 'w') as f:
+                tmp = os.path.join(SPY, '%%s.%%d.tmp' %% (name, os.getpid()))
+                with open(tmp, 'w') as f:
                     f.write(str(value))
-                os.rename(os.path.join(SPY, name + '.tmp'), os.path.join(SPY, name))
+                os.rename(tmp, os.path.join(SPY, name))
             def parse(args, valued):
                 opts, positional, i = {}, [], 0
                 while i < len(args):

@@ -75,9 +75,9 @@ public final class UploadRoutes {
         idempotency.respond(ctx, fingerprint, () -> {
             DeployRecord deploy = ingest.accept(Requests.actor(ctx), project, true,
                     new Ingest.Arrival(DeploySource.UPLOAD, sha, received.artifact(), received.tree().contentDigest(),
-                            "archive sha256:" + received.artifact() + " (" + received.bytes() + " bytes; "
-                                    + received.tree().files() + " files, " + received.tree().bytes()
-                                    + " bytes expanded)"));
+                            received.tree().files() + " files, " + received.tree().bytes() + " bytes ("
+                                    + received.bytes() + " bytes compressed, archive sha256:"
+                                    + received.artifact().substring(0, 12) + ")"));
             return new Idempotency.Answer(202, deploy.toWire());
         });
     }

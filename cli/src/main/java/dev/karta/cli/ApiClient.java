@@ -1,0 +1,322 @@
+package dev.karta.cli;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.karta.api.ApiKeyList;
+import dev.karta.api.CreateApiKey;
+import dev.karta.api.CreateDeploy;
+import dev.karta.api.CreateProject;
+import dev.karta.api.CreatedApiKey;
+import dev.karta.api.Deploy;
+import dev.karta.api.DeployAccepted;
+import dev.karta.api.ErrorBody;
+import dev.karta.api.Project;
+import dev.karta.api.ProjectList;
+import dev.karta.api.ReleaseList;
+import dev.karta.api.RollbackRequest;
+import dev.karta.api.RollbackResult;
+import dev.karta.api.WhoAmI;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.nio.channels.UnresolvedAddressException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.function.LongConsumer;
+import javax.net.ssl.SSLParameters;
+
+/**
+ * All HTTP between the CLI and a Karta server (SPEC §4): bearer auth, the
+ * {@code karta-cli/VERSION} user agent, JSON through {@link dev.karta.api.Json}. Every answer
+ * that is not a success becomes a {@link CliError} carrying the server's message; a server
+ * that cannot be reached becomes {@link CliError.Kind#UNAVAILABLE}.
+ */
+final class ApiClient {
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+    private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(60);
+    private static final int UPLOAD_ATTEMPTS = 3;
+
+    /** A decoded answer together with the server's JSON as sent, for {@code --json}. */
+    record Reply<T>(T value, JsonNode body) {
+    }
+
+    private final String server;
+    private final String apiKey;
+    private final ObjectMapper json;
+    private final HttpClient http;
+    private final String userAgent;
+
+    ApiClient(String server, String apiKey, ObjectMapper json, String version) {
+        this.server = server;
+        this.apiKey = apiKey;
+        this.json = json;
+        this.userAgent = "karta-cli/" + version;
+        // HTTP/1.1 on purpose: the server speaks it, and an h2c upgrade attempt only costs time.
+        HttpClient.Builder builder = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(CONNECT_TIMEOUT)
+                .followRedirects(HttpClient.Redirect.NEVER);
+        if (server.startsWith("http://")) {
+            builder.sslContext(new PlainHttpOnly()).sslParameters(new SSLParameters());
+        }
+        this.http = builder.build();
+    }
+
+    String server() {
+        return server;
+    }
+
+    Reply<WhoAmI> whoami() {
+        return call("GET", "/whoami", null, WhoAmI.class);
+    }
+
+    Reply<ProjectList> projects() {
+        return call("GET", "/agent_projects", null, ProjectList.class);
+    }
+
+    Reply<Project> project(String name) {
+        return call("GET", "/agent_projects/" + segment(name), null, Project.class);
+    }
+
+    Reply<Project> createProject(String name) {
+        return call("POST", "/agent_projects", new CreateProject(name), Project.class);
+    }
+
+    void deleteProject(String name) {
+        call("DELETE", "/agent_projects/" + segment(name), null, Void.class);
+    }
+
+    Reply<ReleaseList> releases(String project) {
+        return call("GET", "/agent_projects/" + segment(project) + "/releases", null, ReleaseList.class);
+    }
+
+    Reply<ApiKeyList> keys() {
+        return call("GET", "/api_keys", null, ApiKeyList.class);
+    }
+
+    Reply<CreatedApiKey> createKey(String name, String scope) {
+        return call("POST", "/api_keys", new CreateApiKey(name, List.of(scope)), CreatedApiKey.class);
+    }
+
+    void revokeKey(String id) {
+        call("DELETE", "/api_keys/" + segment(id), null, Void.class);
+    }
+
+    Reply<RollbackResult> rollback(String project, String to) {
+        return call("POST", "/agent_projects/" + segment(project) + "/rollback", new RollbackRequest(to),
+                RollbackResult.class);
+    }
+
+    Reply<DeployAccepted> deploy(String project, String commitSha) {
+        return call("POST", "/agent_projects/" + segment(project) + "/deploys", new CreateDeploy(commitSha),
+                DeployAccepted.class);
+    }
+
+    Reply<Deploy> deployStatus(String project, String deployId) {
+        return call("GET", "/agent_projects/" + segment(project) + "/deploys/" + segment(deployId), null, Deploy.class);
+    }
+
+    /**
+     * Uploads a source archive as a new release (202 → the queued deploy). The file is streamed
+     * from disk, never held in memory. A dropped connection is retried with the same
+     * {@code Idempotency-Key}, so the server does the work once however often the bytes arrive.
+     */
+    Reply<Deploy> uploadRelease(String project, Path archive, String commitSha, String idempotencyKey,
+                                LongConsumer bytesSent) {
+        long size;
+        try {
+            size = Files.size(archive);
+        } catch (IOException e) {
+            throw CliError.failed("cannot read " + archive + ": " + e.getMessage());
+        }
+        URI uri = uri("/agent_projects/" + segment(project) + "/releases");
+        HttpRequest.Builder request = base(uri)
+                .header("Content-Type", "application/gzip")
+                .header("Accept", "application/json")
+                .header("Idempotency-Key", idempotencyKey)
+                .POST(HttpRequest.BodyPublishers.fromPublisher(HttpRequest.BodyPublishers.ofInputStream(
+                        () -> counting(archive, bytesSent)), size));
+        if (commitSha != null) {
+            request.header("X-Karta-Commit", commitSha);
+        }
+        for (int attempt = 1; ; attempt++) {
+            try {
+                HttpResponse<byte[]> response = http.send(request.build(), HttpResponse.BodyHandlers.ofByteArray());
+                return decode("POST", uri, response, Deploy.class);
+            } catch (IOException e) {
+                if (attempt >= UPLOAD_ATTEMPTS || e instanceof ConnectException || e instanceof HttpTimeoutException) {
+                    throw unreachable(e);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw CliError.failed("interrupted");
+            }
+        }
+    }
+
+    /**
+     * Opens the build log of a deploy as a server-sent event stream, resuming after
+     * {@code lastEventId} when it is not null. The caller closes the stream.
+     */
+    InputStream openDeployLog(String project, String deployId, Long lastEventId) {
+        URI uri = uri("/agent_projects/" + segment(project) + "/deploys/" + segment(deployId) + "/logs");
+        HttpRequest.Builder request = base(uri).header("Accept", "text/event-stream").GET();
+        if (lastEventId != null) {
+            request.header("Last-Event-ID", Long.toString(lastEventId));
+        }
+        try {
+            HttpResponse<InputStream> response = http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
+            if (response.statusCode() == 200) {
+                return response.body();
+            }
+            byte[] body;
+            try (InputStream in = response.body()) {
+                body = in.readNBytes(64 * 1024);
+            }
+            throw CliError.ofResponse(response.statusCode(), errorBody(body), "GET", uri.toString());
+        } catch (IOException e) {
+            throw unreachable(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw CliError.failed("interrupted");
+        }
+    }
+
+    private <T> Reply<T> call(String method, String path, Object body, Class<T> type) {
+        URI uri = uri(path);
+        HttpRequest.Builder request = base(uri).timeout(REQUEST_TIMEOUT).header("Accept", "application/json");
+        if (body == null) {
+            request.method(method, HttpRequest.BodyPublishers.noBody());
+        } else {
+            byte[] bytes;
+            try {
+                bytes = json.writeValueAsBytes(body);
+            } catch (JsonProcessingException e) {
+                throw new IllegalStateException("cannot encode " + body, e);
+            }
+            request.header("Content-Type", "application/json")
+                    .method(method, HttpRequest.BodyPublishers.ofByteArray(bytes));
+        }
+        try {
+            return decode(method, uri, http.send(request.build(), HttpResponse.BodyHandlers.ofByteArray()), type);
+        } catch (IOException e) {
+            throw unreachable(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw CliError.failed("interrupted");
+        }
+    }
+
+    private <T> Reply<T> decode(String method, URI uri, HttpResponse<byte[]> response, Class<T> type) {
+        int status = response.statusCode();
+        if (status < 200 || status >= 300) {
+            throw CliError.ofResponse(status, errorBody(response.body()), method, uri.toString());
+        }
+        if (type == Void.class || response.body().length == 0) {
+            return new Reply<>(null, null);
+        }
+        try {
+            JsonNode tree = json.readTree(response.body());
+            return new Reply<>(json.treeToValue(tree, type), tree);
+        } catch (IOException e) {
+            throw CliError.failed("unexpected answer to " + method + " " + uri + ": not the JSON Karta sends ("
+                    + e.getMessage() + ")");
+        }
+    }
+
+    private ErrorBody errorBody(byte[] body) {
+        try {
+            return json.readValue(body, ErrorBody.class);
+        } catch (IOException | RuntimeException notJson) {
+            return null;
+        }
+    }
+
+    private HttpRequest.Builder base(URI uri) {
+        HttpRequest.Builder builder = HttpRequest.newBuilder(uri).header("User-Agent", userAgent);
+        if (apiKey != null) {
+            builder.header("Authorization", "Bearer " + apiKey);
+        }
+        return builder;
+    }
+
+    private URI uri(String path) {
+        try {
+            return URI.create(server + path);
+        } catch (IllegalArgumentException e) {
+            throw CliError.usage("not a valid server URL: " + server);
+        }
+    }
+
+    private CliError unreachable(IOException e) {
+        if (e instanceof HttpConnectTimeoutException) {
+            return CliError.unavailable("cannot reach Karta at " + server + ": connection timed out");
+        }
+        if (e instanceof HttpTimeoutException) {
+            return CliError.unavailable("Karta at " + server + " did not answer within "
+                    + REQUEST_TIMEOUT.toSeconds() + " s");
+        }
+        if (e instanceof ConnectException) {
+            String why = e.getCause() instanceof UnresolvedAddressException ? "unknown host" : "connection refused";
+            return CliError.unavailable("cannot reach Karta at " + server + ": " + why
+                    + " — is `karta server` running?");
+        }
+        String detail = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        return CliError.unavailable("lost the connection to Karta at " + server + ": " + detail);
+    }
+
+    /** Percent-encodes one path segment: names typed by users never change the route. */
+    static String segment(String value) {
+        StringBuilder out = new StringBuilder();
+        for (byte b : value.getBytes(StandardCharsets.UTF_8)) {
+            char c = (char) (b & 0xff);
+            if (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || "-._~".indexOf(c) >= 0) {
+                out.append(c);
+            } else {
+                out.append('%').append(String.format("%02X", b & 0xff));
+            }
+        }
+        return out.toString();
+    }
+
+    private static InputStream counting(Path file, LongConsumer bytesSent) {
+        try {
+            return new FilterInputStream(Files.newInputStream(file)) {
+                private long total;
+
+                @Override
+                public int read() throws IOException {
+                    int b = super.read();
+                    if (b >= 0) {
+                        bytesSent.accept(++total);
+                    }
+                    return b;
+                }
+
+                @Override
+                public int read(byte[] buffer, int offset, int length) throws IOException {
+                    int n = super.read(buffer, offset, length);
+                    if (n > 0) {
+                        total += n;
+                        bytesSent.accept(total);
+                    }
+                    return n;
+                }
+            };
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

@@ -1,0 +1,78 @@
+package dev.karta.cli;
+
+import dev.karta.api.ErrorBody;
+
+/**
+ * The one error type of the CLI: a sentence for the user and the {@link Kind} that fixes the
+ * exit code. Server errors map by HTTP status, exactly as the server's {@code ApiError} kinds do.
+ */
+final class CliError extends RuntimeException {
+
+    /** What went wrong, and the exit code the process ends with. */
+    enum Kind {
+        FAILED(1),
+        /** The server could not be reached, or answered 502/503/504: worth retrying. */
+        UNAVAILABLE(1),
+        USAGE(2),
+        AUTH(3),
+        NOT_FOUND(4);
+
+        private final int exitCode;
+
+        Kind(int exitCode) {
+            this.exitCode = exitCode;
+        }
+
+        int exitCode() {
+            return exitCode;
+        }
+
+        static Kind ofStatus(int status) {
+            return switch (status) {
+                case 401, 403 -> AUTH;
+                case 404 -> NOT_FOUND;
+                case 502, 503, 504 -> UNAVAILABLE;
+                default -> FAILED;
+            };
+        }
+    }
+
+    private final Kind kind;
+
+    CliError(Kind kind, String message) {
+        super(message, null, false, false);
+        this.kind = kind;
+    }
+
+    Kind kind() {
+        return kind;
+    }
+
+    int exitCode() {
+        return kind.exitCode();
+    }
+
+    static CliError usage(String message) {
+        return new CliError(Kind.USAGE, message);
+    }
+
+    static CliError auth(String message) {
+        return new CliError(Kind.AUTH, message);
+    }
+
+    static CliError failed(String message) {
+        return new CliError(Kind.FAILED, message);
+    }
+
+    static CliError unavailable(String message) {
+        return new CliError(Kind.UNAVAILABLE, message);
+    }
+
+    /** A server's error answer; the body's message when it is {@code {"error","message"}}. */
+    static CliError ofResponse(int status, ErrorBody body, String method, String url) {
+        String message = body != null && body.message() != null && !body.message().isBlank()
+                ? body.message()
+                : "the server answered HTTP " + status + " to " + method + " " + url;
+        return new CliError(Kind.ofStatus(status), message);
+    }
+}

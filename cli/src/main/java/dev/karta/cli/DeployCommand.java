@@ -1,0 +1,96 @@
+package dev.karta.cli;
+
+import dev.karta.api.Deploy;
+import dev.karta.api.DeployAccepted;
+import dev.karta.api.LogEntry;
+import java.io.PrintStream;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code karta deploy NAME --commit SHA [--wait]}: queues a build of a commit the server can
+ * fetch (pushed to the project, or in its bound repository); with {@code --wait} follows the
+ * build log and exits with the outcome.
+ */
+@Command(name = "deploy", mixinStandardHelpOptions = true,
+        description = {"Build and release one commit of a project.",
+                "The commit must be in the project's git repository (`git push karta`) or its bound repository.",
+                "With --wait the build log is streamed and the exit code is the outcome: 0 released, 1 not."})
+final class DeployCommand implements Callable<Integer> {
+    private final Cli cli;
+
+    @Parameters(paramLabel = "NAME", description = "The project.")
+    String project;
+
+    @Option(names = "--commit", required = true, paramLabel = "SHA", description = "The commit to build.")
+    String commit;
+
+    @Option(names = "--wait", description = "Stream the build log and wait for the outcome.")
+    boolean await;
+
+    DeployCommand(Cli cli) {
+        this.cli = cli;
+    }
+
+    @Override
+    public Integer call() {
+        ApiClient api = cli.api();
+        ApiClient.Reply<DeployAccepted> reply = api.deploy(project, commit);
+        DeployAccepted accepted = reply.value();
+        Output output = cli.output();
+        if (!await) {
+            if (output.jsonMode()) {
+                output.json(reply.body());
+            } else {
+                output.line("Queued deploy " + accepted.deployId() + " of " + accepted.project() + " at "
+                        + Output.shortSha(accepted.commitSha()));
+                cli.say("Follow it with `karta deploy " + project + " --commit " + commit + " --wait`"
+                        + " next time, or see `karta projects releases " + project + "`.");
+            }
+            return 0;
+        }
+        cli.say("Deploying " + Output.shortSha(accepted.commitSha()) + " to " + accepted.project() + " ("
+                + accepted.deployId() + ")");
+        Deploy finished = follow(cli, api, accepted.project(), accepted.deployId());
+        return finish(cli, api, finished);
+    }
+
+    /** Streams a deploy's build log (to stdout, or stderr with --json) until it ends. */
+    static Deploy follow(Cli cli, ApiClient api, String project, String deployId) {
+        PrintStream logs = cli.output().jsonMode() ? cli.env().stderr() : cli.env().stdout();
+        return BuildLog.standard(api, cli.json(), message -> cli.say("karta: " + message))
+                .follow(project, deployId, entry -> print(logs, entry));
+    }
+
+    /** Reports a finished deploy: "Released v4 — URL" and 0, or the reason and 1. */
+    static int finish(Cli cli, ApiClient api, Deploy deploy) {
+        Output output = cli.output();
+        if (output.jsonMode()) {
+            output.json(cli.json().valueToTree(deploy));
+        }
+        switch (deploy.status()) {
+            case "succeeded" -> {
+                if (!output.jsonMode()) {
+                    String url = api.project(deploy.project()).value().url();
+                    output.line("Released " + deploy.release() + " — " + url);
+                }
+                return 0;
+            }
+            case "failed" -> throw CliError.failed("build failed: "
+                    + (deploy.error() == null ? "see the log above" : deploy.error()));
+            case "superseded" -> throw CliError.failed("deploy " + deploy.id()
+                    + " was superseded by a newer deploy of " + deploy.project() + " before it started");
+            case "canceled" -> throw CliError.failed("deploy " + deploy.id() + " was canceled");
+            default -> throw CliError.failed("deploy " + deploy.id() + " ended as '" + deploy.status() + "'");
+        }
+    }
+
+    private static void print(PrintStream out, LogEntry entry) {
+        String message = entry.message() == null ? "" : entry.message();
+        for (String line : message.split("\r?\n", -1)) {
+            out.println("  " + line);
+        }
+    }
+}

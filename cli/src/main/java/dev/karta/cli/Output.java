@@ -1,0 +1,137 @@
+package dev.karta.cli;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.PrintStream;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * What commands print on standard output: aligned tables and key/value blocks for people, or
+ * the server's JSON, pretty printed, with {@code --json}. Messages and progress go to standard
+ * error so that standard output stays parseable.
+ */
+final class Output {
+    static final String NONE = "-";
+
+    private final PrintStream out;
+    private final ObjectMapper json;
+    private final boolean jsonMode;
+    private final Instant now;
+
+    Output(PrintStream out, ObjectMapper json, boolean jsonMode, Instant now) {
+        this.out = out;
+        this.json = json;
+        this.jsonMode = jsonMode;
+        this.now = now;
+    }
+
+    boolean jsonMode() {
+        return jsonMode;
+    }
+
+    void line(String text) {
+        out.println(text);
+    }
+
+    void json(JsonNode body) {
+        try {
+            out.println(json.writer().with(SerializationFeature.INDENT_OUTPUT).writeValueAsString(body));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Columns separated by two spaces, each as wide as its widest cell; the last is not padded. */
+    void table(List<String> headers, List<List<String>> rows) {
+        int[] widths = new int[headers.size()];
+        List<List<String>> all = new ArrayList<>();
+        all.add(headers);
+        all.addAll(rows);
+        for (List<String> row : all) {
+            for (int i = 0; i < widths.length; i++) {
+                widths[i] = Math.max(widths[i], cell(row, i).length());
+            }
+        }
+        for (List<String> row : all) {
+            StringBuilder line = new StringBuilder();
+            for (int i = 0; i < widths.length; i++) {
+                String value = cell(row, i);
+                line.append(value);
+                if (i < widths.length - 1) {
+                    line.append(" ".repeat(widths[i] - value.length() + 2));
+                }
+            }
+            out.println(line.toString().stripTrailing());
+        }
+    }
+
+    /** Labelled lines, labels aligned: the shape of {@code heroku info}. */
+    void fields(List<List<String>> labelled) {
+        int width = labelled.stream().mapToInt(pair -> pair.get(0).length()).max().orElse(0);
+        for (List<String> pair : labelled) {
+            out.println(pair.get(0) + ":" + " ".repeat(width - pair.get(0).length() + 2) + or(pair.get(1)));
+        }
+    }
+
+    /** "just now", "42s ago", "3m ago", "2h ago", "5d ago"; {@value #NONE} when unknown. */
+    String age(Instant then) {
+        return age(then, now);
+    }
+
+    static String age(Instant then, Instant now) {
+        if (then == null) {
+            return NONE;
+        }
+        Duration ago = Duration.between(then, now);
+        if (ago.isNegative() || ago.getSeconds() < 1) {
+            return "just now";
+        }
+        if (ago.toMinutes() < 1) {
+            return ago.getSeconds() + "s ago";
+        }
+        if (ago.toHours() < 1) {
+            return ago.toMinutes() + "m ago";
+        }
+        if (ago.toDays() < 1) {
+            return ago.toHours() + "h ago";
+        }
+        return ago.toDays() + "d ago";
+    }
+
+    /** The first seven characters of a commit, as git shows it. */
+    static String shortSha(String sha) {
+        if (sha == null || sha.isBlank()) {
+            return NONE;
+        }
+        return sha.length() > 7 ? sha.substring(0, 7) : sha;
+    }
+
+    static String or(String value) {
+        return value == null || value.isBlank() ? NONE : value;
+    }
+
+    /** "812 B", "12.3 KB", "4.0 MB": decimal units, one decimal. */
+    static String bytes(long count) {
+        if (count < 1000) {
+            return count + " B";
+        }
+        double value = count;
+        String[] units = {"KB", "MB", "GB", "TB"};
+        int unit = -1;
+        while (value >= 1000 && unit < units.length - 1) {
+            value /= 1000;
+            unit++;
+        }
+        return String.format(Locale.ROOT, "%.1f %s", value, units[unit]);
+    }
+
+    private static String cell(List<String> row, int i) {
+        return i < row.size() && row.get(i) != null ? row.get(i) : "";
+    }
+}

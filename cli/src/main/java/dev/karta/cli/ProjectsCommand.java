@@ -1,0 +1,134 @@
+package dev.karta.cli;
+
+import dev.karta.api.Project;
+import dev.karta.api.ProjectList;
+import dev.karta.api.Release;
+import dev.karta.api.ReleaseList;
+import java.util.List;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code karta projects list | create | info | releases | delete}. */
+@Command(name = "projects", mixinStandardHelpOptions = true,
+        description = "List, create, inspect and delete projects.")
+final class ProjectsCommand {
+    private final Cli cli;
+
+    ProjectsCommand(Cli cli) {
+        this.cli = cli;
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "List the projects of your org.")
+    int list() {
+        ApiClient.Reply<ProjectList> reply = cli.api().projects();
+        Output output = cli.output();
+        if (output.jsonMode()) {
+            output.json(reply.body());
+            return 0;
+        }
+        List<Project> projects = reply.value().projects();
+        if (projects.isEmpty()) {
+            cli.say("No projects yet: create one with `karta projects create NAME` or `karta publish`.");
+            return 0;
+        }
+        output.table(List.of("NAME", "RELEASE", "COMMIT", "URL", "CREATED"), projects.stream()
+                .map(p -> List.of(
+                        p.name(),
+                        p.currentRelease() == null ? Output.NONE : p.currentRelease().version(),
+                        p.currentRelease() == null ? Output.NONE : Output.shortSha(p.currentRelease().commitSha()),
+                        Output.or(p.url()),
+                        output.age(p.createdAt())))
+                .toList());
+        return 0;
+    }
+
+    @Command(name = "create", mixinStandardHelpOptions = true,
+            description = "Create an empty project. `karta publish` and `git push` create one on first use too.")
+    int create(@Parameters(paramLabel = "NAME",
+            description = "3-40 characters of a-z, 0-9 and '-', starting with a letter.") String name) {
+        ApiClient.Reply<Project> reply = cli.api().createProject(name);
+        Output output = cli.output();
+        if (output.jsonMode()) {
+            output.json(reply.body());
+            return 0;
+        }
+        Project p = reply.value();
+        output.line("Created project " + p.name());
+        output.fields(List.of(List.of("URL", Output.or(p.url())), List.of("Git remote", Output.or(p.gitUrl()))));
+        return 0;
+    }
+
+    @Command(name = "info", mixinStandardHelpOptions = true, description = "Show a project.")
+    int info(@Parameters(paramLabel = "NAME") String name) {
+        ApiClient.Reply<Project> reply = cli.api().project(name);
+        Output output = cli.output();
+        if (output.jsonMode()) {
+            output.json(reply.body());
+            return 0;
+        }
+        Project p = reply.value();
+        output.fields(List.of(
+                List.of("Name", p.name()),
+                List.of("URL", Output.or(p.url())),
+                List.of("Git remote", Output.or(p.gitUrl())),
+                List.of("Release", p.currentRelease() == null ? "none yet"
+                        : p.currentRelease().version() + " (" + Output.shortSha(p.currentRelease().commitSha()) + ")"),
+                List.of("Repository", p.repo() == null ? "not bound" : p.repo().url() + " (" + p.repo().branch() + ")"),
+                List.of("Created", p.createdAt() == null ? Output.NONE
+                        : p.createdAt() + " (" + output.age(p.createdAt()) + ")")));
+        return 0;
+    }
+
+    @Command(name = "releases", mixinStandardHelpOptions = true,
+            description = "List a project's releases, newest first; the active one is marked with *.")
+    int releases(@Parameters(paramLabel = "NAME") String name) {
+        ApiClient.Reply<ReleaseList> reply = cli.api().releases(name);
+        Output output = cli.output();
+        if (output.jsonMode()) {
+            output.json(reply.body());
+            return 0;
+        }
+        List<Release> releases = reply.value().releases();
+        if (releases.isEmpty()) {
+            cli.say("No releases of " + name + " yet: publish one with `karta publish " + name + "`.");
+            return 0;
+        }
+        output.table(List.of("VERSION", "STATUS", "COMMIT", "HARNESS", "BUILD", "SOURCE", "AGE"), releases.stream()
+                .map(r -> List.of(
+                        r.version(),
+                        "active".equals(r.status()) ? "* active" : Output.or(r.status()),
+                        Output.shortSha(r.commitSha()),
+                        Output.or(r.harness()),
+                        Output.or(r.buildKind()),
+                        Output.or(r.source()),
+                        output.age(r.createdAt())))
+                .toList());
+        return 0;
+    }
+
+    @Command(name = "delete", mixinStandardHelpOptions = true,
+            description = {"Delete a project with all its releases. This cannot be undone.",
+                    "Asks for the project name on a terminal; elsewhere --yes is required."})
+    int delete(@Parameters(paramLabel = "NAME") String name,
+               @Option(names = {"-y", "--yes"}, description = "Do not ask for confirmation.") boolean yes) {
+        ApiClient api = cli.api();
+        if (!yes) {
+            Terminal terminal = cli.env().terminal();
+            if (terminal == null) {
+                throw CliError.usage("refusing to delete project " + name
+                        + " without confirmation: pass --yes when not running on a terminal");
+            }
+            String typed = terminal.readLine("This deletes project " + name
+                    + " and all its releases. Type its name to confirm: ");
+            if (typed == null || !typed.strip().equals(name)) {
+                throw CliError.failed("not deleted: the name typed did not match " + name);
+            }
+        }
+        api.deleteProject(name);
+        if (!cli.output().jsonMode()) {
+            cli.output().line("Deleted project " + name);
+        }
+        return 0;
+    }
+}

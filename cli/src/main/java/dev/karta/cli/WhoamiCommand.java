@@ -1,0 +1,39 @@
+package dev.karta.cli;
+
+import dev.karta.api.WhoAmI;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+
+/** {@code karta whoami}: the server, org and key the CLI is using, as the server sees them. */
+@Command(name = "whoami", mixinStandardHelpOptions = true,
+        description = "Show the server, org and API key in use.")
+final class WhoamiCommand implements Callable<Integer> {
+    private final Cli cli;
+
+    WhoamiCommand(Cli cli) {
+        this.cli = cli;
+    }
+
+    @Override
+    public Integer call() {
+        ApiClient api = cli.api();
+        ApiClient.Reply<WhoAmI> reply = api.whoami();
+        Output output = cli.output();
+        if (output.jsonMode()) {
+            output.json(reply.body());
+            return 0;
+        }
+        WhoAmI me = reply.value();
+        String keySource = switch (cli.settings().keySource()) {
+            case ENVIRONMENT -> " (from " + Settings.ENV_API_KEY + ")";
+            default -> "";
+        };
+        output.fields(List.of(
+                List.of("Server", api.server()),
+                List.of("Org", me.org()),
+                List.of("Key", me.key().name() + " (" + me.key().id() + ")" + keySource),
+                List.of("Scope", String.join(",", me.key().scopes()))));
+        return 0;
+    }
+}

@@ -1,0 +1,32 @@
+package dev.karta.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Instant;
+import org.junit.jupiter.api.Test;
+
+class OutputTest {
+    private static final Instant NOW = Instant.parse("2026-06-10T12:00:00Z");
+
+    @Test
+    void age_reads_like_heroku() {
+        assertThat(Output.age(NOW, NOW)).isEqualTo("just now");
+        assertThat(Output.age(NOW.minusSeconds(42), NOW)).isEqualTo("42s ago");
+        assertThat(Output.age(NOW.minusSeconds(3 * 60 + 5), NOW)).isEqualTo("3m ago");
+        assertThat(Output.age(NOW.minusSeconds(2 * 3600 + 59 * 60), NOW)).isEqualTo("2h ago");
+        assertThat(Output.age(NOW.minusSeconds(5 * 86400 + 3600), NOW)).isEqualTo("5d ago");
+        assertThat(Output.age(null, NOW)).isEqualTo("-");
+    }
+
+    @Test
+    void short_sha_is_seven_characters() {
+        assertThat(Output.shortSha("0123456789abcdef")).isEqualTo("0123456");
+        assertThat(Output.shortSha(null)).isEqualTo("-");
+    }
+
+    @Test
+    void bytes_use_decimal_units() {
+        assertThat(Output.bytes(999)).isEqualTo("999 B");
+        assertThat(Output.bytes(12_345_678)).isEqualTo("12.3 MB");
+    }
+}

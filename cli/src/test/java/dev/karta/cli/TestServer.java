@@ -1,0 +1,35 @@
+package dev.karta.cli;
+
+import dev.karta.server.Config;
+import dev.karta.server.KartaServer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/** A real Karta server on a free port, with a known bootstrap admin key. */
+final class TestServer implements AutoCloseable {
+    static final String ADMIN_KEY = "kt_live_TestAdminKey0123456789abcdefABCD";
+
+    private final KartaServer server;
+
+    private TestServer(KartaServer server) {
+        this.server = server;
+    }
+
+    static TestServer start(Path dataDir) {
+        Config defaults = Config.defaults(dataDir);
+        Config config = new Config("127.0.0.1", 0, dataDir, defaults.databaseUrl(), null, ADMIN_KEY,
+                Duration.ofSeconds(5), defaults.maxJsonBody(), defaults.archive(), 1, defaults.buildTimeout(),
+                List.of(), 0, defaults.buildLease());
+        return new TestServer(KartaServer.start(config));
+    }
+
+    String url() {
+        return server.publicUrl();
+    }
+
+    @Override
+    public void close() {
+        server.close();
+    }
+}

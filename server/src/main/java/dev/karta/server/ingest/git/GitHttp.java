@@ -1,0 +1,66 @@
+package dev.karta.server.ingest.git;
+
+import dev.karta.server.audit.AuditLog;
+import dev.karta.server.deploys.DeployStore;
+import dev.karta.server.http.Authenticator;
+import dev.karta.server.ingest.Ingest;
+import dev.karta.server.logs.LogStore;
+import dev.karta.server.projects.ProjectStore;
+import dev.karta.server.projects.Projects;
+import dev.karta.server.store.Database;
+import jakarta.servlet.DispatcherType;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.EnumSet;
+import org.eclipse.jetty.ee10.servlet.FilterHolder;
+import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
+import org.eclipse.jetty.ee10.servlet.ServletHolder;
+import org.eclipse.jgit.errors.RepositoryNotFoundException;
+import org.eclipse.jgit.http.server.GitServlet;
+import org.eclipse.jgit.transport.UploadPack;
+
+/**
+ * Git smart HTTP at {@code /git/{project}.git}: JGit's {@link GitServlet} mounted in Javalin's own
+ * Jetty context behind {@link GitAuthFilter}. The project comes from the checked caller, not from
+ * the URL JGit sees, so a request can only reach the repository the filter admitted it to.
+ */
+public final class GitHttp {
+    /** A build silent this long gets a "still building" line (Jetty drops connections idle for 30 s). */
+    private static final Duration HEARTBEAT = Duration.ofSeconds(10);
+
+    private final Authenticator authenticator;
+    private final Projects projects;
+    private final GitRepos repos;
+    private final GitPushes pushes;
+
+    /**
+     * @param maxPackBytes the largest pack one push may send (Karta uses max_expanded_bytes: a
+     *                     push is history plus a tree, and this bounds the disk one push can fill)
+     */
+    public GitHttp(Authenticator authenticator, Database db, Projects projects, ProjectStore projectStore,
+                   GitRepos repos, Ingest ingest, DeployStore deploys, AuditLog audit, LogStore logs,
+                   long maxPackBytes) {
+        this.authenticator = authenticator;
+        this.projects = projects;
+        this.repos = repos;
+        this.pushes = new GitPushes(db, ingest, projectStore, projects, new DeployFollower(deploys, logs, HEARTBEAT),
+                audit, logs, maxPackBytes);
+    }
+
+    /** Adds the git servlet and its auth filter to Javalin's servlet context. */
+    public void mount(ServletContextHandler context) {
+        GitServlet servlet = new GitServlet();
+        servlet.setRepositoryResolver((req, name) -> {
+            try {
+                return repos.open(GitCaller.of(req).project());
+            } catch (IOException e) {
+                throw new RepositoryNotFoundException(name, e);
+            }
+        });
+        servlet.setUploadPackFactory((req, repo) -> new UploadPack(repo));
+        servlet.setReceivePackFactory((req, repo) -> pushes.receivePack(GitCaller.of(req), repo));
+        context.addServlet(new ServletHolder("git", servlet), "/git/*");
+        context.addFilter(new FilterHolder(new GitAuthFilter(authenticator, projects)), "/git/*",
+                EnumSet.of(DispatcherType.REQUEST));
+    }
+}

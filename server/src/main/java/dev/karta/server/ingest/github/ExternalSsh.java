@@ -1,0 +1,79 @@
+package dev.karta.server.ingest.github;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.regex.Pattern;
+import org.eclipse.jgit.errors.TransportException;
+import org.eclipse.jgit.transport.CredentialsProvider;
+import org.eclipse.jgit.transport.RemoteSession;
+import org.eclipse.jgit.transport.SshSessionFactory;
+import org.eclipse.jgit.transport.URIish;
+import org.eclipse.jgit.util.FS;
+
+/**
+ * JGit's ssh transport through the system's ssh client, as git itself fetches: the configured
+ * argv ({@code --ssh-command}, default {@code ssh}) runs with {@code -o BatchMode=yes} (never a
+ * prompt), the URL's port and {@code user@host} after {@code --}, and JGit's
+ * {@code git-upload-pack '…'} command; keys, {@code known_hosts} and {@code ~/.ssh/config} are
+ * the server user's. JGit core has no ssh client of its own, and one in the JVM would need its
+ * own key and host-key configuration.
+ */
+final class ExternalSsh extends SshSessionFactory {
+    /** Host and user names reach the ssh argv: letters, digits and {@code . _ -}, never a leading '-'. */
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9._-]*");
+
+    private final List<String> command;
+
+    ExternalSsh(List<String> command) {
+        this.command = List.copyOf(command);
+    }
+
+    @Override
+    public RemoteSession getSession(URIish uri, CredentialsProvider credentials, FS fs, int timeout)
+            throws TransportException {
+        String host = uri.getHost();
+        String user = uri.getUser();
+        if (host == null || !NAME.matcher(host).matches() || user != null && !NAME.matcher(user).matches()) {
+            throw new TransportException(uri, "ssh host and user names may hold letters, digits, '.', '_' and '-'");
+        }
+        List<String> argv = new ArrayList<>(command);
+        argv.addAll(List.of("-o", "BatchMode=yes", "-o", "ConnectTimeout=30"));
+        if (uri.getPort() > 0) {
+            argv.addAll(List.of("-p", Integer.toString(uri.getPort())));
+        }
+        argv.add("--");
+        argv.add(user == null ? host : user + "@" + host);
+        return new Session(argv);
+    }
+
+    @Override
+    public String getType() {
+        return "external ssh";
+    }
+
+    /** One connection's ssh processes; disconnecting ends any still running. */
+    private static final class Session implements RemoteSession {
+        private final List<String> argv;
+        private final List<Process> processes = new CopyOnWriteArrayList<>();
+
+        Session(List<String> argv) {
+            this.argv = argv;
+        }
+
+        @Override
+        public Process exec(String remoteCommand, int timeout) throws IOException {
+            List<String> full = new ArrayList<>(argv);
+            full.add(remoteCommand);
+            Process process = new ProcessBuilder(full).start();
+            processes.add(process);
+            return process;
+        }
+
+        @Override
+        public void disconnect() {
+            processes.forEach(Process::destroy);
+        }
+    }
+}

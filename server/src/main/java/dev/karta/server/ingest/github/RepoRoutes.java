@@ -1,0 +1,124 @@
+package dev.karta.server.ingest.github;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.karta.api.RepoBinding;
+import dev.karta.server.http.ApiError;
+import dev.karta.server.http.Idempotency;
+import dev.karta.server.http.Requests;
+import io.javalin.http.Context;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
+import java.util.HexFormat;
+import java.util.function.Supplier;
+import org.eclipse.jgit.lib.Constants;
+import org.eclipse.jgit.lib.Repository;
+
+/**
+ * Handlers of {@code /agent_projects/{p}/repo}: bind (PUT, write), show (GET, read), unbind
+ * (DELETE, write) and {@code POST …/repo/rotate-secret} (write). The webhook secret is in the
+ * answers of PUT and rotate-secret only; URLs are shown without their credentials.
+ */
+public final class RepoRoutes {
+    static final String DEFAULT_BRANCH = "main";
+    private static final int MAX_BRANCH = 255;
+
+    /** A binding as the API shows it; {@code webhookSecret} only when it was just issued. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    record RepoAnswer(String project, RepoBinding repo, String source, String webhookUrl, String webhookSecret,
+                      Instant createdAt, Instant secretRotatedAt) {
+    }
+
+    private final Bindings bindings;
+    private final BoundRepos bound;
+    private final Idempotency idempotency;
+    private final ObjectMapper json;
+    private final Supplier<String> publicUrl;
+
+    public RepoRoutes(Bindings bindings, BoundRepos bound, Idempotency idempotency, ObjectMapper json,
+                      Supplier<String> publicUrl) {
+        this.bindings = bindings;
+        this.bound = bound;
+        this.idempotency = idempotency;
+        this.json = json;
+        this.publicUrl = publicUrl;
+    }
+
+    public void bind(Context ctx) {
+        JsonNode body = Requests.json(ctx, json, JsonNode.class);
+        if (!body.isObject()) {
+            throw ApiError.badRequest("request body must be a JSON object like "
+                    + "{\"url\":\"https://github.com/acme/shop-agent\",\"branch\":\"main\"}");
+        }
+        RepoUrl url = RepoUrl.parse(text(body, "url"));
+        bound.mirror().checkAllowed(url);
+        String branch = branch(text(body, "branch"));
+        String project = ctx.pathParam("project");
+        String fingerprint = "repo-bind:" + project + ":" + sha256(url.fetch() + "\n" + branch);
+        idempotency.respond(ctx, fingerprint, () -> {
+            Bindings.Binding binding = bindings.bind(Requests.actor(ctx), project, url, branch);
+            bound.forget(binding.projectId());
+            return new Idempotency.Answer(200, answer(binding, true));
+        });
+    }
+
+    public void show(Context ctx) {
+        ctx.json(answer(bindings.require(Requests.principal(ctx).orgId(), ctx.pathParam("project")), false));
+    }
+
+    public void unbind(Context ctx) {
+        Bindings.Binding removed = bindings.unbind(Requests.actor(ctx), ctx.pathParam("project"));
+        bound.forget(removed.projectId());
+        ctx.status(204);
+    }
+
+    public void rotateSecret(Context ctx) {
+        String project = ctx.pathParam("project");
+        idempotency.respond(ctx, "repo-rotate:" + project, () ->
+                new Idempotency.Answer(200, answer(bindings.rotateSecret(Requests.actor(ctx), project), true)));
+    }
+
+    private RepoAnswer answer(Bindings.Binding b, boolean withSecret) {
+        return new RepoAnswer(b.projectName(), new RepoBinding(b.url().display(), b.branch()), b.url().kind().wireName(),
+                publicUrl.get() + "/webhooks/github", withSecret ? b.secret() : null, b.createdAt(),
+                b.secretRotatedAt());
+    }
+
+    /** {@code main} when absent; otherwise a valid git branch name ({@code refs/heads/} may be given). */
+    static String branch(String raw) {
+        if (raw == null) {
+            return DEFAULT_BRANCH;
+        }
+        String branch = raw.startsWith(Constants.R_HEADS) ? raw.substring(Constants.R_HEADS.length()) : raw;
+        if (branch.isEmpty() || branch.length() > MAX_BRANCH || branch.startsWith("-")
+                || !Repository.isValidRefName(Constants.R_HEADS + branch)) {
+            throw new ApiError(ApiError.Kind.BAD_REQUEST, "invalid_branch", "branch '" + raw + "' is not a valid git "
+                    + "branch name (no spaces, '..', '~', '^', ':', '?', '*', '[', '\\', no leading '-' or trailing "
+                    + "'/' or '.lock'); for example main or release/v2");
+        }
+        return branch;
+    }
+
+    private static String text(JsonNode body, String field) {
+        JsonNode value = body.get(field);
+        if (value == null || value.isNull()) {
+            return null;
+        }
+        if (!value.isTextual()) {
+            throw ApiError.badRequest(field + " must be a string, got " + value.getNodeType().name().toLowerCase());
+        }
+        return value.asText();
+    }
+
+    private static String sha256(String text) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
+                    .digest(text.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,102 @@
+package dev.karta.server.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.karta.server.Config;
+import dev.karta.server.TestServer;
+import dev.karta.server.build.TarBuilder;
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import java.io.IOException;
+import java.net.http.HttpRequest;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The same server on PostgreSQL (SPEC §8): the postgres migrations apply, and two servers sharing
+ * one database keep every invariant (one build per project, contiguous versions, one active).
+ */
+class PostgresTest {
+    private static EmbeddedPostgres postgres;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void startPostgres() throws IOException {
+        postgres = EmbeddedPostgres.builder().start();
+    }
+
+    @AfterAll
+    static void stopPostgres() throws IOException {
+        postgres.close();
+    }
+
+    private Config config(Path dataDir, String database, String key) {
+        Config d = TestServer.config(dataDir, key);
+        return new Config(d.bind(), 0, d.dataDir(), database, null, key, d.keyCacheTtl(), d.maxJsonBody(),
+                d.archive(), d.buildWorkers(), d.buildTimeout(), d.builderCommand(), d.keepReleases(), d.buildLease());
+    }
+
+    private static String freshDatabase(String name) throws Exception {
+        try (var c = postgres.getPostgresDatabase().getConnection(); var s = c.createStatement()) {
+            s.execute("CREATE DATABASE " + name);
+        }
+        return postgres.getJdbcUrl("postgres", name);
+    }
+
+    @Test
+    void two_servers_on_one_postgres_database_keep_versions_contiguous_and_one_release_active() throws Exception {
+        String url = freshDatabase("karta_two");
+        String key = TestServer.randomKey();
+        try (TestServer a = TestServer.start(config(dir.resolve("a"), url, key));
+             TestServer b = TestServer.start(config(dir.resolve("b"), url, key))) {
+            // Both servers share release trees through one data dir in production; here each
+            // builds from its own upload, which is all the invariant test needs.
+            ExecutorService pool = Executors.newFixedThreadPool(6);
+            List<Future<String>> deploys = new ArrayList<>();
+            for (int i = 0; i < 6; i++) {
+                TestServer target = i % 2 == 0 ? a : b;
+                byte[] archive = TarBuilder.app("pg " + i);
+                deploys.add(pool.submit(() -> {
+                    TestServer.Response accepted = target.send(target.request("/agent_projects/shop/releases", key)
+                            .header("Content-Type", "application/gzip")
+                            .POST(HttpRequest.BodyPublishers.ofByteArray(archive)));
+                    assertThat(accepted.status()).as(accepted.body()).isEqualTo(202);
+                    return accepted.json().get("id").asText();
+                }));
+            }
+            for (Future<String> deploy : deploys) {
+                String id = deploy.get();
+                await().atMost(Duration.ofSeconds(60)).until(() -> {
+                    String status = a.get("/agent_projects/shop/deploys/" + id, key).json().get("status").asText();
+                    return !status.equals("queued") && !status.equals("building");
+                });
+            }
+            pool.shutdownNow();
+
+            JsonNode releases = a.get("/agent_projects/shop/releases", key).json().get("releases");
+            int count = releases.size();
+            assertThat(count).isGreaterThanOrEqualTo(1);
+            for (int i = 0; i < count; i++) {
+                assertThat(releases.get(i).get("number").asInt()).isEqualTo(count - i);
+            }
+            long active = 0;
+            for (JsonNode r : releases) {
+                active += r.get("status").asText().equals("active") ? 1 : 0;
+            }
+            assertThat(active).isEqualTo(1);
+            assertThat(b.post("/agent_projects/shop/rollback", key, "{\"to\":\"v1\"}").status()).isIn(200, 409);
+        }
+    }
+}
