@@ -2,7 +2,10 @@ package dev.karta.server;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -23,6 +26,7 @@ import java.util.Objects;
  *                      taken as interrupted and retried (or failed)
  * @param repos         how bound repositories are fetched (GitHub API, token, ssh), the webhook cap
  * @param logs          retention of project logs and the limits of live log streams
+ * @param sessions      how sessions run their harness (SPEC §6)
  */
 public record Config(
         String bind,
@@ -40,7 +44,8 @@ public record Config(
         int keepReleases,
         Duration buildLease,
         Repos repos,
-        Logs logs) {
+        Logs logs,
+        SessionSettings sessions) {
 
     /**
      * Bound repositories (issue 5): the GitHub REST API that serves tarballs (GitHub Enterprise or a
@@ -127,6 +132,84 @@ public record Config(
         }
     }
 
+    /**
+     * How sessions run their harness (SPEC §6).
+     *
+     * @param claudeExecutable   Claude Code: a path, or a name looked up on PATH
+     * @param opencodeExecutable OpenCode: a path, or a name looked up on PATH
+     * @param idleTimeout        a session with no turn for this long ends
+     * @param turnTimeout        a turn running longer is killed with its children (504)
+     * @param maxConcurrentTurns turns this server runs at once; more answer 503
+     * @param maxMessageBytes    the longest message text in UTF-8 bytes: it reaches the harness as
+     *                           one argv entry, which Linux caps at 128 KiB (MAX_ARG_STRLEN)
+     * @param maxTurnOutputBytes the most a harness may print on stdout in one turn
+     * @param harnessEnvironment the whole environment of a harness process: never server secrets,
+     *                           never {@code KARTA_*}
+     */
+    public record SessionSettings(String claudeExecutable, String opencodeExecutable, Duration idleTimeout,
+                                  Duration turnTimeout, int maxConcurrentTurns, int maxMessageBytes,
+                                  long maxTurnOutputBytes, Map<String, String> harnessEnvironment) {
+        /** Variables a harness inherits from the server's environment unless told otherwise. */
+        public static final List<String> INHERITED = List.of("PATH", "HOME", "LANG");
+        static final int MAX_ARG_BYTES = 128 * 1024 - 1;
+
+        public SessionSettings {
+            if (claudeExecutable == null || claudeExecutable.isBlank()
+                    || opencodeExecutable == null || opencodeExecutable.isBlank()) {
+                throw new IllegalArgumentException("--harness-claude and --harness-opencode must not be empty");
+            }
+            if (idleTimeout == null || idleTimeout.isNegative() || idleTimeout.isZero()) {
+                throw new IllegalArgumentException("--session-idle-timeout must be positive");
+            }
+            if (turnTimeout == null || turnTimeout.isNegative() || turnTimeout.isZero()) {
+                throw new IllegalArgumentException("--turn-timeout must be positive");
+            }
+            if (maxConcurrentTurns < 1) {
+                throw new IllegalArgumentException("--max-concurrent-turns must be at least 1");
+            }
+            if (maxMessageBytes < 1 || maxMessageBytes > MAX_ARG_BYTES) {
+                throw new IllegalArgumentException("the message limit must be between 1 and " + MAX_ARG_BYTES
+                        + " bytes (one argv entry)");
+            }
+            if (maxTurnOutputBytes < 1) {
+                throw new IllegalArgumentException("the turn output limit must be positive");
+            }
+            harnessEnvironment = Map.copyOf(harnessEnvironment == null ? Map.of() : harnessEnvironment);
+            for (String name : harnessEnvironment.keySet()) {
+                if (name.toUpperCase(Locale.ROOT).startsWith("KARTA_")) {
+                    throw new IllegalArgumentException("--harness-env must not pass " + name
+                            + " on: KARTA_* settings stay with the server");
+                }
+            }
+        }
+
+        public static SessionSettings defaults() {
+            return new SessionSettings("claude", "opencode", Duration.ofMinutes(30), Duration.ofMinutes(5), 16,
+                    100_000, 16L << 20, inheritedEnvironment(List.of()));
+        }
+
+        /**
+         * The harness environment: {@link #INHERITED} plus {@code extraNames}, each with its value in
+         * the server's environment when it has one.
+         */
+        public static Map<String, String> inheritedEnvironment(List<String> extraNames) {
+            Map<String, String> env = new LinkedHashMap<>();
+            for (String name : INHERITED) {
+                String value = System.getenv(name);
+                if (value != null) {
+                    env.put(name, value);
+                }
+            }
+            for (String name : extraNames == null ? List.<String>of() : extraNames) {
+                String value = name.isBlank() ? null : System.getenv(name.trim());
+                if (value != null) {
+                    env.put(name.trim(), value);
+                }
+            }
+            return env;
+        }
+    }
+
     public Config {
         Objects.requireNonNull(bind, "bind");
         Objects.requireNonNull(dataDir, "dataDir");
@@ -155,29 +238,40 @@ public record Config(
         }
         builderCommand = builderCommand == null ? List.of() : List.copyOf(builderCommand);
         repos = repos == null ? Repos.DEFAULTS : repos;
+        sessions = sessions == null ? SessionSettings.defaults() : sessions;
         if (bootstrapKey != null && bootstrapKey.isBlank()) {
             bootstrapKey = null;
         }
     }
 
-    /** Every top-level setting; the grouped ones ({@link Repos}, {@link Logs}) take their defaults. */
+    /**
+     * Every top-level setting; the grouped ones ({@link Repos}, {@link Logs}, {@link SessionSettings})
+     * take their defaults.
+     */
     public Config(String bind, int port, Path dataDir, String databaseUrl, String publicUrl, String bootstrapKey,
                   Duration keyCacheTtl, long maxJsonBody, ArchiveLimits archive, int buildWorkers, Duration buildTimeout,
                   List<String> builderCommand, int keepReleases, Duration buildLease) {
         this(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive, buildWorkers,
-                buildTimeout, builderCommand, keepReleases, buildLease, Repos.DEFAULTS, Logs.DEFAULTS);
+                buildTimeout, builderCommand, keepReleases, buildLease, Repos.DEFAULTS, Logs.DEFAULTS,
+                SessionSettings.defaults());
     }
 
     /** This configuration with other bound-repository settings. */
     public Config withRepos(Repos other) {
         return new Config(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive,
-                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, other, logs);
+                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, other, logs, sessions);
     }
 
     /** This configuration with other log settings. */
     public Config withLogs(Logs other) {
         return new Config(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive,
-                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, repos, other);
+                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, repos, other, sessions);
+    }
+
+    /** This configuration with other session settings. */
+    public Config withSessions(SessionSettings other) {
+        return new Config(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive,
+                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, repos, logs, other);
     }
 
     /** Defaults for a data directory: what {@code karta server} runs with when given no flags. */

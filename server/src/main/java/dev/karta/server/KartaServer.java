@@ -42,13 +42,15 @@ import dev.karta.server.releases.ReleaseRoutes;
 import dev.karta.server.releases.ReleaseStore;
 import dev.karta.server.releases.Releases;
 import dev.karta.server.releases.Retention;
+import dev.karta.server.sessions.SessionRoutes;
+import dev.karta.server.sessions.Sessions;
 import dev.karta.server.store.Database;
 import dev.karta.server.store.Dialect;
+import dev.karta.server.usage.UsageRoutes;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -63,6 +65,7 @@ public final class KartaServer implements AutoCloseable {
     private final LogStore logs;
     private final LogFeeds logFeeds;
     private final LogRetention logRetention;
+    private final Sessions sessions;
     private final Optional<Tenants.NewOrg> bootstrapped;
     private final String publicUrl;
 
@@ -85,7 +88,8 @@ public final class KartaServer implements AutoCloseable {
         DeployStore deployStore = new DeployStore(db);
         ReleaseStore releaseStore = new ReleaseStore(db);
         Releases releases = new Releases(db, releaseStore, projectStore, deployStore, audit, logs, dataDir);
-        Retention retention = new Retention(db, dataDir, config.keepReleases(), projectId -> Set.of());
+        this.sessions = new Sessions(db, projects, logs, dataDir, config.sessions(), json);
+        Retention retention = new Retention(db, dataDir, config.keepReleases(), sessions::pinnedReleaseIds);
         GitRepos repos = new GitRepos(dataDir, config.archive());
         projects.onDelete(project -> repos.delete(project.id()));
         Bindings bindings = new Bindings(db, projectStore, audit, logs);
@@ -117,7 +121,9 @@ public final class KartaServer implements AutoCloseable {
                         logs, config.archive().maxExpandedBytes()),
                 new RepoRoutes(bindings, bound, idempotency, json, baseUrl::get),
                 new WebhookRoutes(db, bindings, ingest, audit, logs, json, config.repos().maxWebhookBytes()),
-                new LogRoutes(projects, logs, logFeeds));
+                new LogRoutes(projects, logs, logFeeds),
+                new SessionRoutes(sessions, idempotency, json),
+                new UsageRoutes(db, projects, dataDir));
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys),
                 metrics, handlers);
         http.start();
@@ -126,7 +132,9 @@ public final class KartaServer implements AutoCloseable {
             this.publicUrl = baseUrl.get();
             sweepStaging(dataDir);
             workers.start(db.dialect() == Dialect.SQLITE);
+            sessions.start();
         } catch (RuntimeException e) {
+            sessions.close();
             http.stop();
             logFeeds.close();
             throw e;
@@ -183,6 +191,7 @@ public final class KartaServer implements AutoCloseable {
 
     @Override
     public void close() {
+        sessions.close();
         logRetention.close();
         logFeeds.close();
         http.stop();

@@ -107,6 +107,33 @@ public final class Main implements Callable<Integer> {
             description = "Newest log entries kept per project (env KARTA_LOG_MAX_ENTRIES, default ${DEFAULT-VALUE})")
     int logMaxEntries;
 
+    @Option(names = "--harness-claude", defaultValue = "${env:KARTA_HARNESS_CLAUDE:-claude}",
+            description = "Claude Code executable sessions run (env KARTA_HARNESS_CLAUDE, default ${DEFAULT-VALUE} on PATH)")
+    String harnessClaude;
+
+    @Option(names = "--harness-opencode", defaultValue = "${env:KARTA_HARNESS_OPENCODE:-opencode}",
+            description = "OpenCode executable sessions run (env KARTA_HARNESS_OPENCODE, default ${DEFAULT-VALUE} on PATH)")
+    String harnessOpencode;
+
+    @Option(names = "--harness-env", defaultValue = "${env:KARTA_HARNESS_ENV}", split = ",", paramLabel = "NAME",
+            description = "Extra environment variables passed on to harnesses, by name, besides PATH, HOME and LANG "
+                    + "(e.g. ANTHROPIC_API_KEY; env KARTA_HARNESS_ENV, comma-separated)")
+    List<String> harnessEnv;
+
+    @Option(names = "--session-idle-timeout", defaultValue = "${env:KARTA_SESSION_IDLE_TIMEOUT:-30m}",
+            converter = DurationConverter.class,
+            description = "A session with no turn for this long ends (env KARTA_SESSION_IDLE_TIMEOUT, default ${DEFAULT-VALUE})")
+    Duration sessionIdleTimeout;
+
+    @Option(names = "--turn-timeout", defaultValue = "${env:KARTA_TURN_TIMEOUT:-5m}", converter = DurationConverter.class,
+            description = "A harness turn running longer is killed (env KARTA_TURN_TIMEOUT, default ${DEFAULT-VALUE})")
+    Duration turnTimeout;
+
+    @Option(names = "--max-concurrent-turns", defaultValue = "${env:KARTA_MAX_CONCURRENT_TURNS:-16}",
+            description = "Harness turns this server runs at once; more answer 503 (env KARTA_MAX_CONCURRENT_TURNS, "
+                    + "default ${DEFAULT-VALUE})")
+    int maxConcurrentTurns;
+
     @Option(names = "--bootstrap-key", defaultValue = "${env:KARTA_BOOTSTRAP_KEY}", hidden = true)
     String bootstrapKey;
 
@@ -117,7 +144,14 @@ public final class Main implements Callable<Integer> {
                 new Config.ArchiveLimits(maxArchiveBytes, maxExpandedBytes, maxEntries, maxPathBytes, maxPathDepth),
                 buildWorkers, buildTimeout, builder, keepReleases, Duration.ofSeconds(30),
                 new Config.Repos(githubApiUrl, githubToken, sshCommand, maxWebhookBytes),
-                Config.Logs.DEFAULTS.withRetention(logRetention, logMaxEntries));
+                Config.Logs.DEFAULTS.withRetention(logRetention, logMaxEntries), sessionSettings());
+    }
+
+    private Config.SessionSettings sessionSettings() {
+        Config.SessionSettings d = Config.SessionSettings.defaults();
+        return new Config.SessionSettings(harnessClaude, harnessOpencode, sessionIdleTimeout, turnTimeout,
+                maxConcurrentTurns, d.maxMessageBytes(), d.maxTurnOutputBytes(),
+                Config.SessionSettings.inheritedEnvironment(harnessEnv));
     }
 
     @Override

@@ -17,6 +17,8 @@ import dev.karta.server.releases.ReleaseRoutes;
 import dev.karta.server.keys.KeyRoutes;
 import dev.karta.server.logs.LogRoutes;
 import dev.karta.server.projects.ProjectRoutes;
+import dev.karta.server.sessions.SessionRoutes;
+import dev.karta.server.usage.UsageRoutes;
 import io.javalin.Javalin;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
@@ -38,7 +40,8 @@ public final class HttpApi {
     /** The feature handlers the route table points at. */
     public record Handlers(ProjectRoutes projects, KeyRoutes keys, AuditRoutes audit, ReleaseRoutes releases,
                            DeployRoutes deploys, UploadRoutes uploads, CommitDeployRoutes commitDeploys,
-                           GitHttp git, RepoRoutes repos, WebhookRoutes webhooks, LogRoutes logs) {
+                           GitHttp git, RepoRoutes repos, WebhookRoutes webhooks, LogRoutes logs,
+                           SessionRoutes sessions, UsageRoutes usage) {
     }
 
     private final Javalin app;
@@ -98,6 +101,13 @@ public final class HttpApi {
             // Streams are plain GETs: logs/SseStream writes SSE without blocking (Javalin's r.sse blocks).
             r.get("/agent_projects/{project}/deploys/{id}/logs", handlers.deploys()::logs, READ);
             r.get("/agent_projects/{project}/logs", handlers.logs()::logs, READ);
+            r.get("/agent_projects/{project}/usage", handlers.usage()::show, READ);
+
+            r.post("/v1/projects/{project}/sessions", handlers.sessions()::create, WRITE);
+            r.get("/v1/projects/{project}/sessions", handlers.sessions()::list, READ);
+            r.get("/v1/projects/{project}/sessions/{id}", handlers.sessions()::show, READ);
+            r.delete("/v1/projects/{project}/sessions/{id}", handlers.sessions()::end, WRITE);
+            r.post("/v1/projects/{project}/sessions/{id}/messages", handlers.sessions()::message, WRITE);
 
             r.put("/agent_projects/{project}/repo", handlers.repos()::bind, WRITE);
             r.get("/agent_projects/{project}/repo", handlers.repos()::show, READ);

@@ -1,0 +1,372 @@
+package dev.karta.server.sessions;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.karta.server.Config;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Runs the harness of one turn: an argv list (never a shell) in the release tree, with only the
+ * configured environment, stdin closed. Stdout is cut into lines (the whole output bounded by
+ * {@code maxTurnOutputBytes}) and each JSON line mapped to events by the {@link Harness}; the
+ * tail of stderr is kept for error messages. Whatever happens (answer, failure, timeout,
+ * cancellation), the harness and every descendant it started are killed before this returns.
+ */
+final class HarnessProcess implements AutoCloseable {
+    private static final long HEARTBEAT_NANOS = TimeUnit.SECONDS.toNanos(15);
+    private static final int QUOTE = 200;
+
+    /** A finished reply and the harness's conversation id (null when it reported none). */
+    record Answer(String text, String conversationId) {
+    }
+
+    /** Receives the reply as it is produced. Called on the thread that runs the turn. */
+    interface Listener {
+        void delta(String text);
+
+        /** Nothing happened for a while; streaming callers send a heartbeat. */
+        default void waiting() {
+        }
+    }
+
+    /**
+     * Lets another thread stop a running turn (its session was ended, the server is stopping);
+     * the turn then fails with the given reason.
+     */
+    static final class Cancellation {
+        private Runnable onCancel;
+        private TurnFailed reason;
+
+        synchronized void cancel(TurnFailed why) {
+            if (reason != null) {
+                return;
+            }
+            reason = why;
+            if (onCancel != null) {
+                onCancel.run();
+            }
+        }
+
+        synchronized TurnFailed reason() {
+            return reason;
+        }
+
+        synchronized void onCancel(Runnable action) {
+            onCancel = action;
+            if (reason != null) {
+                action.run();
+            }
+        }
+    }
+
+    /** What the stdout pump hands the turn thread. */
+    private sealed interface Signal {
+        record Line(JsonNode json) implements Signal {
+        }
+
+        record Garbage(String text) implements Signal {
+        }
+
+        record Overflow(long limit) implements Signal {
+        }
+
+        record ReadFailed(String reason) implements Signal {
+        }
+
+        record End() implements Signal {
+        }
+
+        record Cancelled() implements Signal {
+        }
+    }
+
+    private final Config.SessionSettings settings;
+    private final ObjectMapper json;
+    private final ExecutorService pumps = Executors.newCachedThreadPool(daemon("harness-io"));
+    private final ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(daemon("harness-tree"));
+
+    HarnessProcess(Config.SessionSettings settings, ObjectMapper json) {
+        this.settings = settings;
+        this.json = json;
+    }
+
+    String executable(Harness harness) {
+        return harness.name().equals("claude") ? settings.claudeExecutable() : settings.opencodeExecutable();
+    }
+
+    /** Runs one turn to its end; see the class comment for what is guaranteed on return. */
+    Answer run(Harness harness, Path workDir, String text, String conversationId, Listener listener,
+               Cancellation cancellation) throws TurnFailed {
+        String executable = executable(harness);
+        List<String> argv = harness.argv(executable, text, conversationId);
+        ProcessBuilder builder = new ProcessBuilder(argv).directory(workDir.toFile());
+        builder.environment().clear();
+        builder.environment().putAll(settings.harnessEnvironment());
+        Process process;
+        try {
+            process = builder.start();
+        } catch (IOException e) {
+            throw TurnFailed.failed("could not start " + harness.name() + " ('" + executable + "'): "
+                    + startFailure(e) + "; set --harness-" + harness.name() + " (KARTA_HARNESS_"
+                    + harness.name().toUpperCase(Locale.ROOT) + ") to its path");
+        }
+        ProcessTree tree;
+        try {
+            tree = new ProcessTree(process, ticker);
+        } catch (RuntimeException e) {
+            process.destroyForcibly();
+            throw new TurnFailed(TurnFailed.Kind.SERVER_STOPPING, "the server is stopping; retry the message");
+        }
+        try {
+            process.getOutputStream().close();
+            BlockingQueue<Signal> signals = new LinkedBlockingQueue<>();
+            StderrTail stderr = new StderrTail();
+            pumps.execute(() -> pump(process.getInputStream(), signals));
+            pumps.execute(() -> stderr.drain(process.getErrorStream()));
+            // Orphans of an exited harness that still hold stdout would keep the turn open: kill them.
+            process.onExit().thenRun(tree::killDescendants);
+            cancellation.onCancel(() -> signals.add(new Signal.Cancelled()));
+            return await(harness, process, signals, stderr, listener, cancellation);
+        } catch (IOException e) {
+            throw TurnFailed.failed(harness.name() + " could not be run: " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new TurnFailed(TurnFailed.Kind.SERVER_STOPPING, "the server is stopping; retry the message");
+        } finally {
+            tree.kill();
+        }
+    }
+
+    private Answer await(Harness harness, Process process, BlockingQueue<Signal> signals, StderrTail stderr,
+                         Listener listener, Cancellation cancellation) throws InterruptedException, TurnFailed {
+        long deadline = System.nanoTime() + settings.turnTimeout().toNanos();
+        Transcript transcript = new Transcript(harness);
+        boolean ended = false;
+        while (!ended) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                throw timedOut(harness);
+            }
+            Signal signal = signals.poll(Math.min(left, HEARTBEAT_NANOS), TimeUnit.NANOSECONDS);
+            if (signal == null) {
+                listener.waiting();
+                continue;
+            }
+            if (signal instanceof Signal.Line line) {
+                for (HarnessEvent event : harness.read(line.json())) {
+                    transcript.accept(event, listener);
+                }
+            } else if (signal instanceof Signal.Garbage garbage) {
+                transcript.garbage(garbage.text());
+            } else if (signal instanceof Signal.Overflow overflow) {
+                throw TurnFailed.failed(harness.name() + " printed more than " + overflow.limit()
+                        + " bytes in one turn (the turn output limit); it was stopped");
+            } else if (signal instanceof Signal.ReadFailed failed) {
+                throw TurnFailed.failed("could not read the output of " + harness.name() + ": " + failed.reason());
+            } else if (signal instanceof Signal.Cancelled) {
+                throw cancellation.reason();
+            } else {
+                ended = true;
+            }
+        }
+        if (!process.waitFor(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+            throw timedOut(harness);
+        }
+        return transcript.finish(process.exitValue(), stderr.text());
+    }
+
+    private TurnFailed timedOut(Harness harness) {
+        return new TurnFailed(TurnFailed.Kind.HARNESS_TIMEOUT, harness.name() + " did not finish within "
+                + describe(settings.turnTimeout()) + " (the turn timeout); it was stopped with its child processes");
+    }
+
+    /** Cuts stdout into lines, bounded in total, and parses each; runs on a pump thread. */
+    private void pump(InputStream stdout, BlockingQueue<Signal> signals) {
+        long limit = settings.maxTurnOutputBytes();
+        long total = 0;
+        byte[] buffer = new byte[8192];
+        ByteArrayOutputStream line = new ByteArrayOutputStream();
+        try (InputStream in = stdout) {
+            int n;
+            while ((n = in.read(buffer)) >= 0) {
+                total += n;
+                if (total > limit) {
+                    signals.add(new Signal.Overflow(limit));
+                    return;
+                }
+                int start = 0;
+                for (int i = 0; i < n; i++) {
+                    if (buffer[i] == '\n') {
+                        line.write(buffer, start, i - start);
+                        emit(line, signals);
+                        start = i + 1;
+                    }
+                }
+                line.write(buffer, start, n - start);
+            }
+            emit(line, signals);
+            signals.add(new Signal.End());
+        } catch (IOException e) {
+            signals.add(new Signal.ReadFailed(e.getMessage()));
+        }
+    }
+
+    private void emit(ByteArrayOutputStream line, BlockingQueue<Signal> signals) {
+        String text = line.toString(StandardCharsets.UTF_8).strip();
+        line.reset();
+        if (text.isEmpty()) {
+            return;
+        }
+        try {
+            JsonNode node = json.readTree(text);
+            signals.add(node != null && node.isObject() ? new Signal.Line(node) : new Signal.Garbage(text));
+        } catch (JsonProcessingException e) {
+            signals.add(new Signal.Garbage(text));
+        }
+    }
+
+    /** The reply being assembled from one turn's events. */
+    private static final class Transcript {
+        private final Harness harness;
+        private final StringBuilder deltas = new StringBuilder();
+        private boolean complete;
+        private String result;
+        private String conversation;
+        private String failure;
+        private String firstGarbage;
+
+        Transcript(Harness harness) {
+            this.harness = harness;
+        }
+
+        void accept(HarnessEvent event, Listener listener) {
+            if (event instanceof HarnessEvent.Delta delta) {
+                deltas.append(delta.text());
+                listener.delta(delta.text());
+            } else if (event instanceof HarnessEvent.Conversation c) {
+                conversation = c.id();
+            } else if (event instanceof HarnessEvent.Result r) {
+                complete = true;
+                result = r.text() != null ? r.text() : result;
+            } else if (event instanceof HarnessEvent.Failure f && failure == null) {
+                failure = f.message();
+            }
+        }
+
+        void garbage(String text) {
+            if (firstGarbage == null) {
+                firstGarbage = text;
+            }
+        }
+
+        Answer finish(int exitCode, String stderr) throws TurnFailed {
+            if (failure != null) {
+                throw TurnFailed.failed(quote(failure, 500));
+            }
+            if (exitCode != 0) {
+                throw TurnFailed.failed(harness.name() + " exited with status " + exitCode
+                        + (stderr.isBlank() ? "" : "; stderr ends: " + quote(stderr, QUOTE)) + garbageNote());
+            }
+            if (!complete) {
+                throw TurnFailed.failed(harness.name() + " ended without a " + harness.completionEvent() + " event"
+                        + garbageNote());
+            }
+            return new Answer(result != null ? result : deltas.toString(), conversation);
+        }
+
+        private String garbageNote() {
+            return firstGarbage == null ? "" : "; its output is not " + harness.name() + " JSON lines, e.g. '"
+                    + quote(firstGarbage, QUOTE) + "'";
+        }
+    }
+
+    /** The last few KiB a process wrote on stderr. */
+    private static final class StderrTail {
+        private static final int KEEP = 4096;
+        private final byte[] tail = new byte[KEEP];
+        private int length;
+
+        void drain(InputStream stderr) {
+            byte[] buffer = new byte[4096];
+            try (InputStream in = stderr) {
+                int n;
+                while ((n = in.read(buffer)) >= 0) {
+                    append(buffer, n);
+                }
+            } catch (IOException e) {
+                // The harness was killed while writing; what was kept is all there is.
+            }
+        }
+
+        private synchronized void append(byte[] bytes, int n) {
+            if (n >= KEEP) {
+                System.arraycopy(bytes, n - KEEP, tail, 0, KEEP);
+                length = KEEP;
+                return;
+            }
+            int keep = Math.min(length, KEEP - n);
+            System.arraycopy(tail, length - keep, tail, 0, keep);
+            System.arraycopy(bytes, 0, tail, keep, n);
+            length = keep + n;
+        }
+
+        synchronized String text() {
+            return new String(tail, 0, length, StandardCharsets.UTF_8).strip();
+        }
+    }
+
+    private static String startFailure(IOException e) {
+        String message = String.valueOf(e.getMessage());
+        int error = message.indexOf("error=");
+        if (error >= 0) {
+            int comma = message.indexOf(", ", error);
+            return comma >= 0 ? message.substring(comma + 2) : message.substring(error);
+        }
+        return message;
+    }
+
+    /** At most {@code max} characters of {@code text}, on one line. */
+    static String quote(String text, int max) {
+        String flat = text.replaceAll("\\s+", " ").strip();
+        return flat.length() <= max ? flat : flat.substring(0, max) + "…";
+    }
+
+    static String describe(Duration duration) {
+        long ms = duration.toMillis();
+        if (ms % 60_000 == 0) {
+            return ms / 60_000 + "m";
+        }
+        return ms % 1000 == 0 ? ms / 1000 + "s" : ms + "ms";
+    }
+
+    private static ThreadFactory daemon(String name) {
+        AtomicInteger count = new AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, name + "-" + count.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+
+    @Override
+    public void close() {
+        ticker.shutdownNow();
+        pumps.shutdownNow();
+    }
+}

@@ -1,0 +1,37 @@
+package dev.karta.server.sessions;
+
+import dev.karta.api.Session;
+import java.time.Instant;
+import java.util.Map;
+
+/**
+ * A session row with the release it is pinned to. {@code status} is the effective one: an idle
+ * session past the idle timeout reads as ended (with {@code endedAt} the moment it expired) even
+ * before the sweeper has written that down.
+ */
+record SessionRecord(
+        String id,
+        String projectId,
+        String projectName,
+        String releaseId,
+        int releaseNumber,
+        String harness,
+        String contentDigest,
+        SessionStatus status,
+        Map<String, String> metadata,
+        int turns,
+        String harnessSessionId,
+        Instant createdAt,
+        Instant updatedAt,
+        Instant endedAt,
+        String endReason) {
+
+    String version() {
+        return "v" + releaseNumber;
+    }
+
+    Session toWire() {
+        return new Session(id, new Session.ProjectRef(projectName, version()), status.wireName(), harness, turns,
+                metadata, createdAt, updatedAt, endedAt, endReason);
+    }
+}

@@ -1,0 +1,256 @@
+package dev.karta.server.sessions;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.karta.api.ErrorBody;
+import dev.karta.api.MessageDelta;
+import dev.karta.api.SendMessage;
+import dev.karta.api.SessionList;
+import dev.karta.server.http.ApiError;
+import dev.karta.server.http.Idempotency;
+import dev.karta.server.http.Requests;
+import io.javalin.http.Context;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Handlers of {@code /v1/projects/{p}/sessions…} (SPEC §6). A message answers its reply as JSON,
+ * or, with {@code "stream":true} or {@code Accept: text/event-stream}, as an SSE stream of
+ * {@code message.delta} events then {@code message.completed} (or {@code error}). Errors found
+ * before the turn starts (validation, 404, 409, 503) are plain JSON answers either way.
+ */
+public final class SessionRoutes {
+    private static final Logger LOG = LoggerFactory.getLogger(SessionRoutes.class);
+    static final int MAX_METADATA_KEYS = 50;
+    static final int MAX_METADATA_KEY_CHARS = 64;
+    static final int MAX_METADATA_VALUE_CHARS = 1024;
+
+    private final Sessions sessions;
+    private final Idempotency idempotency;
+    private final ObjectMapper json;
+
+    public SessionRoutes(Sessions sessions, Idempotency idempotency, ObjectMapper json) {
+        this.sessions = sessions;
+        this.idempotency = idempotency;
+        this.json = json;
+    }
+
+    public void create(Context ctx) {
+        Map<String, String> metadata = metadata(ctx);
+        String org = Requests.principal(ctx).orgId();
+        String project = ctx.pathParam("project");
+        idempotency.respond(ctx, "session.create:" + project + ":" + sha256(ctx.bodyAsBytes()), () ->
+                new Idempotency.Answer(201, sessions.create(org, project, metadata).toWire()));
+    }
+
+    public void show(Context ctx) {
+        ctx.json(sessions.get(Requests.principal(ctx).orgId(), ctx.pathParam("project"), ctx.pathParam("id")).toWire());
+    }
+
+    public void list(Context ctx) {
+        String raw = ctx.queryParam("status");
+        SessionStatus status = null;
+        if (raw != null && !raw.isBlank()) {
+            status = SessionStatus.parse(raw.trim());
+            if (status == null) {
+                throw ApiError.badRequest("invalid status '" + raw + "': use idle, running or ended");
+            }
+        }
+        int limit = Requests.limit(ctx, 50, 500);
+        ctx.json(new SessionList(sessions.list(Requests.principal(ctx).orgId(), ctx.pathParam("project"), status, limit)
+                .stream().map(SessionRecord::toWire).toList()));
+    }
+
+    public void end(Context ctx) {
+        sessions.end(Requests.principal(ctx).orgId(), ctx.pathParam("project"), ctx.pathParam("id"));
+        ctx.status(204);
+    }
+
+    public void message(Context ctx) {
+        SendMessage body = body(ctx, SendMessage.class);
+        String org = Requests.principal(ctx).orgId();
+        String project = ctx.pathParam("project");
+        String id = ctx.pathParam("id");
+        Turns turns = sessions.turns();
+        turns.validate(body.text());
+        String accept = ctx.header("Accept");
+        boolean stream = Boolean.TRUE.equals(body.stream())
+                || (accept != null && accept.toLowerCase(Locale.ROOT).contains("text/event-stream"));
+        if (!stream) {
+            idempotency.respond(ctx, "session.message:" + project + ":" + id + ":"
+                            + sha256(body.text().getBytes(StandardCharsets.UTF_8)),
+                    () -> new Idempotency.Answer(200, turns.send(org, project, id, body.text(), Turns.QUIET)));
+            return;
+        }
+        EventStream events = new EventStream(ctx);
+        try {
+            events.send("message.completed", turns.send(org, project, id, body.text(), events));
+        } catch (ApiError e) {
+            if (!events.started) {
+                throw e;
+            }
+            events.send("error", new ErrorBody(e.code(), e.getMessage()));
+        } catch (RuntimeException e) {
+            if (!events.started) {
+                throw e;
+            }
+            LOG.error("streamed turn failed on {} (request {})", ctx.path(), Requests.requestId(ctx), e);
+            events.send("error", new ErrorBody("internal", "internal server error; quote request id "
+                    + Requests.requestId(ctx)));
+        }
+    }
+
+    /**
+     * The optional body of a create: nothing, {@code {}}, or {@code {"metadata":{…}}} with at most
+     * {@value #MAX_METADATA_KEYS} string entries.
+     */
+    private Map<String, String> metadata(Context ctx) {
+        if (ctx.bodyAsBytes().length == 0) {
+            return Map.of();
+        }
+        JsonNode body = body(ctx, JsonNode.class);
+        if (!body.isObject()) {
+            throw ApiError.badRequest("request body must be a JSON object");
+        }
+        JsonNode metadata = body.path("metadata");
+        if (metadata.isMissingNode() || metadata.isNull()) {
+            return Map.of();
+        }
+        if (!metadata.isObject()) {
+            throw ApiError.badRequest("metadata must be an object of string values");
+        }
+        if (metadata.size() > MAX_METADATA_KEYS) {
+            throw ApiError.badRequest("metadata has " + metadata.size() + " keys; at most " + MAX_METADATA_KEYS
+                    + " are allowed");
+        }
+        Map<String, String> out = new LinkedHashMap<>();
+        for (Map.Entry<String, JsonNode> entry : metadata.properties()) {
+            String key = entry.getKey();
+            if (key.isEmpty() || key.length() > MAX_METADATA_KEY_CHARS) {
+                throw ApiError.badRequest("metadata keys must be 1 to " + MAX_METADATA_KEY_CHARS + " characters long");
+            }
+            if (!entry.getValue().isTextual()) {
+                throw ApiError.badRequest("metadata value of '" + key + "' must be a string, not "
+                        + entry.getValue().getNodeType().name().toLowerCase(Locale.ROOT));
+            }
+            if (entry.getValue().asText().length() > MAX_METADATA_VALUE_CHARS) {
+                throw ApiError.badRequest("metadata value of '" + key + "' is longer than " + MAX_METADATA_VALUE_CHARS
+                        + " characters");
+            }
+            out.put(key, entry.getValue().asText());
+        }
+        return out;
+    }
+
+    /**
+     * The JSON body, also when sent as curl's default {@code application/x-www-form-urlencoded}:
+     * {@code curl … -d '{"text":"hi"}'} is how people talk to a session from a shell (issue 7).
+     */
+    private <T> T body(Context ctx, Class<T> type) {
+        String contentType = ctx.contentType();
+        if (contentType != null && contentType.toLowerCase(Locale.ROOT)
+                .startsWith("application/x-www-form-urlencoded")) {
+            byte[] bytes = ctx.bodyAsBytes();
+            if (bytes.length == 0) {
+                throw ApiError.badRequest("request body is empty: send a JSON object");
+            }
+            try {
+                T value = json.readValue(bytes, type);
+                if (value == null) {
+                    throw ApiError.badRequest("request body must be a JSON object, not null");
+                }
+                return value;
+            } catch (IOException e) {
+                throw new ApiError(ApiError.Kind.BAD_REQUEST, "malformed_json", "malformed JSON: "
+                        + HarnessProcess.quote(e.getMessage(), 200));
+            }
+        }
+        return Requests.json(ctx, json, type);
+    }
+
+    /**
+     * An SSE answer written straight to the response: committed (status 200) only once the turn
+     * has started. A client that goes away stops the writing, not the turn: the session's
+     * harness conversation stays consistent.
+     */
+    private final class EventStream implements Turns.Listener {
+        private final Context ctx;
+        private OutputStream out;
+        private String messageId;
+        private boolean started;
+        private boolean gone;
+
+        EventStream(Context ctx) {
+            this.ctx = ctx;
+        }
+
+        @Override
+        public void started(String id) {
+            messageId = id;
+            started = true;
+            ctx.status(200);
+            ctx.res().setContentType("text/event-stream;charset=utf-8");
+            ctx.res().setHeader("Cache-Control", "no-cache");
+            ctx.res().setHeader("X-Accel-Buffering", "no");
+            try {
+                out = ctx.res().getOutputStream();
+                out.flush();
+            } catch (IOException e) {
+                clientGone(e);
+            }
+        }
+
+        @Override
+        public void delta(String text) {
+            send("message.delta", new MessageDelta(messageId, text));
+        }
+
+        @Override
+        public void waiting() {
+            write(": waiting\n\n");
+        }
+
+        void send(String event, Object data) {
+            try {
+                write("event: " + event + "\ndata: " + json.writeValueAsString(data) + "\n\n");
+            } catch (JsonProcessingException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        private void write(String frame) {
+            if (gone || out == null) {
+                return;
+            }
+            try {
+                out.write(frame.getBytes(StandardCharsets.UTF_8));
+                out.flush();
+            } catch (IOException e) {
+                clientGone(e);
+            }
+        }
+
+        private void clientGone(IOException e) {
+            gone = true;
+            LOG.debug("event stream of turn {} closed by the client: {}", messageId, e.toString());
+        }
+    }
+
+    static String sha256(byte[] bytes) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,136 @@
+package dev.karta.server.sessions;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.karta.server.Config;
+import dev.karta.server.DataDir;
+import dev.karta.server.Ids;
+import dev.karta.server.http.ApiError;
+import dev.karta.server.logs.LogSource;
+import dev.karta.server.logs.LogStore;
+import dev.karta.server.projects.ProjectRecord;
+import dev.karta.server.projects.Projects;
+import dev.karta.server.store.Database;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Opens, finds, lists and ends sessions, and keeps them tidy: a sweeper ends idle sessions past
+ * the idle timeout and puts sessions whose turn was interrupted (its server stopped) back to
+ * idle. A session is pinned, when it is created, to the release the project serves then; what
+ * happens to the project's pointer later never changes it.
+ */
+public final class Sessions implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Sessions.class);
+
+    private final Projects projects;
+    private final LogStore logs;
+    private final SessionStore store;
+    private final Turns turns;
+    private final HarnessProcess harness;
+    private final Duration idleTimeout;
+    private final ScheduledExecutorService sweeper = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "session-sweeper");
+        t.setDaemon(true);
+        return t;
+    });
+
+    public Sessions(Database db, Projects projects, LogStore logs, DataDir dataDir, Config.SessionSettings settings,
+                    ObjectMapper json) {
+        this.projects = projects;
+        this.logs = logs;
+        this.idleTimeout = settings.idleTimeout();
+        this.store = new SessionStore(db, json, settings.idleTimeout());
+        this.harness = new HarnessProcess(settings, json);
+        this.turns = new Turns(db, projects, store, logs, dataDir, harness, settings);
+    }
+
+    /** Starts the sweeper; it runs a few times per idle timeout (at most every 30 s). */
+    public void start() {
+        long period = Math.max(50, Math.min(idleTimeout.toMillis() / 4, 30_000));
+        sweeper.scheduleWithFixedDelay(this::sweep, period, period, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Ids of the releases of {@code projectId} that live sessions are pinned to: retention must
+     * keep their trees.
+     */
+    public Set<String> pinnedReleaseIds(String projectId) {
+        return store.pinnedReleaseIds(projectId);
+    }
+
+    Turns turns() {
+        return turns;
+    }
+
+    /** Opens a session on the project's active release; 409 when it has none. */
+    SessionRecord create(String orgId, String projectName, Map<String, String> metadata) {
+        ProjectRecord project = projects.require(orgId, projectName);
+        if (project.currentReleaseId() == null) {
+            throw new ApiError(ApiError.Kind.CONFLICT, "no_active_release", "project '" + projectName
+                    + "' has no active release yet: publish or deploy it first");
+        }
+        String id = Ids.next("sess");
+        // One write and no log line: creation is the hot path of a cutover, and SQLite has one writer.
+        store.insert(id, project.id(), project.currentReleaseId(), metadata, System.currentTimeMillis());
+        return store.find(project.id(), id).orElseThrow();
+    }
+
+    SessionRecord get(String orgId, String projectName, String sessionId) {
+        ProjectRecord project = projects.require(orgId, projectName);
+        return store.find(project.id(), sessionId).orElseThrow(() -> ApiError.notFound("session", sessionId));
+    }
+
+    List<SessionRecord> list(String orgId, String projectName, SessionStatus status, int limit) {
+        return store.list(projects.require(orgId, projectName).id(), status, limit);
+    }
+
+    /**
+     * Ends a session; a turn it is running on this server is stopped. Ending an ended session
+     * does nothing.
+     */
+    void end(String orgId, String projectName, String sessionId) {
+        ProjectRecord project = projects.require(orgId, projectName);
+        SessionRecord session = store.find(project.id(), sessionId)
+                .orElseThrow(() -> ApiError.notFound("session", sessionId));
+        if (store.end(project.id(), sessionId, "deleted", System.currentTimeMillis())) {
+            turns.cancel(sessionId);
+            logs.append(project.id(), LogSource.SESSION, null, session.version(), "Session " + sessionId
+                    + " ended by request after " + session.turns() + " turn" + (session.turns() == 1 ? "" : "s"));
+        }
+    }
+
+    private void sweep() {
+        try {
+            long now = System.currentTimeMillis();
+            for (SessionStore.Stale stale : store.timedOut(now)) {
+                if (store.endTimedOut(stale.id(), now)) {
+                    logs.append(stale.projectId(), LogSource.SESSION, null, stale.version(), "Session " + stale.id()
+                            + " ended after " + HarnessProcess.describe(idleTimeout) + " idle");
+                }
+            }
+            for (SessionStore.Stale stale : store.interrupted(now)) {
+                if (store.recover(stale, now)) {
+                    logs.append(stale.projectId(), LogSource.SESSION, null, stale.version(), "Turn " + stale.turnId()
+                            + " of session " + stale.id() + " failed: interrupted (the server running it stopped)");
+                }
+            }
+        } catch (RuntimeException e) {
+            LOG.error("session sweep failed; will retry", e);
+        }
+    }
+
+    /** Stops the sweeper and every turn running here (their harnesses are killed: they answer 503). */
+    @Override
+    public void close() {
+        sweeper.shutdownNow();
+        turns.stopAll(Duration.ofSeconds(10));
+        harness.close();
+    }
+}

@@ -1,0 +1,204 @@
+package dev.karta.server.sessions;
+
+import dev.karta.api.Message;
+import dev.karta.api.MessageReply;
+import dev.karta.server.Config;
+import dev.karta.server.DataDir;
+import dev.karta.server.Ids;
+import dev.karta.server.http.ApiError;
+import dev.karta.server.logs.LogSource;
+import dev.karta.server.logs.LogStore;
+import dev.karta.server.projects.ProjectRecord;
+import dev.karta.server.projects.Projects;
+import dev.karta.server.store.Database;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One message, one turn: claim the session in the database (idle → running, so a concurrent
+ * message on any server gets 409), run the pinned release's harness in that release's tree, then
+ * record the turn and put the session back to idle, whatever the outcome. Each turn writes a
+ * started and a finished (or failed, with the reason) entry to the project's log.
+ */
+final class Turns {
+    private static final Logger LOG = LoggerFactory.getLogger(Turns.class);
+    /** A running turn past its timeout by this much is taken as interrupted by another server. */
+    private static final Duration RECOVERY_GRACE = Duration.ofMinutes(1);
+
+    /** Hears about a turn as it runs. */
+    interface Listener extends HarnessProcess.Listener {
+        /** The session was claimed and the harness is about to start. */
+        void started(String messageId);
+    }
+
+    /** For callers that only want the whole reply. */
+    static final Listener QUIET = new Listener() {
+        @Override
+        public void started(String messageId) {
+        }
+
+        @Override
+        public void delta(String text) {
+        }
+    };
+
+    private final Database db;
+    private final Projects projects;
+    private final SessionStore store;
+    private final LogStore logs;
+    private final DataDir dataDir;
+    private final HarnessProcess harness;
+    private final Config.SessionSettings settings;
+    private final Semaphore slots;
+    private final Map<String, HarnessProcess.Cancellation> running = new ConcurrentHashMap<>();
+
+    Turns(Database db, Projects projects, SessionStore store, LogStore logs, DataDir dataDir, HarnessProcess harness,
+          Config.SessionSettings settings) {
+        this.db = db;
+        this.projects = projects;
+        this.store = store;
+        this.logs = logs;
+        this.dataDir = dataDir;
+        this.harness = harness;
+        this.settings = settings;
+        this.slots = new Semaphore(settings.maxConcurrentTurns());
+    }
+
+    /** Rejects a message text the harness could not be given: 400 or 413. */
+    void validate(String text) {
+        if (text == null || text.isBlank()) {
+            throw ApiError.badRequest("text is required: send {\"text\":\"…\"}");
+        }
+        if (text.indexOf('\0') >= 0) {
+            throw ApiError.badRequest("text must not contain NUL characters");
+        }
+        int bytes = text.getBytes(StandardCharsets.UTF_8).length;
+        if (bytes > settings.maxMessageBytes()) {
+            throw new ApiError(ApiError.Kind.TOO_LARGE, "message_too_large", "message text is " + bytes
+                    + " bytes; the limit is " + settings.maxMessageBytes() + " bytes (UTF-8)");
+        }
+    }
+
+    /** Runs one turn and answers the reply; failures are thrown as {@link ApiError}s. */
+    MessageReply send(String orgId, String projectName, String sessionId, String text, Listener listener) {
+        validate(text);
+        ProjectRecord project = projects.require(orgId, projectName);
+        if (!slots.tryAcquire()) {
+            throw ApiError.unavailable("this server is running its limit of " + settings.maxConcurrentTurns()
+                    + " turns at once (--max-concurrent-turns); retry shortly");
+        }
+        try {
+            String turnId = Ids.next("msg");
+            SessionRecord session = claim(project, sessionId, turnId);
+            return run(session, turnId, text, listener);
+        } finally {
+            slots.release();
+        }
+    }
+
+    private SessionRecord claim(ProjectRecord project, String sessionId, String turnId) {
+        long now = System.currentTimeMillis();
+        long deadline = now + settings.turnTimeout().plus(RECOVERY_GRACE).toMillis();
+        return db.inTransaction(h -> {
+            SessionRecord session = store.find(h, project.id(), sessionId)
+                    .orElseThrow(() -> ApiError.notFound("session", sessionId));
+            if (!store.claim(h, sessionId, turnId, now, deadline)) {
+                SessionRecord current = store.find(h, project.id(), sessionId).orElse(session);
+                if (current.status() == SessionStatus.RUNNING) {
+                    throw new ApiError(ApiError.Kind.CONFLICT, "turn_in_progress", "session " + sessionId
+                            + " is already running a turn; send the next message when it has answered");
+                }
+                throw new ApiError(ApiError.Kind.CONFLICT, "session_ended", "session " + sessionId + " has ended ("
+                        + current.endReason() + "); open a new session");
+            }
+            store.insertTurn(h, turnId, sessionId, project.id(), now);
+            return session;
+        });
+    }
+
+    private MessageReply run(SessionRecord session, String turnId, String text, Listener listener) {
+        String what = "Turn " + turnId + " of session " + session.id();
+        long started = System.nanoTime();
+        HarnessProcess.Cancellation cancellation = new HarnessProcess.Cancellation();
+        running.put(session.id(), cancellation);
+        HarnessProcess.Answer answer = null;
+        TurnFailed failure = null;
+        String status = "failed";
+        String error = "internal error";
+        try {
+            logs.append(session.projectId(), LogSource.SESSION, null, session.version(),
+                    what + " started (" + session.harness() + ")");
+            listener.started(turnId);
+            Path tree = dataDir.tree(session.contentDigest());
+            if (!Files.isDirectory(tree)) {
+                throw TurnFailed.failed("the files of release " + session.version() + " are missing from this server");
+            }
+            answer = harness.run(Harness.of(session.harness()), tree, text, session.harnessSessionId(), listener,
+                    cancellation);
+            status = "completed";
+            error = null;
+        } catch (TurnFailed e) {
+            failure = e;
+            status = e.turnStatus();
+            error = e.getMessage();
+        } finally {
+            long ms = (System.nanoTime() - started) / 1_000_000;
+            try {
+                store.finishTurn(session.id(), turnId, answer == null ? null : answer.conversationId(), status, error,
+                        System.currentTimeMillis());
+                String outcome = error == null ? " finished in " + ms + " ms" : " failed after " + ms + " ms: " + error;
+                try {
+                    logs.append(session.projectId(), LogSource.SESSION, null, session.version(), what + outcome);
+                } catch (RuntimeException e) {
+                    LOG.warn("could not log the end of {} (project deleted meanwhile?): {}", turnId, e.toString());
+                }
+            } finally {
+                synchronized (running) {
+                    running.remove(session.id(), cancellation);
+                    running.notifyAll();
+                }
+            }
+        }
+        if (failure != null) {
+            throw failure.toApiError();
+        }
+        return new MessageReply(new Message(turnId, "assistant", answer.text()));
+    }
+
+    /** Stops the turn a session runs on this server, if any: it answers 409 session_ended. */
+    void cancel(String sessionId) {
+        HarnessProcess.Cancellation cancellation = running.get(sessionId);
+        if (cancellation != null) {
+            cancellation.cancel(new TurnFailed(TurnFailed.Kind.SESSION_ENDED,
+                    "the session was ended while this turn was running; the harness was stopped"));
+        }
+    }
+
+    /**
+     * Stops every turn this server runs (it is shutting down) and waits, up to {@code patience},
+     * until they have recorded their end: their sessions are idle again before the database
+     * closes, and no harness outlives the server.
+     */
+    void stopAll(Duration patience) {
+        running.values().forEach(c -> c.cancel(new TurnFailed(TurnFailed.Kind.SERVER_STOPPING,
+                "the server is stopping; the harness was stopped; retry the message")));
+        long deadline = System.nanoTime() + patience.toNanos();
+        synchronized (running) {
+            while (!running.isEmpty() && System.nanoTime() < deadline) {
+                try {
+                    running.wait(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+}

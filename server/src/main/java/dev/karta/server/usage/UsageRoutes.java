@@ -1,0 +1,41 @@
+package dev.karta.server.usage;
+
+import dev.karta.server.DataDir;
+import dev.karta.server.http.ApiError;
+import dev.karta.server.http.Requests;
+import dev.karta.server.projects.ProjectRecord;
+import dev.karta.server.projects.Projects;
+import dev.karta.server.store.Database;
+import io.javalin.http.Context;
+import java.time.YearMonth;
+import java.time.ZoneOffset;
+import java.util.regex.Pattern;
+
+/** Handler of {@code GET /agent_projects/{p}/usage?period=YYYY-MM} (default: this month, UTC). */
+public final class UsageRoutes {
+    private static final Pattern PERIOD = Pattern.compile("(\\d{4})-(0[1-9]|1[0-2])");
+
+    private final Projects projects;
+    private final UsageStore store;
+
+    public UsageRoutes(Database db, Projects projects, DataDir dataDir) {
+        this.projects = projects;
+        this.store = new UsageStore(db, dataDir);
+    }
+
+    public void show(Context ctx) {
+        ProjectRecord project = projects.require(Requests.principal(ctx).orgId(), ctx.pathParam("project"));
+        ctx.json(store.of(project.id(), period(ctx.queryParam("period"))));
+    }
+
+    static YearMonth period(String raw) {
+        if (raw == null || raw.isBlank()) {
+            return YearMonth.now(ZoneOffset.UTC);
+        }
+        var m = PERIOD.matcher(raw.trim());
+        if (!m.matches()) {
+            throw ApiError.badRequest("invalid period '" + raw + "': use YYYY-MM, e.g. 2026-11");
+        }
+        return YearMonth.of(Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)));
+    }
+}

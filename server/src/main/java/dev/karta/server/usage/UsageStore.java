@@ -1,0 +1,107 @@
+package dev.karta.server.usage;
+
+import dev.karta.api.Usage;
+import dev.karta.server.DataDir;
+import dev.karta.server.store.Database;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.YearMonth;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Stream;
+import org.jdbi.v3.core.Handle;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Counts a project's usage over one month, [first day 00:00 UTC, next month's first day). A
+ * deploy counts in the month it was accepted; a build, with its seconds, in the month it
+ * finished; releases, sessions and messages (turns, failed ones too) in the month they were
+ * created. Stored bytes are measured now: the project's release trees that are still on disk
+ * (a tree shared with another project counts for both) and its uploaded archives.
+ */
+final class UsageStore {
+    private static final Logger LOG = LoggerFactory.getLogger(UsageStore.class);
+
+    private final Database db;
+    private final DataDir dataDir;
+    /** Trees are immutable and content-addressed: a digest's size never changes. */
+    private final Map<String, Long> treeSizes = new ConcurrentHashMap<>();
+
+    UsageStore(Database db, DataDir dataDir) {
+        this.db = db;
+        this.dataDir = dataDir;
+    }
+
+    Usage of(String projectId, YearMonth period) {
+        long from = period.atDay(1).atStartOfDay(ZoneOffset.UTC).toInstant().toEpochMilli();
+        long to = period.plusMonths(1).atDay(1).atStartOfDay(ZoneOffset.UTC).toInstant().toEpochMilli();
+        record Counts(long deploys, long succeeded, long failed, long buildMillis, long releases, long sessions,
+                      long messages, List<String> digests, List<String> artifacts) {
+        }
+        Counts c = db.withHandle(h -> new Counts(
+                count(h, "SELECT COUNT(*) FROM deploys WHERE project_id = :p AND created_at >= :from AND created_at < :to",
+                        projectId, from, to),
+                count(h, "SELECT COUNT(*) FROM deploys WHERE project_id = :p AND status = 'succeeded' "
+                        + "AND finished_at >= :from AND finished_at < :to", projectId, from, to),
+                count(h, "SELECT COUNT(*) FROM deploys WHERE project_id = :p AND status = 'failed' "
+                        + "AND finished_at >= :from AND finished_at < :to", projectId, from, to),
+                count(h, "SELECT COALESCE(SUM(finished_at - started_at), 0) FROM deploys WHERE project_id = :p "
+                        + "AND status IN ('succeeded', 'failed') AND started_at IS NOT NULL "
+                        + "AND finished_at >= :from AND finished_at < :to", projectId, from, to),
+                count(h, "SELECT COUNT(*) FROM releases WHERE project_id = :p AND created_at >= :from AND created_at < :to",
+                        projectId, from, to),
+                count(h, "SELECT COUNT(*) FROM sessions WHERE project_id = :p AND created_at >= :from AND created_at < :to",
+                        projectId, from, to),
+                count(h, "SELECT COUNT(*) FROM session_turns WHERE project_id = :p "
+                        + "AND started_at >= :from AND started_at < :to", projectId, from, to),
+                h.createQuery("SELECT DISTINCT content_digest FROM releases WHERE project_id = :p")
+                        .bind("p", projectId).mapTo(String.class).list(),
+                h.createQuery("SELECT DISTINCT artifact FROM deploys WHERE project_id = :p AND artifact IS NOT NULL")
+                        .bind("p", projectId).mapTo(String.class).list()));
+        long stored = 0;
+        for (String digest : c.digests()) {
+            stored += treeSize(digest);
+        }
+        for (String artifact : c.artifacts()) {
+            stored += fileSize(dataDir.artifact(artifact));
+        }
+        return new Usage(period.toString(), c.deploys(), c.succeeded(), c.failed(), c.buildMillis() / 1000.0,
+                c.releases(), c.sessions(), c.messages(), stored);
+    }
+
+    private static long count(Handle h, String sql, String projectId, long from, long to) {
+        return h.createQuery(sql).bind("p", projectId).bind("from", from).bind("to", to).mapTo(Long.class).one();
+    }
+
+    private long treeSize(String digest) {
+        Path tree = dataDir.tree(digest);
+        if (!Files.isDirectory(tree)) {
+            treeSizes.remove(digest);
+            return 0;
+        }
+        return treeSizes.computeIfAbsent(digest, d -> sizeOf(tree));
+    }
+
+    /** Bytes of the regular files under {@code dir}; best effort (files vanishing meanwhile count 0). */
+    private static long sizeOf(Path dir) {
+        try (Stream<Path> files = Files.walk(dir)) {
+            return files.filter(Files::isRegularFile).mapToLong(UsageStore::fileSize).sum();
+        } catch (IOException | UncheckedIOException e) {
+            LOG.warn("could not measure {}: {}", dir, e.toString());
+            return 0;
+        }
+    }
+
+    private static long fileSize(Path file) {
+        try {
+            return Files.isRegularFile(file) ? Files.size(file) : 0;
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+}
