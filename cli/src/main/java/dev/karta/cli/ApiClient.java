@@ -18,6 +18,7 @@ import dev.karta.api.RollbackRequest;
 import dev.karta.api.RollbackResult;
 import dev.karta.api.Session;
 import dev.karta.api.SessionList;
+import dev.karta.api.Usage;
 import dev.karta.api.WhoAmI;
 import java.io.FilterInputStream;
 import java.io.IOException;
@@ -150,6 +151,12 @@ final class ApiClient {
 
     void endSession(String project, String id) {
         call("DELETE", "/v1/projects/" + segment(project) + "/sessions/" + segment(id), null, Void.class);
+    }
+
+    /** A project's usage in {@code period} (YYYY-MM), or this month when it is null. */
+    Reply<Usage> usage(String project, String period) {
+        String query = period == null ? "" : "?period=" + URLEncoder.encode(period, StandardCharsets.UTF_8);
+        return call("GET", "/agent_projects/" + segment(project) + "/usage" + query, null, Usage.class);
     }
 
     /**

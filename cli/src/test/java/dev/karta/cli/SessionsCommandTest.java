@@ -16,6 +16,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.time.YearMonth;
+import java.time.ZoneOffset;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -26,7 +28,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code karta sessions list | show | end} against a real server whose
+ * {@code karta sessions list | show | end} and {@code karta usage} against a real server whose
  * {@code claude} is a fake harness (the one process edge): apps are published through the real
  * upload route, sessions opened and messages sent through the real session API.
  */
@@ -199,6 +201,51 @@ class SessionsCommandTest {
     }
 
     @Test
+    void usage_counts_deploys_builds_releases_sessions_and_messages() throws Exception {
+        Path app = app("metered");
+        publish(app, "metered");
+        Files.writeString(app.resolve("karta.toml"), "entry_point = \n");
+        assertThat(karta.workingDir(app).run("publish", "metered").exitCode()).isEqualTo(1);
+        String first = openSession("metered", "{}");
+        openSession("metered", "{}");
+        assertThat(send("metered", first, "one").statusCode()).isEqualTo(200);
+        assertThat(send("metered", first, "two").statusCode()).isEqualTo(200);
+        String thisMonth = YearMonth.now(ZoneOffset.UTC).toString();
+
+        Run.Result usage = karta.run("usage", "metered");
+
+        assertThat(usage.exitCode()).as(usage.toString()).isZero();
+        assertThat(usage.stdout()).matches("""
+                Usage of metered in %s
+                deploys    2
+                builds     1 succeeded, 1 failed \\(\\d+\\.\\d s\\)
+                releases   1
+                sessions   2
+                messages   2
+                stored     \\d+(\\.\\d)? [KMG]?B
+                """.formatted(thisMonth));
+    }
+
+    @Test
+    void usage_with_json_or_an_earlier_period_asks_the_server_for_that_month() throws Exception {
+        publish(app("periodic"), "periodic");
+        openSession("periodic", "{}");
+
+        Run.Result json = karta.run("usage", "periodic", "--json");
+        Run.Result past = karta.run("usage", "periodic", "--period", "2001-02");
+
+        JsonNode body = JSON.readTree(json.stdout());
+        assertThat(body.get("period").asText()).isEqualTo(YearMonth.now(ZoneOffset.UTC).toString());
+        assertThat(body.get("deploys").asLong()).isEqualTo(1);
+        assertThat(body.get("sessions").asLong()).isEqualTo(1);
+        assertThat(body.get("stored_bytes").asLong()).isPositive();
+        assertThat(past.exitCode()).as(past.toString()).isZero();
+        assertThat(past.stdout()).startsWith("Usage of periodic in 2001-02\ndeploys    0\n")
+                .contains("builds     0 succeeded, 0 failed (0.0 s)\n")
+                .contains("sessions   0\n").contains("messages   0\n");
+    }
+
+    @Test
     void unknown_projects_and_sessions_exit_4() throws Exception {
         publish(app("known"), "known");
 
@@ -208,17 +255,23 @@ class SessionsCommandTest {
         });
         assertThat(karta.run("sessions", "show", "known", "sess_nothere").exitCode()).isEqualTo(4);
         assertThat(karta.run("sessions", "end", "known", "sess_nothere").exitCode()).isEqualTo(4);
+        assertThat(karta.run("usage", "no-such-app").exitCode()).isEqualTo(4);
     }
 
     @Test
-    void a_bad_status_or_limit_exits_2() {
+    void bad_status_period_or_limit_exit_2() {
         assertThat(karta.run("projects", "create", "strict").exitCode()).isZero();
 
         Run.Result status = karta.run("sessions", "list", "strict", "--status", "asleep");
+        Run.Result period = karta.run("usage", "strict", "--period", "2026-13");
+        Run.Result shortPeriod = karta.run("usage", "strict", "--period", "26-11");
         Run.Result limit = karta.run("sessions", "list", "strict", "--limit", "501");
 
         assertThat(status.exitCode()).isEqualTo(2);
         assertThat(status.stderr()).contains("idle, running, ended");
+        assertThat(period.exitCode()).isEqualTo(2);
+        assertThat(period.stderr()).isEqualTo("karta: --period must be a month as YYYY-MM, e.g. 2026-11, got '2026-13'\n");
+        assertThat(shortPeriod.exitCode()).isEqualTo(2);
         assertThat(limit.exitCode()).as("the server's 400 to --limit 501 is a usage error").isEqualTo(2);
         assertThat(limit.stderr()).startsWith("karta: limit must be between 1 and 500");
     }
@@ -235,10 +288,12 @@ class SessionsCommandTest {
                 .env("KARTA_API_KEY", "kt_live_" + "x".repeat(32));
 
         assertThat(reader.run("sessions", "list", "guarded").exitCode()).isZero();
+        assertThat(reader.run("usage", "guarded").exitCode()).isZero();
         Run.Result end = reader.run("sessions", "end", "guarded", id);
         assertThat(end.exitCode()).isEqualTo(3);
         assertThat(end.stderr()).startsWith("karta: ");
         assertThat(stranger.run("sessions", "show", "guarded", id).exitCode()).isEqualTo(3);
+        assertThat(stranger.run("usage", "guarded").exitCode()).isEqualTo(3);
         assertThat(sessionJson("guarded", id).get("status").asText()).isEqualTo("idle");
     }
 
