@@ -16,6 +16,9 @@ import dev.karta.api.ProjectList;
 import dev.karta.api.ReleaseList;
 import dev.karta.api.RollbackRequest;
 import dev.karta.api.RollbackResult;
+import dev.karta.api.Session;
+import dev.karta.api.SessionList;
+import dev.karta.api.Usage;
 import dev.karta.api.WhoAmI;
 import java.io.FilterInputStream;
 import java.io.IOException;
@@ -23,6 +26,7 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.ConnectException;
 import java.net.URI;
+import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpRequest;
@@ -126,6 +130,33 @@ final class ApiClient {
 
     Reply<Deploy> deployStatus(String project, String deployId) {
         return call("GET", "/agent_projects/" + segment(project) + "/deploys/" + segment(deployId), null, Deploy.class);
+    }
+
+    /** Sessions of a project, newest first; {@code status} and {@code limit} are left to the server when null. */
+    Reply<SessionList> sessions(String project, String status, Integer limit) {
+        StringBuilder query = new StringBuilder();
+        if (status != null) {
+            query.append("&status=").append(URLEncoder.encode(status, StandardCharsets.UTF_8));
+        }
+        if (limit != null) {
+            query.append("&limit=").append(limit);
+        }
+        return call("GET", "/v1/projects/" + segment(project) + "/sessions"
+                + (query.length() == 0 ? "" : "?" + query.substring(1)), null, SessionList.class);
+    }
+
+    Reply<Session> session(String project, String id) {
+        return call("GET", "/v1/projects/" + segment(project) + "/sessions/" + segment(id), null, Session.class);
+    }
+
+    void endSession(String project, String id) {
+        call("DELETE", "/v1/projects/" + segment(project) + "/sessions/" + segment(id), null, Void.class);
+    }
+
+    /** A project's usage in {@code period} (YYYY-MM), or this month when it is null. */
+    Reply<Usage> usage(String project, String period) {
+        String query = period == null ? "" : "?period=" + URLEncoder.encode(period, StandardCharsets.UTF_8);
+        return call("GET", "/agent_projects/" + segment(project) + "/usage" + query, null, Usage.class);
     }
 
     /**

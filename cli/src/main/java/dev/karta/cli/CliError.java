@@ -79,6 +79,15 @@ final class CliError extends RuntimeException {
         return new CliError(Kind.UNAVAILABLE, message);
     }
 
+    /**
+     * This error, or a usage error (exit 2) with the same message when the server rejected the
+     * request as malformed (400): for commands whose only input the server checks is an option
+     * value, such as {@code --limit}.
+     */
+    CliError badRequestAsUsage() {
+        return httpStatus == 400 ? new CliError(Kind.USAGE, getMessage(), httpStatus) : this;
+    }
+
     /** A server's error answer; the body's message when it is {@code {"error","message"}}. */
     static CliError ofResponse(int status, ErrorBody body, String method, String url) {
         String message = body != null && body.message() != null && !body.message().isBlank()

@@ -17,11 +17,19 @@ final class TestServer implements AutoCloseable {
     }
 
     static TestServer start(Path dataDir) {
+        return new TestServer(KartaServer.start(config(dataDir)));
+    }
+
+    /** A server whose sessions run the harness executables {@code sessions} names (fakes, in tests). */
+    static TestServer start(Path dataDir, Config.SessionSettings sessions) {
+        return new TestServer(KartaServer.start(config(dataDir).withSessions(sessions)));
+    }
+
+    private static Config config(Path dataDir) {
         Config defaults = Config.defaults(dataDir);
-        Config config = new Config("127.0.0.1", 0, dataDir, defaults.databaseUrl(), null, ADMIN_KEY,
+        return new Config("127.0.0.1", 0, dataDir, defaults.databaseUrl(), null, ADMIN_KEY,
                 Duration.ofSeconds(5), defaults.maxJsonBody(), defaults.archive(), 1, defaults.buildTimeout(),
                 List.of(), 0, defaults.buildLease());
-        return new TestServer(KartaServer.start(config));
     }
 
     String url() {

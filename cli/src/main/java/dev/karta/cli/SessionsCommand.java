@@ -1,0 +1,136 @@
+package dev.karta.cli;
+
+import dev.karta.api.Session;
+import dev.karta.api.SessionList;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code karta sessions list | show | end}: the conversations of a project (SPEC §6,
+ * docs/sessions.md), each pinned to the release that was active when it began.
+ */
+@Command(name = "sessions", mixinStandardHelpOptions = true,
+        description = "List, inspect and end the sessions (conversations) of a project.")
+final class SessionsCommand {
+    /** The session states the server filters by. */
+    enum Status { idle, running, ended }
+
+    private final Cli cli;
+
+    SessionsCommand(Cli cli) {
+        this.cli = cli;
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true,
+            description = "List a project's sessions, newest first, with the release each is pinned to.")
+    int list(@Parameters(paramLabel = "NAME", description = "The project.") String project,
+             @Option(names = "--status", paramLabel = "STATUS",
+                     description = "Only sessions in this state: ${COMPLETION-CANDIDATES}.") Status status,
+             @Option(names = "--limit", paramLabel = "N",
+                     description = "At most N sessions (server default 50, at most 500).") Integer limit) {
+        ApiClient.Reply<SessionList> reply;
+        try {
+            reply = cli.api().sessions(project, status == null ? null : status.name(), limit);
+        } catch (CliError e) {
+            throw e.badRequestAsUsage();
+        }
+        Output output = cli.output();
+        if (output.jsonMode()) {
+            output.json(reply.body());
+            return 0;
+        }
+        List<Session> sessions = reply.value().sessions();
+        if (sessions.isEmpty()) {
+            cli.say(status == null ? "No sessions of " + project + " yet." : "No " + status + " sessions of " + project + ".");
+            return 0;
+        }
+        output.table(List.of("ID", "VERSION", "STATUS", "TURNS", "HARNESS", "CREATED", "UPDATED"), sessions.stream()
+                .map(s -> List.of(
+                        s.id(),
+                        s.project() == null ? Output.NONE : Output.or(s.project().version()),
+                        Output.or(s.status()),
+                        Integer.toString(s.turns()),
+                        Output.or(s.harness()),
+                        output.age(s.createdAt()),
+                        output.age(s.updatedAt())))
+                .toList());
+        return 0;
+    }
+
+    @Command(name = "show", mixinStandardHelpOptions = true,
+            description = "Show a session: its pinned release, status, turns and metadata.")
+    int show(@Parameters(paramLabel = "NAME", description = "The project.") String project,
+             @Parameters(paramLabel = "ID", description = "The session's id (sess_…).") String id) {
+        ApiClient.Reply<Session> reply = cli.api().session(project, id);
+        Output output = cli.output();
+        if (output.jsonMode()) {
+            output.json(reply.body());
+            return 0;
+        }
+        Session s = reply.value();
+        List<List<String>> fields = new ArrayList<>(List.of(
+                List.of("id", s.id()),
+                List.of("project", s.project() == null ? Output.NONE : Output.or(s.project().ref())),
+                List.of("version", s.project() == null ? Output.NONE : Output.or(s.project().version())),
+                List.of("status", Output.or(s.status())),
+                List.of("harness", Output.or(s.harness())),
+                List.of("turns", Integer.toString(s.turns())),
+                List.of("created", when(output, s.createdAt())),
+                List.of("updated", when(output, s.updatedAt()))));
+        if (s.endedAt() != null || "ended".equals(s.status())) {
+            fields.add(List.of("ended", s.endedAt() == null ? Output.or(s.endReason())
+                    : s.endedAt() + " (" + output.age(s.endedAt()) + ", " + Output.or(s.endReason()) + ")"));
+        }
+        Map<String, String> metadata = s.metadata() == null ? Map.of() : new TreeMap<>(s.metadata());
+        metadata.forEach((key, value) -> fields.add(List.of("metadata." + printable(key), printable(value))));
+        output.fields(fields);
+        return 0;
+    }
+
+    @Command(name = "end", mixinStandardHelpOptions = true,
+            description = {"End a session; a turn it is running is stopped.",
+                    "Ending an ended session changes nothing."})
+    int end(@Parameters(paramLabel = "NAME", description = "The project.") String project,
+            @Parameters(paramLabel = "ID", description = "The session's id (sess_…).") String id) {
+        cli.api().endSession(project, id);
+        if (!cli.output().jsonMode()) {
+            cli.output().line("Ended session " + id);
+        }
+        return 0;
+    }
+
+    private static String when(Output output, Instant time) {
+        return time == null ? Output.NONE : time + " (" + output.age(time) + ")";
+    }
+
+    /**
+     * Metadata is whatever the session's creator sent: control characters (newlines, terminal
+     * escapes) are shown escaped, so one entry stays one line and cannot drive the terminal.
+     */
+    static String printable(String text) {
+        if (text == null) {
+            return Output.NONE;
+        }
+        StringBuilder out = new StringBuilder(text.length());
+        text.codePoints().forEach(c -> {
+            if (c == '\n') {
+                out.append("\\n");
+            } else if (c == '\t') {
+                out.append("\\t");
+            } else if (c == '\r') {
+                out.append("\\r");
+            } else if (Character.isISOControl(c)) {
+                out.append(String.format("\\u%04x", c));
+            } else {
+                out.appendCodePoint(c);
+            }
+        });
+        return out.toString();
+    }
+}
