@@ -180,7 +180,7 @@ public final class ApiKeys {
 
     private boolean verify(String secret, String digest) {
         try {
-            if (!bcryptPermits.tryAcquire(2, TimeUnit.SECONDS)) {
+            if (!bcryptPermits.tryAcquire(5, TimeUnit.SECONDS)) {
                 throw ApiError.tooManyRequests("too many API key checks in flight; retry shortly");
             }
         } catch (InterruptedException e) {
