@@ -11,6 +11,7 @@ import dev.karta.api.CreatedApiKey;
 import dev.karta.api.Deploy;
 import dev.karta.api.DeployAccepted;
 import dev.karta.api.ErrorBody;
+import dev.karta.api.LogEntries;
 import dev.karta.api.Project;
 import dev.karta.api.ProjectList;
 import dev.karta.api.ReleaseList;
@@ -23,6 +24,7 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.ConnectException;
 import java.net.URI;
+import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpRequest;
@@ -33,7 +35,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.LongConsumer;
 import javax.net.ssl.SSLParameters;
 
@@ -171,7 +175,28 @@ final class ApiClient {
      * {@code lastEventId} when it is not null. The caller closes the stream.
      */
     InputStream openDeployLog(String project, String deployId, Long lastEventId) {
-        URI uri = uri("/agent_projects/" + segment(project) + "/deploys/" + segment(deployId) + "/logs");
+        return openEvents(uri("/agent_projects/" + segment(project) + "/deploys/" + segment(deployId) + "/logs"),
+                lastEventId);
+    }
+
+    /** A window of a project's log (docs/logs.md): {@code query} holds since, until, limit, source. */
+    Reply<LogEntries> logs(String project, Map<String, String> query) {
+        return call("GET", "/agent_projects/" + segment(project) + "/logs" + queryString(query), null,
+                LogEntries.class);
+    }
+
+    /**
+     * Opens a project's live log ({@code tail=true}, SSE) with the same {@code query} as
+     * {@link #logs}, resuming after {@code lastEventId} when it is not null. The caller closes it.
+     */
+    InputStream openLogTail(String project, Map<String, String> query, Long lastEventId) {
+        Map<String, String> tail = new LinkedHashMap<>(query);
+        tail.put("tail", "true");
+        return openEvents(uri("/agent_projects/" + segment(project) + "/logs" + queryString(tail)), lastEventId);
+    }
+
+    /** A GET answered with a server-sent event stream; any other answer than 200 is a {@link CliError}. */
+    private InputStream openEvents(URI uri, Long lastEventId) {
         HttpRequest.Builder request = base(uri).header("Accept", "text/event-stream").GET();
         if (lastEventId != null) {
             request.header("Last-Event-ID", Long.toString(lastEventId));
@@ -288,6 +313,18 @@ final class ApiClient {
                 out.append('%').append(String.format("%02X", b & 0xff));
             }
         }
+        return out.toString();
+    }
+
+    /** {@code ?a=1&b=2} of the entries with a value, form-encoded; empty when there are none. */
+    static String queryString(Map<String, String> query) {
+        StringBuilder out = new StringBuilder();
+        query.forEach((name, value) -> {
+            if (value != null) {
+                out.append(out.length() == 0 ? '?' : '&').append(URLEncoder.encode(name, StandardCharsets.UTF_8))
+                        .append('=').append(URLEncoder.encode(value, StandardCharsets.UTF_8));
+            }
+        });
         return out.toString();
     }
 

@@ -2,6 +2,7 @@ package dev.karta.cli;
 
 import dev.karta.server.Config;
 import dev.karta.server.KartaServer;
+import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -17,8 +18,13 @@ final class TestServer implements AutoCloseable {
     }
 
     static TestServer start(Path dataDir) {
+        return start(dataDir, 0);
+    }
+
+    /** A server on {@code port} (0: any free one), as after a restart on the same data and port. */
+    static TestServer start(Path dataDir, int port) {
         Config defaults = Config.defaults(dataDir);
-        Config config = new Config("127.0.0.1", 0, dataDir, defaults.databaseUrl(), null, ADMIN_KEY,
+        Config config = new Config("127.0.0.1", port, dataDir, defaults.databaseUrl(), null, ADMIN_KEY,
                 Duration.ofSeconds(5), defaults.maxJsonBody(), defaults.archive(), 1, defaults.buildTimeout(),
                 List.of(), 0, defaults.buildLease());
         return new TestServer(KartaServer.start(config));
@@ -26,6 +32,10 @@ final class TestServer implements AutoCloseable {
 
     String url() {
         return server.publicUrl();
+    }
+
+    int port() {
+        return URI.create(server.publicUrl()).getPort();
     }
 
     @Override
