@@ -195,6 +195,25 @@ final class ApiClient {
         return openEvents(uri("/agent_projects/" + segment(project) + "/logs" + queryString(tail)), lastEventId);
     }
 
+    Reply<BoundRepo> bindRepo(String project, String url, String branch) {
+        Map<String, String> body = new LinkedHashMap<>();
+        body.put("url", url);
+        body.put("branch", branch);
+        return call("PUT", "/agent_projects/" + segment(project) + "/repo", body, BoundRepo.class);
+    }
+
+    Reply<BoundRepo> repo(String project) {
+        return call("GET", "/agent_projects/" + segment(project) + "/repo", null, BoundRepo.class);
+    }
+
+    void unbindRepo(String project) {
+        call("DELETE", "/agent_projects/" + segment(project) + "/repo", null, Void.class);
+    }
+
+    Reply<BoundRepo> rotateRepoSecret(String project) {
+        return call("POST", "/agent_projects/" + segment(project) + "/repo/rotate-secret", null, BoundRepo.class);
+    }
+
     /** A GET answered with a server-sent event stream; any other answer than 200 is a {@link CliError}. */
     private InputStream openEvents(URI uri, Long lastEventId) {
         HttpRequest.Builder request = base(uri).header("Accept", "text/event-stream").GET();
