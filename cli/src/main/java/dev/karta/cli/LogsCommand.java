@@ -108,7 +108,8 @@ final class LogsCommand implements Callable<Integer> {
         PrintStream out = cli.env().stdout();
         LogLines lines = LogLines.following(out, colour());
         LogTail logTail = LogTail.standard(api, cli.json(), message -> cli.say("karta: " + message));
-        try (CtrlC.Watch ignored = cli.env().ctrlC().watch(logTail::stop)) {
+        CtrlC.Watch ctrlC = cli.env().ctrlC().watch(logTail::stop);
+        try {
             logTail.follow(project, query, since != null, (entry, data) -> {
                 if (jsonMode) {
                     out.println(data);
@@ -116,6 +117,8 @@ final class LogsCommand implements Callable<Integer> {
                     lines.print(entry);
                 }
             });
+        } finally {
+            ctrlC.close();
         }
     }
 
