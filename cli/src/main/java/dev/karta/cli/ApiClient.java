@@ -11,6 +11,7 @@ import dev.karta.api.CreatedApiKey;
 import dev.karta.api.Deploy;
 import dev.karta.api.DeployAccepted;
 import dev.karta.api.ErrorBody;
+import dev.karta.api.LogEntries;
 import dev.karta.api.Project;
 import dev.karta.api.ProjectList;
 import dev.karta.api.ReleaseList;
@@ -37,7 +38,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.LongConsumer;
 import javax.net.ssl.SSLParameters;
 
@@ -202,7 +205,47 @@ final class ApiClient {
      * {@code lastEventId} when it is not null. The caller closes the stream.
      */
     InputStream openDeployLog(String project, String deployId, Long lastEventId) {
-        URI uri = uri("/agent_projects/" + segment(project) + "/deploys/" + segment(deployId) + "/logs");
+        return openEvents(uri("/agent_projects/" + segment(project) + "/deploys/" + segment(deployId) + "/logs"),
+                lastEventId);
+    }
+
+    /** A window of a project's log (docs/logs.md): {@code query} holds since, until, limit, source. */
+    Reply<LogEntries> logs(String project, Map<String, String> query) {
+        return call("GET", "/agent_projects/" + segment(project) + "/logs" + queryString(query), null,
+                LogEntries.class);
+    }
+
+    /**
+     * Opens a project's live log ({@code tail=true}, SSE) with the same {@code query} as
+     * {@link #logs}, resuming after {@code lastEventId} when it is not null. The caller closes it.
+     */
+    InputStream openLogTail(String project, Map<String, String> query, Long lastEventId) {
+        Map<String, String> tail = new LinkedHashMap<>(query);
+        tail.put("tail", "true");
+        return openEvents(uri("/agent_projects/" + segment(project) + "/logs" + queryString(tail)), lastEventId);
+    }
+
+    Reply<BoundRepo> bindRepo(String project, String url, String branch) {
+        Map<String, String> body = new LinkedHashMap<>();
+        body.put("url", url);
+        body.put("branch", branch);
+        return call("PUT", "/agent_projects/" + segment(project) + "/repo", body, BoundRepo.class);
+    }
+
+    Reply<BoundRepo> repo(String project) {
+        return call("GET", "/agent_projects/" + segment(project) + "/repo", null, BoundRepo.class);
+    }
+
+    void unbindRepo(String project) {
+        call("DELETE", "/agent_projects/" + segment(project) + "/repo", null, Void.class);
+    }
+
+    Reply<BoundRepo> rotateRepoSecret(String project) {
+        return call("POST", "/agent_projects/" + segment(project) + "/repo/rotate-secret", null, BoundRepo.class);
+    }
+
+    /** A GET answered with a server-sent event stream; any other answer than 200 is a {@link CliError}. */
+    private InputStream openEvents(URI uri, Long lastEventId) {
         HttpRequest.Builder request = base(uri).header("Accept", "text/event-stream").GET();
         if (lastEventId != null) {
             request.header("Last-Event-ID", Long.toString(lastEventId));
@@ -319,6 +362,18 @@ final class ApiClient {
                 out.append('%').append(String.format("%02X", b & 0xff));
             }
         }
+        return out.toString();
+    }
+
+    /** {@code ?a=1&b=2} of the entries with a value, form-encoded; empty when there are none. */
+    static String queryString(Map<String, String> query) {
+        StringBuilder out = new StringBuilder();
+        query.forEach((name, value) -> {
+            if (value != null) {
+                out.append(out.length() == 0 ? '?' : '&').append(URLEncoder.encode(name, StandardCharsets.UTF_8))
+                        .append('=').append(URLEncoder.encode(value, StandardCharsets.UTF_8));
+            }
+        });
         return out.toString();
     }
 

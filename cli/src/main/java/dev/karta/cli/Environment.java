@@ -12,8 +12,8 @@ import java.util.Objects;
 
 /**
  * Everything the CLI takes from its process: environment variables, home and working folders,
- * standard streams, the terminal (null when standard input or output is not one) and the clock.
- * {@link #system()} is the only place that reads the real process; tests build their own.
+ * standard streams, the terminal (null when standard input or output is not one), the clock and
+ * Ctrl-C. {@link #system()} is the only place that reads the real process; tests build their own.
  */
 record Environment(
         Map<String, String> variables,
@@ -23,7 +23,8 @@ record Environment(
         PrintStream stdout,
         PrintStream stderr,
         Terminal terminal,
-        Clock clock) {
+        Clock clock,
+        CtrlC ctrlC) {
 
     Environment {
         variables = Map.copyOf(variables);
@@ -33,6 +34,7 @@ record Environment(
         Objects.requireNonNull(stdout, "stdout");
         Objects.requireNonNull(stderr, "stderr");
         Objects.requireNonNull(clock, "clock");
+        Objects.requireNonNull(ctrlC, "ctrlC");
     }
 
     /** The real process. Output is UTF-8 whatever the locale says, as gh and heroku do. */
@@ -43,7 +45,8 @@ record Environment(
         String home = System.getenv("HOME");
         return new Environment(System.getenv(),
                 Path.of(home == null || home.isBlank() ? System.getProperty("user.home") : home),
-                Path.of("").toAbsolutePath(), System.in, out, err, Terminal.of(System.console()), Clock.systemUTC());
+                Path.of("").toAbsolutePath(), System.in, out, err, Terminal.of(System.console()), Clock.systemUTC(),
+                CtrlC.ofProcess(out, err));
     }
 
     /** A variable's value, or null when it is unset or blank. */

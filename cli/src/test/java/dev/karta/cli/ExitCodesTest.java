@@ -102,6 +102,6 @@ class ExitCodesTest {
 
         assertThat(result.exitCode()).isZero();
         assertThat(result.stdout()).contains("Usage: karta").contains("login").contains("projects").contains("keys")
-                .contains("publish").contains("deploy").contains("rollback");
+                .contains("publish").contains("deploy").contains("rollback").contains("logs").contains("repo");
     }
 }

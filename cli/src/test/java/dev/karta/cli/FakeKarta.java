@@ -27,8 +27,8 @@ final class FakeKarta implements AutoCloseable {
         void handle(HttpExchange exchange, Request request) throws IOException;
     }
 
-    /** A request as received: headers are lower-cased names, first value. */
-    record Request(String method, String path, Map<String, String> headers, byte[] body) {
+    /** A request as received: headers are lower-cased names, first value; query as sent, or null. */
+    record Request(String method, String path, String query, Map<String, String> headers, byte[] body) {
         String header(String name) {
             return headers.get(name.toLowerCase());
         }
@@ -62,7 +62,8 @@ final class FakeKarta implements AutoCloseable {
     private void dispatch(HttpExchange exchange) throws IOException {
         Map<String, String> headers = new ConcurrentHashMap<>();
         exchange.getRequestHeaders().forEach((name, values) -> headers.put(name.toLowerCase(), values.get(0)));
-        Request request = new Request(exchange.getRequestMethod(), exchange.getRequestURI().getRawPath(), headers,
+        Request request = new Request(exchange.getRequestMethod(), exchange.getRequestURI().getRawPath(),
+                exchange.getRequestURI().getRawQuery(), headers,
                 exchange.getRequestBody().readAllBytes());
         requests.add(request);
         Route route = routes.get(request.method() + " " + request.path());

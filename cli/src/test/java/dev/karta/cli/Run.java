@@ -6,13 +6,18 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * Runs the CLI in-process against a fake process edge: environment variables, a temporary home,
  * standard input, captured output, and optionally a terminal. Each {@link #run} is one
- * {@code karta …} invocation.
+ * {@code karta …} invocation; {@link #start} runs one in the background, for a tail.
  */
 final class Run {
     private final Path home;
@@ -62,12 +67,61 @@ final class Run {
     Result run(String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        Environment env = new Environment(variables, home, workingDir,
+        int code = new Main(environment(out, err, CtrlC.simulated())).run(args);
+        return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    private Environment environment(ByteArrayOutputStream out, ByteArrayOutputStream err, CtrlC ctrlC) {
+        return new Environment(variables, home, workingDir,
                 new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)),
                 new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
-                terminal, Clock.systemUTC());
-        int code = new Main(env).run(args);
-        return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+                terminal, Clock.systemUTC(), ctrlC);
+    }
+
+    /** Starts an invocation on another thread, for commands that run until stopped. */
+    Running start(String... args) {
+        return new Running(args);
+    }
+
+    /** An invocation in progress: its output so far, Ctrl-C, and its outcome. */
+    final class Running {
+        private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+        private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+        private final CtrlC ctrlC = CtrlC.simulated();
+        private final FutureTask<Integer> exit;
+
+        private Running(String[] args) {
+            Environment env = environment(out, err, ctrlC);
+            exit = new FutureTask<>(() -> new Main(env).run(args));
+            Thread thread = new Thread(exit, "karta " + String.join(" ", args));
+            thread.setDaemon(true);
+            thread.start();
+        }
+
+        String stdout() {
+            return out.toString(StandardCharsets.UTF_8);
+        }
+
+        String stderr() {
+            return err.toString(StandardCharsets.UTF_8);
+        }
+
+        boolean isDone() {
+            return exit.isDone();
+        }
+
+        void pressCtrlC() {
+            ctrlC.press();
+        }
+
+        Result await(Duration timeout) {
+            try {
+                return new Result(exit.get(timeout.toMillis(), TimeUnit.MILLISECONDS), stdout(), stderr());
+            } catch (InterruptedException | ExecutionException | TimeoutException e) {
+                throw new AssertionError("karta did not finish: " + e + "\n--- stdout\n" + stdout()
+                        + "--- stderr\n" + stderr(), e);
+            }
+        }
     }
 
     Path configFile() {

@@ -2,6 +2,7 @@ package dev.karta.cli;
 
 import dev.karta.server.Config;
 import dev.karta.server.KartaServer;
+import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -17,23 +18,32 @@ final class TestServer implements AutoCloseable {
     }
 
     static TestServer start(Path dataDir) {
-        return new TestServer(KartaServer.start(config(dataDir)));
+        return start(dataDir, 0);
+    }
+
+    /** A server on {@code port} (0: any free one), as after a restart on the same data and port. */
+    static TestServer start(Path dataDir, int port) {
+        return new TestServer(KartaServer.start(config(dataDir, port)));
     }
 
     /** A server whose sessions run the harness executables {@code sessions} names (fakes, in tests). */
     static TestServer start(Path dataDir, Config.SessionSettings sessions) {
-        return new TestServer(KartaServer.start(config(dataDir).withSessions(sessions)));
+        return new TestServer(KartaServer.start(config(dataDir, 0).withSessions(sessions)));
     }
 
-    private static Config config(Path dataDir) {
+    private static Config config(Path dataDir, int port) {
         Config defaults = Config.defaults(dataDir);
-        return new Config("127.0.0.1", 0, dataDir, defaults.databaseUrl(), null, ADMIN_KEY,
+        return new Config("127.0.0.1", port, dataDir, defaults.databaseUrl(), null, ADMIN_KEY,
                 Duration.ofSeconds(5), defaults.maxJsonBody(), defaults.archive(), 1, defaults.buildTimeout(),
                 List.of(), 0, defaults.buildLease());
     }
 
     String url() {
         return server.publicUrl();
+    }
+
+    int port() {
+        return URI.create(server.publicUrl()).getPort();
     }
 
     @Override

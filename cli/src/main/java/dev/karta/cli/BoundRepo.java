@@ -1,0 +1,13 @@
+package dev.karta.cli;
+
+import dev.karta.api.RepoBinding;
+import java.time.Instant;
+
+/**
+ * The answer of {@code /agent_projects/{p}/repo} (docs/github.md): the binding, where commits
+ * come from ({@code source}: {@code github} or {@code git}), the webhook to set up, and the
+ * webhook secret, present only in the answers of bind and rotate-secret.
+ */
+record BoundRepo(String project, RepoBinding repo, String source, String webhookUrl, String webhookSecret,
+                 Instant createdAt, Instant secretRotatedAt) {
+}
