@@ -34,7 +34,8 @@ public final class Requests {
     }
 
     /**
-     * Parses a JSON body into {@code type}: 415 unless the body is declared as JSON, 400 with the
+     * Parses a JSON body into {@code type}: 415 unless the body is declared as JSON (or as curl's
+     * default form type), 400 with the
      * parser's line and column when it is malformed, 413 past the configured body limit.
      */
     public static <T> T json(Context ctx, ObjectMapper mapper, Class<T> type) {
@@ -43,7 +44,11 @@ public final class Requests {
         if (body.length == 0) {
             throw ApiError.badRequest("request body is empty: send a JSON object");
         }
-        if (contentType != null && !contentType.toLowerCase().startsWith("application/json")) {
+        String declared = contentType == null ? "" : contentType.toLowerCase(java.util.Locale.ROOT);
+        // curl -d sends application/x-www-form-urlencoded unless told otherwise; the API only
+        // speaks JSON, so such a body is read as JSON (`curl … -d '{"name":"shop"}'` just works).
+        if (contentType != null && !declared.startsWith("application/json")
+                && !declared.startsWith("application/x-www-form-urlencoded")) {
             throw new ApiError(ApiError.Kind.UNSUPPORTED_MEDIA_TYPE,
                     "expected Content-Type application/json, got '" + contentType + "'");
         }

@@ -152,29 +152,7 @@ public final class SessionRoutes {
         return out;
     }
 
-    /**
-     * The JSON body, also when sent as curl's default {@code application/x-www-form-urlencoded}:
-     * {@code curl … -d '{"text":"hi"}'} is how people talk to a session from a shell (issue 7).
-     */
     private <T> T body(Context ctx, Class<T> type) {
-        String contentType = ctx.contentType();
-        if (contentType != null && contentType.toLowerCase(Locale.ROOT)
-                .startsWith("application/x-www-form-urlencoded")) {
-            byte[] bytes = ctx.bodyAsBytes();
-            if (bytes.length == 0) {
-                throw ApiError.badRequest("request body is empty: send a JSON object");
-            }
-            try {
-                T value = json.readValue(bytes, type);
-                if (value == null) {
-                    throw ApiError.badRequest("request body must be a JSON object, not null");
-                }
-                return value;
-            } catch (IOException e) {
-                throw new ApiError(ApiError.Kind.BAD_REQUEST, "malformed_json", "malformed JSON: "
-                        + HarnessProcess.quote(e.getMessage(), 200));
-            }
-        }
         return Requests.json(ctx, json, type);
     }
 

@@ -70,6 +70,15 @@ class ErrorResponsesTest {
     }
 
     @Test
+    void curls_default_form_content_type_is_read_as_json() {
+        Response response = server.send(server.request("/agent_projects", writer)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"from-curl\"}")));
+
+        assertThat(response.status()).as(response.body()).isEqualTo(201);
+    }
+
+    @Test
     void wrong_content_type_is_415() {
         assertError(server.send(server.request("/agent_projects", writer)
                 .header("Content-Type", "text/plain")
