@@ -63,6 +63,7 @@ public final class HttpApi {
             // Jetty reuses header fields across requests of one connection, matched without case
             // by default: a key differing only in case would then pass as the cached one.
             cfg.jetty.modifyHttpConfiguration(http -> http.setHeaderCacheCaseSensitive(true));
+            cfg.jetty.modifyServer(server -> server.setErrorHandler(new JsonErrorHandler(json)));
             cfg.requestLogger.http((ctx, millis) -> {
                 metrics.record(ctx, millis);
                 LOG.info("{} {} {} {}ms key={} request_id={}", ctx.method(), ctx.path(), ctx.statusCode(),

@@ -2,6 +2,7 @@ package dev.karta.server.http;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import dev.karta.server.audit.Actor;
 import dev.karta.server.keys.Principal;
 import io.javalin.http.Context;
@@ -69,6 +70,12 @@ public final class Requests {
     }
 
     private static String conciseMessage(JsonProcessingException e) {
+        if (e instanceof MismatchedInputException mismatch) {
+            // Jackson names our Java types here; say what the client sent wrong instead.
+            String field = mismatch.getPath().stream().map(ref -> ref.getFieldName() != null ? ref.getFieldName()
+                    : "[" + ref.getIndex() + "]").reduce((a, b) -> a + "." + b).orElse(null);
+            return field == null ? "the body must be a JSON object" : "'" + field + "' has the wrong type";
+        }
         String message = String.valueOf(e.getOriginalMessage());
         int detail = message.indexOf(" (start marker");
         if (detail < 0) {

@@ -70,6 +70,26 @@ class ErrorResponsesTest {
     }
 
     @Test
+    void a_body_of_the_wrong_shape_is_400_naming_the_field_not_our_classes() {
+        Response array = server.post("/agent_projects", writer, "[]");
+        Response field = server.post("/api_keys", server.adminKey(), "{\"name\":\"x\",\"scopes\":\"write\"}");
+
+        assertError(array, 400, "malformed_json");
+        assertThat(array.json().get("message").asText()).contains("must be a JSON object").doesNotContain("dev.karta");
+        assertError(field, 400, "malformed_json");
+        assertThat(field.json().get("message").asText()).contains("'scopes' has the wrong type");
+    }
+
+    @Test
+    void a_uri_jetty_refuses_still_gets_the_json_error_shape() {
+        Response response = server.get("/agent_projects/%00", writer);
+
+        assertThat(response.status()).isEqualTo(400);
+        assertThat(response.header("Content-Type")).startsWith("application/json");
+        assertThat(response.json().get("error").asText()).isEqualTo("bad_request");
+    }
+
+    @Test
     void curls_default_form_content_type_is_read_as_json() {
         Response response = server.send(server.request("/agent_projects", writer)
                 .header("Content-Type", "application/x-www-form-urlencoded")
