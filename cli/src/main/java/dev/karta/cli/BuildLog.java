@@ -3,12 +3,8 @@ package dev.karta.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.Deploy;
 import dev.karta.api.LogEntry;
-import java.io.BufferedReader;
-import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -90,7 +86,7 @@ final class BuildLog {
         BlockingQueue<Object> events = new LinkedBlockingQueue<>();
         // A blocked read cannot be timed out through HttpClient's stream, so a daemon thread reads
         // and this one waits on the queue with the idle timeout.
-        Thread reader = new Thread(() -> read(body, lastActivity, events), "karta-build-log");
+        Thread reader = new Thread(() -> SseReader.pump(body, lastActivity, events, END_OF_STREAM), "karta-build-log");
         reader.setDaemon(true);
         reader.start();
         try {
@@ -129,26 +125,6 @@ final class BuildLog {
             }
             reader.interrupt();
         }
-    }
-
-    private static void read(InputStream body, AtomicLong lastActivity, BlockingQueue<Object> events) {
-        InputStream watched = new FilterInputStream(body) {
-            @Override
-            public int read(byte[] buffer, int offset, int length) throws IOException {
-                int n = super.read(buffer, offset, length);
-                lastActivity.set(System.nanoTime());
-                return n;
-            }
-        };
-        try {
-            SseReader sse = new SseReader(new BufferedReader(new InputStreamReader(watched, StandardCharsets.UTF_8)));
-            for (SseReader.Event event; (event = sse.next()) != null; ) {
-                events.add(event);
-            }
-        } catch (IOException dropped) {
-            // treated like the end of the stream: the caller reconnects
-        }
-        events.add(END_OF_STREAM);
     }
 
     private Deploy poll(String project, String deployId) {

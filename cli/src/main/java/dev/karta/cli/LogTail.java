@@ -2,12 +2,8 @@ package dev.karta.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.LogEntry;
-import java.io.BufferedReader;
-import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
@@ -211,23 +207,7 @@ final class LogTail {
             }
             lastActivity.set(System.nanoTime());
             events.add(OPENED);
-            InputStream watched = new FilterInputStream(opened) {
-                @Override
-                public int read(byte[] buffer, int offset, int length) throws IOException {
-                    int n = super.read(buffer, offset, length);
-                    lastActivity.set(System.nanoTime());
-                    return n;
-                }
-            };
-            try {
-                SseReader sse = new SseReader(new BufferedReader(new InputStreamReader(watched, StandardCharsets.UTF_8)));
-                for (SseReader.Event event; (event = sse.next()) != null; ) {
-                    events.add(event);
-                }
-            } catch (IOException dropped) {
-                // the same as the end of the stream: the tail reconnects
-            }
-            events.add(END_OF_STREAM);
+            SseReader.pump(opened, lastActivity, events, END_OF_STREAM);
         }
 
         /** Holds on to the open stream; false (and closed) when the attempt was abandoned meanwhile. */

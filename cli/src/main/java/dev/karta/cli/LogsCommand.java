@@ -2,21 +2,16 @@ package dev.karta.cli;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.karta.api.Durations;
 import dev.karta.api.LogEntries;
 import dev.karta.api.LogEntry;
 import java.io.PrintStream;
-import java.time.Duration;
 import java.time.Instant;
-import java.time.OffsetDateTime;
-import java.time.format.DateTimeParseException;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -34,9 +29,6 @@ import picocli.CommandLine.Parameters;
                 "With --json, each entry is printed as one JSON object per line."})
 final class LogsCommand implements Callable<Integer> {
     static final Set<String> SOURCES = Set.of("build", "release", "session", "system");
-    private static final String TIME_FORMS =
-            "use an RFC 3339 time (2026-06-01T00:00:00Z) or an age such as 30s, 10m, 2h or 1d";
-    private static final Pattern AGE = Pattern.compile("(\\d{1,9})(ms|s|m|h|d)");
 
     private final Cli cli;
 
@@ -158,35 +150,15 @@ final class LogsCommand implements Callable<Integer> {
         if (value == null) {
             return null;
         }
-        String text = value.trim();
-        if (text.length() > 10 && (text.charAt(10) == 'T' || text.charAt(10) == 't')) {
-            try {
-                return OffsetDateTime.parse(text.toUpperCase(Locale.ROOT)).toInstant();
-            } catch (DateTimeParseException e) {
-                throw CliError.usage("invalid " + option + " '" + value + "': " + TIME_FORMS);
-            }
-        }
-        Matcher age = AGE.matcher(text);
-        if (age.matches()) {
-            long n = Long.parseLong(age.group(1));
-            return now.minus(switch (age.group(2)) {
-                case "ms" -> Duration.ofMillis(n);
-                case "s" -> Duration.ofSeconds(n);
-                case "m" -> Duration.ofMinutes(n);
-                case "h" -> Duration.ofHours(n);
-                default -> Duration.ofDays(n);
-            });
-        }
         try {
-            // The server also takes ISO-8601 durations (PT90M).
-            Duration duration = Duration.parse(text);
-            if (!duration.isNegative()) {
-                return now.minus(duration);
+            Instant time = Durations.timeOrAge(value, now);
+            if (time == null) {
+                throw new IllegalArgumentException(Durations.TIME_FORMS);
             }
-        } catch (DateTimeParseException e) {
-            // falls through to the usage error
+            return time;
+        } catch (IllegalArgumentException e) {
+            throw CliError.usage("invalid " + option + " '" + value + "': " + Durations.TIME_FORMS);
         }
-        throw CliError.usage("invalid " + option + " '" + value + "': " + TIME_FORMS);
     }
 
     private String compact(JsonNode node) {

@@ -1,7 +1,13 @@
 package dev.karta.cli;
 
 import java.io.BufferedReader;
+import java.io.FilterInputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Reads server-sent events as the WHATWG HTML standard ("Server-sent events", §9.2.6) defines
@@ -20,6 +26,31 @@ final class SseReader {
 
     SseReader(BufferedReader in) {
         this.in = in;
+    }
+
+    /**
+     * Reads every event of {@code body} into {@code events}, then {@code endOfStream}; a dropped
+     * connection ends the stream the same way (the caller reconnects). Each read stamps
+     * {@code lastActivity} (nanoTime), so the caller can spot a silent stream.
+     */
+    static void pump(InputStream body, AtomicLong lastActivity, BlockingQueue<Object> events, Object endOfStream) {
+        InputStream watched = new FilterInputStream(body) {
+            @Override
+            public int read(byte[] buffer, int offset, int length) throws IOException {
+                int n = super.read(buffer, offset, length);
+                lastActivity.set(System.nanoTime());
+                return n;
+            }
+        };
+        try {
+            SseReader sse = new SseReader(new BufferedReader(new InputStreamReader(watched, StandardCharsets.UTF_8)));
+            for (Event event; (event = sse.next()) != null; ) {
+                events.add(event);
+            }
+        } catch (IOException dropped) {
+            // the same as the end of the stream
+        }
+        events.add(endOfStream);
     }
 
     /** The id of the last event seen, as a reconnecting client sends it in {@code Last-Event-ID}. */

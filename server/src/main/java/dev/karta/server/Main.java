@@ -1,5 +1,6 @@
 package dev.karta.server;
 
+import dev.karta.api.Durations;
 import dev.karta.server.audit.AuditLog;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.keys.ApiKeys;

@@ -1,16 +1,13 @@
 package dev.karta.server.logs;
 
+import dev.karta.api.Durations;
 import dev.karta.api.LogEntries;
-import dev.karta.server.Durations;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Requests;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.Projects;
 import io.javalin.http.Context;
-import java.time.Duration;
 import java.time.Instant;
-import java.time.OffsetDateTime;
-import java.time.format.DateTimeParseException;
 import java.util.Locale;
 
 /**
@@ -20,8 +17,6 @@ import java.util.Locale;
 public final class LogRoutes {
     static final int DEFAULT_LIMIT = 100;
     static final int MAX_LIMIT = 10_000;
-    private static final String TIME_FORMS =
-            "use an RFC 3339 time (2026-06-01T00:00:00Z) or an age such as 30s, 10m, 2h or 1d";
 
     private final Projects projects;
     private final LogStore store;
@@ -87,28 +82,12 @@ public final class LogRoutes {
         return source;
     }
 
-    /** An RFC 3339 time, or an age before {@code now} in the forms of {@link Durations}; null when absent. */
+    /** An RFC 3339 time, or an age before {@code now} (see {@link Durations}); null when absent. */
     static Instant time(String name, String value, Instant now) {
-        if (value == null || value.isBlank()) {
-            return null;
-        }
-        String text = value.trim();
-        if (text.length() > 10 && (text.charAt(10) == 'T' || text.charAt(10) == 't')) {
-            try {
-                return OffsetDateTime.parse(text.toUpperCase(Locale.ROOT)).toInstant();
-            } catch (DateTimeParseException e) {
-                throw ApiError.badRequest("invalid " + name + " '" + value + "': " + TIME_FORMS);
-            }
-        }
-        Duration age;
         try {
-            age = Durations.parse(text);
+            return Durations.timeOrAge(value, now);
         } catch (IllegalArgumentException e) {
-            throw ApiError.badRequest("invalid " + name + " '" + value + "': " + TIME_FORMS);
+            throw ApiError.badRequest("invalid " + name + " '" + value + "': " + Durations.TIME_FORMS);
         }
-        if (age.isNegative()) {
-            throw ApiError.badRequest("invalid " + name + " '" + value + "': " + TIME_FORMS);
-        }
-        return now.minus(age);
     }
 }
