@@ -2,11 +2,14 @@ package dev.karta.server;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * Every server setting, validated once at start-up. {@link Main} fills it from flags, then
@@ -27,6 +30,10 @@ import java.util.Objects;
  * @param repos         how bound repositories are fetched (GitHub API, token, ssh), the webhook cap
  * @param logs          retention of project logs and the limits of live log streams
  * @param sessions      how sessions run their harness (SPEC §6)
+ * @param limits        per-org quotas and fairness (projects, sessions, turns, builds, key checks)
+ * @param secretsKeyFile the AES key that encrypts secrets at rest (webhook secrets, repository
+ *                      credentials); null means {@code secrets.key} in the data dir, created with
+ *                      mode 0600 on first start
  */
 public record Config(
         String bind,
@@ -45,15 +52,31 @@ public record Config(
         Duration buildLease,
         Repos repos,
         Logs logs,
-        SessionSettings sessions) {
+        SessionSettings sessions,
+        Limits limits,
+        Path secretsKeyFile) {
 
     /**
-     * Bound repositories (issue 5): the GitHub REST API that serves tarballs (GitHub Enterprise or a
-     * test server can stand in), the token sent to it for private repositories (null: none), the
-     * ssh client argv used to fetch {@code ssh://} and {@code user@host:path} URLs (like git's
-     * {@code GIT_SSH_COMMAND}), and the largest webhook payload accepted.
+     * Bound repositories: the GitHub REST API that serves tarballs (GitHub Enterprise or a test
+     * server can stand in; operator configuration, so trusted), the operator's token and the only
+     * repository owners it may be sent for, the ssh client argv used to fetch {@code ssh://} and
+     * {@code user@host:path} URLs (like git's {@code GIT_SSH_COMMAND}), the largest webhook payload,
+     * the URL prefixes the operator allows even though they point at loopback, private or file
+     * addresses, and the time limits of every outbound fetch.
+     *
+     * @param githubTokenOwners owners (lower case) whose repositories may be fetched with
+     *                          {@code githubToken}; every other binding brings its own credential
+     *                          or is fetched anonymously
+     * @param allowRepoUrls     URL prefixes exempt from the private-address and scheme checks
+     * @param connectTimeout    the longest a TCP connect to a repository host may take
+     * @param readTimeout       the longest a fetch may wait for its next byte
+     * @param fetchDeadline     the longest one whole fetch may take; then its connection is closed
+     * @param resolveTimeout    the longest a request waits to resolve a short commit SHA before
+     *                          answering 202 and resolving it in the build
      */
-    public record Repos(String githubApiUrl, String githubToken, List<String> sshCommand, long maxWebhookBytes) {
+    public record Repos(String githubApiUrl, String githubToken, List<String> sshCommand, long maxWebhookBytes,
+                        Set<String> githubTokenOwners, List<String> allowRepoUrls, Duration connectTimeout,
+                        Duration readTimeout, Duration fetchDeadline, Duration resolveTimeout) {
         public static final String DEFAULT_GITHUB_API_URL = "https://api.github.com";
         public static final Repos DEFAULTS = new Repos(DEFAULT_GITHUB_API_URL, null, List.of("ssh"), 1L << 20);
 
@@ -73,16 +96,91 @@ public record Config(
             if (maxWebhookBytes <= 0) {
                 throw new IllegalArgumentException("--max-webhook-bytes must be positive");
             }
+            Set<String> owners = new LinkedHashSet<>();
+            for (String owner : githubTokenOwners == null ? Set.<String>of() : githubTokenOwners) {
+                if (owner != null && !owner.isBlank()) {
+                    owners.add(owner.trim().toLowerCase(Locale.ROOT));
+                }
+            }
+            githubTokenOwners = Set.copyOf(owners);
+            List<String> prefixes = new ArrayList<>();
+            for (String prefix : allowRepoUrls == null ? List.<String>of() : allowRepoUrls) {
+                if (prefix != null && !prefix.isBlank()) {
+                    prefixes.add(prefix.trim());
+                }
+            }
+            allowRepoUrls = List.copyOf(prefixes);
+            connectTimeout = positive(connectTimeout, Duration.ofSeconds(10), "--repo-connect-timeout");
+            readTimeout = positive(readTimeout, Duration.ofSeconds(30), "--repo-read-timeout");
+            fetchDeadline = positive(fetchDeadline, Duration.ofMinutes(5), "--repo-fetch-deadline");
+            resolveTimeout = positive(resolveTimeout, Duration.ofSeconds(5), "the commit resolve timeout");
+        }
+
+        /** The first-wave settings; the issue-10 guards take their defaults. */
+        public Repos(String githubApiUrl, String githubToken, List<String> sshCommand, long maxWebhookBytes) {
+            this(githubApiUrl, githubToken, sshCommand, maxWebhookBytes, Set.of(), List.of(), null, null, null, null);
+        }
+
+        /** These settings with other owners for the operator token and other allowed URL prefixes. */
+        public Repos withAllowed(Set<String> tokenOwners, List<String> allowedPrefixes) {
+            return new Repos(githubApiUrl, githubToken, sshCommand, maxWebhookBytes, tokenOwners, allowedPrefixes,
+                    connectTimeout, readTimeout, fetchDeadline, resolveTimeout);
+        }
+
+        /** These settings with other outbound time limits. */
+        public Repos withTimeouts(Duration connect, Duration read, Duration deadline, Duration resolve) {
+            return new Repos(githubApiUrl, githubToken, sshCommand, maxWebhookBytes, githubTokenOwners, allowRepoUrls,
+                    connect, read, deadline, resolve);
         }
 
         /** Never prints the token. */
         @Override
         public String toString() {
             return "Repos[githubApiUrl=" + githubApiUrl + ", githubToken=" + (githubToken == null ? "none" : "***")
-                    + ", sshCommand=" + sshCommand + ", maxWebhookBytes=" + maxWebhookBytes + "]";
+                    + ", githubTokenOwners=" + githubTokenOwners + ", sshCommand=" + sshCommand
+                    + ", maxWebhookBytes=" + maxWebhookBytes + ", allowRepoUrls=" + allowRepoUrls
+                    + ", connectTimeout=" + connectTimeout + ", readTimeout=" + readTimeout
+                    + ", fetchDeadline=" + fetchDeadline + ", resolveTimeout=" + resolveTimeout + "]";
         }
     }
 
+    /**
+     * Per-org limits, so that one tenant cannot use up what every tenant shares. A request over a
+     * limit is answered 429 with {@code Retry-After}.
+     *
+     * @param maxProjectsPerOrg       projects one org may have
+     * @param maxLiveSessionsPerOrg   sessions of one org that are not ended
+     * @param maxTurnsPerOrg          turns of one org running at once
+     * @param maxQueuedDeploysPerOrg  deploys of one org queued and not yet building
+     * @param maxBuildsPerOrg         builds of one org running at once on one server while another
+     *                                org waits; 0 means half the build workers, at least 1
+     * @param keyFailuresPerPrefix    failed key checks per key prefix per minute before that prefix
+     *                                is answered 401 without running bcrypt until the minute passes
+     * @param keyFailuresPerAddress   failed key checks per client address per minute, likewise
+     */
+    public record Limits(int maxProjectsPerOrg, int maxLiveSessionsPerOrg, int maxTurnsPerOrg,
+                         int maxQueuedDeploysPerOrg, int maxBuildsPerOrg, int keyFailuresPerPrefix,
+                         int keyFailuresPerAddress) {
+        public static final Limits DEFAULTS = new Limits(100, 100, 8, 50, 0, 5, 30);
+
+        public Limits {
+            if (maxProjectsPerOrg < 1 || maxLiveSessionsPerOrg < 1 || maxTurnsPerOrg < 1 || maxQueuedDeploysPerOrg < 1) {
+                throw new IllegalArgumentException("per-org limits (--max-projects-per-org, --max-sessions-per-org, "
+                        + "--max-turns-per-org, --max-queued-deploys-per-org) must be at least 1");
+            }
+            if (maxBuildsPerOrg < 0) {
+                throw new IllegalArgumentException("--max-builds-per-org must be 0 (half the workers) or more");
+            }
+            if (keyFailuresPerPrefix < 1 || keyFailuresPerAddress < 1) {
+                throw new IllegalArgumentException("key failure thresholds must be at least 1");
+            }
+        }
+
+        /** Builds one org may run at once given {@code workers} build workers. */
+        public int buildsPerOrg(int workers) {
+            return maxBuildsPerOrg > 0 ? Math.min(maxBuildsPerOrg, workers) : Math.max(1, workers / 2);
+        }
+    }
 
     /**
      * Project logs (issue 6). Entries older than {@code retention}, and all but the newest
@@ -239,6 +337,8 @@ public record Config(
         builderCommand = builderCommand == null ? List.of() : List.copyOf(builderCommand);
         repos = repos == null ? Repos.DEFAULTS : repos;
         sessions = sessions == null ? SessionSettings.defaults() : sessions;
+        limits = limits == null ? Limits.DEFAULTS : limits;
+        secretsKeyFile = secretsKeyFile == null ? dataDir.resolve("secrets.key") : secretsKeyFile;
         if (bootstrapKey != null && bootstrapKey.isBlank()) {
             bootstrapKey = null;
         }
@@ -253,25 +353,59 @@ public record Config(
                   List<String> builderCommand, int keepReleases, Duration buildLease) {
         this(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive, buildWorkers,
                 buildTimeout, builderCommand, keepReleases, buildLease, Repos.DEFAULTS, Logs.DEFAULTS,
-                SessionSettings.defaults());
+                SessionSettings.defaults(), Limits.DEFAULTS, null);
     }
 
     /** This configuration with other bound-repository settings. */
     public Config withRepos(Repos other) {
         return new Config(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive,
-                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, other, logs, sessions);
+                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, other, logs, sessions, limits,
+                secretsKeyFile);
     }
 
     /** This configuration with other log settings. */
     public Config withLogs(Logs other) {
         return new Config(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive,
-                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, repos, other, sessions);
+                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, repos, other, sessions, limits,
+                secretsKeyFile);
     }
 
     /** This configuration with other session settings. */
     public Config withSessions(SessionSettings other) {
         return new Config(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive,
-                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, repos, logs, other);
+                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, repos, logs, other, limits,
+                secretsKeyFile);
+    }
+
+    /** This configuration with other per-org limits. */
+    public Config withLimits(Limits other) {
+        return new Config(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive,
+                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, repos, logs, sessions, other,
+                secretsKeyFile);
+    }
+
+    /** This configuration with another build timeout. */
+    public Config withBuildTimeout(Duration other) {
+        return new Config(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive,
+                buildWorkers, other, builderCommand, keepReleases, buildLease, repos, logs, sessions, limits,
+                secretsKeyFile);
+    }
+
+    /** This configuration with another number of build workers. */
+    public Config withBuildWorkers(int other) {
+        return new Config(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive,
+                other, buildTimeout, builderCommand, keepReleases, buildLease, repos, logs, sessions, limits,
+                secretsKeyFile);
+    }
+
+    private static Duration positive(Duration value, Duration fallback, String name) {
+        if (value == null) {
+            return fallback;
+        }
+        if (value.isNegative() || value.isZero()) {
+            throw new IllegalArgumentException(name + " must be positive, got " + value);
+        }
+        return value;
     }
 
     /** Defaults for a data directory: what {@code karta server} runs with when given no flags. */

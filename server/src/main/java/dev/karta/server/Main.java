@@ -9,6 +9,7 @@ import dev.karta.server.store.Database;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine;
@@ -135,6 +136,59 @@ public final class Main implements Callable<Integer> {
                     + "default ${DEFAULT-VALUE})")
     int maxConcurrentTurns;
 
+    @Option(names = "--github-token-owners", defaultValue = "${env:KARTA_GITHUB_TOKEN_OWNERS}", split = ",",
+            paramLabel = "OWNER", description = "GitHub owners (orgs or users) whose repositories may be fetched with "
+                    + "the operator's GitHub token; every other binding needs its own token or is fetched anonymously "
+                    + "(env KARTA_GITHUB_TOKEN_OWNERS, comma-separated; default none)")
+    List<String> githubTokenOwners;
+
+    @Option(names = "--allow-repo-url", defaultValue = "${env:KARTA_ALLOW_REPO_URLS}", split = ",", paramLabel = "PREFIX",
+            description = "Repository URL prefix that may be bound although it is a file:// URL or points at a "
+                    + "loopback or private address, e.g. file:///srv/git/ (repeatable; env KARTA_ALLOW_REPO_URLS, "
+                    + "comma-separated)")
+    List<String> allowRepoUrls;
+
+    @Option(names = "--repo-connect-timeout", defaultValue = "${env:KARTA_REPO_CONNECT_TIMEOUT:-10s}",
+            converter = DurationConverter.class,
+            description = "Longest connect to a repository host (env KARTA_REPO_CONNECT_TIMEOUT, default ${DEFAULT-VALUE})")
+    Duration repoConnectTimeout;
+
+    @Option(names = "--repo-read-timeout", defaultValue = "${env:KARTA_REPO_READ_TIMEOUT:-30s}",
+            converter = DurationConverter.class,
+            description = "Longest wait for the next byte of a fetch (env KARTA_REPO_READ_TIMEOUT, default ${DEFAULT-VALUE})")
+    Duration repoReadTimeout;
+
+    @Option(names = "--repo-fetch-deadline", defaultValue = "${env:KARTA_REPO_FETCH_DEADLINE:-5m}",
+            converter = DurationConverter.class,
+            description = "Longest whole fetch of a bound repository (env KARTA_REPO_FETCH_DEADLINE, default ${DEFAULT-VALUE})")
+    Duration repoFetchDeadline;
+
+    @Option(names = "--max-builds-per-org", defaultValue = "${env:KARTA_MAX_BUILDS_PER_ORG:-0}",
+            description = "Builds one org may run at once while another org waits; 0 = half the build workers, at "
+                    + "least 1 (env KARTA_MAX_BUILDS_PER_ORG, default ${DEFAULT-VALUE})")
+    int maxBuildsPerOrg;
+
+    @Option(names = "--max-projects-per-org", defaultValue = "${env:KARTA_MAX_PROJECTS_PER_ORG:-100}",
+            description = "Projects one org may have (env KARTA_MAX_PROJECTS_PER_ORG, default ${DEFAULT-VALUE})")
+    int maxProjectsPerOrg;
+
+    @Option(names = "--max-sessions-per-org", defaultValue = "${env:KARTA_MAX_SESSIONS_PER_ORG:-100}",
+            description = "Live (not ended) sessions one org may have (env KARTA_MAX_SESSIONS_PER_ORG, default ${DEFAULT-VALUE})")
+    int maxSessionsPerOrg;
+
+    @Option(names = "--max-turns-per-org", defaultValue = "${env:KARTA_MAX_TURNS_PER_ORG:-8}",
+            description = "Harness turns one org may run at once (env KARTA_MAX_TURNS_PER_ORG, default ${DEFAULT-VALUE})")
+    int maxTurnsPerOrg;
+
+    @Option(names = "--max-queued-deploys-per-org", defaultValue = "${env:KARTA_MAX_QUEUED_DEPLOYS_PER_ORG:-50}",
+            description = "Deploys one org may have queued (env KARTA_MAX_QUEUED_DEPLOYS_PER_ORG, default ${DEFAULT-VALUE})")
+    int maxQueuedDeploysPerOrg;
+
+    @Option(names = "--secrets-key-file", defaultValue = "${env:KARTA_SECRETS_KEY_FILE}",
+            description = "AES key that encrypts webhook secrets and repository credentials at rest (env "
+                    + "KARTA_SECRETS_KEY_FILE, default DATA_DIR/secrets.key, created with mode 0600)")
+    Path secretsKeyFile;
+
     @Option(names = "--bootstrap-key", defaultValue = "${env:KARTA_BOOTSTRAP_KEY}", hidden = true)
     String bootstrapKey;
 
@@ -144,8 +198,14 @@ public final class Main implements Callable<Integer> {
         return new Config(bind, port, dir, url, publicUrl, bootstrapKey, Duration.ofSeconds(5), 1L << 20,
                 new Config.ArchiveLimits(maxArchiveBytes, maxExpandedBytes, maxEntries, maxPathBytes, maxPathDepth),
                 buildWorkers, buildTimeout, builder, keepReleases, Duration.ofSeconds(30),
-                new Config.Repos(githubApiUrl, githubToken, sshCommand, maxWebhookBytes),
-                Config.Logs.DEFAULTS.withRetention(logRetention, logMaxEntries), sessionSettings());
+                new Config.Repos(githubApiUrl, githubToken, sshCommand, maxWebhookBytes,
+                        githubTokenOwners == null ? Set.of() : Set.copyOf(githubTokenOwners), allowRepoUrls,
+                        repoConnectTimeout, repoReadTimeout, repoFetchDeadline, null),
+                Config.Logs.DEFAULTS.withRetention(logRetention, logMaxEntries), sessionSettings(),
+                new Config.Limits(maxProjectsPerOrg, maxSessionsPerOrg, maxTurnsPerOrg, maxQueuedDeploysPerOrg,
+                        maxBuildsPerOrg, Config.Limits.DEFAULTS.keyFailuresPerPrefix(),
+                        Config.Limits.DEFAULTS.keyFailuresPerAddress()),
+                secretsKeyFile == null ? null : secretsKeyFile.toAbsolutePath());
     }
 
     private Config.SessionSettings sessionSettings() {

@@ -66,7 +66,7 @@ final class SessionFixture implements AutoCloseable {
         Config d = TestServer.config(dir.resolve("data"), TestServer.randomKey());
         Config config = new Config(d.bind(), d.port(), d.dataDir(), d.databaseUrl(), d.publicUrl(), d.bootstrapKey(),
                 d.keyCacheTtl(), d.maxJsonBody(), d.archive(), d.buildWorkers(), d.buildTimeout(), d.builderCommand(),
-                keepReleases, d.buildLease(), d.repos(), d.logs(), settings);
+                keepReleases, d.buildLease(), d.repos(), d.logs(), settings, d.limits(), d.secretsKeyFile());
         return new SessionFixture(TestServer.start(config), spy, claude, opencode);
     }
 

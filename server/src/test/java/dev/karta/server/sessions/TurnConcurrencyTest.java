@@ -87,7 +87,8 @@ class TurnConcurrencyTest {
         Config config = f.server.server().config();
         Config second = new Config(config.bind(), 0, config.dataDir(), config.databaseUrl(), null, null,
                 config.keyCacheTtl(), config.maxJsonBody(), config.archive(), config.buildWorkers(), config.buildTimeout(),
-                config.builderCommand(), config.keepReleases(), config.buildLease(), config.repos(), config.logs(), config.sessions());
+                config.builderCommand(), config.keepReleases(), config.buildLease(), config.repos(), config.logs(), config.sessions(),
+                config.limits(), config.secretsKeyFile());
         try (TestServer other = TestServer.start(second)) {
             String session = f.open("busy");
             CompletableFuture<Response> first = CompletableFuture.supplyAsync(() -> f.message("busy", session,
