@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.karta.api.Printable;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.time.Instant;
@@ -14,7 +15,9 @@ import java.util.Locale;
 /**
  * What commands print on standard output: aligned tables and key/value blocks for people, or
  * the server's JSON, pretty printed, with {@code --json}. Messages and progress go to standard
- * error so that standard output stays parseable.
+ * error so that standard output stays parseable. Table cells and field values come from the
+ * server and are shown as one line each with their control characters escaped
+ * ({@link Printable#line}); a line keeps its line breaks but nothing else that drives a terminal.
  */
 final class Output {
     static final String NONE = "-";
@@ -36,7 +39,7 @@ final class Output {
     }
 
     void line(String text) {
-        out.println(text);
+        out.println(Printable.lines(text));
     }
 
     void json(JsonNode body) {
@@ -75,7 +78,7 @@ final class Output {
     void fields(List<List<String>> labelled) {
         int width = labelled.stream().mapToInt(pair -> pair.get(0).length()).max().orElse(0);
         for (List<String> pair : labelled) {
-            out.println(pair.get(0) + ":" + " ".repeat(width - pair.get(0).length() + 2) + or(pair.get(1)));
+            out.println(pair.get(0) + ":" + " ".repeat(width - pair.get(0).length() + 2) + Printable.line(or(pair.get(1))));
         }
     }
 
@@ -132,6 +135,6 @@ final class Output {
     }
 
     private static String cell(List<String> row, int i) {
-        return i < row.size() && row.get(i) != null ? row.get(i) : "";
+        return i < row.size() && row.get(i) != null ? Printable.line(row.get(i)) : "";
     }
 }
