@@ -28,6 +28,11 @@ public final class Printable {
         return escape(text, true);
     }
 
+    /** Whether the text holds a character {@link #line} would escape: for names that must be plain. */
+    public static boolean hasControlCharacters(String text) {
+        return text != null && text.chars().anyMatch(c -> isControl((char) c));
+    }
+
     private static String escape(String text, boolean keepNewlines) {
         if (text == null) {
             return null;
