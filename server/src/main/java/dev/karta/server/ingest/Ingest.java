@@ -94,10 +94,7 @@ public final class Ingest {
             if (project == null && !create) {
                 throw ApiError.notFound("project", projectName);
             }
-            if (deploys.queuedInOrg(h, actor.orgId(), project == null ? null : project.id()) >= maxQueuedPerOrg) {
-                throw ApiError.tooManyRequests("this org has its limit of " + maxQueuedPerOrg + " queued deploys "
-                        + "(--max-queued-deploys-per-org); retry when some have started building", RETRY_AFTER);
-            }
+            checkQueued(h, actor.orgId(), project);
             if (project == null) {
                 project = projects.create(h, actor, projectName);
             }
@@ -113,6 +110,29 @@ public final class Ingest {
         logs.bus().publish(deploy.projectId());
         workers.wake();
         return deploy;
+    }
+
+    /**
+     * Refuses early what {@link #accept} would refuse for the org's limits (queued deploys, and
+     * projects when {@code create} would make one), so an upload over a limit is not read first.
+     * Not atomic: {@code accept} checks again under the org's lock.
+     */
+    public void checkLimits(Actor actor, String projectName, boolean create) {
+        db.withHandle(h -> {
+            ProjectRecord project = projectStore.find(h, actor.orgId(), projectName).orElse(null);
+            checkQueued(h, actor.orgId(), project);
+            if (project == null && create) {
+                projects.checkRoom(h, actor.orgId());
+            }
+            return null;
+        });
+    }
+
+    private void checkQueued(Handle h, String orgId, ProjectRecord project) {
+        if (deploys.queuedInOrg(h, orgId, project == null ? null : project.id()) >= maxQueuedPerOrg) {
+            throw ApiError.tooManyRequests("this org has its limit of " + maxQueuedPerOrg + " queued deploys "
+                    + "(--max-queued-deploys-per-org); retry when some have started building", RETRY_AFTER);
+        }
     }
 
     private static String shortSha(String sha) {

@@ -80,18 +80,26 @@ public final class Projects {
     public ProjectRecord create(Handle h, Actor actor, String name) {
         validateName(name);
         OrgQuota.lock(h, actor.orgId());
-        if (store.countInOrg(h, actor.orgId()) >= maxPerOrg) {
-            // Waiting does not free a slot; Retry-After only keeps clients from retrying in a loop.
-            throw ApiError.tooManyRequests("this org has its limit of " + maxPerOrg + " projects "
-                    + "(--max-projects-per-org): delete a project or ask the operator to raise the limit",
-                    RETRY_AFTER);
-        }
+        checkRoom(h, actor.orgId());
         String id = Ids.next("prj");
         store.insert(h, id, actor.orgId(), name, Instant.now().toEpochMilli());
         audit.append(h, actor, "project.create", "project:" + name);
         logs.append(h, id, LogSource.SYSTEM, null, null, "Project " + name + " created"
                 + (actor.keyId() == null ? "" : " by key " + actor.keyId()));
         return store.find(h, actor.orgId(), name).orElseThrow();
+    }
+
+    /**
+     * 429 when the org has its limit of projects. Atomic only under {@link OrgQuota#lock} in the
+     * creating transaction; without it, an early refusal before a large upload is read.
+     */
+    public void checkRoom(Handle h, String orgId) {
+        if (store.countInOrg(h, orgId) >= maxPerOrg) {
+            // Waiting does not free a slot; Retry-After only keeps clients from retrying in a loop.
+            throw ApiError.tooManyRequests("this org has its limit of " + maxPerOrg + " projects "
+                    + "(--max-projects-per-org): delete a project or ask the operator to raise the limit",
+                    RETRY_AFTER);
+        }
     }
 
     public ProjectRecord require(String orgId, String name) {

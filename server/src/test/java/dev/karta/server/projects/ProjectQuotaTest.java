@@ -7,7 +7,10 @@ import dev.karta.server.TestServer;
 import dev.karta.server.TestServer.Response;
 import dev.karta.server.build.TarBuilder;
 import java.net.http.HttpRequest;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -50,7 +53,7 @@ class ProjectQuotaTest {
     }
 
     @Test
-    void a_first_publish_of_a_new_name_over_the_limit_gets_429_and_creates_nothing() {
+    void a_first_publish_of_a_new_name_over_the_limit_gets_429_and_creates_nothing() throws IOException {
         create(server.adminKey(), "first");
         create(server.adminKey(), "second");
 
@@ -61,6 +64,13 @@ class ProjectQuotaTest {
         assertThat(upload.status()).as(upload.body()).isEqualTo(429);
         assertThat(upload.headers().firstValue("Retry-After")).isPresent();
         assertThat(server.get("/agent_projects/third", server.adminKey()).status()).isEqualTo(404);
+        // Refused before the body was read: no archive was stored for it.
+        Path artifacts = dataDir.resolve("artifacts");
+        if (Files.exists(artifacts)) {
+            try (Stream<Path> stored = Files.list(artifacts)) {
+                assertThat(stored).isEmpty();
+            }
+        }
     }
 
     @Test
