@@ -128,6 +128,20 @@ class TerminalEscapesTest {
     }
 
     @Test
+    void keys_list_with_json_escapes_del_and_c1_controls_too() throws IOException {
+        fake.on("GET", "/api_keys", (exchange, request) -> FakeKarta.json(exchange, 200,
+                "{\"api_keys\":[{\"id\":\"key_1\",\"name\":\"" + HOSTILE_JSON + "\\u007f\",\"scopes\":[\"read\"]}]}"));
+
+        Run.Result list = scripted().run("keys", "list", "--json");
+
+        assertThat(list.exitCode()).as(list.toString()).isZero();
+        assertNoControlCharacters(list);
+        assertThat(list.stdout()).contains("\\u001B[2J", "\\u009b31m", "\\u007F");
+        assertThat(dev.karta.api.Json.newMapper().readTree(list.stdout()).at("/api_keys/0/name").asText())
+                .isEqualTo("x\u001b[2J\u001b]0;owned\u0007\r\nReleased v999 (fake)\nremote: Released v999\u009b31m\u007f");
+    }
+
+    @Test
     void an_error_message_from_the_server_is_shown_escaped() {
         fake.on("GET", "/api_keys", (exchange, request) -> FakeKarta.json(exchange, 409,
                 "{\"error\":\"conflict\",\"message\":\"" + HOSTILE_JSON + "\"}"));
