@@ -2,6 +2,7 @@ package dev.karta.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.Json;
+import dev.karta.api.Printable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
 
@@ -76,8 +77,8 @@ final class Cli {
         return new Output(env.stdout(), json(), options.json, env.clock().instant());
     }
 
-    /** A message for the person, on standard error. */
+    /** A message for the person, on standard error; its line breaks kept, other control characters escaped. */
     void say(String message) {
-        env.stderr().println(message);
+        env.stderr().println(Printable.lines(message));
     }
 }

@@ -3,6 +3,7 @@ package dev.karta.cli;
 import dev.karta.api.Deploy;
 import dev.karta.api.DeployAccepted;
 import dev.karta.api.LogEntry;
+import dev.karta.api.Printable;
 import java.io.PrintStream;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -87,10 +88,8 @@ final class DeployCommand implements Callable<Integer> {
         }
     }
 
+    /** One entry, one line: a build's output cannot fake a line of its own or drive the terminal. */
     private static void print(PrintStream out, LogEntry entry) {
-        String message = entry.message() == null ? "" : entry.message();
-        for (String line : message.split("\r?\n", -1)) {
-            out.println("  " + line);
-        }
+        out.println("  " + Printable.line(entry.message() == null ? "" : entry.message()));
     }
 }

@@ -3,6 +3,7 @@ package dev.karta.cli;
 import dev.karta.api.ApiKey;
 import dev.karta.api.ApiKeyList;
 import dev.karta.api.CreatedApiKey;
+import dev.karta.api.Printable;
 import java.util.List;
 import java.util.Locale;
 import picocli.CommandLine.Command;
@@ -56,7 +57,7 @@ final class KeysCommand {
             return 0;
         }
         CreatedApiKey created = reply.value();
-        output.line("Created key " + created.apiKey().name() + " (" + created.apiKey().id() + ") with scope "
+        output.line("Created key " + Printable.line(created.apiKey().name()) + " (" + created.apiKey().id() + ") with scope "
                 + String.join(",", created.apiKey().scopes()) + ":");
         output.line("");
         output.line("    " + created.secret());

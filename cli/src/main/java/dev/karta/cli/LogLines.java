@@ -1,6 +1,7 @@
 package dev.karta.cli;
 
 import dev.karta.api.LogEntry;
+import dev.karta.api.Printable;
 import java.io.PrintStream;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -10,8 +11,9 @@ import java.util.List;
  * Log entries for people, one per line: {@code time  source  deploy-or-release  message}, the
  * columns aligned. Times are UTC with milliseconds, in the RFC 3339 form {@code --since} takes.
  * The third column is the release an entry names, else its deploy, else {@value Output#NONE}.
- * A message's later lines are indented to the message column; control characters in messages
- * are shown escaped, so a build's output cannot drive the terminal. Colour only when asked.
+ * A message's later lines (older servers stored line breaks) are indented to the message column;
+ * control characters in messages are shown escaped ({@link Printable#line}), so a build's output
+ * cannot drive the terminal. Colour only when asked.
  */
 final class LogLines {
     private static final DateTimeFormatter TIME =
@@ -67,7 +69,7 @@ final class LogLines {
             if (i > 0) {
                 line.append('\n').append(indent);
             }
-            line.append(visible(lines[i]));
+            line.append(Printable.line(lines[i]));
         }
         out.println(line.toString().stripTrailing());
     }
@@ -77,28 +79,6 @@ final class LogLines {
             return entry.release();
         }
         return Output.or(entry.deployId());
-    }
-
-    /** The text with C0 and C1 control characters other than tab written as {@code ^[} or {@code \x9b}. */
-    static String visible(String text) {
-        StringBuilder out = null;
-        for (int i = 0; i < text.length(); i++) {
-            char c = text.charAt(i);
-            boolean control = c < 0x20 && c != '\t' || c == 0x7f || c >= 0x80 && c <= 0x9f;
-            if (control && out == null) {
-                out = new StringBuilder(text.length() + 8).append(text, 0, i);
-            }
-            if (out != null) {
-                if (!control) {
-                    out.append(c);
-                } else if (c < 0x20 || c == 0x7f) {
-                    out.append('^').append((char) (c ^ 0x40));
-                } else {
-                    out.append(String.format("\\x%02x", (int) c));
-                }
-            }
-        }
-        return out == null ? text : out.toString();
     }
 
     private static String colourOf(String source) {

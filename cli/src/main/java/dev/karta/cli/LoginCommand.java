@@ -1,5 +1,6 @@
 package dev.karta.cli;
 
+import dev.karta.api.Printable;
 import dev.karta.api.WhoAmI;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -50,7 +51,7 @@ final class LoginCommand implements Callable<Integer> {
         if (cli.output().jsonMode()) {
             cli.output().json(reply.body());
         } else {
-            cli.output().line("Logged in to " + server + " as " + me.key().name() + " (org " + me.org() + ", scope "
+            cli.output().line("Logged in to " + server + " as " + Printable.line(me.key().name()) + " (org " + me.org() + ", scope "
                     + String.join(",", me.key().scopes()) + ")");
         }
         if (cli.env().variable(Settings.ENV_API_KEY) != null) {

@@ -163,7 +163,7 @@ final class LogsCommand implements Callable<Integer> {
 
     private String compact(JsonNode node) {
         try {
-            return cli.json().writeValueAsString(node);
+            return cli.json().writer().with(Output.CONTROL_ESCAPES).writeValueAsString(node);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }

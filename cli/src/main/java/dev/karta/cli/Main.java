@@ -1,5 +1,6 @@
 package dev.karta.cli;
 
+import dev.karta.api.Printable;
 import java.io.PrintWriter;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -75,10 +76,11 @@ public final class Main implements Callable<Integer> {
                 })
                 .setExecutionExceptionHandler((e, ignored, parseResult) -> {
                     if (e instanceof CliError error) {
-                        err.println("karta: " + error.getMessage());
+                        // Often the server's words, which may quote a tenant's text: one line, escaped.
+                        err.println("karta: " + Printable.line(error.getMessage()));
                         return error.exitCode();
                     }
-                    err.println("karta: unexpected error: " + e);
+                    err.println("karta: unexpected error: " + Printable.line(e.toString()));
                     if (env.variable("KARTA_DEBUG") != null) {
                         e.printStackTrace(err);
                     }

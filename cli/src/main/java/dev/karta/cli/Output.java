@@ -1,9 +1,13 @@
 package dev.karta.cli;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.SerializableString;
+import com.fasterxml.jackson.core.io.CharacterEscapes;
+import com.fasterxml.jackson.core.io.SerializedString;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.karta.api.Printable;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.time.Instant;
@@ -14,10 +18,36 @@ import java.util.Locale;
 /**
  * What commands print on standard output: aligned tables and key/value blocks for people, or
  * the server's JSON, pretty printed, with {@code --json}. Messages and progress go to standard
- * error so that standard output stays parseable.
+ * error so that standard output stays parseable. Table cells and field values come from the
+ * server and are shown as one line each with their control characters escaped
+ * ({@link Printable#line}); a line keeps its line breaks but nothing else that drives a terminal.
  */
 final class Output {
     static final String NONE = "-";
+
+    /**
+     * JSON escapes the C0 controls itself; these escapes add DEL and the C1 controls
+     * ({@code \}{@code u009b} is a CSI to some terminals), so {@code --json} output cannot drive a
+     * terminal either and still parses to the same strings.
+     */
+    static final CharacterEscapes CONTROL_ESCAPES = new CharacterEscapes() {
+        private final int[] ascii = withDel(standardAsciiEscapesForJSON());
+
+        private static int[] withDel(int[] escapes) {
+            escapes[0x7f] = ESCAPE_STANDARD;
+            return escapes;
+        }
+
+        @Override
+        public int[] getEscapeCodesForAscii() {
+            return ascii;
+        }
+
+        @Override
+        public SerializableString getEscapeSequence(int ch) {
+            return ch >= 0x80 && ch <= 0x9f ? new SerializedString(String.format("\\u%04x", ch)) : null;
+        }
+    };
 
     private final PrintStream out;
     private final ObjectMapper json;
@@ -36,12 +66,13 @@ final class Output {
     }
 
     void line(String text) {
-        out.println(text);
+        out.println(Printable.lines(text));
     }
 
     void json(JsonNode body) {
         try {
-            out.println(json.writer().with(SerializationFeature.INDENT_OUTPUT).writeValueAsString(body));
+            out.println(json.writer().with(SerializationFeature.INDENT_OUTPUT).with(CONTROL_ESCAPES)
+                    .writeValueAsString(body));
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
@@ -75,7 +106,7 @@ final class Output {
     void fields(List<List<String>> labelled) {
         int width = labelled.stream().mapToInt(pair -> pair.get(0).length()).max().orElse(0);
         for (List<String> pair : labelled) {
-            out.println(pair.get(0) + ":" + " ".repeat(width - pair.get(0).length() + 2) + or(pair.get(1)));
+            out.println(pair.get(0) + ":" + " ".repeat(width - pair.get(0).length() + 2) + Printable.line(or(pair.get(1))));
         }
     }
 
@@ -132,6 +163,6 @@ final class Output {
     }
 
     private static String cell(List<String> row, int i) {
-        return i < row.size() && row.get(i) != null ? row.get(i) : "";
+        return i < row.size() && row.get(i) != null ? Printable.line(row.get(i)) : "";
     }
 }

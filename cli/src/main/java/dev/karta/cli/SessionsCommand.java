@@ -1,5 +1,6 @@
 package dev.karta.cli;
 
+import dev.karta.api.Printable;
 import dev.karta.api.Session;
 import dev.karta.api.SessionList;
 import java.time.Instant;
@@ -114,23 +115,6 @@ final class SessionsCommand {
      * escapes) are shown escaped, so one entry stays one line and cannot drive the terminal.
      */
     static String printable(String text) {
-        if (text == null) {
-            return Output.NONE;
-        }
-        StringBuilder out = new StringBuilder(text.length());
-        text.codePoints().forEach(c -> {
-            if (c == '\n') {
-                out.append("\\n");
-            } else if (c == '\t') {
-                out.append("\\t");
-            } else if (c == '\r') {
-                out.append("\\r");
-            } else if (Character.isISOControl(c)) {
-                out.append(String.format("\\u%04x", c));
-            } else {
-                out.appendCodePoint(c);
-            }
-        });
-        return out.toString();
+        return text == null ? Output.NONE : Printable.line(text);
     }
 }

@@ -59,7 +59,7 @@ class LogLinesTest {
     void control_characters_in_messages_are_shown_not_sent_to_the_terminal() {
         String text = print(false, true, new LogEntry(1, T, "build", "dep_1", null, "a\u001b[2Jb\rc\u009bd\te"));
 
-        assertThat(text).endsWith("a^[[2Jb^Mc\\x9bd\te\n");
+        assertThat(text).endsWith("a\\e[2Jb\\rc\\u009bd\te\n");
     }
 
     @Test

@@ -166,7 +166,7 @@ class SessionsCommandTest {
 
         Run.Result show = karta.run("sessions", "show", "escaped", id);
 
-        assertThat(show.stdout()).contains("metadata.note:  two\\nlines \\u001b[31mred\n").doesNotContain("\u001b");
+        assertThat(show.stdout()).contains("metadata.note:  two\\nlines \\e[31mred\n").doesNotContain("\u001b");
     }
 
     @Test

@@ -82,13 +82,14 @@ public final class KartaServer implements AutoCloseable {
         ProjectStore projectStore = new ProjectStore(db);
         LogStore logs = new LogStore(db, new LogBus());
         this.logs = logs;
-        Projects projects = new Projects(db, projectStore, audit, baseUrl::get, logs);
+        Projects projects = new Projects(db, projectStore, audit, baseUrl::get, logs,
+                config.limits().maxProjectsPerOrg());
 
         DataDir dataDir = new DataDir(config.dataDir());
         DeployStore deployStore = new DeployStore(db);
         ReleaseStore releaseStore = new ReleaseStore(db);
         Releases releases = new Releases(db, releaseStore, projectStore, deployStore, audit, logs, dataDir);
-        this.sessions = new Sessions(db, projects, logs, dataDir, config.sessions(), json);
+        this.sessions = new Sessions(db, projects, logs, dataDir, config.sessions(), config.limits(), json);
         Retention retention = new Retention(db, dataDir, config.keepReleases(), sessions::pinnedReleaseIds);
         GitRepos repos = new GitRepos(dataDir, config.archive());
         projects.onDelete(project -> repos.delete(project.id()));
@@ -101,7 +102,8 @@ public final class KartaServer implements AutoCloseable {
         this.workers = new BuildWorkers(queue, sources,
                 new BuildPipeline(new ImageBuilder(config.builderCommand(), config.buildTimeout())),
                 releases, retention, logs, config.buildWorkers(), config.buildTimeout());
-        Ingest ingest = new Ingest(db, projects, projectStore, queue, workers, audit, logs);
+        Ingest ingest = new Ingest(db, projects, projectStore, queue, workers, audit, logs, deployStore,
+                config.limits().maxQueuedDeploysPerOrg());
         Idempotency idempotency = new Idempotency(db, json);
         this.logFeeds = new LogFeeds(logs, json, config.logs());
         metrics.registry().gauge("karta.logs.followers", logFeeds, LogFeeds::followers);

@@ -118,6 +118,19 @@ public final class DeployStore {
                 .execute() == 1;
     }
 
+    /**
+     * Queued deploys of an org's projects other than {@code exceptProjectId}: a new deploy of that
+     * project supersedes its queued one, so the org's queue grows only by projects.
+     */
+    public long queuedInOrg(Handle h, String orgId, String exceptProjectId) {
+        return h.createQuery("""
+                        SELECT COUNT(*) FROM deploys d JOIN projects p ON p.id = d.project_id
+                        WHERE p.org_id = :org AND d.status = 'queued' AND d.project_id <> :except
+                        """)
+                .bind("org", orgId).bind("except", exceptProjectId == null ? "" : exceptProjectId)
+                .mapTo(Long.class).one();
+    }
+
     public Optional<DeployRecord> byId(Handle h, String id) {
         return h.createQuery(SELECT + " WHERE d.id = :id").bind("id", id).map((rs, ctx) -> map(rs)).findOne();
     }

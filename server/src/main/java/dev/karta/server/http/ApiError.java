@@ -1,5 +1,7 @@
 package dev.karta.server.http;
 
+import java.time.Duration;
+
 /**
  * The one error type features throw. Its {@link Kind} fixes the HTTP status and the machine
  * code; the message is one sentence a person can act on. {@code http/} renders it.
@@ -51,11 +53,17 @@ public final class ApiError extends RuntimeException {
 
     private final Kind kind;
     private final String code;
+    private final Duration retryAfter;
 
     public ApiError(Kind kind, String code, String message) {
+        this(kind, code, message, null);
+    }
+
+    private ApiError(Kind kind, String code, String message, Duration retryAfter) {
         super(message, null, false, false);
         this.kind = kind;
         this.code = code;
+        this.retryAfter = retryAfter;
     }
 
     public ApiError(Kind kind, String message) {
@@ -68,6 +76,16 @@ public final class ApiError extends RuntimeException {
 
     public String code() {
         return code;
+    }
+
+    /** When the client may try again, sent as {@code Retry-After} (whole seconds); null for none. */
+    public Duration retryAfter() {
+        return retryAfter;
+    }
+
+    /** {@link #retryAfter} in whole seconds, rounded up and at least 1 ({@code 0} would invite a tight loop). */
+    public long retryAfterSeconds() {
+        return Math.max(1, (retryAfter.toMillis() + 999) / 1000);
     }
 
     public static ApiError badRequest(String message) {
@@ -105,6 +123,11 @@ public final class ApiError extends RuntimeException {
 
     public static ApiError tooManyRequests(String message) {
         return new ApiError(Kind.TOO_MANY_REQUESTS, message);
+    }
+
+    /** A 429 whose answer carries {@code Retry-After: retryAfter} (RFC 9110 §10.2.3). */
+    public static ApiError tooManyRequests(String message, Duration retryAfter) {
+        return new ApiError(Kind.TOO_MANY_REQUESTS, Kind.TOO_MANY_REQUESTS.code(), message, retryAfter);
     }
 
     public static ApiError unavailable(String message) {

@@ -123,7 +123,7 @@ public final class HttpApi {
 
             r.get("/audit_events", handlers.audit()::list, ADMIN);
 
-            r.exception(ApiError.class, (e, ctx) -> render(ctx, e.kind().status(), e.code(), e.getMessage()));
+            r.exception(ApiError.class, (e, ctx) -> render(ctx, e));
             r.exception(HttpResponseException.class, (e, ctx) -> renderJavalin(ctx, e.getStatus(), e.getMessage()));
             r.exception(Exception.class, (e, ctx) -> {
                 LOG.error("unhandled error on {} {} (request {})", ctx.method(), ctx.path(), Requests.requestId(ctx), e);
@@ -156,6 +156,14 @@ public final class HttpApi {
             default -> message == null || message.isBlank() ? kind.code() : message;
         };
         render(ctx, status, kind.code(), text);
+    }
+
+    /** Writes a feature's error, with its {@code Retry-After} when it has one. */
+    private static void render(Context ctx, ApiError e) {
+        if (e.retryAfter() != null) {
+            ctx.header("Retry-After", Long.toString(e.retryAfterSeconds()));
+        }
+        render(ctx, e.kind().status(), e.code(), e.getMessage());
     }
 
     /** Writes the error body; the only place an error answer is shaped. */

@@ -6,22 +6,29 @@ import dev.karta.server.deploys.BuildQueue;
 import dev.karta.server.deploys.BuildWorkers;
 import dev.karta.server.deploys.DeployRecord;
 import dev.karta.server.deploys.DeploySource;
+import dev.karta.server.deploys.DeployStore;
 import dev.karta.server.logs.LogSource;
 import dev.karta.server.logs.LogStore;
+import dev.karta.server.orgs.OrgQuota;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.projects.Projects;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.store.Database;
+import java.time.Duration;
 import java.util.function.BiConsumer;
 import org.jdbi.v3.core.Handle;
 
 /**
  * The single call every door ends in: finds (or, when allowed, creates) the project, records the
  * deploy with its source, commit and actor, supersedes older queued deploys, appends the audit
- * event and a log entry, all in one transaction, then wakes the build workers.
+ * event and a log entry, all in one transaction, then wakes the build workers. An org with its
+ * limit of queued deploys gets 429, whatever the door (upload, push, commit, webhook).
  */
 public final class Ingest {
+    /** Builds take tens of seconds to minutes. */
+    private static final Duration RETRY_AFTER = Duration.ofSeconds(30);
+
     private final Database db;
     private final Projects projects;
     private final ProjectStore projectStore;
@@ -29,9 +36,13 @@ public final class Ingest {
     private final BuildWorkers workers;
     private final AuditLog audit;
     private final LogStore logs;
+    private final DeployStore deploys;
+    private final int maxQueuedPerOrg;
 
     public Ingest(Database db, Projects projects, ProjectStore projectStore, BuildQueue queue, BuildWorkers workers, AuditLog audit,
-                  LogStore logs) {
+                  LogStore logs, DeployStore deploys, int maxQueuedPerOrg) {
+        this.deploys = deploys;
+        this.maxQueuedPerOrg = maxQueuedPerOrg;
         this.db = db;
         this.projects = projects;
         this.projectStore = projectStore;
@@ -78,11 +89,13 @@ public final class Ingest {
     private DeployRecord record(Actor actor, String projectName, boolean create, Arrival arrival,
                                 BiConsumer<Handle, DeployRecord> alsoInTransaction) {
         DeployRecord deploy = db.inTransaction(h -> {
+            OrgQuota.lock(h, actor.orgId());
             ProjectRecord project = projectStore.find(h, actor.orgId(), projectName).orElse(null);
+            if (project == null && !create) {
+                throw ApiError.notFound("project", projectName);
+            }
+            checkQueued(h, actor.orgId(), project);
             if (project == null) {
-                if (!create) {
-                    throw ApiError.notFound("project", projectName);
-                }
                 project = projects.create(h, actor, projectName);
             }
             DeployRecord queued = queue.enqueue(h, project.id(), arrival.commitSha(), arrival.source(),
@@ -97,6 +110,29 @@ public final class Ingest {
         logs.bus().publish(deploy.projectId());
         workers.wake();
         return deploy;
+    }
+
+    /**
+     * Refuses early what {@link #accept} would refuse for the org's limits (queued deploys, and
+     * projects when {@code create} would make one), so an upload over a limit is not read first.
+     * Not atomic: {@code accept} checks again under the org's lock.
+     */
+    public void checkLimits(Actor actor, String projectName, boolean create) {
+        db.withHandle(h -> {
+            ProjectRecord project = projectStore.find(h, actor.orgId(), projectName).orElse(null);
+            checkQueued(h, actor.orgId(), project);
+            if (project == null && create) {
+                projects.checkRoom(h, actor.orgId());
+            }
+            return null;
+        });
+    }
+
+    private void checkQueued(Handle h, String orgId, ProjectRecord project) {
+        if (deploys.queuedInOrg(h, orgId, project == null ? null : project.id()) >= maxQueuedPerOrg) {
+            throw ApiError.tooManyRequests("this org has its limit of " + maxQueuedPerOrg + " queued deploys "
+                    + "(--max-queued-deploys-per-org); retry when some have started building", RETRY_AFTER);
+        }
     }
 
     private static String shortSha(String sha) {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.ApiKeyList;
 import dev.karta.api.CreateApiKey;
 import dev.karta.api.CreatedApiKey;
+import dev.karta.api.Printable;
 import dev.karta.api.WhoAmI;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Requests;
@@ -36,6 +37,9 @@ public final class KeyRoutes {
         String name = body.name() == null ? "" : body.name().trim();
         if (name.isEmpty() || name.length() > MAX_NAME) {
             throw ApiError.badRequest("key name is required, at most " + MAX_NAME + " characters");
+        }
+        if (Printable.hasControlCharacters(body.name())) {
+            throw ApiError.badRequest("key name must not contain control characters (line breaks, escapes)");
         }
         if (body.scopes() == null || body.scopes().size() != 1 || Scope.parse(body.scopes().get(0)) == null) {
             throw ApiError.badRequest("scopes must hold exactly one of \"read\", \"write\", \"admin\"");

@@ -3,6 +3,7 @@ package dev.karta.server.logs;
 import static dev.karta.server.store.Rows.instant;
 
 import dev.karta.api.LogEntry;
+import dev.karta.api.Printable;
 import dev.karta.server.store.Database;
 import dev.karta.server.store.Dialect;
 import java.time.Instant;
@@ -14,7 +15,10 @@ import org.jdbi.v3.core.statement.Query;
 
 /**
  * Appends, reads and prunes log entries. Messages longer than {@value #MAX_MESSAGE} characters
- * are cut with a marker, never rejected. Every append wakes the followers of its project.
+ * are cut with a marker, never rejected. Every entry is stored as one line with its control
+ * characters escaped ({@link Printable#line}): a message may carry a tenant's text (a karta.toml
+ * value, a builder's output), and whoever shows it, a terminal or a git push's {@code remote:}
+ * lines, must not be driven by it. Every append wakes the followers of its project.
  *
  * <p>Ids are the order of writing within a project: a reader that has seen id N never later finds
  * a smaller id committed. On SQLite that holds because writers are serialized and AUTOINCREMENT
@@ -56,9 +60,10 @@ public final class LogStore {
 
     private void insert(Handle h, String projectId, LogSource source, String deployId, String release,
                         String message) {
-        String text = message.length() > MAX_MESSAGE
-                ? message.substring(0, MAX_MESSAGE) + " …[truncated " + (message.length() - MAX_MESSAGE) + " chars]"
-                : message;
+        String line = Printable.line(message);
+        String text = line.length() > MAX_MESSAGE
+                ? line.substring(0, MAX_MESSAGE) + " …[truncated " + (line.length() - MAX_MESSAGE) + " chars]"
+                : line;
         if (db.dialect() == Dialect.POSTGRES) {
             h.createUpdate("INSERT INTO log_heads (project_id, appends) VALUES (:p, 1) "
                             + "ON CONFLICT (project_id) DO UPDATE SET appends = log_heads.appends + 1")

@@ -32,6 +32,13 @@ public final class ProjectStore {
         h.execute("UPDATE projects SET id = id WHERE id = ?", projectId);
     }
 
+    long countInOrg(Handle h, String orgId) {
+        return h.createQuery("SELECT COUNT(*) FROM projects WHERE org_id = :org")
+                .bind("org", orgId)
+                .mapTo(Long.class)
+                .one();
+    }
+
     void insert(Handle h, String id, String orgId, String name, long createdAt) {
         h.createUpdate("INSERT INTO projects (id, org_id, name, deploy_branch, created_at) "
                         + "VALUES (:id, :org, :name, 'main', :at)")

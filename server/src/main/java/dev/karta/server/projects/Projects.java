@@ -8,7 +8,9 @@ import dev.karta.server.audit.AuditLog;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.logs.LogSource;
 import dev.karta.server.logs.LogStore;
+import dev.karta.server.orgs.OrgQuota;
 import dev.karta.server.store.Database;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,20 +25,24 @@ import org.jdbi.v3.core.Handle;
  */
 public final class Projects {
     private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9-]{1,38}[a-z0-9]");
+    private static final Duration RETRY_AFTER = Duration.ofHours(1);
 
     private final Database db;
     private final ProjectStore store;
     private final AuditLog audit;
     private final Supplier<String> publicUrl;
     private final LogStore logs;
+    private final int maxPerOrg;
     private final List<Consumer<ProjectRecord>> onDelete = new ArrayList<>();
 
-    public Projects(Database db, ProjectStore store, AuditLog audit, Supplier<String> publicUrl, LogStore logs) {
+    public Projects(Database db, ProjectStore store, AuditLog audit, Supplier<String> publicUrl, LogStore logs,
+                    int maxPerOrg) {
         this.db = db;
         this.store = store;
         this.audit = audit;
         this.publicUrl = publicUrl;
         this.logs = logs;
+        this.maxPerOrg = maxPerOrg;
     }
 
     /** Registers work to do after a project is deleted (its files on disk, caches). */
@@ -66,15 +72,34 @@ public final class Projects {
         }
     }
 
-    /** Creates a project inside the caller's transaction, with its audit event and first log entry. */
+    /**
+     * Creates a project inside the caller's transaction, with its audit event and first log entry;
+     * 429 when the org already has its limit of projects (every implicit create, by a first
+     * publish, push or deploy, comes through here too).
+     */
     public ProjectRecord create(Handle h, Actor actor, String name) {
         validateName(name);
+        OrgQuota.lock(h, actor.orgId());
+        checkRoom(h, actor.orgId());
         String id = Ids.next("prj");
         store.insert(h, id, actor.orgId(), name, Instant.now().toEpochMilli());
         audit.append(h, actor, "project.create", "project:" + name);
         logs.append(h, id, LogSource.SYSTEM, null, null, "Project " + name + " created"
                 + (actor.keyId() == null ? "" : " by key " + actor.keyId()));
         return store.find(h, actor.orgId(), name).orElseThrow();
+    }
+
+    /**
+     * 429 when the org has its limit of projects. Atomic only under {@link OrgQuota#lock} in the
+     * creating transaction; without it, an early refusal before a large upload is read.
+     */
+    public void checkRoom(Handle h, String orgId) {
+        if (store.countInOrg(h, orgId) >= maxPerOrg) {
+            // Waiting does not free a slot; Retry-After only keeps clients from retrying in a loop.
+            throw ApiError.tooManyRequests("this org has its limit of " + maxPerOrg + " projects "
+                    + "(--max-projects-per-org): delete a project or ask the operator to raise the limit",
+                    RETRY_AFTER);
+        }
     }
 
     public ProjectRecord require(String orgId, String name) {

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.ErrorBody;
 import dev.karta.api.MessageDelta;
+import dev.karta.api.Printable;
 import dev.karta.api.SendMessage;
 import dev.karta.api.SessionList;
 import dev.karta.server.http.ApiError;
@@ -138,6 +139,10 @@ public final class SessionRoutes {
             String key = entry.getKey();
             if (key.isEmpty() || key.length() > MAX_METADATA_KEY_CHARS) {
                 throw ApiError.badRequest("metadata keys must be 1 to " + MAX_METADATA_KEY_CHARS + " characters long");
+            }
+            if (Printable.hasControlCharacters(key)) {
+                // Keys are names; values may be text of several lines, which clients show escaped.
+                throw ApiError.badRequest("metadata keys must not contain control characters (line breaks, escapes)");
             }
             if (!entry.getValue().isTextual()) {
                 throw ApiError.badRequest("metadata value of '" + key + "' must be a string, not "

@@ -50,14 +50,34 @@ final class SessionStore {
         return now - idleMillis;
     }
 
-    void insert(String id, String projectId, String releaseId, Map<String, String> metadata, long now) {
-        db.withHandle(h -> h.createUpdate("""
+    void insert(Handle h, String id, String projectId, String releaseId, Map<String, String> metadata, long now) {
+        h.createUpdate("""
                         INSERT INTO sessions (id, project_id, release_id, status, metadata, turns, created_at, updated_at)
                         VALUES (:id, :p, :r, 'idle', :meta, 0, :now, :now)
                         """)
                 .bind("id", id).bind("p", projectId).bind("r", releaseId).bind("meta", write(metadata))
                 .bind("now", now)
-                .execute());
+                .execute();
+    }
+
+    /** Sessions of an org that have not ended (running, or idle and not timed out). */
+    long countLive(Handle h, String orgId, long now) {
+        return h.createQuery("""
+                        SELECT COUNT(*) FROM sessions s JOIN projects p ON p.id = s.project_id
+                        WHERE p.org_id = :org AND (s.status = 'running' OR (s.status = 'idle' AND s.updated_at > :cutoff))
+                        """)
+                .bind("org", orgId).bind("cutoff", cutoff(now))
+                .mapTo(Long.class).one();
+    }
+
+    /** Turns of an org running now; one past its deadline was interrupted and no longer counts. */
+    long countRunning(Handle h, String orgId, long now) {
+        return h.createQuery("""
+                        SELECT COUNT(*) FROM sessions s JOIN projects p ON p.id = s.project_id
+                        WHERE p.org_id = :org AND s.status = 'running' AND s.turn_deadline >= :now
+                        """)
+                .bind("org", orgId).bind("now", now)
+                .mapTo(Long.class).one();
     }
 
     Optional<SessionRecord> find(Handle h, String projectId, String id) {

@@ -7,6 +7,7 @@ import dev.karta.server.Ids;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.logs.LogSource;
 import dev.karta.server.logs.LogStore;
+import dev.karta.server.orgs.OrgQuota;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.Projects;
 import dev.karta.server.store.Database;
@@ -29,8 +30,13 @@ import org.slf4j.LoggerFactory;
 public final class Sessions implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Sessions.class);
 
+    /** Idle sessions end within the idle timeout; a minute is a fair first wait. */
+    private static final Duration RETRY_AFTER = Duration.ofMinutes(1);
+
+    private final Database db;
     private final Projects projects;
     private final LogStore logs;
+    private final int maxLivePerOrg;
     private final SessionStore store;
     private final Turns turns;
     private final HarnessProcess harness;
@@ -42,13 +48,16 @@ public final class Sessions implements AutoCloseable {
     });
 
     public Sessions(Database db, Projects projects, LogStore logs, DataDir dataDir, Config.SessionSettings settings,
-                    ObjectMapper json) {
+                    Config.Limits limits, ObjectMapper json) {
+        this.db = db;
         this.projects = projects;
+        this.maxLivePerOrg = limits.maxLiveSessionsPerOrg();
         this.logs = logs;
         this.idleTimeout = settings.idleTimeout();
         this.store = new SessionStore(db, json, settings.idleTimeout());
         this.harness = new HarnessProcess(settings, json);
-        this.turns = new Turns(db, projects, store, logs, dataDir, harness, settings);
+        this.turns = new Turns(db, projects, store, logs, dataDir, harness, settings,
+                limits.maxTurnsPerOrg());
     }
 
     /** Starts the sweeper; it runs a few times per idle timeout (at most every 30 s). */
@@ -69,7 +78,10 @@ public final class Sessions implements AutoCloseable {
         return turns;
     }
 
-    /** Opens a session on the project's active release; 409 when it has none. */
+    /**
+     * Opens a session on the project's active release; 409 when it has none, 429 when the org
+     * already has its limit of live sessions.
+     */
     SessionRecord create(String orgId, String projectName, Map<String, String> metadata) {
         ProjectRecord project = projects.require(orgId, projectName);
         if (project.currentReleaseId() == null) {
@@ -77,9 +89,19 @@ public final class Sessions implements AutoCloseable {
                     + "' has no active release yet: publish or deploy it first");
         }
         String id = Ids.next("sess");
-        // One write and no log line: creation is the hot path of a cutover, and SQLite has one writer.
-        store.insert(id, project.id(), project.currentReleaseId(), metadata, System.currentTimeMillis());
-        return store.find(project.id(), id).orElseThrow();
+        // One short transaction and no log line: creation is the hot path of a cutover, and SQLite
+        // has one writer.
+        return db.inTransaction(h -> {
+            long now = System.currentTimeMillis();
+            OrgQuota.lock(h, orgId);
+            if (store.countLive(h, orgId, now) >= maxLivePerOrg) {
+                throw ApiError.tooManyRequests("this org has its limit of " + maxLivePerOrg + " live sessions "
+                        + "(--max-sessions-per-org): end sessions it no longer needs, or retry when idle ones time out",
+                        RETRY_AFTER);
+            }
+            store.insert(h, id, project.id(), project.currentReleaseId(), metadata, now);
+            return store.find(h, project.id(), id).orElseThrow();
+        });
     }
 
     SessionRecord get(String orgId, String projectName, String sessionId) {

@@ -8,6 +8,7 @@ import dev.karta.server.Ids;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.logs.LogSource;
 import dev.karta.server.logs.LogStore;
+import dev.karta.server.orgs.OrgQuota;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.Projects;
 import dev.karta.server.store.Database;
@@ -31,6 +32,8 @@ final class Turns {
     private static final Logger LOG = LoggerFactory.getLogger(Turns.class);
     /** A running turn past its timeout by this much is taken as interrupted by another server. */
     private static final Duration RECOVERY_GRACE = Duration.ofMinutes(1);
+    /** Turns take seconds to minutes: a short wait before trying again. */
+    private static final Duration RETRY_AFTER = Duration.ofSeconds(5);
 
     /** Hears about a turn as it runs. */
     interface Listener extends HarnessProcess.Listener {
@@ -57,10 +60,11 @@ final class Turns {
     private final HarnessProcess harness;
     private final Config.SessionSettings settings;
     private final Semaphore slots;
+    private final int maxRunningPerOrg;
     private final Map<String, HarnessProcess.Cancellation> running = new ConcurrentHashMap<>();
 
     Turns(Database db, Projects projects, SessionStore store, LogStore logs, DataDir dataDir, HarnessProcess harness,
-          Config.SessionSettings settings) {
+          Config.SessionSettings settings, int maxRunningPerOrg) {
         this.db = db;
         this.projects = projects;
         this.store = store;
@@ -69,6 +73,7 @@ final class Turns {
         this.harness = harness;
         this.settings = settings;
         this.slots = new Semaphore(settings.maxConcurrentTurns());
+        this.maxRunningPerOrg = maxRunningPerOrg;
     }
 
     /** Rejects a message text the harness could not be given: 400 or 413. */
@@ -107,6 +112,7 @@ final class Turns {
         long now = System.currentTimeMillis();
         long deadline = now + settings.turnTimeout().plus(RECOVERY_GRACE).toMillis();
         return db.inTransaction(h -> {
+            OrgQuota.lock(h, project.orgId());
             SessionRecord session = store.find(h, project.id(), sessionId)
                     .orElseThrow(() -> ApiError.notFound("session", sessionId));
             if (!store.claim(h, sessionId, turnId, now, deadline)) {
@@ -117,6 +123,12 @@ final class Turns {
                 }
                 throw new ApiError(ApiError.Kind.CONFLICT, "session_ended", "session " + sessionId + " has ended ("
                         + current.endReason() + "); open a new session");
+            }
+            // Counted after the claim, which rolls back with the transaction: a session already
+            // running or ended answers 409 whatever the org's count.
+            if (store.countRunning(h, project.orgId(), now) > maxRunningPerOrg) {
+                throw ApiError.tooManyRequests("this org is running its limit of " + maxRunningPerOrg
+                        + " turns at once (--max-turns-per-org); retry when one has answered", RETRY_AFTER);
             }
             store.insertTurn(h, turnId, sessionId, project.id(), now);
             return session;

@@ -134,6 +134,9 @@ final class GitAuthFilter implements Filter {
         if (e.kind() == ApiError.Kind.UNAUTHORIZED) {
             res.setHeader("WWW-Authenticate", "Basic realm=\"karta\"");
         }
+        if (e.retryAfter() != null) {
+            res.setHeader("Retry-After", Long.toString(e.retryAfterSeconds()));
+        }
         res.setHeader("Cache-Control", "no-cache");
         res.setContentType("text/plain; charset=UTF-8");
         res.getOutputStream().write((e.getMessage() + "\n").getBytes(StandardCharsets.UTF_8));

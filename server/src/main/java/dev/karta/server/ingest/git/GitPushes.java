@@ -1,5 +1,6 @@
 package dev.karta.server.ingest.git;
 
+import dev.karta.api.Printable;
 import dev.karta.server.audit.AuditLog;
 import dev.karta.server.deploys.DeployRecord;
 import dev.karta.server.deploys.DeploySource;
@@ -228,11 +229,14 @@ final class GitPushes {
 
     /** A reason fit for a report-status line: one line, bounded. */
     private static String oneLine(String reason) {
-        String flat = reason.replaceAll("[\\r\\n]+", " ").trim();
+        String flat = Printable.line(reason.replaceAll("[\\r\\n]+", " ").trim());
         return flat.length() > MAX_REASON ? flat.substring(0, MAX_REASON) + "…" : flat;
     }
 
-    /** The pusher's terminal: each line becomes a {@code remote:} line at once (side-band channel 2). */
+    /**
+     * The pusher's terminal: each line becomes a {@code remote:} line at once (side-band channel 2),
+     * its control characters escaped, since lines can carry a tenant's text (a build log line).
+     */
     private static final class Remote {
         private final ReceivePack rp;
 
@@ -242,7 +246,7 @@ final class GitPushes {
 
         void say(String text) {
             for (String line : text.split("\\r?\\n", -1)) {
-                rp.sendMessage(line);
+                rp.sendMessage(Printable.line(line));
             }
             try {
                 rp.getMessageOutputStream().flush();

@@ -68,6 +68,7 @@ public final class UploadRoutes {
         if (commit != null && !COMMIT.matcher(commit.trim()).matches()) {
             throw ApiError.badRequest("X-Karta-Commit must be a hex commit SHA (4 to 64 characters), got '" + commit + "'");
         }
+        ingest.checkLimits(Requests.actor(ctx), project, true); // before reading what would be refused
         Received received = receive(ctx.req().getInputStream());
         String sha = commit != null ? commit.trim().toLowerCase(Locale.ROOT)
                 : received.tree().contentDigest().substring("sha256:".length());
