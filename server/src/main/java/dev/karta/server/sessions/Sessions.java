@@ -7,6 +7,7 @@ import dev.karta.server.Ids;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.logs.LogSource;
 import dev.karta.server.logs.LogStore;
+import dev.karta.server.process.ProcessLauncher;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.Projects;
 import dev.karta.server.store.Database;
@@ -42,12 +43,12 @@ public final class Sessions implements AutoCloseable {
     });
 
     public Sessions(Database db, Projects projects, LogStore logs, DataDir dataDir, Config.SessionSettings settings,
-                    ObjectMapper json) {
+                    ObjectMapper json, ProcessLauncher launcher) {
         this.projects = projects;
         this.logs = logs;
         this.idleTimeout = settings.idleTimeout();
         this.store = new SessionStore(db, json, settings.idleTimeout());
-        this.harness = new HarnessProcess(settings, json);
+        this.harness = new HarnessProcess(settings, json, launcher);
         this.turns = new Turns(db, projects, store, logs, dataDir, harness, settings);
     }
 
