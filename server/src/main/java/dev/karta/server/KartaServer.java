@@ -101,7 +101,8 @@ public final class KartaServer implements AutoCloseable {
         projects.onDelete(project -> bound.forget(project.id()));
         projects.onDelete(project -> retention.sweepUnreferenced());
         Sources sources = new Sources(dataDir, new Materializer(config.archive()), repos, bound);
-        BuildQueue queue = new BuildQueue(db, deployStore, logs, config.buildLease());
+        BuildQueue queue = new BuildQueue(db, deployStore, logs, config.buildLease(),
+                config.limits().buildsPerOrg(config.buildWorkers()));
         this.workers = new BuildWorkers(queue, sources,
                 new BuildPipeline(new ImageBuilder(config.builderCommand(), config.buildTimeout(), launcher)),
                 releases, retention, logs, config.buildWorkers(), config.buildTimeout());
