@@ -152,8 +152,10 @@ public record Config(
      * @param maxLiveSessionsPerOrg   sessions of one org that are not ended
      * @param maxTurnsPerOrg          turns of one org running at once
      * @param maxQueuedDeploysPerOrg  deploys of one org queued and not yet building
-     * @param maxBuildsPerOrg         builds of one org running at once on one server while another
-     *                                org waits; 0 means half the build workers, at least 1
+     * @param maxBuildsPerOrg         builds of one org running at once, counted in the database over
+     *                                every replica; an org at its share waits even when a worker is
+     *                                idle, so another org always finds one free. 0 means half the
+     *                                build workers, at least 1
      * @param keyFailuresPerPrefix    failed key checks per key prefix per minute before that prefix
      *                                is answered 401 without running bcrypt until the minute passes
      * @param keyFailuresPerAddress   failed key checks per client address per minute, likewise

@@ -10,6 +10,7 @@ import dev.karta.server.http.HttpMetrics;
 import dev.karta.server.keys.ApiKeys;
 import dev.karta.server.keys.KeyRoutes;
 import dev.karta.server.orgs.Tenants;
+import dev.karta.server.process.ProcessLauncher;
 import dev.karta.server.projects.ProjectRoutes;
 import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.projects.Projects;
@@ -50,6 +51,7 @@ import dev.karta.server.usage.UsageRoutes;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -66,6 +68,7 @@ public final class KartaServer implements AutoCloseable {
     private final LogFeeds logFeeds;
     private final LogRetention logRetention;
     private final Sessions sessions;
+    private final ProcessLauncher launcher;
     private final Optional<Tenants.NewOrg> bootstrapped;
     private final String publicUrl;
 
@@ -89,18 +92,20 @@ public final class KartaServer implements AutoCloseable {
         DeployStore deployStore = new DeployStore(db);
         ReleaseStore releaseStore = new ReleaseStore(db);
         Releases releases = new Releases(db, releaseStore, projectStore, deployStore, audit, logs, dataDir);
-        this.sessions = new Sessions(db, projects, logs, dataDir, config.sessions(), config.limits(), json);
+        this.launcher = ProcessLauncher.detect(Config.SessionSettings.inheritedEnvironment(List.of()));
+        this.sessions = new Sessions(db, projects, logs, dataDir, config.sessions(), config.limits(), json, launcher);
         Retention retention = new Retention(db, dataDir, config.keepReleases(), sessions::pinnedReleaseIds);
         GitRepos repos = new GitRepos(dataDir, config.archive());
         projects.onDelete(project -> repos.delete(project.id()));
         Bindings bindings = new Bindings(db, projectStore, audit, logs);
-        BoundRepos bound = new BoundRepos(dataDir, config.archive(), config.repos(), bindings, json);
+        BoundRepos bound = new BoundRepos(dataDir, config.archive(), config.repos(), bindings, json, launcher);
         projects.onDelete(project -> bound.forget(project.id()));
         projects.onDelete(project -> retention.sweepUnreferenced());
         Sources sources = new Sources(dataDir, new Materializer(config.archive()), repos, bound);
-        BuildQueue queue = new BuildQueue(db, deployStore, logs, config.buildLease());
+        BuildQueue queue = new BuildQueue(db, deployStore, logs, config.buildLease(),
+                config.limits().buildsPerOrg(config.buildWorkers()));
         this.workers = new BuildWorkers(queue, sources,
-                new BuildPipeline(new ImageBuilder(config.builderCommand(), config.buildTimeout())),
+                new BuildPipeline(new ImageBuilder(config.builderCommand(), config.buildTimeout(), launcher)),
                 releases, retention, logs, config.buildWorkers(), config.buildTimeout());
         Ingest ingest = new Ingest(db, projects, projectStore, queue, workers, audit, logs, deployStore,
                 config.limits().maxQueuedDeploysPerOrg());
@@ -137,6 +142,7 @@ public final class KartaServer implements AutoCloseable {
             sessions.start();
         } catch (RuntimeException e) {
             sessions.close();
+            launcher.close();
             http.stop();
             logFeeds.close();
             throw e;
@@ -198,6 +204,7 @@ public final class KartaServer implements AutoCloseable {
         logFeeds.close();
         http.stop();
         workers.close();
+        launcher.close();
         db.close();
     }
 }

@@ -1,5 +1,8 @@
 package dev.karta.server;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.Durations;
 import dev.karta.server.audit.AuditLog;
 import dev.karta.server.http.ApiError;
@@ -8,6 +11,7 @@ import dev.karta.server.orgs.Tenants;
 import dev.karta.server.store.Database;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
@@ -57,10 +61,12 @@ public final class Main implements Callable<Integer> {
             description = "A build running longer fails (env KARTA_BUILD_TIMEOUT, default ${DEFAULT-VALUE})")
     Duration buildTimeout;
 
-    @Option(names = "--builder", defaultValue = "${env:KARTA_BUILDER}", split = "\\s+",
-            description = "Image builder argv for dockerfile/buildpack releases; {context}, {image_ref} and {kind} are "
-                    + "substituted (env KARTA_BUILDER, default none: such releases run as file_copy)")
-    List<String> builder;
+    @Option(names = "--builder", defaultValue = "${env:KARTA_BUILDER}",
+            description = "Image builder argv for dockerfile/buildpack releases: a JSON array of strings, e.g. "
+                    + "'[\"docker\",\"build\",\"-t\",\"{image_ref}\",\"{context}\"]' (an argument may hold spaces), "
+                    + "or words separated by whitespace; {context}, {image_ref} and {kind} are substituted. It runs "
+                    + "with PATH, HOME and LANG only (env KARTA_BUILDER, default none: such releases run as file_copy)")
+    String builder;
 
     @Option(names = "--max-archive-bytes", defaultValue = "${env:KARTA_MAX_ARCHIVE_BYTES:-67108864}",
             description = "Largest compressed source archive (env KARTA_MAX_ARCHIVE_BYTES, default 64 MiB)")
@@ -164,8 +170,9 @@ public final class Main implements Callable<Integer> {
     Duration repoFetchDeadline;
 
     @Option(names = "--max-builds-per-org", defaultValue = "${env:KARTA_MAX_BUILDS_PER_ORG:-0}",
-            description = "Builds one org may run at once while another org waits; 0 = half the build workers, at "
-                    + "least 1 (env KARTA_MAX_BUILDS_PER_ORG, default ${DEFAULT-VALUE})")
+            description = "Builds one org may run at once (over every replica), so another org always finds a "
+                    + "worker free; 0 = half the build workers, at least 1. A single-tenant server may raise it to "
+                    + "--build-workers (env KARTA_MAX_BUILDS_PER_ORG, default ${DEFAULT-VALUE})")
     int maxBuildsPerOrg;
 
     @Option(names = "--max-projects-per-org", defaultValue = "${env:KARTA_MAX_PROJECTS_PER_ORG:-100}",
@@ -197,7 +204,7 @@ public final class Main implements Callable<Integer> {
         String url = database == null || database.isBlank() ? Config.sqliteUrl(dir) : database;
         return new Config(bind, port, dir, url, publicUrl, bootstrapKey, Duration.ofSeconds(5), 1L << 20,
                 new Config.ArchiveLimits(maxArchiveBytes, maxExpandedBytes, maxEntries, maxPathBytes, maxPathDepth),
-                buildWorkers, buildTimeout, builder, keepReleases, Duration.ofSeconds(30),
+                buildWorkers, buildTimeout, argv("--builder", builder), keepReleases, Duration.ofSeconds(30),
                 new Config.Repos(githubApiUrl, githubToken, sshCommand, maxWebhookBytes,
                         githubTokenOwners == null ? Set.of() : Set.copyOf(githubTokenOwners), allowRepoUrls,
                         repoConnectTimeout, repoReadTimeout, repoFetchDeadline, null),
@@ -285,6 +292,40 @@ public final class Main implements Callable<Integer> {
                 return e.kind() == ApiError.Kind.CONFLICT ? 1 : 2;
             }
         }
+    }
+
+    /**
+     * An argv given as one setting: a JSON array of strings when it starts with {@code [} (so an
+     * argument may hold spaces), else words separated by whitespace (the older form, kept for
+     * compatibility). Null or blank is an empty argv.
+     */
+    static List<String> argv(String option, String value) {
+        if (value == null || value.isBlank()) {
+            return List.of();
+        }
+        String text = value.strip();
+        if (!text.startsWith("[")) {
+            return List.of(text.split("\\s+"));
+        }
+        JsonNode array;
+        try {
+            array = new ObjectMapper().readTree(text);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException(option + " is not a valid JSON array: " + e.getOriginalMessage());
+        }
+        List<String> argv = new ArrayList<>();
+        for (JsonNode element : array) {
+            if (!element.isTextual()) {
+                throw new IllegalArgumentException(option + " as JSON must be an array of strings, e.g. "
+                        + "[\"docker\",\"build\",\"{context}\"]");
+            }
+            argv.add(element.asText());
+        }
+        if (!array.isArray() || argv.isEmpty() || argv.get(0).isBlank()) {
+            throw new IllegalArgumentException(option + " as JSON must be a non-empty array of strings whose first "
+                    + "element is the executable");
+        }
+        return List.copyOf(argv);
     }
 
     /** Parses {@code 90s}, {@code 10m}, {@code 2h} or an ISO-8601 duration. */

@@ -1,27 +1,32 @@
 package dev.karta.server.build;
 
-import java.io.BufferedReader;
+import dev.karta.server.process.ProcessLauncher;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Runs the configured image builder (an argv list, never a shell) for dockerfile and buildpack
  * releases, in the release tree, with {@code {context}}, {@code {image_ref}} and {@code {kind}}
- * substituted. Its output goes to the build log; a non-zero exit or a timeout fails the build.
+ * substituted. It gets the launcher's base environment only ({@code PATH}, {@code HOME},
+ * {@code LANG}), never the server's: no {@code KARTA_*} secret reaches it. Its output goes to the
+ * build log (at most {@link #MAX_OUTPUT_BYTES}); a non-zero exit, a timeout or too much output
+ * fails the build, and the builder is killed with every process it started.
  */
 public final class ImageBuilder {
+    /** Output past this is not a build log any more: the builder is stopped. */
+    static final long MAX_OUTPUT_BYTES = 64L << 20;
+
     private final List<String> command;
     private final Duration timeout;
+    private final ProcessLauncher launcher;
 
-    public ImageBuilder(List<String> command, Duration timeout) {
+    public ImageBuilder(List<String> command, Duration timeout, ProcessLauncher launcher) {
         this.command = List.copyOf(command);
         this.timeout = timeout;
+        this.launcher = launcher;
     }
 
     public boolean isConfigured() {
@@ -35,47 +40,34 @@ public final class ImageBuilder {
                         .replace("{kind}", detection.buildKind()))
                 .toList();
         log.line("Running image builder: " + String.join(" ", argv));
-        Process process = new ProcessBuilder(argv).directory(tree.dir().toFile()).redirectErrorStream(true).start();
         Deque<String> tail = new ArrayDeque<>();
-        Thread reader = new Thread(() -> {
-            try (BufferedReader out = new BufferedReader(
-                    new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = out.readLine()) != null) {
-                    log.line("builder: " + line);
-                    synchronized (tail) {
-                        tail.addLast(line);
-                        if (tail.size() > 5) {
-                            tail.removeFirst();
-                        }
-                    }
-                }
-            } catch (IOException e) {
-                // The process ended or was killed; its exit status tells the outcome.
-            }
-        }, "image-builder-output");
-        reader.setDaemon(true);
-        reader.start();
+        ProcessLauncher.Outcome outcome;
         try {
-            if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-                throw new BuildFailed("image builder timed out after " + timeout.toSeconds() + "s");
-            }
-        } finally {
-            if (process.isAlive()) {
-                // Parent first, so it cannot act on its children's deaths (a shell running the
-                // next command); then the children it leaves behind.
-                List<ProcessHandle> children = process.descendants().toList();
-                process.destroyForcibly();
-                children.forEach(ProcessHandle::destroyForcibly);
-            }
+            outcome = launcher.run(new ProcessLauncher.Command(argv, tree.dir(), launcher.baseEnvironment()), timeout,
+                    MAX_OUTPUT_BYTES, line -> {
+                        log.line("builder: " + line);
+                        synchronized (tail) {
+                            tail.addLast(line);
+                            if (tail.size() > 5) {
+                                tail.removeFirst();
+                            }
+                        }
+                    });
+        } catch (IOException e) {
+            throw new BuildFailed("could not start the image builder: " + e.getMessage());
         }
-        reader.join(1000);
-        if (process.exitValue() != 0) {
+        if (outcome.timedOut()) {
+            throw new BuildFailed("image builder timed out after " + timeout.toSeconds() + "s");
+        }
+        if (outcome.overflowed()) {
+            throw new BuildFailed("image builder printed more than " + MAX_OUTPUT_BYTES + " bytes; it was stopped");
+        }
+        if (outcome.exitCode() != 0) {
             String last;
             synchronized (tail) {
                 last = String.join(" | ", tail);
             }
-            throw new BuildFailed("image builder exited with status " + process.exitValue()
+            throw new BuildFailed("image builder exited with status " + outcome.exitCode()
                     + (last.isEmpty() ? "" : ": " + last));
         }
     }

@@ -15,7 +15,9 @@ import org.slf4j.LoggerFactory;
  * The persistent build queue. Claims are transactions guarded by the partial unique index
  * {@code deploys_one_building_per_project}, so two servers can never build one project at once.
  * A claimed deploy carries a lease its worker renews; a build whose lease ran out (its server
- * died) is retried once, or failed with the reason.
+ * died) is retried once, or failed with the reason. No org runs more than its share of builds at
+ * once ({@code --max-builds-per-org}, counted over the database, so across replicas), so one
+ * tenant's slow builds cannot hold every worker while another tenant waits.
  */
 public final class BuildQueue {
     private static final Logger LOG = LoggerFactory.getLogger(BuildQueue.class);
@@ -25,12 +27,17 @@ public final class BuildQueue {
     private final DeployStore store;
     private final LogStore logs;
     private final Duration lease;
+    private final int buildsPerOrg;
 
-    public BuildQueue(Database db, DeployStore store, LogStore logs, Duration lease) {
+    public BuildQueue(Database db, DeployStore store, LogStore logs, Duration lease, int buildsPerOrg) {
+        if (buildsPerOrg < 1) {
+            throw new IllegalArgumentException("builds per org must be at least 1");
+        }
         this.db = db;
         this.store = store;
         this.logs = logs;
         this.lease = lease;
+        this.buildsPerOrg = buildsPerOrg;
     }
 
     public Duration lease() {
@@ -48,15 +55,19 @@ public final class BuildQueue {
     Optional<DeployRecord> claimNext() {
         try {
             return db.inTransaction(h -> {
-                Optional<String> next = store.nextClaimable(h);
+                Optional<DeployStore.Claimable> next = store.nextClaimable(h, buildsPerOrg);
                 if (next.isEmpty()) {
                     return Optional.empty();
                 }
+                store.lockOrg(h, next.get().orgId());
+                if (store.buildingOfOrg(h, next.get().orgId()) >= buildsPerOrg) {
+                    return Optional.empty(); // another server took the org's last slot meanwhile
+                }
                 long now = System.currentTimeMillis();
-                if (!store.claim(h, next.get(), now, now + lease.toMillis())) {
+                if (!store.claim(h, next.get().deployId(), now, now + lease.toMillis())) {
                     return Optional.empty();
                 }
-                return store.byId(h, next.get());
+                return store.byId(h, next.get().deployId());
             });
         } catch (RuntimeException e) {
             if (Database.isUniqueViolation(e)) {

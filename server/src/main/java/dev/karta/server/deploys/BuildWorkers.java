@@ -13,29 +13,38 @@ import dev.karta.server.releases.Releases;
 import dev.karta.server.releases.Retention;
 import java.io.IOException;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The worker pool that runs queued builds: claim, obtain the tree, build, activate. Workers poll
  * the queue (so deploys accepted by other servers are picked up) and are woken at once for
- * deploys accepted here. A housekeeping thread renews the leases of running builds, interrupts
- * builds past the timeout, and recovers builds whose server died.
+ * deploys accepted here. A housekeeping thread renews the leases of running builds and recovers
+ * builds whose server died.
+ *
+ * <p>The build timeout does not depend on the build noticing it: a thread can be stuck where
+ * interrupts do not reach (a socket read). At the deadline housekeeping fails the deploy
+ * ({@code build timed out after N}), stops renewing its lease, interrupts the thread (which kills
+ * a running image builder), and starts a replacement worker, so the slot is free at once. Whatever
+ * the abandoned thread produces later is discarded, and its deploy can no longer be activated
+ * (activation requires it to be building); the thread then ends.
  */
 public final class BuildWorkers implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(BuildWorkers.class);
     private static final long IDLE_POLL_MS = 1000;
 
-    private record Running(DeployRecord deploy, Thread thread, long deadline) {
+    private record Running(DeployRecord deploy, Thread thread, long deadline, AtomicBoolean abandoned) {
     }
 
     private final BuildQueue queue;
@@ -48,8 +57,8 @@ public final class BuildWorkers implements AutoCloseable {
     private final Duration timeout;
     private final Semaphore wakeups = new Semaphore(0);
     private final Map<String, Running> running = new ConcurrentHashMap<>();
-    private final Map<String, Boolean> timedOut = new ConcurrentHashMap<>();
-    private final List<Thread> threads = new ArrayList<>();
+    private final List<Thread> threads = new CopyOnWriteArrayList<>();
+    private final AtomicInteger started = new AtomicInteger();
     private final ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "build-housekeeping");
         t.setDaemon(true);
@@ -78,11 +87,15 @@ public final class BuildWorkers implements AutoCloseable {
         long tick = Math.max(200, queue.lease().toMillis() / 3);
         housekeeping.scheduleWithFixedDelay(this::housekeep, tick, tick, TimeUnit.MILLISECONDS);
         for (int i = 0; i < size; i++) {
-            Thread t = new Thread(this::work, "build-worker-" + i);
-            t.setDaemon(true);
-            threads.add(t);
-            t.start();
+            startWorker();
         }
+    }
+
+    private void startWorker() {
+        Thread t = new Thread(this::work, "build-worker-" + started.getAndIncrement());
+        t.setDaemon(true);
+        threads.add(t);
+        t.start();
     }
 
     /** Tells idle workers that a deploy was queued. */
@@ -95,7 +108,10 @@ public final class BuildWorkers implements AutoCloseable {
             try {
                 Optional<DeployRecord> next = queue.claimNext();
                 if (next.isPresent()) {
-                    build(next.get());
+                    if (!build(next.get())) {
+                        threads.remove(Thread.currentThread());
+                        return; // abandoned at the timeout: a replacement worker has this slot
+                    }
                 } else {
                     wakeups.tryAcquire(IDLE_POLL_MS, TimeUnit.MILLISECONDS);
                     wakeups.drainPermits();
@@ -111,9 +127,11 @@ public final class BuildWorkers implements AutoCloseable {
         }
     }
 
-    private void build(DeployRecord deploy) {
-        running.put(deploy.id(), new Running(deploy, Thread.currentThread(), System.currentTimeMillis()
-                + timeout.toMillis()));
+    /** Runs one build; false when it was abandoned at the timeout (this thread must then end). */
+    private boolean build(DeployRecord deploy) {
+        Running self = new Running(deploy, Thread.currentThread(), System.currentTimeMillis() + timeout.toMillis(),
+                new AtomicBoolean());
+        running.put(deploy.id(), self);
         BuildLog log = new BuildLog(logs, deploy.projectId(), deploy.id());
         long started = System.nanoTime();
         try {
@@ -122,36 +140,41 @@ public final class BuildWorkers implements AutoCloseable {
             log.line("Tree " + tree.contentDigest() + (tree.files() < 0 ? "" : " (" + tree.files() + " files, "
                     + tree.bytes() + " bytes)"));
             Detection detection = pipeline.build(deploy.projectName(), tree, log);
-            checkNotTimedOut(deploy);
+            if (self.abandoned().get()) {
+                throw new InterruptedException("timed out");
+            }
             log.line("Build finished in " + (System.nanoTime() - started) / 1_000_000 + " ms; activating");
             ReleaseRecord release = releases.activate(deploy, tree, detection);
             LOG.info("deploy {} of {} released {}", deploy.id(), deploy.projectName(), release.version());
             retention.prune(deploy.projectId());
-        } catch (BuildFailed e) {
+        } catch (RuntimeException | InterruptedException | IOException e) {
+            if (self.abandoned().get()) {
+                LOG.info("deploy {}: the build abandoned at its timeout ended ({}); its result is discarded",
+                        deploy.id(), e.toString());
+            } else {
+                fail(deploy, e);
+            }
+        } finally {
+            running.remove(deploy.id(), self);
+            Thread.interrupted();
+        }
+        return !self.abandoned().get();
+    }
+
+    private void fail(DeployRecord deploy, Exception e) {
+        if (e instanceof BuildFailed) {
             queue.finish(deploy, DeployStatus.FAILED, e.getMessage());
-        } catch (ArchiveRejected e) {
-            queue.finish(deploy, DeployStatus.FAILED, e.getMessage() + " (" + e.rule() + ")");
-        } catch (InterruptedException | IOException e) {
-            if (timedOut.containsKey(deploy.id())) {
-                queue.finish(deploy, DeployStatus.FAILED, "build timed out after " + timeout.toSeconds() + "s");
-            } else if (closed) {
+        } else if (e instanceof ArchiveRejected rejected) {
+            queue.finish(deploy, DeployStatus.FAILED, rejected.getMessage() + " (" + rejected.rule() + ")");
+        } else if (e instanceof InterruptedException || e instanceof IOException) {
+            if (closed) {
                 LOG.warn("deploy {} interrupted by shutdown; it will be recovered on the next start", deploy.id());
             } else {
                 queue.finish(deploy, DeployStatus.FAILED, "could not read the source: " + e.getMessage());
             }
-        } catch (RuntimeException e) {
+        } else {
             LOG.error("deploy {} failed unexpectedly", deploy.id(), e);
             queue.finish(deploy, DeployStatus.FAILED, "internal error while building: " + e);
-        } finally {
-            running.remove(deploy.id());
-            timedOut.remove(deploy.id());
-            Thread.interrupted();
-        }
-    }
-
-    private void checkNotTimedOut(DeployRecord deploy) throws InterruptedException {
-        if (timedOut.containsKey(deploy.id()) || Thread.currentThread().isInterrupted()) {
-            throw new InterruptedException("timed out");
         }
     }
 
@@ -159,15 +182,30 @@ public final class BuildWorkers implements AutoCloseable {
         try {
             long now = System.currentTimeMillis();
             for (Running r : running.values()) {
-                queue.renew(r.deploy().id());
-                if (now > r.deadline() && timedOut.putIfAbsent(r.deploy().id(), Boolean.TRUE) == null) {
-                    LOG.warn("deploy {} exceeded the build timeout; interrupting", r.deploy().id());
-                    r.thread().interrupt();
+                if (now > r.deadline()) {
+                    abandon(r);
+                } else {
+                    queue.renew(r.deploy().id());
                 }
             }
             queue.recover(false);
         } catch (RuntimeException e) {
             LOG.error("build housekeeping failed; will retry", e);
+        }
+    }
+
+    /** Ends a build past its timeout without waiting for its thread; see the class comment. */
+    private void abandon(Running r) {
+        if (!r.abandoned().compareAndSet(false, true)) {
+            return;
+        }
+        running.remove(r.deploy().id(), r);
+        LOG.warn("deploy {} exceeded the build timeout of {}s; failing it and freeing its worker",
+                r.deploy().id(), timeout.toSeconds());
+        r.thread().interrupt();
+        queue.finish(r.deploy(), DeployStatus.FAILED, "build timed out after " + timeout.toSeconds() + "s");
+        if (!closed) {
+            startWorker();
         }
     }
 
@@ -185,9 +223,10 @@ public final class BuildWorkers implements AutoCloseable {
         closed = true;
         housekeeping.shutdownNow();
         threads.forEach(Thread::interrupt);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
         for (Thread t : threads) {
             try {
-                t.join(5000);
+                t.join(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;

@@ -60,15 +60,45 @@ public final class DeployStore {
         return byId(h, id).orElseThrow();
     }
 
-    /** The oldest queued deploy of a project that has no build running, or empty. */
-    Optional<String> nextClaimable(Handle h) {
+    /** A queued deploy that may start, and its org. */
+    record Claimable(String deployId, String orgId) {
+    }
+
+    /**
+     * The oldest queued deploy of a project that has no build running, whose org runs fewer than
+     * {@code perOrg} builds (counted over the whole database, so across replicas), or empty. An
+     * org at its share waits even when workers are idle: a worker it held could not be given back
+     * to another org that queues a moment later, and builds cannot be preempted.
+     */
+    Optional<Claimable> nextClaimable(Handle h, int perOrg) {
         return h.createQuery("""
-                        SELECT d.id FROM deploys d
+                        SELECT d.id, p.org_id FROM deploys d JOIN projects p ON p.id = d.project_id
                         WHERE d.status = 'queued' AND NOT EXISTS (
                             SELECT 1 FROM deploys b WHERE b.project_id = d.project_id AND b.status = 'building')
+                        AND (SELECT COUNT(*) FROM deploys b JOIN projects bp ON bp.id = b.project_id
+                             WHERE bp.org_id = p.org_id AND b.status = 'building') < :perOrg
                         ORDER BY d.created_at, d.seq LIMIT 1
                         """)
-                .mapTo(String.class).findOne();
+                .bind("perOrg", perOrg)
+                .map((rs, ctx) -> new Claimable(rs.getString(1), rs.getString(2)))
+                .findOne();
+    }
+
+    /**
+     * Takes the org's row lock until the transaction ends, so two servers claiming for one org
+     * count its running builds one after the other (the same no-op UPDATE as {@code ProjectStore.lock}).
+     */
+    void lockOrg(Handle h, String orgId) {
+        h.execute("UPDATE orgs SET id = id WHERE id = ?", orgId);
+    }
+
+    /** Builds the org runs now, on any server. */
+    int buildingOfOrg(Handle h, String orgId) {
+        return h.createQuery("""
+                        SELECT COUNT(*) FROM deploys b JOIN projects p ON p.id = b.project_id
+                        WHERE p.org_id = :org AND b.status = 'building'
+                        """)
+                .bind("org", orgId).mapTo(Integer.class).one();
     }
 
     /** Moves a queued deploy to building with a lease; false when someone else got it first. */

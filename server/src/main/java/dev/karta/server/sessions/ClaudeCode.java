@@ -80,4 +80,10 @@ final class ClaudeCode implements Harness {
     public String completionEvent() {
         return "result";
     }
+
+    /** The {@code result} event is Claude Code's last word on a turn, success or error. */
+    @Override
+    public boolean endsTurn(JsonNode line) {
+        return "result".equals(line.path("type").asText());
+    }
 }

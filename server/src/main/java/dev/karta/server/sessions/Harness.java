@@ -30,6 +30,15 @@ interface Harness {
      */
     String completionEvent();
 
+    /**
+     * Whether this line ends the turn: the harness has said all it will, so its turn is over even
+     * if it (or a child it left behind) lingers or keeps stdout open. False by default: a harness
+     * without such an event ends its turn by exiting.
+     */
+    default boolean endsTurn(JsonNode line) {
+        return false;
+    }
+
     /** The adapter for a release's detected harness. */
     static Harness of(String name) {
         return switch (name) {

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.server.Config;
+import dev.karta.server.process.Child;
+import dev.karta.server.process.ProcessLauncher;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -16,7 +18,6 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -25,12 +26,16 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Runs the harness of one turn: an argv list (never a shell) in the release tree, with only the
  * configured environment, stdin closed. Stdout is cut into lines (the whole output bounded by
  * {@code maxTurnOutputBytes}) and each JSON line mapped to events by the {@link Harness}; the
- * tail of stderr is kept for error messages. Whatever happens (answer, failure, timeout,
- * cancellation), the harness and every descendant it started are killed before this returns.
+ * tail of stderr is kept for error messages. A harness whose output has a final event (Claude
+ * Code's {@code result}) ends its turn there, even if it or a child it left behind keeps running
+ * or holding stdout. Whatever happens (answer, failure, timeout, cancellation), the harness and
+ * every process it started are killed before this returns (see {@link ProcessLauncher}).
  */
 final class HarnessProcess implements AutoCloseable {
     private static final long HEARTBEAT_NANOS = TimeUnit.SECONDS.toNanos(15);
     private static final int QUOTE = 200;
+    /** How long a harness may take to exit by itself after its final event before it is killed. */
+    private static final long EXIT_GRACE_MS = 1000;
 
     /** A finished reply and the harness's conversation id (null when it reported none). */
     record Answer(String text, String conversationId) {
@@ -98,12 +103,13 @@ final class HarnessProcess implements AutoCloseable {
 
     private final Config.SessionSettings settings;
     private final ObjectMapper json;
+    private final ProcessLauncher launcher;
     private final ExecutorService pumps = Executors.newCachedThreadPool(daemon("harness-io"));
-    private final ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(daemon("harness-tree"));
 
-    HarnessProcess(Config.SessionSettings settings, ObjectMapper json) {
+    HarnessProcess(Config.SessionSettings settings, ObjectMapper json, ProcessLauncher launcher) {
         this.settings = settings;
         this.json = json;
+        this.launcher = launcher;
     }
 
     String executable(Harness harness) {
@@ -115,32 +121,24 @@ final class HarnessProcess implements AutoCloseable {
                Cancellation cancellation) throws TurnFailed {
         String executable = executable(harness);
         List<String> argv = harness.argv(executable, text, conversationId);
-        ProcessBuilder builder = new ProcessBuilder(argv).directory(workDir.toFile());
-        builder.environment().clear();
-        builder.environment().putAll(settings.harnessEnvironment());
-        Process process;
+        Child child;
         try {
-            process = builder.start();
+            child = launcher.start(new ProcessLauncher.Command(argv, workDir, settings.harnessEnvironment()), false);
         } catch (IOException e) {
+            if (Thread.currentThread().isInterrupted()) {
+                throw new TurnFailed(TurnFailed.Kind.SERVER_STOPPING, "the server is stopping; retry the message");
+            }
             throw TurnFailed.failed("could not start " + harness.name() + " ('" + executable + "'): "
                     + startFailure(e) + "; set --harness-" + harness.name() + " (KARTA_HARNESS_"
                     + harness.name().toUpperCase(Locale.ROOT) + ") to its path");
         }
-        ProcessTree tree;
-        try {
-            tree = new ProcessTree(process, ticker);
-        } catch (RuntimeException e) {
-            process.destroyForcibly();
-            throw new TurnFailed(TurnFailed.Kind.SERVER_STOPPING, "the server is stopping; retry the message");
-        }
+        Process process = child.process();
         try {
             process.getOutputStream().close();
             BlockingQueue<Signal> signals = new LinkedBlockingQueue<>();
             StderrTail stderr = new StderrTail();
             pumps.execute(() -> pump(process.getInputStream(), signals));
             pumps.execute(() -> stderr.drain(process.getErrorStream()));
-            // Orphans of an exited harness that still hold stdout would keep the turn open: kill them.
-            process.onExit().thenRun(tree::killDescendants);
             cancellation.onCancel(() -> signals.add(new Signal.Cancelled()));
             return await(harness, process, signals, stderr, listener, cancellation);
         } catch (IOException e) {
@@ -149,7 +147,7 @@ final class HarnessProcess implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new TurnFailed(TurnFailed.Kind.SERVER_STOPPING, "the server is stopping; retry the message");
         } finally {
-            tree.kill();
+            child.kill();
         }
     }
 
@@ -172,6 +170,9 @@ final class HarnessProcess implements AutoCloseable {
                 for (HarnessEvent event : harness.read(line.json())) {
                     transcript.accept(event, listener);
                 }
+                if (harness.endsTurn(line.json())) {
+                    return finishAfterFinalEvent(process, transcript, stderr);
+                }
             } else if (signal instanceof Signal.Garbage garbage) {
                 transcript.garbage(garbage.text());
             } else if (signal instanceof Signal.Overflow overflow) {
@@ -189,6 +190,17 @@ final class HarnessProcess implements AutoCloseable {
             throw timedOut(harness);
         }
         return transcript.finish(process.exitValue(), stderr.text());
+    }
+
+    /**
+     * The harness printed the event that ends its turn: the reply is complete. It gets a moment
+     * to exit by itself (its exit status still counts), then the turn ends whatever it or its
+     * children still do; the caller kills them all.
+     */
+    private static Answer finishAfterFinalEvent(Process process, Transcript transcript, StderrTail stderr)
+            throws InterruptedException, TurnFailed {
+        boolean exited = process.waitFor(EXIT_GRACE_MS, TimeUnit.MILLISECONDS);
+        return transcript.finish(exited ? process.exitValue() : 0, stderr.text());
     }
 
     private TurnFailed timedOut(Harness harness) {
@@ -366,7 +378,6 @@ final class HarnessProcess implements AutoCloseable {
 
     @Override
     public void close() {
-        ticker.shutdownNow();
         pumps.shutdownNow();
     }
 }

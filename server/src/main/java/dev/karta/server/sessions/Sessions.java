@@ -8,6 +8,7 @@ import dev.karta.server.http.ApiError;
 import dev.karta.server.logs.LogSource;
 import dev.karta.server.logs.LogStore;
 import dev.karta.server.orgs.OrgQuota;
+import dev.karta.server.process.ProcessLauncher;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.Projects;
 import dev.karta.server.store.Database;
@@ -48,14 +49,14 @@ public final class Sessions implements AutoCloseable {
     });
 
     public Sessions(Database db, Projects projects, LogStore logs, DataDir dataDir, Config.SessionSettings settings,
-                    Config.Limits limits, ObjectMapper json) {
+                    Config.Limits limits, ObjectMapper json, ProcessLauncher launcher) {
         this.db = db;
         this.projects = projects;
         this.maxLivePerOrg = limits.maxLiveSessionsPerOrg();
         this.logs = logs;
         this.idleTimeout = settings.idleTimeout();
         this.store = new SessionStore(db, json, settings.idleTimeout());
-        this.harness = new HarnessProcess(settings, json);
+        this.harness = new HarnessProcess(settings, json, launcher);
         this.turns = new Turns(db, projects, store, logs, dataDir, harness, settings,
                 limits.maxTurnsPerOrg());
     }

@@ -16,6 +16,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -83,6 +85,27 @@ class BuildQueueTest {
                     .contains("karta.local/shop@sha256:").contains("as dockerfile");
             assertThat(server.get("/agent_projects/shop", server.adminKey()).json().get("current_release").isNull())
                     .isTrue();
+        }
+    }
+
+    @Test
+    void the_image_builder_gets_only_path_home_and_lang_never_the_servers_environment() {
+        try (TestServer server = TestServer.start(config(List.of("env"), Duration.ofMinutes(1), 0))) {
+            assertThat(server.server().config().bootstrapKey()).isNotNull();
+            String id = upload(server, "shop", DOCKER_APP).json().get("id").asText();
+            awaitStatus(server, "shop", id, "succeeded");
+            String log = server.send(server.request("/agent_projects/shop/deploys/" + id + "/logs", server.adminKey())
+                    .header("Accept", "text/event-stream").GET()).body();
+
+            Matcher variables = Pattern.compile("builder: ([A-Za-z_][A-Za-z0-9_]*)=").matcher(log);
+            Set<String> names = new TreeSet<>();
+            while (variables.find()) {
+                names.add(variables.group(1));
+            }
+            // The JVM's environment cannot be set from a test: the builder's is exactly the explicit map.
+            assertThat(names).isNotEmpty()
+                    .isEqualTo(new TreeSet<>(Config.SessionSettings.inheritedEnvironment(List.of()).keySet()));
+            assertThat(names).allMatch(name -> List.of("PATH", "HOME", "LANG").contains(name));
         }
     }
 

@@ -27,6 +27,9 @@ final class FakeHarness {
     private static final String COMMON = """
             import json, os, subprocess, sys, time
             SPY = %s
+            # Children carry the spy directory in their argv: in a PID namespace their pids mean
+            # nothing outside, so tests find them by this marker (SessionFixture.running).
+            CHILD = [sys.executable, '-S', '-c', 'import time; time.sleep(300)', os.path.join(SPY, 'child')]
             def out(o):
                 print(json.dumps(o), flush=True)
             def spy(name, value):
@@ -65,7 +68,7 @@ final class FakeHarness {
                     print('boom: something broke', file=sys.stderr, flush=True)
                     sys.exit(int(arg))
                 if mode == 'hang':
-                    child = subprocess.Popen(['sleep', '300'])
+                    child = subprocess.Popen(CHILD)
                     spy('child.pid', child.pid)
                     time.sleep(300)
                 if mode == 'huge':
@@ -73,7 +76,7 @@ final class FakeHarness {
                     while True:
                         print(line)
                 if mode == 'orphan':
-                    child = subprocess.Popen(['sleep', '300'])
+                    child = subprocess.Popen(CHILD)
                     spy('child.pid', child.pid)
                     time.sleep(0.5)
                 if mode == 'wait':

@@ -90,9 +90,9 @@ class HarnessFailureTest {
         Response failed = failsThenRecovers("fail-hang", "hang", 504, "harness_timeout");
         assertThat(failed.json().get("message").asText()).contains("did not finish within 2s");
 
-        long child = f.pid("child.pid");
+        f.pid("child.pid");
         assertThat(f.spyFile("claude.pid")).as("the recovering turn ran a new harness").isNotBlank();
-        await().atMost(Duration.ofSeconds(5)).until(() -> !SessionFixture.running(child));
+        await().atMost(Duration.ofSeconds(5)).until(() -> !f.childRunning());
         assertThat(f.sessionLog("fail-hang")).anyMatch(line -> line.contains("failed after")
                 && line.contains("did not finish within 2s"));
     }
@@ -102,11 +102,9 @@ class HarnessFailureTest {
         f.publish("fail-huge", SessionFixture.claudeApp("ok fail-huge"));
         String session = f.open("fail-huge");
         Response failed = f.message("fail-huge", session, "huge");
-        long harness = Long.parseLong(f.spyFile("claude.pid"));
-
         assertThat(failed.status()).as(failed.body()).isEqualTo(502);
         assertThat(failed.json().get("message").asText()).contains("printed more than 65536 bytes");
-        await().atMost(Duration.ofSeconds(5)).until(() -> !SessionFixture.running(harness));
+        await().atMost(Duration.ofSeconds(5)).until(() -> !f.claudeRunning());
         assertThat(f.ask("fail-huge", session, "again")).isEqualTo("ok fail-huge");
     }
 
@@ -119,8 +117,8 @@ class HarnessFailureTest {
 
         assertThat(answered.status()).as("answered before the 2s turn timeout: " + answered.body()).isEqualTo(200);
         assertThat(answered.json().at("/message/text").asText()).isEqualTo("ok fail-orphan");
-        long orphan = f.pid("child.pid");
-        await().atMost(Duration.ofSeconds(5)).until(() -> !SessionFixture.running(orphan));
+        f.pid("child.pid");
+        await().atMost(Duration.ofSeconds(5)).until(() -> !f.childRunning());
     }
 
     @Test

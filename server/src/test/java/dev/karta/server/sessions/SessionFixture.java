@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.server.Config;
 import dev.karta.server.TestServer;
 import dev.karta.server.TestServer.Response;
+import dev.karta.server.process.LiveProcesses;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -194,15 +195,18 @@ final class SessionFixture implements AutoCloseable {
         }
     }
 
-    /** Whether a process runs: zombies (killed, not yet reaped by an init that may never reap) do not. */
-    static boolean running(long pid) {
-        try {
-            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-            char state = stat.charAt(stat.lastIndexOf(')') + 2);
-            return state != 'Z' && state != 'X';
-        } catch (IOException e) {
-            return false;
-        }
+    /**
+     * Whether a child the fake harness started ({@code hang}, {@code orphan}) still runs. Found by
+     * the marker in its argv: harnesses run in their own PID namespace, so the pids they record
+     * are not the server's.
+     */
+    boolean childRunning() {
+        return LiveProcesses.anyWith(spy.resolve("child").toString());
+    }
+
+    /** Whether a fake claude of this fixture still runs (zombies do not count). */
+    boolean claudeRunning() {
+        return LiveProcesses.anyWith(claude.toString());
     }
 
     /** The session entries of a project's log, oldest first, read from the database. */

@@ -143,7 +143,6 @@ class TurnConcurrencyTest {
             }
         });
         stopping.awaitWaiting("forever");
-        long harness = Long.parseLong(stopping.spyFile("claude.pid"));
         String url = stopping.server.server().config().databaseUrl();
 
         long started = System.nanoTime();
@@ -151,7 +150,7 @@ class TurnConcurrencyTest {
 
         // Stopping ends the turn itself (about 0.1 s) instead of waiting for Jetty to interrupt it (about 2.5 s).
         assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofMillis(1500));
-        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(2)).until(() -> !SessionFixture.running(harness));
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(2)).until(() -> !stopping.claudeRunning());
         turn.join();
         try (var db = dev.karta.server.store.Database.open(url)) {
             String status = db.withHandle(h -> h.createQuery("SELECT status FROM sessions WHERE id = :id")
@@ -165,14 +164,13 @@ class TurnConcurrencyTest {
         String session = f.open("busy");
         CompletableFuture<Response> turn = CompletableFuture.supplyAsync(() -> f.message("busy", session, "wait:never"));
         f.awaitWaiting("never");
-        long harness = Long.parseLong(f.spyFile("claude.pid"));
 
         assertThat(f.server.delete("/v1/projects/busy/sessions/" + session, f.writer).status()).isEqualTo(204);
 
         Response stopped = turn.join();
         assertThat(stopped.status()).isEqualTo(409);
         assertThat(stopped.json().get("error").asText()).isEqualTo("session_ended");
-        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> !SessionFixture.running(harness));
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> !f.claudeRunning());
         assertThat(f.session("busy", session).json().get("status").asText()).isEqualTo("ended");
     }
 }

@@ -6,6 +6,7 @@ import dev.karta.server.DataDir;
 import dev.karta.server.build.BuildFailed;
 import dev.karta.server.deploys.DeployRecord;
 import dev.karta.server.ingest.git.GitRepos;
+import dev.karta.server.process.ProcessLauncher;
 import dev.karta.server.projects.ProjectRecord;
 import java.io.IOException;
 import java.time.Duration;
@@ -30,10 +31,11 @@ public final class BoundRepos {
     private final GitMirror mirror;
 
     public BoundRepos(DataDir dataDir, Config.ArchiveLimits limits, Config.Repos settings, Bindings bindings,
-                      ObjectMapper json) {
+                      ObjectMapper json, ProcessLauncher launcher) {
         this.bindings = bindings;
         this.github = new GitHubApi(settings, FETCH_ATTEMPTS, FETCH_BACKOFF, json);
-        this.mirror = new GitMirror(dataDir, limits, settings.sshCommand(), FETCH_ATTEMPTS, FETCH_BACKOFF);
+        this.mirror = new GitMirror(dataDir, limits, new ExternalSsh(settings.sshCommand(), launcher), FETCH_ATTEMPTS,
+                FETCH_BACKOFF);
     }
 
     GitMirror mirror() {

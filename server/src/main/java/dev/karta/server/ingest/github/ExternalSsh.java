@@ -1,5 +1,7 @@
 package dev.karta.server.ingest.github;
 
+import dev.karta.server.process.Child;
+import dev.karta.server.process.ProcessLauncher;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,16 +20,20 @@ import org.eclipse.jgit.util.FS;
  * prompt), the URL's port and {@code user@host} after {@code --}, and JGit's
  * {@code git-upload-pack '…'} command; keys, {@code known_hosts} and {@code ~/.ssh/config} are
  * the server user's. JGit core has no ssh client of its own, and one in the JVM would need its
- * own key and host-key configuration.
+ * own key and host-key configuration. ssh runs through the {@link ProcessLauncher} with its base
+ * environment only ({@code PATH}, {@code HOME} for {@code ~/.ssh}, {@code LANG}): never the
+ * server's secrets, never the operator's ssh agent.
  */
 final class ExternalSsh extends SshSessionFactory {
     /** Host and user names reach the ssh argv: letters, digits and {@code . _ -}, never a leading '-'. */
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9._-]*");
 
     private final List<String> command;
+    private final ProcessLauncher launcher;
 
-    ExternalSsh(List<String> command) {
+    ExternalSsh(List<String> command, ProcessLauncher launcher) {
         this.command = List.copyOf(command);
+        this.launcher = launcher;
     }
 
     @Override
@@ -45,7 +51,7 @@ final class ExternalSsh extends SshSessionFactory {
         }
         argv.add("--");
         argv.add(user == null ? host : user + "@" + host);
-        return new Session(argv);
+        return new Session(argv, launcher);
     }
 
     @Override
@@ -53,27 +59,29 @@ final class ExternalSsh extends SshSessionFactory {
         return "external ssh";
     }
 
-    /** One connection's ssh processes; disconnecting ends any still running. */
+    /** One connection's ssh processes; disconnecting kills any still running, with their children. */
     private static final class Session implements RemoteSession {
         private final List<String> argv;
-        private final List<Process> processes = new CopyOnWriteArrayList<>();
+        private final ProcessLauncher launcher;
+        private final List<Child> processes = new CopyOnWriteArrayList<>();
 
-        Session(List<String> argv) {
+        Session(List<String> argv, ProcessLauncher launcher) {
             this.argv = argv;
+            this.launcher = launcher;
         }
 
         @Override
         public Process exec(String remoteCommand, int timeout) throws IOException {
             List<String> full = new ArrayList<>(argv);
             full.add(remoteCommand);
-            Process process = new ProcessBuilder(full).start();
-            processes.add(process);
-            return process;
+            Child child = launcher.start(new ProcessLauncher.Command(full, null, launcher.baseEnvironment()), false);
+            processes.add(child);
+            return child.process();
         }
 
         @Override
         public void disconnect() {
-            processes.forEach(Process::destroy);
+            processes.forEach(Child::kill);
         }
     }
 }

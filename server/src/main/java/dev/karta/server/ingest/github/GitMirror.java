@@ -70,10 +70,10 @@ final class GitMirror {
     private final ExternalSsh ssh;
     private final Map<String, Object> locks = new ConcurrentHashMap<>();
 
-    GitMirror(DataDir dataDir, ArchiveLimits limits, List<String> sshCommand, int attempts, Duration backoff) {
+    GitMirror(DataDir dataDir, ArchiveLimits limits, ExternalSsh ssh, int attempts, Duration backoff) {
         this.dataDir = dataDir;
         this.limits = limits;
-        this.ssh = new ExternalSsh(sshCommand);
+        this.ssh = ssh;
         this.attempts = Math.max(1, attempts);
         this.backoff = backoff;
     }

@@ -1,0 +1,59 @@
+package dev.karta.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+class MainTest {
+    @TempDir
+    Path dir;
+
+    private Config parse(String... args) {
+        Main main = new Main();
+        new CommandLine(main).parseArgs(args);
+        return main.config();
+    }
+
+    @Test
+    void builder_as_a_json_array_keeps_arguments_with_spaces() {
+        Config config = parse("--data-dir", dir.toString(), "--builder",
+                "[\"docker\",\"build\",\"--label\",\"made by karta\",\"-t\",\"{image_ref}\",\"{context}\"]");
+
+        assertThat(config.builderCommand())
+                .containsExactly("docker", "build", "--label", "made by karta", "-t", "{image_ref}", "{context}");
+    }
+
+    @Test
+    void builder_as_words_is_split_on_whitespace_as_before() {
+        Config config = parse("--data-dir", dir.toString(), "--builder", "  docker build\t-t {image_ref}  {context} ");
+
+        assertThat(config.builderCommand()).containsExactly("docker", "build", "-t", "{image_ref}", "{context}");
+    }
+
+    @Test
+    void no_builder_is_an_empty_argv() {
+        assertThat(parse("--data-dir", dir.toString()).builderCommand()).isEmpty();
+    }
+
+    @Test
+    void builder_json_that_is_not_an_array_of_strings_is_refused_naming_the_option() {
+        assertThatThrownBy(() -> parse("--data-dir", dir.toString(), "--builder", "[\"docker\", 3]"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--builder")
+                .hasMessageContaining("array of strings");
+        assertThatThrownBy(() -> parse("--data-dir", dir.toString(), "--builder", "[\"docker\""))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--builder");
+        assertThatThrownBy(() -> parse("--data-dir", dir.toString(), "--builder", "[]"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("non-empty");
+    }
+
+    @Test
+    void builder_help_documents_the_json_form() {
+        String usage = new CommandLine(new Main()).getUsageMessage();
+        assertThat(usage).contains("--builder").contains("JSON array");
+    }
+}
