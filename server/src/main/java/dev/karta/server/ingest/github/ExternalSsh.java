@@ -1,9 +1,11 @@
 package dev.karta.server.ingest.github;
 
 import java.io.IOException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
 import java.util.regex.Pattern;
 import org.eclipse.jgit.errors.TransportException;
 import org.eclipse.jgit.transport.CredentialsProvider;
@@ -17,7 +19,9 @@ import org.eclipse.jgit.util.FS;
  * argv ({@code --ssh-command}, default {@code ssh}) runs with {@code -o BatchMode=yes} (never a
  * prompt), the URL's port and {@code user@host} after {@code --}, and JGit's
  * {@code git-upload-pack '…'} command; keys, {@code known_hosts} and {@code ~/.ssh/config} are
- * the server user's. JGit core has no ssh client of its own, and one in the JVM would need its
+ * the server user's, which is why only URLs the operator allowed are fetched over ssh. The
+ * connect timeout and keep-alive probes bound a silent host; each process is handed to
+ * {@code started}, which kills it when the fetch's deadline passes. JGit core has no ssh client of its own, and one in the JVM would need its
  * own key and host-key configuration.
  */
 final class ExternalSsh extends SshSessionFactory {
@@ -25,9 +29,15 @@ final class ExternalSsh extends SshSessionFactory {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9._-]*");
 
     private final List<String> command;
+    private final Duration connectTimeout;
+    private final Duration readTimeout;
+    private final Consumer<Process> started;
 
-    ExternalSsh(List<String> command) {
+    ExternalSsh(List<String> command, Duration connectTimeout, Duration readTimeout, Consumer<Process> started) {
         this.command = List.copyOf(command);
+        this.connectTimeout = connectTimeout;
+        this.readTimeout = readTimeout;
+        this.started = started;
     }
 
     @Override
@@ -39,13 +49,18 @@ final class ExternalSsh extends SshSessionFactory {
             throw new TransportException(uri, "ssh host and user names may hold letters, digits, '.', '_' and '-'");
         }
         List<String> argv = new ArrayList<>(command);
-        argv.addAll(List.of("-o", "BatchMode=yes", "-o", "ConnectTimeout=30"));
+        argv.addAll(List.of("-o", "BatchMode=yes", "-o", "ConnectTimeout=" + seconds(connectTimeout),
+                "-o", "ServerAliveInterval=" + seconds(readTimeout), "-o", "ServerAliveCountMax=1"));
         if (uri.getPort() > 0) {
             argv.addAll(List.of("-p", Integer.toString(uri.getPort())));
         }
         argv.add("--");
         argv.add(user == null ? host : user + "@" + host);
-        return new Session(argv);
+        return new Session(argv, started);
+    }
+
+    private static long seconds(Duration d) {
+        return Math.max(1, d.toSeconds());
     }
 
     @Override
@@ -57,9 +72,11 @@ final class ExternalSsh extends SshSessionFactory {
     private static final class Session implements RemoteSession {
         private final List<String> argv;
         private final List<Process> processes = new CopyOnWriteArrayList<>();
+        private final Consumer<Process> started;
 
-        Session(List<String> argv) {
+        Session(List<String> argv, Consumer<Process> started) {
             this.argv = argv;
+            this.started = started;
         }
 
         @Override
@@ -68,6 +85,7 @@ final class ExternalSsh extends SshSessionFactory {
             full.add(remoteCommand);
             Process process = new ProcessBuilder(full).start();
             processes.add(process);
+            started.accept(process);
             return process;
         }
 
