@@ -84,10 +84,10 @@ public final class Bindings {
                 String credentials = (String) row.get("credentials");
                 RepoUrl url = RepoUrl.parse(fetchUrl);
                 Optional<RepoUrl.Credentials> inUrl = url.credentials();
-                if (SecretBox.isSealed(secret) && inUrl.isEmpty()) {
+                RepoUrl stored = RepoUrl.parse(url.connectUrl());
+                if (SecretBox.isSealed(secret) && stored.fetch().equals(fetchUrl)) {
                     continue;
                 }
-                RepoUrl stored = RepoUrl.parse(url.connectUrl());
                 h.createUpdate("""
                                 UPDATE repo_bindings SET fetch_url = :url, kind = :kind, repo_key = :key,
                                        webhook_secret = :secret, credentials = :credentials WHERE project_id = :p

@@ -58,7 +58,7 @@ import org.eclipse.jgit.transport.http.JDKHttpConnection;
  * tell an open port from a closed or filtered one. The GitHub API URL is operator configuration
  * and trusted; the hosts it redirects to are checked like any other.
  */
-final class Egress implements AutoCloseable {
+final class Egress {
     /** Numeric host forms other than a plain dotted quad ({@code 2130706433}, {@code 0x7f.1}, {@code 127.1}). */
     private static final Pattern NUMERIC_HOST = Pattern.compile("(?i)[0-9a-fx.]+");
     private static final Pattern DOTTED_QUAD = Pattern.compile("(\\d{1,3}\\.){3}\\d{1,3}");
@@ -232,12 +232,6 @@ final class Egress implements AutoCloseable {
 
     Fetch begin() {
         return begin(fetchDeadline);
-    }
-
-    @Override
-    public void close() {
-        watchdog.shutdownNow();
-        relays.shutdownNow();
     }
 
     /**

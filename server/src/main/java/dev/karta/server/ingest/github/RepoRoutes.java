@@ -59,7 +59,8 @@ public final class RepoRoutes {
         }
         RepoUrl given = RepoUrl.parse(text(body, "url"));
         RepoUrl.Credentials credentials = given.credentials().orElse(null);
-        RepoUrl url = credentials == null ? given : RepoUrl.parse(given.connectUrl());
+        // Stored without credentials (and without an ssh password, which is never used).
+        RepoUrl url = RepoUrl.parse(given.connectUrl());
         String token = text(body, "token");
         if (token != null) {
             if (token.isBlank() || token.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
