@@ -225,10 +225,14 @@ final class ApiClient {
         return openEvents(uri("/agent_projects/" + segment(project) + "/logs" + queryString(tail)), lastEventId);
     }
 
-    Reply<BoundRepo> bindRepo(String project, String url, String branch) {
+    /** {@code token} (or null) is the binding's own credential; the server stores it encrypted and never shows it. */
+    Reply<BoundRepo> bindRepo(String project, String url, String branch, String token) {
         Map<String, String> body = new LinkedHashMap<>();
         body.put("url", url);
         body.put("branch", branch);
+        if (token != null) {
+            body.put("token", token);
+        }
         return call("PUT", "/agent_projects/" + segment(project) + "/repo", body, BoundRepo.class);
     }
 

@@ -1,5 +1,9 @@
 package dev.karta.cli;
 
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.List;
 import picocli.CommandLine.Command;
@@ -22,13 +26,19 @@ final class RepoCommand {
 
     @Command(name = "bind", mixinStandardHelpOptions = true,
             description = {"Bind a project to a repository and print the webhook to set up (its secret is shown once).",
-                    "URL: https://github.com/OWNER/REPO, OWNER/REPO, or any git URL (https://, ssh://, file:///…).",
+                    "URL: https://github.com/OWNER/REPO, OWNER/REPO, or a git URL over https (ssh:// and file:///… only",
+                    "where the server's operator allows them).",
+                    "A private repository needs a token of its own: pass it with --token-stdin (never in argv).",
                     "Binding again replaces the binding and issues a new secret."})
     int bind(@Parameters(index = "0", paramLabel = "NAME", description = "The project.") String name,
              @Parameters(index = "1", paramLabel = "URL", description = "The repository.") String url,
              @Option(names = "--branch", paramLabel = "BRANCH", defaultValue = "main",
-                     description = "The branch whose pushes deploy (default: ${DEFAULT-VALUE}).") String branch) {
-        ApiClient.Reply<BoundRepo> reply = cli.api().bindRepo(name, url, branch);
+                     description = "The branch whose pushes deploy (default: ${DEFAULT-VALUE}).") String branch,
+             @Option(names = "--token-stdin", description = {"Read a token for the repository from standard input "
+                     + "(its first non-blank line).", "It is stored encrypted on the server and never shown again."})
+             boolean tokenStdin) {
+        String token = tokenStdin ? readToken() : null;
+        ApiClient.Reply<BoundRepo> reply = cli.api().bindRepo(name, url, branch, token);
         Output output = cli.output();
         if (output.jsonMode()) {
             output.json(reply.body());
@@ -37,7 +47,8 @@ final class RepoCommand {
         BoundRepo bound = reply.value();
         boolean github = "github".equals(bound.source());
         output.line("Bound " + bound.project() + " to " + bound.repo().url() + " (branch " + bound.repo().branch()
-                + ", fetched " + (github ? "from GitHub" : "with git") + ")");
+                + ", fetched " + (github ? "from GitHub" : "with git") + (bound.credentials() ? " with its token" : "")
+                + ")");
         output.line("");
         output.line(github
                 ? "Add this webhook on GitHub (repository Settings → Webhooks → Add webhook):"
@@ -67,7 +78,8 @@ final class RepoCommand {
                 List.of("Source", Output.or(bound.source())),
                 List.of("Webhook", Output.or(bound.webhookUrl())),
                 List.of("Bound", when(output, bound.createdAt())),
-                List.of("Secret rotated", when(output, bound.secretRotatedAt()))));
+                List.of("Secret rotated", when(output, bound.secretRotatedAt())),
+                List.of("Credentials", bound.credentials() ? "a token (stored encrypted, never shown)" : "none")));
         return 0;
     }
 
@@ -94,6 +106,22 @@ final class RepoCommand {
                 + reply.value().webhookSecret());
         cli.say("Paste it into the webhook's Secret field on GitHub: deliveries signed with the old one now get 401.");
         return 0;
+    }
+
+    /** The first non-blank line of standard input, as {@code karta login} reads a key. */
+    private String readToken() {
+        try {
+            BufferedReader in = new BufferedReader(new InputStreamReader(cli.env().stdin(), StandardCharsets.UTF_8));
+            for (String line; (line = in.readLine()) != null; ) {
+                if (!line.isBlank()) {
+                    return line.strip();
+                }
+            }
+        } catch (IOException e) {
+            throw CliError.failed("cannot read the token from standard input: " + e.getMessage());
+        }
+        throw CliError.usage("--token-stdin read no token from standard input: pipe it in, e.g. "
+                + "`printenv REPO_TOKEN | karta repo bind NAME URL --token-stdin`");
     }
 
     private static String when(Output output, Instant time) {

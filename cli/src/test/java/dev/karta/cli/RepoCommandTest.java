@@ -180,6 +180,37 @@ class RepoCommandTest {
         assertThat(karta.run("repo", "show", "guarded-repo").exitCode()).isEqualTo(4);
     }
 
+    @Test
+    void bind_with_token_stdin_stores_the_token_and_never_prints_it() throws IOException {
+        project("token-shop");
+        String token = "ghp_" + "k".repeat(36);
+
+        Run.Result bind = karta.stdin("\n" + token + "\n").run("repo", "bind", "token-shop", "other-org/private-shop",
+                "--token-stdin");
+        Run.Result show = karta.run("repo", "show", "token-shop");
+        Run.Result json = karta.run("repo", "show", "token-shop", "--json");
+
+        assertThat(bind.exitCode()).as(bind.toString()).isZero();
+        assertThat(bind.stdout()).startsWith("Bound token-shop to https://github.com/other-org/private-shop (branch main, "
+                + "fetched from GitHub with its token)\n");
+        assertThat(show.stdout()).contains("Credentials:     a token (stored encrypted, never shown)\n");
+        assertThat(Json.newMapper().readTree(json.stdout()).get("credentials").asBoolean()).isTrue();
+        for (Run.Result result : List.of(bind, show, json)) {
+            assertThat(result.stdout() + result.stderr()).doesNotContain(token);
+        }
+    }
+
+    @Test
+    void bind_with_token_stdin_and_nothing_on_stdin_is_a_usage_error() {
+        project("tokenless-shop");
+
+        Run.Result bind = karta.stdin("").run("repo", "bind", "tokenless-shop", "acme/shop", "--token-stdin");
+
+        assertThat(bind.exitCode()).as(bind.toString()).isEqualTo(2);
+        assertThat(bind.stderr()).startsWith("karta: --token-stdin read no token from standard input");
+        assertThat(karta.run("repo", "show", "tokenless-shop").exitCode()).isEqualTo(4);
+    }
+
     private static String secretIn(Run.Result bind) {
         assertThat(bind.exitCode()).as(bind.toString()).isZero();
         return bind.stdout().lines().filter(line -> line.startsWith("Secret:")).findFirst().orElseThrow()

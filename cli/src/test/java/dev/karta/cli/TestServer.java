@@ -31,11 +31,17 @@ final class TestServer implements AutoCloseable {
         return new TestServer(KartaServer.start(config(dataDir, 0).withSessions(sessions)));
     }
 
+    /**
+     * Tests bind repositories they create in temporary folders: the operator allows file URLs
+     * there, as {@code --allow-repo-url file:///srv/git/} would.
+     */
     private static Config config(Path dataDir, int port) {
         Config defaults = Config.defaults(dataDir);
+        String temporary = Path.of(System.getProperty("java.io.tmpdir")).toAbsolutePath().toUri().toString();
         return new Config("127.0.0.1", port, dataDir, defaults.databaseUrl(), null, ADMIN_KEY,
                 Duration.ofSeconds(5), defaults.maxJsonBody(), defaults.archive(), 1, defaults.buildTimeout(),
-                List.of(), 0, defaults.buildLease());
+                List.of(), 0, defaults.buildLease())
+                .withRepos(Config.Repos.DEFAULTS.withAllowed(java.util.Set.of(), List.of(temporary)));
     }
 
     String url() {

@@ -47,6 +47,7 @@ import dev.karta.server.sessions.SessionRoutes;
 import dev.karta.server.sessions.Sessions;
 import dev.karta.server.store.Database;
 import dev.karta.server.store.Dialect;
+import dev.karta.server.store.SecretBox;
 import dev.karta.server.usage.UsageRoutes;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -97,7 +98,8 @@ public final class KartaServer implements AutoCloseable {
         Retention retention = new Retention(db, dataDir, config.keepReleases(), sessions::pinnedReleaseIds);
         GitRepos repos = new GitRepos(dataDir, config.archive());
         projects.onDelete(project -> repos.delete(project.id()));
-        Bindings bindings = new Bindings(db, projectStore, audit, logs);
+        Bindings bindings = new Bindings(db, projectStore, audit, logs, SecretBox.open(config.secretsKeyFile()));
+        bindings.encryptPlaintext();
         BoundRepos bound = new BoundRepos(dataDir, config.archive(), config.repos(), bindings, json, launcher);
         projects.onDelete(project -> bound.forget(project.id()));
         projects.onDelete(project -> retention.sweepUnreferenced());

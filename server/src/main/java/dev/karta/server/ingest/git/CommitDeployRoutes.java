@@ -18,7 +18,9 @@ import io.javalin.http.Context;
  * Handler of {@code POST /agent_projects/{p}/deploys {"commit_sha"}}: deploys a commit the
  * project's repository already holds ({@code karta deploy APP --commit SHA}, CI jobs). The SHA may
  * be abbreviated (4 or more hex digits, unambiguous); the deploy and its release record the full
- * one. Unknown or ambiguous SHAs are a 422 that says how to get the commit there.
+ * one. Unknown or ambiguous SHAs are a 422 that says how to get the commit there. A bound
+ * repository that does not answer within the resolve timeout does not hold the request: the
+ * deploy is accepted with the abbreviated SHA and its build resolves it.
  */
 public final class CommitDeployRoutes {
     private final Ingest ingest;

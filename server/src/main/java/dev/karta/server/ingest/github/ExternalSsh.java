@@ -3,9 +3,11 @@ package dev.karta.server.ingest.github;
 import dev.karta.server.process.Child;
 import dev.karta.server.process.ProcessLauncher;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
 import java.util.regex.Pattern;
 import org.eclipse.jgit.errors.TransportException;
 import org.eclipse.jgit.transport.CredentialsProvider;
@@ -19,21 +21,31 @@ import org.eclipse.jgit.util.FS;
  * argv ({@code --ssh-command}, default {@code ssh}) runs with {@code -o BatchMode=yes} (never a
  * prompt), the URL's port and {@code user@host} after {@code --}, and JGit's
  * {@code git-upload-pack '…'} command; keys, {@code known_hosts} and {@code ~/.ssh/config} are
- * the server user's. JGit core has no ssh client of its own, and one in the JVM would need its
- * own key and host-key configuration. ssh runs through the {@link ProcessLauncher} with its base
- * environment only ({@code PATH}, {@code HOME} for {@code ~/.ssh}, {@code LANG}): never the
- * server's secrets, never the operator's ssh agent.
+ * the server user's, which is why only URLs the operator allowed are fetched over ssh. The
+ * connect timeout and keep-alive probes bound a silent host; each process is handed to
+ * {@code started}, which kills it when the fetch's deadline passes. ssh runs through the
+ * {@link ProcessLauncher} with its base environment only ({@code PATH}, {@code HOME} for
+ * {@code ~/.ssh}, {@code LANG}): never the server's secrets, never the operator's ssh agent. JGit
+ * core has no ssh client of its own, and one in the JVM would need its own key and host-key
+ * configuration.
  */
 final class ExternalSsh extends SshSessionFactory {
     /** Host and user names reach the ssh argv: letters, digits and {@code . _ -}, never a leading '-'. */
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9._-]*");
 
     private final List<String> command;
+    private final Duration connectTimeout;
+    private final Duration readTimeout;
     private final ProcessLauncher launcher;
+    private final Consumer<Process> started;
 
-    ExternalSsh(List<String> command, ProcessLauncher launcher) {
+    ExternalSsh(List<String> command, Duration connectTimeout, Duration readTimeout, ProcessLauncher launcher,
+                Consumer<Process> started) {
         this.command = List.copyOf(command);
+        this.connectTimeout = connectTimeout;
+        this.readTimeout = readTimeout;
         this.launcher = launcher;
+        this.started = started;
     }
 
     @Override
@@ -45,13 +57,18 @@ final class ExternalSsh extends SshSessionFactory {
             throw new TransportException(uri, "ssh host and user names may hold letters, digits, '.', '_' and '-'");
         }
         List<String> argv = new ArrayList<>(command);
-        argv.addAll(List.of("-o", "BatchMode=yes", "-o", "ConnectTimeout=30"));
+        argv.addAll(List.of("-o", "BatchMode=yes", "-o", "ConnectTimeout=" + seconds(connectTimeout),
+                "-o", "ServerAliveInterval=" + seconds(readTimeout), "-o", "ServerAliveCountMax=1"));
         if (uri.getPort() > 0) {
             argv.addAll(List.of("-p", Integer.toString(uri.getPort())));
         }
         argv.add("--");
         argv.add(user == null ? host : user + "@" + host);
-        return new Session(argv, launcher);
+        return new Session(argv, launcher, started);
+    }
+
+    private static long seconds(Duration d) {
+        return Math.max(1, d.toSeconds());
     }
 
     @Override
@@ -64,10 +81,12 @@ final class ExternalSsh extends SshSessionFactory {
         private final List<String> argv;
         private final ProcessLauncher launcher;
         private final List<Child> processes = new CopyOnWriteArrayList<>();
+        private final Consumer<Process> started;
 
-        Session(List<String> argv, ProcessLauncher launcher) {
+        Session(List<String> argv, ProcessLauncher launcher, Consumer<Process> started) {
             this.argv = argv;
             this.launcher = launcher;
+            this.started = started;
         }
 
         @Override
@@ -76,6 +95,7 @@ final class ExternalSsh extends SshSessionFactory {
             full.add(remoteCommand);
             Child child = launcher.start(new ProcessLauncher.Command(full, null, launcher.baseEnvironment()), false);
             processes.add(child);
+            started.accept(child.process());
             return child.process();
         }
 

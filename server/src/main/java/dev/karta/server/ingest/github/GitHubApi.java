@@ -10,10 +10,8 @@ import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
+import java.net.HttpURLConnection;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -29,32 +27,30 @@ import java.util.regex.Pattern;
  * abbreviated one ({@code GET /repos/{o}/{r}/commits/{sha}}). Redirects are followed here, not by
  * the HTTP client, so that the token goes only to the configured API origin and never to the
  * host a redirect points at. Connection failures, timeouts and 5xx answers are retried a bounded
- * number of times with exponential backoff; 401, 403, 404 and rate limits are not.
+ * number of times with exponential backoff, within one fetch deadline; 401, 403, 404 and rate
+ * limits are not. The token is the binding's own, or the operator's for the owners it is meant
+ * for, or none ({@link BoundRepos} chooses).
  */
 final class GitHubApi {
     private static final int MAX_REDIRECTS = 5;
     private static final int MAX_ERROR_BODY = 64 * 1024;
     private static final Set<Integer> REDIRECTS = Set.of(301, 302, 303, 307, 308);
     private static final Pattern FULL_SHA = Pattern.compile("[0-9a-f]{40}");
+    static final String TOKEN_HINT = "bind it with a token: karta repo bind PROJECT URL --token-stdin";
 
     private final URI api;
-    private final String token;
+    private final Egress egress;
     private final int attempts;
     private final Duration backoff;
     private final ObjectMapper json;
-    private final HttpClient http = HttpClient.newBuilder()
-            .version(HttpClient.Version.HTTP_1_1)
-            .followRedirects(HttpClient.Redirect.NEVER)
-            .connectTimeout(Duration.ofSeconds(10))
-            .build();
 
     /**
      * @param attempts how many times a transient failure is tried in all (at least 1)
      * @param backoff  the wait before the second attempt; it doubles for each further one
      */
-    GitHubApi(Config.Repos settings, int attempts, Duration backoff, ObjectMapper json) {
+    GitHubApi(Config.Repos settings, Egress egress, int attempts, Duration backoff, ObjectMapper json) {
         this.api = URI.create(settings.githubApiUrl() + "/");
-        this.token = settings.githubToken();
+        this.egress = egress;
         this.attempts = Math.max(1, attempts);
         this.backoff = backoff;
         this.json = json;
@@ -67,101 +63,118 @@ final class GitHubApi {
 
     /**
      * Downloads the tarball of {@code sha} and hands the stream to {@code reader} (the
-     * materializer, whose size caps apply while the bytes arrive). A refusal by GitHub is a
-     * {@link BuildFailed} saying why; so is a transient failure that outlasts the retries.
+     * materializer, whose size caps apply while the bytes arrive), sending {@code token} (or none)
+     * to the API. A refusal by GitHub is a {@link BuildFailed} saying why; so is a transient
+     * failure that outlasts the retries, and a download that outlasts the fetch deadline.
      */
-    <T> T tarball(String owner, String repo, String sha, Consumer<String> log, GitRepos.ArchiveReader<T> reader)
-            throws IOException {
+    <T> T tarball(String owner, String repo, String sha, String token, Consumer<String> log,
+                  GitRepos.ArchiveReader<T> reader) throws IOException {
         URI uri = api.resolve("repos/" + owner + "/" + repo + "/tarball/" + sha);
         String what = "the tarball of " + owner + "/" + repo + "@" + sha;
         log.accept("Fetching " + uri);
-        for (int attempt = 1; ; attempt++) {
-            try {
-                return tarballOnce(uri, owner, repo, sha, reader);
-            } catch (Transient e) {
-                if (Thread.currentThread().isInterrupted()) {
-                    throw new InterruptedIOException("interrupted while downloading " + what);
+        try (Egress.Fetch fetch = egress.begin()) {
+            for (int attempt = 1; ; attempt++) {
+                try {
+                    return tarballOnce(fetch, uri, owner, repo, sha, token, reader);
+                } catch (Transient e) {
+                    if (fetch.timedOut()) {
+                        throw new BuildFailed("could not download " + what + ": timed out after "
+                                + fetch.deadline().toSeconds() + " s (the fetch deadline)");
+                    }
+                    if (Thread.currentThread().isInterrupted()) {
+                        throw new InterruptedIOException("interrupted while downloading " + what);
+                    }
+                    if (attempt >= attempts) {
+                        throw new BuildFailed("could not download " + what + " from GitHub after " + attempts
+                                + " attempts: " + e.getMessage());
+                    }
+                    Duration wait = backoff.multipliedBy(1L << (attempt - 1));
+                    log.accept("Download attempt " + attempt + " failed (" + e.getMessage() + "); retrying in "
+                            + wait.toMillis() + " ms");
+                    pause(wait);
                 }
-                if (attempt >= attempts) {
-                    throw new BuildFailed("could not download " + what + " from GitHub after " + attempts
-                            + " attempts: " + e.getMessage());
-                }
-                Duration wait = backoff.multipliedBy(1L << (attempt - 1));
-                log.accept("Download attempt " + attempt + " failed (" + e.getMessage() + "); retrying in "
-                        + wait.toMillis() + " ms");
-                pause(wait);
             }
         }
     }
 
-    private <T> T tarballOnce(URI start, String owner, String repo, String sha, GitRepos.ArchiveReader<T> reader)
-            throws IOException {
-        HttpResponse<InputStream> response = follow(start, "application/vnd.github+json");
+    private <T> T tarballOnce(Egress.Fetch fetch, URI start, String owner, String repo, String sha, String token,
+                              GitRepos.ArchiveReader<T> reader) throws IOException {
+        Answer response = follow(fetch, start, "application/vnd.github+json", token);
         try (InputStream body = response.body()) {
-            int status = response.statusCode();
+            int status = response.status();
             if (status != 200) {
                 String message = errorMessage(body);
-                throw refusal(status, response, message, owner + "/" + repo,
+                throw refusal(status, response, message, owner + "/" + repo, token,
                         "GitHub has no commit " + sha + " in " + owner + "/" + repo + " (404"
                                 + (message.isEmpty() ? "" : " " + message) + "): check the SHA; a private repository "
-                                + "also answers 404 without a token (set KARTA_GITHUB_TOKEN on the server)");
+                                + "also answers 404 without a token (" + TOKEN_HINT + ")");
             }
             Tracked tracked = new Tracked(body);
             try {
                 return reader.read(tracked);
             } catch (IOException | RuntimeException e) {
-                if (tracked.failure != null) {
-                    throw new Transient("download interrupted: " + describe(tracked.failure));
+                if (tracked.failure != null || fetch.timedOut()) {
+                    throw new Transient("download interrupted: could not read from " + response.host());
                 }
                 throw e;
             }
+        } finally {
+            response.connection().disconnect();
         }
     }
 
     /**
-     * The full SHA of the commit {@code hex} abbreviates in {@code owner/repo}. Unknown commits are
-     * a 422 {@code unknown_commit}; a refusal by GitHub a 422 {@code github_refused}; GitHub being
-     * unreachable or rate limited a 503.
+     * The full SHA of the commit {@code hex} abbreviates in {@code owner/repo}, asked within
+     * {@code within}. Unknown commits are a 422 {@code unknown_commit}; a refusal by GitHub a 422
+     * {@code github_refused}; GitHub being unreachable or rate limited a 503; no answer in time
+     * is empty.
      */
-    String resolveCommit(String owner, String repo, String hex) {
+    Optional<String> resolveCommit(String owner, String repo, String hex, String token, Duration within) {
         URI uri = api.resolve("repos/" + owner + "/" + repo + "/commits/" + hex);
         String repoName = owner + "/" + repo;
-        for (int attempt = 1; ; attempt++) {
-            try {
-                return resolveOnce(uri, repoName, hex);
-            } catch (Transient e) {
-                if (attempt >= attempts) {
-                    throw new ApiError(ApiError.Kind.UNAVAILABLE, "github_unavailable", "could not ask GitHub for "
-                            + "commit " + hex + " of " + repoName + " (" + e.getMessage() + "); retry later, or give "
-                            + "the full 40-hex SHA, which is fetched when the build runs");
-                }
+        try (Egress.Fetch fetch = egress.begin(within)) {
+            for (int attempt = 1; ; attempt++) {
                 try {
-                    pause(backoff.multipliedBy(1L << (attempt - 1)));
-                } catch (InterruptedIOException interrupted) {
-                    throw ApiError.unavailable("interrupted while asking GitHub for commit " + hex);
+                    return Optional.of(resolveOnce(fetch, uri, repoName, hex, token));
+                } catch (Transient e) {
+                    if (fetch.timedOut()) {
+                        return Optional.empty();
+                    }
+                    if (attempt >= attempts) {
+                        throw new ApiError(ApiError.Kind.UNAVAILABLE, "github_unavailable", "could not ask GitHub for "
+                                + "commit " + hex + " of " + repoName + " (" + e.getMessage() + "); retry later, or "
+                                + "give the full 40-hex SHA, which is fetched when the build runs");
+                    }
+                    try {
+                        pause(backoff.multipliedBy(1L << (attempt - 1)));
+                    } catch (InterruptedIOException interrupted) {
+                        throw ApiError.unavailable("interrupted while asking GitHub for commit " + hex);
+                    }
+                } catch (BuildFailed e) {
+                    throw new ApiError(ApiError.Kind.UNPROCESSABLE, "github_refused", e.getMessage());
+                } catch (IOException e) {
+                    throw new ApiError(ApiError.Kind.UNAVAILABLE, "github_unavailable", "could not ask GitHub for "
+                            + "commit " + hex + " of " + repoName);
                 }
-            } catch (BuildFailed e) {
-                throw new ApiError(ApiError.Kind.UNPROCESSABLE, "github_refused", e.getMessage());
-            } catch (IOException e) {
-                throw new ApiError(ApiError.Kind.UNAVAILABLE, "github_unavailable", "could not ask GitHub for commit "
-                        + hex + " of " + repoName + ": " + describe(e));
             }
         }
     }
 
-    private String resolveOnce(URI uri, String repoName, String hex) throws IOException {
-        HttpResponse<InputStream> response = follow(uri, "application/vnd.github.sha");
+    private String resolveOnce(Egress.Fetch fetch, URI uri, String repoName, String hex, String token)
+            throws IOException {
+        Answer response = follow(fetch, uri, "application/vnd.github.sha", token);
         try (InputStream body = response.body()) {
-            int status = response.statusCode();
+            int status = response.status();
             if (status == 404 || status == 422) {
                 String message = errorMessage(body);
                 throw ApiError.unprocessable("unknown_commit", "GitHub has no commit " + hex + " in " + repoName
                         + " (" + status + (message.isEmpty() ? "" : " " + message) + "): check the SHA (a private "
-                        + "repository also answers 404 when the server has no KARTA_GITHUB_TOKEN)");
+                        + "repository also answers 404 without a token: " + TOKEN_HINT + ")");
             }
             if (status != 200) {
                 String message = errorMessage(body);
-                String reason = refusal(status, response, message, repoName, "GitHub answered " + status).getMessage();
+                String reason = refusal(status, response, message, repoName, token, "GitHub answered " + status)
+                        .getMessage();
                 throw rateLimited(status, response, message)
                         ? new ApiError(ApiError.Kind.UNAVAILABLE, "github_unavailable", reason)
                         : new ApiError(ApiError.Kind.UNPROCESSABLE, "github_refused", reason);
@@ -179,46 +192,63 @@ final class GitHubApi {
             }
             return sha;
         } catch (IOException e) {
-            throw new Transient(describe(e));
+            throw new Transient("could not read from " + response.host());
+        } finally {
+            response.connection().disconnect();
+        }
+    }
+
+    /** An answer with its body unread; error answers' bodies are their error streams. */
+    private record Answer(int status, HttpURLConnection connection, String host) {
+        InputStream body() throws IOException {
+            InputStream in = status >= 400 ? connection.getErrorStream() : connection.getInputStream();
+            return in == null ? InputStream.nullInputStream() : in;
+        }
+
+        Optional<String> header(String name) {
+            return Optional.ofNullable(connection.getHeaderField(name));
         }
     }
 
     /**
      * Sends a GET and follows redirects itself: {@code Authorization} is added only while the
-     * request goes to the API's own origin (scheme, host and port). Answers other than redirects
-     * are returned with their body unread.
+     * request goes to the API's own origin (scheme, host and port), which is operator
+     * configuration and trusted; every other host (where the API redirects to) is checked by the
+     * {@link Egress} like a tenant's URL, unless the operator allowed it. Answers other than
+     * redirects are returned with their body unread. Every network failure reads the same.
      */
-    private HttpResponse<InputStream> follow(URI start, String accept) throws IOException {
+    private Answer follow(Egress.Fetch fetch, URI start, String accept, String token) throws IOException {
         URI uri = start;
         for (int hop = 0; ; hop++) {
-            HttpRequest.Builder request = HttpRequest.newBuilder(uri)
-                    .timeout(Duration.ofSeconds(30))
-                    .header("Accept", accept)
-                    .header("User-Agent", "karta")
-                    .header("X-GitHub-Api-Version", "2022-11-28")
-                    .GET();
-            if (token != null && sameOrigin(uri, api)) {
-                request.header("Authorization", "Bearer " + token);
+            boolean api = sameOrigin(uri, this.api);
+            HttpURLConnection connection = fetch.open(uri, api || egress.allowed(uri.toString()));
+            connection.setInstanceFollowRedirects(false);
+            connection.setRequestProperty("Accept", accept);
+            connection.setRequestProperty("User-Agent", "karta");
+            connection.setRequestProperty("X-GitHub-Api-Version", "2022-11-28");
+            if (token != null && api) {
+                connection.setRequestProperty("Authorization", "Bearer " + token);
             }
-            HttpResponse<InputStream> response;
+            int status;
             try {
-                response = http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new InterruptedIOException("interrupted while talking to GitHub");
+                status = connection.getResponseCode();
             } catch (IOException e) {
-                throw new Transient(describe(e));
+                connection.disconnect();
+                if (Thread.currentThread().isInterrupted()) {
+                    throw new InterruptedIOException("interrupted while talking to GitHub");
+                }
+                throw new Transient("could not reach " + uri.getHost());
             }
-            int status = response.statusCode();
+            Answer answer = new Answer(status, connection, uri.getHost());
             if (status >= 500) {
-                response.body().close();
+                connection.disconnect();
                 throw new Transient(uri.getHost() + " answered " + status);
             }
             if (!REDIRECTS.contains(status)) {
-                return response;
+                return answer;
             }
-            response.body().close();
-            Optional<String> location = response.headers().firstValue("Location");
+            Optional<String> location = answer.header("Location");
+            connection.disconnect();
             if (location.isEmpty() || hop >= MAX_REDIRECTS) {
                 throw new BuildFailed(location.isEmpty() ? "GitHub answered " + status + " without a Location"
                         : "GitHub redirected more than " + MAX_REDIRECTS + " times");
@@ -233,30 +263,31 @@ final class GitHubApi {
     }
 
     /** The reason a non-200, non-404 answer gives, as a build failure. */
-    private BuildFailed refusal(int status, HttpResponse<?> response, String message, String repoName,
+    private BuildFailed refusal(int status, Answer response, String message, String repoName, String token,
                                 String notFound) {
         String said = message.isEmpty() ? "" : " " + message;
         if (rateLimited(status, response, message)) {
-            String reset = response.headers().firstValue("x-ratelimit-reset").flatMap(GitHubApi::epochSeconds)
+            String reset = response.header("x-ratelimit-reset").flatMap(GitHubApi::epochSeconds)
                     .map(at -> "; it resets at " + at).orElse("");
-            String retry = response.headers().firstValue("retry-after").map(s -> "; retry after " + s + " s").orElse("");
+            String retry = response.header("retry-after").map(s -> "; retry after " + s + " s").orElse("");
             return new BuildFailed("GitHub rate limit reached (" + status + said + ")" + reset + retry
-                    + (token == null ? "; a KARTA_GITHUB_TOKEN raises the limit" : ""));
+                    + (token == null ? "; a token raises the limit (" + TOKEN_HINT + ")" : ""));
         }
         return switch (status) {
             case 404 -> new BuildFailed(notFound);
-            case 401 -> new BuildFailed("GitHub rejected the server's token (401" + said + "): check KARTA_GITHUB_TOKEN");
+            case 401 -> new BuildFailed("GitHub rejected the token (401" + said + "): check the binding's token, or "
+                    + "KARTA_GITHUB_TOKEN for the owners it is meant for");
             case 403 -> new BuildFailed("GitHub refused access to " + repoName + " (403" + said + "): "
-                    + (token == null ? "a private repository needs KARTA_GITHUB_TOKEN on the server"
+                    + (token == null ? "a private repository needs a token (" + TOKEN_HINT + ")"
                     : "the token needs read access to its contents"));
             default -> new BuildFailed("GitHub answered " + status + said + " for " + repoName);
         };
     }
 
     /** GitHub signals rate limits with 429, or with 403 and no requests remaining (or a message saying so). */
-    private static boolean rateLimited(int status, HttpResponse<?> response, String message) {
+    private static boolean rateLimited(int status, Answer response, String message) {
         return status == 429 || status == 403
-                && (response.headers().firstValue("x-ratelimit-remaining").map("0"::equals).orElse(false)
+                && (response.header("x-ratelimit-remaining").map("0"::equals).orElse(false)
                 || message.toLowerCase(Locale.ROOT).contains("rate limit"));
     }
 
@@ -294,11 +325,6 @@ final class GitHubApi {
             return uri.getPort();
         }
         return "https".equalsIgnoreCase(uri.getScheme()) ? 443 : 80;
-    }
-
-    private static String describe(Throwable e) {
-        String message = e.getMessage();
-        return e.getClass().getSimpleName() + (message == null || message.isBlank() ? "" : ": " + message);
     }
 
     private static void pause(Duration wait) throws InterruptedIOException {

@@ -20,7 +20,11 @@ import org.eclipse.jgit.lib.Repository;
 /**
  * Handlers of {@code /agent_projects/{p}/repo}: bind (PUT, write), show (GET, read), unbind
  * (DELETE, write) and {@code POST …/repo/rotate-secret} (write). The webhook secret is in the
- * answers of PUT and rotate-secret only; URLs are shown without their credentials.
+ * answers of PUT and rotate-secret only. A binding's credential, given as {@code "token"} in the
+ * PUT body or as the user info of an https URL (which is split out of it), is stored encrypted
+ * and never shown: answers say {@code "credentials": true} and show the URL without it. Tenants'
+ * URLs are checked by the {@link Egress} (no ssh, git, file or private addresses unless the
+ * operator allowed them): 422 {@code repo_url_refused}.
  */
 public final class RepoRoutes {
     static final String DEFAULT_BRANCH = "main";
@@ -28,8 +32,8 @@ public final class RepoRoutes {
 
     /** A binding as the API shows it; {@code webhookSecret} only when it was just issued. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    record RepoAnswer(String project, RepoBinding repo, String source, String webhookUrl, String webhookSecret,
-                      Instant createdAt, Instant secretRotatedAt) {
+    record RepoAnswer(String project, RepoBinding repo, String source, boolean credentials, String webhookUrl,
+                      String webhookSecret, Instant createdAt, Instant secretRotatedAt) {
     }
 
     private final Bindings bindings;
@@ -53,13 +57,33 @@ public final class RepoRoutes {
             throw ApiError.badRequest("request body must be a JSON object like "
                     + "{\"url\":\"https://github.com/acme/shop-agent\",\"branch\":\"main\"}");
         }
-        RepoUrl url = RepoUrl.parse(text(body, "url"));
+        RepoUrl given = RepoUrl.parse(text(body, "url"));
+        RepoUrl.Credentials credentials = given.credentials().orElse(null);
+        // Stored without credentials (and without an ssh password, which is never used).
+        RepoUrl url = RepoUrl.parse(given.connectUrl());
+        String token = text(body, "token");
+        if (token != null) {
+            if (token.isBlank() || token.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
+                throw ApiError.badRequest("token must not be empty or hold spaces or control characters");
+            }
+            if (credentials != null) {
+                throw ApiError.badRequest("give the credential either in the URL or as token, not both");
+            }
+            if (url.fetch().startsWith("ssh://") || !url.fetch().contains("://")) {
+                throw ApiError.badRequest("a token is sent over https; ssh URLs take no token");
+            }
+            // GitHub reads a token as Bearer; git hosts take it as the password of any user name.
+            credentials = new RepoUrl.Credentials("x-access-token", token.strip());
+        }
         bound.mirror().checkAllowed(url);
+        bound.egress().checkBindable(url);
         String branch = branch(text(body, "branch"));
         String project = ctx.pathParam("project");
-        String fingerprint = "repo-bind:" + project + ":" + sha256(url.fetch() + "\n" + branch);
+        String fingerprint = "repo-bind:" + project + ":" + sha256(given.fetch() + "\n" + branch + "\n"
+                + (token == null ? "" : token));
+        RepoUrl.Credentials own = credentials;
         idempotency.respond(ctx, fingerprint, () -> {
-            Bindings.Binding binding = bindings.bind(Requests.actor(ctx), project, url, branch);
+            Bindings.Binding binding = bindings.bind(Requests.actor(ctx), project, url, own, branch);
             bound.forget(binding.projectId());
             return new Idempotency.Answer(200, answer(binding, true));
         });
@@ -83,7 +107,7 @@ public final class RepoRoutes {
 
     private RepoAnswer answer(Bindings.Binding b, boolean withSecret) {
         return new RepoAnswer(b.projectName(), new RepoBinding(b.url().display(), b.branch()), b.url().kind().wireName(),
-                publicUrl.get() + "/webhooks/github", withSecret ? b.secret() : null, b.createdAt(),
+                b.credentials() != null, publicUrl.get() + "/webhooks/github", withSecret ? b.secret() : null, b.createdAt(),
                 b.secretRotatedAt());
     }
 

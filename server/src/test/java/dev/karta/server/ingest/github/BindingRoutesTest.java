@@ -91,10 +91,10 @@ class BindingRoutesTest {
 
     @Test
     void a_git_url_is_kept_and_marked_as_fetched_with_git() {
-        TestServer.Response bound = put(project(), writeKey, "{\"url\":\"ssh://git@git.example.com/team/app.git\"}");
+        TestServer.Response bound = put(project(), writeKey, "{\"url\":\"https://git.example.com/team/app.git\"}");
 
         assertThat(bound.status()).as(bound.body()).isEqualTo(200);
-        assertThat(bound.json().at("/repo/url").asText()).isEqualTo("ssh://git@git.example.com/team/app.git");
+        assertThat(bound.json().at("/repo/url").asText()).isEqualTo("https://git.example.com/team/app.git");
         assertThat(bound.json().get("source").asText()).isEqualTo("git");
     }
 

@@ -40,6 +40,7 @@ final class FakeGitHub implements AutoCloseable {
     private final Map<String, String> privateTokens = new ConcurrentHashMap<>();
     private final Map<String, Mode> modes = new ConcurrentHashMap<>();
     private final Map<String, CountDownLatch> gates = new ConcurrentHashMap<>();
+    private volatile CountDownLatch commitsGate = new CountDownLatch(0);
     private final List<Seen> seen = new CopyOnWriteArrayList<>();
     private final AtomicInteger flakyFailures = new AtomicInteger();
 
@@ -114,6 +115,13 @@ final class FakeGitHub implements AutoCloseable {
         return latch;
     }
 
+    /** Holds every commits (SHA resolution) request until the returned latch is counted down. */
+    CountDownLatch holdCommits() {
+        CountDownLatch latch = new CountDownLatch(1);
+        commitsGate = latch;
+        return latch;
+    }
+
     List<Seen> seen() {
         return new ArrayList<>(seen);
     }
@@ -167,6 +175,11 @@ final class FakeGitHub implements AutoCloseable {
             return;
         }
         if (parts[4].equals("commits")) {
+            try {
+                commitsGate.await(60, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
             List<String> matches = commits.keySet().stream().filter(s -> s.startsWith(sha.toLowerCase())).toList();
             if (matches.size() != 1) {
                 send(exchange, 422, "{\"message\":\"No commit found for SHA: " + sha + "\"}", Map.of());
@@ -223,6 +236,7 @@ final class FakeGitHub implements AutoCloseable {
     @Override
     public void close() {
         gates.values().forEach(CountDownLatch::countDown);
+        commitsGate.countDown();
         api.stop(0);
         archives.stop(0);
         ((java.util.concurrent.ExecutorService) api.getExecutor()).shutdownNow();

@@ -14,6 +14,7 @@ import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -139,7 +140,8 @@ class GitHubSourceTest {
 
         assertThat(failed.get("status").asText()).isEqualTo("failed");
         assertThat(failed.get("error").asText())
-                .isEqualTo("GitHub rejected the server's token (401 \"Bad credentials\"): check KARTA_GITHUB_TOKEN");
+                .isEqualTo("GitHub rejected the token (401 \"Bad credentials\"): check the binding's token, or "
+                        + "KARTA_GITHUB_TOKEN for the owners it is meant for");
         assertThat(failed.get("error").asText()).doesNotContain(TOKEN);
     }
 
@@ -232,7 +234,8 @@ class GitHubSourceTest {
 
             assertThat(failed.get("status").asText()).isEqualTo("failed");
             assertThat(failed.get("error").asText()).contains("(404 \"Not Found\")",
-                    "a private repository also answers 404 without a token (set KARTA_GITHUB_TOKEN on the server)");
+                    "a private repository also answers 404 without a token (bind it with a token: karta repo bind PROJECT URL "
+                            + "--token-stdin)");
         }
     }
 
@@ -251,7 +254,7 @@ class GitHubSourceTest {
 
             assertThat(failed.get("status").asText()).isEqualTo("failed");
             assertThat(failed.get("error").asText()).startsWith("could not download the tarball of acme/offline-app@"
-                    + sha(2) + " from GitHub after 3 attempts: ConnectException");
+                    + sha(2) + " from GitHub after 3 attempts: could not reach 127.0.0.1");
             assertThat(Hooks.projectLog(offline, "offline-app"))
                     .filteredOn(line -> line.startsWith("Download attempt")).hasSize(2);
 
@@ -282,7 +285,8 @@ class GitHubSourceTest {
         Config small = new Config(d.bind(), 0, d.dataDir(), d.databaseUrl(), null, d.bootstrapKey(), d.keyCacheTtl(),
                 d.maxJsonBody(), new Config.ArchiveLimits(4096, 1 << 20, 100, 1024, 32), d.buildWorkers(),
                 d.buildTimeout(), d.builderCommand(), d.keepReleases(), d.buildLease())
-                .withRepos(new Config.Repos(github.apiUrl(), null, List.of("ssh"), 1L << 20));
+                .withRepos(new Config.Repos(github.apiUrl(), null, List.of("ssh"), 1L << 20)
+                        .withAllowed(Set.of(), List.of(github.archiveUrl() + "/")));
         String sha = sha(3);
         TarBuilder big = new TarBuilder().dir("acme-big-app-x/").file("acme-big-app-x/CLAUDE.md", "# big\n");
         java.util.Random random = new java.util.Random(7);

@@ -16,6 +16,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -47,8 +48,11 @@ class GitUrlSourceTest {
         Files.writeString(fakeSsh, "#!/bin/sh\nprintf '%s\\n' \"$*\" >> \"$(dirname \"$0\")/ssh.log\"\n"
                 + "while [ \"$#\" -gt 1 ]; do shift; done\nexec sh -c \"$1\"\n");
         Files.setPosixFilePermissions(fakeSsh, PosixFilePermissions.fromString("rwxr-xr-x"));
+        // The operator allows the test's own remotes: a folder of file repositories, one ssh host, and
+        // the server's own git endpoint on loopback.
         server = Hooks.start(dir.resolve("data"), new Config.Repos(github.apiUrl(), null, List.of(fakeSsh.toString()),
-                1L << 20));
+                1L << 20).withAllowed(Set.of(), List.of("file://" + dir.toAbsolutePath() + "/",
+                "ssh://git@git.example.com:2222/", "http://127.0.0.1:")));
         Files.createDirectories(dir.resolve("home"));
         Files.writeString(dir.resolve("home/.gitconfig"), "[user]\n  name = Karta Test\n  email = test@karta.invalid\n"
                 + "[init]\n  defaultBranch = main\n");
@@ -104,7 +108,7 @@ class GitUrlSourceTest {
         JsonNode ended = awaitDeployEnded(server, "ssh-app", accepted.json().get("deploy_id").asText());
         assertThat(ended.get("status").asText()).as(ended.toString()).isEqualTo("succeeded");
         assertThat(Files.readAllLines(fakeSsh.resolveSibling("ssh.log"))).contains("-o BatchMode=yes -o "
-                + "ConnectTimeout=30 -p 2222 -- git@git.example.com git-upload-pack '" + bare.toAbsolutePath() + "'");
+                + "ConnectTimeout=10 -o ServerAliveInterval=30 -o ServerAliveCountMax=1 -p 2222 -- git@git.example.com git-upload-pack '" + bare.toAbsolutePath() + "'");
     }
 
     @Test

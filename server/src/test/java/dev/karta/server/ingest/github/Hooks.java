@@ -13,6 +13,7 @@ import java.security.GeneralSecurityException;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Set;
 import java.util.UUID;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
@@ -26,8 +27,14 @@ final class Hooks {
     private Hooks() {
     }
 
+    /**
+     * A server whose GitHub is {@code github}; the operator token is for the owner {@code acme},
+     * and the fake's archive host (on loopback) is allowed as the operator would allow an
+     * internal host.
+     */
     static TestServer start(Path dataDir, FakeGitHub github, String token) {
-        return start(dataDir, new Config.Repos(github.apiUrl(), token, List.of("ssh"), 1L << 20));
+        return start(dataDir, new Config.Repos(github.apiUrl(), token, List.of("ssh"), 1L << 20)
+                .withAllowed(Set.of("acme"), List.of(github.archiveUrl() + "/")));
     }
 
     static TestServer start(Path dataDir, Config.Repos settings) {

@@ -8,6 +8,7 @@ import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -28,7 +29,8 @@ class WebhookPostgresTest {
              FakeGitHub github = FakeGitHub.start()) {
             String url = postgres.getJdbcUrl("postgres", "postgres");
             String key = TestServer.randomKey();
-            Config.Repos repos = new Config.Repos(github.apiUrl(), null, List.of("ssh"), 1L << 20);
+            Config.Repos repos = new Config.Repos(github.apiUrl(), null, List.of("ssh"), 1L << 20)
+                    .withAllowed(Set.of(), List.of(github.archiveUrl() + "/"));
             String after = Hooks.sha(7);
             github.commit("acme/pg-agent", after, "pg");
             try (TestServer a = TestServer.start(config(dir.resolve("a"), url, key).withRepos(repos));
@@ -56,9 +58,11 @@ class WebhookPostgresTest {
         }
     }
 
-    private static Config config(Path dataDir, String database, String key) {
+    /** Replicas share the database and the secrets key that encrypts the webhook secrets in it. */
+    private Config config(Path dataDir, String database, String key) {
         Config d = TestServer.config(dataDir, key);
         return new Config(d.bind(), 0, d.dataDir(), database, null, key, d.keyCacheTtl(), d.maxJsonBody(),
-                d.archive(), d.buildWorkers(), d.buildTimeout(), d.builderCommand(), d.keepReleases(), d.buildLease());
+                d.archive(), d.buildWorkers(), d.buildTimeout(), d.builderCommand(), d.keepReleases(), d.buildLease(),
+                d.repos(), d.logs(), d.sessions(), d.limits(), dir.resolve("secrets.key"));
     }
 }

@@ -1,0 +1,139 @@
+package dev.karta.server.store;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SeekableByteChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.GeneralSecurityException;
+import java.security.SecureRandom;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.EnumSet;
+import java.util.UUID;
+import javax.crypto.Cipher;
+import javax.crypto.spec.GCMParameterSpec;
+import javax.crypto.spec.SecretKeySpec;
+
+/**
+ * Encrypts small secrets before they reach the database (webhook secrets, repository
+ * credentials): AES-256-GCM with a random 96-bit nonce per value, stored as {@code v1:} and the
+ * base64 of nonce and ciphertext (with its tag). The key is 32 random bytes, base64 on one line,
+ * in a file of its own ({@code --secrets-key-file}, default {@code secrets.key} in the data
+ * dir) that is created with mode 0600 on first start. Losing the key loses the secrets it sealed;
+ * a key file that exists but does not hold a key stops the start (a new key would silently make
+ * every stored secret unreadable).
+ */
+public final class SecretBox {
+    private static final String PREFIX = "v1:";
+    private static final int KEY_BYTES = 32;
+    private static final int NONCE_BYTES = 12;
+    private static final int TAG_BITS = 128;
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final SecretKeySpec key;
+
+    private SecretBox(byte[] key) {
+        this.key = new SecretKeySpec(key, "AES");
+    }
+
+    /** The box whose key is in {@code file}, creating the file (mode 0600, atomically) when it is missing. */
+    public static SecretBox open(Path file) {
+        try {
+            if (!Files.exists(file)) {
+                create(file);
+            }
+            return new SecretBox(read(file));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read or create the secrets key file " + file, e);
+        }
+    }
+
+    /** Whether {@code stored} is a value this box wrote (as opposed to a plaintext left from before). */
+    public static boolean isSealed(String stored) {
+        return stored != null && stored.startsWith(PREFIX);
+    }
+
+    public String seal(String plaintext) {
+        byte[] nonce = new byte[NONCE_BYTES];
+        RANDOM.nextBytes(nonce);
+        try {
+            Cipher cipher = Cipher.getInstance("AES/GCM/NoPadding");
+            cipher.init(Cipher.ENCRYPT_MODE, key, new GCMParameterSpec(TAG_BITS, nonce));
+            byte[] sealed = cipher.doFinal(plaintext.getBytes(StandardCharsets.UTF_8));
+            byte[] out = new byte[NONCE_BYTES + sealed.length];
+            System.arraycopy(nonce, 0, out, 0, NONCE_BYTES);
+            System.arraycopy(sealed, 0, out, NONCE_BYTES, sealed.length);
+            return PREFIX + Base64.getEncoder().encodeToString(out);
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("AES-GCM is not available", e);
+        }
+    }
+
+    /** The plaintext of a sealed value; a value sealed with another key (or altered) is an error. */
+    public String open(String sealed) {
+        if (!isSealed(sealed)) {
+            throw new IllegalArgumentException("not a sealed secret");
+        }
+        try {
+            byte[] in = Base64.getDecoder().decode(sealed.substring(PREFIX.length()));
+            if (in.length < NONCE_BYTES + TAG_BITS / 8) {
+                throw new IllegalArgumentException("sealed secret is too short");
+            }
+            Cipher cipher = Cipher.getInstance("AES/GCM/NoPadding");
+            cipher.init(Cipher.DECRYPT_MODE, key, new GCMParameterSpec(TAG_BITS, in, 0, NONCE_BYTES));
+            return new String(cipher.doFinal(in, NONCE_BYTES, in.length - NONCE_BYTES), StandardCharsets.UTF_8);
+        } catch (GeneralSecurityException | IllegalArgumentException e) {
+            throw new IllegalStateException("a stored secret cannot be decrypted with the secrets key file: was the "
+                    + "key file replaced?", e);
+        }
+    }
+
+    /**
+     * Writes a new key under a temporary name created with mode 0600 (never readable by others,
+     * not even for a moment), then renames it into place; of two servers starting at once, one
+     * key wins and both read it.
+     */
+    private static void create(Path file) throws IOException {
+        Path dir = file.toAbsolutePath().getParent();
+        Files.createDirectories(dir);
+        Path temp = dir.resolve("." + file.getFileName() + "." + UUID.randomUUID() + ".tmp");
+        byte[] key = new byte[KEY_BYTES];
+        RANDOM.nextBytes(key);
+        byte[] text = (Base64.getEncoder().encodeToString(key) + "\n").getBytes(StandardCharsets.US_ASCII);
+        try (SeekableByteChannel out = Files.newByteChannel(temp, EnumSet.of(StandardOpenOption.CREATE_NEW,
+                StandardOpenOption.WRITE), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(
+                "rw-------")))) {
+            out.write(ByteBuffer.wrap(text));
+        }
+        try {
+            Files.createLink(file, temp);
+        } catch (FileAlreadyExistsException e) {
+            // Another server created it first: use that one.
+        } finally {
+            Files.deleteIfExists(temp);
+        }
+    }
+
+    private static byte[] read(Path file) throws IOException {
+        String text = new String(Files.readAllBytes(file), StandardCharsets.ISO_8859_1).trim();
+        byte[] key;
+        try {
+            key = Base64.getDecoder().decode(text);
+        } catch (IllegalArgumentException e) {
+            key = new byte[0];
+        }
+        if (key.length != KEY_BYTES) {
+            Arrays.fill(key, (byte) 0);
+            throw new IllegalStateException("the secrets key file " + file + " is malformed: it must hold "
+                    + KEY_BYTES + " random bytes in base64 on one line (44 characters). Restore the original file: "
+                    + "stored webhook secrets and repository credentials can only be read with it");
+        }
+        return key;
+    }
+}

@@ -1,0 +1,62 @@
+package dev.karta.server.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class SecretBoxTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void a_missing_key_file_is_created_with_mode_0600_and_reused_on_the_next_open() throws Exception {
+        Path file = dir.resolve("secrets.key");
+
+        String sealed = SecretBox.open(file).seal("hunter2");
+
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
+        assertThat(SecretBox.open(file).open(sealed)).isEqualTo("hunter2");
+        try (var leftovers = Files.list(dir)) {
+            assertThat(leftovers).containsExactly(file);
+        }
+    }
+
+    @Test
+    void sealed_values_are_versioned_use_a_fresh_nonce_and_hide_the_plaintext() {
+        SecretBox box = SecretBox.open(dir.resolve("k"));
+
+        String one = box.seal("same secret");
+        String two = box.seal("same secret");
+
+        assertThat(one).startsWith("v1:").doesNotContain("same secret").isNotEqualTo(two);
+        assertThat(SecretBox.isSealed(one)).isTrue();
+        assertThat(SecretBox.isSealed("3f9c0a")).isFalse();
+        assertThat(box.open(two)).isEqualTo("same secret");
+    }
+
+    @Test
+    void a_value_sealed_with_another_key_or_altered_does_not_open() {
+        String sealed = SecretBox.open(dir.resolve("a")).seal("x");
+        SecretBox other = SecretBox.open(dir.resolve("b"));
+        String altered = sealed.substring(0, sealed.length() - 2) + (sealed.endsWith("A=") ? "B=" : "A=");
+
+        assertThatThrownBy(() -> other.open(sealed)).hasMessageContaining("cannot be decrypted");
+        assertThatThrownBy(() -> SecretBox.open(dir.resolve("a")).open(altered))
+                .hasMessageContaining("cannot be decrypted");
+    }
+
+    @Test
+    void a_malformed_key_file_stops_with_a_clear_error_and_is_left_alone() throws Exception {
+        Path file = dir.resolve("secrets.key");
+        Files.writeString(file, "not a key\n");
+
+        assertThatThrownBy(() -> SecretBox.open(file)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("secrets key file " + file + " is malformed");
+        assertThat(Files.readString(file)).isEqualTo("not a key\n");
+    }
+}
