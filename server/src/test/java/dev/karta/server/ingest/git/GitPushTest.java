@@ -290,6 +290,36 @@ class GitPushTest {
         assertThat(fetch.err()).contains("project 'doomed' not found");
     }
 
+    @Test
+    void a_push_whose_commit_links_out_of_its_tree_is_rejected_and_lands_nothing() throws IOException {
+        // git exports put the commit under one top folder; once stripped, "x -> .." would name trees/.
+        Path app = karta.newApp(work.resolve("app"));
+        Files.createSymbolicLink(app.resolve("x"), Path.of(".."));
+        Files.createDirectories(app.resolve("a"));
+        Files.createSymbolicLink(app.resolve("a/b"), Path.of("../.."));
+        karta.commitAll(app, "links out of the release tree");
+        List<String> treesBefore = treeStore();
+
+        GitFixture.Run push = karta.git(app, "push", karta.remote("escape", writer.secret()), "main").failed();
+
+        assertThat(push.err()).contains("! [remote rejected] main -> main (build failed: symlink '",
+                "' points outside the tree ('..", "(link_escapes_tree)");
+        assertThat(push.err()).contains("remote: Push rejected: 'main' was not moved; escape has no release yet");
+        assertThat(karta.project("escape").get("current_release").isNull()).isTrue();
+        assertThat(treeStore()).as("nothing landed in the shared tree store").isEqualTo(treesBefore);
+    }
+
+    /** The names in the shared tree store, staging folders aside. */
+    private static List<String> treeStore() throws IOException {
+        Path dir = karta.server.config().dataDir().resolve("trees");
+        if (!Files.isDirectory(dir)) {
+            return List.of();
+        }
+        try (var trees = Files.list(dir)) {
+            return trees.map(p -> p.getFileName().toString()).filter(n -> !n.startsWith(".")).sorted().toList();
+        }
+    }
+
     private Path releaseTree(String project) {
         String digest = karta.releases(project).get(0).get("content_digest").asText();
         return karta.server.config().dataDir().resolve("trees").resolve(digest.substring("sha256:".length()));
