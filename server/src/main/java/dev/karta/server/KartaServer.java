@@ -187,11 +187,14 @@ public final class KartaServer implements AutoCloseable {
         return Optional.of(Path.of(file).toAbsolutePath());
     }
 
+    /** Removes what a killed server left half-made: staging trees, upload copies, export buffers. */
     private static void sweepStaging(DataDir dataDir) {
         try {
             Materializer.sweepStaging(dataDir.trees());
+            UploadRoutes.sweepTemporaryFiles(dataDir);
+            GitRepos.sweepTemporaryFiles(dataDir);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot clean " + dataDir.trees(), e);
+            throw new UncheckedIOException("cannot clean " + dataDir.root(), e);
         }
     }
 
