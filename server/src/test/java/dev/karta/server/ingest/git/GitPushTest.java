@@ -309,6 +309,42 @@ class GitPushTest {
         assertThat(treeStore()).as("nothing landed in the shared tree store").isEqualTo(treesBefore);
     }
 
+    @Test
+    void a_rejected_push_takes_back_the_objects_it_brought() throws IOException {
+        Path app = karta.newApp(work.resolve("app"));
+        karta.git(app, "push", karta.remote("takeback", writer.secret()), "main").ok();
+        Path objects = karta.server.config().dataDir().resolve("projects")
+                .resolve(karta.query("SELECT id FROM projects WHERE name = 'takeback'").get(0)).resolve("repo.git/objects");
+        List<String> before = objectFiles(objects);
+        byte[] noise = new byte[256 << 10];
+        new Random(7).nextBytes(noise);
+        Files.write(app.resolve("weights.bin"), noise);
+        GitFixture.write(app.resolve("karta.toml"), "entry_point = [\n");
+        karta.commitAll(app, "big and broken");
+
+        karta.git(app, "push", karta.remote("takeback", writer.secret()), "main").failed();
+
+        assertThat(objectFiles(objects)).as("pack and loose objects after the rejected push").isEqualTo(before);
+        GitFixture.write(app.resolve("karta.toml"), "entry_point = \"CLAUDE.md\"\n");
+        String fixed = karta.commitAll(app, "fixed");
+        karta.git(app, "push", karta.remote("takeback", writer.secret()), "main").ok();
+        assertThat(remoteMain("takeback")).isEqualTo(fixed);
+        assertThat(releaseTree("takeback").resolve("weights.bin")).hasBinaryContent(noise);
+    }
+
+    /** Every file of a repository's object store (packs, indexes, loose objects) with its size. */
+    private static List<String> objectFiles(Path objects) throws IOException {
+        try (var walk = Files.walk(objects)) {
+            return walk.filter(Files::isRegularFile).map(p -> {
+                try {
+                    return objects.relativize(p) + " " + Files.size(p);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }).sorted().toList();
+        }
+    }
+
     /** The names in the shared tree store, staging folders aside. */
     private static List<String> treeStore() throws IOException {
         Path dir = karta.server.config().dataDir().resolve("trees");
