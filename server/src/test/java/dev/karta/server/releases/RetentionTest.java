@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
@@ -57,35 +58,38 @@ class RetentionTest {
                 for (int i = 0; i < 4; i++) {
                     publisher.publish("shop", bigApp(++published));
                 }
-                int versions = published;
-                Random random = new Random(round);
+                int versions = published; // rollbacks aim at this round's releases, which retention is pruning
                 AtomicBoolean stop = new AtomicBoolean();
-                CountDownLatch rolling = new CountDownLatch(1);
+                CountDownLatch rolling = new CountDownLatch(2);
                 Set<Integer> statuses = ConcurrentHashMap.newKeySet();
-                CompletableFuture<Void> rollbacks = CompletableFuture.runAsync(() -> {
-                    while (!stop.get()) {
-                        TestServer.Response r = server.post("/agent_projects/shop/rollback", server.adminKey(),
-                                "{\"to\":\"v" + (1 + random.nextInt(versions)) + "\"}");
-                        statuses.add(r.status());
-                        rolling.countDown();
-                    }
-                });
+                List<CompletableFuture<Void>> rollbacks = new ArrayList<>();
+                for (int t = 0; t < 2; t++) {
+                    Random random = new Random(round * 10L + t);
+                    rollbacks.add(CompletableFuture.runAsync(() -> {
+                        while (!stop.get()) {
+                            TestServer.Response r = server.post("/agent_projects/shop/rollback", server.adminKey(),
+                                    "{\"to\":\"v" + (versions - random.nextInt(5)) + "\"}");
+                            statuses.add(r.status());
+                            rolling.countDown();
+                        }
+                    }));
+                }
                 rolling.await(30, TimeUnit.SECONDS);
 
                 retention.prune(project);
                 stop.set(true);
-                rollbacks.get(30, TimeUnit.SECONDS);
+                CompletableFuture.allOf(rollbacks.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
 
                 assertThat(statuses).as("rollbacks answer 200, or 409 for a pruned release").isSubsetOf(200, 409);
                 String active = db.withHandle(h -> h.select("SELECT r.content_digest FROM projects p JOIN releases r "
                         + "ON r.id = p.current_release_id WHERE p.id = ?", project).mapTo(String.class).one());
                 assertThat(new DataDir(dataDir).tree(active)).as("the active release's tree, round " + round)
                         .isDirectory();
-                List<String> kept = db.withHandle(h -> h.select("SELECT content_digest FROM releases "
-                        + "WHERE project_id = ? AND pruned_at IS NULL", project).mapTo(String.class).list());
-                assertThat(kept).as("releases not marked pruned").allSatisfy(digest ->
-                        assertThat(new DataDir(dataDir).tree(digest)).isDirectory());
             }
+            List<String> kept = db.withHandle(h -> h.select("SELECT content_digest FROM releases "
+                    + "WHERE project_id = ? AND pruned_at IS NULL", project).mapTo(String.class).list());
+            assertThat(kept).as("releases not marked pruned").hasSizeGreaterThanOrEqualTo(2).allSatisfy(digest ->
+                    assertThat(new DataDir(dataDir).tree(digest)).isDirectory());
         }
     }
 
