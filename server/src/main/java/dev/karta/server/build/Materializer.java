@@ -349,14 +349,22 @@ public final class Materializer {
             if (attrs.isSymbolicLink()) {
                 checkResolvesInside(root, name);
             } else if (attrs.isRegularFile()) {
-                Object links = Files.getAttribute(path, "unix:nlink", LinkOption.NOFOLLOW_LINKS);
-                if (links instanceof Integer n && n > 1) {
+                if (linkCount(path) > 1) {
                     throw ArchiveRejected.invalid("link_escapes_tree", "member '" + name + "' is hard-linked to a file "
                             + "outside the tree");
                 }
             } else if (!attrs.isDirectory()) {
                 throw special(name);
             }
+        }
+    }
+
+    /** Hard links to a file; 1 where the file system cannot tell (extraction copies hard links anyway). */
+    private static int linkCount(Path file) throws IOException {
+        try {
+            return Files.getAttribute(file, "unix:nlink", LinkOption.NOFOLLOW_LINKS) instanceof Integer n ? n : 1;
+        } catch (UnsupportedOperationException e) {
+            return 1;
         }
     }
 
