@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -73,7 +72,7 @@ public record DataDir(Path root) {
      */
     public static boolean restrictFile(Path file) {
         try {
-            return Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS) && narrow(file, OWNER_ONLY_FILE);
+            return Files.isRegularFile(file) && narrow(file, OWNER_ONLY_FILE);
         } catch (UnsupportedOperationException e) {
             return false;
         } catch (IOException e) {
@@ -101,7 +100,8 @@ public record DataDir(Path root) {
 
     /** Takes every group and other bit away (a stricter owner-only mode, such as 0400, stays). */
     private static boolean narrow(Path path, Set<PosixFilePermission> ownerOnly) throws IOException {
-        Set<PosixFilePermission> actual = Files.getPosixFilePermissions(path, LinkOption.NOFOLLOW_LINKS);
+        // Links are followed: an operator may well keep the data dir (or the database) on another disk.
+        Set<PosixFilePermission> actual = Files.getPosixFilePermissions(path);
         Set<PosixFilePermission> narrowed = EnumSet.noneOf(PosixFilePermission.class);
         narrowed.addAll(actual);
         narrowed.retainAll(ownerOnly);
