@@ -51,7 +51,8 @@ import dev.karta.server.store.SecretBox;
 import dev.karta.server.usage.UsageRoutes;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
@@ -152,22 +153,65 @@ public final class KartaServer implements AutoCloseable {
         logRetention.start();
     }
 
+    /**
+     * Start-up check of what other users of the host (and, without a sandbox, a harness reading the
+     * data dir) must not read: the data dir becomes 0700 and every secret file 0600, with a
+     * warning for each one that was wider. A SQLite database that does not exist yet is created
+     * empty with mode 0600 first, so SQLite's own files ({@code -wal}, {@code -shm}, which take the
+     * database's mode) are never readable by others either.
+     */
+    static void secureStorage(Config config) {
+        new DataDir(config.dataDir()).restrictToOwner();
+        sqliteFile(config.databaseUrl()).ifPresent(DataDir::createOwnerOnlyFile);
+        secretFiles(config).forEach(DataDir::restrictFile);
+    }
+
+    /** The SQLite database with its journal files, and the key that encrypts secrets at rest. */
+    static List<Path> secretFiles(Config config) {
+        List<Path> files = new ArrayList<>();
+        sqliteFile(config.databaseUrl()).ifPresent(db -> {
+            files.add(db);
+            for (String suffix : List.of("-wal", "-shm", "-journal")) {
+                files.add(db.resolveSibling(db.getFileName() + suffix));
+            }
+        });
+        files.add(config.secretsKeyFile());
+        return files;
+    }
+
+    /** The file of a {@code jdbc:sqlite:FILE[?…]} URL; empty for PostgreSQL and in-memory databases. */
+    static Optional<Path> sqliteFile(String jdbcUrl) {
+        if (Dialect.of(jdbcUrl) != Dialect.SQLITE) {
+            return Optional.empty();
+        }
+        String file = jdbcUrl.substring("jdbc:sqlite:".length());
+        int query = file.indexOf('?');
+        file = query < 0 ? file : file.substring(0, query);
+        if (file.startsWith("file:")) {
+            file = file.substring("file:".length());
+        }
+        if (file.isBlank() || file.contains(":memory:")) {
+            return Optional.empty();
+        }
+        return Optional.of(Path.of(file).toAbsolutePath());
+    }
+
+    /** Removes what a killed server left half-made: staging trees, upload copies, export buffers. */
     private static void sweepStaging(DataDir dataDir) {
         try {
             Materializer.sweepStaging(dataDir.trees());
+            UploadRoutes.sweepTemporaryFiles(dataDir);
+            GitRepos.sweepTemporaryFiles(dataDir);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot clean " + dataDir.trees(), e);
+            throw new UncheckedIOException("cannot clean " + dataDir.root(), e);
         }
     }
 
     /** Opens the database (migrating it), bootstraps the first org if needed, and starts serving. */
     public static KartaServer start(Config config) {
-        try {
-            Files.createDirectories(config.dataDir());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create data directory " + config.dataDir(), e);
-        }
+        secureStorage(config);
         Database db = Database.open(config.databaseUrl());
+        secretFiles(config).forEach(DataDir::restrictFile); // what opening the database created
         try {
             return new KartaServer(config, db);
         } catch (RuntimeException e) {

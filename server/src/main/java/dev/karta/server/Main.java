@@ -9,6 +9,11 @@ import dev.karta.server.http.ApiError;
 import dev.karta.server.keys.ApiKeys;
 import dev.karta.server.orgs.Tenants;
 import dev.karta.server.store.Database;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -107,6 +112,11 @@ public final class Main implements Callable<Integer> {
     @Option(names = "--github-token", defaultValue = "${env:KARTA_GITHUB_TOKEN}", hidden = true)
     String githubToken;
 
+    @Option(names = "--github-token-file", defaultValue = "${env:KARTA_GITHUB_TOKEN_FILE}", paramLabel = "FILE",
+            description = "File holding the operator's GitHub token (env KARTA_GITHUB_TOKEN_FILE); preferred to "
+                    + "KARTA_GITHUB_TOKEN, which processes the server starts could read from its environment")
+    Path githubTokenFile;
+
     @Option(names = "--log-retention", defaultValue = "${env:KARTA_LOG_RETENTION:-7d}", converter = DurationConverter.class,
             description = "Log entries older than this are pruned (env KARTA_LOG_RETENTION, default ${DEFAULT-VALUE})")
     Duration logRetention;
@@ -199,10 +209,18 @@ public final class Main implements Callable<Integer> {
     @Option(names = "--bootstrap-key", defaultValue = "${env:KARTA_BOOTSTRAP_KEY}", hidden = true)
     String bootstrapKey;
 
+    @Option(names = "--bootstrap-key-file", defaultValue = "${env:KARTA_BOOTSTRAP_KEY_FILE}", paramLabel = "FILE",
+            description = "File holding the admin key the first start of an empty server gives org 'default' (env "
+                    + "KARTA_BOOTSTRAP_KEY_FILE); preferred to KARTA_BOOTSTRAP_KEY, which processes the server starts "
+                    + "could read from its environment")
+    Path bootstrapKeyFile;
+
     Config config() {
         Path dir = dataDir.toAbsolutePath();
         String url = database == null || database.isBlank() ? Config.sqliteUrl(dir) : database;
-        return new Config(bind, port, dir, url, publicUrl, bootstrapKey, Duration.ofSeconds(5), 1L << 20,
+        String bootstrap = secret(bootstrapKey, bootstrapKeyFile, "KARTA_BOOTSTRAP_KEY", "--bootstrap-key-file");
+        String githubToken = secret(this.githubToken, githubTokenFile, "KARTA_GITHUB_TOKEN", "--github-token-file");
+        return new Config(bind, port, dir, url, publicUrl, bootstrap, Duration.ofSeconds(5), 1L << 20,
                 new Config.ArchiveLimits(maxArchiveBytes, maxExpandedBytes, maxEntries, maxPathBytes, maxPathDepth),
                 buildWorkers, buildTimeout, argv("--builder", builder), keepReleases, Duration.ofSeconds(30),
                 new Config.Repos(githubApiUrl, githubToken, sshCommand, maxWebhookBytes,
@@ -215,6 +233,55 @@ public final class Main implements Callable<Integer> {
                 secretsKeyFile == null ? null : secretsKeyFile.toAbsolutePath());
     }
 
+    /**
+     * A secret given either as a value ({@code plain}: the variable {@code variable} or its hidden
+     * flag) or as a file ({@code file}, whose trailing line break is dropped), never both.
+     */
+    static String secret(String plain, Path file, String variable, String fileFlag) {
+        boolean hasPlain = plain != null && !plain.isBlank();
+        if (file == null || file.toString().isBlank()) {
+            return hasPlain ? plain : null;
+        }
+        if (hasPlain) {
+            throw new IllegalArgumentException(variable + " and " + variable + "_FILE (" + fileFlag + ") are both set; "
+                    + "give the secret once, preferably as a file");
+        }
+        String value;
+        try {
+            value = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException | UncheckedIOException e) {
+            throw new IllegalArgumentException("cannot read " + variable + "_FILE (" + fileFlag + ") " + file + ": "
+                    + (e instanceof NoSuchFileException ? "no such file" : e.getMessage()));
+        }
+        value = value.replaceAll("[\\r\\n]+$", "");
+        if (value.isBlank()) {
+            throw new IllegalArgumentException(variable + "_FILE (" + fileFlag + ") " + file + " is empty");
+        }
+        return value;
+    }
+
+    /**
+     * Warnings about secrets given as plain values: a variable in the server's environment can be
+     * read by every process the server starts ({@code /proc/PID/environ}), a flag by anyone who
+     * lists processes.
+     */
+    List<String> secretWarnings() {
+        List<String> warnings = new ArrayList<>();
+        if (bootstrapKey != null && !bootstrapKey.isBlank()) {
+            warnings.add(plainSecretWarning("KARTA_BOOTSTRAP_KEY", "--bootstrap-key-file"));
+        }
+        if (githubToken != null && !githubToken.isBlank()) {
+            warnings.add(plainSecretWarning("KARTA_GITHUB_TOKEN", "--github-token-file"));
+        }
+        return warnings;
+    }
+
+    private static String plainSecretWarning(String variable, String fileFlag) {
+        return "warning: " + variable + " is set in the server's environment, where processes the server starts "
+                + "can read it; put the secret in a file only the server's user can read and pass "
+                + variable + "_FILE (" + fileFlag + ") instead";
+    }
+
     private Config.SessionSettings sessionSettings() {
         Config.SessionSettings d = Config.SessionSettings.defaults();
         return new Config.SessionSettings(harnessClaude, harnessOpencode, sessionIdleTimeout, turnTimeout,
@@ -225,6 +292,7 @@ public final class Main implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         Config config = config();
+        secretWarnings().forEach(warning -> System.err.println("karta: " + warning));
         KartaServer server = KartaServer.start(config);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -240,14 +308,16 @@ public final class Main implements Callable<Integer> {
                 System.out.println();
                 System.out.println("    " + org.adminSecret());
             } else {
-                System.out.println("Its secret is the one given in KARTA_BOOTSTRAP_KEY.");
+                System.out.println("Its secret is the one given in KARTA_BOOTSTRAP_KEY"
+                        + (bootstrapKeyFile == null ? "." : "_FILE (" + bootstrapKeyFile + ")."));
             }
             System.out.println();
             System.out.println("Log in from another terminal with:  ./karta login --server " + server.publicUrl());
             System.out.println();
         });
         if (server.bootstrapped().isEmpty() && config.bootstrapKey() != null) {
-            System.err.println("karta: KARTA_BOOTSTRAP_KEY ignored: this server already has an org "
+            System.err.println("karta: the bootstrap key (KARTA_BOOTSTRAP_KEY or its _FILE) ignored: this server "
+                    + "already has an org "
                     + "(it only seeds the first start of an empty server)");
         }
         System.out.println("Karta listening on " + server.publicUrl() + "  (data " + config.dataDir()
@@ -274,12 +344,9 @@ public final class Main implements Callable<Integer> {
         @Override
         public Integer call() {
             Config config = parent.config();
-            try {
-                java.nio.file.Files.createDirectories(config.dataDir());
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
+            KartaServer.secureStorage(config);
             try (Database db = Database.open(config.databaseUrl())) {
+                KartaServer.secretFiles(config).forEach(DataDir::restrictFile);
                 AuditLog audit = new AuditLog(db);
                 Tenants tenants = new Tenants(db, new ApiKeys(db, audit, Duration.ZERO), audit);
                 Tenants.NewOrg org = tenants.create(name, null);

@@ -11,10 +11,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.channels.Channels;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -45,7 +47,9 @@ import org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream;
  * {@code path_too_deep}, {@code link_escapes_tree}, {@code hardlink_target_missing},
  * {@code entry_through_symlink}, {@code special_entry}, {@code conflicting_entry},
  * {@code empty_archive} (422). A single common top-level folder is stripped unless its name starts
- * with a dot (an app that is only {@code .claude/} keeps it).
+ * with a dot (an app that is only {@code .claude/} keeps it). Links are judged against the root the
+ * tree will have once stripped, and the finished tree is walked once before it moves into place:
+ * every link, followed link by link, must end inside it.
  */
 public final class Materializer {
     private static final String STAGING = ".staging";
@@ -54,6 +58,8 @@ public final class Materializer {
     private static final FileAttribute<Set<PosixFilePermission>> EXECUTABLE =
             PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x"));
     private static final int BUFFER = 64 * 1024;
+    /** Links followed in a row before a path is given up on, as Linux's path resolution does (40). */
+    private static final int MAX_LINK_HOPS = 40;
 
     private final ArchiveLimits limits;
 
@@ -85,6 +91,10 @@ public final class Materializer {
             String top = strippableTop(members);
             Path root = top == null ? stagingRoot : stagingRoot.resolve(top);
             Map<String, Member> relative = top == null ? members : stripTop(members, top);
+            if (top != null) {
+                checkLinksAfterStripping(root, top, relative);
+            }
+            verifyTree(root);
             String digest = digest(relative);
             int files = 0;
             long bytes = 0;
@@ -271,10 +281,18 @@ public final class Materializer {
         return String.join("/", parts);
     }
 
+    /** Checks a link's target, read as text, against the root of the archive as it was sent. */
     private static void checkLinkInside(String name, String target) {
+        checkLinkInside(name, name, target, "");
+    }
+
+    /**
+     * Checks that {@code target}, read as text from the folder of {@code name} (a path from the
+     * final root), never climbs above that root. {@code shown} and {@code why} only word the error.
+     */
+    private static void checkLinkInside(String shown, String name, String target, String why) {
         if (target == null || target.isEmpty() || target.startsWith("/") || target.indexOf('\0') >= 0) {
-            throw ArchiveRejected.invalid("link_escapes_tree", "symlink '" + name + "' points outside the tree ('"
-                    + target + "')");
+            throw linkEscapes(shown, target, why);
         }
         List<String> resolved = new ArrayList<>(List.of(name.split("/")));
         resolved.remove(resolved.size() - 1);
@@ -284,12 +302,113 @@ public final class Materializer {
             }
             if (part.equals("..")) {
                 if (resolved.isEmpty()) {
-                    throw ArchiveRejected.invalid("link_escapes_tree", "symlink '" + name + "' points outside the tree ('"
-                            + target + "')");
+                    throw linkEscapes(shown, target, why);
                 }
                 resolved.remove(resolved.size() - 1);
             } else {
                 resolved.add(part);
+            }
+        }
+    }
+
+    private static ArchiveRejected linkEscapes(String shown, String target, String why) {
+        return ArchiveRejected.invalid("link_escapes_tree", "symlink '" + shown + "' points outside the tree ('"
+                + target + "')" + why);
+    }
+
+    /**
+     * Links were first checked against the archive's own root; the release tree's root is one level
+     * lower once the top folder is stripped, so {@code app/x -> ..} (inside the archive) would name
+     * the folder that holds every release tree. Each link is checked again from the final root.
+     */
+    private static void checkLinksAfterStripping(Path root, String top, Map<String, Member> relative)
+            throws IOException {
+        for (Map.Entry<String, Member> e : relative.entrySet()) {
+            if (e.getValue().type() == Type.SYMLINK) {
+                String target = Files.readSymbolicLink(root.resolve(e.getKey())).toString();
+                checkLinkInside(top + "/" + e.getKey(), e.getKey(), target,
+                        " once the top folder '" + top + "/' is stripped");
+            }
+        }
+    }
+
+    /**
+     * The last look at a finished tree before it moves into place: only folders, regular files (each
+     * with a single link, so none is shared with a file outside) and symlinks, and every symlink
+     * resolves inside the tree when followed the way the kernel follows it, link by link, so that a
+     * chain of links that are each harmless as text cannot lead out either.
+     */
+    private static void verifyTree(Path root) throws IOException {
+        List<Path> paths;
+        try (var walk = Files.walk(root)) {
+            paths = walk.toList();
+        }
+        for (Path path : paths) {
+            String name = root.relativize(path).toString();
+            BasicFileAttributes attrs = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            if (attrs.isSymbolicLink()) {
+                checkResolvesInside(root, name);
+            } else if (attrs.isRegularFile()) {
+                if (linkCount(path) > 1) {
+                    throw ArchiveRejected.invalid("link_escapes_tree", "member '" + name + "' is hard-linked to a file "
+                            + "outside the tree");
+                }
+            } else if (!attrs.isDirectory()) {
+                throw special(name);
+            }
+        }
+    }
+
+    /** Hard links to a file; 1 where the file system cannot tell (extraction copies hard links anyway). */
+    private static int linkCount(Path file) throws IOException {
+        try {
+            return Files.getAttribute(file, "unix:nlink", LinkOption.NOFOLLOW_LINKS) instanceof Integer n ? n : 1;
+        } catch (UnsupportedOperationException e) {
+            return 1;
+        }
+    }
+
+    /**
+     * Follows the symlink {@code name} (a path from {@code root}) component by component, as path
+     * resolution does: a component that is itself a link is replaced by its target, {@code ..} climbs
+     * one folder, and climbing above {@code root} rejects the archive. Components that do not exist
+     * are taken as text (nothing below them can be a link). At most {@value #MAX_LINK_HOPS} links are
+     * followed, as Linux does ({@code ELOOP}); a longer chain is rejected too.
+     */
+    private static void checkResolvesInside(Path root, String name) throws IOException {
+        List<String> resolved = new ArrayList<>(List.of(name.split("/")));
+        String link = resolved.remove(resolved.size() - 1);
+        java.util.Deque<String> pending = new java.util.ArrayDeque<>(List.of(link));
+        int hops = 0;
+        while (!pending.isEmpty()) {
+            String part = pending.pop();
+            if (part.isEmpty() || part.equals(".")) {
+                continue;
+            }
+            if (part.equals("..")) {
+                if (resolved.isEmpty()) {
+                    throw linkEscapes(name, Files.readSymbolicLink(root.resolve(name)).toString(),
+                            " when the chain of links it goes through is followed");
+                }
+                resolved.remove(resolved.size() - 1);
+                continue;
+            }
+            Path at = root.resolve(String.join("/", resolved)).resolve(part);
+            if (!Files.isSymbolicLink(at)) {
+                resolved.add(part);
+                continue;
+            }
+            if (++hops > MAX_LINK_HOPS) {
+                throw ArchiveRejected.invalid("link_escapes_tree", "symlink '" + name + "' does not resolve: more than "
+                        + MAX_LINK_HOPS + " links in a row (a loop of links?)");
+            }
+            String target = Files.readSymbolicLink(at).toString();
+            if (target.isEmpty() || target.startsWith("/")) {
+                throw ArchiveRejected.invalid("link_escapes_tree", "symlink '" + name + "' leads to an absolute path");
+            }
+            List<String> parts = List.of(target.split("/"));
+            for (int i = parts.size() - 1; i >= 0; i--) {
+                pending.push(parts.get(i));
             }
         }
     }

@@ -4,6 +4,7 @@ import static dev.karta.server.store.Rows.instant;
 
 import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.store.Database;
+import dev.karta.server.store.Dialect;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.List;
@@ -43,6 +44,26 @@ public final class ReleaseStore {
                 .bind("created", r.createdAt().toEpochMilli())
                 .bind("activated", r.activatedAt().toEpochMilli())
                 .execute();
+    }
+
+    /**
+     * Serializes, until the transaction ends, everything that decides whether the tree of
+     * {@code contentDigest} is in use or gone: retention deleting it and an activation starting to
+     * use it, across projects (trees are shared by content). SQLite needs nothing more: its
+     * transactions begin IMMEDIATE, one writer at a time. PostgreSQL takes a transaction-scoped
+     * advisory lock named after the digest.
+     */
+    void lockTree(Handle h, String contentDigest) {
+        if (db.dialect() == Dialect.POSTGRES) {
+            h.select("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext(?))) locked", contentDigest)
+                    .mapTo(Integer.class).one();
+        }
+    }
+
+    /** Whether retention deleted (or is deleting) this release's tree: it can no longer be activated. */
+    boolean isPruned(Handle h, String releaseId) {
+        return h.select("SELECT pruned_at FROM releases WHERE id = ?", releaseId).mapTo(Long.class).findOne()
+                .isPresent();
     }
 
     void point(Handle h, String projectId, String releaseId) {

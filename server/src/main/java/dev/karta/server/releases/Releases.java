@@ -5,6 +5,7 @@ import dev.karta.server.DataDir;
 import dev.karta.server.Ids;
 import dev.karta.server.audit.Actor;
 import dev.karta.server.audit.AuditLog;
+import dev.karta.server.build.BuildFailed;
 import dev.karta.server.build.Detection;
 import dev.karta.server.build.Tree;
 import dev.karta.server.deploys.DeployRecord;
@@ -59,6 +60,14 @@ public final class Releases {
             ProjectRecord project = projects.byId(h, deploy.projectId())
                     .orElseThrow(() -> new IllegalStateException("project of " + deploy.id() + " is gone"));
             int number = store.nextNumber(h, deploy.projectId());
+            // The build may have found this tree already on disk, used by a release retention is
+            // pruning right now: once the tree is locked, it either is still there (and retention
+            // will see this release) or is gone.
+            store.lockTree(h, tree.contentDigest());
+            if (!Files.isDirectory(tree.dir())) {
+                throw new BuildFailed("the release tree " + tree.contentDigest() + " was pruned while this build ran; "
+                        + "deploy again");
+            }
             ReleaseRecord created = new ReleaseRecord(Ids.next("rel"), deploy.projectId(), number, deploy.commitSha(),
                     detection.harness(), detection.buildKind(), detection.imageRef(), tree.contentDigest(),
                     deploy.source().wireName(), deploy.id(), now, now);
@@ -85,8 +94,13 @@ public final class Releases {
     public RollbackResult rollback(Actor actor, String projectName, String to) {
         int number = parseVersion(to);
         Flip flip = db.inTransaction(h -> {
-            ProjectRecord project = projects.find(h, actor.orgId(), projectName)
+            ProjectRecord found = projects.find(h, actor.orgId(), projectName)
                     .orElseThrow(() -> ApiError.notFound("project", projectName));
+            // Retention decides and marks what it prunes under this same lock: a rollback either
+            // commits first (and retention keeps its release) or sees the mark.
+            ProjectStore.lock(h, found.id());
+            ProjectRecord project = projects.byId(h, found.id()).orElseThrow(() -> ApiError.notFound("project",
+                    projectName));
             ReleaseRecord target = store.byNumber(h, project.id(), number)
                     .orElseThrow(() -> ApiError.notFound("release", "v" + number));
             String previous = project.currentNumber() == null ? null : "v" + project.currentNumber();
@@ -94,7 +108,8 @@ public final class Releases {
             if (target.id().equals(project.currentReleaseId())) {
                 return new Flip(null, result);
             }
-            if (!Files.isDirectory(dataDir.tree(target.contentDigest()))) {
+            store.lockTree(h, target.contentDigest());
+            if (store.isPruned(h, target.id()) || !Files.isDirectory(dataDir.tree(target.contentDigest()))) {
                 throw ApiError.conflict("release " + target.version() + " can no longer be activated: its files were "
                         + "pruned by --keep-releases");
             }

@@ -1,18 +1,24 @@
 package dev.karta.server.releases;
 
 import dev.karta.server.DataDir;
+import dev.karta.server.Ids;
 import dev.karta.server.build.Materializer;
+import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.store.Database;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.stream.Stream;
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.function.Function;
+import org.jdbi.v3.core.Handle;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -20,7 +26,8 @@ import org.slf4j.LoggerFactory;
  * Prunes release trees beyond {@code --keep-releases} per project. Never pruned: the active
  * release, the newest other release (the usual rollback target), the newest {@code keep}, any
  * release a live session is pinned to, and any tree another kept release or a pending deploy
- * shares. Release rows stay: history is immutable; a pruned release just cannot be activated.
+ * shares. Release rows stay: history is immutable; a pruned release is marked ({@code pruned_at})
+ * and cannot be activated.
  * After a project is deleted, {@link #sweepUnreferenced()} frees the trees and archives that no
  * remaining release or deploy refers to.
  */
@@ -33,6 +40,7 @@ public final class Retention {
     private final DataDir dataDir;
     private final int keep;
     private final Function<String, Set<String>> pinnedReleaseIds;
+    private final ReleaseStore releaseStore;
 
     /** {@code pinnedReleaseIds} maps a project id to the ids of releases live sessions use. */
     public Retention(Database db, DataDir dataDir, int keep, Function<String, Set<String>> pinnedReleaseIds) {
@@ -40,26 +48,57 @@ public final class Retention {
         this.dataDir = dataDir;
         this.keep = keep;
         this.pinnedReleaseIds = pinnedReleaseIds;
+        this.releaseStore = new ReleaseStore(db);
     }
 
+    /**
+     * Prunes the project's release trees beyond {@code keep}. What to prune is decided, and marked
+     * ({@code releases.pruned_at}), in one transaction under the project's row lock, the lock a
+     * rollback takes too: a rollback either commits first, and its release is kept, or sees the mark
+     * and is refused. Each tree is then taken away in a transaction of its own that locks it and
+     * checks once more that no release (of any project, trees are shared by content) and no
+     * pending upload uses it; it is renamed out of the tree store there, and deleted after commit.
+     */
     public void prune(String projectId) {
         if (keep <= 0) {
             return;
         }
-        record Row(String id, String digest) {
+        List<String> doomed = db.inTransaction(h -> decide(h, projectId));
+        for (String digest : doomed) {
+            try {
+                Path trash = db.inTransaction(h -> takeAway(h, digest));
+                if (trash == null) {
+                    continue;
+                }
+                Materializer.deleteRecursively(trash);
+                LOG.info("pruned release tree {} of project {}", digest, projectId);
+            } catch (IOException e) {
+                LOG.warn("could not delete pruned release tree {}: {}", digest, e.toString());
+            }
         }
-        List<Row> releases = db.withHandle(h -> h.createQuery(
-                        "SELECT id, content_digest FROM releases WHERE project_id = :p ORDER BY number DESC")
-                .bind("p", projectId).map((rs, ctx) -> new Row(rs.getString("id"), rs.getString("content_digest")))
-                .list());
-        String current = db.withHandle(h -> h.createQuery("SELECT current_release_id FROM projects WHERE id = :p")
-                .bind("p", projectId).mapTo(String.class).findOne().orElse(null));
+    }
+
+    /** Marks the releases whose trees go and returns those trees' digests; the caller holds nothing. */
+    private List<String> decide(Handle h, String projectId) {
+        ProjectStore.lock(h, projectId);
+        record Row(String id, String digest, boolean pruned) {
+        }
+        List<Row> releases = h.createQuery(
+                        "SELECT id, content_digest, pruned_at FROM releases WHERE project_id = :p ORDER BY number DESC")
+                .bind("p", projectId).map((rs, ctx) -> new Row(rs.getString("id"), rs.getString("content_digest"),
+                        rs.getObject("pruned_at") != null))
+                .list();
+        String current = h.createQuery("SELECT current_release_id FROM projects WHERE id = :p")
+                .bind("p", projectId).mapTo(String.class).findOne().orElse(null);
         Set<String> pinned = pinnedReleaseIds.apply(projectId);
         Set<String> keptDigests = new HashSet<>();
-        Set<String> candidates = new HashSet<>();
+        Set<String> candidates = new LinkedHashSet<>();
         boolean newestOtherKept = false;
         for (int i = 0; i < releases.size(); i++) {
             Row r = releases.get(i);
+            if (r.pruned()) {
+                continue;
+            }
             boolean newestOther = !newestOtherKept && !r.id().equals(current);
             newestOtherKept |= newestOther;
             if (i < keep || r.id().equals(current) || newestOther || pinned.contains(r.id())) {
@@ -69,24 +108,54 @@ public final class Retention {
             }
         }
         candidates.removeAll(keptDigests);
+        List<String> doomed = new ArrayList<>();
+        long now = System.currentTimeMillis();
         for (String digest : candidates) {
-            boolean sharedElsewhere = db.withHandle(h -> h.createQuery("""
-                            SELECT COUNT(*) FROM (
-                              SELECT 1 FROM releases WHERE content_digest = :d AND project_id <> :p
-                              UNION ALL
-                              SELECT 1 FROM deploys WHERE content_digest = :d AND status IN ('queued', 'building')
-                            ) refs
-                            """)
-                    .bind("d", digest).bind("p", projectId).mapTo(Long.class).one()) > 0;
-            if (!sharedElsewhere) {
-                try {
-                    Materializer.deleteRecursively(dataDir.tree(digest));
-                    LOG.info("pruned release tree {} of project {}", digest, projectId);
-                } catch (IOException e) {
-                    LOG.warn("could not prune release tree {}: {}", digest, e.toString());
-                }
+            if (inUse(h, digest, projectId)) {
+                continue; // another project's release (or a pending upload) has the same tree
             }
+            h.createUpdate("UPDATE releases SET pruned_at = :now WHERE project_id = :p AND content_digest = :d "
+                            + "AND pruned_at IS NULL")
+                    .bind("now", now).bind("p", projectId).bind("d", digest).execute();
+            doomed.add(digest);
         }
+        return doomed;
+    }
+
+    /**
+     * Moves a doomed tree out of the tree store unless something started using it since it was
+     * marked; returns where it went (to delete after commit), or null when it stays.
+     */
+    private Path takeAway(Handle h, String digest) throws IOException {
+        releaseStore.lockTree(h, digest);
+        if (inUse(h, digest, null)) {
+            return null;
+        }
+        Path tree = dataDir.tree(digest);
+        if (!Files.exists(tree, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return null;
+        }
+        Path trash = dataDir.trees().resolve(".staging").resolve(Ids.next("prn"));
+        Files.createDirectories(trash.getParent());
+        Files.move(tree, trash, StandardCopyOption.ATOMIC_MOVE);
+        return trash;
+    }
+
+    /**
+     * Whether a release not pruned (of any project but {@code exceptProject}, or of any project when
+     * it is null) or a pending upload uses the tree. The releases' own digests count: a git or
+     * webhook deploy learns its tree only when its build activates it, under the tree's lock.
+     */
+    private static boolean inUse(Handle h, String digest, String exceptProject) {
+        return h.createQuery("""
+                        SELECT COUNT(*) FROM (
+                          SELECT 1 FROM releases WHERE content_digest = :d AND pruned_at IS NULL
+                                                   AND (:p IS NULL OR project_id <> :p)
+                          UNION ALL
+                          SELECT 1 FROM deploys WHERE content_digest = :d AND status IN ('queued', 'building')
+                        ) refs
+                        """)
+                .bind("d", digest).bind("p", exceptProject).mapTo(Long.class).one() > 0;
     }
 
     /** Deletes release trees and uploaded archives no release or deploy refers to any more. */

@@ -147,6 +147,59 @@ class MaterializerTest {
     }
 
     @Test
+    void upload_rejects_symlink_escaping_once_the_top_folder_is_stripped() {
+        // Inside "app/" as archived, but "x -> .." names the tree store once "app/" is stripped.
+        assertRejected(new TarBuilder().dir("app").file("app/CLAUDE.md", "a").symlink("app/x", "..").build(),
+                "link_escapes_tree");
+        assertRejected(new TarBuilder().file("app/CLAUDE.md", "a").symlink("app/a/b", "../../..").build(),
+                "link_escapes_tree");
+        assertRejected(new TarBuilder().file("app/CLAUDE.md", "a").symlink("app/a/b", "../../other-tree/CLAUDE.md")
+                .build(), "link_escapes_tree");
+    }
+
+    @Test
+    void upload_rejects_symlink_escaping_the_stripped_tree_names_the_rule_in_its_message() {
+        assertThatThrownBy(() -> materialize(new TarBuilder().file("app/CLAUDE.md", "a").symlink("app/x", "..")
+                .build()))
+                .isInstanceOf(ArchiveRejected.class)
+                .hasMessageContaining("symlink 'app/x' points outside the tree ('..')")
+                .hasMessageContaining("top folder 'app/'");
+    }
+
+    @Test
+    void upload_rejects_absolute_symlink_under_the_top_folder() {
+        assertRejected(new TarBuilder().file("app/CLAUDE.md", "a").symlink("app/passwd", "/etc/passwd").build(),
+                "link_escapes_tree");
+    }
+
+    @Test
+    void upload_rejects_a_chain_of_links_that_leaves_the_tree() {
+        // Each link alone stays inside when read as text; followed one after the other they climb out:
+        // sub/d is the tree root, so sub/l = sub/d/../x is the folder above the tree.
+        assertRejected(new TarBuilder().file("CLAUDE.md", "a").symlink("sub/d", "..").symlink("sub/l", "d/../x")
+                .build(), "link_escapes_tree");
+        assertRejected(new TarBuilder().file("app/CLAUDE.md", "a").symlink("app/sub/d", "..")
+                .symlink("app/sub/l", "d/../x").build(), "link_escapes_tree");
+        assertRejected(new TarBuilder().file("CLAUDE.md", "a").symlink("a/up", "..").symlink("b/c/up2", "../../a/up")
+                .symlink("b/c/out", "up2/../..").build(), "link_escapes_tree");
+    }
+
+    @Test
+    void upload_rejects_a_loop_of_links() {
+        assertRejected(new TarBuilder().file("CLAUDE.md", "a").symlink("a", "b").symlink("b", "a").symlink("c", "a/x")
+                .build(), "link_escapes_tree");
+    }
+
+    @Test
+    void accepts_links_to_the_root_and_chains_of_links_inside_the_stripped_tree() throws IOException {
+        Tree tree = materialize(new TarBuilder().file("app/CLAUDE.md", "hi").symlink("app/docs/root", "..")
+                .symlink("app/docs/claude", "root/CLAUDE.md").symlink("app/here", ".").build());
+
+        assertThat(tree.dir().resolve("docs/claude")).hasContent("hi");
+        assertThat(tree.dir().resolve("docs/root").toRealPath()).isEqualTo(tree.dir().toRealPath());
+    }
+
+    @Test
     void upload_rejects_hardlink_leaving_the_tree() {
         assertRejected(new TarBuilder().file("a", "a").hardlink("b", "../../etc/passwd").build(), "path_traversal");
     }

@@ -33,7 +33,8 @@ import org.slf4j.LoggerFactory;
  * and before any ref moves: the deploy branch's new commit goes through {@link Ingest} (source
  * {@code git_push}) and the hook waits for that deploy, streaming its build log to the pusher as
  * {@code remote:} lines. A release lets the ref update go ahead; anything else rejects it with the
- * reason, so {@code git push} fails and the branch stays where it was. Deleting the deploy branch
+ * reason, so {@code git push} fails, the branch stays where it was and the objects the push brought
+ * are removed again. Deleting the deploy branch
  * is refused; other refs are stored without deploying. Every push is audited ({@code git.push},
  * with the pusher's key) and written to the project's log.
  */
@@ -65,7 +66,7 @@ final class GitPushes {
 
     /** A receive-pack for one push by {@code caller}, with Karta's hooks. */
     ReceivePack receivePack(GitCaller caller, Repository repo) {
-        ReceivePack rp = new ReceivePack(repo);
+        RevocableReceivePack rp = new RevocableReceivePack(repo);
         rp.setAllowCreates(true);
         rp.setAllowNonFastForwards(true); // force pushes deploy too
         rp.setAllowDeletes(true);         // except of the deploy branch: refused by the hook
@@ -73,8 +74,17 @@ final class GitPushes {
         rp.setRefLogIdent(new PersonIdent(caller.principal().keyName() == null ? caller.principal().keyId()
                 : caller.principal().keyName(), caller.principal().keyId() + "@karta"));
         rp.setPreReceiveHook((receivePack, commands) -> preReceive(caller, receivePack, commands));
-        // JGit runs the post-receive hook whenever the pre-receive hook ran, even after a failure.
-        rp.setPostReceiveHook((receivePack, commands) -> locks.unlockIfHeld(caller.project().id()));
+        // JGit runs the post-receive hook whenever the pre-receive hook ran, even after a failure, and
+        // passes only the accepted updates: none means the push changed nothing, so its objects go too.
+        rp.setPostReceiveHook((receivePack, accepted) -> {
+            try {
+                if (accepted.isEmpty()) {
+                    rp.takeBackPack();
+                }
+            } finally {
+                locks.unlockIfHeld(caller.project().id());
+            }
+        });
         return rp;
     }
 

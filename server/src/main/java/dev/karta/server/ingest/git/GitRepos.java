@@ -175,6 +175,26 @@ public final class GitRepos {
         }
     }
 
+    /**
+     * Removes export buffers ({@code jgit_*.buf}, written next to each repository for archives too
+     * big for memory) that a killed server left behind. Runs at start, before any build.
+     */
+    public static void sweepTemporaryFiles(DataDir dataDir) throws IOException {
+        Path projects = dataDir.root().resolve("projects");
+        if (!Files.isDirectory(projects)) {
+            return;
+        }
+        try (var folders = Files.newDirectoryStream(projects, Files::isDirectory)) {
+            for (Path folder : folders) {
+                try (var buffers = Files.newDirectoryStream(folder, "jgit_*.buf")) {
+                    for (Path buffer : buffers) {
+                        Files.deleteIfExists(buffer);
+                    }
+                }
+            }
+        }
+    }
+
     /** Removes a deleted project's repository from disk (and from JGit's cache). */
     public void delete(String projectId) {
         Path dir = dataDir.repo(projectId);

@@ -35,6 +35,8 @@ public final class UploadRoutes {
     private static final Set<String> GZIP_TYPES = Set.of("application/gzip", "application/x-gzip",
             "application/x-tar+gzip", "application/x-compressed-tar", "application/octet-stream");
     private static final Pattern COMMIT = Pattern.compile("[0-9a-fA-F]{4,64}");
+    private static final String TEMP_PREFIX = ".upload-";
+    private static final String TEMP_SUFFIX = ".tmp";
 
     private final Ingest ingest;
     private final Sources sources;
@@ -86,10 +88,28 @@ public final class UploadRoutes {
     private record Received(String artifact, long bytes, Tree tree) {
     }
 
+    /**
+     * Removes the temporary copies of uploads that a killed server left in the artifact store
+     * ({@code .upload-*.tmp}; an upload in progress deletes its own). Runs at start, before any
+     * upload is accepted. Returns how many were removed.
+     */
+    public static int sweepTemporaryFiles(DataDir dataDir) throws IOException {
+        if (!Files.isDirectory(dataDir.artifacts())) {
+            return 0;
+        }
+        int removed = 0;
+        try (var leftovers = Files.newDirectoryStream(dataDir.artifacts(), TEMP_PREFIX + "*" + TEMP_SUFFIX)) {
+            for (Path leftover : leftovers) {
+                removed += Files.deleteIfExists(leftover) ? 1 : 0;
+            }
+        }
+        return removed;
+    }
+
     /** Streams the body into the artifact store and the materializer at once. */
     private Received receive(InputStream body) throws IOException {
         Files.createDirectories(dataDir.artifacts());
-        Path temp = Files.createTempFile(dataDir.artifacts(), ".upload-", ".tmp");
+        Path temp = Files.createTempFile(dataDir.artifacts(), TEMP_PREFIX, TEMP_SUFFIX);
         try {
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
             long bytes;

@@ -290,6 +290,72 @@ class GitPushTest {
         assertThat(fetch.err()).contains("project 'doomed' not found");
     }
 
+    @Test
+    void a_push_whose_commit_links_out_of_its_tree_is_rejected_and_lands_nothing() throws IOException {
+        // git exports put the commit under one top folder; once stripped, "x -> .." would name trees/.
+        Path app = karta.newApp(work.resolve("app"));
+        Files.createSymbolicLink(app.resolve("x"), Path.of(".."));
+        Files.createDirectories(app.resolve("a"));
+        Files.createSymbolicLink(app.resolve("a/b"), Path.of("../.."));
+        karta.commitAll(app, "links out of the release tree");
+        List<String> treesBefore = treeStore();
+
+        GitFixture.Run push = karta.git(app, "push", karta.remote("escape", writer.secret()), "main").failed();
+
+        assertThat(push.err()).contains("! [remote rejected] main -> main (build failed: symlink '",
+                "' points outside the tree ('..", "(link_escapes_tree)");
+        assertThat(push.err()).contains("remote: Push rejected: 'main' was not moved; escape has no release yet");
+        assertThat(karta.project("escape").get("current_release").isNull()).isTrue();
+        assertThat(treeStore()).as("nothing landed in the shared tree store").isEqualTo(treesBefore);
+    }
+
+    @Test
+    void a_rejected_push_takes_back_the_objects_it_brought() throws IOException {
+        Path app = karta.newApp(work.resolve("app"));
+        karta.git(app, "push", karta.remote("takeback", writer.secret()), "main").ok();
+        Path objects = karta.server.config().dataDir().resolve("projects")
+                .resolve(karta.query("SELECT id FROM projects WHERE name = 'takeback'").get(0)).resolve("repo.git/objects");
+        List<String> before = objectFiles(objects);
+        byte[] noise = new byte[256 << 10];
+        new Random(7).nextBytes(noise);
+        Files.write(app.resolve("weights.bin"), noise);
+        GitFixture.write(app.resolve("karta.toml"), "entry_point = [\n");
+        karta.commitAll(app, "big and broken");
+
+        karta.git(app, "push", karta.remote("takeback", writer.secret()), "main").failed();
+
+        assertThat(objectFiles(objects)).as("pack and loose objects after the rejected push").isEqualTo(before);
+        GitFixture.write(app.resolve("karta.toml"), "entry_point = \"CLAUDE.md\"\n");
+        String fixed = karta.commitAll(app, "fixed");
+        karta.git(app, "push", karta.remote("takeback", writer.secret()), "main").ok();
+        assertThat(remoteMain("takeback")).isEqualTo(fixed);
+        assertThat(releaseTree("takeback").resolve("weights.bin")).hasBinaryContent(noise);
+    }
+
+    /** Every file of a repository's object store (packs, indexes, loose objects) with its size. */
+    private static List<String> objectFiles(Path objects) throws IOException {
+        try (var walk = Files.walk(objects)) {
+            return walk.filter(Files::isRegularFile).map(p -> {
+                try {
+                    return objects.relativize(p) + " " + Files.size(p);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }).sorted().toList();
+        }
+    }
+
+    /** The names in the shared tree store, staging folders aside. */
+    private static List<String> treeStore() throws IOException {
+        Path dir = karta.server.config().dataDir().resolve("trees");
+        if (!Files.isDirectory(dir)) {
+            return List.of();
+        }
+        try (var trees = Files.list(dir)) {
+            return trees.map(p -> p.getFileName().toString()).filter(n -> !n.startsWith(".")).sorted().toList();
+        }
+    }
+
     private Path releaseTree(String project) {
         String digest = karta.releases(project).get(0).get("content_digest").asText();
         return karta.server.config().dataDir().resolve("trees").resolve(digest.substring("sha256:".length()));
