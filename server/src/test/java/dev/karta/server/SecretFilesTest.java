@@ -52,7 +52,6 @@ class SecretFilesTest {
         TestServer.start(dataDir).close();
         chmod(dataDir, "rwxr-xr-x");
         chmod(dataDir.resolve("karta.db"), "rw-r--r--");
-        Files.writeString(dataDir.resolve("secrets.key"), "0123456789abcdef0123456789abcdef");
         chmod(dataDir.resolve("secrets.key"), "rw-r--r--");
         Logger logger = (Logger) LoggerFactory.getLogger(DataDir.class);
         ListAppender<ILoggingEvent> log = new ListAppender<>();

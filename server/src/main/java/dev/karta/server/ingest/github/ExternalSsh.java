@@ -3,10 +3,13 @@ package dev.karta.server.ingest.github;
 import dev.karta.server.process.Child;
 import dev.karta.server.process.ProcessLauncher;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
 import org.eclipse.jgit.errors.TransportException;
@@ -96,12 +99,82 @@ final class ExternalSsh extends SshSessionFactory {
             Child child = launcher.start(new ProcessLauncher.Command(full, null, launcher.baseEnvironment()), false);
             processes.add(child);
             started.accept(child.process());
-            return child.process();
+            return new Reaped(child.process());
         }
 
         @Override
         public void disconnect() {
             processes.forEach(Child::kill);
+        }
+    }
+
+    /**
+     * The ssh process as JGit sees it. When the remote end closes (or the fetch deadline kills
+     * ssh), JGit reads end-of-stream and at once asks for the exit code; the pipe can close before
+     * the process is reaped, and {@link Process#exitValue()} would then throw instead of answering.
+     * This one waits up to two seconds for the exit first.
+     */
+    private static final class Reaped extends Process {
+        private static final long EXIT_GRACE_MS = 2_000;
+        private final Process process;
+
+        Reaped(Process process) {
+            this.process = process;
+        }
+
+        @Override
+        public int exitValue() {
+            try {
+                process.waitFor(EXIT_GRACE_MS, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return process.exitValue();
+        }
+
+        @Override
+        public OutputStream getOutputStream() {
+            return process.getOutputStream();
+        }
+
+        @Override
+        public InputStream getInputStream() {
+            return process.getInputStream();
+        }
+
+        @Override
+        public InputStream getErrorStream() {
+            return process.getErrorStream();
+        }
+
+        @Override
+        public int waitFor() throws InterruptedException {
+            return process.waitFor();
+        }
+
+        @Override
+        public boolean waitFor(long timeout, TimeUnit unit) throws InterruptedException {
+            return process.waitFor(timeout, unit);
+        }
+
+        @Override
+        public void destroy() {
+            process.destroy();
+        }
+
+        @Override
+        public Process destroyForcibly() {
+            return process.destroyForcibly();
+        }
+
+        @Override
+        public boolean isAlive() {
+            return process.isAlive();
+        }
+
+        @Override
+        public ProcessHandle toHandle() {
+            return process.toHandle();
         }
     }
 }
