@@ -110,8 +110,8 @@ public final class KartaServer implements AutoCloseable {
 
         this.bootstrapped = tenants.bootstrap(config.bootstrapKey());
         HttpApi.Handlers handlers = new HttpApi.Handlers(
-                new ProjectRoutes(projects, json),
-                new KeyRoutes(keys, json),
+                new ProjectRoutes(projects, idempotency, json),
+                new KeyRoutes(keys, idempotency, json),
                 new AuditRoutes(audit),
                 new ReleaseRoutes(releases, projects, idempotency, json),
                 new DeployRoutes(new Deploys(deployStore), projects, new DeployLogStream(logFeeds, json)),
