@@ -57,6 +57,7 @@ public final class WebhookRoutes {
     private static final Pattern FULL_SHA = Pattern.compile("[0-9a-f]{40}");
     private static final String NULL_SHA = "0".repeat(40);
     private static final String SIGNATURE_PREFIX = "sha256=";
+    private static final long DRAIN_BYTES = 16L << 20;
 
     /** What the webhook did with a delivery: {@code deployed}, {@code ignored}, {@code duplicate} or {@code pong}. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -316,17 +317,35 @@ public final class WebhookRoutes {
      */
     private byte[] rawBody(Context ctx) throws IOException {
         long declared = ctx.req().getContentLengthLong();
-        if (declared > maxBytes) {
-            throw tooLarge();
-        }
         int cap = (int) Math.min(maxBytes, Integer.MAX_VALUE - 16);
         try (InputStream in = ctx.req().getInputStream()) {
+            if (declared > maxBytes) {
+                throw tooLarge(in, declared);
+            }
             byte[] bytes = in.readNBytes(cap + 1);
             if (bytes.length > cap) {
-                throw tooLarge();
+                throw tooLarge(in, declared);
             }
             return bytes;
         }
+    }
+
+    /**
+     * The 413, after reading and dropping what is left of the body up to {@value #DRAIN_BYTES}
+     * bytes. Answering while the client is still sending makes the server close a connection
+     * with unread data, and the client's TCP stack then discards the 413 it had not read yet
+     * (the client sees a reset or "no bytes", not the answer). A larger body is not drained: its
+     * sender gets the closed connection.
+     */
+    private ApiError tooLarge(InputStream in, long declared) throws IOException {
+        if (declared <= DRAIN_BYTES) {
+            byte[] sink = new byte[64 * 1024];
+            long left = DRAIN_BYTES;
+            for (int n; left > 0 && (n = in.read(sink, 0, (int) Math.min(sink.length, left))) > 0; ) {
+                left -= n;
+            }
+        }
+        return tooLarge();
     }
 
     private ApiError tooLarge() {
