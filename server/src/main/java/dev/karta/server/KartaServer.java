@@ -103,7 +103,7 @@ public final class KartaServer implements AutoCloseable {
                 releases, retention, logs, config.buildWorkers(), config.buildTimeout());
         Ingest ingest = new Ingest(db, projects, projectStore, queue, workers, audit, logs);
         Idempotency idempotency = new Idempotency(db, json);
-        this.logFeeds = new LogFeeds(logs, json, config.logs());
+        this.logFeeds = new LogFeeds(logs, json, config.logs(), keys);
         metrics.registry().gauge("karta.logs.followers", logFeeds, LogFeeds::followers);
         projects.onDelete(project -> logFeeds.endProject(project.id()));
         this.logRetention = new LogRetention(logs, config.logs());

@@ -11,16 +11,21 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Collection;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Set;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.jdbi.v3.core.Handle;
 
 /**
@@ -51,6 +56,7 @@ public final class ApiKeys {
     private final Map<String, Long> lastTouched = new ConcurrentHashMap<>();
     private final Map<String, CompletableFuture<Boolean>> verifying = new ConcurrentHashMap<>();
     private final Semaphore bcryptPermits = new Semaphore(Runtime.getRuntime().availableProcessors());
+    private final List<Consumer<String>> revocationListeners = new CopyOnWriteArrayList<>();
 
     public ApiKeys(Database db, AuditLog audit, Duration cacheTtl) {
         this.db = db;
@@ -112,7 +118,33 @@ public final class ApiKeys {
             return store.byId(h, actor.orgId(), id).orElseThrow();
         });
         valid.values().removeIf(cached -> cached.principal().keyId().equals(id));
+        for (Consumer<String> listener : revocationListeners) {
+            listener.accept(id);
+        }
         return revoked.toWire();
+    }
+
+    /**
+     * Runs {@code listener} with a key's id after that key is revoked on this server (after the
+     * commit). Revocations on other servers are seen through {@link #unusable}.
+     */
+    public void onRevoke(Consumer<String> listener) {
+        revocationListeners.add(listener);
+    }
+
+    /**
+     * The keys among {@code keyIds} that can no longer be used: revoked, or gone (deleted with
+     * their org), on any server sharing the database. They are also dropped from this server's
+     * cache, so their next request is checked again rather than served from the cache.
+     */
+    public Set<String> unusable(Collection<String> keyIds) {
+        Set<String> usable = store.usable(keyIds);
+        Set<String> unusable = new HashSet<>(keyIds);
+        unusable.removeAll(usable);
+        if (!unusable.isEmpty()) {
+            valid.values().removeIf(cached -> unusable.contains(cached.principal().keyId()));
+        }
+        return unusable;
     }
 
     /** The caller behind a presented secret, or a 401 (429 when bcrypt capacity is exhausted). */
