@@ -77,7 +77,7 @@ public final class KartaServer implements AutoCloseable {
         HttpMetrics metrics = new HttpMetrics();
 
         AuditLog audit = new AuditLog(db);
-        ApiKeys keys = new ApiKeys(db, audit, config.keyCacheTtl());
+        ApiKeys keys = new ApiKeys(db, audit, config.keyCacheTtl(), config.limits(), java.time.Clock.systemUTC());
         Tenants tenants = new Tenants(db, keys, audit);
         ProjectStore projectStore = new ProjectStore(db);
         LogStore logs = new LogStore(db, new LogBus());
