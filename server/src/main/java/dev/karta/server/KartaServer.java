@@ -122,7 +122,7 @@ public final class KartaServer implements AutoCloseable {
                 new RepoRoutes(bindings, bound, idempotency, json, baseUrl::get),
                 new WebhookRoutes(db, bindings, ingest, audit, logs, json, config.repos().maxWebhookBytes()),
                 new LogRoutes(projects, logs, logFeeds),
-                new SessionRoutes(sessions, idempotency, json),
+                new SessionRoutes(sessions, idempotency, json, keys),
                 new UsageRoutes(db, projects, dataDir));
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys),
                 metrics, handlers);

@@ -87,6 +87,7 @@ public final class ApiKeys {
     private final Map<String, Window> addressFailures = new ConcurrentHashMap<>();
     private final AtomicLong bcryptRuns = new AtomicLong();
     private final List<Consumer<String>> revocationListeners = new CopyOnWriteArrayList<>();
+    private final Set<String> revokedHere = ConcurrentHashMap.newKeySet();
 
     public ApiKeys(Database db, AuditLog audit, Duration cacheTtl) {
         this(db, audit, cacheTtl, Config.Limits.DEFAULTS, Clock.systemUTC());
@@ -154,6 +155,7 @@ public final class ApiKeys {
             return store.byId(h, actor.orgId(), id).orElseThrow();
         });
         valid.values().removeIf(cached -> cached.principal().keyId().equals(id));
+        revokedHere.add(id);
         for (Consumer<String> listener : revocationListeners) {
             listener.accept(id);
         }
@@ -166,6 +168,11 @@ public final class ApiKeys {
      */
     public void onRevoke(Consumer<String> listener) {
         revocationListeners.add(listener);
+    }
+
+    /** Whether the key was revoked through this server: a check without a query, for streams. */
+    public boolean revokedHere(String keyId) {
+        return revokedHere.contains(keyId);
     }
 
     /**
