@@ -2,6 +2,7 @@ package dev.karta.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.Deploy;
+import dev.karta.api.ErrorBody;
 import dev.karta.api.LogEntry;
 import java.io.IOException;
 import java.io.InputStream;
@@ -104,6 +105,10 @@ final class BuildLog {
                 SseReader.Event event = (SseReader.Event) item;
                 if (event.type().equals("end")) {
                     return decode(event, Deploy.class);
+                }
+                if (event.type().equals("error")) {
+                    // The server ended the stream for good (the key was revoked): no reconnecting.
+                    throw CliError.ofStreamError(decode(event, ErrorBody.class));
                 }
                 if (event.type().equals("log")) {
                     LogEntry entry = decode(event, LogEntry.class);

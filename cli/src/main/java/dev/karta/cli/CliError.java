@@ -88,6 +88,22 @@ final class CliError extends RuntimeException {
         return httpStatus == 400 ? new CliError(Kind.USAGE, getMessage(), httpStatus) : this;
     }
 
+    /**
+     * An {@code event: error} that ended a stream the server had answered 200 (its key was
+     * revoked meanwhile, say): the same error as if the server had answered it with a status.
+     */
+    static CliError ofStreamError(ErrorBody body) {
+        int status = switch (body == null || body.error() == null ? "" : body.error()) {
+            case "unauthorized" -> 401;
+            case "forbidden" -> 403;
+            case "not_found" -> 404;
+            default -> 0;
+        };
+        String message = body != null && body.message() != null && !body.message().isBlank()
+                ? body.message() : "the server ended the stream with an error";
+        return status == 0 ? new CliError(Kind.FAILED, message) : new CliError(Kind.ofStatus(status), message, status);
+    }
+
     /** A server's error answer; the body's message when it is {@code {"error","message"}}. */
     static CliError ofResponse(int status, ErrorBody body, String method, String url) {
         String message = body != null && body.message() != null && !body.message().isBlank()

@@ -65,7 +65,8 @@ final class GitCredentialCommand implements Callable<Integer> {
             for (String line; (line = in.readLine()) != null && !line.isEmpty(); ) {
                 int equals = line.indexOf('=');
                 if (equals > 0) {
-                    values.putIfAbsent(line.substring(0, equals), line.substring(equals + 1));
+                    // git-credential(1): a repeated attribute's later value overrides the earlier one.
+                    values.put(line.substring(0, equals), line.substring(equals + 1));
                 }
             }
         } catch (IOException e) {

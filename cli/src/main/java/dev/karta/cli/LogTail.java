@@ -1,6 +1,7 @@
 package dev.karta.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.karta.api.ErrorBody;
 import dev.karta.api.LogEntry;
 import java.io.IOException;
 import java.io.InputStream;
@@ -114,6 +115,10 @@ final class LogTail {
                         break;
                     } else {
                         SseReader.Event event = (SseReader.Event) item;
+                        if (event.type().equals("error")) {
+                            // The server ended the stream for good (the key was revoked): no reconnecting.
+                            throw CliError.ofStreamError(errorBody(event));
+                        }
                         if (event.type().equals("log")) {
                             LogEntry entry = decode(event);
                             if (lastId == null || entry.id() > lastId) {
@@ -158,6 +163,14 @@ final class LogTail {
     static boolean retryable(CliError error) {
         int status = error.httpStatus();
         return status == 0 ? error.kind() == CliError.Kind.UNAVAILABLE : status >= 500 || status == 429;
+    }
+
+    private ErrorBody errorBody(SseReader.Event event) {
+        try {
+            return json.readValue(event.data(), ErrorBody.class);
+        } catch (IOException e) {
+            return null;
+        }
     }
 
     private LogEntry decode(SseReader.Event event) {

@@ -145,4 +145,19 @@ class BuildLogTest {
                 .hasMessage("deploy 'dep_1' not found");
         assertThat(fake.requests("GET", LOGS)).hasSize(1);
     }
+
+    @Test
+    void an_error_event_ends_the_build_log_with_that_error_and_no_reconnect() {
+        fake.on("GET", LOGS, (exchange, request) -> {
+            OutputStream out = FakeKarta.sse(exchange);
+            event(out, logEvent(1, "one"));
+            event(out, "event: error\ndata: {\"error\":\"unauthorized\",\"message\":\"API key key_1 was revoked\"}\n\n");
+        });
+
+        assertThatThrownBy(() -> follow(3, Duration.ofSeconds(30)))
+                .isInstanceOfSatisfying(CliError.class, e -> assertThat(e.exitCode()).isEqualTo(3))
+                .hasMessage("API key key_1 was revoked");
+        assertThat(shown).containsExactly("one");
+        assertThat(fake.requests("GET", LOGS)).hasSize(1);
+    }
 }

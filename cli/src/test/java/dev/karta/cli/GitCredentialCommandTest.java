@@ -57,6 +57,20 @@ class GitCredentialCommandTest {
     }
 
     @Test
+    void a_later_host_line_overrides_an_earlier_one_as_in_git() {
+        Run karta = loggedInTo("http://127.0.0.1:7070");
+
+        // git-credential(1): when a key is repeated, the last value wins.
+        Run.Result toOther = karta.stdin("protocol=http\nhost=127.0.0.1:7070\nhost=evil.example.com\n\n")
+                .run("git-credential", "get");
+        Run.Result toServer = karta.stdin("protocol=http\nhost=evil.example.com\nhost=127.0.0.1:7070\n\n")
+                .run("git-credential", "get");
+
+        assertThat(toOther.stdout()).isEmpty();
+        assertThat(toServer.stdout()).isEqualTo("username=karta\npassword=" + KEY + "\n");
+    }
+
+    @Test
     void get_for_another_host_port_or_protocol_prints_nothing() {
         Run karta = loggedInTo("http://127.0.0.1:7070");
 

@@ -153,6 +153,21 @@ class LogTailTest {
     }
 
     @Test
+    void tail_stops_with_exit_3_at_an_error_event_without_reconnecting() {
+        script((exchange, request) -> {
+            OutputStream out = FakeKarta.sse(exchange);
+            event(out, entry(1));
+            event(out, "event: error\ndata: {\"error\":\"unauthorized\",\"message\":\"API key key_1 was revoked\"}\n\n");
+        });
+
+        Run.Result result = karta.start("logs", "shop", "--tail").await(Duration.ofSeconds(20));
+
+        assertThat(result.exitCode()).as(result.toString()).isEqualTo(3);
+        assertThat(result.stderr()).isEqualTo("karta: API key key_1 was revoked\n");
+        assertThat(fake.requests("GET", LOGS)).hasSize(1);
+    }
+
+    @Test
     void tail_stops_with_exit_2_when_the_server_refuses_the_query_after_a_drop() {
         script(entriesThenEnd(1), error(400, "bad_request", "invalid source"));
 

@@ -82,7 +82,7 @@ public final class KartaServer implements AutoCloseable {
         HttpMetrics metrics = new HttpMetrics();
 
         AuditLog audit = new AuditLog(db);
-        ApiKeys keys = new ApiKeys(db, audit, config.keyCacheTtl());
+        ApiKeys keys = new ApiKeys(db, audit, config.keyCacheTtl(), config.limits(), java.time.Clock.systemUTC());
         Tenants tenants = new Tenants(db, keys, audit);
         ProjectStore projectStore = new ProjectStore(db);
         LogStore logs = new LogStore(db, new LogBus());
@@ -113,15 +113,15 @@ public final class KartaServer implements AutoCloseable {
         Ingest ingest = new Ingest(db, projects, projectStore, queue, workers, audit, logs, deployStore,
                 config.limits().maxQueuedDeploysPerOrg());
         Idempotency idempotency = new Idempotency(db, json);
-        this.logFeeds = new LogFeeds(logs, json, config.logs());
+        this.logFeeds = new LogFeeds(logs, json, config.logs(), keys);
         metrics.registry().gauge("karta.logs.followers", logFeeds, LogFeeds::followers);
         projects.onDelete(project -> logFeeds.endProject(project.id()));
         this.logRetention = new LogRetention(logs, config.logs());
 
         this.bootstrapped = tenants.bootstrap(config.bootstrapKey());
         HttpApi.Handlers handlers = new HttpApi.Handlers(
-                new ProjectRoutes(projects, json),
-                new KeyRoutes(keys, json),
+                new ProjectRoutes(projects, idempotency, json),
+                new KeyRoutes(keys, idempotency, json),
                 new AuditRoutes(audit),
                 new ReleaseRoutes(releases, projects, idempotency, json),
                 new DeployRoutes(new Deploys(deployStore), projects, new DeployLogStream(logFeeds, json)),
@@ -132,7 +132,7 @@ public final class KartaServer implements AutoCloseable {
                 new RepoRoutes(bindings, bound, idempotency, json, baseUrl::get),
                 new WebhookRoutes(db, bindings, ingest, audit, logs, json, config.repos().maxWebhookBytes()),
                 new LogRoutes(projects, logs, logFeeds),
-                new SessionRoutes(sessions, idempotency, json),
+                new SessionRoutes(sessions, idempotency, json, keys),
                 new UsageRoutes(db, projects, dataDir));
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys),
                 metrics, handlers);

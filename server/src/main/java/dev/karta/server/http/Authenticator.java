@@ -26,18 +26,21 @@ public final class Authenticator {
         if (required == null) {
             return;
         }
-        Principal principal = authenticate(ctx.header("Authorization"));
+        Principal principal = authenticate(ctx.header("Authorization"), ctx.ip());
         requireScope(principal, required);
         ctx.attribute(Requests.PRINCIPAL, principal);
     }
 
-    /** Validates an Authorization header value and returns its caller, or throws a 401. */
-    public Principal authenticate(String authorization) {
+    /**
+     * Validates an Authorization header value sent from {@code address} (the client's, for the
+     * failed-check throttle; may be null) and returns its caller, or throws a 401.
+     */
+    public Principal authenticate(String authorization, String address) {
         String secret = secretOf(authorization);
         if (secret == null) {
             throw ApiError.unauthorized("missing API key: send 'Authorization: Bearer kt_live_…'");
         }
-        return keys.authenticate(secret);
+        return keys.authenticate(secret, address);
     }
 
     public static void requireScope(Principal principal, Scope required) {

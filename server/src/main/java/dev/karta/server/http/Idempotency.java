@@ -12,14 +12,22 @@ import java.util.function.Supplier;
  * {@code Idempotency-Key} for mutating calls: the first request with a key runs and its answer
  * is stored; a retry with the same key and the same request gets that answer again and does
  * nothing; the same key with a different request is a 422, and one still running a 409. Keys
- * are per org and remembered for {@value #TTL_HOURS} hours.
+ * are per org (another org's identical key is another key) and remembered for
+ * {@value #TTL_HOURS} hours.
  */
 public final class Idempotency {
     private static final int TTL_HOURS = 24;
     private static final int MAX_KEY = 255;
 
-    /** A stored answer: status and JSON body. */
-    public record Answer(int status, Object body) {
+    /**
+     * An answer: status and JSON body (null for none, as for 204), and what a retry gets instead,
+     * which is what is stored: the same body unless it holds something never to be kept, such
+     * as a new key's secret.
+     */
+    public record Answer(int status, Object body, Object replayBody) {
+        public Answer(int status, Object body) {
+            this(status, body, body);
+        }
     }
 
     private record Stored(String fingerprint, Integer status, String body) {
@@ -74,7 +82,10 @@ public final class Idempotency {
                 throw ApiError.conflict("a request with Idempotency-Key '" + key + "' is still in progress");
             }
             ctx.header("Idempotent-Replayed", "true");
-            ctx.status(stored.status()).contentType("application/json").result(stored.body());
+            ctx.status(stored.status());
+            if (stored.body() != null) {
+                ctx.contentType("application/json").result(stored.body());
+            }
             return;
         }
         Answer answer;
@@ -84,14 +95,17 @@ public final class Idempotency {
             db.execute("DELETE FROM idempotency_keys WHERE org_id = ? AND idem_key = ?", org, key);
             throw e;
         }
-        String body = write(answer.body());
+        String replay = answer.replayBody() == null ? null : write(answer.replayBody());
         db.execute("UPDATE idempotency_keys SET status = ?, body = ? WHERE org_id = ? AND idem_key = ?",
-                answer.status(), body, org, key);
-        ctx.status(answer.status()).contentType("application/json").result(body);
+                answer.status(), replay, org, key);
+        send(ctx, answer);
     }
 
     private void send(Context ctx, Answer answer) {
-        ctx.status(answer.status()).contentType("application/json").result(write(answer.body()));
+        ctx.status(answer.status());
+        if (answer.body() != null) {
+            ctx.contentType("application/json").result(write(answer.body()));
+        }
     }
 
     private Optional<Stored> find(String org, String key) {

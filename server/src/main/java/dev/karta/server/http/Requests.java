@@ -1,5 +1,6 @@
 package dev.karta.server.http;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
@@ -7,11 +8,15 @@ import dev.karta.server.audit.Actor;
 import dev.karta.server.keys.Principal;
 import io.javalin.http.Context;
 import java.io.IOException;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /** What handlers read off a request: the authenticated caller, its request id, a JSON body. */
 public final class Requests {
     static final String PRINCIPAL = "karta.principal";
     static final String REQUEST_ID = "karta.request_id";
+    /** Jackson's text for {@link JsonParser.Feature#STRICT_DUPLICATE_DETECTION}; it has no own exception type. */
+    private static final Pattern DUPLICATE_FIELD = Pattern.compile("Duplicate field '(.{1,200})'", Pattern.DOTALL);
 
     private Requests() {
     }
@@ -54,12 +59,19 @@ public final class Requests {
                     "expected Content-Type application/json, got '" + contentType + "'");
         }
         try {
-            T value = mapper.readValue(body, type);
+            // Without strict detection Jackson keeps one of the two values, or for records fails
+            // with a message about its creator properties; a duplicate is the client's mistake.
+            T value = mapper.readerFor(type).with(JsonParser.Feature.STRICT_DUPLICATE_DETECTION).readValue(body);
             if (value == null) {
                 throw ApiError.badRequest("request body must be a JSON object, not null");
             }
             return value;
         } catch (JsonProcessingException e) {
+            Matcher duplicate = DUPLICATE_FIELD.matcher(String.valueOf(e.getOriginalMessage()));
+            if (duplicate.matches()) {
+                throw new ApiError(ApiError.Kind.BAD_REQUEST, "malformed_json",
+                        "duplicate field \"" + duplicate.group(1) + "\" in the JSON body");
+            }
             var at = e.getLocation();
             String where = at == null ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr();
             throw new ApiError(ApiError.Kind.BAD_REQUEST, "malformed_json",

@@ -1,6 +1,7 @@
 package dev.karta.server.keys;
 
 import at.favre.lib.crypto.bcrypt.BCrypt;
+import dev.karta.server.Config;
 import dev.karta.server.Ids;
 import dev.karta.server.audit.Actor;
 import dev.karta.server.audit.AuditLog;
@@ -9,18 +10,25 @@ import dev.karta.server.store.Database;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Collection;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Set;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import org.jdbi.v3.core.Handle;
 
 /**
@@ -32,6 +40,17 @@ import org.jdbi.v3.core.Handle;
  * ones for a minute, and at most one bcrypt check per core runs at a time (others wait briefly,
  * then get 429). Revoking drops the key from this node's cache at once; other nodes see it
  * within {@code cacheTtl}.
+ *
+ * <p>Bcrypt is also what an attacker can make us spend: any read key lists its org's key
+ * prefixes, and a known prefix with a made-up suffix costs a bcrypt run. So failed bcrypt checks
+ * are counted per prefix and per client address in one-minute windows; past
+ * {@link Config.Limits#keyFailuresPerPrefix()} (or {@code keyFailuresPerAddress()}) failures,
+ * checks of that prefix (or from that address) are answered 401 without bcrypt until the window
+ * ends. That includes the right secret of that prefix unless it is already cached as valid: a
+ * correct secret cannot be told from a guess without bcrypt, and verifying it anyway would let
+ * every guess through to bcrypt again. And each org gets at most half of the bcrypt slots, so
+ * the guesses of one org (its prefixes are the only ones it can list) never take every slot
+ * from the others.
  */
 public final class ApiKeys {
     private static final int BCRYPT_COST = 10;
@@ -50,13 +69,37 @@ public final class ApiKeys {
     private final Map<String, Long> rejected = new ConcurrentHashMap<>();
     private final Map<String, Long> lastTouched = new ConcurrentHashMap<>();
     private final Map<String, CompletableFuture<Boolean>> verifying = new ConcurrentHashMap<>();
-    private final Semaphore bcryptPermits = new Semaphore(Runtime.getRuntime().availableProcessors());
+    private static final Duration FAILURE_WINDOW = Duration.ofMinutes(1);
+    private static final int MAX_WINDOWS = 100_000;
+    private static final Duration SLOT_WAIT = Duration.ofSeconds(5);
+
+    /** Failed checks counted in the minute starting at {@code start}. */
+    private record Window(long start, int failures) {
+    }
+
+    private final Config.Limits limits;
+    private final Clock clock;
+    private final int bcryptSlots = Runtime.getRuntime().availableProcessors();
+    private final int bcryptSlotsPerOrg = Math.max(1, bcryptSlots / 2);
+    private final Semaphore bcryptPermits = new Semaphore(bcryptSlots);
+    private final Map<String, Semaphore> orgPermits = new ConcurrentHashMap<>();
+    private final Map<String, Window> prefixFailures = new ConcurrentHashMap<>();
+    private final Map<String, Window> addressFailures = new ConcurrentHashMap<>();
+    private final AtomicLong bcryptRuns = new AtomicLong();
+    private final List<Consumer<String>> revocationListeners = new CopyOnWriteArrayList<>();
+    private final Set<String> revokedHere = ConcurrentHashMap.newKeySet();
 
     public ApiKeys(Database db, AuditLog audit, Duration cacheTtl) {
+        this(db, audit, cacheTtl, Config.Limits.DEFAULTS, Clock.systemUTC());
+    }
+
+    public ApiKeys(Database db, AuditLog audit, Duration cacheTtl, Config.Limits limits, Clock clock) {
         this.db = db;
         this.store = new KeyStore(db);
         this.audit = audit;
         this.cacheTtl = cacheTtl;
+        this.limits = limits;
+        this.clock = clock;
     }
 
     /** A freshly minted key: its stored form and the secret, which is shown once and never kept. */
@@ -112,16 +155,56 @@ public final class ApiKeys {
             return store.byId(h, actor.orgId(), id).orElseThrow();
         });
         valid.values().removeIf(cached -> cached.principal().keyId().equals(id));
+        revokedHere.add(id);
+        for (Consumer<String> listener : revocationListeners) {
+            listener.accept(id);
+        }
         return revoked.toWire();
     }
 
-    /** The caller behind a presented secret, or a 401 (429 when bcrypt capacity is exhausted). */
+    /**
+     * Runs {@code listener} with a key's id after that key is revoked on this server (after the
+     * commit). Revocations on other servers are seen through {@link #unusable}.
+     */
+    public void onRevoke(Consumer<String> listener) {
+        revocationListeners.add(listener);
+    }
+
+    /** Whether the key was revoked through this server: a check without a query, for streams. */
+    public boolean revokedHere(String keyId) {
+        return revokedHere.contains(keyId);
+    }
+
+    /**
+     * The keys among {@code keyIds} that can no longer be used: revoked, or gone (deleted with
+     * their org), on any server sharing the database. They are also dropped from this server's
+     * cache, so their next request is checked again rather than served from the cache.
+     */
+    public Set<String> unusable(Collection<String> keyIds) {
+        Set<String> usable = store.usable(keyIds);
+        Set<String> unusable = new HashSet<>(keyIds);
+        unusable.removeAll(usable);
+        if (!unusable.isEmpty()) {
+            valid.values().removeIf(cached -> unusable.contains(cached.principal().keyId()));
+        }
+        return unusable;
+    }
+
+    /** {@link #authenticate(String, String)} for a caller whose address is unknown. */
     public Principal authenticate(String secret) {
+        return authenticate(secret, null);
+    }
+
+    /**
+     * The caller behind a presented secret, or a 401 (429 when bcrypt capacity is exhausted).
+     * {@code address} (may be null) is the client's, for the per-address failure throttle.
+     */
+    public Principal authenticate(String secret, String address) {
         if (!KeySecret.isWellFormed(secret)) {
             throw ApiError.unauthorized("malformed API key: expected kt_live_ followed by 32 letters or digits");
         }
         String fingerprint = fingerprint(secret);
-        long now = System.currentTimeMillis();
+        long now = clock.millis();
         Cached cached = valid.get(fingerprint);
         if (cached != null && cached.expiresAt() > now) {
             touch(cached.principal().keyId(), now);
@@ -131,8 +214,23 @@ public final class ApiKeys {
         if (rejectedUntil != null && rejectedUntil > now) {
             throw invalidKey();
         }
-        Optional<StoredKey> stored = store.byPrefix(KeySecret.prefix(secret));
-        if (stored.isEmpty() || !verifyOnce(fingerprint, secret, stored.get().digest())) {
+        if (address != null && throttled(addressFailures, address, limits.keyFailuresPerAddress(), now)) {
+            throw ApiError.unauthorized("too many failed API key checks from " + address + ": retry in a minute");
+        }
+        String prefix = KeySecret.prefix(secret);
+        Optional<StoredKey> stored = store.byPrefix(prefix);
+        // Only failures that cost a bcrypt run count: an unknown prefix, or a throttled one, costs a look-up.
+        if (stored.isEmpty()) {
+            reject(fingerprint, now);
+            throw invalidKey();
+        }
+        if (throttled(prefixFailures, prefix, limits.keyFailuresPerPrefix(), now)) {
+            throw ApiError.unauthorized("too many failed checks of API keys starting " + prefix
+                    + ": retry in a minute");
+        }
+        if (!verifyOnce(fingerprint, secret, stored.get())) {
+            fail(prefixFailures, prefix, now);
+            fail(addressFailures, address, now);
             reject(fingerprint, now);
             throw invalidKey();
         }
@@ -151,7 +249,7 @@ public final class ApiKeys {
      * Verifies a secret against its digest, with at most one bcrypt run per secret at a time:
      * concurrent requests presenting the same uncached key wait for that one result.
      */
-    private boolean verifyOnce(String fingerprint, String secret, String digest) {
+    private boolean verifyOnce(String fingerprint, String secret, StoredKey key) {
         CompletableFuture<Boolean> mine = new CompletableFuture<>();
         CompletableFuture<Boolean> running = verifying.putIfAbsent(fingerprint, mine);
         if (running != null) {
@@ -167,7 +265,7 @@ public final class ApiKeys {
             }
         }
         try {
-            boolean verified = verify(secret, digest);
+            boolean verified = verify(secret, key.digest(), key.orgId());
             mine.complete(verified);
             return verified;
         } catch (RuntimeException e) {
@@ -178,20 +276,55 @@ public final class ApiKeys {
         }
     }
 
-    private boolean verify(String secret, String digest) {
+    /** One bcrypt run in one of the org's slots (at most half of all), then one of all slots. */
+    private boolean verify(String secret, String digest, String orgId) {
+        Semaphore orgSlots = orgPermits.computeIfAbsent(orgId, org -> new Semaphore(bcryptSlotsPerOrg));
+        long deadline = System.nanoTime() + SLOT_WAIT.toNanos();
+        acquire(orgSlots, deadline);
         try {
-            if (!bcryptPermits.tryAcquire(5, TimeUnit.SECONDS)) {
+            acquire(bcryptPermits, deadline);
+            try {
+                bcryptRuns.incrementAndGet();
+                return BCrypt.verifyer().verify(secret.toCharArray(), digest).verified;
+            } finally {
+                bcryptPermits.release();
+            }
+        } finally {
+            orgSlots.release();
+        }
+    }
+
+    private static void acquire(Semaphore slots, long deadline) {
+        try {
+            if (!slots.tryAcquire(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
                 throw ApiError.tooManyRequests("too many API key checks in flight; retry shortly");
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw ApiError.unavailable("interrupted while checking the API key");
         }
-        try {
-            return BCrypt.verifyer().verify(secret.toCharArray(), digest).verified;
-        } finally {
-            bcryptPermits.release();
+    }
+
+    /** Whether {@code key} has had {@code limit} failures in its current window. */
+    private static boolean throttled(Map<String, Window> windows, String key, int limit, long now) {
+        Window window = windows.get(key);
+        return window != null && now - window.start() < FAILURE_WINDOW.toMillis() && window.failures() >= limit;
+    }
+
+    private static void fail(Map<String, Window> windows, String key, long now) {
+        if (key == null) {
+            return;
         }
+        if (windows.size() >= MAX_WINDOWS) {
+            windows.values().removeIf(w -> now - w.start() >= FAILURE_WINDOW.toMillis());
+        }
+        windows.merge(key, new Window(now, 1), (old, one) -> now - old.start() >= FAILURE_WINDOW.toMillis()
+                ? one : new Window(old.start(), old.failures() + 1));
+    }
+
+    /** Bcrypt runs so far, for tests: throttled checks must not add to it. */
+    long bcryptRuns() {
+        return bcryptRuns.get();
     }
 
     private void reject(String fingerprint, long now) {

@@ -7,6 +7,7 @@ import dev.karta.api.CreatedApiKey;
 import dev.karta.api.Printable;
 import dev.karta.api.WhoAmI;
 import dev.karta.server.http.ApiError;
+import dev.karta.server.http.Idempotency;
 import dev.karta.server.http.Requests;
 import io.javalin.http.Context;
 import java.util.List;
@@ -16,10 +17,12 @@ public final class KeyRoutes {
     private static final int MAX_NAME = 100;
 
     private final ApiKeys keys;
+    private final Idempotency idempotency;
     private final ObjectMapper json;
 
-    public KeyRoutes(ApiKeys keys, ObjectMapper json) {
+    public KeyRoutes(ApiKeys keys, Idempotency idempotency, ObjectMapper json) {
         this.keys = keys;
+        this.idempotency = idempotency;
         this.json = json;
     }
 
@@ -44,12 +47,21 @@ public final class KeyRoutes {
         if (body.scopes() == null || body.scopes().size() != 1 || Scope.parse(body.scopes().get(0)) == null) {
             throw ApiError.badRequest("scopes must hold exactly one of \"read\", \"write\", \"admin\"");
         }
-        ApiKeys.Minted minted = keys.create(Requests.actor(ctx), name, Scope.parse(body.scopes().get(0)));
-        ctx.status(201).json(new CreatedApiKey(minted.key(), minted.secret()));
+        Scope scope = Scope.parse(body.scopes().get(0));
+        // A retry names the same key but never repeats its secret: answers are stored in the
+        // database, and a secret is shown once and never kept.
+        idempotency.respond(ctx, "api_key.create:" + name + ":" + scope.wireName(), () -> {
+            ApiKeys.Minted minted = keys.create(Requests.actor(ctx), name, scope);
+            return new Idempotency.Answer(201, new CreatedApiKey(minted.key(), minted.secret()),
+                    new CreatedApiKey(minted.key(), null));
+        });
     }
 
     public void revoke(Context ctx) {
-        keys.revoke(Requests.actor(ctx), ctx.pathParam("id"));
-        ctx.status(204);
+        String id = ctx.pathParam("id");
+        idempotency.respond(ctx, "api_key.revoke:" + id, () -> {
+            keys.revoke(Requests.actor(ctx), id);
+            return new Idempotency.Answer(204, null);
+        });
     }
 }

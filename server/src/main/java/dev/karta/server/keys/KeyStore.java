@@ -6,8 +6,11 @@ import dev.karta.server.store.Database;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
+import java.util.Collection;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import org.jdbi.v3.core.Handle;
 
 /** SQL of the {@code api_keys} table. */
@@ -59,6 +62,21 @@ final class KeyStore {
                 .bind("org", orgId)
                 .map((rs, ctx) -> map(rs))
                 .list());
+    }
+
+    /** The ids among {@code ids} of keys that exist and are not revoked. */
+    Set<String> usable(Collection<String> ids) {
+        Set<String> usable = new HashSet<>();
+        List<String> all = List.copyOf(ids);
+        for (int from = 0; from < all.size(); from += 500) {
+            List<String> chunk = all.subList(from, Math.min(all.size(), from + 500));
+            usable.addAll(db.withHandle(h -> h.createQuery(
+                            "SELECT id FROM api_keys WHERE revoked_at IS NULL AND id IN (<ids>)")
+                    .bindList("ids", chunk)
+                    .mapTo(String.class)
+                    .list()));
+        }
+        return usable;
     }
 
     void revoke(Handle h, String id, Instant at) {

@@ -2,14 +2,18 @@ package dev.karta.server.logs;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.karta.api.ErrorBody;
 import dev.karta.api.LogEntry;
 import dev.karta.server.Config;
 import dev.karta.server.http.ApiError;
+import dev.karta.server.http.Requests;
+import dev.karta.server.keys.ApiKeys;
 import io.javalin.http.Context;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -37,15 +41,23 @@ import org.slf4j.LoggerFactory;
  * ignoring its frames. It turns live only when the feed has fanned out nothing beyond what the
  * replay read; from then on it takes feed frames with an id above its cursor. So the seam between
  * replay and live has neither a gap nor a repeat, and nothing is stashed per client meanwhile.
+ *
+ * <p>A stream lives no longer than the key that opened it: a revocation on this server ends that
+ * key's streams at once, and every {@value #KEY_CHECK_MS} ms the keys of all open streams are
+ * checked against the database (revocations on other servers, keys deleted with their org). Such
+ * a stream ends with {@code event: error} carrying {@code {"error":"unauthorized","message":…}},
+ * and nothing queued before it is sent.
  */
 public final class LogFeeds implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(LogFeeds.class);
     static final int PAGE = 500;
     private static final long POLL_MS = 1000;
+    static final long KEY_CHECK_MS = 2000;
 
     private final LogStore store;
     private final ObjectMapper json;
     private final Config.Logs settings;
+    private final ApiKeys keys;
     private final Map<String, Feed> feeds = new ConcurrentHashMap<>();
     private final Set<Follower> followers = ConcurrentHashMap.newKeySet();
     private final ExecutorService workers;
@@ -53,10 +65,11 @@ public final class LogFeeds implements AutoCloseable {
     private final int sendSlices;
     private final ScheduledExecutorService ticker;
 
-    public LogFeeds(LogStore store, ObjectMapper json, Config.Logs settings) {
+    public LogFeeds(LogStore store, ObjectMapper json, Config.Logs settings, ApiKeys keys) {
         this.store = store;
         this.json = json;
         this.settings = settings;
+        this.keys = keys;
         this.workers = Executors.newFixedThreadPool(2, daemon("log-feed"));
         // Handing frames to sockets is most of a fan-out's cost: spread it over the cores.
         this.sendSlices = Math.max(2, Runtime.getRuntime().availableProcessors());
@@ -65,6 +78,8 @@ public final class LogFeeds implements AutoCloseable {
         long heartbeat = settings.heartbeat().toMillis();
         ticker.scheduleAtFixedRate(this::heartbeat, heartbeat, heartbeat, TimeUnit.MILLISECONDS);
         ticker.scheduleWithFixedDelay(this::poll, POLL_MS, POLL_MS, TimeUnit.MILLISECONDS);
+        ticker.scheduleWithFixedDelay(this::checkKeys, KEY_CHECK_MS, KEY_CHECK_MS, TimeUnit.MILLISECONDS);
+        keys.onRevoke(keyId -> endKeys(Set.of(keyId)));
     }
 
     /**
@@ -81,7 +96,7 @@ public final class LogFeeds implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        Follower follower = new Follower(stream, filter, cursor, ending);
+        Follower follower = new Follower(stream, Requests.principal(ctx).keyId(), filter, cursor, ending);
         feeds.compute(projectId, (id, existing) -> {
             Feed f = existing != null ? existing : new Feed(id, head);
             follower.feed = f;
@@ -167,6 +182,34 @@ public final class LogFeeds implements AutoCloseable {
         for (Follower follower : followers) {
             if (follower.ending != null) {
                 follower.checkEnd();
+            }
+        }
+    }
+
+    /** Ends the streams opened with a key that is no longer valid anywhere (revoked or deleted). */
+    private void checkKeys() {
+        Set<String> open = new HashSet<>();
+        for (Follower follower : followers) {
+            open.add(follower.keyId);
+        }
+        if (open.isEmpty()) {
+            return;
+        }
+        try {
+            endKeys(keys.unusable(open));
+        } catch (RuntimeException e) {
+            LOG.warn("checking the keys of open log streams failed: {}", e.toString());
+        }
+    }
+
+    private void endKeys(Set<String> keyIds) {
+        if (keyIds.isEmpty()) {
+            return;
+        }
+        for (Follower follower : followers) {
+            if (keyIds.contains(follower.keyId)) {
+                follower.stream.endWith(event(null, "error", write(new ErrorBody("unauthorized",
+                        "API key " + follower.keyId + " was revoked or deleted: this stream is closed"))));
             }
         }
     }
@@ -326,6 +369,7 @@ public final class LogFeeds implements AutoCloseable {
     /** One client's stream: its filter and how far it has been sent. */
     private final class Follower {
         private final SseStream stream;
+        private final String keyId;
         private final LogFilter filter;
         private final Supplier<String> ending;
         private final AtomicBoolean endCheckScheduled = new AtomicBoolean();
@@ -334,8 +378,9 @@ public final class LogFeeds implements AutoCloseable {
         private long cursor;
         private boolean live;
 
-        Follower(SseStream stream, LogFilter filter, long cursor, Supplier<String> ending) {
+        Follower(SseStream stream, String keyId, LogFilter filter, long cursor, Supplier<String> ending) {
             this.stream = stream;
+            this.keyId = keyId;
             this.filter = filter;
             this.cursor = cursor;
             this.ending = ending;

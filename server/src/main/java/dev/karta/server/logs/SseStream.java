@@ -176,6 +176,23 @@ final class SseStream implements WriteListener, AsyncListener {
         flush();
     }
 
+    /**
+     * Ends the stream with {@code frame} as its last frame, discarding what is queued and not yet
+     * handed to the connection: for a client that may no longer read the rest.
+     */
+    void endWith(byte[] frame) {
+        synchronized (this) {
+            if (closed || ending) {
+                return;
+            }
+            queue.clear();
+            queue.add(frame);
+            queuedBytes = frame.length;
+            ending = true;
+        }
+        flush();
+    }
+
     /** Drops the connection now, discarding what is queued. */
     void abort(String why) {
         synchronized (this) {

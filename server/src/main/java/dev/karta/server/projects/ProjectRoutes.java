@@ -3,16 +3,19 @@ package dev.karta.server.projects;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.CreateProject;
 import dev.karta.api.ProjectList;
+import dev.karta.server.http.Idempotency;
 import dev.karta.server.http.Requests;
 import io.javalin.http.Context;
 
 /** Handlers of {@code /agent_projects} and {@code /agent_projects/{p}}. */
 public final class ProjectRoutes {
     private final Projects projects;
+    private final Idempotency idempotency;
     private final ObjectMapper json;
 
-    public ProjectRoutes(Projects projects, ObjectMapper json) {
+    public ProjectRoutes(Projects projects, Idempotency idempotency, ObjectMapper json) {
         this.projects = projects;
+        this.idempotency = idempotency;
         this.json = json;
     }
 
@@ -23,7 +26,8 @@ public final class ProjectRoutes {
 
     public void create(Context ctx) {
         CreateProject body = Requests.json(ctx, json, CreateProject.class);
-        ctx.status(201).json(projects.toWire(projects.create(Requests.actor(ctx), body.name())));
+        idempotency.respond(ctx, "project.create:" + body.name(), () ->
+                new Idempotency.Answer(201, projects.toWire(projects.create(Requests.actor(ctx), body.name()))));
     }
 
     public void show(Context ctx) {
@@ -32,7 +36,10 @@ public final class ProjectRoutes {
     }
 
     public void delete(Context ctx) {
-        projects.delete(Requests.actor(ctx), ctx.pathParam("project"));
-        ctx.status(204);
+        String project = ctx.pathParam("project");
+        idempotency.respond(ctx, "project.delete:" + project, () -> {
+            projects.delete(Requests.actor(ctx), project);
+            return new Idempotency.Answer(204, null);
+        });
     }
 }

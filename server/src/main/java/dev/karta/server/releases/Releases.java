@@ -28,7 +28,7 @@ import java.util.regex.Pattern;
  * event and log entry, so the previous release keeps serving until that transaction commits.
  */
 public final class Releases {
-    private static final Pattern VERSION = Pattern.compile("v?(\\d{1,9})");
+    private static final Pattern VERSION = Pattern.compile("v?([1-9]\\d{0,8})");
 
     private final Database db;
     private final ReleaseStore store;
@@ -140,8 +140,9 @@ public final class Releases {
     }
 
     static int parseVersion(String version) {
-        Matcher m = version == null ? null : VERSION.matcher(version.trim());
-        if (m == null || !m.matches() || Integer.parseInt(m.group(1)) < 1) {
+        // One spelling per version: "v01" or " v1" would otherwise name v1 too.
+        Matcher m = version == null ? null : VERSION.matcher(version);
+        if (m == null || !m.matches()) {
             throw ApiError.badRequest("invalid release version '" + version + "': use v3 or 3");
         }
         return Integer.parseInt(m.group(1));

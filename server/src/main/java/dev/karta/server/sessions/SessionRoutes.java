@@ -11,6 +11,7 @@ import dev.karta.api.SessionList;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Idempotency;
 import dev.karta.server.http.Requests;
+import dev.karta.server.keys.ApiKeys;
 import io.javalin.http.Context;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -21,6 +22,7 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,14 +38,19 @@ public final class SessionRoutes {
     static final int MAX_METADATA_KEY_CHARS = 64;
     static final int MAX_METADATA_VALUE_CHARS = 1024;
 
+    /** How often a streamed turn re-checks its key against the database (revocations elsewhere). */
+    private static final long KEY_CHECK_MS = 5000;
+
     private final Sessions sessions;
     private final Idempotency idempotency;
     private final ObjectMapper json;
+    private final ApiKeys keys;
 
-    public SessionRoutes(Sessions sessions, Idempotency idempotency, ObjectMapper json) {
+    public SessionRoutes(Sessions sessions, Idempotency idempotency, ObjectMapper json, ApiKeys keys) {
         this.sessions = sessions;
         this.idempotency = idempotency;
         this.json = json;
+        this.keys = keys;
     }
 
     public void create(Context ctx) {
@@ -93,7 +100,7 @@ public final class SessionRoutes {
                     () -> new Idempotency.Answer(200, turns.send(org, project, id, body.text(), Turns.QUIET)));
             return;
         }
-        EventStream events = new EventStream(ctx);
+        EventStream events = new EventStream(ctx, Requests.principal(ctx).keyId());
         try {
             events.send("message.completed", turns.send(org, project, id, body.text(), events));
         } catch (ApiError e) {
@@ -164,17 +171,22 @@ public final class SessionRoutes {
     /**
      * An SSE answer written straight to the response: committed (status 200) only once the turn
      * has started. A client that goes away stops the writing, not the turn: the session's
-     * harness conversation stays consistent.
+     * harness conversation stays consistent. Nor does a key revoked meanwhile (here at once,
+     * on another server within {@value #KEY_CHECK_MS} ms): the stream gets {@code event: error}
+     * ({@code unauthorized}) and nothing more.
      */
     private final class EventStream implements Turns.Listener {
         private final Context ctx;
+        private final String keyId;
         private OutputStream out;
         private String messageId;
         private boolean started;
         private boolean gone;
+        private long keyCheckedAt = System.currentTimeMillis();
 
-        EventStream(Context ctx) {
+        EventStream(Context ctx, String keyId) {
             this.ctx = ctx;
+            this.keyId = keyId;
         }
 
         @Override
@@ -215,12 +227,36 @@ public final class SessionRoutes {
             if (gone || out == null) {
                 return;
             }
+            if (!keyStillValid()) {
+                String error = "event: error\ndata: {\"error\":\"unauthorized\",\"message\":\"API key " + keyId
+                        + " was revoked or deleted: this stream is closed\"}\n\n";
+                try {
+                    out.write(error.getBytes(StandardCharsets.UTF_8));
+                    out.flush();
+                } catch (IOException e) {
+                    LOG.debug("event stream of turn {} gone before its error: {}", messageId, e.toString());
+                }
+                gone = true;
+                return;
+            }
             try {
                 out.write(frame.getBytes(StandardCharsets.UTF_8));
                 out.flush();
             } catch (IOException e) {
                 clientGone(e);
             }
+        }
+
+        private boolean keyStillValid() {
+            if (keys.revokedHere(keyId)) {
+                return false;
+            }
+            long now = System.currentTimeMillis();
+            if (now - keyCheckedAt < KEY_CHECK_MS) {
+                return true;
+            }
+            keyCheckedAt = now;
+            return keys.unusable(Set.of(keyId)).isEmpty();
         }
 
         private void clientGone(IOException e) {

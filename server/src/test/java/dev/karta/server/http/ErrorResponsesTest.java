@@ -81,6 +81,21 @@ class ErrorResponsesTest {
     }
 
     @Test
+    void a_duplicate_field_is_400_naming_the_field_in_plain_words() {
+        Response project = server.post("/agent_projects", writer, "{\"name\":\"dup-a\",\"name\":\"dup-b\"}");
+        Response nested = server.post("/api_keys", server.adminKey(),
+                "{\"name\":\"k\",\"scopes\":[\"read\"],\"scopes\":[\"admin\"]}");
+
+        assertError(project, 400, "malformed_json");
+        assertThat(project.json().get("message").asText()).contains("duplicate field \"name\" in the JSON body")
+                .doesNotContain("Jackson").doesNotContain("dev.karta").doesNotContain("Duplicate");
+        assertError(nested, 400, "malformed_json");
+        assertThat(nested.json().get("message").asText()).contains("duplicate field \"scopes\"");
+        assertThat(server.get("/agent_projects/dup-a", writer).status()).isEqualTo(404);
+        assertThat(server.get("/agent_projects/dup-b", writer).status()).isEqualTo(404);
+    }
+
+    @Test
     void a_uri_jetty_refuses_still_gets_the_json_error_shape() {
         Response response = server.get("/agent_projects/%00", writer);
 

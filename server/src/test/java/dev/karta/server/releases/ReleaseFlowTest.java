@@ -195,6 +195,23 @@ class ReleaseFlowTest {
     }
 
     @Test
+    void a_version_has_one_spelling_without_leading_zeros() {
+        publisher.publish("shop", TarBuilder.app("one"));
+
+        assertThat(server.get("/agent_projects/shop/releases/v1", server.adminKey()).status()).isEqualTo(200);
+        assertThat(server.get("/agent_projects/shop/releases/1", server.adminKey()).status()).isEqualTo(200);
+        for (String spelling : List.of("v01", "01", "v001", "V1", "v+1", "v 1", "vv1")) {
+            TestServer.Response show = server.get("/agent_projects/shop/releases/"
+                    + spelling.replace(" ", "%20").replace("+", "%2B"), server.adminKey());
+            TestServer.Response rollback = server.post("/agent_projects/shop/rollback", server.adminKey(),
+                    "{\"to\":\"" + spelling + "\"}");
+            assertThat(show.status()).as(spelling).isEqualTo(400);
+            assertThat(show.json().get("message").asText()).as(spelling).contains("use v3 or 3");
+            assertThat(rollback.status()).as(spelling).isEqualTo(400);
+        }
+    }
+
+    @Test
     void publish_needs_write_and_rollback_needs_admin() {
         publisher.publish("shop", TarBuilder.app("one"));
         String read = server.createKey("reader", "read");

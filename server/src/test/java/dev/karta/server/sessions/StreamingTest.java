@@ -7,9 +7,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.server.TestServer.Response;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -82,6 +87,30 @@ class StreamingTest {
         assertThat(events.get(0).data().get("error").asText()).isEqualTo("harness_failed");
         assertThat(events.get(0).data().get("message").asText()).contains("exited with status 7");
         assertThat(f.session("streamed", session).json().get("status").asText()).isEqualTo("idle");
+    }
+
+    @Test
+    void a_key_revoked_during_a_streamed_turn_gets_an_error_event_and_nothing_more() throws Exception {
+        String key = f.server.createKey("streamer", "write");
+        String keyId = f.server.get("/whoami", key).json().at("/key/id").asText();
+        String session = f.open("streamed");
+        HttpRequest request = f.server.request("/v1/projects/streamed/sessions/" + session + "/messages", key)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"text\":\"wait:revoked-turn\",\"stream\":true}"))
+                .build();
+        CompletableFuture<HttpResponse<String>> answer = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .build().sendAsync(request, HttpResponse.BodyHandlers.ofString());
+        f.awaitWaiting("revoked-turn");
+
+        assertThat(f.server.delete("/api_keys/" + keyId, f.server.adminKey()).status()).isEqualTo(204);
+        f.release("revoked-turn");
+        HttpResponse<String> r = answer.get(30, TimeUnit.SECONDS);
+
+        assertThat(r.statusCode()).isEqualTo(200);
+        List<Event> events = events(r.body());
+        assertThat(events).extracting(Event::name).containsExactly("error");
+        assertThat(events.get(0).data().get("error").asText()).isEqualTo("unauthorized");
+        assertThat(events.get(0).data().get("message").asText()).contains("revoked");
     }
 
     @Test

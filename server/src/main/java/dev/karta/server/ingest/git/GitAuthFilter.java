@@ -85,7 +85,7 @@ final class GitAuthFilter implements Filter {
             throw ApiError.unauthorized("Karta needs an API key: give any user name and the key as password "
                     + "(karta init sets up a credential helper)");
         }
-        Principal principal = authenticator.authenticate(authorization);
+        Principal principal = authenticator.authenticate(authorization, req.getRemoteAddr());
         Scope required = push ? Scope.WRITE : Scope.READ;
         if (!principal.scope().includes(required)) {
             throw ApiError.forbidden((push ? "pushing to " : "fetching from ") + name + " needs a key with '"

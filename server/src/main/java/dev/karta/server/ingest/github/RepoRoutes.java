@@ -94,9 +94,12 @@ public final class RepoRoutes {
     }
 
     public void unbind(Context ctx) {
-        Bindings.Binding removed = bindings.unbind(Requests.actor(ctx), ctx.pathParam("project"));
-        bound.forget(removed.projectId());
-        ctx.status(204);
+        String project = ctx.pathParam("project");
+        idempotency.respond(ctx, "repo-unbind:" + project, () -> {
+            Bindings.Binding removed = bindings.unbind(Requests.actor(ctx), project);
+            bound.forget(removed.projectId());
+            return new Idempotency.Answer(204, null);
+        });
     }
 
     public void rotateSecret(Context ctx) {

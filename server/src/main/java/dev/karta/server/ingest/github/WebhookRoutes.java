@@ -44,7 +44,11 @@ import org.slf4j.LoggerFactory;
  * bound. A push to the bound branch deploys {@code after} (source {@code webhook}); other
  * branches, tags, deletions and other events are answered 200 and ignored, saying why. Each
  * {@code X-GitHub-Delivery} is processed once: the delivery row is written in the transaction
- * that queues the deploy, under a unique key, so a redelivery queues nothing.
+ * that queues the deploy, under a unique key, so a redelivery queues nothing. So is each body, per
+ * project: the row also holds the SHA-256 of the signed raw body under a unique index, so a
+ * captured delivery replayed under a new delivery id (to redeploy an old commit) queues nothing
+ * either. Rows live as long as their project, so both windows are the project's lifetime. A real
+ * force push back to an older commit still deploys: its body differs ({@code before}, at least).
  */
 public final class WebhookRoutes {
     private static final Logger LOG = LoggerFactory.getLogger(WebhookRoutes.class);
@@ -53,6 +57,7 @@ public final class WebhookRoutes {
     private static final Pattern FULL_SHA = Pattern.compile("[0-9a-f]{40}");
     private static final String NULL_SHA = "0".repeat(40);
     private static final String SIGNATURE_PREFIX = "sha256=";
+    private static final long DRAIN_BYTES = 16L << 20;
 
     /** What the webhook did with a delivery: {@code deployed}, {@code ignored}, {@code duplicate} or {@code pong}. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -60,11 +65,19 @@ public final class WebhookRoutes {
                   String commitSha) {
     }
 
-    /** A delivery that was processed before; its transaction rolls back. */
+    /** A delivery (or the same body under another delivery id) processed before; its transaction rolls back. */
     private static final class DuplicateDelivery extends RuntimeException {
-        DuplicateDelivery() {
+        private final String earlier;
+
+        /** {@code earlier}: the delivery id that first brought the same body, null for the same delivery id. */
+        DuplicateDelivery(String earlier) {
             super(null, null, false, false);
+            this.earlier = earlier;
         }
+    }
+
+    /** One verified delivery: its id and the digest of its raw body. */
+    private record Delivery(String id, String bodyDigest) {
     }
 
     private final Database db;
@@ -105,10 +118,11 @@ public final class WebhookRoutes {
         if (event == null || !EVENT.matcher(event).matches()) {
             throw ApiError.badRequest("missing or malformed X-GitHub-Event header");
         }
-        String delivery = ctx.header("X-GitHub-Delivery");
-        if (delivery == null || !DELIVERY.matcher(delivery).matches()) {
+        String deliveryId = ctx.header("X-GitHub-Delivery");
+        if (deliveryId == null || !DELIVERY.matcher(deliveryId).matches()) {
             throw ApiError.badRequest("missing or malformed X-GitHub-Delivery header");
         }
+        Delivery delivery = new Delivery(deliveryId, sha256(body));
         Actor actor = new Actor(binding.orgId(), null, Requests.requestId(ctx), ctx.ip());
         Answer answer = switch (event) {
             case "ping" -> settle(actor, binding, delivery, event, "pong",
@@ -117,11 +131,11 @@ public final class WebhookRoutes {
             default -> settle(actor, binding, delivery, event, "ignored",
                     "event '" + event + "' does not deploy: only push (and ping) are used");
         };
-        LOG.info("webhook delivery {} ({}) for {}: {}", delivery, event, binding.projectName(), answer.outcome());
+        LOG.info("webhook delivery {} ({}) for {}: {}", deliveryId, event, binding.projectName(), answer.outcome());
         ctx.status(answer.outcome().equals("deployed") ? 202 : 200).json(answer);
     }
 
-    private Answer push(Actor actor, Bindings.Binding binding, String delivery, JsonNode payload) {
+    private Answer push(Actor actor, Bindings.Binding binding, Delivery delivery, JsonNode payload) {
         String ref = payload.path("ref").asText("");
         String after = payload.path("after").asText("").toLowerCase(Locale.ROOT);
         if (ref.isEmpty()) {
@@ -145,64 +159,78 @@ public final class WebhookRoutes {
         try {
             DeployRecord deploy = ingest.accept(actor, binding.projectName(), false,
                     new Ingest.Arrival(DeploySource.WEBHOOK, after, null, null,
-                            "GitHub push to " + binding.branch() + " (delivery " + delivery + ")"),
+                            "GitHub push to " + binding.branch() + " (delivery " + delivery.id() + ")"),
                     (h, queued) -> {
                         claim(h, binding, delivery, "push", "deployed", queued.id());
                         audit.append(h, actor, "webhook.push", "project:" + binding.projectName() + "/delivery:"
-                                + delivery + "/" + queued.id());
+                                + delivery.id() + "/" + queued.id());
                     });
-            return new Answer(delivery, "push", binding.projectName(), "deployed", "deploy " + deploy.id()
+            return new Answer(delivery.id(), "push", binding.projectName(), "deployed", "deploy " + deploy.id()
                     + " of " + after + " queued", deploy.id(), after);
         } catch (DuplicateDelivery e) {
-            return duplicate(binding, delivery, "push");
+            return duplicate(binding, delivery, "push", e);
         }
     }
 
     /** Records a delivery that queues nothing (ping, ignored push, other event), once. */
-    private Answer settle(Actor actor, Bindings.Binding binding, String delivery, String event, String outcome,
+    private Answer settle(Actor actor, Bindings.Binding binding, Delivery delivery, String event, String outcome,
                           String message) {
         try {
             db.inTransaction(h -> {
                 claim(h, binding, delivery, event, outcome, null);
-                audit.append(h, actor, "webhook." + event, "project:" + binding.projectName() + "/delivery:" + delivery);
-                logs.append(h, binding.projectId(), LogSource.SYSTEM, null, null, "GitHub webhook delivery " + delivery
-                        + " (" + event + "): " + message);
+                audit.append(h, actor, "webhook." + event, "project:" + binding.projectName() + "/delivery:"
+                        + delivery.id());
+                logs.append(h, binding.projectId(), LogSource.SYSTEM, null, null, "GitHub webhook delivery "
+                        + delivery.id() + " (" + event + "): " + message);
                 return null;
             });
         } catch (DuplicateDelivery e) {
-            return duplicate(binding, delivery, event);
+            return duplicate(binding, delivery, event, e);
         } catch (RuntimeException e) {
             if (Database.isUniqueViolation(e)) {
-                return duplicate(binding, delivery, event);
+                return duplicate(binding, delivery, event, null);
             }
             throw e;
         }
         logs.bus().publish(binding.projectId());
-        return new Answer(delivery, event, binding.projectName(), outcome, message, null, null);
+        return new Answer(delivery.id(), event, binding.projectName(), outcome, message, null, null);
     }
 
-    private static Answer duplicate(Bindings.Binding binding, String delivery, String event) {
-        return new Answer(delivery, event, binding.projectName(), "duplicate",
-                "delivery " + delivery + " was already processed; nothing queued", null, null);
+    private static Answer duplicate(Bindings.Binding binding, Delivery delivery, String event, DuplicateDelivery why) {
+        String message = why != null && why.earlier != null
+                ? "this payload was already processed (as delivery " + why.earlier + "); nothing queued"
+                : "delivery " + delivery.id() + " was already processed; nothing queued";
+        return new Answer(delivery.id(), event, binding.projectName(), "duplicate", message, null, null);
     }
 
     /**
-     * Inserts the delivery row, or throws {@link DuplicateDelivery} when it exists. Two racing
-     * copies both pass the look-up on PostgreSQL; the primary key then fails one of them, and
+     * Inserts the delivery row, or throws {@link DuplicateDelivery} when its delivery id, or its
+     * body for this project, was seen before. Two racing copies both pass the look-ups on
+     * PostgreSQL; the primary key or the unique body index then fails one of them, and
      * {@link Ingest} retries it once, when the look-up sees the other.
      */
-    private static void claim(Handle h, Bindings.Binding binding, String delivery, String event, String outcome,
+    private static void claim(Handle h, Bindings.Binding binding, Delivery delivery, String event, String outcome,
                               String deployId) {
         boolean seen = h.createQuery("SELECT COUNT(*) FROM webhook_deliveries WHERE delivery_id = :d")
-                .bind("d", delivery).mapTo(Long.class).one() > 0;
+                .bind("d", delivery.id()).mapTo(Long.class).one() > 0;
         if (seen) {
-            throw new DuplicateDelivery();
+            throw new DuplicateDelivery(null);
         }
+        h.createQuery("SELECT delivery_id FROM webhook_deliveries WHERE project_id = :p AND body_digest = :digest")
+                .bind("p", binding.projectId())
+                .bind("digest", delivery.bodyDigest())
+                .mapTo(String.class)
+                .findFirst()
+                .ifPresent(earlier -> {
+                    throw new DuplicateDelivery(earlier);
+                });
         h.createUpdate("""
-                        INSERT INTO webhook_deliveries (delivery_id, project_id, event, outcome, deploy_id, received_at)
-                        VALUES (:d, :p, :e, :o, :deploy, :now)
+                        INSERT INTO webhook_deliveries (delivery_id, project_id, event, outcome, deploy_id, received_at,
+                                                        body_digest)
+                        VALUES (:d, :p, :e, :o, :deploy, :now, :digest)
                         """)
-                .bind("d", delivery)
+                .bind("d", delivery.id())
+                .bind("digest", delivery.bodyDigest())
                 .bind("p", binding.projectId())
                 .bind("e", event)
                 .bind("o", outcome)
@@ -248,6 +276,14 @@ public final class WebhookRoutes {
         return keys;
     }
 
+    private static String sha256(byte[] body) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(body));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     static String hmac(String secret, byte[] body) {
         try {
             Mac mac = Mac.getInstance("HmacSHA256");
@@ -281,17 +317,35 @@ public final class WebhookRoutes {
      */
     private byte[] rawBody(Context ctx) throws IOException {
         long declared = ctx.req().getContentLengthLong();
-        if (declared > maxBytes) {
-            throw tooLarge();
-        }
         int cap = (int) Math.min(maxBytes, Integer.MAX_VALUE - 16);
         try (InputStream in = ctx.req().getInputStream()) {
+            if (declared > maxBytes) {
+                throw tooLarge(in, declared);
+            }
             byte[] bytes = in.readNBytes(cap + 1);
             if (bytes.length > cap) {
-                throw tooLarge();
+                throw tooLarge(in, declared);
             }
             return bytes;
         }
+    }
+
+    /**
+     * The 413, after reading and dropping what is left of the body up to {@value #DRAIN_BYTES}
+     * bytes. Answering while the client is still sending makes the server close a connection
+     * with unread data, and the client's TCP stack then discards the 413 it had not read yet
+     * (the client sees a reset or "no bytes", not the answer). A larger body is not drained: its
+     * sender gets the closed connection.
+     */
+    private ApiError tooLarge(InputStream in, long declared) throws IOException {
+        if (declared <= DRAIN_BYTES) {
+            byte[] sink = new byte[64 * 1024];
+            long left = DRAIN_BYTES;
+            for (int n; left > 0 && (n = in.read(sink, 0, (int) Math.min(sink.length, left))) > 0; ) {
+                left -= n;
+            }
+        }
+        return tooLarge();
     }
 
     private ApiError tooLarge() {

@@ -267,6 +267,24 @@ class BindingRoutesTest {
     }
 
     @Test
+    void a_retried_unbind_with_the_same_idempotency_key_answers_the_same_and_unbinds_once() {
+        String project = project();
+        assertThat(put(project, writeKey, "{\"url\":\"acme/app\"}").status()).isEqualTo(200);
+
+        TestServer.Response first = server.send(server.request("/agent_projects/" + project + "/repo", writeKey)
+                .header("Idempotency-Key", "unbind-once").DELETE());
+        TestServer.Response retry = server.send(server.request("/agent_projects/" + project + "/repo", writeKey)
+                .header("Idempotency-Key", "unbind-once").DELETE());
+
+        assertThat(first.status()).isEqualTo(204);
+        assertThat(retry.status()).as(retry.body()).isEqualTo(204);
+        assertThat(retry.header("Idempotent-Replayed")).isEqualTo("true");
+        assertThat(server.get("/audit_events", server.adminKey()).json().get("events"))
+                .filteredOn(e -> e.get("action").asText().equals("repo.unbind")
+                        && e.get("resource").asText().equals("project:" + project)).hasSize(1);
+    }
+
+    @Test
     void deleting_a_bound_project_removes_its_binding() {
         String project = project();
         put(project, writeKey, "{\"url\":\"acme/app\"}");

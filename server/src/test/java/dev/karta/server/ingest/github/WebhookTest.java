@@ -260,6 +260,47 @@ class WebhookTest {
         awaitDeployEnded(server, b.project(), first.json().get("deploy_id").asText());
     }
 
+    /** A push from {@code before} to {@code after}, as GitHub sends it after a (force) push. */
+    private static String pushFrom(String before, String after) {
+        return Hooks.push(REPO, "refs/heads/main", after).replace("\"before\":\"" + "1".repeat(40) + "\"",
+                "\"before\":\"" + before + "\"");
+    }
+
+    @Test
+    void a_replayed_body_under_a_new_delivery_id_is_200_and_queues_nothing() {
+        Bound b = bound();
+        String old = commit("old");
+        String body = pushFrom(sha(1), old);
+        String firstDelivery = newDelivery();
+        TestServer.Response first = deliver(server, "push", firstDelivery, body, b.secret());
+        awaitDeployEnded(server, b.project(), first.json().get("deploy_id").asText());
+
+        TestServer.Response replay = deliver(server, "push", newDelivery(), body, b.secret());
+
+        assertThat(replay.status()).isEqualTo(200);
+        assertThat(replay.json().get("outcome").asText()).isEqualTo("duplicate");
+        assertThat(replay.json().get("message").asText()).contains("already processed").contains(firstDelivery);
+        assertThat(replay.json().has("deploy_id")).isFalse();
+        assertThat(deploys(server, b.project())).hasSize(1);
+    }
+
+    @Test
+    void a_force_push_back_to_an_older_commit_still_deploys_it() {
+        Bound b = bound();
+        String older = commit("older");
+        String newer = commit("newer");
+
+        TestServer.Response first = deliver(server, "push", newDelivery(), pushFrom(sha(1), older), b.secret());
+        awaitDeployEnded(server, b.project(), first.json().get("deploy_id").asText());
+        TestServer.Response second = deliver(server, "push", newDelivery(), pushFrom(older, newer), b.secret());
+        awaitDeployEnded(server, b.project(), second.json().get("deploy_id").asText());
+        TestServer.Response back = deliver(server, "push", newDelivery(), pushFrom(newer, older), b.secret());
+
+        assertThat(back.status()).as(back.body()).isEqualTo(202);
+        assertThat(back.json().get("commit_sha").asText()).isEqualTo(older);
+        assertThat(deploys(server, b.project())).hasSize(3);
+    }
+
     @Test
     void concurrent_copies_of_one_delivery_queue_one_deploy() throws Exception {
         Bound b = bound();
