@@ -40,14 +40,14 @@ class SecretsAtRestTest {
     void webhook_secrets_and_url_credentials_are_stored_encrypted_and_never_shown() {
         try (TestServer server = start(TestServer.randomKey())) {
             String secret = Hooks.createAndBind(server, "enc-app",
-                    "https://ci:" + TOKEN + "@git.example.com/team/app.git", null);
+                    "https://deploy-robot:" + TOKEN + "@git.example.com/team/app.git", null);
 
             Map<String, Object> stored = row(server, "enc-app");
             TestServer.Response shown = server.get("/agent_projects/enc-app/repo", server.adminKey());
 
             assertThat((String) stored.get("webhook_secret")).startsWith("v1:").doesNotContain(secret);
             assertThat(stored.get("fetch_url")).isEqualTo("https://git.example.com/team/app.git");
-            assertThat((String) stored.get("credentials")).startsWith("v1:").doesNotContain(TOKEN).doesNotContain("ci");
+            assertThat((String) stored.get("credentials")).startsWith("v1:").doesNotContain(TOKEN).doesNotContain("deploy-robot");
             assertThat(shown.json().get("credentials").asBoolean()).isTrue();
             assertThat(shown.json().at("/repo/url").asText()).isEqualTo("https://git.example.com/team/app.git");
             assertThat(shown.body()).doesNotContain(TOKEN);
