@@ -113,6 +113,11 @@ final class DataDirRepoStore implements RepoStore {
     }
 
     @Override
+    public PushedPacks trackPacks(Repository repo) {
+        return new DataDirPushedPacks(repo);
+    }
+
+    @Override
     public long size(String projectId) {
         Path dir = dataDir.project(projectId);
         if (!Files.isDirectory(dir)) {

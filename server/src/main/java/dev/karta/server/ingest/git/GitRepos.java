@@ -128,6 +128,11 @@ public final class GitRepos {
         }
     }
 
+    /** Watches the pack a push stores into {@code repo}, to take it back if every ref update is rejected. */
+    RepoStore.PushedPacks trackPacks(Repository repo) {
+        return store.trackPacks(repo);
+    }
+
     /** Removes a deleted project's repository. */
     public void delete(String projectId) {
         store.delete(projectId, RepoStore.PUSHED);

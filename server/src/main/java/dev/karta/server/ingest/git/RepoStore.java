@@ -2,7 +2,9 @@ package dev.karta.server.ingest.git;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
+import org.eclipse.jgit.lib.ObjectId;
 import org.eclipse.jgit.lib.Repository;
 import org.eclipse.jgit.util.TemporaryBuffer;
 
@@ -36,6 +38,27 @@ public interface RepoStore {
      * repository under it. Failures are logged: a deleted project's leftovers harm no one.
      */
     void delete(String projectId, String name);
+
+    /**
+     * Watches the packs a receive-pack stores into {@code repo} (opened from this store), so that a
+     * push whose every ref update was rejected can take its objects back.
+     */
+    PushedPacks trackPacks(Repository repo);
+
+    /**
+     * The pack one push stored. JGit writes a push's pack before any hook runs (the build reads the
+     * pushed commit from it) and keeps it even when every ref update is then rejected.
+     */
+    interface PushedPacks {
+        /** Notes what is stored before the push's pack is received. */
+        void beforeReceive() throws IOException;
+
+        /** Identifies the pack the push stored, holding {@code pushed}; when unsure, none is. */
+        void afterReceive(List<ObjectId> pushed);
+
+        /** Deletes the identified pack, if any; only once no ref of the push was updated. */
+        void takeBack();
+    }
 
     /** Bytes the project's repositories take. */
     long size(String projectId);
