@@ -16,7 +16,8 @@ import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.projects.Projects;
 import dev.karta.server.build.BuildPipeline;
 import dev.karta.server.build.ImageBuilder;
-import dev.karta.server.build.Materializer;
+import dev.karta.server.build.ReleaseFiles;
+import dev.karta.server.datadir.LocalStorage;
 import dev.karta.server.deploys.BuildQueue;
 import dev.karta.server.deploys.BuildWorkers;
 import dev.karta.server.deploys.DeployRoutes;
@@ -49,8 +50,6 @@ import dev.karta.server.store.Database;
 import dev.karta.server.store.Dialect;
 import dev.karta.server.store.SecretBox;
 import dev.karta.server.usage.UsageRoutes;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -90,21 +89,22 @@ public final class KartaServer implements AutoCloseable {
         Projects projects = new Projects(db, projectStore, audit, baseUrl::get, logs,
                 config.limits().maxProjectsPerOrg());
 
-        DataDir dataDir = new DataDir(config.dataDir());
+        LocalStorage storage = new LocalStorage(config.dataDir(), config.archive());
+        ReleaseFiles releaseFiles = storage.releaseFiles();
         DeployStore deployStore = new DeployStore(db);
         ReleaseStore releaseStore = new ReleaseStore(db);
-        Releases releases = new Releases(db, releaseStore, projectStore, deployStore, audit, logs, dataDir);
+        Releases releases = new Releases(db, releaseStore, projectStore, deployStore, audit, logs, releaseFiles);
         this.launcher = ProcessLauncher.detect(Config.SessionSettings.inheritedEnvironment(List.of()));
-        this.sessions = new Sessions(db, projects, logs, dataDir, config.sessions(), config.limits(), json, launcher);
-        Retention retention = new Retention(db, dataDir, config.keepReleases(), sessions::pinnedReleaseIds);
-        GitRepos repos = new GitRepos(dataDir, config.archive());
+        this.sessions = new Sessions(db, projects, logs, releaseFiles, config.sessions(), config.limits(), json, launcher);
+        Retention retention = new Retention(db, releaseFiles, config.keepReleases(), sessions::pinnedReleaseIds);
+        GitRepos repos = new GitRepos(storage.repos(), config.archive());
         projects.onDelete(project -> repos.delete(project.id()));
         Bindings bindings = new Bindings(db, projectStore, audit, logs, SecretBox.open(config.secretsKeyFile()));
         bindings.encryptPlaintext();
-        BoundRepos bound = new BoundRepos(dataDir, config.archive(), config.repos(), bindings, json, launcher);
+        BoundRepos bound = new BoundRepos(storage.repos(), config.archive(), config.repos(), bindings, json, launcher);
         projects.onDelete(project -> bound.forget(project.id()));
         projects.onDelete(project -> retention.sweepUnreferenced());
-        Sources sources = new Sources(dataDir, new Materializer(config.archive()), repos, bound);
+        Sources sources = new Sources(releaseFiles, repos, bound, deployStore);
         BuildQueue queue = new BuildQueue(db, deployStore, logs, config.buildLease(),
                 config.limits().buildsPerOrg(config.buildWorkers()));
         this.workers = new BuildWorkers(queue, sources,
@@ -125,7 +125,7 @@ public final class KartaServer implements AutoCloseable {
                 new AuditRoutes(audit),
                 new ReleaseRoutes(releases, projects, idempotency, json),
                 new DeployRoutes(new Deploys(deployStore), projects, new DeployLogStream(logFeeds, json)),
-                new UploadRoutes(ingest, sources, dataDir, idempotency, config.archive().maxCompressedBytes()),
+                new UploadRoutes(ingest, releaseFiles, idempotency, config.archive().maxCompressedBytes()),
                 new CommitDeployRoutes(ingest, projects, repos, bound, idempotency, json),
                 new GitHttp(new Authenticator(keys), db, projects, projectStore, repos, ingest, deployStore, audit,
                         logs, config.archive().maxExpandedBytes()),
@@ -133,14 +133,14 @@ public final class KartaServer implements AutoCloseable {
                 new WebhookRoutes(db, bindings, ingest, audit, logs, json, config.repos().maxWebhookBytes()),
                 new LogRoutes(projects, logs, logFeeds),
                 new SessionRoutes(sessions, idempotency, json, keys),
-                new UsageRoutes(db, projects, dataDir));
+                new UsageRoutes(db, projects, releaseFiles));
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys),
                 metrics, handlers);
         http.start();
         try {
             baseUrl.set(config.publicUrlFor(http.port()));
             this.publicUrl = baseUrl.get();
-            sweepStaging(dataDir);
+            storage.sweepLeftovers();
             workers.start(db.dialect() == Dialect.SQLITE);
             sessions.start();
         } catch (RuntimeException e) {
@@ -161,9 +161,9 @@ public final class KartaServer implements AutoCloseable {
      * database's mode) are never readable by others either.
      */
     static void secureStorage(Config config) {
-        new DataDir(config.dataDir()).restrictToOwner();
-        sqliteFile(config.databaseUrl()).ifPresent(DataDir::createOwnerOnlyFile);
-        secretFiles(config).forEach(DataDir::restrictFile);
+        LocalStorage.restrictToOwner(config.dataDir());
+        sqliteFile(config.databaseUrl()).ifPresent(LocalStorage::createOwnerOnlyFile);
+        secretFiles(config).forEach(LocalStorage::restrictFile);
     }
 
     /** The SQLite database with its journal files, and the key that encrypts secrets at rest. */
@@ -196,22 +196,11 @@ public final class KartaServer implements AutoCloseable {
         return Optional.of(Path.of(file).toAbsolutePath());
     }
 
-    /** Removes what a killed server left half-made: staging trees, upload copies, export buffers. */
-    private static void sweepStaging(DataDir dataDir) {
-        try {
-            Materializer.sweepStaging(dataDir.trees());
-            UploadRoutes.sweepTemporaryFiles(dataDir);
-            GitRepos.sweepTemporaryFiles(dataDir);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot clean " + dataDir.root(), e);
-        }
-    }
-
     /** Opens the database (migrating it), bootstraps the first org if needed, and starts serving. */
     public static KartaServer start(Config config) {
         secureStorage(config);
         Database db = Database.open(config.databaseUrl());
-        secretFiles(config).forEach(DataDir::restrictFile); // what opening the database created
+        secretFiles(config).forEach(LocalStorage::restrictFile); // what opening the database created
         try {
             return new KartaServer(config, db);
         } catch (RuntimeException e) {

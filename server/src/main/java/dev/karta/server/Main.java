@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.Durations;
 import dev.karta.server.audit.AuditLog;
+import dev.karta.server.datadir.LocalStorage;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.keys.ApiKeys;
 import dev.karta.server.orgs.Tenants;
@@ -346,7 +347,7 @@ public final class Main implements Callable<Integer> {
             Config config = parent.config();
             KartaServer.secureStorage(config);
             try (Database db = Database.open(config.databaseUrl())) {
-                KartaServer.secretFiles(config).forEach(DataDir::restrictFile);
+                KartaServer.secretFiles(config).forEach(LocalStorage::restrictFile);
                 AuditLog audit = new AuditLog(db);
                 Tenants tenants = new Tenants(db, new ApiKeys(db, audit, Duration.ZERO), audit);
                 Tenants.NewOrg org = tenants.create(name, null);

@@ -81,8 +81,28 @@ public final class Materializer {
     private record Member(Type type, boolean executable, String hash, long size) {
     }
 
+    /**
+     * A checked tree extracted into a private staging folder under the tree store, not yet in it:
+     * {@link #place} moves it into place, {@link #discard} drops it.
+     */
+    public record Staged(Path stagingRoot, Path root, String contentDigest, int files, long bytes) {
+    }
+
     /** Extracts {@code gzipTar} under {@code treesDir}; returns the (possibly pre-existing) tree. */
     public Tree materialize(InputStream gzipTar, Path treesDir) throws IOException {
+        Staged staged = stage(gzipTar, treesDir);
+        try {
+            return place(staged, treesDir);
+        } finally {
+            discard(staged);
+        }
+    }
+
+    /**
+     * Extracts and checks {@code gzipTar} in a staging folder under {@code treesDir}; nothing is in
+     * the tree store yet. A rejected archive leaves nothing behind.
+     */
+    public Staged stage(InputStream gzipTar, Path treesDir) throws IOException {
         Path stagingRoot = treesDir.resolve(STAGING).resolve(Ids.next("stg"));
         Files.createDirectories(stagingRoot);
         try {
@@ -104,18 +124,37 @@ public final class Materializer {
                     bytes += m.size();
                 }
             }
-            Path target = treesDir.resolve(digest.substring("sha256:".length()));
-            if (!Files.isDirectory(target)) {
-                try {
-                    Files.move(root, target, StandardCopyOption.ATOMIC_MOVE);
-                } catch (FileAlreadyExistsException | DirectoryNotEmptyException e) {
-                    // Another build materialized the same content first: same tree, nothing to do.
-                }
-            }
-            return new Tree(target, digest, files, bytes);
-        } finally {
+            return new Staged(stagingRoot, root, digest, files, bytes);
+        } catch (IOException | RuntimeException | Error e) {
             deleteRecursively(stagingRoot);
+            throw e;
         }
+    }
+
+    /**
+     * Moves a staged tree into the tree store with one atomic rename, or drops it when a tree with
+     * the same content digest is already there; returns the tree. Placing twice is harmless.
+     */
+    public Tree place(Staged staged, Path treesDir) throws IOException {
+        Path target = treeFolder(treesDir, staged.contentDigest());
+        if (!Files.isDirectory(target) && Files.isDirectory(staged.root(), LinkOption.NOFOLLOW_LINKS)) {
+            try {
+                Files.move(staged.root(), target, StandardCopyOption.ATOMIC_MOVE);
+            } catch (FileAlreadyExistsException | DirectoryNotEmptyException e) {
+                // Another build materialized the same content first: same tree, nothing to do.
+            }
+        }
+        return new Tree(target, staged.contentDigest(), staged.files(), staged.bytes());
+    }
+
+    /** Removes what is left of a staged tree (all of it, unless it was placed). */
+    public static void discard(Staged staged) throws IOException {
+        deleteRecursively(staged.stagingRoot());
+    }
+
+    /** The folder of the tree with {@code contentDigest} ({@code sha256:…}) in the tree store {@code treesDir}. */
+    public static Path treeFolder(Path treesDir, String contentDigest) {
+        return treesDir.resolve(contentDigest.substring(contentDigest.indexOf(':') + 1));
     }
 
     private void extract(InputStream gzipTar, Path root, Map<String, Member> members) throws IOException {

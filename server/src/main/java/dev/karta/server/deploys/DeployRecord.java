@@ -3,8 +3,9 @@ package dev.karta.server.deploys;
 import java.time.Instant;
 
 /**
- * A deploy row. {@code artifact} is the sha256 of an uploaded archive and {@code contentDigest}
- * the tree it materialized to when it was received (upload deploys only).
+ * A deploy row. {@code artifact} is the sha256 of its stored archive (an upload's from its arrival,
+ * any other door's once its build has stored it) and {@code contentDigest} the tree an upload
+ * materialized to when it was received (upload deploys only).
  */
 public record DeployRecord(
         String id,

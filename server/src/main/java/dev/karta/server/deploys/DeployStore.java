@@ -131,6 +131,15 @@ public final class DeployStore {
     }
 
     /**
+     * Records the archive a build stored for a deploy that arrived without one (a push, a webhook,
+     * a deploy by commit), as an upload records its archive when it arrives. An archive already
+     * recorded stays.
+     */
+    public void recordArtifact(String id, String artifact) {
+        db.execute("UPDATE deploys SET artifact = ? WHERE id = ? AND artifact IS NULL", artifact, id);
+    }
+
+    /**
      * Ends a deploy that is still queued or building. Finalizing a deploy that has already ended
      * does nothing and returns false.
      */

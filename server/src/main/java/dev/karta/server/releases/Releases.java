@@ -1,12 +1,12 @@
 package dev.karta.server.releases;
 
 import dev.karta.api.RollbackResult;
-import dev.karta.server.DataDir;
 import dev.karta.server.Ids;
 import dev.karta.server.audit.Actor;
 import dev.karta.server.audit.AuditLog;
 import dev.karta.server.build.BuildFailed;
 import dev.karta.server.build.Detection;
+import dev.karta.server.build.ReleaseFiles;
 import dev.karta.server.build.Tree;
 import dev.karta.server.deploys.DeployRecord;
 import dev.karta.server.deploys.DeployStatus;
@@ -17,7 +17,6 @@ import dev.karta.server.logs.LogStore;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.store.Database;
-import java.nio.file.Files;
 import java.time.Instant;
 import java.util.List;
 import java.util.regex.Matcher;
@@ -36,17 +35,17 @@ public final class Releases {
     private final DeployStore deploys;
     private final AuditLog audit;
     private final LogStore logs;
-    private final DataDir dataDir;
+    private final ReleaseFiles files;
 
     public Releases(Database db, ReleaseStore store, ProjectStore projects, DeployStore deploys, AuditLog audit,
-                    LogStore logs, DataDir dataDir) {
+                    LogStore logs, ReleaseFiles files) {
         this.db = db;
         this.store = store;
         this.projects = projects;
         this.deploys = deploys;
         this.audit = audit;
         this.logs = logs;
-        this.dataDir = dataDir;
+        this.files = files;
     }
 
     /**
@@ -64,7 +63,7 @@ public final class Releases {
             // pruning right now: once the tree is locked, it either is still there (and retention
             // will see this release) or is gone.
             store.lockTree(h, tree.contentDigest());
-            if (!Files.isDirectory(tree.dir())) {
+            if (!files.hasTree(tree.contentDigest())) {
                 throw new BuildFailed("the release tree " + tree.contentDigest() + " was pruned while this build ran; "
                         + "deploy again");
             }
@@ -109,7 +108,7 @@ public final class Releases {
                 return new Flip(null, result);
             }
             store.lockTree(h, target.contentDigest());
-            if (store.isPruned(h, target.id()) || !Files.isDirectory(dataDir.tree(target.contentDigest()))) {
+            if (store.isPruned(h, target.id()) || !files.hasTree(target.contentDigest())) {
                 throw ApiError.conflict("release " + target.version() + " can no longer be activated: its files were "
                         + "pruned by --keep-releases");
             }

@@ -1,17 +1,11 @@
 package dev.karta.server.releases;
 
-import dev.karta.server.DataDir;
-import dev.karta.server.Ids;
-import dev.karta.server.build.Materializer;
+import dev.karta.server.build.ReleaseFiles;
 import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.store.Database;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.stream.Stream;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
@@ -37,15 +31,15 @@ public final class Retention {
     private static final Duration GRACE = Duration.ofMinutes(10);
 
     private final Database db;
-    private final DataDir dataDir;
+    private final ReleaseFiles files;
     private final int keep;
     private final Function<String, Set<String>> pinnedReleaseIds;
     private final ReleaseStore releaseStore;
 
     /** {@code pinnedReleaseIds} maps a project id to the ids of releases live sessions use. */
-    public Retention(Database db, DataDir dataDir, int keep, Function<String, Set<String>> pinnedReleaseIds) {
+    public Retention(Database db, ReleaseFiles files, int keep, Function<String, Set<String>> pinnedReleaseIds) {
         this.db = db;
-        this.dataDir = dataDir;
+        this.files = files;
         this.keep = keep;
         this.pinnedReleaseIds = pinnedReleaseIds;
         this.releaseStore = new ReleaseStore(db);
@@ -66,11 +60,11 @@ public final class Retention {
         List<String> doomed = db.inTransaction(h -> decide(h, projectId));
         for (String digest : doomed) {
             try {
-                Path trash = db.inTransaction(h -> takeAway(h, digest));
-                if (trash == null) {
+                ReleaseFiles.Removal removal = db.inTransaction(h -> takeAway(h, digest));
+                if (removal == null) {
                     continue;
                 }
-                Materializer.deleteRecursively(trash);
+                removal.finish();
                 LOG.info("pruned release tree {} of project {}", digest, projectId);
             } catch (IOException e) {
                 LOG.warn("could not delete pruned release tree {}: {}", digest, e.toString());
@@ -123,22 +117,15 @@ public final class Retention {
     }
 
     /**
-     * Moves a doomed tree out of the tree store unless something started using it since it was
-     * marked; returns where it went (to delete after commit), or null when it stays.
+     * Takes a doomed tree out of the release files unless something started using it since it was
+     * marked; returns what frees its space (to run after commit), or null when it stays.
      */
-    private Path takeAway(Handle h, String digest) throws IOException {
+    private ReleaseFiles.Removal takeAway(Handle h, String digest) throws IOException {
         releaseStore.lockTree(h, digest);
         if (inUse(h, digest, null)) {
             return null;
         }
-        Path tree = dataDir.tree(digest);
-        if (!Files.exists(tree, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            return null;
-        }
-        Path trash = dataDir.trees().resolve(".staging").resolve(Ids.next("prn"));
-        Files.createDirectories(trash.getParent());
-        Files.move(tree, trash, StandardCopyOption.ATOMIC_MOVE);
-        return trash;
+        return files.removeTree(digest);
     }
 
     /**
@@ -170,26 +157,6 @@ public final class Retention {
                         + "WHERE content_digest IS NOT NULL").mapTo(String.class).list()));
         Set<String> archives = new HashSet<>(db.withHandle(h -> h.createQuery(
                 "SELECT artifact FROM deploys WHERE artifact IS NOT NULL").mapTo(String.class).list()));
-        Instant cutoff = Instant.now().minus(grace);
-        sweep(dataDir.trees(), cutoff, name -> !name.startsWith(".") && !trees.contains("sha256:" + name));
-        sweep(dataDir.artifacts(), cutoff, name -> name.endsWith(".tar.gz")
-                && !archives.contains(name.substring(0, name.length() - ".tar.gz".length())));
-    }
-
-    private static void sweep(Path dir, Instant cutoff, java.util.function.Predicate<String> unreferenced) {
-        if (!Files.isDirectory(dir)) {
-            return;
-        }
-        try (Stream<Path> children = Files.list(dir)) {
-            for (Path child : children.toList()) {
-                String name = child.getFileName().toString();
-                if (unreferenced.test(name) && Files.getLastModifiedTime(child).toInstant().isBefore(cutoff)) {
-                    Materializer.deleteRecursively(child);
-                    LOG.info("removed unreferenced {}", child);
-                }
-            }
-        } catch (IOException e) {
-            LOG.warn("could not sweep {}: {}", dir, e.toString());
-        }
+        files.sweepUnreferenced(Instant.now().minus(grace), trees::contains, archives::contains);
     }
 }

@@ -2,8 +2,8 @@ package dev.karta.server.sessions;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.server.Config;
-import dev.karta.server.DataDir;
 import dev.karta.server.Ids;
+import dev.karta.server.build.ReleaseFiles;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.logs.LogSource;
 import dev.karta.server.logs.LogStore;
@@ -48,7 +48,7 @@ public final class Sessions implements AutoCloseable {
         return t;
     });
 
-    public Sessions(Database db, Projects projects, LogStore logs, DataDir dataDir, Config.SessionSettings settings,
+    public Sessions(Database db, Projects projects, LogStore logs, ReleaseFiles files, Config.SessionSettings settings,
                     Config.Limits limits, ObjectMapper json, ProcessLauncher launcher) {
         this.db = db;
         this.projects = projects;
@@ -57,7 +57,7 @@ public final class Sessions implements AutoCloseable {
         this.idleTimeout = settings.idleTimeout();
         this.store = new SessionStore(db, json, settings.idleTimeout());
         this.harness = new HarnessProcess(settings, json, launcher);
-        this.turns = new Turns(db, projects, store, logs, dataDir, harness, settings,
+        this.turns = new Turns(db, projects, store, logs, files, harness, settings,
                 limits.maxTurnsPerOrg());
     }
 

@@ -3,8 +3,9 @@ package dev.karta.server.sessions;
 import dev.karta.api.Message;
 import dev.karta.api.MessageReply;
 import dev.karta.server.Config;
-import dev.karta.server.DataDir;
 import dev.karta.server.Ids;
+import dev.karta.server.build.ReleaseFiles;
+import dev.karta.server.build.Tree;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.logs.LogSource;
 import dev.karta.server.logs.LogStore;
@@ -13,7 +14,6 @@ import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.Projects;
 import dev.karta.server.store.Database;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -56,20 +56,20 @@ final class Turns {
     private final Projects projects;
     private final SessionStore store;
     private final LogStore logs;
-    private final DataDir dataDir;
+    private final ReleaseFiles files;
     private final HarnessProcess harness;
     private final Config.SessionSettings settings;
     private final Semaphore slots;
     private final int maxRunningPerOrg;
     private final Map<String, HarnessProcess.Cancellation> running = new ConcurrentHashMap<>();
 
-    Turns(Database db, Projects projects, SessionStore store, LogStore logs, DataDir dataDir, HarnessProcess harness,
+    Turns(Database db, Projects projects, SessionStore store, LogStore logs, ReleaseFiles files, HarnessProcess harness,
           Config.SessionSettings settings, int maxRunningPerOrg) {
         this.db = db;
         this.projects = projects;
         this.store = store;
         this.logs = logs;
-        this.dataDir = dataDir;
+        this.files = files;
         this.harness = harness;
         this.settings = settings;
         this.slots = new Semaphore(settings.maxConcurrentTurns());
@@ -148,10 +148,8 @@ final class Turns {
             logs.append(session.projectId(), LogSource.SESSION, null, session.version(),
                     what + " started (" + session.harness() + ")");
             listener.started(turnId);
-            Path tree = dataDir.tree(session.contentDigest());
-            if (!Files.isDirectory(tree)) {
-                throw TurnFailed.failed("the files of release " + session.version() + " are missing from this server");
-            }
+            Path tree = files.checkOut(session.contentDigest()).map(Tree::dir).orElseThrow(() -> TurnFailed.failed(
+                    "the files of release " + session.version() + " are missing from this server"));
             answer = harness.run(Harness.of(session.harness()), tree, text, session.harnessSessionId(), listener,
                     cancellation);
             status = "completed";

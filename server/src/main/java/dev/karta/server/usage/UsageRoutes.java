@@ -1,6 +1,6 @@
 package dev.karta.server.usage;
 
-import dev.karta.server.DataDir;
+import dev.karta.server.build.ReleaseFiles;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Requests;
 import dev.karta.server.projects.ProjectRecord;
@@ -18,9 +18,9 @@ public final class UsageRoutes {
     private final Projects projects;
     private final UsageStore store;
 
-    public UsageRoutes(Database db, Projects projects, DataDir dataDir) {
+    public UsageRoutes(Database db, Projects projects, ReleaseFiles files) {
         this.projects = projects;
-        this.store = new UsageStore(db, dataDir);
+        this.store = new UsageStore(db, files);
     }
 
     public void show(Context ctx) {

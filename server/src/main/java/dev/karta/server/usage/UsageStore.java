@@ -1,21 +1,14 @@
 package dev.karta.server.usage;
 
 import dev.karta.api.Usage;
-import dev.karta.server.DataDir;
+import dev.karta.server.build.ReleaseFiles;
 import dev.karta.server.store.Database;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.YearMonth;
 import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.stream.Stream;
 import org.jdbi.v3.core.Handle;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Counts a project's usage over one month, [first day 00:00 UTC, next month's first day). A
@@ -25,16 +18,14 @@ import org.slf4j.LoggerFactory;
  * (a tree shared with another project counts for both) and its uploaded archives.
  */
 final class UsageStore {
-    private static final Logger LOG = LoggerFactory.getLogger(UsageStore.class);
-
     private final Database db;
-    private final DataDir dataDir;
+    private final ReleaseFiles files;
     /** Trees are immutable and content-addressed: a digest's size never changes. */
     private final Map<String, Long> treeSizes = new ConcurrentHashMap<>();
 
-    UsageStore(Database db, DataDir dataDir) {
+    UsageStore(Database db, ReleaseFiles files) {
         this.db = db;
-        this.dataDir = dataDir;
+        this.files = files;
     }
 
     Usage of(String projectId, YearMonth period) {
@@ -68,7 +59,7 @@ final class UsageStore {
             stored += treeSize(digest);
         }
         for (String artifact : c.artifacts()) {
-            stored += fileSize(dataDir.artifact(artifact));
+            stored += files.archiveBytes(artifact);
         }
         return new Usage(period.toString(), c.deploys(), c.succeeded(), c.failed(), c.buildMillis() / 1000.0,
                 c.releases(), c.sessions(), c.messages(), stored);
@@ -79,29 +70,10 @@ final class UsageStore {
     }
 
     private long treeSize(String digest) {
-        Path tree = dataDir.tree(digest);
-        if (!Files.isDirectory(tree)) {
+        if (!files.hasTree(digest)) {
             treeSizes.remove(digest);
             return 0;
         }
-        return treeSizes.computeIfAbsent(digest, d -> sizeOf(tree));
-    }
-
-    /** Bytes of the regular files under {@code dir}; best effort (files vanishing meanwhile count 0). */
-    private static long sizeOf(Path dir) {
-        try (Stream<Path> files = Files.walk(dir)) {
-            return files.filter(Files::isRegularFile).mapToLong(UsageStore::fileSize).sum();
-        } catch (IOException | UncheckedIOException e) {
-            LOG.warn("could not measure {}: {}", dir, e.toString());
-            return 0;
-        }
-    }
-
-    private static long fileSize(Path file) {
-        try {
-            return Files.isRegularFile(file) ? Files.size(file) : 0;
-        } catch (IOException e) {
-            return 0;
-        }
+        return treeSizes.computeIfAbsent(digest, files::treeBytes);
     }
 }

@@ -3,9 +3,9 @@ package dev.karta.server.releases;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.karta.server.Config;
-import dev.karta.server.DataDir;
 import dev.karta.server.TestServer;
 import dev.karta.server.build.TarBuilder;
+import dev.karta.server.datadir.LocalStorage;
 import dev.karta.server.store.Database;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.nio.file.Path;
@@ -36,7 +36,7 @@ class RetentionPostgresTest {
                 String project = db.withHandle(h -> h.select("SELECT id FROM projects WHERE name = 'shop'")
                         .mapTo(String.class).one());
 
-                new Retention(db, new DataDir(dir), 1, id -> Set.of()).prune(project);
+                new Retention(db, new LocalStorage(dir, Config.ArchiveLimits.DEFAULTS).releaseFiles(), 1, id -> Set.of()).prune(project);
 
                 List<Integer> pruned = db.withHandle(h -> h.select("SELECT number FROM releases WHERE project_id = ? "
                         + "AND pruned_at IS NOT NULL ORDER BY number", project).mapTo(Integer.class).list());

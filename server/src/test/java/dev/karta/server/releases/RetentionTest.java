@@ -2,9 +2,11 @@ package dev.karta.server.releases;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.karta.server.DataDir;
+import dev.karta.server.Config;
 import dev.karta.server.TestServer;
 import dev.karta.server.build.TarBuilder;
+import dev.karta.server.datadir.DataDir;
+import dev.karta.server.datadir.LocalStorage;
 import dev.karta.server.store.Database;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -50,7 +52,7 @@ class RetentionTest {
     void retention_and_rollbacks_running_together_never_leave_a_release_without_its_tree() throws Exception {
         try (TestServer server = TestServer.start(dataDir); Database db = server.openDatabase()) {
             Publisher publisher = new Publisher(server);
-            Retention retention = new Retention(db, new DataDir(dataDir), 1, id -> Set.of());
+            Retention retention = new Retention(db, new LocalStorage(dataDir, Config.ArchiveLimits.DEFAULTS).releaseFiles(), 1, id -> Set.of());
             int published = 0;
             publisher.publish("shop", bigApp(++published));
             String project = projectId(db, "shop");
@@ -100,7 +102,7 @@ class RetentionTest {
             for (int i = 1; i <= 4; i++) {
                 publisher.publish("shop", TarBuilder.app("version " + i));
             }
-            new Retention(db, new DataDir(dataDir), 1, id -> Set.of()).prune(projectId(db, "shop"));
+            new Retention(db, new LocalStorage(dataDir, Config.ArchiveLimits.DEFAULTS).releaseFiles(), 1, id -> Set.of()).prune(projectId(db, "shop"));
             // The same content again brings the tree back, but v1 stays pruned: its tree may go at any time.
             publisher.publish("shop", TarBuilder.app("version 1"));
 
@@ -127,7 +129,7 @@ class RetentionTest {
 
             assertThat(server.delete("/agent_projects/shop", server.adminKey()).status()).isEqualTo(204);
             try (Database db = server.openDatabase()) {
-                new Retention(db, new DataDir(dataDir), 0, id -> Set.of()).sweepUnreferenced(Duration.ZERO);
+                new Retention(db, new LocalStorage(dataDir, Config.ArchiveLimits.DEFAULTS).releaseFiles(), 0, id -> Set.of()).sweepUnreferenced(Duration.ZERO);
             }
 
             assertThat(count(dataDir.resolve("trees"))).isEqualTo(1);

@@ -43,7 +43,7 @@ public final class GitHttp {
         this.authenticator = authenticator;
         this.projects = projects;
         this.repos = repos;
-        this.pushes = new GitPushes(db, ingest, projectStore, projects, new DeployFollower(deploys, logs, HEARTBEAT),
+        this.pushes = new GitPushes(db, repos, ingest, projectStore, projects, new DeployFollower(deploys, logs, HEARTBEAT),
                 audit, logs, maxPackBytes);
     }
 

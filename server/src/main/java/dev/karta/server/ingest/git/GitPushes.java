@@ -43,6 +43,7 @@ final class GitPushes {
     private static final int MAX_REASON = 1000;
 
     private final Database db;
+    private final GitRepos repos;
     private final Ingest ingest;
     private final ProjectStore projectStore;
     private final Projects projects;
@@ -52,9 +53,10 @@ final class GitPushes {
     private final PushLocks locks = new PushLocks();
     private final long maxPackBytes;
 
-    GitPushes(Database db, Ingest ingest, ProjectStore projectStore, Projects projects, DeployFollower follower,
-              AuditLog audit, LogStore logs, long maxPackBytes) {
+    GitPushes(Database db, GitRepos repos, Ingest ingest, ProjectStore projectStore, Projects projects,
+              DeployFollower follower, AuditLog audit, LogStore logs, long maxPackBytes) {
         this.db = db;
+        this.repos = repos;
         this.ingest = ingest;
         this.projectStore = projectStore;
         this.projects = projects;
@@ -66,7 +68,7 @@ final class GitPushes {
 
     /** A receive-pack for one push by {@code caller}, with Karta's hooks. */
     ReceivePack receivePack(GitCaller caller, Repository repo) {
-        RevocableReceivePack rp = new RevocableReceivePack(repo);
+        RevocableReceivePack rp = new RevocableReceivePack(repo, repos.trackPacks(repo));
         rp.setAllowCreates(true);
         rp.setAllowNonFastForwards(true); // force pushes deploy too
         rp.setAllowDeletes(true);         // except of the deploy branch: refused by the hook

@@ -1,17 +1,12 @@
 package dev.karta.server.ingest.git;
 
 import dev.karta.server.Config.ArchiveLimits;
-import dev.karta.server.DataDir;
 import dev.karta.server.build.BuildFailed;
-import dev.karta.server.build.Materializer;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.projects.ProjectRecord;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -24,24 +19,14 @@ import org.eclipse.jgit.lib.AbbreviatedObjectId;
 import org.eclipse.jgit.lib.Constants;
 import org.eclipse.jgit.lib.ObjectId;
 import org.eclipse.jgit.lib.ObjectReader;
-import org.eclipse.jgit.lib.RefUpdate;
 import org.eclipse.jgit.lib.Repository;
-import org.eclipse.jgit.lib.RepositoryCache;
-import org.eclipse.jgit.lib.RepositoryCache.FileKey;
-import org.eclipse.jgit.storage.file.FileRepositoryBuilder;
-import org.eclipse.jgit.util.FS;
 import org.eclipse.jgit.util.TemporaryBuffer;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * The bare repositories behind {@code /git/{project}.git}, one per project in the data directory
- * ({@link DataDir#repo}). They are opened through JGit's {@link RepositoryCache}, so the push that
- * receives a pack and the build that exports its commit (before the ref moves) read one object
- * database. Resolves abbreviated commit SHAs and exports a commit's tree as an archive.
+ * The bare repositories behind {@code /git/{project}.git}, one per project in the {@link RepoStore}.
+ * Resolves abbreviated commit SHAs and exports a commit's tree as an archive.
  */
 public final class GitRepos {
-    private static final Logger LOG = LoggerFactory.getLogger(GitRepos.class);
     /** What deploy-by-commit accepts: 4 to 40 hex digits of a SHA-1 commit id. */
     public static final Pattern COMMIT_HEX = Pattern.compile("[0-9a-fA-F]{4,40}");
     /** Exported archives up to this size never touch the disk. */
@@ -53,12 +38,11 @@ public final class GitRepos {
         T read(InputStream gzipTar) throws IOException;
     }
 
-    private final DataDir dataDir;
+    private final RepoStore store;
     private final ArchiveLimits limits;
-    private final Object creating = new Object();
 
-    public GitRepos(DataDir dataDir, ArchiveLimits limits) {
-        this.dataDir = dataDir;
+    public GitRepos(RepoStore store, ArchiveLimits limits) {
+        this.store = store;
         this.limits = limits;
     }
 
@@ -67,43 +51,12 @@ public final class GitRepos {
      * project's deploy branch (so a clone checks that branch out). The caller closes it.
      */
     Repository open(ProjectRecord project) throws IOException {
-        Path dir = dataDir.repo(project.id());
-        if (!exists(dir)) {
-            synchronized (creating) {
-                if (!exists(dir)) {
-                    create(dir, project.deployBranch());
-                }
-            }
-        }
-        return RepositoryCache.open(key(dir), true);
+        return store.open(project.id(), RepoStore.PUSHED, project.deployBranch());
     }
 
     /** The project's repository when something was ever pushed to it (or it was opened for git). */
     Optional<Repository> openExisting(String projectId) throws IOException {
-        Path dir = dataDir.repo(projectId);
-        return exists(dir) ? Optional.of(RepositoryCache.open(key(dir), true)) : Optional.empty();
-    }
-
-    private static boolean exists(Path dir) {
-        return Files.isRegularFile(dir.resolve(Constants.HEAD));
-    }
-
-    private static FileKey key(Path dir) {
-        return FileKey.exact(dir.toFile(), FS.DETECTED);
-    }
-
-    private static void create(Path dir, String deployBranch) throws IOException {
-        Files.createDirectories(dir.getParent());
-        // Built in a sibling folder and renamed into place, so a crash never leaves half a repository.
-        Path staging = dir.resolveSibling(dir.getFileName() + ".creating");
-        Materializer.deleteRecursively(staging);
-        try (Repository repo = new FileRepositoryBuilder().setGitDir(staging.toFile()).setBare().build()) {
-            repo.create(true);
-            RefUpdate head = repo.updateRef(Constants.HEAD);
-            head.disableRefLog();
-            head.link(Constants.R_HEADS + deployBranch);
-        }
-        Files.move(staging, dir, StandardCopyOption.ATOMIC_MOVE);
+        return store.openExisting(projectId, RepoStore.PUSHED);
     }
 
     /**
@@ -146,7 +99,7 @@ public final class GitRepos {
      * Exports {@code commitSha} of the project's repository as a tar.gz (checked against the
      * archive limits while it is written) and hands it to {@code reader}. The archive stays in
      * memory up to {@value #IN_MEMORY_EXPORT} bytes and spills to a temporary file in the project's
-     * folder beyond. A commit that is not there is a {@link BuildFailed}; notes go to {@code log}.
+     * scratch space beyond. A commit that is not there is a {@link BuildFailed}; notes go to {@code log}.
      */
     public <T> T export(String projectId, String commitSha, Consumer<String> log, ArchiveReader<T> reader)
             throws IOException {
@@ -154,7 +107,7 @@ public final class GitRepos {
         if (found.isEmpty()) {
             throw new BuildFailed("the project has no git repository yet: git push karta <branch> first");
         }
-        TemporaryBuffer archive = new TemporaryBuffer.LocalFile(dataDir.project(projectId).toFile(), IN_MEMORY_EXPORT);
+        TemporaryBuffer archive = store.exportBuffer(projectId, IN_MEMORY_EXPORT);
         try {
             try (Repository repo = found.get()) {
                 CommitArchive.Summary summary = CommitArchive.write(repo, ObjectId.fromString(commitSha), archive, limits);
@@ -175,34 +128,13 @@ public final class GitRepos {
         }
     }
 
-    /**
-     * Removes export buffers ({@code jgit_*.buf}, written next to each repository for archives too
-     * big for memory) that a killed server left behind. Runs at start, before any build.
-     */
-    public static void sweepTemporaryFiles(DataDir dataDir) throws IOException {
-        Path projects = dataDir.root().resolve("projects");
-        if (!Files.isDirectory(projects)) {
-            return;
-        }
-        try (var folders = Files.newDirectoryStream(projects, Files::isDirectory)) {
-            for (Path folder : folders) {
-                try (var buffers = Files.newDirectoryStream(folder, "jgit_*.buf")) {
-                    for (Path buffer : buffers) {
-                        Files.deleteIfExists(buffer);
-                    }
-                }
-            }
-        }
+    /** Watches the pack a push stores into {@code repo}, to take it back if every ref update is rejected. */
+    RepoStore.PushedPacks trackPacks(Repository repo) {
+        return store.trackPacks(repo);
     }
 
-    /** Removes a deleted project's repository from disk (and from JGit's cache). */
+    /** Removes a deleted project's repository. */
     public void delete(String projectId) {
-        Path dir = dataDir.repo(projectId);
-        RepositoryCache.unregister(key(dir));
-        try {
-            Materializer.deleteRecursively(dir);
-        } catch (IOException e) {
-            LOG.warn("could not delete the repository of deleted project {} at {}", projectId, dir, e);
-        }
+        store.delete(projectId, RepoStore.PUSHED);
     }
 }

@@ -2,11 +2,11 @@ package dev.karta.server.ingest.github;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.server.Config;
-import dev.karta.server.DataDir;
 import dev.karta.server.build.BuildFailed;
 import dev.karta.server.deploys.DeployRecord;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.ingest.git.GitRepos;
+import dev.karta.server.ingest.git.RepoStore;
 import dev.karta.server.process.ProcessLauncher;
 import dev.karta.server.projects.ProjectRecord;
 import java.io.IOException;
@@ -37,12 +37,12 @@ public final class BoundRepos {
     private final Set<String> operatorTokenOwners;
     private final Duration resolveTimeout;
 
-    public BoundRepos(DataDir dataDir, Config.ArchiveLimits limits, Config.Repos settings, Bindings bindings,
+    public BoundRepos(RepoStore repoStore, Config.ArchiveLimits limits, Config.Repos settings, Bindings bindings,
                       ObjectMapper json, ProcessLauncher launcher) {
         this.bindings = bindings;
         this.egress = new Egress(settings);
         this.github = new GitHubApi(settings, egress, FETCH_ATTEMPTS, FETCH_BACKOFF, json);
-        this.mirror = new GitMirror(dataDir, limits, settings.sshCommand(), launcher, egress, FETCH_ATTEMPTS,
+        this.mirror = new GitMirror(repoStore, limits, settings.sshCommand(), launcher, egress, FETCH_ATTEMPTS,
                 FETCH_BACKOFF);
         this.operatorToken = settings.githubToken();
         this.operatorTokenOwners = settings.githubTokenOwners();

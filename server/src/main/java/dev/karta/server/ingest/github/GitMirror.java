@@ -1,21 +1,18 @@
 package dev.karta.server.ingest.github;
 
 import dev.karta.server.Config.ArchiveLimits;
-import dev.karta.server.DataDir;
 import dev.karta.server.build.BuildFailed;
-import dev.karta.server.build.Materializer;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.ingest.git.CommitArchive;
 import dev.karta.server.ingest.git.GitRepos;
+import dev.karta.server.ingest.git.RepoStore;
 import dev.karta.server.process.ProcessLauncher;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
@@ -40,7 +37,6 @@ import org.eclipse.jgit.lib.Constants;
 import org.eclipse.jgit.lib.ObjectId;
 import org.eclipse.jgit.lib.ObjectReader;
 import org.eclipse.jgit.lib.Repository;
-import org.eclipse.jgit.storage.file.FileRepositoryBuilder;
 import org.eclipse.jgit.transport.CredentialsProvider;
 import org.eclipse.jgit.transport.RefSpec;
 import org.eclipse.jgit.transport.SshTransport;
@@ -65,10 +61,12 @@ import org.slf4j.LoggerFactory;
 final class GitMirror {
     private static final Logger LOG = LoggerFactory.getLogger(GitMirror.class);
     private static final int IN_MEMORY_EXPORT = 4 << 20;
+    /** The folder of a project's caches in the {@link RepoStore}, one repository per URL. */
+    private static final String CACHES = "bound/";
     private static final List<RefSpec> EVERYTHING = List.of(new RefSpec("+refs/heads/*:refs/heads/*"),
             new RefSpec("+refs/tags/*:refs/tags/*"));
 
-    private final DataDir dataDir;
+    private final RepoStore store;
     private final ArchiveLimits limits;
     private final int attempts;
     private final Duration backoff;
@@ -77,9 +75,9 @@ final class GitMirror {
     private final Egress egress;
     private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
 
-    GitMirror(DataDir dataDir, ArchiveLimits limits, List<String> sshCommand, ProcessLauncher launcher, Egress egress,
+    GitMirror(RepoStore store, ArchiveLimits limits, List<String> sshCommand, ProcessLauncher launcher, Egress egress,
               int attempts, Duration backoff) {
-        this.dataDir = dataDir;
+        this.store = store;
         this.limits = limits;
         this.sshCommand = List.copyOf(sshCommand);
         this.launcher = launcher;
@@ -153,8 +151,7 @@ final class GitMirror {
                 throw new BuildFailed("commit " + sha + " is not in " + url.display()
                         + " (every branch and tag was fetched): push it there first");
             }
-            TemporaryBuffer archive = new TemporaryBuffer.LocalFile(dataDir.project(projectId).toFile(),
-                    IN_MEMORY_EXPORT);
+            TemporaryBuffer archive = store.exportBuffer(projectId, IN_MEMORY_EXPORT);
             try {
                 CommitArchive.Summary summary = CommitArchive.write(repo, id, archive, limits);
                 archive.close();
@@ -184,13 +181,10 @@ final class GitMirror {
 
     /** Removes every cache of a project (it was unbound, rebound or deleted). */
     void forget(String projectId) {
-        Path dir = dataDir.project(projectId).resolve("bound");
         ReentrantLock lock = lock(projectId);
         lock.lock();
         try {
-            Materializer.deleteRecursively(dir);
-        } catch (IOException e) {
-            LOG.warn("could not delete the bound-repository cache {}", dir, e);
+            store.delete(projectId, CACHES);
         } finally {
             lock.unlock();
         }
@@ -404,22 +398,7 @@ final class GitMirror {
 
     /** Opens the project's cache of {@code url}, creating it empty on first use. */
     private Repository open(String projectId, RepoUrl url) throws IOException {
-        Path dir = dataDir.project(projectId).resolve("bound").resolve(digest(url.display()) + ".git");
-        if (!Files.isRegularFile(dir.resolve(Constants.HEAD))) {
-            synchronized (locks) {
-                if (!Files.isRegularFile(dir.resolve(Constants.HEAD))) {
-                    Files.createDirectories(dir.getParent());
-                    // Built aside and renamed into place: a crash never leaves half a repository.
-                    Path staging = dir.resolveSibling(dir.getFileName() + ".creating");
-                    Materializer.deleteRecursively(staging);
-                    try (Repository repo = new FileRepositoryBuilder().setGitDir(staging.toFile()).setBare().build()) {
-                        repo.create(true);
-                    }
-                    Files.move(staging, dir, StandardCopyOption.ATOMIC_MOVE);
-                }
-            }
-        }
-        return new FileRepositoryBuilder().setGitDir(dir.toFile()).setBare().setMustExist(true).build();
+        return store.open(projectId, CACHES + digest(url.display()), null);
     }
 
     private ReentrantLock lock(String projectId) {
@@ -431,16 +410,7 @@ final class GitMirror {
         if (!url.fetch().startsWith("file://")) {
             return null;
         }
-        Path path = Path.of(URI.create(url.fetch())).toAbsolutePath().normalize();
-        Path root = dataDir.root().toAbsolutePath().normalize();
-        boolean inside = path.startsWith(root);
-        try {
-            Path realRoot = root.toRealPath();
-            Path realPath = Files.exists(path) ? path.toRealPath() : path;
-            inside |= realPath.startsWith(realRoot) || path.startsWith(realRoot);
-        } catch (IOException e) {
-            // The data directory always exists while the server runs; keep the plain comparison.
-        }
+        boolean inside = store.holds(Path.of(URI.create(url.fetch())));
         return inside ? "file URLs may not point into the server's data directory" : null;
     }
 

@@ -3,14 +3,21 @@ package dev.karta.server.ingest.git;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.karta.server.Config;
+import dev.karta.server.build.Materializer;
+import dev.karta.server.build.Tree;
+import dev.karta.server.store.Database;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
@@ -66,6 +73,30 @@ class GitPushTest {
         assertThat(release.get("source").asText()).isEqualTo("git_push");
         assertThat(release.get("commit_sha").asText()).hasSize(40).isEqualTo(sha);
         assertThat(remoteMain("hello")).isEqualTo(sha);
+    }
+
+    @Test
+    void a_pushed_release_keeps_its_archive_recorded_on_its_deploy() throws Exception {
+        Path app = karta.newApp(work.resolve("app"));
+
+        karta.git(app, "push", karta.remote("archived", writer.secret()), "main").ok();
+
+        String digest = karta.releases("archived").get(0).get("content_digest").asText();
+        Path data = shared.resolve("data");
+        String artifact;
+        try (Database db = Database.open(Config.sqliteUrl(data))) {
+            artifact = db.withHandle(h -> h.select("SELECT d.artifact FROM deploys d JOIN projects p "
+                    + "ON p.id = d.project_id WHERE p.name = 'archived'").mapTo(String.class).one());
+        }
+        assertThat(artifact).as("the deploy records its archive, as an upload's does").isNotNull();
+        Path archive = data.resolve("artifacts").resolve(artifact + ".tar.gz");
+        assertThat(archive).isRegularFile();
+        assertThat(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(archive))))
+                .isEqualTo(artifact);
+        try (InputStream in = Files.newInputStream(archive)) {
+            Tree tree = new Materializer(Config.ArchiveLimits.DEFAULTS).materialize(in, work.resolve("check"));
+            assertThat(tree.contentDigest()).as("the archive holds the release's tree").isEqualTo(digest);
+        }
     }
 
     @Test

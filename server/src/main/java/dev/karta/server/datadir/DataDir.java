@@ -1,5 +1,6 @@
-package dev.karta.server;
+package dev.karta.server.datadir;
 
+import dev.karta.server.build.Materializer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.FileAlreadyExistsException;
@@ -13,7 +14,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Where things live under {@code --data-dir}: uploaded archives by sha256, release trees by
+ * Where things live under {@code --data-dir}: release archives by sha256, release trees by
  * content digest (shared by every project, so identical content is stored once), and each
  * project's bare git repository. The data dir itself is the server user's alone (0700), and so is
  * every file holding a secret (0600): see {@link #restrictToOwner()} and {@link #restrictFile}.
@@ -31,8 +32,12 @@ public record DataDir(Path root) {
         return artifacts().resolve(sha256Hex + ".tar.gz");
     }
 
+    public Path projects() {
+        return root.resolve("projects");
+    }
+
     public Path project(String projectId) {
-        return root.resolve("projects").resolve(projectId);
+        return projects().resolve(projectId);
     }
 
     /** The bare git repository {@code git push} fills ({@code /git/{project}.git}). */
@@ -46,7 +51,7 @@ public record DataDir(Path root) {
 
     /** The tree of a content digest ({@code sha256:…}). */
     public Path tree(String contentDigest) {
-        return trees().resolve(contentDigest.substring(contentDigest.indexOf(':') + 1));
+        return Materializer.treeFolder(trees(), contentDigest);
     }
 
     /**

@@ -1,0 +1,59 @@
+package dev.karta.server.datadir;
+
+import dev.karta.server.Config.ArchiveLimits;
+import dev.karta.server.build.Materializer;
+import dev.karta.server.build.ReleaseFiles;
+import dev.karta.server.ingest.git.RepoStore;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+
+/**
+ * The storage of one machine: release files and git repositories in {@code --data-dir}, laid out
+ * by {@link DataDir}. The rest of the server sees only {@link ReleaseFiles} and {@link RepoStore};
+ * start-up uses the owner-only helpers here for the data dir and the secret files.
+ */
+public final class LocalStorage {
+    private final DataDir dataDir;
+    private final DataDirReleaseFiles releaseFiles;
+    private final DataDirRepoStore repos;
+
+    public LocalStorage(Path root, ArchiveLimits limits) {
+        this.dataDir = new DataDir(root);
+        this.releaseFiles = new DataDirReleaseFiles(dataDir, new Materializer(limits));
+        this.repos = new DataDirRepoStore(dataDir);
+    }
+
+    public ReleaseFiles releaseFiles() {
+        return releaseFiles;
+    }
+
+    public RepoStore repos() {
+        return repos;
+    }
+
+    /** Removes what a killed server left half-made: staging trees, archive copies, export buffers. */
+    public void sweepLeftovers() {
+        try {
+            releaseFiles.sweepLeftovers();
+            repos.sweepLeftovers();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot clean " + dataDir.root(), e);
+        }
+    }
+
+    /** Creates the data dir with mode 0700, or narrows an existing one: see {@link DataDir#restrictToOwner()}. */
+    public static void restrictToOwner(Path root) {
+        new DataDir(root).restrictToOwner();
+    }
+
+    /** Narrows an existing secret file to mode 0600: see {@link DataDir#restrictFile}. */
+    public static boolean restrictFile(Path file) {
+        return DataDir.restrictFile(file);
+    }
+
+    /** Creates a secret file empty with mode 0600 unless it exists: see {@link DataDir#createOwnerOnlyFile}. */
+    public static void createOwnerOnlyFile(Path file) {
+        DataDir.createOwnerOnlyFile(file);
+    }
+}
