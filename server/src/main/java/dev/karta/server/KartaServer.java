@@ -51,7 +51,9 @@ import dev.karta.server.store.Dialect;
 import dev.karta.server.store.SecretBox;
 import dev.karta.server.usage.UsageRoutes;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
@@ -70,10 +72,15 @@ public final class KartaServer implements AutoCloseable {
     private final LogRetention logRetention;
     private final Sessions sessions;
     private final ProcessLauncher launcher;
+    private final Idempotency idempotency;
     private final Optional<Tenants.NewOrg> bootstrapped;
     private final String publicUrl;
 
-    private KartaServer(Config config, Database db) {
+    /**
+     * Builds and starts everything. Each thing that holds threads, processes or a port is pushed on
+     * {@code made} as soon as it exists, so a failed start can close what it had made.
+     */
+    private KartaServer(Config config, Database db, Deque<AutoCloseable> made) {
         this.config = config;
         this.db = db;
         AtomicReference<String> baseUrl = new AtomicReference<>(config.publicUrlFor(config.port()));
@@ -95,11 +102,14 @@ public final class KartaServer implements AutoCloseable {
         ReleaseStore releaseStore = new ReleaseStore(db);
         Releases releases = new Releases(db, releaseStore, projectStore, deployStore, audit, logs, releaseFiles);
         this.launcher = ProcessLauncher.detect(Config.SessionSettings.inheritedEnvironment(List.of()));
+        made.push(launcher);
         this.sessions = new Sessions(db, projects, logs, releaseFiles, config.sessions(), config.limits(), json, launcher);
+        made.push(sessions);
         Retention retention = new Retention(db, releaseFiles, config.keepReleases(), sessions::pinnedReleaseIds);
         GitRepos repos = new GitRepos(storage.repos(), config.archive());
         projects.onDelete(project -> repos.delete(project.id()));
-        Bindings bindings = new Bindings(db, projectStore, audit, logs, SecretBox.open(config.secretsKeyFile()));
+        SecretBox secrets = SecretBox.open(config.secretsKeyFile()); // a key in memory: nothing to close
+        Bindings bindings = new Bindings(db, projectStore, audit, logs, secrets);
         bindings.encryptPlaintext();
         BoundRepos bound = new BoundRepos(storage.repos(), config.archive(), config.repos(), bindings, json, launcher);
         projects.onDelete(project -> bound.forget(project.id()));
@@ -110,13 +120,17 @@ public final class KartaServer implements AutoCloseable {
         this.workers = new BuildWorkers(queue, sources,
                 new BuildPipeline(new ImageBuilder(config.builderCommand(), config.buildTimeout(), launcher)),
                 releases, retention, logs, config.buildWorkers(), config.buildTimeout());
+        made.push(workers);
         Ingest ingest = new Ingest(db, projects, projectStore, queue, workers, audit, logs, deployStore,
                 config.limits().maxQueuedDeploysPerOrg());
-        Idempotency idempotency = new Idempotency(db, json);
+        this.idempotency = new Idempotency(db, json, secrets);
+        made.push(idempotency);
         this.logFeeds = new LogFeeds(logs, json, config.logs(), keys);
+        made.push(logFeeds);
         metrics.registry().gauge("karta.logs.followers", logFeeds, LogFeeds::followers);
         projects.onDelete(project -> logFeeds.endProject(project.id()));
         this.logRetention = new LogRetention(logs, config.logs());
+        made.push(logRetention);
 
         this.bootstrapped = tenants.bootstrap(config.bootstrapKey());
         HttpApi.Handlers handlers = new HttpApi.Handlers(
@@ -136,20 +150,13 @@ public final class KartaServer implements AutoCloseable {
                 new UsageRoutes(db, projects, releaseFiles));
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys),
                 metrics, handlers);
+        made.push(http::stop);
         http.start();
-        try {
-            baseUrl.set(config.publicUrlFor(http.port()));
-            this.publicUrl = baseUrl.get();
-            storage.sweepLeftovers();
-            workers.start(db.dialect() == Dialect.SQLITE);
-            sessions.start();
-        } catch (RuntimeException e) {
-            sessions.close();
-            launcher.close();
-            http.stop();
-            logFeeds.close();
-            throw e;
-        }
+        baseUrl.set(config.publicUrlFor(http.port()));
+        this.publicUrl = baseUrl.get();
+        storage.sweepLeftovers();
+        workers.start(db.dialect() == Dialect.SQLITE);
+        sessions.start();
         logRetention.start();
     }
 
@@ -201,11 +208,19 @@ public final class KartaServer implements AutoCloseable {
         secureStorage(config);
         Database db = Database.open(config.databaseUrl());
         secretFiles(config).forEach(LocalStorage::restrictFile); // what opening the database created
+        Deque<AutoCloseable> made = new ArrayDeque<>();
+        made.push(db);
         try {
-            return new KartaServer(config, db);
-        } catch (RuntimeException e) {
-            // A failed start (port taken, bad preset key, unreadable data) must not leak the pool.
-            db.close();
+            return new KartaServer(config, db, made);
+        } catch (RuntimeException | Error e) {
+            // A failed start (port taken, bad preset key, unreadable data) closes all it made, newest first.
+            while (!made.isEmpty()) {
+                try {
+                    made.pop().close();
+                } catch (Exception | Error closing) {
+                    e.addSuppressed(closing);
+                }
+            }
             throw e;
         }
     }
@@ -227,6 +242,21 @@ public final class KartaServer implements AutoCloseable {
         return logs;
     }
 
+    /** The sessions feature: for tests that step into a turn. */
+    public Sessions sessions() {
+        return sessions;
+    }
+
+    /** The build worker pool: for tests that step between builds. */
+    public BuildWorkers workers() {
+        return workers;
+    }
+
+    /** The live log streams: for tests that count their reads. */
+    public LogFeeds logFeeds() {
+        return logFeeds;
+    }
+
     /** The org and admin key created on this start, when the database was empty. */
     public Optional<Tenants.NewOrg> bootstrapped() {
         return bootstrapped;
@@ -238,6 +268,7 @@ public final class KartaServer implements AutoCloseable {
         logRetention.close();
         logFeeds.close();
         http.stop();
+        idempotency.close();
         workers.close();
         launcher.close();
         db.close();

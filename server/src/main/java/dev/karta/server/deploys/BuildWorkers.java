@@ -22,7 +22,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -44,7 +43,40 @@ public final class BuildWorkers implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(BuildWorkers.class);
     private static final long IDLE_POLL_MS = 1000;
 
-    private record Running(DeployRecord deploy, Thread thread, long deadline, AtomicBoolean abandoned) {
+    /**
+     * A build in flight. Its end is decided once: by its worker when the build returns, or by
+     * housekeeping at the deadline; whichever comes second changes nothing. So housekeeping never
+     * interrupts a worker that has moved on to its next build, nor replaces one that goes on.
+     */
+    private static final class Running {
+        private static final int BUILDING = 0;
+        private static final int ENDED = 1;
+        private static final int ABANDONED = 2;
+
+        final DeployRecord deploy;
+        final Thread thread;
+        final long deadline;
+        private final AtomicInteger state = new AtomicInteger(BUILDING);
+
+        Running(DeployRecord deploy, Thread thread, long deadline) {
+            this.deploy = deploy;
+            this.thread = thread;
+            this.deadline = deadline;
+        }
+
+        boolean abandoned() {
+            return state.get() == ABANDONED;
+        }
+
+        /** The worker is done with it; false when housekeeping abandoned it first. */
+        boolean end() {
+            return state.compareAndSet(BUILDING, ENDED);
+        }
+
+        /** Housekeeping gives up on it; false when its worker was done with it first. */
+        boolean abandon() {
+            return state.compareAndSet(BUILDING, ABANDONED);
+        }
     }
 
     private final BuildQueue queue;
@@ -65,6 +97,12 @@ public final class BuildWorkers implements AutoCloseable {
         return t;
     });
     private volatile boolean closed;
+    /**
+     * Test seam: runs on the worker thread once a build has ended, before the worker takes the next
+     * one, with the deploy id and what housekeeping does when that build's deadline passes.
+     */
+    volatile java.util.function.BiConsumer<String, Runnable> afterBuild = (deployId, timeOut) -> {
+    };
 
     public BuildWorkers(BuildQueue queue, Sources sources, BuildPipeline pipeline, Releases releases,
                         Retention retention, LogStore logs, int size, Duration timeout) {
@@ -129,8 +167,7 @@ public final class BuildWorkers implements AutoCloseable {
 
     /** Runs one build; false when it was abandoned at the timeout (this thread must then end). */
     private boolean build(DeployRecord deploy) {
-        Running self = new Running(deploy, Thread.currentThread(), System.currentTimeMillis() + timeout.toMillis(),
-                new AtomicBoolean());
+        Running self = new Running(deploy, Thread.currentThread(), System.currentTimeMillis() + timeout.toMillis());
         running.put(deploy.id(), self);
         BuildLog log = new BuildLog(logs, deploy.projectId(), deploy.id());
         long started = System.nanoTime();
@@ -140,7 +177,7 @@ public final class BuildWorkers implements AutoCloseable {
             log.line("Tree " + tree.contentDigest() + (tree.files() < 0 ? "" : " (" + tree.files() + " files, "
                     + tree.bytes() + " bytes)"));
             Detection detection = pipeline.build(deploy.projectName(), tree, log);
-            if (self.abandoned().get()) {
+            if (self.abandoned()) {
                 throw new InterruptedException("timed out");
             }
             log.line("Build finished in " + (System.nanoTime() - started) / 1_000_000 + " ms; activating");
@@ -148,7 +185,7 @@ public final class BuildWorkers implements AutoCloseable {
             LOG.info("deploy {} of {} released {}", deploy.id(), deploy.projectName(), release.version());
             retention.prune(deploy.projectId());
         } catch (RuntimeException | InterruptedException | IOException e) {
-            if (self.abandoned().get()) {
+            if (self.abandoned()) {
                 LOG.info("deploy {}: the build abandoned at its timeout ended ({}); its result is discarded",
                         deploy.id(), e.toString());
             } else {
@@ -156,9 +193,14 @@ public final class BuildWorkers implements AutoCloseable {
             }
         } finally {
             running.remove(deploy.id(), self);
+        }
+        boolean keep = self.end();
+        if (keep) {
+            // Settled here: no timeout interrupt can come for this build any more; clear one that came.
             Thread.interrupted();
         }
-        return !self.abandoned().get();
+        afterBuild.accept(deploy.id(), () -> abandon(self));
+        return keep;
     }
 
     private void fail(DeployRecord deploy, Exception e) {
@@ -182,10 +224,10 @@ public final class BuildWorkers implements AutoCloseable {
         try {
             long now = System.currentTimeMillis();
             for (Running r : running.values()) {
-                if (now > r.deadline()) {
+                if (now > r.deadline) {
                     abandon(r);
                 } else {
-                    queue.renew(r.deploy().id());
+                    queue.renew(r.deploy.id());
                 }
             }
             queue.recover(false);
@@ -196,17 +238,22 @@ public final class BuildWorkers implements AutoCloseable {
 
     /** Ends a build past its timeout without waiting for its thread; see the class comment. */
     private void abandon(Running r) {
-        if (!r.abandoned().compareAndSet(false, true)) {
+        if (!r.abandon()) {
             return;
         }
-        running.remove(r.deploy().id(), r);
+        running.remove(r.deploy.id(), r);
         LOG.warn("deploy {} exceeded the build timeout of {}s; failing it and freeing its worker",
-                r.deploy().id(), timeout.toSeconds());
-        r.thread().interrupt();
-        queue.finish(r.deploy(), DeployStatus.FAILED, "build timed out after " + timeout.toSeconds() + "s");
+                r.deploy.id(), timeout.toSeconds());
+        r.thread.interrupt();
+        queue.finish(r.deploy, DeployStatus.FAILED, "build timed out after " + timeout.toSeconds() + "s");
         if (!closed) {
             startWorker();
         }
+    }
+
+    /** Worker threads this pool runs now (for tests). */
+    int workerCount() {
+        return threads.size();
     }
 
     private static void sleepQuietly() {

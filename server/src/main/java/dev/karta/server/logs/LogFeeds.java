@@ -25,6 +25,7 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,6 +43,11 @@ import org.slf4j.LoggerFactory;
  * replay read; from then on it takes feed frames with an id above its cursor. So the seam between
  * replay and live has neither a gap nor a repeat, and nothing is stashed per client meanwhile.
  *
+ * <p>Streams that end together (one deploy's build log) share one {@link Ending}: their end
+ * condition is read once for all of them, when the entries they have seen grow (every change of a
+ * deploy's status writes an entry in the same transaction, and the feed's poll brings entries
+ * other servers write) and, as a safety net, every {@value #END_POLL_MS} ms; never per follower.
+ *
  * <p>A stream lives no longer than the key that opened it: a revocation on this server ends that
  * key's streams at once, and every {@value #KEY_CHECK_MS} ms the keys of all open streams are
  * checked against the database (revocations on other servers, keys deleted with their org). Such
@@ -52,6 +58,7 @@ public final class LogFeeds implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(LogFeeds.class);
     static final int PAGE = 500;
     private static final long POLL_MS = 1000;
+    static final long END_POLL_MS = 5000;
     static final long KEY_CHECK_MS = 2000;
 
     private final LogStore store;
@@ -64,6 +71,12 @@ public final class LogFeeds implements AutoCloseable {
     private final ExecutorService senders;
     private final int sendSlices;
     private final ScheduledExecutorService ticker;
+    private final Map<String, Ending> endings = new ConcurrentHashMap<>();
+    /** Reads of the end condition of followed streams (a deploy's status), for tests. */
+    private final AtomicLong endChecks = new AtomicLong();
+    /** Counts the end polls; a shared end condition is read again when it has moved. */
+    private final AtomicLong endTicks = new AtomicLong();
+    private long polls; // ticker thread only
 
     public LogFeeds(LogStore store, ObjectMapper json, Config.Logs settings, ApiKeys keys) {
         this.store = store;
@@ -86,9 +99,11 @@ public final class LogFeeds implements AutoCloseable {
      * Answers the request with an SSE stream of the project's entries matching {@code filter}
      * with an id above {@code cursor}: replayed, then live. With {@code ending}, the stream
      * ends when it returns non-null: the rest of the log is sent, then {@code event: end}
-     * with that data, then the response closes.
+     * with that data, then the response closes. Streams with the same {@code endKey} end on the
+     * same condition, and it is read once for all of them.
      */
-    void follow(Context ctx, String projectId, LogFilter filter, long cursor, Supplier<String> ending) {
+    void follow(Context ctx, String projectId, LogFilter filter, long cursor, String endKey,
+                Supplier<String> ending) {
         long head = store.lastId(projectId);
         SseStream stream;
         try {
@@ -96,7 +111,12 @@ public final class LogFeeds implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        Follower follower = new Follower(stream, Requests.principal(ctx).keyId(), filter, cursor, ending);
+        Ending shared = ending == null ? null : endings.compute(endKey, (key, existing) -> {
+            Ending e = existing != null ? existing : new Ending(ending);
+            e.users++;
+            return e;
+        });
+        Follower follower = new Follower(stream, Requests.principal(ctx).keyId(), filter, cursor, endKey, shared);
         feeds.compute(projectId, (id, existing) -> {
             Feed f = existing != null ? existing : new Feed(id, head);
             follower.feed = f;
@@ -117,6 +137,9 @@ public final class LogFeeds implements AutoCloseable {
 
     private void leave(Follower follower) {
         followers.remove(follower);
+        if (follower.ending != null && follower.left.compareAndSet(false, true)) {
+            endings.computeIfPresent(follower.endKey, (key, e) -> --e.users == 0 ? null : e);
+        }
         Feed feed = follower.feed;
         feeds.computeIfPresent(feed.projectId, (id, f) -> {
             f.remove(follower);
@@ -179,6 +202,10 @@ public final class LogFeeds implements AutoCloseable {
 
     private void poll() {
         feeds.values().forEach(Feed::wake);
+        if (++polls % (END_POLL_MS / POLL_MS) != 0) {
+            return;
+        }
+        endTicks.incrementAndGet();
         for (Follower follower : followers) {
             if (follower.ending != null) {
                 follower.checkEnd();
@@ -226,6 +253,11 @@ public final class LogFeeds implements AutoCloseable {
     /** Followers connected now (for metrics and tests). */
     public int followers() {
         return followers.size();
+    }
+
+    /** How many times the end condition of a stream was read so far (for tests). */
+    long endChecks() {
+        return endChecks.get();
     }
 
     @Override
@@ -362,6 +394,39 @@ public final class LogFeeds implements AutoCloseable {
         }
     }
 
+    /**
+     * The end condition of the streams with one end key: read again only when one of them has
+     * seen entries beyond those of the last read, or at an end poll. Once it has answered it stays.
+     */
+    private final class Ending {
+        private final Supplier<String> source;
+        /** Followers sharing it (guarded by the {@code endings} map's compute). */
+        private int users;
+        private String result;
+        private long readAtEntry = -1;
+        private long readAtTick = -1;
+
+        Ending(Supplier<String> source) {
+            this.source = source;
+        }
+
+        /** The end data, or null while not ended; {@code seen} is the last entry id the caller knows. */
+        synchronized String check(long seen) {
+            if (result != null) {
+                return result;
+            }
+            long tick = endTicks.get();
+            if (seen <= readAtEntry && tick == readAtTick) {
+                return null;
+            }
+            endChecks.incrementAndGet();
+            result = source.get();
+            readAtEntry = Math.max(readAtEntry, seen);
+            readAtTick = tick;
+            return result;
+        }
+    }
+
     /** An entry and its encoded SSE frame, shared by every follower it goes to. */
     private record Frame(LogEntry entry, byte[] bytes) {
     }
@@ -371,18 +436,21 @@ public final class LogFeeds implements AutoCloseable {
         private final SseStream stream;
         private final String keyId;
         private final LogFilter filter;
-        private final Supplier<String> ending;
+        private final String endKey;
+        private final Ending ending;
+        private final AtomicBoolean left = new AtomicBoolean();
         private final AtomicBoolean endCheckScheduled = new AtomicBoolean();
         private Feed feed;
         /** Every matching entry up to this id has been queued (guarded by this). */
         private long cursor;
         private boolean live;
 
-        Follower(SseStream stream, String keyId, LogFilter filter, long cursor, Supplier<String> ending) {
+        Follower(SseStream stream, String keyId, LogFilter filter, long cursor, String endKey, Ending ending) {
             this.stream = stream;
             this.keyId = keyId;
             this.filter = filter;
             this.cursor = cursor;
+            this.endKey = endKey;
             this.ending = ending;
         }
 
@@ -480,13 +548,15 @@ public final class LogFeeds implements AutoCloseable {
 
         private void endIfDone() {
             endCheckScheduled.set(false);
+            long seen;
             synchronized (this) {
                 if (!live) {
                     return;
                 }
+                seen = cursor;
             }
             try {
-                String end = ending.get();
+                String end = ending.check(Math.max(seen, feed.lastId()));
                 if (end == null || stream.isClosed()) {
                     return;
                 }

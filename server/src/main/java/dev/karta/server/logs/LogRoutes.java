@@ -55,7 +55,7 @@ public final class LogRoutes {
         long cursor = lastEventId != null ? lastEventId
                 : since != null ? store.cursorBefore(project.id(), since)
                 : store.cursorBeforeLast(project.id(), filter, limit);
-        feeds.follow(ctx, project.id(), filter, cursor, null);
+        feeds.follow(ctx, project.id(), filter, cursor, null, null);
     }
 
     private static boolean wantsTail(Context ctx) {

@@ -61,7 +61,16 @@ final class Turns {
     private final Config.SessionSettings settings;
     private final Semaphore slots;
     private final int maxRunningPerOrg;
-    private final Map<String, HarnessProcess.Cancellation> running = new ConcurrentHashMap<>();
+    /**
+     * The turns of this server, each with its session id, from before the session is claimed until
+     * the turn has recorded its end: a session ended at any point after its claim finds its turn
+     * here. A message refused by the claim (409) is here only for that moment; cancelling it then
+     * changes nothing.
+     */
+    private final Map<HarnessProcess.Cancellation, String> running = new ConcurrentHashMap<>();
+    /** Test seam: runs with the session id once the session is claimed, before the harness starts. */
+    volatile java.util.function.Consumer<String> afterClaim = sessionId -> {
+    };
 
     Turns(Database db, Projects projects, SessionStore store, LogStore logs, ReleaseFiles files, HarnessProcess harness,
           Config.SessionSettings settings, int maxRunningPerOrg) {
@@ -99,11 +108,18 @@ final class Turns {
             throw ApiError.unavailable("this server is running its limit of " + settings.maxConcurrentTurns()
                     + " turns at once (--max-concurrent-turns); retry shortly");
         }
+        HarnessProcess.Cancellation cancellation = new HarnessProcess.Cancellation();
+        running.put(cancellation, sessionId);
         try {
             String turnId = Ids.next("msg");
             SessionRecord session = claim(project, sessionId, turnId);
-            return run(session, turnId, text, listener);
+            afterClaim.accept(sessionId);
+            return run(session, turnId, text, listener, cancellation);
         } finally {
+            synchronized (running) {
+                running.remove(cancellation);
+                running.notifyAll();
+            }
             slots.release();
         }
     }
@@ -135,11 +151,10 @@ final class Turns {
         });
     }
 
-    private MessageReply run(SessionRecord session, String turnId, String text, Listener listener) {
+    private MessageReply run(SessionRecord session, String turnId, String text, Listener listener,
+                             HarnessProcess.Cancellation cancellation) {
         String what = "Turn " + turnId + " of session " + session.id();
         long started = System.nanoTime();
-        HarnessProcess.Cancellation cancellation = new HarnessProcess.Cancellation();
-        running.put(session.id(), cancellation);
         HarnessProcess.Answer answer = null;
         TurnFailed failure = null;
         String status = "failed";
@@ -150,6 +165,9 @@ final class Turns {
             listener.started(turnId);
             Path tree = files.checkOut(session.contentDigest()).map(Tree::dir).orElseThrow(() -> TurnFailed.failed(
                     "the files of release " + session.version() + " are missing from this server"));
+            if (cancellation.reason() != null) {
+                throw cancellation.reason(); // ended (or the server stopping) before the harness started
+            }
             answer = harness.run(Harness.of(session.harness()), tree, text, session.harnessSessionId(), listener,
                     cancellation);
             status = "completed";
@@ -160,20 +178,13 @@ final class Turns {
             error = e.getMessage();
         } finally {
             long ms = (System.nanoTime() - started) / 1_000_000;
+            store.finishTurn(session.id(), turnId, answer == null ? null : answer.conversationId(), status, error,
+                    System.currentTimeMillis());
+            String outcome = error == null ? " finished in " + ms + " ms" : " failed after " + ms + " ms: " + error;
             try {
-                store.finishTurn(session.id(), turnId, answer == null ? null : answer.conversationId(), status, error,
-                        System.currentTimeMillis());
-                String outcome = error == null ? " finished in " + ms + " ms" : " failed after " + ms + " ms: " + error;
-                try {
-                    logs.append(session.projectId(), LogSource.SESSION, null, session.version(), what + outcome);
-                } catch (RuntimeException e) {
-                    LOG.warn("could not log the end of {} (project deleted meanwhile?): {}", turnId, e.toString());
-                }
-            } finally {
-                synchronized (running) {
-                    running.remove(session.id(), cancellation);
-                    running.notifyAll();
-                }
+                logs.append(session.projectId(), LogSource.SESSION, null, session.version(), what + outcome);
+            } catch (RuntimeException e) {
+                LOG.warn("could not log the end of {} (project deleted meanwhile?): {}", turnId, e.toString());
             }
         }
         if (failure != null) {
@@ -184,11 +195,12 @@ final class Turns {
 
     /** Stops the turn a session runs on this server, if any: it answers 409 session_ended. */
     void cancel(String sessionId) {
-        HarnessProcess.Cancellation cancellation = running.get(sessionId);
-        if (cancellation != null) {
-            cancellation.cancel(new TurnFailed(TurnFailed.Kind.SESSION_ENDED,
-                    "the session was ended while this turn was running; the harness was stopped"));
-        }
+        running.forEach((cancellation, session) -> {
+            if (session.equals(sessionId)) {
+                cancellation.cancel(new TurnFailed(TurnFailed.Kind.SESSION_ENDED,
+                        "the session was ended while this turn was running; the harness was stopped"));
+            }
+        });
     }
 
     /**
@@ -197,7 +209,7 @@ final class Turns {
      * closes, and no harness outlives the server.
      */
     void stopAll(Duration patience) {
-        running.values().forEach(c -> c.cancel(new TurnFailed(TurnFailed.Kind.SERVER_STOPPING,
+        running.keySet().forEach(c -> c.cancel(new TurnFailed(TurnFailed.Kind.SERVER_STOPPING,
                 "the server is stopping; the harness was stopped; retry the message")));
         long deadline = System.nanoTime() + patience.toNanos();
         synchronized (running) {

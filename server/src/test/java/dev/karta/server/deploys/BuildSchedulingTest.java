@@ -143,4 +143,29 @@ class BuildSchedulingTest {
                     && status(server, orgA, "a-two", a2).equals("succeeded"));
         }
     }
+
+    @Test
+    void a_timeout_that_fires_as_a_build_ends_neither_fails_the_next_build_nor_adds_a_worker() {
+        Config config = TestServer.config(dir, TestServer.randomKey()).withBuildWorkers(1);
+        try (TestServer server = TestServer.start(config)) {
+            String key = server.adminKey();
+            BuildWorkers workers = server.server().workers();
+            java.util.concurrent.atomic.AtomicReference<String> next = new java.util.concurrent.atomic.AtomicReference<>();
+            workers.afterBuild = (deployId, timeOut) -> {
+                if (next.get() == null) {
+                    // The next build is queued before this worker looks for one, and the deadline
+                    // of the build that just ended passes right now.
+                    next.set(upload(server, key, "second", TarBuilder.app("second")).json().get("id").asText());
+                    timeOut.run();
+                }
+            };
+            String first = upload(server, key, "first", TarBuilder.app("first")).json().get("id").asText();
+
+            await().atMost(Duration.ofSeconds(15)).until(() -> next.get() != null
+                    && !status(server, key, "second", next.get()).matches("queued|building"));
+            assertThat(status(server, key, "first", first)).isEqualTo("succeeded");
+            assertThat(deploy(server, key, "second", next.get()).toString()).contains("\"status\":\"succeeded\"");
+            assertThat(workers.workerCount()).as("the pool keeps its size").isEqualTo(1);
+        }
+    }
 }

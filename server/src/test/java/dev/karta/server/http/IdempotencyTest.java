@@ -143,4 +143,28 @@ class IdempotencyTest {
         assertThat(firstKey.json().get("secret").asText()).isNotEqualTo(sameBody.json().get("secret").asText());
         assertThat(firstKey.json().get("api_key").get("id")).isNotEqualTo(sameBody.json().get("api_key").get("id"));
     }
+
+    @Test
+    void a_reservation_left_by_a_server_that_died_is_taken_over_by_a_retry() {
+        String key = server.adminKey();
+        Response probe = post("/agent_projects", key, "probe-" + N.incrementAndGet(),
+                "{\"name\":\"probe-" + N.get() + "\"}");
+        assertThat(probe.status()).isEqualTo(201);
+        String name = "after-crash-" + N.incrementAndGet();
+        try (Database db = server.openDatabase()) {
+            String org = db.withHandle(h -> h.createQuery("SELECT org_id FROM idempotency_keys WHERE idem_key = :k")
+                    .bind("k", "probe-" + (N.get() - 1)).mapTo(String.class).one());
+            // What a server killed between reserving the key and storing the answer leaves behind.
+            db.execute("INSERT INTO idempotency_keys (org_id, idem_key, fingerprint, created_at) VALUES (?, ?, ?, ?)",
+                    org, "crashed-" + name, "project.create:" + name, System.currentTimeMillis() - 120_000);
+        }
+
+        Response retried = post("/agent_projects", key, "crashed-" + name, "{\"name\":\"" + name + "\"}");
+
+        assertThat(retried.status()).as(retried.body()).isEqualTo(201);
+        assertThat(retried.header("Idempotent-Replayed")).isNull();
+        Response again = post("/agent_projects", key, "crashed-" + name, "{\"name\":\"" + name + "\"}");
+        assertThat(again.status()).isEqualTo(201);
+        assertThat(again.header("Idempotent-Replayed")).isEqualTo("true");
+    }
 }

@@ -99,4 +99,55 @@ class DeployLogStreamTest {
             assertThat(second.events.get(second.events.size() - 1).name()).isEqualTo("end");
         }
     }
+
+    @Test
+    void followers_of_one_deploy_share_its_reads_instead_of_each_polling() throws IOException {
+        String deployId = upload("many-followers");
+        await().until(() -> !LogsHarness.json(server.get("/agent_projects/many-followers/deploys/" + deployId,
+                server.adminKey)).get("status").asText().matches("queued|building"));
+        String projectId = server.db.withHandle(h -> h.createQuery("SELECT project_id FROM deploys WHERE id = :id")
+                .bind("id", deployId).mapTo(String.class).one());
+        // Building again, under a lease no housekeeping will take over: as if another server built it.
+        server.db.execute("UPDATE deploys SET status = 'building', finished_at = NULL, lease_until = ? WHERE id = ?",
+                System.currentTimeMillis() + 3_600_000, deployId);
+        LogFeeds feeds = server.server.logFeeds();
+        int followers = 8;
+        List<SseTestClient> clients = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i < followers; i++) {
+                clients.add(SseTestClient.open(server.port(), "/agent_projects/many-followers/deploys/" + deployId
+                        + "/logs", server.adminKey, "Accept", "text/event-stream"));
+            }
+            int replayed = server.db.withHandle(h -> h.createQuery("SELECT COUNT(*) FROM log_entries WHERE deploy_id = :d")
+                    .bind("d", deployId).mapTo(Integer.class).one());
+            await().until(() -> clients.stream().allMatch(c -> c.logEvents().size() == replayed));
+
+            long before = feeds.endChecks();
+            long started = System.nanoTime();
+            for (int i = 1; i <= 3; i++) {
+                server.server.logs().append(projectId, LogSource.BUILD, deployId, null, "step " + i);
+                int expected = replayed + i;
+                await().until(() -> clients.stream().allMatch(c -> c.logEvents().size() == expected));
+                await().pollDelay(java.time.Duration.ofSeconds(1)).until(() -> true);
+            }
+            long seconds = Math.max(1, (System.nanoTime() - started) / 1_000_000_000L);
+            long reads = feeds.endChecks() - before;
+            assertThat(reads).as("deploy reads for %d followers over %d s and 3 entries", followers, seconds)
+                    .isLessThanOrEqualTo(3 + seconds / 5 + 2); // per entry, per end poll, and the checks as they went live
+
+            server.db.inTransaction(h -> {
+                h.execute("UPDATE deploys SET status = 'failed', error = 'stopped', finished_at = ? WHERE id = ?",
+                        System.currentTimeMillis(), deployId);
+                server.server.logs().append(h, projectId, LogSource.BUILD, deployId, null, "Build failed: stopped");
+                return null;
+            });
+            await().atMost(java.time.Duration.ofSeconds(10)).until(() -> clients.stream().allMatch(c -> c.ended.get()));
+            assertThat(clients).allSatisfy(c -> {
+                assertThat(c.events.get(c.events.size() - 1).name()).isEqualTo("end");
+                assertThat(c.logEvents()).hasSize(replayed + 4);
+            });
+        } finally {
+            clients.forEach(SseTestClient::close);
+        }
+    }
 }

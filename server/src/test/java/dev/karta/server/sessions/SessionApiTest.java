@@ -378,4 +378,25 @@ class SessionApiTest {
         }
         return out;
     }
+
+    @Test
+    void a_session_ended_just_after_its_turn_claimed_it_stops_that_turn() {
+        String p = project("too late");
+        String session = f.open(p);
+        Turns turns = f.server.server().sessions().turns();
+        turns.afterClaim = claimed -> assertThat(f.server.delete("/v1/projects/" + p + "/sessions/" + claimed,
+                f.writer).status()).isEqualTo(204);
+        try {
+            long started = System.nanoTime();
+            Response reply = f.message(p, session, "sleep:15");
+
+            assertThat(reply.status()).as(reply.body()).isEqualTo(409);
+            assertThat(reply.json().get("error").asText()).isEqualTo("session_ended");
+            assertThat(java.time.Duration.ofNanos(System.nanoTime() - started))
+                    .as("the harness was stopped, not waited for").isLessThan(java.time.Duration.ofSeconds(10));
+        } finally {
+            turns.afterClaim = claimed -> {
+            };
+        }
+    }
 }

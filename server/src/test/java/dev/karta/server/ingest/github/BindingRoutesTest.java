@@ -300,4 +300,22 @@ class BindingRoutesTest {
                 .isEqualTo(201);
         assertThat(server.get("/agent_projects/" + project + "/repo", readKey).status()).isEqualTo(404);
     }
+
+    @Test
+    void the_stored_answer_of_an_idempotent_bind_holds_no_plaintext_secret() {
+        String project = project();
+        HttpRequest.Builder bind = server.request("/agent_projects/" + project + "/repo", writeKey)
+                .header("Content-Type", "application/json").header("Idempotency-Key", "bind-sealed-" + project)
+                .PUT(HttpRequest.BodyPublishers.ofString("{\"url\":\"acme/app\"}"));
+        String secret = server.send(bind).json().get("webhook_secret").asText();
+
+        try (var db = server.openDatabase()) {
+            java.util.List<String> stored = db.withHandle(h -> h.createQuery("SELECT body FROM idempotency_keys "
+                    + "WHERE idem_key = :k").bind("k", "bind-sealed-" + project).mapTo(String.class).list());
+            assertThat(stored).hasSize(1);
+            assertThat(stored.get(0)).isNotNull().doesNotContain(secret).doesNotContain("webhook_secret");
+        }
+        assertThat(server.send(bind).json().get("webhook_secret").asText()).as("a retry still gets the secret")
+                .isEqualTo(secret);
+    }
 }
