@@ -11,13 +11,11 @@ import dev.karta.api.SessionList;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Idempotency;
 import dev.karta.server.http.Requests;
+import dev.karta.server.store.Digests;
 import io.javalin.http.Context;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -50,7 +48,7 @@ public final class SessionRoutes {
         Map<String, String> metadata = metadata(ctx);
         String org = Requests.principal(ctx).orgId();
         String project = ctx.pathParam("project");
-        idempotency.respond(ctx, "session.create:" + project + ":" + sha256(ctx.bodyAsBytes()), () ->
+        idempotency.respond(ctx, "session.create:" + project + ":" + Digests.sha256Hex(ctx.bodyAsBytes()), () ->
                 new Idempotency.Answer(201, sessions.create(org, project, metadata).toWire()));
     }
 
@@ -89,7 +87,7 @@ public final class SessionRoutes {
                 || (accept != null && accept.toLowerCase(Locale.ROOT).contains("text/event-stream"));
         if (!stream) {
             idempotency.respond(ctx, "session.message:" + project + ":" + id + ":"
-                            + sha256(body.text().getBytes(StandardCharsets.UTF_8)),
+                            + Digests.sha256Hex(body.text()),
                     () -> new Idempotency.Answer(200, turns.send(org, project, id, body.text(), Turns.QUIET)));
             return;
         }
@@ -229,11 +227,4 @@ public final class SessionRoutes {
         }
     }
 
-    static String sha256(byte[] bytes) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 }

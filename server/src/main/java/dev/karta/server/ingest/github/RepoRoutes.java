@@ -7,12 +7,9 @@ import dev.karta.api.RepoBinding;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Idempotency;
 import dev.karta.server.http.Requests;
+import dev.karta.server.store.Digests;
 import io.javalin.http.Context;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
-import java.util.HexFormat;
 import java.util.function.Supplier;
 import org.eclipse.jgit.lib.Constants;
 import org.eclipse.jgit.lib.Repository;
@@ -79,7 +76,7 @@ public final class RepoRoutes {
         bound.egress().checkBindable(url);
         String branch = branch(text(body, "branch"));
         String project = ctx.pathParam("project");
-        String fingerprint = "repo-bind:" + project + ":" + sha256(given.fetch() + "\n" + branch + "\n"
+        String fingerprint = "repo-bind:" + project + ":" + Digests.sha256Hex(given.fetch() + "\n" + branch + "\n"
                 + (token == null ? "" : token));
         RepoUrl.Credentials own = credentials;
         idempotency.respond(ctx, fingerprint, () -> {
@@ -135,14 +132,5 @@ public final class RepoRoutes {
             throw ApiError.badRequest(field + " must be a string, got " + value.getNodeType().name().toLowerCase());
         }
         return value.asText();
-    }
-
-    private static String sha256(String text) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
-                    .digest(text.getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

@@ -11,6 +11,7 @@ import dev.karta.server.http.Requests;
 import dev.karta.server.ingest.Ingest;
 import dev.karta.server.ingest.Sources;
 import dev.karta.server.projects.Projects;
+import dev.karta.server.store.Digests;
 import io.javalin.http.Context;
 import java.io.FilterInputStream;
 import java.io.IOException;
@@ -20,8 +21,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.Locale;
 import java.util.Set;
 import java.util.regex.Pattern;
@@ -111,7 +110,7 @@ public final class UploadRoutes {
         Files.createDirectories(dataDir.artifacts());
         Path temp = Files.createTempFile(dataDir.artifacts(), TEMP_PREFIX, TEMP_SUFFIX);
         try {
-            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            MessageDigest sha = Digests.sha256();
             long bytes;
             Tree tree;
             try (OutputStream copy = Files.newOutputStream(temp);
@@ -124,14 +123,12 @@ public final class UploadRoutes {
                 tee.drain(maxArchiveBytes);
                 bytes = tee.count;
             }
-            String artifact = HexFormat.of().formatHex(sha.digest());
+            String artifact = Digests.hex(sha.digest());
             Path target = dataDir.artifact(artifact);
             if (!Files.exists(target)) {
                 Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             }
             return new Received(artifact, bytes, tree);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
         } finally {
             Files.deleteIfExists(temp);
         }
