@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.ApiKeyList;
+import dev.karta.api.BoundRepo;
 import dev.karta.api.CreateApiKey;
 import dev.karta.api.CreateDeploy;
 import dev.karta.api.CreateProject;

@@ -1,5 +1,6 @@
 package dev.karta.server.ingest;
 
+import dev.karta.api.Commits;
 import dev.karta.server.audit.Actor;
 import dev.karta.server.audit.AuditLog;
 import dev.karta.server.deploys.BuildQueue;
@@ -7,13 +8,13 @@ import dev.karta.server.deploys.BuildWorkers;
 import dev.karta.server.deploys.DeployRecord;
 import dev.karta.server.deploys.DeploySource;
 import dev.karta.server.deploys.DeployStore;
+import dev.karta.server.http.ApiError;
 import dev.karta.server.logs.LogSource;
 import dev.karta.server.logs.LogStore;
 import dev.karta.server.orgs.OrgQuota;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.projects.Projects;
-import dev.karta.server.http.ApiError;
 import dev.karta.server.store.Database;
 import java.time.Duration;
 import java.util.function.BiConsumer;
@@ -102,7 +103,7 @@ public final class Ingest {
                     arrival.artifact(), arrival.contentDigest(), actor.keyId());
             audit.append(h, actor, "deploy.create", "project:" + project.name() + "/" + queued.id());
             logs.append(h, project.id(), LogSource.BUILD, queued.id(), null, "Deploy " + queued.id() + " accepted from "
-                    + arrival.source().wireName() + ", commit " + shortSha(arrival.commitSha())
+                    + arrival.source().wireName() + ", commit " + Commits.shortSha(arrival.commitSha())
                     + (arrival.description() == null ? "" : ": " + arrival.description()));
             alsoInTransaction.accept(h, queued);
             return queued;
@@ -133,9 +134,5 @@ public final class Ingest {
             throw ApiError.tooManyRequests("this org has its limit of " + maxQueuedPerOrg + " queued deploys "
                     + "(--max-queued-deploys-per-org); retry when some have started building", RETRY_AFTER);
         }
-    }
-
-    private static String shortSha(String sha) {
-        return sha.length() > 12 ? sha.substring(0, 12) : sha;
     }
 }
