@@ -17,8 +17,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -32,17 +30,15 @@ import org.eclipse.jgit.api.errors.GitAPIException;
 import org.eclipse.jgit.api.errors.InvalidRemoteException;
 import org.eclipse.jgit.errors.NoRemoteRepositoryException;
 import org.eclipse.jgit.errors.NotSupportedException;
-import org.eclipse.jgit.lib.AbbreviatedObjectId;
 import org.eclipse.jgit.lib.Constants;
 import org.eclipse.jgit.lib.ObjectId;
-import org.eclipse.jgit.lib.ObjectReader;
 import org.eclipse.jgit.lib.Repository;
 import org.eclipse.jgit.storage.file.FileRepositoryBuilder;
 import org.eclipse.jgit.transport.CredentialsProvider;
 import org.eclipse.jgit.transport.RefSpec;
 import org.eclipse.jgit.transport.SshTransport;
-import org.eclipse.jgit.transport.TagOpt;
 import org.eclipse.jgit.transport.Transport;
+import org.eclipse.jgit.transport.TagOpt;
 import org.eclipse.jgit.transport.TransportHttp;
 import org.eclipse.jgit.transport.UsernamePasswordCredentialsProvider;
 import org.eclipse.jgit.util.TemporaryBuffer;
@@ -109,7 +105,7 @@ final class GitMirror {
                 }
                 throw e;
             }
-            List<ObjectId> commits = commitsMatching(repo, hex);
+            List<ObjectId> commits = GitRepos.commitsMatching(repo, hex);
             if (commits.isEmpty()) {
                 throw ApiError.unprocessable("unknown_commit", "commit " + hex + " is not on a branch or tag of "
                         + url.display() + ": push it there first");
@@ -171,7 +167,7 @@ final class GitMirror {
 
     /** The one commit {@code sha} names in the cache, or null; an ambiguous abbreviation fails the build. */
     private static ObjectId find(Repository repo, String sha, RepoUrl url) throws IOException {
-        List<ObjectId> commits = commitsMatching(repo, sha);
+        List<ObjectId> commits = GitRepos.commitsMatching(repo, sha);
         if (commits.size() > 1) {
             throw new BuildFailed("commit " + sha + " is ambiguous in " + url.display() + " (" + commits.size()
                     + " commits start with it): deploy the full SHA");
@@ -381,22 +377,6 @@ final class GitMirror {
         }
         String redacted = credentials == null || credentials.password().isEmpty() ? null : credentials.password();
         return redacted == null ? message : message.replace(redacted, "***");
-    }
-
-    private static List<ObjectId> commitsMatching(Repository repo, String hex) throws IOException {
-        String wanted = hex.toLowerCase(Locale.ROOT);
-        List<ObjectId> commits = new ArrayList<>();
-        try (ObjectReader reader = repo.newObjectReader()) {
-            Collection<ObjectId> candidates = wanted.length() == Constants.OBJECT_ID_STRING_LENGTH
-                    ? List.of(ObjectId.fromString(wanted))
-                    : reader.resolve(AbbreviatedObjectId.fromString(wanted));
-            for (ObjectId id : candidates) {
-                if (reader.has(id) && reader.open(id).getType() == Constants.OBJ_COMMIT) {
-                    commits.add(id);
-                }
-            }
-        }
-        return commits;
     }
 
     /** Opens the project's cache of {@code url}, creating it empty on first use. */
