@@ -43,9 +43,7 @@ class PostgresTest {
     }
 
     private Config config(Path dataDir, String database, String key) {
-        Config d = TestServer.config(dataDir, key);
-        return new Config(d.bind(), 0, d.dataDir(), database, null, key, d.keyCacheTtl(), d.maxJsonBody(),
-                d.archive(), d.buildWorkers(), d.buildTimeout(), d.builderCommand(), d.keepReleases(), d.buildLease());
+        return Config.builder(dataDir).port(0).databaseUrl(database).bootstrapKey(key).build();
     }
 
     private static String freshDatabase(String name) throws Exception {
