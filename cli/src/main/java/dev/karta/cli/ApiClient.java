@@ -46,7 +46,7 @@ import java.util.function.LongConsumer;
 import javax.net.ssl.SSLParameters;
 
 /**
- * All HTTP between the CLI and a Karta server (SPEC §4): bearer auth, the
+ * All HTTP between the CLI and a Karta server: bearer auth, the
  * {@code karta-cli/VERSION} user agent, JSON through {@link dev.karta.api.Json}. Every answer
  * that is not a success becomes a {@link CliError} carrying the server's message; a server
  * that cannot be reached becomes {@link CliError.Kind#UNAVAILABLE}.

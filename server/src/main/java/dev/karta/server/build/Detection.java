@@ -6,7 +6,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 
 /**
- * What a tree is (SPEC §2.4). Harness: {@code .claude/} or {@code CLAUDE.md} → claude,
+ * What a tree is: which harness runs it and how it is built. Harness: {@code .claude/} or {@code CLAUDE.md} → claude,
  * {@code .opencode/} → opencode, neither → opencode. Build kind, first match wins: a root
  * {@code Dockerfile} → dockerfile, {@code buildpack} in karta.toml → buildpack, else file_copy.
  * {@code imageRef} depends only on the project, the kind and the content digest.

@@ -23,7 +23,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Handlers of {@code /v1/projects/{p}/sessions…} (SPEC §6). A message answers its reply as JSON,
+ * Handlers of {@code /v1/projects/{p}/sessions…} (docs/sessions.md). A message answers its reply as JSON,
  * or, with {@code "stream":true} or {@code Accept: text/event-stream}, as an SSE stream of
  * {@code message.delta} events then {@code message.completed} (or {@code error}). Errors found
  * before the turn starts (validation, 404, 409, 503) are plain JSON answers either way.

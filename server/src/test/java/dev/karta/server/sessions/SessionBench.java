@@ -17,7 +17,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Issue 7 benchmarks, run by {@code bench/sessions.sh} (not a test: timing targets do not belong
+ * Session benchmarks, run by {@code bench/sessions.sh} (not a test: timing targets do not belong
  * in assertions).
  *
  * <ol>

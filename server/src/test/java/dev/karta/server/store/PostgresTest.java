@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The same server on PostgreSQL (SPEC §8): the postgres migrations apply, and two servers sharing
+ * The same server on PostgreSQL: the postgres migrations apply, and two servers sharing
  * one database keep every invariant (one build per project, contiguous versions, one active).
  */
 class PostgresTest {

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * SPEC §4 "Bound repositories": a GitHub binding fetches {@code {api}/repos/o/r/tarball/{sha}}
+ * Bound repositories (docs/github.md): a GitHub binding fetches {@code {api}/repos/o/r/tarball/{sha}}
  * (following the redirect, the token only to the API host) and materializes it like an upload;
  * GitHub's refusals fail the deploy with the reason and change nothing that serves.
  */

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * On PostgreSQL (SPEC §8) the once-per-delivery rule holds in the database, not in one JVM: two
+ * On PostgreSQL the once-per-delivery rule holds in the database, not in one JVM: two
  * servers sharing one database receive the same delivery at once, and one deploy is queued.
  */
 class WebhookPostgresTest {
