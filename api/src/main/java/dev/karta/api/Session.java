@@ -4,7 +4,7 @@ import java.time.Instant;
 import java.util.Map;
 
 /**
- * A conversation with a project (SPEC §6), pinned at creation to the release active then.
+ * A conversation with a project (docs/sessions.md), pinned at creation to the release active then.
  * {@code status} is "idle", "running" (a turn is in flight) or "ended"; {@code endReason} is
  * "deleted" or "idle_timeout" once ended. {@code turns} counts the messages it has handled.
  */

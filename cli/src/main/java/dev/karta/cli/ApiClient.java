@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.ApiKeyList;
+import dev.karta.api.BoundRepo;
 import dev.karta.api.CreateApiKey;
 import dev.karta.api.CreateDeploy;
 import dev.karta.api.CreateProject;
@@ -45,7 +46,7 @@ import java.util.function.LongConsumer;
 import javax.net.ssl.SSLParameters;
 
 /**
- * All HTTP between the CLI and a Karta server (SPEC §4): bearer auth, the
+ * All HTTP between the CLI and a Karta server: bearer auth, the
  * {@code karta-cli/VERSION} user agent, JSON through {@link dev.karta.api.Json}. Every answer
  * that is not a success becomes a {@link CliError} carrying the server's message; a server
  * that cannot be reached becomes {@link CliError.Kind#UNAVAILABLE}.

@@ -18,8 +18,8 @@ import java.util.function.Consumer;
  * stream of {@code log} events (id = entry id, data = a {@link LogEntry}) closed by one
  * {@code end} event whose data is the finished {@link Deploy}. A stream that drops, or stays
  * silent longer than the idle timeout (the server sends heartbeats), is reopened with
- * {@code Last-Event-ID} so no line is lost or shown twice; after too many failed attempts in a
- * row the deploy is polled until its status is terminal.
+ * {@code Last-Event-ID} so no line is lost or shown twice, after a {@link Backoff} pause; after too
+ * many failed attempts in a row the deploy is polled until its status is terminal.
  */
 final class BuildLog {
     private static final Object END_OF_STREAM = new Object();
@@ -28,6 +28,7 @@ final class BuildLog {
     private final ObjectMapper json;
     private final int maxReconnects;
     private final Duration retryDelay;
+    private final Duration maxRetryDelay;
     private final Duration pollInterval;
     private final Duration idleTimeout;
     private final Consumer<String> notice;
@@ -38,12 +39,16 @@ final class BuildLog {
         this.json = json;
         this.maxReconnects = maxReconnects;
         this.retryDelay = retryDelay;
+        this.maxRetryDelay = retryDelay.multipliedBy(Math.max(1, maxReconnects));
         this.pollInterval = pollInterval;
         this.idleTimeout = idleTimeout;
         this.notice = notice;
     }
 
-    /** Five reconnects a second apart (growing), polling every two seconds, 60 s of silence at most. */
+    /**
+     * Five reconnects after pauses of 1 s doubling up to 5 s, then polling every two seconds; 60 s of
+     * silence at most.
+     */
     static BuildLog standard(ApiClient api, ObjectMapper json, Consumer<String> notice) {
         return new BuildLog(api, json, 5, Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofSeconds(60), notice);
     }
@@ -57,7 +62,7 @@ final class BuildLog {
     /** Passes each log entry to {@code onEntry}, once and in order, and returns the finished deploy. */
     Deploy follow(String project, String deployId, Consumer<LogEntry> onEntry) {
         Cursor cursor = new Cursor();
-        int failures = 0;
+        Backoff backoff = new Backoff(retryDelay, maxRetryDelay);
         while (true) {
             cursor.progressed = false;
             try {
@@ -70,11 +75,14 @@ final class BuildLog {
                     throw e;
                 }
             }
-            failures = cursor.progressed ? 1 : failures + 1;
-            if (failures > maxReconnects) {
+            if (cursor.progressed) {
+                backoff.succeeded();
+            }
+            Duration pause = backoff.failed();
+            if (backoff.failures() > maxReconnects) {
                 break;
             }
-            pause(retryDelay.multipliedBy(failures));
+            pause(pause);
         }
         notice.accept("lost the build log stream; waiting for deploy " + deployId + " to finish…");
         return poll(project, deployId);

@@ -14,7 +14,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "keys", mixinStandardHelpOptions = true,
         description = "List, create and revoke the API keys of your org.")
 final class KeysCommand {
-    /** The scope levels of SPEC §3, lowest first. */
+    /** The scope levels a key may have, lowest first: each includes the ones before it. */
     enum Scope { read, write, admin }
 
     private final Cli cli;

@@ -19,9 +19,9 @@ import java.util.function.Consumer;
  * Follows a project's log until {@link #stop()} (docs/logs.md, "CLI contract"). The server
  * replays, then streams {@code log} events whose id is the entry id. When the stream ends or
  * drops (a server restart, the network, a 5xx or 429 answer, or silence longer than three
- * heartbeats) it is reopened after a pause that starts at half a second and doubles up to ten,
- * with {@code Last-Event-ID} set to the last entry delivered, so the server sends exactly the
- * entries after it: none is lost or delivered twice. A 400, 401, 403 or 404 ends the tail with
+ * heartbeats) it is reopened after a {@link Backoff} pause that starts at half a second and
+ * doubles up to ten, with {@code Last-Event-ID} set to the last entry delivered, so the server
+ * sends exactly the entries after it: none is lost or delivered twice. A 400, 401, 403 or 404 ends the tail with
  * that error, as does any failure of the very first connection (a wrong server or project
  * should not look like a quiet log).
  */
@@ -67,7 +67,7 @@ final class LogTail {
         Long lastId = null;
         boolean everConnected = false;
         boolean reconnecting = false;
-        Duration pause = firstPause;
+        Backoff backoff = new Backoff(firstPause, maxPause);
         while (stopped.getCount() > 0) {
             // Nothing delivered yet: after a 200 the log had no matching entry to replay, so
             // everything after entry 0 is new; a "since" query can simply be asked again.
@@ -99,7 +99,7 @@ final class LogTail {
                     }
                     if (item == OPENED) {
                         everConnected = true;
-                        pause = firstPause;
+                        backoff.succeeded();
                         if (reconnecting) {
                             notice.accept("reconnected" + (lastId == null ? "" : ", resuming after entry " + lastId));
                             reconnecting = false;
@@ -139,14 +139,13 @@ final class LogTail {
                 reconnecting = true;
             }
             try {
-                if (stopped.await(pause.toMillis(), TimeUnit.MILLISECONDS)) {
+                if (stopped.await(backoff.failed().toMillis(), TimeUnit.MILLISECONDS)) {
                     return;
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
             }
-            pause = pause.multipliedBy(2).compareTo(maxPause) > 0 ? maxPause : pause.multipliedBy(2);
         }
     }
 

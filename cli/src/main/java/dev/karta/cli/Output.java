@@ -7,6 +7,7 @@ import com.fasterxml.jackson.core.io.SerializedString;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.karta.api.Commits;
 import dev.karta.api.Printable;
 import java.io.PrintStream;
 import java.time.Duration;
@@ -135,12 +136,9 @@ final class Output {
         return ago.toDays() + "d ago";
     }
 
-    /** The first seven characters of a commit, as git shows it. */
+    /** A commit abbreviated as git shows it, or {@link #NONE}. */
     static String shortSha(String sha) {
-        if (sha == null || sha.isBlank()) {
-            return NONE;
-        }
-        return sha.length() > 7 ? sha.substring(0, 7) : sha;
+        return sha == null || sha.isBlank() ? NONE : Commits.shortSha(sha);
     }
 
     static String or(String value) {

@@ -1,5 +1,6 @@
 package dev.karta.cli;
 
+import dev.karta.api.BoundRepo;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;

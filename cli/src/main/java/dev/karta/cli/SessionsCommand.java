@@ -13,8 +13,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code karta sessions list | show | end}: the conversations of a project (SPEC §6,
- * docs/sessions.md), each pinned to the release that was active when it began.
+ * {@code karta sessions list | show | end}: the conversations of a project (docs/sessions.md),
+ * each pinned to the release that was active when it began.
  */
 @Command(name = "sessions", mixinStandardHelpOptions = true,
         description = "List, inspect and end the sessions (conversations) of a project.")

@@ -10,7 +10,7 @@ import picocli.CommandLine.Parameters;
 
 /**
  * {@code karta usage NAME [--period YYYY-MM]}: what a project did in one calendar month (UTC),
- * and the bytes it stores now (SPEC §4, docs/sessions.md).
+ * and the bytes it stores now (docs/sessions.md).
  */
 @Command(name = "usage", mixinStandardHelpOptions = true,
         description = {"Show a project's usage in one month (UTC): deploys, builds, releases, sessions, "

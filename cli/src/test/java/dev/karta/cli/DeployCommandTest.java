@@ -14,7 +14,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@code karta deploy} and {@code karta rollback} against the contract of SPEC §4 (scripted server). */
+/** {@code karta deploy} and {@code karta rollback} against the server's contract (scripted server). */
 class DeployCommandTest {
     @TempDir
     Path home;

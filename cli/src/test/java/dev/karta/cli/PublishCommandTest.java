@@ -22,7 +22,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code karta publish} against the contract of SPEC §4 ({@code POST …/releases}, then the build
+ * {@code karta publish} against the server's contract ({@code POST …/releases}, then the build
  * log), checked request by request on a scripted server: the headers and archive sent, and how
  * each outcome is printed. {@link ReleaseFlowTest} runs the same against a real server.
  */

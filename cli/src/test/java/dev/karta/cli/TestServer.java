@@ -4,7 +4,6 @@ import dev.karta.server.Config;
 import dev.karta.server.KartaServer;
 import java.net.URI;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 
 /** A real Karta server on a free port, with a known bootstrap admin key. */
@@ -36,12 +35,9 @@ final class TestServer implements AutoCloseable {
      * there, as {@code --allow-repo-url file:///srv/git/} would.
      */
     private static Config config(Path dataDir, int port) {
-        Config defaults = Config.defaults(dataDir);
         String temporary = Path.of(System.getProperty("java.io.tmpdir")).toAbsolutePath().toUri().toString();
-        return new Config("127.0.0.1", port, dataDir, defaults.databaseUrl(), null, ADMIN_KEY,
-                Duration.ofSeconds(5), defaults.maxJsonBody(), defaults.archive(), 1, defaults.buildTimeout(),
-                List.of(), 0, defaults.buildLease())
-                .withRepos(Config.Repos.DEFAULTS.withAllowed(java.util.Set.of(), List.of(temporary)));
+        return Config.builder(dataDir).port(port).bootstrapKey(ADMIN_KEY).buildWorkers(1)
+                .repos(Config.Repos.DEFAULTS.withAllowed(java.util.Set.of(), List.of(temporary))).build();
     }
 
     String url() {

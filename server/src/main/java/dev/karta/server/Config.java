@@ -1,5 +1,6 @@
 package dev.karta.server;
 
+import dev.karta.api.Durations;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -13,7 +14,10 @@ import java.util.Set;
 
 /**
  * Every server setting, validated once at start-up. {@link Main} fills it from flags, then
- * {@code KARTA_*} environment variables, then defaults; nothing else reads the environment.
+ * {@code KARTA_*} environment variables, then defaults; nothing else reads the environment. Every
+ * default lives here: the {@code DEFAULT_*} constants (in the form the flags take them, so
+ * {@link Main} falls back to and shows the same values) and {@link Builder}'s starting values.
+ * Build one with {@link #builder(Path)}.
  *
  * @param publicUrl     base of every URL the server hands out, without a trailing slash; null
  *                      means {@code http://{bind}:{port}} with the port actually bound
@@ -29,7 +33,7 @@ import java.util.Set;
  *                      taken as interrupted and retried (or failed)
  * @param repos         how bound repositories are fetched (GitHub API, token, ssh), the webhook cap
  * @param logs          retention of project logs and the limits of live log streams
- * @param sessions      how sessions run their harness (SPEC §6)
+ * @param sessions      how sessions run their harness
  * @param limits        per-org quotas and fairness (projects, sessions, turns, builds, key checks)
  * @param secretsKeyFile the AES key that encrypts secrets at rest (webhook secrets, repository
  *                      credentials); null means {@code secrets.key} in the data dir, created with
@@ -56,6 +60,12 @@ public record Config(
         Limits limits,
         Path secretsKeyFile) {
 
+    static final String DEFAULT_BIND = "127.0.0.1";
+    static final int DEFAULT_PORT = 7070;
+    static final int DEFAULT_BUILD_WORKERS = 2;
+    static final String DEFAULT_BUILD_TIMEOUT = "10m";
+    static final int DEFAULT_KEEP_RELEASES = 0;
+
     /**
      * Bound repositories: the GitHub REST API that serves tarballs (GitHub Enterprise or a test
      * server can stand in; operator configuration, so trusted), the operator's token and the only
@@ -78,7 +88,13 @@ public record Config(
                         Set<String> githubTokenOwners, List<String> allowRepoUrls, Duration connectTimeout,
                         Duration readTimeout, Duration fetchDeadline, Duration resolveTimeout) {
         public static final String DEFAULT_GITHUB_API_URL = "https://api.github.com";
-        public static final Repos DEFAULTS = new Repos(DEFAULT_GITHUB_API_URL, null, List.of("ssh"), 1L << 20);
+        static final String DEFAULT_SSH_COMMAND = "ssh";
+        static final long DEFAULT_MAX_WEBHOOK_BYTES = 1L << 20;
+        static final String DEFAULT_CONNECT_TIMEOUT = "10s";
+        static final String DEFAULT_READ_TIMEOUT = "30s";
+        static final String DEFAULT_FETCH_DEADLINE = "5m";
+        public static final Repos DEFAULTS =
+                new Repos(DEFAULT_GITHUB_API_URL, null, List.of(DEFAULT_SSH_COMMAND), DEFAULT_MAX_WEBHOOK_BYTES);
 
         public Repos {
             githubApiUrl = githubApiUrl == null || githubApiUrl.isBlank() ? DEFAULT_GITHUB_API_URL : githubApiUrl.trim();
@@ -92,7 +108,8 @@ public record Config(
             if (githubToken != null && githubToken.isBlank()) {
                 githubToken = null;
             }
-            sshCommand = sshCommand == null || sshCommand.isEmpty() ? List.of("ssh") : List.copyOf(sshCommand);
+            sshCommand = sshCommand == null || sshCommand.isEmpty() ? List.of(DEFAULT_SSH_COMMAND)
+                    : List.copyOf(sshCommand);
             if (maxWebhookBytes <= 0) {
                 throw new IllegalArgumentException("--max-webhook-bytes must be positive");
             }
@@ -110,13 +127,17 @@ public record Config(
                 }
             }
             allowRepoUrls = List.copyOf(prefixes);
-            connectTimeout = positive(connectTimeout, Duration.ofSeconds(10), "--repo-connect-timeout");
-            readTimeout = positive(readTimeout, Duration.ofSeconds(30), "--repo-read-timeout");
-            fetchDeadline = positive(fetchDeadline, Duration.ofMinutes(5), "--repo-fetch-deadline");
+            connectTimeout = positive(connectTimeout, Durations.parse(DEFAULT_CONNECT_TIMEOUT),
+                    "--repo-connect-timeout");
+            readTimeout = positive(readTimeout, Durations.parse(DEFAULT_READ_TIMEOUT), "--repo-read-timeout");
+            fetchDeadline = positive(fetchDeadline, Durations.parse(DEFAULT_FETCH_DEADLINE), "--repo-fetch-deadline");
             resolveTimeout = positive(resolveTimeout, Duration.ofSeconds(5), "the commit resolve timeout");
         }
 
-        /** The first-wave settings; the issue-10 guards take their defaults. */
+        /**
+         * The API, token, ssh client and webhook cap; token owners, allowed URL prefixes and time
+         * limits take their defaults.
+         */
         public Repos(String githubApiUrl, String githubToken, List<String> sshCommand, long maxWebhookBytes) {
             this(githubApiUrl, githubToken, sshCommand, maxWebhookBytes, Set.of(), List.of(), null, null, null, null);
         }
@@ -163,7 +184,13 @@ public record Config(
     public record Limits(int maxProjectsPerOrg, int maxLiveSessionsPerOrg, int maxTurnsPerOrg,
                          int maxQueuedDeploysPerOrg, int maxBuildsPerOrg, int keyFailuresPerPrefix,
                          int keyFailuresPerAddress) {
-        public static final Limits DEFAULTS = new Limits(100, 100, 8, 50, 0, 5, 30);
+        static final int DEFAULT_MAX_PROJECTS_PER_ORG = 100;
+        static final int DEFAULT_MAX_LIVE_SESSIONS_PER_ORG = 100;
+        static final int DEFAULT_MAX_TURNS_PER_ORG = 8;
+        static final int DEFAULT_MAX_QUEUED_DEPLOYS_PER_ORG = 50;
+        static final int DEFAULT_MAX_BUILDS_PER_ORG = 0;
+        public static final Limits DEFAULTS = new Limits(DEFAULT_MAX_PROJECTS_PER_ORG, DEFAULT_MAX_LIVE_SESSIONS_PER_ORG,
+                DEFAULT_MAX_TURNS_PER_ORG, DEFAULT_MAX_QUEUED_DEPLOYS_PER_ORG, DEFAULT_MAX_BUILDS_PER_ORG, 5, 30);
 
         public Limits {
             if (maxProjectsPerOrg < 1 || maxLiveSessionsPerOrg < 1 || maxTurnsPerOrg < 1 || maxQueuedDeploysPerOrg < 1) {
@@ -185,15 +212,17 @@ public record Config(
     }
 
     /**
-     * Project logs (issue 6). Entries older than {@code retention}, and all but the newest
+     * Project logs (docs/logs.md). Entries older than {@code retention}, and all but the newest
      * {@code maxEntries} of a project, are pruned every {@code pruneEvery}. A live stream sends a
      * heartbeat comment every {@code heartbeat}; a client that falls {@code streamBuffer} bytes
      * behind is disconnected.
      */
     public record Logs(Duration retention, int maxEntries, Duration pruneEvery, Duration heartbeat,
                        int streamBuffer) {
-        public static final Logs DEFAULTS =
-                new Logs(Duration.ofDays(7), 100_000, Duration.ofMinutes(1), Duration.ofSeconds(15), 256 << 10);
+        static final String DEFAULT_RETENTION = "7d";
+        static final int DEFAULT_MAX_ENTRIES = 100_000;
+        public static final Logs DEFAULTS = new Logs(Durations.parse(DEFAULT_RETENTION), DEFAULT_MAX_ENTRIES,
+                Duration.ofMinutes(1), Duration.ofSeconds(15), 256 << 10);
 
         public Logs {
             Objects.requireNonNull(retention, "retention");
@@ -218,11 +247,19 @@ public record Config(
         }
     }
 
-    /** Named limits for untrusted archives (SPEC §2.3). */
+    /**
+     * Named limits for untrusted archives: the compressed and expanded size, the number of members,
+     * and the length and depth of a member's path.
+     */
     public record ArchiveLimits(long maxCompressedBytes, long maxExpandedBytes, int maxEntries,
                                 int maxPathBytes, int maxPathDepth) {
-        public static final ArchiveLimits DEFAULTS =
-                new ArchiveLimits(64L << 20, 256L << 20, 10_000, 1024, 32);
+        static final long DEFAULT_MAX_COMPRESSED_BYTES = 64L << 20;
+        static final long DEFAULT_MAX_EXPANDED_BYTES = 256L << 20;
+        static final int DEFAULT_MAX_ENTRIES = 10_000;
+        static final int DEFAULT_MAX_PATH_BYTES = 1024;
+        static final int DEFAULT_MAX_PATH_DEPTH = 32;
+        public static final ArchiveLimits DEFAULTS = new ArchiveLimits(DEFAULT_MAX_COMPRESSED_BYTES,
+                DEFAULT_MAX_EXPANDED_BYTES, DEFAULT_MAX_ENTRIES, DEFAULT_MAX_PATH_BYTES, DEFAULT_MAX_PATH_DEPTH);
 
         public ArchiveLimits {
             if (maxCompressedBytes <= 0 || maxExpandedBytes <= 0 || maxEntries <= 0 || maxPathBytes <= 0
@@ -233,7 +270,7 @@ public record Config(
     }
 
     /**
-     * How sessions run their harness (SPEC §6).
+     * How sessions run their harness (docs/sessions.md).
      *
      * @param claudeExecutable   Claude Code: a path, or a name looked up on PATH
      * @param opencodeExecutable OpenCode: a path, or a name looked up on PATH
@@ -252,6 +289,11 @@ public record Config(
         /** Variables a harness inherits from the server's environment unless told otherwise. */
         public static final List<String> INHERITED = List.of("PATH", "HOME", "LANG");
         static final int MAX_ARG_BYTES = 128 * 1024 - 1;
+        static final String DEFAULT_CLAUDE = "claude";
+        static final String DEFAULT_OPENCODE = "opencode";
+        static final String DEFAULT_IDLE_TIMEOUT = "30m";
+        static final String DEFAULT_TURN_TIMEOUT = "5m";
+        static final int DEFAULT_MAX_CONCURRENT_TURNS = 16;
 
         public SessionSettings {
             if (claudeExecutable == null || claudeExecutable.isBlank()
@@ -284,8 +326,9 @@ public record Config(
         }
 
         public static SessionSettings defaults() {
-            return new SessionSettings("claude", "opencode", Duration.ofMinutes(30), Duration.ofMinutes(5), 16,
-                    100_000, 16L << 20, inheritedEnvironment(List.of()));
+            return new SessionSettings(DEFAULT_CLAUDE, DEFAULT_OPENCODE, Durations.parse(DEFAULT_IDLE_TIMEOUT),
+                    Durations.parse(DEFAULT_TURN_TIMEOUT), DEFAULT_MAX_CONCURRENT_TURNS, 100_000, 16L << 20,
+                    inheritedEnvironment(List.of()));
         }
 
         /**
@@ -346,58 +389,34 @@ public record Config(
         }
     }
 
-    /**
-     * Every top-level setting; the grouped ones ({@link Repos}, {@link Logs}, {@link SessionSettings})
-     * take their defaults.
-     */
-    public Config(String bind, int port, Path dataDir, String databaseUrl, String publicUrl, String bootstrapKey,
-                  Duration keyCacheTtl, long maxJsonBody, ArchiveLimits archive, int buildWorkers, Duration buildTimeout,
-                  List<String> builderCommand, int keepReleases, Duration buildLease) {
-        this(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive, buildWorkers,
-                buildTimeout, builderCommand, keepReleases, buildLease, Repos.DEFAULTS, Logs.DEFAULTS,
-                SessionSettings.defaults(), Limits.DEFAULTS, null);
-    }
-
     /** This configuration with other bound-repository settings. */
     public Config withRepos(Repos other) {
-        return new Config(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive,
-                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, other, logs, sessions, limits,
-                secretsKeyFile);
+        return toBuilder().repos(other).build();
     }
 
     /** This configuration with other log settings. */
     public Config withLogs(Logs other) {
-        return new Config(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive,
-                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, repos, other, sessions, limits,
-                secretsKeyFile);
+        return toBuilder().logs(other).build();
     }
 
     /** This configuration with other session settings. */
     public Config withSessions(SessionSettings other) {
-        return new Config(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive,
-                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, repos, logs, other, limits,
-                secretsKeyFile);
+        return toBuilder().sessions(other).build();
     }
 
     /** This configuration with other per-org limits. */
     public Config withLimits(Limits other) {
-        return new Config(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive,
-                buildWorkers, buildTimeout, builderCommand, keepReleases, buildLease, repos, logs, sessions, other,
-                secretsKeyFile);
+        return toBuilder().limits(other).build();
     }
 
     /** This configuration with another build timeout. */
     public Config withBuildTimeout(Duration other) {
-        return new Config(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive,
-                buildWorkers, other, builderCommand, keepReleases, buildLease, repos, logs, sessions, limits,
-                secretsKeyFile);
+        return toBuilder().buildTimeout(other).build();
     }
 
     /** This configuration with another number of build workers. */
     public Config withBuildWorkers(int other) {
-        return new Config(bind, port, dataDir, databaseUrl, publicUrl, bootstrapKey, keyCacheTtl, maxJsonBody, archive,
-                other, buildTimeout, builderCommand, keepReleases, buildLease, repos, logs, sessions, limits,
-                secretsKeyFile);
+        return toBuilder().buildWorkers(other).build();
     }
 
     private static Duration positive(Duration value, Duration fallback, String name) {
@@ -412,8 +431,21 @@ public record Config(
 
     /** Defaults for a data directory: what {@code karta server} runs with when given no flags. */
     public static Config defaults(Path dataDir) {
-        return new Config("127.0.0.1", 7070, dataDir, sqliteUrl(dataDir), null, null, Duration.ofSeconds(5),
-                1L << 20, ArchiveLimits.DEFAULTS, 2, Duration.ofMinutes(10), List.of(), 0, Duration.ofSeconds(30));
+        return builder(dataDir).build();
+    }
+
+    /** Every default, for {@code dataDir}: set what differs, then {@link Builder#build()}. */
+    public static Builder builder(Path dataDir) {
+        return new Builder(dataDir);
+    }
+
+    /** A builder holding these settings, to build a configuration that differs in a few. */
+    public Builder toBuilder() {
+        return new Builder(dataDir).bind(bind).port(port).databaseUrl(databaseUrl).publicUrl(publicUrl)
+                .bootstrapKey(bootstrapKey).keyCacheTtl(keyCacheTtl).maxJsonBody(maxJsonBody).archive(archive)
+                .buildWorkers(buildWorkers).buildTimeout(buildTimeout).builderCommand(builderCommand)
+                .keepReleases(keepReleases).buildLease(buildLease).repos(repos).logs(logs).sessions(sessions)
+                .limits(limits).secretsKeyFile(secretsKeyFile);
     }
 
     public static String sqliteUrl(Path dataDir) {
@@ -423,5 +455,135 @@ public record Config(
     /** The public base URL, given the port the server actually bound. */
     public String publicUrlFor(int boundPort) {
         return publicUrl != null ? publicUrl : "http://" + bind + ":" + boundPort;
+    }
+
+    /**
+     * A configuration set one setting at a time; a setting never set keeps its default. The
+     * database defaults to SQLite in the data dir, the secrets key to {@code secrets.key} there.
+     */
+    public static final class Builder {
+        private final Path dataDir;
+        private String bind = DEFAULT_BIND;
+        private int port = DEFAULT_PORT;
+        private String databaseUrl;
+        private String publicUrl;
+        private String bootstrapKey;
+        private Duration keyCacheTtl = Duration.ofSeconds(5);
+        private long maxJsonBody = 1L << 20;
+        private ArchiveLimits archive = ArchiveLimits.DEFAULTS;
+        private int buildWorkers = DEFAULT_BUILD_WORKERS;
+        private Duration buildTimeout = Durations.parse(DEFAULT_BUILD_TIMEOUT);
+        private List<String> builderCommand = List.of();
+        private int keepReleases = DEFAULT_KEEP_RELEASES;
+        private Duration buildLease = Duration.ofSeconds(30);
+        private Repos repos = Repos.DEFAULTS;
+        private Logs logs = Logs.DEFAULTS;
+        private SessionSettings sessions;
+        private Limits limits = Limits.DEFAULTS;
+        private Path secretsKeyFile;
+
+        private Builder(Path dataDir) {
+            this.dataDir = Objects.requireNonNull(dataDir, "dataDir");
+        }
+
+        public Builder bind(String value) {
+            bind = value;
+            return this;
+        }
+
+        public Builder port(int value) {
+            port = value;
+            return this;
+        }
+
+        /** A JDBC URL; null keeps SQLite in the data dir. */
+        public Builder databaseUrl(String value) {
+            databaseUrl = value;
+            return this;
+        }
+
+        public Builder publicUrl(String value) {
+            publicUrl = value;
+            return this;
+        }
+
+        public Builder bootstrapKey(String value) {
+            bootstrapKey = value;
+            return this;
+        }
+
+        public Builder keyCacheTtl(Duration value) {
+            keyCacheTtl = value;
+            return this;
+        }
+
+        public Builder maxJsonBody(long value) {
+            maxJsonBody = value;
+            return this;
+        }
+
+        public Builder archive(ArchiveLimits value) {
+            archive = value;
+            return this;
+        }
+
+        public Builder buildWorkers(int value) {
+            buildWorkers = value;
+            return this;
+        }
+
+        public Builder buildTimeout(Duration value) {
+            buildTimeout = value;
+            return this;
+        }
+
+        public Builder builderCommand(List<String> value) {
+            builderCommand = value;
+            return this;
+        }
+
+        public Builder keepReleases(int value) {
+            keepReleases = value;
+            return this;
+        }
+
+        public Builder buildLease(Duration value) {
+            buildLease = value;
+            return this;
+        }
+
+        public Builder repos(Repos value) {
+            repos = value;
+            return this;
+        }
+
+        public Builder logs(Logs value) {
+            logs = value;
+            return this;
+        }
+
+        /** Session settings; null keeps {@link SessionSettings#defaults()}. */
+        public Builder sessions(SessionSettings value) {
+            sessions = value;
+            return this;
+        }
+
+        public Builder limits(Limits value) {
+            limits = value;
+            return this;
+        }
+
+        /** The AES key file; null keeps {@code secrets.key} in the data dir. */
+        public Builder secretsKeyFile(Path value) {
+            secretsKeyFile = value;
+            return this;
+        }
+
+        /** The configuration, validated: {@link IllegalArgumentException} names a bad setting. */
+        public Config build() {
+            return new Config(bind, port, dataDir, databaseUrl == null ? sqliteUrl(dataDir) : databaseUrl, publicUrl,
+                    bootstrapKey, keyCacheTtl, maxJsonBody, archive, buildWorkers, buildTimeout, builderCommand,
+                    keepReleases, buildLease, repos, logs, sessions, limits, secretsKeyFile);
+        }
     }
 }

@@ -37,10 +37,14 @@ import picocli.CommandLine.Parameters;
         subcommands = Main.CreateOrg.class)
 public final class Main implements Callable<Integer> {
 
-    @Option(names = "--port", defaultValue = "${env:KARTA_PORT:-7070}", description = "TCP port (env KARTA_PORT, default ${DEFAULT-VALUE})")
+    @Option(names = "--port",
+            defaultValue = "${env:KARTA_PORT:-" + Config.DEFAULT_PORT + "}",
+            description = "TCP port (env KARTA_PORT, default ${DEFAULT-VALUE})")
     int port;
 
-    @Option(names = "--bind", defaultValue = "${env:KARTA_BIND:-127.0.0.1}", description = "Address to listen on (env KARTA_BIND, default ${DEFAULT-VALUE})")
+    @Option(names = "--bind",
+            defaultValue = "${env:KARTA_BIND:-" + Config.DEFAULT_BIND + "}",
+            description = "Address to listen on (env KARTA_BIND, default ${DEFAULT-VALUE})")
     String bind;
 
     @Option(names = "--data-dir", defaultValue = "${env:KARTA_DATA_DIR:-${sys:user.home}/.local/share/karta}",
@@ -55,15 +59,19 @@ public final class Main implements Callable<Integer> {
             description = "Base URL handed out in project and git URLs (env KARTA_PUBLIC_URL, default http://BIND:PORT)")
     String publicUrl;
 
-    @Option(names = "--keep-releases", defaultValue = "${env:KARTA_KEEP_RELEASES:-0}",
+    @Option(names = "--keep-releases",
+            defaultValue = "${env:KARTA_KEEP_RELEASES:-" + Config.DEFAULT_KEEP_RELEASES + "}",
             description = "Release trees kept per project, 0 = all (env KARTA_KEEP_RELEASES, default ${DEFAULT-VALUE})")
     int keepReleases;
 
-    @Option(names = "--build-workers", defaultValue = "${env:KARTA_BUILD_WORKERS:-2}",
+    @Option(names = "--build-workers",
+            defaultValue = "${env:KARTA_BUILD_WORKERS:-" + Config.DEFAULT_BUILD_WORKERS + "}",
             description = "Builds run at once, each for a different project (env KARTA_BUILD_WORKERS, default ${DEFAULT-VALUE})")
     int buildWorkers;
 
-    @Option(names = "--build-timeout", defaultValue = "${env:KARTA_BUILD_TIMEOUT:-10m}", converter = DurationConverter.class,
+    @Option(names = "--build-timeout",
+            defaultValue = "${env:KARTA_BUILD_TIMEOUT:-" + Config.DEFAULT_BUILD_TIMEOUT + "}",
+            converter = DurationConverter.class,
             description = "A build running longer fails (env KARTA_BUILD_TIMEOUT, default ${DEFAULT-VALUE})")
     Duration buildTimeout;
 
@@ -74,39 +82,50 @@ public final class Main implements Callable<Integer> {
                     + "with PATH, HOME and LANG only (env KARTA_BUILDER, default none: such releases run as file_copy)")
     String builder;
 
-    @Option(names = "--max-archive-bytes", defaultValue = "${env:KARTA_MAX_ARCHIVE_BYTES:-67108864}",
-            description = "Largest compressed source archive (env KARTA_MAX_ARCHIVE_BYTES, default 64 MiB)")
+    @Option(names = "--max-archive-bytes",
+            defaultValue = "${env:KARTA_MAX_ARCHIVE_BYTES:-" + Config.ArchiveLimits.DEFAULT_MAX_COMPRESSED_BYTES + "}",
+            description = "Largest compressed source archive (env KARTA_MAX_ARCHIVE_BYTES, default "
+                    + (Config.ArchiveLimits.DEFAULT_MAX_COMPRESSED_BYTES >> 20) + " MiB)")
     long maxArchiveBytes;
 
-    @Option(names = "--max-expanded-bytes", defaultValue = "${env:KARTA_MAX_EXPANDED_BYTES:-268435456}",
-            description = "Largest expanded source tree (env KARTA_MAX_EXPANDED_BYTES, default 256 MiB)")
+    @Option(names = "--max-expanded-bytes",
+            defaultValue = "${env:KARTA_MAX_EXPANDED_BYTES:-" + Config.ArchiveLimits.DEFAULT_MAX_EXPANDED_BYTES + "}",
+            description = "Largest expanded source tree (env KARTA_MAX_EXPANDED_BYTES, default "
+                    + (Config.ArchiveLimits.DEFAULT_MAX_EXPANDED_BYTES >> 20) + " MiB)")
     long maxExpandedBytes;
 
-    @Option(names = "--max-archive-entries", defaultValue = "${env:KARTA_MAX_ARCHIVE_ENTRIES:-10000}",
+    @Option(names = "--max-archive-entries",
+            defaultValue = "${env:KARTA_MAX_ARCHIVE_ENTRIES:-" + Config.ArchiveLimits.DEFAULT_MAX_ENTRIES + "}",
             description = "Most members in a source archive (env KARTA_MAX_ARCHIVE_ENTRIES, default ${DEFAULT-VALUE})")
     int maxEntries;
 
-    @Option(names = "--max-path-bytes", defaultValue = "${env:KARTA_MAX_PATH_BYTES:-1024}",
+    @Option(names = "--max-path-bytes",
+            defaultValue = "${env:KARTA_MAX_PATH_BYTES:-" + Config.ArchiveLimits.DEFAULT_MAX_PATH_BYTES + "}",
             description = "Longest member path in bytes (env KARTA_MAX_PATH_BYTES, default ${DEFAULT-VALUE})")
     int maxPathBytes;
 
-    @Option(names = "--max-path-depth", defaultValue = "${env:KARTA_MAX_PATH_DEPTH:-32}",
+    @Option(names = "--max-path-depth",
+            defaultValue = "${env:KARTA_MAX_PATH_DEPTH:-" + Config.ArchiveLimits.DEFAULT_MAX_PATH_DEPTH + "}",
             description = "Deepest member path in folders (env KARTA_MAX_PATH_DEPTH, default ${DEFAULT-VALUE})")
     int maxPathDepth;
 
-    @Option(names = "--github-api-url", defaultValue = "${env:KARTA_GITHUB_API_URL:-https://api.github.com}",
+    @Option(names = "--github-api-url",
+            defaultValue = "${env:KARTA_GITHUB_API_URL:-" + Config.Repos.DEFAULT_GITHUB_API_URL + "}",
             description = "GitHub REST API that serves tarballs of bound repositories; GitHub Enterprise: "
                     + "https://HOST/api/v3 (env KARTA_GITHUB_API_URL, default ${DEFAULT-VALUE})")
     String githubApiUrl;
 
-    @Option(names = "--ssh-command", defaultValue = "${env:KARTA_SSH_COMMAND:-ssh}", split = "\\s+",
+    @Option(names = "--ssh-command",
+            defaultValue = "${env:KARTA_SSH_COMMAND:-" + Config.Repos.DEFAULT_SSH_COMMAND + "}", split = "\\s+",
             description = "ssh client argv for ssh:// and user@host:path repository URLs; it runs with "
                     + "-o BatchMode=yes and the server user's keys and known_hosts (env KARTA_SSH_COMMAND, "
                     + "default ${DEFAULT-VALUE})")
     List<String> sshCommand;
 
-    @Option(names = "--max-webhook-bytes", defaultValue = "${env:KARTA_MAX_WEBHOOK_BYTES:-1048576}",
-            description = "Largest GitHub webhook payload accepted (env KARTA_MAX_WEBHOOK_BYTES, default 1 MiB)")
+    @Option(names = "--max-webhook-bytes",
+            defaultValue = "${env:KARTA_MAX_WEBHOOK_BYTES:-" + Config.Repos.DEFAULT_MAX_WEBHOOK_BYTES + "}",
+            description = "Largest GitHub webhook payload accepted (env KARTA_MAX_WEBHOOK_BYTES, default "
+                    + (Config.Repos.DEFAULT_MAX_WEBHOOK_BYTES >> 20) + " MiB)")
     long maxWebhookBytes;
 
     /** Token for private GitHub repositories; from the environment so it never shows in a process list. */
@@ -118,19 +137,24 @@ public final class Main implements Callable<Integer> {
                     + "KARTA_GITHUB_TOKEN, which processes the server starts could read from its environment")
     Path githubTokenFile;
 
-    @Option(names = "--log-retention", defaultValue = "${env:KARTA_LOG_RETENTION:-7d}", converter = DurationConverter.class,
+    @Option(names = "--log-retention",
+            defaultValue = "${env:KARTA_LOG_RETENTION:-" + Config.Logs.DEFAULT_RETENTION + "}",
+            converter = DurationConverter.class,
             description = "Log entries older than this are pruned (env KARTA_LOG_RETENTION, default ${DEFAULT-VALUE})")
     Duration logRetention;
 
-    @Option(names = "--log-max-entries", defaultValue = "${env:KARTA_LOG_MAX_ENTRIES:-100000}",
+    @Option(names = "--log-max-entries",
+            defaultValue = "${env:KARTA_LOG_MAX_ENTRIES:-" + Config.Logs.DEFAULT_MAX_ENTRIES + "}",
             description = "Newest log entries kept per project (env KARTA_LOG_MAX_ENTRIES, default ${DEFAULT-VALUE})")
     int logMaxEntries;
 
-    @Option(names = "--harness-claude", defaultValue = "${env:KARTA_HARNESS_CLAUDE:-claude}",
+    @Option(names = "--harness-claude",
+            defaultValue = "${env:KARTA_HARNESS_CLAUDE:-" + Config.SessionSettings.DEFAULT_CLAUDE + "}",
             description = "Claude Code executable sessions run (env KARTA_HARNESS_CLAUDE, default ${DEFAULT-VALUE} on PATH)")
     String harnessClaude;
 
-    @Option(names = "--harness-opencode", defaultValue = "${env:KARTA_HARNESS_OPENCODE:-opencode}",
+    @Option(names = "--harness-opencode",
+            defaultValue = "${env:KARTA_HARNESS_OPENCODE:-" + Config.SessionSettings.DEFAULT_OPENCODE + "}",
             description = "OpenCode executable sessions run (env KARTA_HARNESS_OPENCODE, default ${DEFAULT-VALUE} on PATH)")
     String harnessOpencode;
 
@@ -139,16 +163,20 @@ public final class Main implements Callable<Integer> {
                     + "(e.g. ANTHROPIC_API_KEY; env KARTA_HARNESS_ENV, comma-separated)")
     List<String> harnessEnv;
 
-    @Option(names = "--session-idle-timeout", defaultValue = "${env:KARTA_SESSION_IDLE_TIMEOUT:-30m}",
+    @Option(names = "--session-idle-timeout",
+            defaultValue = "${env:KARTA_SESSION_IDLE_TIMEOUT:-" + Config.SessionSettings.DEFAULT_IDLE_TIMEOUT + "}",
             converter = DurationConverter.class,
             description = "A session with no turn for this long ends (env KARTA_SESSION_IDLE_TIMEOUT, default ${DEFAULT-VALUE})")
     Duration sessionIdleTimeout;
 
-    @Option(names = "--turn-timeout", defaultValue = "${env:KARTA_TURN_TIMEOUT:-5m}", converter = DurationConverter.class,
+    @Option(names = "--turn-timeout",
+            defaultValue = "${env:KARTA_TURN_TIMEOUT:-" + Config.SessionSettings.DEFAULT_TURN_TIMEOUT + "}",
+            converter = DurationConverter.class,
             description = "A harness turn running longer is killed (env KARTA_TURN_TIMEOUT, default ${DEFAULT-VALUE})")
     Duration turnTimeout;
 
-    @Option(names = "--max-concurrent-turns", defaultValue = "${env:KARTA_MAX_CONCURRENT_TURNS:-16}",
+    @Option(names = "--max-concurrent-turns",
+            defaultValue = "${env:KARTA_MAX_CONCURRENT_TURNS:-" + Config.SessionSettings.DEFAULT_MAX_CONCURRENT_TURNS + "}",
             description = "Harness turns this server runs at once; more answer 503 (env KARTA_MAX_CONCURRENT_TURNS, "
                     + "default ${DEFAULT-VALUE})")
     int maxConcurrentTurns;
@@ -165,40 +193,48 @@ public final class Main implements Callable<Integer> {
                     + "comma-separated)")
     List<String> allowRepoUrls;
 
-    @Option(names = "--repo-connect-timeout", defaultValue = "${env:KARTA_REPO_CONNECT_TIMEOUT:-10s}",
+    @Option(names = "--repo-connect-timeout",
+            defaultValue = "${env:KARTA_REPO_CONNECT_TIMEOUT:-" + Config.Repos.DEFAULT_CONNECT_TIMEOUT + "}",
             converter = DurationConverter.class,
             description = "Longest connect to a repository host (env KARTA_REPO_CONNECT_TIMEOUT, default ${DEFAULT-VALUE})")
     Duration repoConnectTimeout;
 
-    @Option(names = "--repo-read-timeout", defaultValue = "${env:KARTA_REPO_READ_TIMEOUT:-30s}",
+    @Option(names = "--repo-read-timeout",
+            defaultValue = "${env:KARTA_REPO_READ_TIMEOUT:-" + Config.Repos.DEFAULT_READ_TIMEOUT + "}",
             converter = DurationConverter.class,
             description = "Longest wait for the next byte of a fetch (env KARTA_REPO_READ_TIMEOUT, default ${DEFAULT-VALUE})")
     Duration repoReadTimeout;
 
-    @Option(names = "--repo-fetch-deadline", defaultValue = "${env:KARTA_REPO_FETCH_DEADLINE:-5m}",
+    @Option(names = "--repo-fetch-deadline",
+            defaultValue = "${env:KARTA_REPO_FETCH_DEADLINE:-" + Config.Repos.DEFAULT_FETCH_DEADLINE + "}",
             converter = DurationConverter.class,
             description = "Longest whole fetch of a bound repository (env KARTA_REPO_FETCH_DEADLINE, default ${DEFAULT-VALUE})")
     Duration repoFetchDeadline;
 
-    @Option(names = "--max-builds-per-org", defaultValue = "${env:KARTA_MAX_BUILDS_PER_ORG:-0}",
+    @Option(names = "--max-builds-per-org",
+            defaultValue = "${env:KARTA_MAX_BUILDS_PER_ORG:-" + Config.Limits.DEFAULT_MAX_BUILDS_PER_ORG + "}",
             description = "Builds one org may run at once (over every replica), so another org always finds a "
                     + "worker free; 0 = half the build workers, at least 1. A single-tenant server may raise it to "
                     + "--build-workers (env KARTA_MAX_BUILDS_PER_ORG, default ${DEFAULT-VALUE})")
     int maxBuildsPerOrg;
 
-    @Option(names = "--max-projects-per-org", defaultValue = "${env:KARTA_MAX_PROJECTS_PER_ORG:-100}",
+    @Option(names = "--max-projects-per-org",
+            defaultValue = "${env:KARTA_MAX_PROJECTS_PER_ORG:-" + Config.Limits.DEFAULT_MAX_PROJECTS_PER_ORG + "}",
             description = "Projects one org may have (env KARTA_MAX_PROJECTS_PER_ORG, default ${DEFAULT-VALUE})")
     int maxProjectsPerOrg;
 
-    @Option(names = "--max-sessions-per-org", defaultValue = "${env:KARTA_MAX_SESSIONS_PER_ORG:-100}",
+    @Option(names = "--max-sessions-per-org",
+            defaultValue = "${env:KARTA_MAX_SESSIONS_PER_ORG:-" + Config.Limits.DEFAULT_MAX_LIVE_SESSIONS_PER_ORG + "}",
             description = "Live (not ended) sessions one org may have (env KARTA_MAX_SESSIONS_PER_ORG, default ${DEFAULT-VALUE})")
     int maxSessionsPerOrg;
 
-    @Option(names = "--max-turns-per-org", defaultValue = "${env:KARTA_MAX_TURNS_PER_ORG:-8}",
+    @Option(names = "--max-turns-per-org",
+            defaultValue = "${env:KARTA_MAX_TURNS_PER_ORG:-" + Config.Limits.DEFAULT_MAX_TURNS_PER_ORG + "}",
             description = "Harness turns one org may run at once (env KARTA_MAX_TURNS_PER_ORG, default ${DEFAULT-VALUE})")
     int maxTurnsPerOrg;
 
-    @Option(names = "--max-queued-deploys-per-org", defaultValue = "${env:KARTA_MAX_QUEUED_DEPLOYS_PER_ORG:-50}",
+    @Option(names = "--max-queued-deploys-per-org",
+            defaultValue = "${env:KARTA_MAX_QUEUED_DEPLOYS_PER_ORG:-" + Config.Limits.DEFAULT_MAX_QUEUED_DEPLOYS_PER_ORG + "}",
             description = "Deploys one org may have queued (env KARTA_MAX_QUEUED_DEPLOYS_PER_ORG, default ${DEFAULT-VALUE})")
     int maxQueuedDeploysPerOrg;
 
@@ -221,17 +257,21 @@ public final class Main implements Callable<Integer> {
         String url = database == null || database.isBlank() ? Config.sqliteUrl(dir) : database;
         String bootstrap = secret(bootstrapKey, bootstrapKeyFile, "KARTA_BOOTSTRAP_KEY", "--bootstrap-key-file");
         String githubToken = secret(this.githubToken, githubTokenFile, "KARTA_GITHUB_TOKEN", "--github-token-file");
-        return new Config(bind, port, dir, url, publicUrl, bootstrap, Duration.ofSeconds(5), 1L << 20,
-                new Config.ArchiveLimits(maxArchiveBytes, maxExpandedBytes, maxEntries, maxPathBytes, maxPathDepth),
-                buildWorkers, buildTimeout, argv("--builder", builder), keepReleases, Duration.ofSeconds(30),
-                new Config.Repos(githubApiUrl, githubToken, sshCommand, maxWebhookBytes,
+        return Config.builder(dir).bind(bind).port(port).databaseUrl(url).publicUrl(publicUrl).bootstrapKey(bootstrap)
+                .archive(new Config.ArchiveLimits(maxArchiveBytes, maxExpandedBytes, maxEntries, maxPathBytes,
+                        maxPathDepth))
+                .buildWorkers(buildWorkers).buildTimeout(buildTimeout).builderCommand(argv("--builder", builder))
+                .keepReleases(keepReleases)
+                .repos(new Config.Repos(githubApiUrl, githubToken, sshCommand, maxWebhookBytes,
                         githubTokenOwners == null ? Set.of() : Set.copyOf(githubTokenOwners), allowRepoUrls,
-                        repoConnectTimeout, repoReadTimeout, repoFetchDeadline, null),
-                Config.Logs.DEFAULTS.withRetention(logRetention, logMaxEntries), sessionSettings(),
-                new Config.Limits(maxProjectsPerOrg, maxSessionsPerOrg, maxTurnsPerOrg, maxQueuedDeploysPerOrg,
+                        repoConnectTimeout, repoReadTimeout, repoFetchDeadline, null))
+                .logs(Config.Logs.DEFAULTS.withRetention(logRetention, logMaxEntries))
+                .sessions(sessionSettings())
+                .limits(new Config.Limits(maxProjectsPerOrg, maxSessionsPerOrg, maxTurnsPerOrg, maxQueuedDeploysPerOrg,
                         maxBuildsPerOrg, Config.Limits.DEFAULTS.keyFailuresPerPrefix(),
-                        Config.Limits.DEFAULTS.keyFailuresPerAddress()),
-                secretsKeyFile == null ? null : secretsKeyFile.toAbsolutePath());
+                        Config.Limits.DEFAULTS.keyFailuresPerAddress()))
+                .secretsKeyFile(secretsKeyFile == null ? null : secretsKeyFile.toAbsolutePath())
+                .build();
     }
 
     /**

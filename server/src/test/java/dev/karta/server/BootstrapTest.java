@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * SPEC §3: the first start of an empty server creates org {@code default} with an admin key
+ * The first start of an empty server creates org {@code default} with an admin key
  * (preset or generated), later starts do not, and {@code karta server create-org} adds tenants.
  */
 class BootstrapTest {

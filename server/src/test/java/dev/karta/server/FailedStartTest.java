@@ -35,10 +35,8 @@ class FailedStartTest {
     @Test
     void a_start_on_a_taken_port_fails_and_leaves_no_thread_behind() throws IOException {
         try (ServerSocket taken = new ServerSocket(0, 50, InetAddress.getByName("127.0.0.1"))) {
-            Config d = TestServer.config(dir, TestServer.randomKey());
-            Config config = new Config(d.bind(), taken.getLocalPort(), d.dataDir(), d.databaseUrl(), d.publicUrl(),
-                    d.bootstrapKey(), d.keyCacheTtl(), d.maxJsonBody(), d.archive(), d.buildWorkers(),
-                    d.buildTimeout(), d.builderCommand(), d.keepReleases(), d.buildLease());
+            Config config = TestServer.config(dir, TestServer.randomKey()).toBuilder()
+                    .port(taken.getLocalPort()).build();
             Set<Thread> before = liveThreads();
 
             assertThatThrownBy(() -> KartaServer.start(config)).isInstanceOf(RuntimeException.class);

@@ -2,6 +2,7 @@ package dev.karta.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -55,5 +56,20 @@ class MainTest {
     void builder_help_documents_the_json_form() {
         String usage = new CommandLine(new Main()).getUsageMessage();
         assertThat(usage).contains("--builder").contains("JSON array");
+    }
+
+    @Test
+    void no_flags_and_no_environment_give_the_config_defaults() {
+        assumeTrue(System.getenv().keySet().stream().noneMatch(name -> name.startsWith("KARTA_")),
+                "KARTA_* variables are set in this environment");
+
+        assertThat(parse("--data-dir", dir.toString())).isEqualTo(Config.defaults(dir.toAbsolutePath()));
+    }
+
+    @Test
+    void help_shows_the_config_defaults() {
+        String usage = new CommandLine(new Main()).getUsageMessage();
+        assertThat(usage).contains("default 64 MiB").contains("default 256 MiB").contains("default 1 MiB")
+                .contains("KARTA_BUILD_TIMEOUT, default " + Config.DEFAULT_BUILD_TIMEOUT);
     }
 }

@@ -65,10 +65,7 @@ public final class TestServer implements AutoCloseable {
 
     /** The defaults for {@code dataDir}, on port 0, with {@code bootstrapKey} (may be null). */
     public static Config config(Path dataDir, String bootstrapKey) {
-        Config d = Config.defaults(dataDir);
-        return new Config(d.bind(), 0, d.dataDir(), d.databaseUrl(), d.publicUrl(), bootstrapKey, d.keyCacheTtl(),
-                d.maxJsonBody(), d.archive(), d.buildWorkers(), d.buildTimeout(), d.builderCommand(),
-                d.keepReleases(), d.buildLease());
+        return Config.builder(dataDir).port(0).bootstrapKey(bootstrapKey).build();
     }
 
     /** A well-formed key ({@code kt_live_} and 32 letters or digits) that no server has issued. */

@@ -1,13 +1,12 @@
 package dev.karta.server.build;
 
-import java.nio.charset.StandardCharsets;
+import dev.karta.server.store.Digests;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.util.HexFormat;
 
 /**
- * What a tree is (SPEC §2.4). Harness: {@code .claude/} or {@code CLAUDE.md} → claude,
+ * What a tree is: which harness runs it and how it is built. Harness: {@code .claude/} or {@code CLAUDE.md} → claude,
  * {@code .opencode/} → opencode, neither → opencode. Build kind, first match wins: a root
  * {@code Dockerfile} → dockerfile, {@code buildpack} in karta.toml → buildpack, else file_copy.
  * {@code imageRef} depends only on the project, the kind and the content digest.
@@ -35,7 +34,6 @@ public record Detection(String harness, String buildKind, String imageRef) {
     }
 
     static String imageRef(String project, String kind, String contentDigest) {
-        byte[] hash = Materializer.newSha256().digest((kind + "\n" + contentDigest).getBytes(StandardCharsets.UTF_8));
-        return "karta.local/" + project + "@sha256:" + HexFormat.of().formatHex(hash);
+        return "karta.local/" + project + "@sha256:" + Digests.sha256Hex(kind + "\n" + contentDigest);
     }
 }

@@ -2,6 +2,7 @@ package dev.karta.server.build;
 
 import dev.karta.server.Config.ArchiveLimits;
 import dev.karta.server.Ids;
+import dev.karta.server.store.Digests;
 import java.io.BufferedInputStream;
 import java.io.FilterInputStream;
 import java.io.IOException;
@@ -21,10 +22,8 @@ import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -208,7 +207,7 @@ public final class Materializer {
                 createFolders(folders, path.getParent(), name);
                 Files.createSymbolicLink(path, Path.of(target));
                 symlinks.add(name);
-                members.put(name, new Member(Type.SYMLINK, false, sha256(target.getBytes(StandardCharsets.UTF_8)),
+                members.put(name, new Member(Type.SYMLINK, false, Digests.sha256Hex(target),
                         0));
             } else if (entry.isLink()) {
                 String target = checkName(entry.getLinkName());
@@ -229,7 +228,7 @@ public final class Materializer {
                 if (expanded + entry.getSize() > limits.maxExpandedBytes()) {
                     checkExpanded(expanded + entry.getSize());
                 }
-                MessageDigest sha = newSha256();
+                MessageDigest sha = Digests.sha256();
                 long written = 0;
                 boolean executable = (entry.getMode() & 0111) != 0;
                 try (OutputStream out = Channels.newOutputStream(Files.newByteChannel(path,
@@ -250,7 +249,7 @@ public final class Materializer {
                             + "': " + e.getMessage());
                 }
                 expanded += written;
-                members.put(name, new Member(Type.FILE, executable, HexFormat.of().formatHex(sha.digest()), written));
+                members.put(name, new Member(Type.FILE, executable, Digests.hex(sha.digest()), written));
             } else {
                 throw special(name);
             }
@@ -515,7 +514,7 @@ public final class Materializer {
 
     /** sha256 over the sorted paths with type, executable bit and content hash: folders do not count. */
     private static String digest(Map<String, Member> members) {
-        MessageDigest sha = newSha256();
+        MessageDigest sha = Digests.sha256();
         members.forEach((name, m) -> {
             if (m.type() == Type.DIR) {
                 return;
@@ -523,19 +522,7 @@ public final class Materializer {
             String line = m.type() + " " + (m.executable() ? "755" : "644") + " " + m.hash() + " " + name + "\n";
             sha.update(line.getBytes(StandardCharsets.UTF_8));
         });
-        return "sha256:" + HexFormat.of().formatHex(sha.digest());
-    }
-
-    private static String sha256(byte[] bytes) {
-        return HexFormat.of().formatHex(newSha256().digest(bytes));
-    }
-
-    static MessageDigest newSha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return "sha256:" + Digests.hex(sha.digest());
     }
 
     /** Deletes a folder tree without following links; a missing folder is fine. */

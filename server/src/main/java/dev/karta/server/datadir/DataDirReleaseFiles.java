@@ -5,6 +5,7 @@ import dev.karta.server.build.Materializer;
 import dev.karta.server.build.ReleaseFiles;
 import dev.karta.server.build.Tree;
 import dev.karta.server.http.ApiError;
+import dev.karta.server.store.Digests;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -14,9 +15,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
-import java.util.HexFormat;
 import java.util.Optional;
 import java.util.function.Predicate;
 import java.util.stream.Stream;
@@ -48,7 +47,7 @@ final class DataDirReleaseFiles implements ReleaseFiles {
         Files.createDirectories(dataDir.artifacts());
         Path temp = Files.createTempFile(dataDir.artifacts(), TEMP_PREFIX, TEMP_SUFFIX);
         try {
-            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            MessageDigest sha = Digests.sha256();
             long count = 0;
             try (OutputStream copy = Files.newOutputStream(temp)) {
                 byte[] buffer = new byte[64 * 1024];
@@ -62,10 +61,7 @@ final class DataDirReleaseFiles implements ReleaseFiles {
                     sha.update(buffer, 0, n);
                 }
             }
-            return new DiskIncoming(temp, HexFormat.of().formatHex(sha.digest()), count);
-        } catch (NoSuchAlgorithmException e) {
-            Files.deleteIfExists(temp);
-            throw new IllegalStateException(e);
+            return new DiskIncoming(temp, Digests.hex(sha.digest()), count);
         } catch (IOException | RuntimeException | Error e) {
             Files.deleteIfExists(temp);
             throw e;

@@ -11,6 +11,7 @@ import dev.karta.server.logs.LogStore;
 import dev.karta.server.releases.ReleaseRecord;
 import dev.karta.server.releases.Releases;
 import dev.karta.server.releases.Retention;
+import dev.karta.server.store.Threads;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
@@ -91,11 +92,8 @@ public final class BuildWorkers implements AutoCloseable {
     private final Map<String, Running> running = new ConcurrentHashMap<>();
     private final List<Thread> threads = new CopyOnWriteArrayList<>();
     private final AtomicInteger started = new AtomicInteger();
-    private final ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "build-housekeeping");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ScheduledExecutorService housekeeping =
+            Executors.newSingleThreadScheduledExecutor(Threads.daemon("build-housekeeping"));
     private volatile boolean closed;
     /**
      * Test seam: runs on the worker thread once a build has ended, before the worker takes the next

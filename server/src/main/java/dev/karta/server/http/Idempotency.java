@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.server.store.Database;
 import dev.karta.server.store.SecretBox;
+import dev.karta.server.store.Threads;
 import io.javalin.http.Context;
 import java.time.Duration;
 import java.util.Optional;
@@ -71,11 +72,8 @@ public final class Idempotency implements AutoCloseable {
     private final ObjectMapper json;
     private final SecretBox box;
     private final Set<Reservation> held = ConcurrentHashMap.newKeySet();
-    private final ScheduledExecutorService renewer = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "idempotency-lease");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ScheduledExecutorService renewer = Executors.newSingleThreadScheduledExecutor(
+            Threads.daemon("idempotency-lease"));
 
     public Idempotency(Database db, ObjectMapper json, SecretBox box) {
         this.db = db;

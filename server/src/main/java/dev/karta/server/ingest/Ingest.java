@@ -1,5 +1,6 @@
 package dev.karta.server.ingest;
 
+import dev.karta.api.Commits;
 import dev.karta.server.audit.Actor;
 import dev.karta.server.audit.AuditLog;
 import dev.karta.server.deploys.BuildQueue;
@@ -102,7 +103,7 @@ public final class Ingest {
                     arrival.artifact(), arrival.contentDigest(), actor.keyId());
             audit.append(h, actor, "deploy.create", "project:" + project.name() + "/" + queued.id());
             logs.append(h, project.id(), LogSource.BUILD, queued.id(), null, "Deploy " + queued.id() + " accepted from "
-                    + arrival.source().wireName() + ", commit " + shortSha(arrival.commitSha())
+                    + arrival.source().wireName() + ", commit " + Commits.shortSha(arrival.commitSha())
                     + (arrival.description() == null ? "" : ": " + arrival.description()));
             alsoInTransaction.accept(h, queued);
             return queued;
@@ -133,9 +134,5 @@ public final class Ingest {
             throw ApiError.tooManyRequests("this org has its limit of " + maxQueuedPerOrg + " queued deploys "
                     + "(--max-queued-deploys-per-org); retry when some have started building", RETRY_AFTER);
         }
-    }
-
-    private static String shortSha(String sha) {
-        return sha.length() > 12 ? sha.substring(0, 12) : sha;
     }
 }

@@ -8,6 +8,7 @@ import dev.karta.server.Config;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Requests;
 import dev.karta.server.keys.ApiKeys;
+import dev.karta.server.store.Threads;
 import io.javalin.http.Context;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -21,7 +22,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -83,11 +83,11 @@ public final class LogFeeds implements AutoCloseable {
         this.json = json;
         this.settings = settings;
         this.keys = keys;
-        this.workers = Executors.newFixedThreadPool(2, daemon("log-feed"));
+        this.workers = Executors.newFixedThreadPool(2, Threads.daemon("log-feed"));
         // Handing frames to sockets is most of a fan-out's cost: spread it over the cores.
         this.sendSlices = Math.max(2, Runtime.getRuntime().availableProcessors());
-        this.senders = Executors.newFixedThreadPool(sendSlices - 1, daemon("log-send"));
-        this.ticker = Executors.newSingleThreadScheduledExecutor(daemon("log-tick"));
+        this.senders = Executors.newFixedThreadPool(sendSlices - 1, Threads.daemon("log-send"));
+        this.ticker = Executors.newSingleThreadScheduledExecutor(Threads.daemon("log-tick"));
         long heartbeat = settings.heartbeat().toMillis();
         ticker.scheduleAtFixedRate(this::heartbeat, heartbeat, heartbeat, TimeUnit.MILLISECONDS);
         ticker.scheduleWithFixedDelay(this::poll, POLL_MS, POLL_MS, TimeUnit.MILLISECONDS);
@@ -586,14 +586,5 @@ public final class LogFeeds implements AutoCloseable {
                 LOG.warn("log stream end check failed: {}", e.toString());
             }
         }
-    }
-
-    private static ThreadFactory daemon(String name) {
-        AtomicInteger n = new AtomicInteger();
-        return r -> {
-            Thread t = new Thread(r, name + "-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        };
     }
 }

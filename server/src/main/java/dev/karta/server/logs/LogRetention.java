@@ -1,6 +1,7 @@
 package dev.karta.server.logs;
 
 import dev.karta.server.Config;
+import dev.karta.server.store.Threads;
 import java.time.Instant;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -19,11 +20,8 @@ public final class LogRetention implements AutoCloseable {
 
     private final LogStore store;
     private final Config.Logs settings;
-    private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "log-prune");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ScheduledExecutorService scheduler =
+            Executors.newSingleThreadScheduledExecutor(Threads.daemon("log-prune"));
 
     public LogRetention(LogStore store, Config.Logs settings) {
         this.store = store;

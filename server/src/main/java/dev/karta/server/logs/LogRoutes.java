@@ -12,7 +12,7 @@ import java.util.Locale;
 
 /**
  * {@code GET /agent_projects/{p}/logs}: a window of the project's log as JSON, or with
- * {@code Accept: text/event-stream} or {@code ?tail=true} a live SSE tail (SPEC §4 "Logs").
+ * {@code Accept: text/event-stream} or {@code ?tail=true} a live SSE tail (docs/logs.md).
  */
 public final class LogRoutes {
     static final int DEFAULT_LIMIT = 100;

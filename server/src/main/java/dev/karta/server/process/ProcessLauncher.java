@@ -1,5 +1,6 @@
 package dev.karta.server.process;
 
+import dev.karta.server.store.Threads;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -18,10 +19,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -96,9 +95,10 @@ public final class ProcessLauncher implements AutoCloseable {
     private final List<String> prefix;
     private final String killExecutable;
     private final Map<String, String> baseEnvironment;
-    private final ExecutorService spawner = Executors.newSingleThreadExecutor(daemon("process-spawner"));
-    private final ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor(daemon("process-tree"));
-    private final ExecutorService io = Executors.newCachedThreadPool(daemon("process-io"));
+    private final ExecutorService spawner = Executors.newSingleThreadExecutor(Threads.daemon("process-spawner"));
+    private final ScheduledExecutorService sampler =
+            Executors.newSingleThreadScheduledExecutor(Threads.daemon("process-tree"));
+    private final ExecutorService io = Executors.newCachedThreadPool(Threads.daemon("process-io"));
 
     /**
      * A launcher with the given containment, without probing whether it works here: for tests of
@@ -368,15 +368,6 @@ public final class ProcessLauncher implements AutoCloseable {
             }
         }
         return null;
-    }
-
-    private static ThreadFactory daemon(String name) {
-        AtomicInteger count = new AtomicInteger();
-        return r -> {
-            Thread t = new Thread(r, name + "-" + count.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        };
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.karta.server.releases;
 
+import dev.karta.api.Commits;
 import dev.karta.api.RollbackResult;
 import dev.karta.server.Ids;
 import dev.karta.server.audit.Actor;
@@ -79,7 +80,8 @@ public final class Releases {
             audit.append(h, actor, "release.activate", "project:" + project.name() + "/" + created.version());
             String was = project.currentNumber() == null ? "" : ", was v" + project.currentNumber();
             logs.append(h, deploy.projectId(), LogSource.RELEASE, deploy.id(), created.version(),
-                    "Release " + created.version() + " activated (commit " + shortSha(deploy.commitSha()) + was + ")");
+                    "Release " + created.version() + " activated (commit " + Commits.shortSha(deploy.commitSha())
+                            + was + ")");
             return created;
         });
         logs.bus().publish(deploy.projectId());
@@ -145,9 +147,5 @@ public final class Releases {
             throw ApiError.badRequest("invalid release version '" + version + "': use v3 or 3");
         }
         return Integer.parseInt(m.group(1));
-    }
-
-    static String shortSha(String sha) {
-        return sha.length() > 12 ? sha.substring(0, 12) : sha;
     }
 }

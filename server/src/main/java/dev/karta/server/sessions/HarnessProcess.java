@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.server.Config;
 import dev.karta.server.process.Child;
 import dev.karta.server.process.ProcessLauncher;
+import dev.karta.server.store.Threads;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -18,9 +19,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Runs the harness of one turn: an argv list (never a shell) in the release tree, with only the
@@ -104,7 +103,7 @@ final class HarnessProcess implements AutoCloseable {
     private final Config.SessionSettings settings;
     private final ObjectMapper json;
     private final ProcessLauncher launcher;
-    private final ExecutorService pumps = Executors.newCachedThreadPool(daemon("harness-io"));
+    private final ExecutorService pumps = Executors.newCachedThreadPool(Threads.daemon("harness-io"));
 
     HarnessProcess(Config.SessionSettings settings, ObjectMapper json, ProcessLauncher launcher) {
         this.settings = settings;
@@ -365,15 +364,6 @@ final class HarnessProcess implements AutoCloseable {
             return ms / 60_000 + "m";
         }
         return ms % 1000 == 0 ? ms / 1000 + "s" : ms + "ms";
-    }
-
-    private static ThreadFactory daemon(String name) {
-        AtomicInteger count = new AtomicInteger();
-        return r -> {
-            Thread t = new Thread(r, name + "-" + count.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        };
     }
 
     @Override

@@ -12,13 +12,11 @@ import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Idempotency;
 import dev.karta.server.http.Requests;
 import dev.karta.server.keys.ApiKeys;
+import dev.karta.server.store.Digests;
 import io.javalin.http.Context;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -27,7 +25,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Handlers of {@code /v1/projects/{p}/sessions…} (SPEC §6). A message answers its reply as JSON,
+ * Handlers of {@code /v1/projects/{p}/sessions…} (docs/sessions.md). A message answers its reply as JSON,
  * or, with {@code "stream":true} or {@code Accept: text/event-stream}, as an SSE stream of
  * {@code message.delta} events then {@code message.completed} (or {@code error}). Errors found
  * before the turn starts (validation, 404, 409, 503) are plain JSON answers either way.
@@ -57,7 +55,7 @@ public final class SessionRoutes {
         Map<String, String> metadata = metadata(ctx);
         String org = Requests.principal(ctx).orgId();
         String project = ctx.pathParam("project");
-        idempotency.respond(ctx, "session.create:" + project + ":" + sha256(ctx.bodyAsBytes()), () ->
+        idempotency.respond(ctx, "session.create:" + project + ":" + Digests.sha256Hex(ctx.bodyAsBytes()), () ->
                 new Idempotency.Answer(201, sessions.create(org, project, metadata).toWire()));
     }
 
@@ -96,7 +94,7 @@ public final class SessionRoutes {
                 || (accept != null && accept.toLowerCase(Locale.ROOT).contains("text/event-stream"));
         if (!stream) {
             idempotency.respond(ctx, "session.message:" + project + ":" + id + ":"
-                            + sha256(body.text().getBytes(StandardCharsets.UTF_8)),
+                            + Digests.sha256Hex(body.text()),
                     () -> new Idempotency.Answer(200, turns.send(org, project, id, body.text(), Turns.QUIET)));
             return;
         }
@@ -265,11 +263,4 @@ public final class SessionRoutes {
         }
     }
 
-    static String sha256(byte[] bytes) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 }

@@ -12,6 +12,7 @@ import dev.karta.server.process.ProcessLauncher;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.Projects;
 import dev.karta.server.store.Database;
+import dev.karta.server.store.Threads;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -42,11 +43,8 @@ public final class Sessions implements AutoCloseable {
     private final Turns turns;
     private final HarnessProcess harness;
     private final Duration idleTimeout;
-    private final ScheduledExecutorService sweeper = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "session-sweeper");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ScheduledExecutorService sweeper =
+            Executors.newSingleThreadScheduledExecutor(Threads.daemon("session-sweeper"));
 
     public Sessions(Database db, Projects projects, LogStore logs, ReleaseFiles files, Config.SessionSettings settings,
                     Config.Limits limits, ObjectMapper json, ProcessLauncher launcher) {

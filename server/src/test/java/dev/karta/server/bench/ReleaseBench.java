@@ -16,7 +16,7 @@ import java.util.Collections;
 import java.util.List;
 
 /**
- * Release benchmarks (issue 3), run by {@code bench/releases.sh}: materialization of a large app
+ * Release benchmarks, run by {@code bench/releases.sh}: materialization of a large app
  * side by side with {@code tar -xzf} of the same file on the same disk, publish-to-active wall
  * time of the example app, and rollback latency and rate over HTTP. Prints one line per figure.
  */

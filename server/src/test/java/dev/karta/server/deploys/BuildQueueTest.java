@@ -32,9 +32,8 @@ class BuildQueueTest {
     Path dataDir;
 
     private Config config(List<String> builder, Duration timeout, int keep) {
-        Config d = TestServer.config(dataDir, TestServer.randomKey());
-        return new Config(d.bind(), 0, d.dataDir(), d.databaseUrl(), null, d.bootstrapKey(), d.keyCacheTtl(),
-                d.maxJsonBody(), d.archive(), 1, timeout, builder, keep, Duration.ofSeconds(2));
+        return TestServer.config(dataDir, TestServer.randomKey()).toBuilder().buildWorkers(1).buildTimeout(timeout)
+                .builderCommand(builder).keepReleases(keep).buildLease(Duration.ofSeconds(2)).build();
     }
 
     private static TestServer.Response upload(TestServer server, String project, byte[] archive) {

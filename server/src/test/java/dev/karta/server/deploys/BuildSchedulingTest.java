@@ -121,9 +121,9 @@ class BuildSchedulingTest {
     void one_org_cannot_hold_every_build_worker_while_another_org_waits() throws IOException {
         Path go = dir.resolve("go");
         List<String> slowBuilder = List.of("sh", "-c", "while [ ! -e \"$0\" ]; do sleep 0.05; done", go.toString());
-        Config d = TestServer.config(dir.resolve("data"), TestServer.randomKey());
-        Config config = new Config(d.bind(), 0, d.dataDir(), d.databaseUrl(), null, d.bootstrapKey(), d.keyCacheTtl(),
-                d.maxJsonBody(), d.archive(), 2, Duration.ofMinutes(5), slowBuilder, 0, Duration.ofSeconds(2));
+        Config config = TestServer.config(dir.resolve("data"), TestServer.randomKey()).toBuilder().buildWorkers(2)
+                .buildTimeout(Duration.ofMinutes(5)).builderCommand(slowBuilder).keepReleases(0)
+                .buildLease(Duration.ofSeconds(2)).build();
         assertThat(config.limits().buildsPerOrg(2)).as("default: half the workers").isEqualTo(1);
         try (TestServer server = TestServer.start(config)) {
             String orgA = server.adminKey();

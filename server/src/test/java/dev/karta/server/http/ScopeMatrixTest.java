@@ -16,7 +16,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * SPEC §3: every route against every kind of caller. No, malformed or unknown key is 401; a
+ * Every route against every kind of caller. No, malformed or unknown key is 401; a
  * valid key below the route's scope is 403; at or above it, the route's success status.
  */
 class ScopeMatrixTest {

@@ -40,10 +40,9 @@ class QueuedDeployQuotaTest {
         gate = dir.resolve("gate");
         // One build worker, held by an image builder that waits for the gate file.
         List<String> builder = List.of("sh", "-c", "while [ ! -e \"$0\" ]; do sleep 0.05; done", gate.toString());
-        Config d = TestServer.config(dir.resolve("data"), TestServer.randomKey());
-        server = TestServer.start(new Config(d.bind(), 0, d.dataDir(), d.databaseUrl(), null, d.bootstrapKey(),
-                d.keyCacheTtl(), d.maxJsonBody(), d.archive(), 1, Duration.ofMinutes(1), builder, 0,
-                Duration.ofSeconds(30)).withLimits(new Config.Limits(100, 100, 8, 1, 0, 5, 30)));
+        server = TestServer.start(TestServer.config(dir.resolve("data"), TestServer.randomKey()).toBuilder()
+                .buildWorkers(1).buildTimeout(Duration.ofMinutes(1)).builderCommand(builder)
+                .limits(new Config.Limits(100, 100, 8, 1, 0, 5, 30)).build());
     }
 
     @AfterEach

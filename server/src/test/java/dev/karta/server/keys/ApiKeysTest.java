@@ -31,7 +31,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
 
-/** SPEC §3 keys: shape, storage (digest and prefix only), validation, revocation, last use. */
+/** API keys: shape, storage (digest and prefix only), validation, revocation, last use. */
 class ApiKeysTest {
     private static final String SHAPE = "kt_live_[A-Za-z0-9]{32}";
 

@@ -49,9 +49,7 @@ class LogPostgresTest {
     }
 
     private static KartaServer start(Path dataDir, String url, String key) {
-        Config d = Config.defaults(dataDir);
-        return KartaServer.start(new Config(d.bind(), 0, dataDir, url, null, key, d.keyCacheTtl(), d.maxJsonBody(),
-                d.archive(), d.buildWorkers(), d.buildTimeout(), d.builderCommand(), d.keepReleases(), d.buildLease()));
+        return KartaServer.start(Config.builder(dataDir).port(0).databaseUrl(url).bootstrapKey(key).build());
     }
 
     private static String projectId(Database db, String name) {

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** SPEC §4 "Logs", the query side: {@code GET /agent_projects/{p}/logs} as JSON. */
+/** Project logs (docs/logs.md), the query side: {@code GET /agent_projects/{p}/logs} as JSON. */
 class LogQueryTest {
     @TempDir
     static Path dataDir;

@@ -19,7 +19,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** SPEC §4 "Logs", the live side: SSE tails with replay, resume, heartbeats and slow clients. */
+/** Project logs (docs/logs.md), the live side: SSE tails with replay, resume, heartbeats and slow clients. */
 class LogTailTest {
     private static final Duration HEARTBEAT = Duration.ofMillis(200);
     private static final int BUFFER = 64 << 10;

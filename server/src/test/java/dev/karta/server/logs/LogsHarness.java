@@ -60,10 +60,7 @@ final class LogsHarness implements AutoCloseable {
 
     private static LogsHarness start(Path dataDir, Config.Logs logs, Duration keyCacheTtl, String key) {
         KEYS.put(dataDir, key);
-        Config d = Config.defaults(dataDir);
-        Config config = new Config(d.bind(), 0, d.dataDir(), d.databaseUrl(), d.publicUrl(), key, keyCacheTtl,
-                d.maxJsonBody(), d.archive(), d.buildWorkers(), d.buildTimeout(), d.builderCommand(),
-                d.keepReleases(), d.buildLease()).withLogs(logs);
+        Config config = Config.builder(dataDir).port(0).bootstrapKey(key).keyCacheTtl(keyCacheTtl).logs(logs).build();
         return new LogsHarness(KartaServer.start(config), key);
     }
 

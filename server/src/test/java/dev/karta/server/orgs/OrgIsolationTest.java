@@ -13,7 +13,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** SPEC §1 and §3: another org's resources answer 404, and nothing of theirs is listed. */
+/** Tenants are isolated: another org's resources answer 404, and nothing of theirs is listed. */
 class OrgIsolationTest {
     @TempDir
     static Path dataDir;

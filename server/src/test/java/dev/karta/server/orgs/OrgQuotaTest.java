@@ -25,10 +25,7 @@ class OrgQuotaTest {
     Path dir;
 
     private static Config config(Path dataDir, String database, String key) {
-        Config d = TestServer.config(dataDir, key);
-        return new Config(d.bind(), 0, d.dataDir(), database == null ? d.databaseUrl() : database, null, key,
-                d.keyCacheTtl(), d.maxJsonBody(), d.archive(), d.buildWorkers(), d.buildTimeout(), d.builderCommand(),
-                d.keepReleases(), d.buildLease()).withLimits(THREE_PROJECTS);
+        return Config.builder(dataDir).port(0).databaseUrl(database).bootstrapKey(key).limits(THREE_PROJECTS).build();
     }
 
     /** Twelve creates at once, spread over {@code servers}: the statuses answered. */

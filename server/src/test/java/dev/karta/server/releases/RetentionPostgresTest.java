@@ -24,10 +24,7 @@ class RetentionPostgresTest {
         try (EmbeddedPostgres postgres = EmbeddedPostgres.builder().start()) {
             String url = postgres.getJdbcUrl("postgres", "postgres");
             String key = TestServer.randomKey();
-            Config d = TestServer.config(dir, key);
-            Config config = new Config(d.bind(), 0, d.dataDir(), url, null, key, d.keyCacheTtl(), d.maxJsonBody(),
-                    d.archive(), d.buildWorkers(), d.buildTimeout(), d.builderCommand(), d.keepReleases(),
-                    d.buildLease());
+            Config config = Config.builder(dir).port(0).databaseUrl(url).bootstrapKey(key).build();
             try (TestServer server = TestServer.start(config); Database db = server.openDatabase()) {
                 Publisher publisher = new Publisher(server);
                 for (int i = 1; i <= 4; i++) {

@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The promise of SPEC §6: a session answers from the release it was pinned to at creation,
+ * The promise of sessions (docs/sessions.md): a session answers from the release it was pinned to at creation,
  * whatever deploys and rollbacks do to the project's pointer; new sessions get the active one.
  * The fake harness answers the content of {@code answer.txt} in its working directory, so each
  * answer names the release tree the turn ran in.

@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * SPEC §6: no release a live session is pinned to is ever deleted. With {@code keepReleases = 1}
+ * No release a live session is pinned to is ever deleted. With {@code keepReleases = 1}
  * retention prunes every tree but the active one and the one before it, except pinned ones.
  */
 class PinnedRetentionTest {

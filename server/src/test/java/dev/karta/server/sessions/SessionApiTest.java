@@ -14,7 +14,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The session routes of SPEC §6 and issue 7: shapes, rules, scopes and org isolation. */
+/** The session routes (docs/sessions.md): shapes, rules, scopes and org isolation. */
 class SessionApiTest {
     @TempDir
     static Path dir;

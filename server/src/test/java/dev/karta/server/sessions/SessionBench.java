@@ -17,7 +17,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Issue 7 benchmarks, run by {@code bench/sessions.sh} (not a test: timing targets do not belong
+ * Session benchmarks, run by {@code bench/sessions.sh} (not a test: timing targets do not belong
  * in assertions).
  *
  * <ol>
@@ -60,10 +60,7 @@ public final class SessionBench {
                 Duration.ofSeconds(30), 64, d.maxMessageBytes(), d.maxTurnOutputBytes(), d.harnessEnvironment());
         Config d0 = TestServer.config(dir.resolve("data"), TestServer.randomKey());
         Duration keyCache = Duration.parse(System.getProperty("bench.keyCacheTtl", d0.keyCacheTtl().toString()));
-        Config config = new Config(d0.bind(), d0.port(), d0.dataDir(), d0.databaseUrl(), d0.publicUrl(),
-                d0.bootstrapKey(), keyCache, d0.maxJsonBody(), d0.archive(), d0.buildWorkers(), d0.buildTimeout(),
-                d0.builderCommand(), d0.keepReleases(), d0.buildLease(), d0.repos(), d0.logs(), settings, d0.limits(),
-                d0.secretsKeyFile());
+        Config config = d0.toBuilder().keyCacheTtl(keyCache).sessions(settings).build();
         System.out.printf("karta session bench: %d cores, %ds per phase, %d clients, %d creations/s paced, %d turns%n",
                 Runtime.getRuntime().availableProcessors(), seconds, clients, rate, turns);
         try (TestServer server = TestServer.start(config)) {

@@ -64,10 +64,8 @@ final class SessionFixture implements AutoCloseable {
         Config.SessionSettings settings = tweak.apply(new Config.SessionSettings(claude.toString(), opencode.toString(),
                 Duration.ofMinutes(10), Duration.ofSeconds(20), 16, 100_000, 1L << 20,
                 Config.SessionSettings.inheritedEnvironment(List.of())));
-        Config d = TestServer.config(dir.resolve("data"), TestServer.randomKey());
-        Config config = new Config(d.bind(), d.port(), d.dataDir(), d.databaseUrl(), d.publicUrl(), d.bootstrapKey(),
-                d.keyCacheTtl(), d.maxJsonBody(), d.archive(), d.buildWorkers(), d.buildTimeout(), d.builderCommand(),
-                keepReleases, d.buildLease(), d.repos(), d.logs(), settings, d.limits(), d.secretsKeyFile());
+        Config config = TestServer.config(dir.resolve("data"), TestServer.randomKey()).toBuilder()
+                .keepReleases(keepReleases).sessions(settings).build();
         return new SessionFixture(TestServer.start(config), spy, claude, opencode);
     }
 

@@ -85,10 +85,7 @@ class TurnConcurrencyTest {
     @Test
     void the_one_turn_rule_holds_across_two_servers_sharing_the_database() {
         Config config = f.server.server().config();
-        Config second = new Config(config.bind(), 0, config.dataDir(), config.databaseUrl(), null, null,
-                config.keyCacheTtl(), config.maxJsonBody(), config.archive(), config.buildWorkers(), config.buildTimeout(),
-                config.builderCommand(), config.keepReleases(), config.buildLease(), config.repos(), config.logs(), config.sessions(),
-                config.limits(), config.secretsKeyFile());
+        Config second = config.toBuilder().port(0).publicUrl(null).bootstrapKey(null).build();
         try (TestServer other = TestServer.start(second)) {
             String session = f.open("busy");
             CompletableFuture<Response> first = CompletableFuture.supplyAsync(() -> f.message("busy", session,

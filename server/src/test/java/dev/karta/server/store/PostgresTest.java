@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The same server on PostgreSQL (SPEC §8): the postgres migrations apply, and two servers sharing
+ * The same server on PostgreSQL: the postgres migrations apply, and two servers sharing
  * one database keep every invariant (one build per project, contiguous versions, one active).
  */
 class PostgresTest {
@@ -43,9 +43,7 @@ class PostgresTest {
     }
 
     private Config config(Path dataDir, String database, String key) {
-        Config d = TestServer.config(dataDir, key);
-        return new Config(d.bind(), 0, d.dataDir(), database, null, key, d.keyCacheTtl(), d.maxJsonBody(),
-                d.archive(), d.buildWorkers(), d.buildTimeout(), d.builderCommand(), d.keepReleases(), d.buildLease());
+        return Config.builder(dataDir).port(0).databaseUrl(database).bootstrapKey(key).build();
     }
 
     private static String freshDatabase(String name) throws Exception {

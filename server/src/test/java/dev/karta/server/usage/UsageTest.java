@@ -27,7 +27,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code GET /agent_projects/{p}/usage?period=YYYY-MM}: the SPEC §4 counters computed from the
+ * {@code GET /agent_projects/{p}/usage?period=YYYY-MM}: the usage counters computed from the
  * tables, the month defaulting to the current one (UTC). Sessions and messages are counted from
  * rows written here directly: running a harness is the sessions tests' business.
  */

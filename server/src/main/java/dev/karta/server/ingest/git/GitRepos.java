@@ -64,20 +64,12 @@ public final class GitRepos {
      * repository; 422 saying how to get it there when no commit matches, or when several do.
      */
     public String resolveCommit(ProjectRecord project, String hex) {
-        String wanted = hex.toLowerCase(Locale.ROOT);
-        List<ObjectId> commits = new ArrayList<>();
+        List<ObjectId> commits = List.of();
         try {
             Optional<Repository> found = openExisting(project.id());
             if (found.isPresent()) {
-                try (Repository repo = found.get(); ObjectReader reader = repo.newObjectReader()) {
-                    Collection<ObjectId> candidates = wanted.length() == Constants.OBJECT_ID_STRING_LENGTH
-                            ? List.of(ObjectId.fromString(wanted))
-                            : reader.resolve(AbbreviatedObjectId.fromString(wanted));
-                    for (ObjectId id : candidates) {
-                        if (reader.has(id) && reader.open(id).getType() == Constants.OBJ_COMMIT) {
-                            commits.add(id);
-                        }
-                    }
+                try (Repository repo = found.get()) {
+                    commits = commitsMatching(repo, hex);
                 }
             }
         } catch (IOException e) {
@@ -93,6 +85,26 @@ public final class GitRepos {
                     + "'s repository (" + commits.size() + " commits start with it): give more hex digits");
         }
         return commits.get(0).name();
+    }
+
+    /**
+     * The commits of {@code repo} that {@code hex} (4 to 40 hex digits, any case) names: none, one,
+     * or several when an abbreviation is ambiguous. Objects that are not commits do not count.
+     */
+    public static List<ObjectId> commitsMatching(Repository repo, String hex) throws IOException {
+        String wanted = hex.toLowerCase(Locale.ROOT);
+        List<ObjectId> commits = new ArrayList<>();
+        try (ObjectReader reader = repo.newObjectReader()) {
+            Collection<ObjectId> candidates = wanted.length() == Constants.OBJECT_ID_STRING_LENGTH
+                    ? List.of(ObjectId.fromString(wanted))
+                    : reader.resolve(AbbreviatedObjectId.fromString(wanted));
+            for (ObjectId id : candidates) {
+                if (reader.has(id) && reader.open(id).getType() == Constants.OBJ_COMMIT) {
+                    commits.add(id);
+                }
+            }
+        }
+        return commits;
     }
 
     /**

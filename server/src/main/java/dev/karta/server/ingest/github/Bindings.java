@@ -10,6 +10,7 @@ import dev.karta.server.logs.LogStore;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.store.Database;
+import dev.karta.server.store.Digests;
 import dev.karta.server.store.SecretBox;
 import java.net.URLDecoder;
 import java.net.URLEncoder;
@@ -19,7 +20,6 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.util.Collection;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -232,6 +232,6 @@ public final class Bindings {
     private static String newSecret() {
         byte[] bytes = new byte[32];
         RANDOM.nextBytes(bytes);
-        return HexFormat.of().formatHex(bytes);
+        return Digests.hex(bytes);
     }
 }

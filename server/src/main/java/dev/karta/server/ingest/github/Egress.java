@@ -2,6 +2,7 @@ package dev.karta.server.ingest.github;
 
 import dev.karta.server.Config;
 import dev.karta.server.http.ApiError;
+import dev.karta.server.store.Threads;
 import java.io.Closeable;
 import java.io.DataInputStream;
 import java.io.IOException;
@@ -27,9 +28,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Pattern;
 import org.eclipse.jgit.transport.http.HttpConnection;
 import org.eclipse.jgit.transport.http.HttpConnectionFactory;
@@ -71,9 +70,9 @@ final class Egress {
     private final Duration connectTimeout;
     private final Duration readTimeout;
     private final Duration fetchDeadline;
-    private final ExecutorService relays = Executors.newCachedThreadPool(daemon("karta-egress-relay"));
+    private final ExecutorService relays = Executors.newCachedThreadPool(Threads.daemon("karta-egress-relay"));
     private final ScheduledThreadPoolExecutor watchdog = new ScheduledThreadPoolExecutor(1,
-            daemon("karta-egress-watchdog"));
+            Threads.daemon("karta-egress-watchdog"));
 
     Egress(Config.Repos settings) {
         watchdog.setKeepAliveTime(10, TimeUnit.SECONDS);
@@ -459,14 +458,5 @@ final class Egress {
         } catch (IOException e) {
             // nothing more to do
         }
-    }
-
-    private static ThreadFactory daemon(String name) {
-        AtomicInteger n = new AtomicInteger();
-        return r -> {
-            Thread t = new Thread(r, name + "-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        };
     }
 }

@@ -7,18 +7,13 @@ import dev.karta.server.ingest.git.CommitArchive;
 import dev.karta.server.ingest.git.GitRepos;
 import dev.karta.server.ingest.git.RepoStore;
 import dev.karta.server.process.ProcessLauncher;
+import dev.karta.server.store.Digests;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Collection;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -32,10 +27,8 @@ import org.eclipse.jgit.api.errors.GitAPIException;
 import org.eclipse.jgit.api.errors.InvalidRemoteException;
 import org.eclipse.jgit.errors.NoRemoteRepositoryException;
 import org.eclipse.jgit.errors.NotSupportedException;
-import org.eclipse.jgit.lib.AbbreviatedObjectId;
 import org.eclipse.jgit.lib.Constants;
 import org.eclipse.jgit.lib.ObjectId;
-import org.eclipse.jgit.lib.ObjectReader;
 import org.eclipse.jgit.lib.Repository;
 import org.eclipse.jgit.transport.CredentialsProvider;
 import org.eclipse.jgit.transport.RefSpec;
@@ -110,7 +103,7 @@ final class GitMirror {
                 }
                 throw e;
             }
-            List<ObjectId> commits = commitsMatching(repo, hex);
+            List<ObjectId> commits = GitRepos.commitsMatching(repo, hex);
             if (commits.isEmpty()) {
                 throw ApiError.unprocessable("unknown_commit", "commit " + hex + " is not on a branch or tag of "
                         + url.display() + ": push it there first");
@@ -171,7 +164,7 @@ final class GitMirror {
 
     /** The one commit {@code sha} names in the cache, or null; an ambiguous abbreviation fails the build. */
     private static ObjectId find(Repository repo, String sha, RepoUrl url) throws IOException {
-        List<ObjectId> commits = commitsMatching(repo, sha);
+        List<ObjectId> commits = GitRepos.commitsMatching(repo, sha);
         if (commits.size() > 1) {
             throw new BuildFailed("commit " + sha + " is ambiguous in " + url.display() + " (" + commits.size()
                     + " commits start with it): deploy the full SHA");
@@ -380,22 +373,6 @@ final class GitMirror {
         return redacted == null ? message : message.replace(redacted, "***");
     }
 
-    private static List<ObjectId> commitsMatching(Repository repo, String hex) throws IOException {
-        String wanted = hex.toLowerCase(Locale.ROOT);
-        List<ObjectId> commits = new ArrayList<>();
-        try (ObjectReader reader = repo.newObjectReader()) {
-            Collection<ObjectId> candidates = wanted.length() == Constants.OBJECT_ID_STRING_LENGTH
-                    ? List.of(ObjectId.fromString(wanted))
-                    : reader.resolve(AbbreviatedObjectId.fromString(wanted));
-            for (ObjectId id : candidates) {
-                if (reader.has(id) && reader.open(id).getType() == Constants.OBJ_COMMIT) {
-                    commits.add(id);
-                }
-            }
-        }
-        return commits;
-    }
-
     /** Opens the project's cache of {@code url}, creating it empty on first use. */
     private Repository open(String projectId, RepoUrl url) throws IOException {
         return store.open(projectId, CACHES + digest(url.display()), null);
@@ -415,11 +392,6 @@ final class GitMirror {
     }
 
     private static String digest(String text) {
-        try {
-            byte[] hash = MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
-            return HexFormat.of().formatHex(hash, 0, 8);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return Digests.sha256Hex(text).substring(0, 16);
     }
 }

@@ -1,18 +1,14 @@
 package dev.karta.server.ingest.github;
 
-import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.karta.api.BoundRepo;
 import dev.karta.api.RepoBinding;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Idempotency;
 import dev.karta.server.http.Requests;
+import dev.karta.server.store.Digests;
 import io.javalin.http.Context;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.time.Instant;
-import java.util.HexFormat;
 import java.util.function.Supplier;
 import org.eclipse.jgit.lib.Constants;
 import org.eclipse.jgit.lib.Repository;
@@ -29,12 +25,6 @@ import org.eclipse.jgit.lib.Repository;
 public final class RepoRoutes {
     static final String DEFAULT_BRANCH = "main";
     private static final int MAX_BRANCH = 255;
-
-    /** A binding as the API shows it; {@code webhookSecret} only when it was just issued. */
-    @JsonInclude(JsonInclude.Include.NON_NULL)
-    record RepoAnswer(String project, RepoBinding repo, String source, boolean credentials, String webhookUrl,
-                      String webhookSecret, Instant createdAt, Instant secretRotatedAt) {
-    }
 
     private final Bindings bindings;
     private final BoundRepos bound;
@@ -79,7 +69,7 @@ public final class RepoRoutes {
         bound.egress().checkBindable(url);
         String branch = branch(text(body, "branch"));
         String project = ctx.pathParam("project");
-        String fingerprint = "repo-bind:" + project + ":" + sha256(given.fetch() + "\n" + branch + "\n"
+        String fingerprint = "repo-bind:" + project + ":" + Digests.sha256Hex(given.fetch() + "\n" + branch + "\n"
                 + (token == null ? "" : token));
         RepoUrl.Credentials own = credentials;
         idempotency.respond(ctx, fingerprint, () -> {
@@ -108,8 +98,9 @@ public final class RepoRoutes {
                 new Idempotency.Answer(200, answer(bindings.rotateSecret(Requests.actor(ctx), project), true)));
     }
 
-    private RepoAnswer answer(Bindings.Binding b, boolean withSecret) {
-        return new RepoAnswer(b.projectName(), new RepoBinding(b.url().display(), b.branch()), b.url().kind().wireName(),
+    /** A binding as the API shows it; {@code webhookSecret} only when it was just issued. */
+    private BoundRepo answer(Bindings.Binding b, boolean withSecret) {
+        return new BoundRepo(b.projectName(), new RepoBinding(b.url().display(), b.branch()), b.url().kind().wireName(),
                 b.credentials() != null, publicUrl.get() + "/webhooks/github", withSecret ? b.secret() : null, b.createdAt(),
                 b.secretRotatedAt());
     }
@@ -138,14 +129,5 @@ public final class RepoRoutes {
             throw ApiError.badRequest(field + " must be a string, got " + value.getNodeType().name().toLowerCase());
         }
         return value.asText();
-    }
-
-    private static String sha256(String text) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
-                    .digest(text.getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

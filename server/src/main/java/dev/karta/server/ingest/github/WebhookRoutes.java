@@ -14,6 +14,7 @@ import dev.karta.server.ingest.Ingest;
 import dev.karta.server.logs.LogSource;
 import dev.karta.server.logs.LogStore;
 import dev.karta.server.store.Database;
+import dev.karta.server.store.Digests;
 import io.javalin.http.Context;
 import java.io.IOException;
 import java.io.InputStream;
@@ -21,7 +22,6 @@ import java.nio.charset.StandardCharsets;
 import java.security.InvalidKeyException;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
@@ -122,7 +122,7 @@ public final class WebhookRoutes {
         if (deliveryId == null || !DELIVERY.matcher(deliveryId).matches()) {
             throw ApiError.badRequest("missing or malformed X-GitHub-Delivery header");
         }
-        Delivery delivery = new Delivery(deliveryId, sha256(body));
+        Delivery delivery = new Delivery(deliveryId, Digests.sha256Hex(body));
         Actor actor = new Actor(binding.orgId(), null, Requests.requestId(ctx), ctx.ip());
         Answer answer = switch (event) {
             case "ping" -> settle(actor, binding, delivery, event, "pong",
@@ -276,19 +276,11 @@ public final class WebhookRoutes {
         return keys;
     }
 
-    private static String sha256(byte[] body) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(body));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
     static String hmac(String secret, byte[] body) {
         try {
             Mac mac = Mac.getInstance("HmacSHA256");
             mac.init(new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
-            return HexFormat.of().formatHex(mac.doFinal(body));
+            return Digests.hex(mac.doFinal(body));
         } catch (NoSuchAlgorithmException | InvalidKeyException e) {
             throw new IllegalStateException(e);
         }

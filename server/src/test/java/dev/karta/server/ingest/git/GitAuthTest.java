@@ -16,7 +16,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * SPEC §3 for git over HTTP: Basic auth with the key as password; fetch needs read, push needs
+ * Key auth for git over HTTP: Basic auth with the key as password; fetch needs read, push needs
  * write; 401 carries a Basic challenge so git asks for credentials; another org's project is 404.
  */
 class GitAuthTest {

@@ -56,10 +56,7 @@ final class GitFixture implements AutoCloseable {
     /** A server whose image builder (run for apps with a Dockerfile) is {@code builder}. */
     static GitFixture start(Path dir, List<String> builder) {
         String admin = randomKey();
-        Config d = Config.defaults(dir.resolve("data"));
-        Config config = new Config(d.bind(), 0, d.dataDir(), d.databaseUrl(), d.publicUrl(), admin, d.keyCacheTtl(),
-                d.maxJsonBody(), d.archive(), d.buildWorkers(), d.buildTimeout(), builder,
-                d.keepReleases(), d.buildLease());
+        Config config = Config.builder(dir.resolve("data")).port(0).bootstrapKey(admin).builderCommand(builder).build();
         Path home = dir.resolve("home");
         try {
             Files.createDirectories(home);

@@ -27,7 +27,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** SPEC §5 with the real git client: a push to the deploy branch builds and releases during the push. */
+/** Git push deploys (docs/git-push.md) with the real git client: a push to the deploy branch builds and releases during the push. */
 class GitPushTest {
     @TempDir
     static Path shared;

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * SPEC §4 "Bound repositories": a GitHub binding fetches {@code {api}/repos/o/r/tarball/{sha}}
+ * Bound repositories (docs/github.md): a GitHub binding fetches {@code {api}/repos/o/r/tarball/{sha}}
  * (following the redirect, the token only to the API host) and materializes it like an upload;
  * GitHub's refusals fail the deploy with the reason and change nothing that serves.
  */
@@ -281,12 +281,11 @@ class GitHubSourceTest {
     @Test
     void a_tarball_over_the_archive_limit_fails_while_downloading_and_leaves_nothing(@TempDir Path otherData)
             throws IOException {
-        Config d = TestServer.config(otherData, TestServer.randomKey());
-        Config small = new Config(d.bind(), 0, d.dataDir(), d.databaseUrl(), null, d.bootstrapKey(), d.keyCacheTtl(),
-                d.maxJsonBody(), new Config.ArchiveLimits(4096, 1 << 20, 100, 1024, 32), d.buildWorkers(),
-                d.buildTimeout(), d.builderCommand(), d.keepReleases(), d.buildLease())
-                .withRepos(new Config.Repos(github.apiUrl(), null, List.of("ssh"), 1L << 20)
-                        .withAllowed(Set.of(), List.of(github.archiveUrl() + "/")));
+        Config small = TestServer.config(otherData, TestServer.randomKey()).toBuilder()
+                .archive(new Config.ArchiveLimits(4096, 1 << 20, 100, 1024, 32))
+                .repos(new Config.Repos(github.apiUrl(), null, List.of("ssh"), 1L << 20)
+                        .withAllowed(Set.of(), List.of(github.archiveUrl() + "/")))
+                .build();
         String sha = sha(3);
         TarBuilder big = new TarBuilder().dir("acme-big-app-x/").file("acme-big-app-x/CLAUDE.md", "# big\n");
         java.util.Random random = new java.util.Random(7);

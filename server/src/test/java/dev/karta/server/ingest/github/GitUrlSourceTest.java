@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * SPEC §4 "Bound repositories": any URL that is not a GitHub repository is fetched with git into
+ * Bound repositories (docs/github.md): any URL that is not a GitHub repository is fetched with git into
  * the project's cache and its commit exported through the materializer. A real bare repository,
  * made and filled with the real {@code git} command, plays the remote; another Karta project's
  * own git endpoint plays a private remote that needs the credentials in the URL.

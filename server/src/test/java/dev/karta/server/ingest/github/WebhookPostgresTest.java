@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * On PostgreSQL (SPEC §8) the once-per-delivery rule holds in the database, not in one JVM: two
+ * On PostgreSQL the once-per-delivery rule holds in the database, not in one JVM: two
  * servers sharing one database receive the same delivery at once, and one deploy is queued.
  */
 class WebhookPostgresTest {
@@ -60,9 +60,7 @@ class WebhookPostgresTest {
 
     /** Replicas share the database and the secrets key that encrypts the webhook secrets in it. */
     private Config config(Path dataDir, String database, String key) {
-        Config d = TestServer.config(dataDir, key);
-        return new Config(d.bind(), 0, d.dataDir(), database, null, key, d.keyCacheTtl(), d.maxJsonBody(),
-                d.archive(), d.buildWorkers(), d.buildTimeout(), d.builderCommand(), d.keepReleases(), d.buildLease(),
-                d.repos(), d.logs(), d.sessions(), d.limits(), dir.resolve("secrets.key"));
+        return Config.builder(dataDir).port(0).databaseUrl(database).bootstrapKey(key)
+                .secretsKeyFile(dir.resolve("secrets.key")).build();
     }
 }

@@ -30,7 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** SPEC §4 "Webhook rules": {@code POST /webhooks/github}, signed with the bound project's secret. */
+/** Webhook rules (docs/github.md): {@code POST /webhooks/github}, signed with the bound project's secret. */
 class WebhookTest {
     private static final String REPO = "acme/shop-agent";
     private static final AtomicInteger COMMITS = new AtomicInteger(100);

@@ -1,6 +1,6 @@
-package dev.karta.cli;
+package dev.karta.api;
 
-import dev.karta.api.RepoBinding;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import java.time.Instant;
 
 /**
@@ -9,6 +9,7 @@ import java.time.Instant;
  * webhook secret, present only in the answers of bind and rotate-secret. {@code credentials} says
  * whether the binding has a credential of its own (a token), which is never shown.
  */
-record BoundRepo(String project, RepoBinding repo, String source, boolean credentials, String webhookUrl,
-                 String webhookSecret, Instant createdAt, Instant secretRotatedAt) {
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record BoundRepo(String project, RepoBinding repo, String source, boolean credentials, String webhookUrl,
+                        String webhookSecret, Instant createdAt, Instant secretRotatedAt) {
 }
