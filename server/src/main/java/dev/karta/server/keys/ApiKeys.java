@@ -212,9 +212,6 @@ public final class ApiKeys {
         if (rejectedUntil != null && rejectedUntil > now) {
             throw invalidKey();
         }
-        if (address != null && throttled(addressFailures, address, limits.keyFailuresPerAddress(), now)) {
-            throw ApiError.unauthorized("too many failed API key checks from " + address + ": retry in a minute");
-        }
         String prefix = KeySecret.prefix(secret);
         Optional<StoredKey> stored = store.byPrefix(prefix);
         // Only failures that cost a bcrypt run count: an unknown prefix, or a throttled one, costs a look-up.
@@ -222,13 +219,19 @@ public final class ApiKeys {
             reject(fingerprint, now);
             throw invalidKey();
         }
+        // Per address and org: clients behind one proxy share an address, and one tenant's guesses
+        // must not lock another tenant out.
+        String origin = address == null ? null : address + " " + stored.get().orgId();
+        if (origin != null && throttled(addressFailures, origin, limits.keyFailuresPerAddress(), now)) {
+            throw ApiError.unauthorized("too many failed API key checks from " + address + ": retry in a minute");
+        }
         if (throttled(prefixFailures, prefix, limits.keyFailuresPerPrefix(), now)) {
             throw ApiError.unauthorized("too many failed checks of API keys starting " + prefix
                     + ": retry in a minute");
         }
         if (!verifyOnce(fingerprint, secret, stored.get())) {
             fail(prefixFailures, prefix, now);
-            fail(addressFailures, address, now);
+            fail(addressFailures, origin, now);
             reject(fingerprint, now);
             throw invalidKey();
         }

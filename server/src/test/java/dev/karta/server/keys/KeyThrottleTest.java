@@ -165,6 +165,30 @@ class KeyThrottleTest {
     }
 
     @Test
+    void an_address_throttled_for_one_orgs_keys_still_checks_another_orgs_keys() {
+        ApiKeys keys = keys(1000, PER_ADDRESS);
+        Tenants tenants = new Tenants(db, keys, audit);
+        Tenants.NewOrg attacker = tenants.create("attacker", null);
+        String victim = tenants.create("victim", null).adminSecret();
+        Actor admin = new Actor(attacker.id(), attacker.adminKeyId(), "req", "127.0.0.1");
+        List<String> own = new ArrayList<>();
+        for (int i = 0; i <= PER_ADDRESS; i++) {
+            own.add(keys.create(admin, "k" + i, Scope.READ).secret());
+        }
+
+        // Behind one proxy every client has the same address.
+        for (int i = 0; i < PER_ADDRESS; i++) {
+            String s = own.get(i);
+            unauthorized(() -> keys.authenticate(guess(s, 1), "10.9.9.9"));
+        }
+        String last = own.get(PER_ADDRESS);
+
+        assertThat(unauthorized(() -> keys.authenticate(guess(last, 1), "10.9.9.9")))
+                .contains("too many failed API key checks from 10.9.9.9");
+        assertThat(keys.authenticate(victim, "10.9.9.9").orgName()).isEqualTo("victim");
+    }
+
+    @Test
     void one_orgs_guesses_cannot_hold_every_bcrypt_slot() throws Exception {
         ApiKeys keys = keys(1000, 1000);
         Tenants tenants = new Tenants(db, keys, audit);
