@@ -222,16 +222,8 @@ public final class ApiKeys {
         // Per address and org: clients behind one proxy share an address, and one tenant's guesses
         // must not lock another tenant out.
         String origin = address == null ? null : address + " " + stored.get().orgId();
-        if (origin != null && throttled(addressFailures, origin, limits.keyFailuresPerAddress(), now)) {
-            throw ApiError.unauthorized("too many failed API key checks from " + address + ": retry in a minute");
-        }
-        if (throttled(prefixFailures, prefix, limits.keyFailuresPerPrefix(), now)) {
-            throw ApiError.unauthorized("too many failed checks of API keys starting " + prefix
-                    + ": retry in a minute");
-        }
-        if (!verifyOnce(fingerprint, secret, stored.get())) {
-            fail(prefixFailures, prefix, now);
-            fail(addressFailures, origin, now);
+        if (!verifyOnce(fingerprint, secret, stored.get(), () -> admitCheck(prefix, origin, address, now),
+                () -> forgive(prefix, origin))) {
             reject(fingerprint, now);
             throw invalidKey();
         }
@@ -247,10 +239,35 @@ public final class ApiKeys {
     }
 
     /**
-     * Verifies a secret against its digest, with at most one bcrypt run per secret at a time:
-     * concurrent requests presenting the same uncached key wait for that one result.
+     * Counts a bcrypt run against the prefix's and the origin's windows before it starts, or throws
+     * the 401 of whichever is full. Counting first (and taking back the runs whose key was right)
+     * keeps concurrent guesses from all passing before the first of them has failed.
      */
-    private boolean verifyOnce(String fingerprint, String secret, StoredKey key) {
+    private void admitCheck(String prefix, String origin, String address, long now) {
+        if (!admit(addressFailures, origin, limits.keyFailuresPerAddress(), now)) {
+            throw ApiError.unauthorized("too many failed API key checks from " + address + ": retry in a minute");
+        }
+        if (!admit(prefixFailures, prefix, limits.keyFailuresPerPrefix(), now)) {
+            forgive(addressFailures, origin);
+            throw ApiError.unauthorized("too many failed checks of API keys starting " + prefix
+                    + ": retry in a minute");
+        }
+    }
+
+    /** Takes back a counted run that was not a failure. */
+    private void forgive(String prefix, String origin) {
+        forgive(prefixFailures, prefix);
+        forgive(addressFailures, origin);
+    }
+
+    /**
+     * Verifies a secret against its digest, with at most one bcrypt run per secret at a time:
+     * concurrent requests presenting the same uncached key wait for that one result. The request
+     * that runs bcrypt is first {@code admitted} (which may throw), and {@code forgiven} unless its
+     * key turned out wrong.
+     */
+    private boolean verifyOnce(String fingerprint, String secret, StoredKey key, Runnable admitted,
+                               Runnable forgiven) {
         CompletableFuture<Boolean> mine = new CompletableFuture<>();
         CompletableFuture<Boolean> running = verifying.putIfAbsent(fingerprint, mine);
         if (running != null) {
@@ -266,7 +283,17 @@ public final class ApiKeys {
             }
         }
         try {
-            boolean verified = verify(secret, key.digest(), key.orgId());
+            admitted.run();
+            boolean verified;
+            try {
+                verified = verify(secret, key.digest(), key.orgId());
+            } catch (RuntimeException e) {
+                forgiven.run();
+                throw e;
+            }
+            if (verified) {
+                forgiven.run();
+            }
             mine.complete(verified);
             return verified;
         } catch (RuntimeException e) {
@@ -307,20 +334,38 @@ public final class ApiKeys {
     }
 
     /** Whether {@code key} has had {@code limit} failures in its current window. */
-    private static boolean throttled(Map<String, Window> windows, String key, int limit, long now) {
-        Window window = windows.get(key);
-        return window != null && now - window.start() < FAILURE_WINDOW.toMillis() && window.failures() >= limit;
-    }
-
-    private static void fail(Map<String, Window> windows, String key, long now) {
+    /**
+     * Counts one attempt in {@code key}'s one-minute window, unless the window already holds
+     * {@code limit}: then nothing is counted and the answer is false. A null key is not counted.
+     */
+    private static boolean admit(Map<String, Window> windows, String key, int limit, long now) {
         if (key == null) {
-            return;
+            return true;
         }
         if (windows.size() >= MAX_WINDOWS) {
             windows.values().removeIf(w -> now - w.start() >= FAILURE_WINDOW.toMillis());
         }
-        windows.merge(key, new Window(now, 1), (old, one) -> now - old.start() >= FAILURE_WINDOW.toMillis()
-                ? one : new Window(old.start(), old.failures() + 1));
+        boolean[] admitted = {false};
+        windows.compute(key, (k, old) -> {
+            if (old == null || now - old.start() >= FAILURE_WINDOW.toMillis()) {
+                admitted[0] = true;
+                return new Window(now, 1);
+            }
+            if (old.failures() >= limit) {
+                return old;
+            }
+            admitted[0] = true;
+            return new Window(old.start(), old.failures() + 1);
+        });
+        return admitted[0];
+    }
+
+    /** Takes back an attempt {@link #admit} counted that turned out not to be a failure. */
+    private static void forgive(Map<String, Window> windows, String key) {
+        if (key != null) {
+            windows.computeIfPresent(key, (k, old) -> old.failures() <= 1 ? null
+                    : new Window(old.start(), old.failures() - 1));
+        }
     }
 
     /** Bcrypt runs so far, for tests: throttled checks must not add to it. */

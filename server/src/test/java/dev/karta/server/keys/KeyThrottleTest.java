@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -162,6 +163,27 @@ class KeyThrottleTest {
         clock.advance(Duration.ofSeconds(61));
         String last = secrets.get(PER_ADDRESS + 1);
         assertThat(keys.authenticate(last, "10.9.9.9").keyName()).isEqualTo("k" + (PER_ADDRESS + 1));
+    }
+
+    @Test
+    void concurrent_guesses_of_one_prefix_run_no_more_bcrypt_checks_than_the_limit() throws Exception {
+        ApiKeys keys = keys(PER_PREFIX, 1000);
+        String secret = new Tenants(db, keys, audit).create("acme", null).adminSecret();
+        ExecutorService attackers = Executors.newFixedThreadPool(16);
+        try {
+            List<Future<?>> guesses = new ArrayList<>();
+            for (int i = 0; i < 16; i++) {
+                int n = i;
+                guesses.add(attackers.submit(() -> unauthorized(() -> keys.authenticate(guess(secret, n), "10.0.0.9"))));
+            }
+            for (Future<?> guess : guesses) {
+                guess.get(30, TimeUnit.SECONDS);
+            }
+        } finally {
+            attackers.shutdownNow();
+        }
+
+        assertThat(keys.bcryptRuns()).isLessThanOrEqualTo(PER_PREFIX);
     }
 
     @Test

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Key-guessing benchmark: how long a legitimate, not yet cached API key takes to check while
+# attackers guess secrets for a known key prefix as fast as they can, compared with no attack.
+#   (a) baseline: CHECKS fresh keys, each checked once (GET /whoami), no attack;
+#   (b) the same while ATTACKERS concurrent clients send well-formed guesses for the admin key's
+#       prefix (a real bcrypt check each, until the throttle answers without one);
+# and prints p50/max of (a) and (b), the attackers' request count and how many of their
+# requests ran bcrypt (from the server's rate of slow answers). Binds 127.0.0.1 only; stops itself.
+#
+# Usage: bench/key-guessing.sh     env: ATTACKERS=16 SECONDS_UNDER_ATTACK=10 CHECKS=10
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+attackers="${ATTACKERS:-16}"
+attack_seconds="${SECONDS_UNDER_ATTACK:-10}"
+checks="${CHECKS:-10}"
+work="$(mktemp -d)"
+server_pid=""
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  jobs -p | xargs -r kill 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+log() { echo "bench: $*" >&2; }
+# head closes the pipe early, so tr ends on SIGPIPE: not a failure here.
+random_chars() { (LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom || true) | head -c "$1"; }
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+url="http://127.0.0.1:$port"
+admin="kt_live_$(random_chars 32)"
+printf '%s' "$admin" >"$work/admin.key"
+
+"$root/karta" --version >/dev/null
+KARTA_BOOTSTRAP_KEY_FILE="$work/admin.key" "$root/karta" server --port "$port" --data-dir "$work/data" \
+  >"$work/server.out" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 300); do curl -fs -o /dev/null "$url/healthz" && break; sleep 0.1; done
+
+# Fresh keys, never checked yet (their creation does not check them).
+new_keys() {
+  for i in $(seq 1 "$checks"); do
+    curl -fs -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
+      -d "{\"name\":\"$1-$i\",\"scopes\":[\"read\"]}" "$url/api_keys" |
+      python3 -c 'import json, sys; print(json.load(sys.stdin)["secret"])'
+  done
+}
+
+# Checks each key once and prints its latency in ms, one per line.
+time_checks() {
+  while read -r key; do
+    curl -s -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $key" "$url/whoami" |
+      awk '{ printf "%.1f\n", $1 * 1000 }'
+    sleep 0.2
+  done
+}
+
+summary() { sort -n | awk '{ v[NR] = $1 } END { printf "p50 %.1f ms, max %.1f ms (n=%d)", v[int((NR + 1) / 2)], v[NR], NR }'; }
+
+new_keys quiet >"$work/quiet.keys"
+new_keys attacked >"$work/attacked.keys"
+baseline="$(time_checks <"$work/quiet.keys" | summary)"
+
+prefix="${admin:0:14}"
+attack() {
+  local n=0 slow=0 t
+  local end=$(( $(date +%s) + attack_seconds ))
+  while (( $(date +%s) < end )); do
+    t="$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer ${prefix}$(random_chars 26)" "$url/whoami")"
+    n=$((n + 1))
+    # A bcrypt check takes tens of milliseconds here; a throttled or cached answer about one.
+    awk -v t="$t" 'BEGIN { exit !(t >= 0.03) }' && slow=$((slow + 1))
+  done
+  echo "$n $slow"
+}
+log "attacking with $attackers clients for ${attack_seconds}s"
+for i in $(seq 1 "$attackers"); do attack >"$work/attacker.$i" & done
+sleep 1
+under_attack="$(time_checks <"$work/attacked.keys" | summary)"
+wait $(jobs -p | grep -v "^$server_pid$") 2>/dev/null || true
+totals="$(cat "$work"/attacker.* | awk '{ n += $1; s += $2 } END { print n, s }')"
+
+echo "key-guessing bench on $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "  fresh key check, no attack:            $baseline"
+echo "  fresh key check, $attackers attackers:           $under_attack"
+echo "  attackers' requests: ${totals% *}, of which slow (bcrypt-sized): ${totals#* }"
