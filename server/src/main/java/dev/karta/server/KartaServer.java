@@ -6,6 +6,7 @@ import dev.karta.server.audit.AuditLog;
 import dev.karta.server.audit.AuditRoutes;
 import dev.karta.server.http.Authenticator;
 import dev.karta.server.http.HttpApi;
+import dev.karta.server.http.Routes;
 import dev.karta.server.http.HttpMetrics;
 import dev.karta.server.keys.ApiKeys;
 import dev.karta.server.keys.KeyRoutes;
@@ -133,7 +134,7 @@ public final class KartaServer implements AutoCloseable {
         made.push(logRetention);
 
         this.bootstrapped = tenants.bootstrap(config.bootstrapKey());
-        HttpApi.Handlers handlers = new HttpApi.Handlers(
+        List<Routes> routes = List.of(
                 new ProjectRoutes(projects, idempotency, json),
                 new KeyRoutes(keys, idempotency, json),
                 new AuditRoutes(audit),
@@ -141,15 +142,15 @@ public final class KartaServer implements AutoCloseable {
                 new DeployRoutes(new Deploys(deployStore), projects, new DeployLogStream(logFeeds, json)),
                 new UploadRoutes(ingest, releaseFiles, idempotency, config.archive().maxCompressedBytes()),
                 new CommitDeployRoutes(ingest, projects, repos, bound, idempotency, json),
-                new GitHttp(new Authenticator(keys), db, projects, projectStore, repos, ingest, deployStore, audit,
+                new GitHttp(new Authenticator(keys::authenticate), db, projects, projectStore, repos, ingest, deployStore, audit,
                         logs, config.archive().maxExpandedBytes()),
                 new RepoRoutes(bindings, bound, idempotency, json, baseUrl::get),
                 new WebhookRoutes(db, bindings, ingest, audit, logs, json, config.repos().maxWebhookBytes()),
                 new LogRoutes(projects, logs, logFeeds),
                 new SessionRoutes(sessions, idempotency, json, keys),
                 new UsageRoutes(db, projects, releaseFiles));
-        this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys),
-                metrics, handlers);
+        this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys::authenticate),
+                metrics, routes);
         made.push(http::stop);
         http.start();
         baseUrl.set(config.publicUrlFor(http.port()));

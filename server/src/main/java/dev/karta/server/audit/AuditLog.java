@@ -1,5 +1,7 @@
 package dev.karta.server.audit;
 
+import dev.karta.server.http.Actor;
+
 import static dev.karta.server.store.Rows.instant;
 
 import dev.karta.api.AuditEvent;

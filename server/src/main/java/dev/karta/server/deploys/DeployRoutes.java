@@ -1,5 +1,11 @@
 package dev.karta.server.deploys;
 
+import static dev.karta.server.http.Scope.READ;
+
+import dev.karta.server.http.Routes;
+import io.javalin.config.JavalinConfig;
+import io.javalin.config.RoutesConfig;
+
 import dev.karta.api.DeployList;
 import dev.karta.server.http.Requests;
 import dev.karta.server.logs.DeployLogStream;
@@ -8,7 +14,7 @@ import dev.karta.server.projects.Projects;
 import io.javalin.http.Context;
 
 /** Handlers of {@code …/deploys}, {@code …/deploys/{id}} and the build log stream. */
-public final class DeployRoutes {
+public final class DeployRoutes implements Routes {
     private final Deploys deploys;
     private final Projects projects;
     private final DeployLogStream logStream;
@@ -17,6 +23,15 @@ public final class DeployRoutes {
         this.deploys = deploys;
         this.projects = projects;
         this.logStream = logStream;
+    }
+
+    @Override
+    public void register(JavalinConfig config) {
+        RoutesConfig r = config.routes;
+        r.get("/agent_projects/{project}/deploys", this::list, READ);
+        r.get("/agent_projects/{project}/deploys/{id}", this::show, READ);
+        // Streams are plain GETs: logs/SseStream writes SSE without blocking (Javalin's r.sse blocks).
+        r.get("/agent_projects/{project}/deploys/{id}/logs", this::logs, READ);
     }
 
     public void list(Context ctx) {

@@ -1,7 +1,7 @@
 package dev.karta.server.ingest;
 
 import dev.karta.api.Commits;
-import dev.karta.server.audit.Actor;
+import dev.karta.server.http.Actor;
 import dev.karta.server.audit.AuditLog;
 import dev.karta.server.deploys.BuildQueue;
 import dev.karta.server.deploys.BuildWorkers;

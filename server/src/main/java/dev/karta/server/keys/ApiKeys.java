@@ -1,9 +1,12 @@
 package dev.karta.server.keys;
 
+import dev.karta.server.http.Principal;
+import dev.karta.server.http.Scope;
+
 import at.favre.lib.crypto.bcrypt.BCrypt;
 import dev.karta.server.Config;
 import dev.karta.server.Ids;
-import dev.karta.server.audit.Actor;
+import dev.karta.server.http.Actor;
 import dev.karta.server.audit.AuditLog;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.store.Database;

@@ -1,5 +1,15 @@
 package dev.karta.server.keys;
 
+import static dev.karta.server.http.Scope.READ;
+import static dev.karta.server.http.Scope.ADMIN;
+
+import dev.karta.server.http.Routes;
+import io.javalin.config.JavalinConfig;
+import io.javalin.config.RoutesConfig;
+
+import dev.karta.server.http.Principal;
+import dev.karta.server.http.Scope;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.ApiKeyList;
 import dev.karta.api.CreateApiKey;
@@ -13,7 +23,7 @@ import io.javalin.http.Context;
 import java.util.List;
 
 /** Handlers of {@code /whoami} and {@code /api_keys}. */
-public final class KeyRoutes {
+public final class KeyRoutes implements Routes {
     private static final int MAX_NAME = 100;
 
     private final ApiKeys keys;
@@ -24,6 +34,15 @@ public final class KeyRoutes {
         this.keys = keys;
         this.idempotency = idempotency;
         this.json = json;
+    }
+
+    @Override
+    public void register(JavalinConfig config) {
+        RoutesConfig r = config.routes;
+        r.get("/whoami", this::whoami, READ);
+        r.get("/api_keys", this::list, READ);
+        r.post("/api_keys", this::create, ADMIN);
+        r.delete("/api_keys/{id}", this::revoke, ADMIN);
     }
 
     public void whoami(Context ctx) {

@@ -1,5 +1,7 @@
 package dev.karta.server.keys;
 
+import dev.karta.server.http.Scope;
+
 import static dev.karta.server.store.Rows.instant;
 
 import dev.karta.server.store.Database;

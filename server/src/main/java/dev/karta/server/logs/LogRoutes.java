@@ -1,5 +1,11 @@
 package dev.karta.server.logs;
 
+import static dev.karta.server.http.Scope.READ;
+
+import dev.karta.server.http.Routes;
+import io.javalin.config.JavalinConfig;
+import io.javalin.config.RoutesConfig;
+
 import dev.karta.api.Durations;
 import dev.karta.api.LogEntries;
 import dev.karta.server.http.ApiError;
@@ -14,7 +20,7 @@ import java.util.Locale;
  * {@code GET /agent_projects/{p}/logs}: a window of the project's log as JSON, or with
  * {@code Accept: text/event-stream} or {@code ?tail=true} a live SSE tail (docs/logs.md).
  */
-public final class LogRoutes {
+public final class LogRoutes implements Routes {
     static final int DEFAULT_LIMIT = 100;
     static final int MAX_LIMIT = 10_000;
 
@@ -26,6 +32,12 @@ public final class LogRoutes {
         this.projects = projects;
         this.store = store;
         this.feeds = feeds;
+    }
+
+    @Override
+    public void register(JavalinConfig config) {
+        RoutesConfig r = config.routes;
+        r.get("/agent_projects/{project}/logs", this::logs, READ);
     }
 
     /**

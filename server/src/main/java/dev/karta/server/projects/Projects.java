@@ -3,7 +3,7 @@ package dev.karta.server.projects;
 import dev.karta.api.Project;
 import dev.karta.api.RepoBinding;
 import dev.karta.server.Ids;
-import dev.karta.server.audit.Actor;
+import dev.karta.server.http.Actor;
 import dev.karta.server.audit.AuditLog;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.logs.LogSource;

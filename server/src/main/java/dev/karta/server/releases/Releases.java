@@ -3,7 +3,7 @@ package dev.karta.server.releases;
 import dev.karta.api.Commits;
 import dev.karta.api.RollbackResult;
 import dev.karta.server.Ids;
-import dev.karta.server.audit.Actor;
+import dev.karta.server.http.Actor;
 import dev.karta.server.audit.AuditLog;
 import dev.karta.server.build.BuildFailed;
 import dev.karta.server.build.Detection;

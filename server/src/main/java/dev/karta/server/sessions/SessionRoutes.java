@@ -1,5 +1,12 @@
 package dev.karta.server.sessions;
 
+import static dev.karta.server.http.Scope.READ;
+import static dev.karta.server.http.Scope.WRITE;
+
+import dev.karta.server.http.Routes;
+import io.javalin.config.JavalinConfig;
+import io.javalin.config.RoutesConfig;
+
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -30,7 +37,7 @@ import org.slf4j.LoggerFactory;
  * {@code message.delta} events then {@code message.completed} (or {@code error}). Errors found
  * before the turn starts (validation, 404, 409, 503) are plain JSON answers either way.
  */
-public final class SessionRoutes {
+public final class SessionRoutes implements Routes {
     private static final Logger LOG = LoggerFactory.getLogger(SessionRoutes.class);
     static final int MAX_METADATA_KEYS = 50;
     static final int MAX_METADATA_KEY_CHARS = 64;
@@ -49,6 +56,16 @@ public final class SessionRoutes {
         this.idempotency = idempotency;
         this.json = json;
         this.keys = keys;
+    }
+
+    @Override
+    public void register(JavalinConfig config) {
+        RoutesConfig r = config.routes;
+        r.post("/v1/projects/{project}/sessions", this::create, WRITE);
+        r.get("/v1/projects/{project}/sessions", this::list, READ);
+        r.get("/v1/projects/{project}/sessions/{id}", this::show, READ);
+        r.delete("/v1/projects/{project}/sessions/{id}", this::end, WRITE);
+        r.post("/v1/projects/{project}/sessions/{id}/messages", this::message, WRITE);
     }
 
     public void create(Context ctx) {

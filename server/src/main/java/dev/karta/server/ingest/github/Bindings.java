@@ -2,7 +2,7 @@ package dev.karta.server.ingest.github;
 
 import static dev.karta.server.store.Rows.instant;
 
-import dev.karta.server.audit.Actor;
+import dev.karta.server.http.Actor;
 import dev.karta.server.audit.AuditLog;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.logs.LogSource;

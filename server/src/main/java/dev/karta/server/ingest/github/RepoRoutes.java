@@ -1,5 +1,12 @@
 package dev.karta.server.ingest.github;
 
+import static dev.karta.server.http.Scope.READ;
+import static dev.karta.server.http.Scope.WRITE;
+
+import dev.karta.server.http.Routes;
+import io.javalin.config.JavalinConfig;
+import io.javalin.config.RoutesConfig;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.BoundRepo;
@@ -22,7 +29,7 @@ import org.eclipse.jgit.lib.Repository;
  * URLs are checked by the {@link Egress} (no ssh, git, file or private addresses unless the
  * operator allowed them): 422 {@code repo_url_refused}.
  */
-public final class RepoRoutes {
+public final class RepoRoutes implements Routes {
     static final String DEFAULT_BRANCH = "main";
     private static final int MAX_BRANCH = 255;
 
@@ -39,6 +46,15 @@ public final class RepoRoutes {
         this.idempotency = idempotency;
         this.json = json;
         this.publicUrl = publicUrl;
+    }
+
+    @Override
+    public void register(JavalinConfig config) {
+        RoutesConfig r = config.routes;
+        r.put("/agent_projects/{project}/repo", this::bind, WRITE);
+        r.get("/agent_projects/{project}/repo", this::show, READ);
+        r.delete("/agent_projects/{project}/repo", this::unbind, WRITE);
+        r.post("/agent_projects/{project}/repo/rotate-secret", this::rotateSecret, WRITE);
     }
 
     public void bind(Context ctx) {

@@ -1,10 +1,14 @@
 package dev.karta.server.ingest.github;
 
+import dev.karta.server.http.Routes;
+import io.javalin.config.JavalinConfig;
+import io.javalin.config.RoutesConfig;
+
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.karta.server.audit.Actor;
+import dev.karta.server.http.Actor;
 import dev.karta.server.audit.AuditLog;
 import dev.karta.server.deploys.DeployRecord;
 import dev.karta.server.deploys.DeploySource;
@@ -50,7 +54,7 @@ import org.slf4j.LoggerFactory;
  * either. Rows live as long as their project, so both windows are the project's lifetime. A real
  * force push back to an older commit still deploys: its body differs ({@code before}, at least).
  */
-public final class WebhookRoutes {
+public final class WebhookRoutes implements Routes {
     private static final Logger LOG = LoggerFactory.getLogger(WebhookRoutes.class);
     private static final Pattern DELIVERY = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
     private static final Pattern EVENT = Pattern.compile("[a-z_]{1,64}");
@@ -97,6 +101,13 @@ public final class WebhookRoutes {
         this.logs = logs;
         this.json = json;
         this.maxBytes = maxBytes;
+    }
+
+    @Override
+    public void register(JavalinConfig config) {
+        RoutesConfig r = config.routes;
+        // No scope: GitHub signs deliveries with the binding's secret instead of sending a key.
+        r.post("/webhooks/github", this::receive);
     }
 
     public void receive(Context ctx) throws IOException {

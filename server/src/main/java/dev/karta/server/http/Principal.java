@@ -1,4 +1,4 @@
-package dev.karta.server.keys;
+package dev.karta.server.http;
 
 import java.util.Objects;
 

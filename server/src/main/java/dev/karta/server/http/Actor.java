@@ -1,4 +1,4 @@
-package dev.karta.server.audit;
+package dev.karta.server.http;
 
 /**
  * Who performs a change: the org and key behind the request, with the request id and remote
