@@ -41,9 +41,8 @@ class PackageArrowsTest {
       * cycle fails the build, and a listed arrow that no longer exists must be struck from it.
       */
     private static final Set<String> KNOWN_BACK_ARROWS = Set.of(
-            "deploys -> ingest",
-            "ingest -> ingest.git",
-            "ingest -> ingest.github",
+            "builds -> ingest.git",
+            "builds -> ingest.github",
             "ingest.github -> ingest.git",
             "logs -> deploys",
             "logs -> projects",
@@ -80,11 +79,14 @@ class PackageArrowsTest {
 
     @Test
     void known_back_arrows_still_exist() {
+        List<String> gone = new ArrayList<>();
         for (String arrow : KNOWN_BACK_ARROWS) {
             String[] ends = arrow.split(" -> ");
-            assertThat(arrows.getOrDefault(ends[0], Set.of())).as("strike '%s' from the known back arrows", arrow)
-                    .contains(ends[1]);
+            if (!arrows.getOrDefault(ends[0], Set.of()).contains(ends[1])) {
+                gone.add(arrow);
+            }
         }
+        assertThat(gone).as("arrows to strike from the known back arrows").isEmpty();
     }
 
     @Test

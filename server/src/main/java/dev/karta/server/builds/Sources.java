@@ -1,4 +1,4 @@
-package dev.karta.server.ingest;
+package dev.karta.server.builds;
 
 import dev.karta.server.build.BuildFailed;
 import dev.karta.server.build.BuildLog;

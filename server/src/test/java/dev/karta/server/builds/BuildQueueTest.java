@@ -1,4 +1,4 @@
-package dev.karta.server.deploys;
+package dev.karta.server.builds;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
