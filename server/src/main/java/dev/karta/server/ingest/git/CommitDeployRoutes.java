@@ -2,6 +2,7 @@ package dev.karta.server.ingest.git;
 
 import static dev.karta.server.http.Scope.WRITE;
 
+import dev.karta.server.repos.GitRepos;
 import dev.karta.server.http.Routes;
 import io.javalin.config.JavalinConfig;
 import io.javalin.config.RoutesConfig;
@@ -15,7 +16,7 @@ import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Idempotency;
 import dev.karta.server.http.Requests;
 import dev.karta.server.ingest.Ingest;
-import dev.karta.server.ingest.github.BoundRepos;
+import dev.karta.server.repos.BoundRepos;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.Projects;
 import io.javalin.http.Context;

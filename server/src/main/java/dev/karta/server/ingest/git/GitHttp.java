@@ -1,5 +1,6 @@
 package dev.karta.server.ingest.git;
 
+import dev.karta.server.repos.GitRepos;
 import dev.karta.server.http.Routes;
 import io.javalin.config.JavalinConfig;
 

@@ -1,5 +1,6 @@
 package dev.karta.server.ingest.git;
 
+import dev.karta.server.repos.GitRepos;
 import dev.karta.api.Printable;
 import dev.karta.server.audit.AuditLog;
 import dev.karta.server.deploys.DeployRecord;

@@ -1,4 +1,4 @@
-package dev.karta.server.ingest.git;
+package dev.karta.server.repos;
 
 import dev.karta.server.Config.ArchiveLimits;
 import dev.karta.server.build.BuildFailed;

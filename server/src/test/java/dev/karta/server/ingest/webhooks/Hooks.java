@@ -1,8 +1,9 @@
-package dev.karta.server.ingest.github;
+package dev.karta.server.ingest.webhooks;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.karta.server.repos.FakeGitHub;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.server.Config;
 import dev.karta.server.TestServer;
@@ -23,7 +24,7 @@ import javax.crypto.spec.SecretKeySpec;
  * binding and deploy calls, and webhook deliveries signed the way GitHub signs them
  * (HMAC-SHA256 of the raw body, hex, after {@code sha256=}).
  */
-final class Hooks {
+public final class Hooks {
     private Hooks() {
     }
 
@@ -32,24 +33,24 @@ final class Hooks {
      * and the fake's archive host (on loopback) is allowed as the operator would allow an
      * internal host.
      */
-    static TestServer start(Path dataDir, FakeGitHub github, String token) {
+    public static TestServer start(Path dataDir, FakeGitHub github, String token) {
         return start(dataDir, new Config.Repos(github.apiUrl(), token, List.of("ssh"), 1L << 20)
                 .withAllowed(Set.of("acme"), List.of(github.archiveUrl() + "/")));
     }
 
-    static TestServer start(Path dataDir, Config.Repos settings) {
+    public static TestServer start(Path dataDir, Config.Repos settings) {
         return TestServer.start(TestServer.config(dataDir, TestServer.randomKey()).withRepos(settings));
     }
 
     /** {@code PUT /agent_projects/{p}/repo}. */
-    static TestServer.Response bind(TestServer server, String key, String project, String body) {
+    public static TestServer.Response bind(TestServer server, String key, String project, String body) {
         return server.send(server.request("/agent_projects/" + project + "/repo", key)
                 .header("Content-Type", "application/json")
                 .PUT(HttpRequest.BodyPublishers.ofString(body)));
     }
 
     /** Creates {@code project} and binds it; returns the webhook secret. */
-    static String createAndBind(TestServer server, String project, String url, String branch) {
+    public static String createAndBind(TestServer server, String project, String url, String branch) {
         TestServer.Response created = server.post("/agent_projects", server.adminKey(), "{\"name\":\"" + project + "\"}");
         assertThat(created.status()).as(created.body()).isIn(201, 409);
         TestServer.Response bound = bind(server, server.adminKey(), project,
@@ -58,7 +59,7 @@ final class Hooks {
         return bound.json().get("webhook_secret").asText();
     }
 
-    static String sign(String secret, byte[] body) {
+    public static String sign(String secret, byte[] body) {
         try {
             Mac mac = Mac.getInstance("HmacSHA256");
             mac.init(new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
@@ -69,11 +70,11 @@ final class Hooks {
     }
 
     /** A GitHub {@code push} payload. */
-    static String push(String fullName, String ref, String after) {
+    public static String push(String fullName, String ref, String after) {
         return push(fullName, ref, after, false);
     }
 
-    static String push(String fullName, String ref, String after, boolean deleted) {
+    public static String push(String fullName, String ref, String after, boolean deleted) {
         return "{\"ref\":\"" + ref + "\",\"before\":\"" + "1".repeat(40) + "\",\"after\":\"" + after
                 + "\",\"created\":false,\"deleted\":" + deleted + ",\"forced\":false,"
                 + "\"repository\":{\"id\":1296269,\"name\":\"" + fullName.substring(fullName.indexOf('/') + 1)
@@ -85,18 +86,18 @@ final class Hooks {
                 + "\"head_commit\":{\"id\":\"" + after + "\",\"message\":\"Update CLAUDE.md\"}}";
     }
 
-    static String ping(String fullName) {
+    public static String ping(String fullName) {
         return "{\"zen\":\"Design for failure.\",\"hook_id\":42,\"hook\":{\"type\":\"Repository\",\"events\":[\"push\"]},"
                 + "\"repository\":{\"full_name\":\"" + fullName + "\"}}";
     }
 
     /** Delivers {@code body} as GitHub would, signed with {@code secret} (no signature when null). */
-    static TestServer.Response deliver(TestServer server, String event, String delivery, String body, String secret) {
+    public static TestServer.Response deliver(TestServer server, String event, String delivery, String body, String secret) {
         byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
         return deliver(server, event, delivery, bytes, secret == null ? null : sign(secret, bytes));
     }
 
-    static TestServer.Response deliver(TestServer server, String event, String delivery, byte[] body,
+    public static TestServer.Response deliver(TestServer server, String event, String delivery, byte[] body,
                                        String signature) {
         HttpRequest.Builder request = server.request("/webhooks/github", null)
                 .header("Content-Type", "application/json")
@@ -111,23 +112,23 @@ final class Hooks {
         return server.send(request);
     }
 
-    static String newDelivery() {
+    public static String newDelivery() {
         return UUID.randomUUID().toString();
     }
 
-    static JsonNode deploys(TestServer server, String project) {
+    public static JsonNode deploys(TestServer server, String project) {
         return server.get("/agent_projects/" + project + "/deploys", server.adminKey()).json().get("deploys");
     }
 
-    static JsonNode releases(TestServer server, String project) {
+    public static JsonNode releases(TestServer server, String project) {
         return server.get("/agent_projects/" + project + "/releases", server.adminKey()).json().get("releases");
     }
 
-    static JsonNode awaitDeployEnded(TestServer server, String project, String deployId) {
+    public static JsonNode awaitDeployEnded(TestServer server, String project, String deployId) {
         return awaitStatus(server, project, deployId, "succeeded", "failed", "superseded", "canceled");
     }
 
-    static JsonNode awaitStatus(TestServer server, String project, String deployId, String... statuses) {
+    public static JsonNode awaitStatus(TestServer server, String project, String deployId, String... statuses) {
         JsonNode[] last = new JsonNode[1];
         await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(50)).until(() -> {
             last[0] = server.get("/agent_projects/" + project + "/deploys/" + deployId, server.adminKey()).json();
@@ -137,13 +138,13 @@ final class Hooks {
     }
 
     /** {@code POST /agent_projects/{p}/deploys {"commit_sha"}} with the admin key. */
-    static TestServer.Response deployCommit(TestServer server, String project, String sha) {
+    public static TestServer.Response deployCommit(TestServer server, String project, String sha) {
         return server.post("/agent_projects/" + project + "/deploys", server.adminKey(),
                 "{\"commit_sha\":\"" + sha + "\"}");
     }
 
     /** The text of every log entry of a project, oldest first, read from the database. */
-    static List<String> projectLog(TestServer server, String project) {
+    public static List<String> projectLog(TestServer server, String project) {
         try (var db = server.openDatabase()) {
             return db.withHandle(h -> h.createQuery("SELECT l.message FROM log_entries l JOIN projects p "
                     + "ON p.id = l.project_id WHERE p.name = :n ORDER BY l.id").bind("n", project)
@@ -152,7 +153,7 @@ final class Hooks {
     }
 
     /** A 40-hex SHA made from {@code n}. */
-    static String sha(int n) {
+    public static String sha(int n) {
         try {
             byte[] hash = java.security.MessageDigest.getInstance("SHA-256")
                     .digest(("commit " + n).getBytes(StandardCharsets.UTF_8));

@@ -1,4 +1,4 @@
-package dev.karta.server.ingest.github;
+package dev.karta.server.repos;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
@@ -26,12 +26,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * codeload.github.com does. Unknown SHAs are 404; private repositories are 404 without the right
  * bearer token. Every request's Authorization header is recorded with the host it went to.
  */
-final class FakeGitHub implements AutoCloseable {
+public final class FakeGitHub implements AutoCloseable {
     /** How the API answers for a repository, instead of its normal behaviour. */
-    enum Mode { NORMAL, UNAUTHORIZED, FORBIDDEN, RATE_LIMITED, FLAKY }
+    public enum Mode { NORMAL, UNAUTHORIZED, FORBIDDEN, RATE_LIMITED, FLAKY }
 
     /** One request the fake saw: which server, the path, and its Authorization header (or null). */
-    record Seen(String host, String path, String authorization) {
+    public record Seen(String host, String path, String authorization) {
     }
 
     private final HttpServer api;
@@ -55,7 +55,7 @@ final class FakeGitHub implements AutoCloseable {
         archives.start();
     }
 
-    static FakeGitHub start() {
+    public static FakeGitHub start() {
         try {
             return new FakeGitHub();
         } catch (IOException e) {
@@ -64,17 +64,17 @@ final class FakeGitHub implements AutoCloseable {
     }
 
     /** What {@code --github-api-url} points at. */
-    String apiUrl() {
+    public String apiUrl() {
         return "http://127.0.0.1:" + api.getAddress().getPort();
     }
 
     /** The archive host, on another host name than the API. */
-    String archiveUrl() {
+    public String archiveUrl() {
         return "http://localhost:" + archives.getAddress().getPort();
     }
 
     /** Adds a commit whose tarball holds a Claude Code app saying {@code marker}; returns the app's files. */
-    FakeGitHub commit(String fullName, String sha, String marker) {
+    public FakeGitHub commit(String fullName, String sha, String marker) {
         String top = fullName.replace('/', '-') + "-" + sha.substring(0, 7) + "/";
         byte[] tarball = new TarBuilder()
                 .dir(top)
@@ -86,48 +86,48 @@ final class FakeGitHub implements AutoCloseable {
     }
 
     /** Adds a commit whose tarball is exactly {@code bytes}. */
-    FakeGitHub tarball(String fullName, String sha, byte[] bytes) {
+    public FakeGitHub tarball(String fullName, String sha, byte[] bytes) {
         repos.computeIfAbsent(fullName, k -> new ConcurrentHashMap<>()).put(sha, bytes);
         return this;
     }
 
     /** Makes a repository private: only {@code Authorization: Bearer token} sees it. */
-    FakeGitHub makePrivate(String fullName, String token) {
+    public FakeGitHub makePrivate(String fullName, String token) {
         privateTokens.put(fullName, token);
         return this;
     }
 
-    FakeGitHub mode(String fullName, Mode mode) {
+    public FakeGitHub mode(String fullName, Mode mode) {
         modes.put(fullName, mode);
         return this;
     }
 
     /** With {@link Mode#FLAKY}: how many requests fail with a dropped connection before one succeeds. */
-    FakeGitHub failNext(int times) {
+    public FakeGitHub failNext(int times) {
         flakyFailures.set(times);
         return this;
     }
 
     /** Holds the archive of {@code sha} until the returned latch is counted down. */
-    CountDownLatch gate(String sha) {
+    public CountDownLatch gate(String sha) {
         CountDownLatch latch = new CountDownLatch(1);
         gates.put(sha, latch);
         return latch;
     }
 
     /** Holds every commits (SHA resolution) request until the returned latch is counted down. */
-    CountDownLatch holdCommits() {
+    public CountDownLatch holdCommits() {
         CountDownLatch latch = new CountDownLatch(1);
         commitsGate = latch;
         return latch;
     }
 
-    List<Seen> seen() {
+    public List<Seen> seen() {
         return new ArrayList<>(seen);
     }
 
     /** Authorization headers sent to the API host and to the archive host. */
-    List<String> authorizationsTo(String host) {
+    public List<String> authorizationsTo(String host) {
         return seen.stream().filter(s -> s.host().equals(host) && s.authorization() != null)
                 .map(Seen::authorization).toList();
     }

@@ -1,4 +1,4 @@
-package dev.karta.server.ingest.github;
+package dev.karta.server.repos;
 
 import static dev.karta.server.http.Scope.READ;
 import static dev.karta.server.http.Scope.WRITE;

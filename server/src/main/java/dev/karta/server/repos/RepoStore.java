@@ -1,4 +1,4 @@
-package dev.karta.server.ingest.git;
+package dev.karta.server.repos;
 
 import java.io.IOException;
 import java.nio.file.Path;

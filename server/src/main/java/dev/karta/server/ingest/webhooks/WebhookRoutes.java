@@ -1,5 +1,7 @@
-package dev.karta.server.ingest.github;
+package dev.karta.server.ingest.webhooks;
 
+import dev.karta.server.repos.Bindings;
+import dev.karta.server.repos.RepoUrl;
 import dev.karta.server.http.Routes;
 import io.javalin.config.JavalinConfig;
 import io.javalin.config.RoutesConfig;

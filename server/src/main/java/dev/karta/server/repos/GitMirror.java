@@ -1,11 +1,8 @@
-package dev.karta.server.ingest.github;
+package dev.karta.server.repos;
 
 import dev.karta.server.Config.ArchiveLimits;
 import dev.karta.server.build.BuildFailed;
 import dev.karta.server.http.ApiError;
-import dev.karta.server.ingest.git.CommitArchive;
-import dev.karta.server.ingest.git.GitRepos;
-import dev.karta.server.ingest.git.RepoStore;
 import dev.karta.server.process.ProcessLauncher;
 import dev.karta.server.store.Digests;
 import java.io.IOException;

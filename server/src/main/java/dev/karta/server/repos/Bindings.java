@@ -1,4 +1,4 @@
-package dev.karta.server.ingest.github;
+package dev.karta.server.repos;
 
 import static dev.karta.server.store.Rows.instant;
 
@@ -48,7 +48,7 @@ public final class Bindings {
      * One project's binding: {@code url} holds no credentials, {@code credentials} (or null) are
      * the binding's own. {@link #toString()} shows neither the secret nor the credentials.
      */
-    record Binding(String projectId, String orgId, String projectName, RepoUrl url, String branch, String secret,
+    public record Binding(String projectId, String orgId, String projectName, RepoUrl url, String branch, String secret,
                    RepoUrl.Credentials credentials, Instant createdAt, Instant secretRotatedAt) {
         @Override
         public String toString() {
@@ -177,7 +177,7 @@ public final class Bindings {
     }
 
     /** Bindings whose webhook key is one of {@code keys}. */
-    List<Binding> matching(Collection<String> keys) {
+    public List<Binding> matching(Collection<String> keys) {
         if (keys.isEmpty()) {
             return List.of();
         }

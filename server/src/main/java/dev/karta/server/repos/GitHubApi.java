@@ -1,11 +1,10 @@
-package dev.karta.server.ingest.github;
+package dev.karta.server.repos;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.server.Config;
 import dev.karta.server.build.BuildFailed;
 import dev.karta.server.http.ApiError;
-import dev.karta.server.ingest.git.GitRepos;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,8 +1,9 @@
-package dev.karta.server.ingest.github;
+package dev.karta.server.repos;
 
-import static dev.karta.server.ingest.github.Hooks.bind;
+import static dev.karta.server.ingest.webhooks.Hooks.bind;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.karta.server.ingest.webhooks.Hooks;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.server.TestServer;
 import java.net.http.HttpRequest;

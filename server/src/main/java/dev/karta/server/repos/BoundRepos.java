@@ -1,12 +1,10 @@
-package dev.karta.server.ingest.github;
+package dev.karta.server.repos;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.server.Config;
 import dev.karta.server.build.BuildFailed;
 import dev.karta.server.deploys.DeployRecord;
 import dev.karta.server.http.ApiError;
-import dev.karta.server.ingest.git.GitRepos;
-import dev.karta.server.ingest.git.RepoStore;
 import dev.karta.server.process.ProcessLauncher;
 import dev.karta.server.projects.ProjectRecord;
 import java.io.IOException;

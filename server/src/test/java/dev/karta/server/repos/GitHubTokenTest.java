@@ -1,10 +1,11 @@
-package dev.karta.server.ingest.github;
+package dev.karta.server.repos;
 
-import static dev.karta.server.ingest.github.Hooks.awaitDeployEnded;
-import static dev.karta.server.ingest.github.Hooks.deployCommit;
-import static dev.karta.server.ingest.github.Hooks.sha;
+import static dev.karta.server.ingest.webhooks.Hooks.awaitDeployEnded;
+import static dev.karta.server.ingest.webhooks.Hooks.deployCommit;
+import static dev.karta.server.ingest.webhooks.Hooks.sha;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.karta.server.ingest.webhooks.Hooks;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.server.TestServer;
 import java.nio.file.Path;

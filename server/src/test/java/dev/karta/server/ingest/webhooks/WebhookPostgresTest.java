@@ -1,7 +1,8 @@
-package dev.karta.server.ingest.github;
+package dev.karta.server.ingest.webhooks;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.karta.server.repos.FakeGitHub;
 import dev.karta.server.Config;
 import dev.karta.server.TestServer;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;

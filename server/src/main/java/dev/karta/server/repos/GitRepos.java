@@ -1,4 +1,4 @@
-package dev.karta.server.ingest.git;
+package dev.karta.server.repos;
 
 import dev.karta.server.Config.ArchiveLimits;
 import dev.karta.server.build.BuildFailed;
@@ -50,7 +50,7 @@ public final class GitRepos {
      * Opens a project's repository, creating it empty on first use with {@code HEAD} on the
      * project's deploy branch (so a clone checks that branch out). The caller closes it.
      */
-    Repository open(ProjectRecord project) throws IOException {
+    public Repository open(ProjectRecord project) throws IOException {
         return store.open(project.id(), RepoStore.PUSHED, project.deployBranch());
     }
 
@@ -141,7 +141,7 @@ public final class GitRepos {
     }
 
     /** Watches the pack a push stores into {@code repo}, to take it back if every ref update is rejected. */
-    RepoStore.PushedPacks trackPacks(Repository repo) {
+    public RepoStore.PushedPacks trackPacks(Repository repo) {
         return store.trackPacks(repo);
     }
 

@@ -1,12 +1,13 @@
-package dev.karta.server.ingest.github;
+package dev.karta.server.repos;
 
-import static dev.karta.server.ingest.github.Hooks.deployCommit;
-import static dev.karta.server.ingest.github.Hooks.sha;
+import static dev.karta.server.ingest.webhooks.Hooks.deployCommit;
+import static dev.karta.server.ingest.webhooks.Hooks.sha;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.sun.net.httpserver.HttpServer;
+import dev.karta.server.ingest.webhooks.Hooks;
 import dev.karta.server.Config;
 import dev.karta.server.TestServer;
 import dev.karta.server.build.TarBuilder;

@@ -1,4 +1,4 @@
-package dev.karta.server.ingest.github;
+package dev.karta.server.repos;
 
 import dev.karta.server.process.Child;
 import dev.karta.server.process.ProcessLauncher;

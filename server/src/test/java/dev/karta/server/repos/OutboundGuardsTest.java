@@ -1,11 +1,12 @@
-package dev.karta.server.ingest.github;
+package dev.karta.server.repos;
 
-import static dev.karta.server.ingest.github.Hooks.awaitDeployEnded;
-import static dev.karta.server.ingest.github.Hooks.deployCommit;
+import static dev.karta.server.ingest.webhooks.Hooks.awaitDeployEnded;
+import static dev.karta.server.ingest.webhooks.Hooks.deployCommit;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.sun.net.httpserver.HttpServer;
+import dev.karta.server.ingest.webhooks.Hooks;
 import dev.karta.server.Config;
 import dev.karta.server.TestServer;
 import dev.karta.server.store.Database;

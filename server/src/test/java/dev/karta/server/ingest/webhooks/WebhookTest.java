@@ -1,16 +1,17 @@
-package dev.karta.server.ingest.github;
+package dev.karta.server.ingest.webhooks;
 
-import static dev.karta.server.ingest.github.Hooks.awaitDeployEnded;
-import static dev.karta.server.ingest.github.Hooks.awaitStatus;
-import static dev.karta.server.ingest.github.Hooks.deliver;
-import static dev.karta.server.ingest.github.Hooks.deploys;
-import static dev.karta.server.ingest.github.Hooks.newDelivery;
-import static dev.karta.server.ingest.github.Hooks.ping;
-import static dev.karta.server.ingest.github.Hooks.push;
-import static dev.karta.server.ingest.github.Hooks.sha;
-import static dev.karta.server.ingest.github.Hooks.sign;
+import static dev.karta.server.ingest.webhooks.Hooks.awaitDeployEnded;
+import static dev.karta.server.ingest.webhooks.Hooks.awaitStatus;
+import static dev.karta.server.ingest.webhooks.Hooks.deliver;
+import static dev.karta.server.ingest.webhooks.Hooks.deploys;
+import static dev.karta.server.ingest.webhooks.Hooks.newDelivery;
+import static dev.karta.server.ingest.webhooks.Hooks.ping;
+import static dev.karta.server.ingest.webhooks.Hooks.push;
+import static dev.karta.server.ingest.webhooks.Hooks.sha;
+import static dev.karta.server.ingest.webhooks.Hooks.sign;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.karta.server.repos.FakeGitHub;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.server.Config;
 import dev.karta.server.TestServer;

@@ -1,4 +1,4 @@
-package dev.karta.server.ingest.github;
+package dev.karta.server.repos;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

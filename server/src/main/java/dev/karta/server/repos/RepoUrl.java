@@ -1,4 +1,4 @@
-package dev.karta.server.ingest.github;
+package dev.karta.server.repos;
 
 import dev.karta.server.http.ApiError;
 import java.net.URI;
@@ -24,7 +24,7 @@ import java.util.regex.Pattern;
  * without the password. {@code key} is what a webhook's repository must match: see
  * {@link #githubKey} for GitHub, and lower-case {@code host/path} (no {@code .git}) for git URLs.
  */
-record RepoUrl(Kind kind, String fetch, String display, String owner, String repo, String key) {
+public record RepoUrl(Kind kind, String fetch, String display, String owner, String repo, String key) {
 
     /** How a binding is fetched. */
     enum Kind {
@@ -132,7 +132,7 @@ record RepoUrl(Kind kind, String fetch, String display, String owner, String rep
     }
 
     /** The webhook key of a URL a GitHub-compatible payload names ({@code clone_url}, {@code ssh_url}, …). */
-    static Optional<String> keyOf(String url) {
+    public static Optional<String> keyOf(String url) {
         if (url == null || url.isBlank()) {
             return Optional.empty();
         }
@@ -152,7 +152,7 @@ record RepoUrl(Kind kind, String fetch, String display, String owner, String rep
      * are case-insensitive ({@code Acme/Shop} is {@code acme/shop}), so the match ignores case; the
      * prefix keeps these keys apart from the {@code host/path} keys of git URLs.
      */
-    static String githubKey(String fullName) {
+    public static String githubKey(String fullName) {
         return "github:" + fullName.toLowerCase(Locale.ROOT);
     }
 
