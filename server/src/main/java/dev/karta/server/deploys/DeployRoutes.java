@@ -47,7 +47,10 @@ public final class DeployRoutes implements Routes {
     /** SSE: the build log replayed, then followed until the deploy ends (then an {@code end} event). */
     public void logs(Context ctx) {
         DeployRecord deploy = deploys.get(project(ctx), ctx.pathParam("id"));
-        logStream.follow(ctx, deploy, deploys::refresh);
+        logStream.follow(ctx, deploy.projectId(), deploy.id(), () -> {
+            DeployRecord current = deploys.refresh(deploy);
+            return current.status().isTerminal() ? current.toWire() : null;
+        });
     }
 
     private ProjectRecord project(Context ctx) {
