@@ -2,12 +2,11 @@ package dev.karta.server.audit;
 
 import static dev.karta.server.http.Scope.ADMIN;
 
+import dev.karta.api.AuditEventList;
+import dev.karta.server.http.Requests;
 import dev.karta.server.http.Routes;
 import io.javalin.config.JavalinConfig;
 import io.javalin.config.RoutesConfig;
-
-import dev.karta.api.AuditEventList;
-import dev.karta.server.http.Requests;
 import io.javalin.http.Context;
 
 /** Handler of {@code GET /audit_events}. */

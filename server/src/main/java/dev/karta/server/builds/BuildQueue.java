@@ -1,10 +1,10 @@
 package dev.karta.server.builds;
 
+import dev.karta.server.Ids;
 import dev.karta.server.deploys.DeployRecord;
 import dev.karta.server.deploys.DeploySource;
 import dev.karta.server.deploys.DeployStatus;
 import dev.karta.server.deploys.DeployStore;
-import dev.karta.server.Ids;
 import dev.karta.server.logs.LogSource;
 import dev.karta.server.logs.LogStore;
 import dev.karta.server.store.Database;

@@ -1,13 +1,13 @@
 package dev.karta.server.builds;
 
-import dev.karta.server.deploys.DeployRecord;
-import dev.karta.server.deploys.DeployStatus;
 import dev.karta.server.build.ArchiveRejected;
 import dev.karta.server.build.BuildFailed;
 import dev.karta.server.build.BuildLog;
 import dev.karta.server.build.BuildPipeline;
 import dev.karta.server.build.Detection;
 import dev.karta.server.build.Tree;
+import dev.karta.server.deploys.DeployRecord;
+import dev.karta.server.deploys.DeployStatus;
 import dev.karta.server.logs.LogStore;
 import dev.karta.server.releases.ReleaseRecord;
 import dev.karta.server.releases.Releases;

@@ -2,15 +2,14 @@ package dev.karta.server.deploys;
 
 import static dev.karta.server.http.Scope.READ;
 
-import dev.karta.server.http.Routes;
-import io.javalin.config.JavalinConfig;
-import io.javalin.config.RoutesConfig;
-
 import dev.karta.api.DeployList;
 import dev.karta.server.http.Requests;
+import dev.karta.server.http.Routes;
 import dev.karta.server.logs.DeployLogStream;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.Projects;
+import io.javalin.config.JavalinConfig;
+import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 
 /** Handlers of {@code …/deploys}, {@code …/deploys/{id}} and the build log stream. */
@@ -30,7 +29,7 @@ public final class DeployRoutes implements Routes {
         RoutesConfig r = config.routes;
         r.get("/agent_projects/{project}/deploys", this::list, READ);
         r.get("/agent_projects/{project}/deploys/{id}", this::show, READ);
-        // Streams are plain GETs: logs/SseStream writes SSE without blocking (Javalin's r.sse blocks).
+        // Streams are plain GETs: http/sse/SseStream writes SSE without blocking (Javalin's r.sse blocks).
         r.get("/agent_projects/{project}/deploys/{id}/logs", this::logs, READ);
     }
 

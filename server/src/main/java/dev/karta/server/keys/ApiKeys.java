@@ -1,14 +1,13 @@
 package dev.karta.server.keys;
 
-import dev.karta.server.http.Principal;
-import dev.karta.server.http.Scope;
-
 import at.favre.lib.crypto.bcrypt.BCrypt;
 import dev.karta.server.Config;
 import dev.karta.server.Ids;
-import dev.karta.server.http.Actor;
 import dev.karta.server.audit.AuditLog;
+import dev.karta.server.http.Actor;
 import dev.karta.server.http.ApiError;
+import dev.karta.server.http.Principal;
+import dev.karta.server.http.Scope;
 import dev.karta.server.store.Database;
 import dev.karta.server.store.Digests;
 import java.nio.charset.StandardCharsets;
@@ -18,16 +17,16 @@ import java.time.Instant;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.jdbi.v3.core.Handle;

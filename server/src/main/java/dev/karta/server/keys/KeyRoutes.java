@@ -1,14 +1,7 @@
 package dev.karta.server.keys;
 
-import static dev.karta.server.http.Scope.READ;
 import static dev.karta.server.http.Scope.ADMIN;
-
-import dev.karta.server.http.Routes;
-import io.javalin.config.JavalinConfig;
-import io.javalin.config.RoutesConfig;
-
-import dev.karta.server.http.Principal;
-import dev.karta.server.http.Scope;
+import static dev.karta.server.http.Scope.READ;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.ApiKeyList;
@@ -18,7 +11,12 @@ import dev.karta.api.Printable;
 import dev.karta.api.WhoAmI;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Idempotency;
+import dev.karta.server.http.Principal;
 import dev.karta.server.http.Requests;
+import dev.karta.server.http.Routes;
+import dev.karta.server.http.Scope;
+import io.javalin.config.JavalinConfig;
+import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import java.util.List;
 

@@ -2,6 +2,7 @@ package dev.karta.server.logs;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.karta.server.http.sse.Sse;
 import io.javalin.http.Context;
 import java.util.function.Supplier;
 
@@ -26,7 +27,7 @@ public final class DeployLogStream {
      * answers its wire form once it has finished, null while it runs.
      */
     public void follow(Context ctx, String projectId, String deployId, Supplier<Object> ended) {
-        Long lastEventId = LogFeeds.lastEventId(ctx);
+        Long lastEventId = Sse.lastEventId(ctx);
         feeds.follow(ctx, projectId, new LogFilter(null, deployId),
                 lastEventId == null ? 0 : lastEventId, deployId, () -> {
                     Object finished = ended.get();

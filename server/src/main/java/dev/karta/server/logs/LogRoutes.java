@@ -2,14 +2,14 @@ package dev.karta.server.logs;
 
 import static dev.karta.server.http.Scope.READ;
 
-import dev.karta.server.http.Routes;
-import io.javalin.config.JavalinConfig;
-import io.javalin.config.RoutesConfig;
-
 import dev.karta.api.Durations;
 import dev.karta.api.LogEntries;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Requests;
+import dev.karta.server.http.Routes;
+import dev.karta.server.http.sse.Sse;
+import io.javalin.config.JavalinConfig;
+import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import java.time.Instant;
 import java.util.Locale;
@@ -67,7 +67,7 @@ public final class LogRoutes implements Routes {
             throw ApiError.badRequest("until cannot be used with a live tail: a tail follows new entries");
         }
         LogFilter filter = new LogFilter(source, null);
-        Long lastEventId = LogFeeds.lastEventId(ctx);
+        Long lastEventId = Sse.lastEventId(ctx);
         long cursor = lastEventId != null ? lastEventId
                 : since != null ? store.cursorBefore(projectId, since)
                 : store.cursorBeforeLast(projectId, filter, limit);

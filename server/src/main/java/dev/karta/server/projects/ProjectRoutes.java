@@ -1,18 +1,17 @@
 package dev.karta.server.projects;
 
+import static dev.karta.server.http.Scope.ADMIN;
 import static dev.karta.server.http.Scope.READ;
 import static dev.karta.server.http.Scope.WRITE;
-import static dev.karta.server.http.Scope.ADMIN;
-
-import dev.karta.server.http.Routes;
-import io.javalin.config.JavalinConfig;
-import io.javalin.config.RoutesConfig;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.CreateProject;
 import dev.karta.api.ProjectList;
 import dev.karta.server.http.Idempotency;
 import dev.karta.server.http.Requests;
+import dev.karta.server.http.Routes;
+import io.javalin.config.JavalinConfig;
+import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 
 /** Handlers of {@code /agent_projects} and {@code /agent_projects/{p}}. */

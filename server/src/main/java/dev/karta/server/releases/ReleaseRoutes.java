@@ -1,19 +1,18 @@
 package dev.karta.server.releases;
 
-import static dev.karta.server.http.Scope.READ;
 import static dev.karta.server.http.Scope.ADMIN;
-
-import dev.karta.server.http.Routes;
-import io.javalin.config.JavalinConfig;
-import io.javalin.config.RoutesConfig;
+import static dev.karta.server.http.Scope.READ;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.ReleaseList;
 import dev.karta.api.RollbackRequest;
 import dev.karta.server.http.Idempotency;
 import dev.karta.server.http.Requests;
+import dev.karta.server.http.Routes;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.Projects;
+import io.javalin.config.JavalinConfig;
+import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 
 /** Handlers of {@code …/releases}, {@code …/releases/{v}} and {@code …/rollback}. */

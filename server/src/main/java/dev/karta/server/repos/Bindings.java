@@ -2,8 +2,8 @@ package dev.karta.server.repos;
 
 import static dev.karta.server.store.Rows.instant;
 
-import dev.karta.server.http.Actor;
 import dev.karta.server.audit.AuditLog;
+import dev.karta.server.http.Actor;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.logs.LogSource;
 import dev.karta.server.logs.LogStore;

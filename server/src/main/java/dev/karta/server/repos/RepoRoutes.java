@@ -3,10 +3,6 @@ package dev.karta.server.repos;
 import static dev.karta.server.http.Scope.READ;
 import static dev.karta.server.http.Scope.WRITE;
 
-import dev.karta.server.http.Routes;
-import io.javalin.config.JavalinConfig;
-import io.javalin.config.RoutesConfig;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.BoundRepo;
@@ -14,7 +10,10 @@ import dev.karta.api.RepoBinding;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Idempotency;
 import dev.karta.server.http.Requests;
+import dev.karta.server.http.Routes;
 import dev.karta.server.store.Digests;
+import io.javalin.config.JavalinConfig;
+import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import java.util.function.Supplier;
 import org.eclipse.jgit.lib.Constants;

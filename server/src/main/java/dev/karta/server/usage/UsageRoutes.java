@@ -2,16 +2,15 @@ package dev.karta.server.usage;
 
 import static dev.karta.server.http.Scope.READ;
 
-import dev.karta.server.http.Routes;
-import io.javalin.config.JavalinConfig;
-import io.javalin.config.RoutesConfig;
-
 import dev.karta.server.build.ReleaseFiles;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Requests;
+import dev.karta.server.http.Routes;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.Projects;
 import dev.karta.server.store.Database;
+import io.javalin.config.JavalinConfig;
+import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import java.time.YearMonth;
 import java.time.ZoneOffset;

@@ -1,17 +1,16 @@
 package dev.karta.server.keys;
 
-import dev.karta.server.http.Principal;
-import dev.karta.server.http.Scope;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import at.favre.lib.crypto.bcrypt.BCrypt;
 import dev.karta.server.Config;
-import dev.karta.server.http.Actor;
 import dev.karta.server.audit.AuditLog;
+import dev.karta.server.http.Actor;
 import dev.karta.server.http.ApiError;
+import dev.karta.server.http.Principal;
+import dev.karta.server.http.Scope;
 import dev.karta.server.orgs.Tenants;
 import dev.karta.server.store.Database;
 import java.nio.file.Path;

@@ -3,9 +3,9 @@ package dev.karta.server.repos;
 import static dev.karta.server.ingest.webhooks.Hooks.bind;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.karta.server.ingest.webhooks.Hooks;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.server.TestServer;
+import dev.karta.server.ingest.webhooks.Hooks;
 import java.net.http.HttpRequest;
 import java.nio.file.Path;
 import java.util.List;

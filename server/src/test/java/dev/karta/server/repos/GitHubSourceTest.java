@@ -5,11 +5,11 @@ import static dev.karta.server.ingest.webhooks.Hooks.deployCommit;
 import static dev.karta.server.ingest.webhooks.Hooks.sha;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.karta.server.ingest.webhooks.Hooks;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.server.Config;
 import dev.karta.server.TestServer;
 import dev.karta.server.build.TarBuilder;
+import dev.karta.server.ingest.webhooks.Hooks;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;

@@ -5,9 +5,9 @@ import static dev.karta.server.ingest.webhooks.Hooks.deployCommit;
 import static dev.karta.server.ingest.webhooks.Hooks.sha;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.karta.server.ingest.webhooks.Hooks;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.server.TestServer;
+import dev.karta.server.ingest.webhooks.Hooks;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;

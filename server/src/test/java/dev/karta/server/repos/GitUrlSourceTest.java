@@ -5,9 +5,9 @@ import static dev.karta.server.ingest.webhooks.Hooks.deployCommit;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.karta.server.ingest.webhooks.Hooks;
 import dev.karta.server.Config;
 import dev.karta.server.TestServer;
+import dev.karta.server.ingest.webhooks.Hooks;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;

@@ -6,9 +6,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.sun.net.httpserver.HttpServer;
-import dev.karta.server.ingest.webhooks.Hooks;
 import dev.karta.server.Config;
 import dev.karta.server.TestServer;
+import dev.karta.server.ingest.webhooks.Hooks;
 import dev.karta.server.store.Database;
 import java.io.IOException;
 import java.net.InetAddress;

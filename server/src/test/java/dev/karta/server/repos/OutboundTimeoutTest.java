@@ -7,10 +7,10 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.sun.net.httpserver.HttpServer;
-import dev.karta.server.ingest.webhooks.Hooks;
 import dev.karta.server.Config;
 import dev.karta.server.TestServer;
 import dev.karta.server.build.TarBuilder;
+import dev.karta.server.ingest.webhooks.Hooks;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;

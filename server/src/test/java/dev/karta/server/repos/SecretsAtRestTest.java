@@ -3,9 +3,9 @@ package dev.karta.server.repos;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.karta.server.ingest.webhooks.Hooks;
 import dev.karta.server.Config;
 import dev.karta.server.TestServer;
+import dev.karta.server.ingest.webhooks.Hooks;
 import dev.karta.server.store.Database;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -2,11 +2,6 @@ package dev.karta.server.ingest.git;
 
 import static dev.karta.server.http.Scope.WRITE;
 
-import dev.karta.server.repos.GitRepos;
-import dev.karta.server.http.Routes;
-import io.javalin.config.JavalinConfig;
-import io.javalin.config.RoutesConfig;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.DeployAccepted;
@@ -15,10 +10,14 @@ import dev.karta.server.deploys.DeploySource;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Idempotency;
 import dev.karta.server.http.Requests;
+import dev.karta.server.http.Routes;
 import dev.karta.server.ingest.Ingest;
-import dev.karta.server.repos.BoundRepos;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.Projects;
+import dev.karta.server.repos.BoundRepos;
+import dev.karta.server.repos.GitRepos;
+import io.javalin.config.JavalinConfig;
+import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 
 /**

@@ -1,17 +1,16 @@
 package dev.karta.server.ingest.git;
 
-import dev.karta.server.repos.GitRepos;
-import dev.karta.server.http.Routes;
-import io.javalin.config.JavalinConfig;
-
 import dev.karta.server.audit.AuditLog;
 import dev.karta.server.deploys.DeployStore;
 import dev.karta.server.http.Authenticator;
+import dev.karta.server.http.Routes;
 import dev.karta.server.ingest.Ingest;
 import dev.karta.server.logs.LogStore;
 import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.projects.Projects;
+import dev.karta.server.repos.GitRepos;
 import dev.karta.server.store.Database;
+import io.javalin.config.JavalinConfig;
 import jakarta.servlet.DispatcherType;
 import java.io.IOException;
 import java.time.Duration;

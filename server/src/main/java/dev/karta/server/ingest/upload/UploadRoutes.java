@@ -2,10 +2,6 @@ package dev.karta.server.ingest.upload;
 
 import static dev.karta.server.http.Scope.WRITE;
 
-import dev.karta.server.http.Routes;
-import io.javalin.config.JavalinConfig;
-import io.javalin.config.RoutesConfig;
-
 import dev.karta.server.build.ArchiveRejected;
 import dev.karta.server.build.ReleaseFiles;
 import dev.karta.server.build.Tree;
@@ -14,8 +10,11 @@ import dev.karta.server.deploys.DeploySource;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Idempotency;
 import dev.karta.server.http.Requests;
+import dev.karta.server.http.Routes;
 import dev.karta.server.ingest.Ingest;
 import dev.karta.server.projects.Projects;
+import io.javalin.config.JavalinConfig;
+import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -1,26 +1,25 @@
 package dev.karta.server.ingest.webhooks;
 
-import dev.karta.server.repos.Bindings;
-import dev.karta.server.repos.RepoUrl;
-import dev.karta.server.http.Routes;
-import io.javalin.config.JavalinConfig;
-import io.javalin.config.RoutesConfig;
-
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.karta.server.http.Actor;
 import dev.karta.server.audit.AuditLog;
 import dev.karta.server.deploys.DeployRecord;
 import dev.karta.server.deploys.DeploySource;
+import dev.karta.server.http.Actor;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Requests;
+import dev.karta.server.http.Routes;
 import dev.karta.server.ingest.Ingest;
 import dev.karta.server.logs.LogSource;
 import dev.karta.server.logs.LogStore;
+import dev.karta.server.repos.Bindings;
+import dev.karta.server.repos.RepoUrl;
 import dev.karta.server.store.Database;
 import dev.karta.server.store.Digests;
+import io.javalin.config.JavalinConfig;
+import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import java.io.IOException;
 import java.io.InputStream;

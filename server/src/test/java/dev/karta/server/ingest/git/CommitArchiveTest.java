@@ -3,9 +3,9 @@ package dev.karta.server.ingest.git;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.karta.server.repos.CommitArchive;
 import dev.karta.server.Config.ArchiveLimits;
 import dev.karta.server.build.BuildFailed;
+import dev.karta.server.repos.CommitArchive;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

@@ -3,10 +3,10 @@ package dev.karta.server.ingest.webhooks;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.karta.server.repos.FakeGitHub;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.server.Config;
 import dev.karta.server.TestServer;
+import dev.karta.server.repos.FakeGitHub;
 import java.net.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;

@@ -2,9 +2,9 @@ package dev.karta.server.ingest.webhooks;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.karta.server.repos.FakeGitHub;
 import dev.karta.server.Config;
 import dev.karta.server.TestServer;
+import dev.karta.server.repos.FakeGitHub;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.nio.file.Path;
 import java.util.ArrayList;

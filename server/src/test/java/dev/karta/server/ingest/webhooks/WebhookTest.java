@@ -11,16 +11,16 @@ import static dev.karta.server.ingest.webhooks.Hooks.sha;
 import static dev.karta.server.ingest.webhooks.Hooks.sign;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.karta.server.repos.FakeGitHub;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.server.Config;
 import dev.karta.server.TestServer;
+import dev.karta.server.repos.FakeGitHub;
 import java.net.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.StreamSupport;

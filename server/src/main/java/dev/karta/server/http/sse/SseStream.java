@@ -1,4 +1,4 @@
-package dev.karta.server.logs;
+package dev.karta.server.http.sse;
 
 import io.javalin.http.Context;
 import jakarta.servlet.AsyncContext;
@@ -26,9 +26,9 @@ import org.slf4j.LoggerFactory;
  * and hands Javalin a future that completes when the stream ends, so the request log, the after
  * handlers and the completion of the response still run through Javalin.
  */
-final class SseStream implements WriteListener, AsyncListener {
+public final class SseStream implements WriteListener, AsyncListener {
     private static final Logger LOG = LoggerFactory.getLogger(SseStream.class);
-    static final byte[] HEARTBEAT = ": ping\n\n".getBytes(StandardCharsets.UTF_8);
+    public static final byte[] HEARTBEAT = ": ping\n\n".getBytes(StandardCharsets.UTF_8);
 
     private final AsyncContext async;
     private final ServletOutputStream out;
@@ -49,12 +49,9 @@ final class SseStream implements WriteListener, AsyncListener {
     }
 
     /** Answers 200 with SSE headers and switches the request to async, non-blocking writes. */
-    static SseStream start(Context ctx, long budget) throws IOException {
+    public static SseStream start(Context ctx, long budget) throws IOException {
         HttpServletResponse res = ctx.res();
-        res.setStatus(200);
-        res.setContentType("text/event-stream;charset=utf-8");
-        res.setHeader("Cache-Control", "no-cache");
-        res.setHeader("X-Accel-Buffering", "no");
+        Sse.startResponse(res);
         AsyncContext async = ctx.req().startAsync();
         async.setTimeout(0);
         SseStream stream = new SseStream(async, res.getOutputStream(), budget);
@@ -66,7 +63,7 @@ final class SseStream implements WriteListener, AsyncListener {
     }
 
     /** Runs once, when the stream has ended for any reason (now, if it already has). */
-    void onClose(Runnable callback) {
+    public void onClose(Runnable callback) {
         synchronized (this) {
             if (!closed) {
                 this.onClose = callback;
@@ -80,7 +77,7 @@ final class SseStream implements WriteListener, AsyncListener {
      * Queues a frame; call {@link #flush} after a batch. A frame that would take the queue past
      * the budget disconnects the client instead. Returns false once the stream is closed or ending.
      */
-    boolean enqueue(byte[] frame) {
+    public boolean enqueue(byte[] frame) {
         for (int attempt = 0; attempt < 2; attempt++) {
             synchronized (this) {
                 if (closed || ending) {
@@ -100,16 +97,16 @@ final class SseStream implements WriteListener, AsyncListener {
     }
 
     /** Bytes queued and not yet handed to the connection. */
-    synchronized long queuedBytes() {
+    public synchronized long queuedBytes() {
         return queuedBytes;
     }
 
-    long budget() {
+    public long budget() {
         return budget;
     }
 
     /** Runs {@code callback} once the queue has been written out (now, if it is empty). */
-    void whenDrained(Runnable callback) {
+    public void whenDrained(Runnable callback) {
         synchronized (this) {
             if (closed) {
                 return;
@@ -120,7 +117,7 @@ final class SseStream implements WriteListener, AsyncListener {
     }
 
     /** Writes out the queue, for as long as the connection takes it without waiting. */
-    void flush() {
+    public void flush() {
         Runnable after = null;
         boolean finished = false;
         boolean failed = false;
@@ -166,7 +163,7 @@ final class SseStream implements WriteListener, AsyncListener {
     }
 
     /** Ends the stream normally once everything queued is written. */
-    void end() {
+    public void end() {
         synchronized (this) {
             if (closed || ending) {
                 return;
@@ -180,7 +177,7 @@ final class SseStream implements WriteListener, AsyncListener {
      * Ends the stream with {@code frame} as its last frame, discarding what is queued and not yet
      * handed to the connection: for a client that may no longer read the rest.
      */
-    void endWith(byte[] frame) {
+    public void endWith(byte[] frame) {
         synchronized (this) {
             if (closed || ending) {
                 return;
@@ -194,7 +191,7 @@ final class SseStream implements WriteListener, AsyncListener {
     }
 
     /** Drops the connection now, discarding what is queued. */
-    void abort(String why) {
+    public void abort(String why) {
         synchronized (this) {
             if (closed) {
                 return;
@@ -218,7 +215,7 @@ final class SseStream implements WriteListener, AsyncListener {
         ended();
     }
 
-    synchronized boolean isClosed() {
+    public synchronized boolean isClosed() {
         return closed;
     }
 
