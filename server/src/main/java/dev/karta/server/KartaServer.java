@@ -4,46 +4,47 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.Json;
 import dev.karta.server.audit.AuditLog;
 import dev.karta.server.audit.AuditRoutes;
-import dev.karta.server.http.Authenticator;
-import dev.karta.server.http.HttpApi;
-import dev.karta.server.http.HttpMetrics;
-import dev.karta.server.keys.ApiKeys;
-import dev.karta.server.keys.KeyRoutes;
-import dev.karta.server.orgs.Tenants;
-import dev.karta.server.process.ProcessLauncher;
-import dev.karta.server.projects.ProjectRoutes;
-import dev.karta.server.projects.ProjectStore;
-import dev.karta.server.projects.Projects;
 import dev.karta.server.build.BuildPipeline;
 import dev.karta.server.build.ImageBuilder;
 import dev.karta.server.build.ReleaseFiles;
+import dev.karta.server.builds.BuildQueue;
+import dev.karta.server.builds.BuildWorkers;
+import dev.karta.server.builds.Sources;
 import dev.karta.server.datadir.LocalStorage;
-import dev.karta.server.deploys.BuildQueue;
-import dev.karta.server.deploys.BuildWorkers;
 import dev.karta.server.deploys.DeployRoutes;
 import dev.karta.server.deploys.DeployStore;
 import dev.karta.server.deploys.Deploys;
+import dev.karta.server.http.Authenticator;
+import dev.karta.server.http.HttpApi;
+import dev.karta.server.http.HttpMetrics;
 import dev.karta.server.http.Idempotency;
+import dev.karta.server.http.Routes;
 import dev.karta.server.ingest.Ingest;
-import dev.karta.server.ingest.Sources;
 import dev.karta.server.ingest.git.CommitDeployRoutes;
 import dev.karta.server.ingest.git.GitHttp;
-import dev.karta.server.ingest.git.GitRepos;
-import dev.karta.server.ingest.github.Bindings;
-import dev.karta.server.ingest.github.BoundRepos;
-import dev.karta.server.ingest.github.RepoRoutes;
-import dev.karta.server.ingest.github.WebhookRoutes;
 import dev.karta.server.ingest.upload.UploadRoutes;
+import dev.karta.server.ingest.webhooks.WebhookRoutes;
+import dev.karta.server.keys.ApiKeys;
+import dev.karta.server.keys.KeyRoutes;
 import dev.karta.server.logs.DeployLogStream;
 import dev.karta.server.logs.LogBus;
 import dev.karta.server.logs.LogFeeds;
 import dev.karta.server.logs.LogRetention;
 import dev.karta.server.logs.LogRoutes;
 import dev.karta.server.logs.LogStore;
+import dev.karta.server.orgs.Tenants;
+import dev.karta.server.process.ProcessLauncher;
+import dev.karta.server.projects.ProjectRoutes;
+import dev.karta.server.projects.ProjectStore;
+import dev.karta.server.projects.Projects;
 import dev.karta.server.releases.ReleaseRoutes;
 import dev.karta.server.releases.ReleaseStore;
 import dev.karta.server.releases.Releases;
 import dev.karta.server.releases.Retention;
+import dev.karta.server.repos.Bindings;
+import dev.karta.server.repos.BoundRepos;
+import dev.karta.server.repos.GitRepos;
+import dev.karta.server.repos.RepoRoutes;
 import dev.karta.server.sessions.SessionRoutes;
 import dev.karta.server.sessions.Sessions;
 import dev.karta.server.store.Database;
@@ -133,7 +134,7 @@ public final class KartaServer implements AutoCloseable {
         made.push(logRetention);
 
         this.bootstrapped = tenants.bootstrap(config.bootstrapKey());
-        HttpApi.Handlers handlers = new HttpApi.Handlers(
+        List<Routes> routes = List.of(
                 new ProjectRoutes(projects, idempotency, json),
                 new KeyRoutes(keys, idempotency, json),
                 new AuditRoutes(audit),
@@ -141,15 +142,15 @@ public final class KartaServer implements AutoCloseable {
                 new DeployRoutes(new Deploys(deployStore), projects, new DeployLogStream(logFeeds, json)),
                 new UploadRoutes(ingest, releaseFiles, idempotency, config.archive().maxCompressedBytes()),
                 new CommitDeployRoutes(ingest, projects, repos, bound, idempotency, json),
-                new GitHttp(new Authenticator(keys), db, projects, projectStore, repos, ingest, deployStore, audit,
+                new GitHttp(new Authenticator(keys::authenticate), db, projects, projectStore, repos, ingest, deployStore, audit,
                         logs, config.archive().maxExpandedBytes()),
                 new RepoRoutes(bindings, bound, idempotency, json, baseUrl::get),
                 new WebhookRoutes(db, bindings, ingest, audit, logs, json, config.repos().maxWebhookBytes()),
-                new LogRoutes(projects, logs, logFeeds),
+                new LogRoutes((orgId, name) -> projects.require(orgId, name).id(), logs, logFeeds),
                 new SessionRoutes(sessions, idempotency, json, keys),
                 new UsageRoutes(db, projects, releaseFiles));
-        this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys),
-                metrics, handlers);
+        this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys::authenticate),
+                metrics, routes);
         made.push(http::stop);
         http.start();
         baseUrl.set(config.publicUrlFor(http.port()));

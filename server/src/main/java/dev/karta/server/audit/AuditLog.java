@@ -3,6 +3,7 @@ package dev.karta.server.audit;
 import static dev.karta.server.store.Rows.instant;
 
 import dev.karta.api.AuditEvent;
+import dev.karta.server.http.Actor;
 import dev.karta.server.store.Database;
 import java.time.Instant;
 import java.util.List;

@@ -1,7 +1,5 @@
 package dev.karta.server.build;
 
-import dev.karta.server.http.ApiError;
-
 /**
  * A source archive broke one of the materialization rules. {@code rule} names it (for example
  * {@code entry_escapes_tree}); size caps answer 413, every other rule 422.
@@ -28,7 +26,8 @@ public final class ArchiveRejected extends RuntimeException {
         return rule;
     }
 
-    public ApiError toApiError() {
-        return new ApiError(tooLarge ? ApiError.Kind.TOO_LARGE : ApiError.Kind.UNPROCESSABLE, rule, getMessage());
+    /** Whether a size cap was passed (answered 413) rather than another rule (422). */
+    public boolean tooLarge() {
+        return tooLarge;
     }
 }

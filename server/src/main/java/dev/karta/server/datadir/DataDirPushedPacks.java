@@ -1,6 +1,6 @@
 package dev.karta.server.datadir;
 
-import dev.karta.server.ingest.git.RepoStore;
+import dev.karta.server.repos.RepoStore;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -3,7 +3,7 @@ package dev.karta.server.datadir;
 import dev.karta.server.Config.ArchiveLimits;
 import dev.karta.server.build.Materializer;
 import dev.karta.server.build.ReleaseFiles;
-import dev.karta.server.ingest.git.RepoStore;
+import dev.karta.server.repos.RepoStore;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;

@@ -27,7 +27,7 @@ public final class DeployStore {
      * Inserts a queued deploy with the next acceptance number of its project and supersedes the
      * project's older deploys that have not started.
      */
-    DeployRecord enqueue(Handle h, String id, String projectId, String commitSha, DeploySource source,
+    public DeployRecord enqueue(Handle h, String id, String projectId, String commitSha, DeploySource source,
                          String artifact, String contentDigest, String actorKeyId, long now) {
         ProjectStore.lock(h, projectId);
         long seq = h.createQuery("SELECT COALESCE(MAX(seq), 0) + 1 FROM deploys WHERE project_id = :p")
@@ -61,7 +61,7 @@ public final class DeployStore {
     }
 
     /** A queued deploy that may start, and its org. */
-    record Claimable(String deployId, String orgId) {
+    public record Claimable(String deployId, String orgId) {
     }
 
     /**
@@ -70,7 +70,7 @@ public final class DeployStore {
      * org at its share waits even when workers are idle: a worker it held could not be given back
      * to another org that queues a moment later, and builds cannot be preempted.
      */
-    Optional<Claimable> nextClaimable(Handle h, int perOrg) {
+    public Optional<Claimable> nextClaimable(Handle h, int perOrg) {
         return h.createQuery("""
                         SELECT d.id, p.org_id FROM deploys d JOIN projects p ON p.id = d.project_id
                         WHERE d.status = 'queued' AND NOT EXISTS (
@@ -88,12 +88,12 @@ public final class DeployStore {
      * Takes the org's row lock until the transaction ends, so two servers claiming for one org
      * count its running builds one after the other (the same no-op UPDATE as {@code ProjectStore.lock}).
      */
-    void lockOrg(Handle h, String orgId) {
+    public void lockOrg(Handle h, String orgId) {
         h.execute("UPDATE orgs SET id = id WHERE id = ?", orgId);
     }
 
     /** Builds the org runs now, on any server. */
-    int buildingOfOrg(Handle h, String orgId) {
+    public int buildingOfOrg(Handle h, String orgId) {
         return h.createQuery("""
                         SELECT COUNT(*) FROM deploys b JOIN projects p ON p.id = b.project_id
                         WHERE p.org_id = :org AND b.status = 'building'
@@ -102,7 +102,7 @@ public final class DeployStore {
     }
 
     /** Moves a queued deploy to building with a lease; false when someone else got it first. */
-    boolean claim(Handle h, String id, long now, long leaseUntil) {
+    public boolean claim(Handle h, String id, long now, long leaseUntil) {
         return h.createUpdate("""
                         UPDATE deploys SET status = 'building', started_at = :now, attempts = attempts + 1,
                                lease_until = :lease
@@ -112,21 +112,21 @@ public final class DeployStore {
                 .execute() == 1;
     }
 
-    void renewLease(String id, long leaseUntil) {
+    public void renewLease(String id, long leaseUntil) {
         db.execute("UPDATE deploys SET lease_until = ? WHERE id = ? AND status = 'building'", leaseUntil, id);
     }
 
-    List<DeployRecord> expiredBuilds(Handle h, long now) {
+    public List<DeployRecord> expiredBuilds(Handle h, long now) {
         return h.createQuery(SELECT + " WHERE d.status = 'building' AND d.lease_until < :now")
                 .bind("now", now).map((rs, ctx) -> map(rs)).list();
     }
 
-    boolean hasNewerQueued(Handle h, DeployRecord deploy) {
+    public boolean hasNewerQueued(Handle h, DeployRecord deploy) {
         return h.createQuery("SELECT COUNT(*) FROM deploys WHERE project_id = :p AND seq > :seq")
                 .bind("p", deploy.projectId()).bind("seq", deploy.seq()).mapTo(Long.class).one() > 0;
     }
 
-    void requeue(Handle h, String id) {
+    public void requeue(Handle h, String id) {
         h.execute("UPDATE deploys SET status = 'queued', lease_until = NULL WHERE id = ? AND status = 'building'", id);
     }
 

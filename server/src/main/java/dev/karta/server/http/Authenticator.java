@@ -1,8 +1,5 @@
 package dev.karta.server.http;
 
-import dev.karta.server.keys.ApiKeys;
-import dev.karta.server.keys.Principal;
-import dev.karta.server.keys.Scope;
 import io.javalin.http.Context;
 import io.javalin.security.RouteRole;
 import java.nio.charset.StandardCharsets;
@@ -15,9 +12,16 @@ import java.util.Set;
  * {@code Authorization: Bearer kt_live_…}, or as the password of HTTP Basic (for git).
  */
 public final class Authenticator {
-    private final ApiKeys keys;
+    /** Looks an API key's secret up; the keys feature implements it. */
+    @FunctionalInterface
+    public interface Keys {
+        /** The caller holding {@code secret}, sent from {@code address}, or a 401 {@link ApiError}. */
+        Principal authenticate(String secret, String address);
+    }
 
-    public Authenticator(ApiKeys keys) {
+    private final Keys keys;
+
+    public Authenticator(Keys keys) {
         this.keys = keys;
     }
 

@@ -1,48 +1,26 @@
 package dev.karta.server.http;
 
-import static dev.karta.server.keys.Scope.ADMIN;
-import static dev.karta.server.keys.Scope.READ;
-import static dev.karta.server.keys.Scope.WRITE;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.ErrorBody;
-import dev.karta.server.audit.AuditRoutes;
-import dev.karta.server.deploys.DeployRoutes;
-import dev.karta.server.ingest.git.CommitDeployRoutes;
-import dev.karta.server.ingest.git.GitHttp;
-import dev.karta.server.ingest.github.RepoRoutes;
-import dev.karta.server.ingest.github.WebhookRoutes;
-import dev.karta.server.ingest.upload.UploadRoutes;
-import dev.karta.server.releases.ReleaseRoutes;
-import dev.karta.server.keys.KeyRoutes;
-import dev.karta.server.logs.LogRoutes;
-import dev.karta.server.projects.ProjectRoutes;
-import dev.karta.server.sessions.SessionRoutes;
-import dev.karta.server.usage.UsageRoutes;
 import io.javalin.Javalin;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
 import io.javalin.json.JavalinJackson;
+import java.util.List;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 
 /**
- * The HTTP server: the route table with the scope each route needs, request ids, metrics, the
- * request log, and the one place errors become {@code {"error","message"}} answers.
+ * The HTTP server: request ids, auth, metrics, the request log, the features' {@link Routes}, and
+ * the one place errors become {@code {"error","message"}} answers.
  */
 public final class HttpApi {
     private static final Logger LOG = LoggerFactory.getLogger(HttpApi.class);
     private static final Pattern CLIENT_REQUEST_ID = Pattern.compile("[A-Za-z0-9._:-]{1,64}");
-
-    /** The feature handlers the route table points at. */
-    public record Handlers(ProjectRoutes projects, KeyRoutes keys, AuditRoutes audit, ReleaseRoutes releases,
-                           DeployRoutes deploys, UploadRoutes uploads, CommitDeployRoutes commitDeploys,
-                           GitHttp git, RepoRoutes repos, WebhookRoutes webhooks, LogRoutes logs,
-                           SessionRoutes sessions, UsageRoutes usage) {
-    }
 
     private final Javalin app;
     private final long maxJsonBody;
@@ -50,7 +28,7 @@ public final class HttpApi {
     private final int port;
 
     public HttpApi(String bind, int port, long maxJsonBody, ObjectMapper json, Authenticator auth,
-                   HttpMetrics metrics, Handlers handlers) {
+                   HttpMetrics metrics, List<Routes> features) {
         this.bind = bind;
         this.port = port;
         this.maxJsonBody = maxJsonBody;
@@ -69,8 +47,6 @@ public final class HttpApi {
                 LOG.info("{} {} {} {}ms key={} request_id={}", ctx.method(), ctx.path(), ctx.statusCode(),
                         Math.round(millis), keyOf(ctx), Requests.requestId(ctx));
             });
-            // Git smart HTTP is a servlet beside Javalin's: its own auth filter and request log.
-            cfg.jetty.modifyServletContextHandler(handlers.git()::mount);
             RoutesConfig r = cfg.routes;
             r.before(ctx -> {
                 String incoming = ctx.header("X-Request-Id");
@@ -85,43 +61,7 @@ public final class HttpApi {
 
             r.get("/healthz", ctx -> ctx.json(java.util.Map.of("status", "ok")));
             r.get("/metrics", metrics::scrape);
-            r.get("/whoami", handlers.keys()::whoami, READ);
-
-            r.get("/agent_projects", handlers.projects()::list, READ);
-            r.post("/agent_projects", handlers.projects()::create, WRITE);
-            r.get("/agent_projects/{project}", handlers.projects()::show, READ);
-            r.delete("/agent_projects/{project}", handlers.projects()::delete, ADMIN);
-
-            r.post("/agent_projects/{project}/releases", handlers.uploads()::publish, WRITE);
-            r.get("/agent_projects/{project}/releases", handlers.releases()::list, READ);
-            r.get("/agent_projects/{project}/releases/{version}", handlers.releases()::show, READ);
-            r.post("/agent_projects/{project}/rollback", handlers.releases()::rollback, ADMIN);
-            r.get("/agent_projects/{project}/deploys", handlers.deploys()::list, READ);
-            r.post("/agent_projects/{project}/deploys", handlers.commitDeploys()::create, WRITE);
-            r.get("/agent_projects/{project}/deploys/{id}", handlers.deploys()::show, READ);
-            // Streams are plain GETs: logs/SseStream writes SSE without blocking (Javalin's r.sse blocks).
-            r.get("/agent_projects/{project}/deploys/{id}/logs", handlers.deploys()::logs, READ);
-            r.get("/agent_projects/{project}/logs", handlers.logs()::logs, READ);
-            r.get("/agent_projects/{project}/usage", handlers.usage()::show, READ);
-
-            r.post("/v1/projects/{project}/sessions", handlers.sessions()::create, WRITE);
-            r.get("/v1/projects/{project}/sessions", handlers.sessions()::list, READ);
-            r.get("/v1/projects/{project}/sessions/{id}", handlers.sessions()::show, READ);
-            r.delete("/v1/projects/{project}/sessions/{id}", handlers.sessions()::end, WRITE);
-            r.post("/v1/projects/{project}/sessions/{id}/messages", handlers.sessions()::message, WRITE);
-
-            r.put("/agent_projects/{project}/repo", handlers.repos()::bind, WRITE);
-            r.get("/agent_projects/{project}/repo", handlers.repos()::show, READ);
-            r.delete("/agent_projects/{project}/repo", handlers.repos()::unbind, WRITE);
-            r.post("/agent_projects/{project}/repo/rotate-secret", handlers.repos()::rotateSecret, WRITE);
-            // No scope: GitHub signs deliveries with the binding's secret instead of sending a key.
-            r.post("/webhooks/github", handlers.webhooks()::receive);
-
-            r.get("/api_keys", handlers.keys()::list, READ);
-            r.post("/api_keys", handlers.keys()::create, ADMIN);
-            r.delete("/api_keys/{id}", handlers.keys()::revoke, ADMIN);
-
-            r.get("/audit_events", handlers.audit()::list, ADMIN);
+            features.forEach(feature -> feature.register(cfg));
 
             r.exception(ApiError.class, (e, ctx) -> render(ctx, e));
             r.exception(HttpResponseException.class, (e, ctx) -> renderJavalin(ctx, e.getStatus(), e.getMessage()));
@@ -143,7 +83,7 @@ public final class HttpApi {
     }
 
     private static String keyOf(Context ctx) {
-        var principal = ctx.<dev.karta.server.keys.Principal>attribute(Requests.PRINCIPAL);
+        var principal = ctx.<Principal>attribute(Requests.PRINCIPAL);
         return principal == null ? "-" : principal.keyId();
     }
 

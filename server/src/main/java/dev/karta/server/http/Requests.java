@@ -4,8 +4,6 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
-import dev.karta.server.audit.Actor;
-import dev.karta.server.keys.Principal;
 import io.javalin.http.Context;
 import java.io.IOException;
 import java.util.regex.Matcher;

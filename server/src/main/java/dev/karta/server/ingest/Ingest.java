@@ -1,20 +1,20 @@
 package dev.karta.server.ingest;
 
 import dev.karta.api.Commits;
-import dev.karta.server.audit.Actor;
 import dev.karta.server.audit.AuditLog;
-import dev.karta.server.deploys.BuildQueue;
-import dev.karta.server.deploys.BuildWorkers;
+import dev.karta.server.builds.BuildQueue;
+import dev.karta.server.builds.BuildWorkers;
 import dev.karta.server.deploys.DeployRecord;
 import dev.karta.server.deploys.DeploySource;
 import dev.karta.server.deploys.DeployStore;
+import dev.karta.server.http.Actor;
+import dev.karta.server.http.ApiError;
 import dev.karta.server.logs.LogSource;
 import dev.karta.server.logs.LogStore;
 import dev.karta.server.orgs.OrgQuota;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.projects.Projects;
-import dev.karta.server.http.ApiError;
 import dev.karta.server.store.Database;
 import java.time.Duration;
 import java.util.function.BiConsumer;

@@ -1,5 +1,8 @@
 package dev.karta.server.keys;
 
+import static dev.karta.server.http.Scope.ADMIN;
+import static dev.karta.server.http.Scope.READ;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.ApiKeyList;
 import dev.karta.api.CreateApiKey;
@@ -8,12 +11,17 @@ import dev.karta.api.Printable;
 import dev.karta.api.WhoAmI;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Idempotency;
+import dev.karta.server.http.Principal;
 import dev.karta.server.http.Requests;
+import dev.karta.server.http.Routes;
+import dev.karta.server.http.Scope;
+import io.javalin.config.JavalinConfig;
+import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import java.util.List;
 
 /** Handlers of {@code /whoami} and {@code /api_keys}. */
-public final class KeyRoutes {
+public final class KeyRoutes implements Routes {
     private static final int MAX_NAME = 100;
 
     private final ApiKeys keys;
@@ -24,6 +32,15 @@ public final class KeyRoutes {
         this.keys = keys;
         this.idempotency = idempotency;
         this.json = json;
+    }
+
+    @Override
+    public void register(JavalinConfig config) {
+        RoutesConfig r = config.routes;
+        r.get("/whoami", this::whoami, READ);
+        r.get("/api_keys", this::list, READ);
+        r.post("/api_keys", this::create, ADMIN);
+        r.delete("/api_keys/{id}", this::revoke, ADMIN);
     }
 
     public void whoami(Context ctx) {

@@ -2,6 +2,7 @@ package dev.karta.server.keys;
 
 import static dev.karta.server.store.Rows.instant;
 
+import dev.karta.server.http.Scope;
 import dev.karta.server.store.Database;
 import java.sql.ResultSet;
 import java.sql.SQLException;

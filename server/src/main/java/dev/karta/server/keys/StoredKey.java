@@ -1,5 +1,7 @@
 package dev.karta.server.keys;
 
+import dev.karta.server.http.Principal;
+import dev.karta.server.http.Scope;
 import java.time.Instant;
 
 /** A key row: identity, scope, digest and life-cycle times. Never holds the secret. */

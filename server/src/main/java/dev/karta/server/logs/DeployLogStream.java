@@ -2,9 +2,9 @@ package dev.karta.server.logs;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.karta.server.deploys.DeployRecord;
+import dev.karta.server.http.sse.Sse;
 import io.javalin.http.Context;
-import java.util.function.UnaryOperator;
+import java.util.function.Supplier;
 
 /**
  * Streams one deploy's build log over SSE on the project's {@link LogFeeds} feed: every entry of
@@ -22,19 +22,22 @@ public final class DeployLogStream {
         this.json = json;
     }
 
-    /** Starts following {@code deploy}; {@code refresh} re-reads it to learn when it has ended. */
-    public void follow(Context ctx, DeployRecord deploy, UnaryOperator<DeployRecord> refresh) {
-        Long lastEventId = LogFeeds.lastEventId(ctx);
-        feeds.follow(ctx, deploy.projectId(), new LogFilter(null, deploy.id()),
-                lastEventId == null ? 0 : lastEventId, deploy.id(), () -> {
-                    DeployRecord current = refresh.apply(deploy);
-                    return current.status().isTerminal() ? write(current) : null;
+    /**
+     * Starts following the log of deploy {@code deployId}; {@code ended} re-reads the deploy and
+     * answers its wire form once it has finished, null while it runs.
+     */
+    public void follow(Context ctx, String projectId, String deployId, Supplier<Object> ended) {
+        Long lastEventId = Sse.lastEventId(ctx);
+        feeds.follow(ctx, projectId, new LogFilter(null, deployId),
+                lastEventId == null ? 0 : lastEventId, deployId, () -> {
+                    Object finished = ended.get();
+                    return finished == null ? null : write(finished);
                 });
     }
 
-    private String write(DeployRecord deploy) {
+    private String write(Object deploy) {
         try {
-            return json.writeValueAsString(deploy.toWire());
+            return json.writeValueAsString(deploy);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }

@@ -7,6 +7,8 @@ import dev.karta.api.LogEntry;
 import dev.karta.server.Config;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Requests;
+import dev.karta.server.http.sse.Sse;
+import dev.karta.server.http.sse.SseStream;
 import dev.karta.server.keys.ApiKeys;
 import dev.karta.server.store.Threads;
 import io.javalin.http.Context;
@@ -151,37 +153,9 @@ public final class LogFeeds implements AutoCloseable {
         });
     }
 
-    /** The {@code Last-Event-ID} header as an entry id, null when absent; 400 when not a number. */
-    static Long lastEventId(Context ctx) {
-        String header = ctx.header("Last-Event-ID");
-        if (header == null || header.isBlank()) {
-            return null;
-        }
-        try {
-            long id = Long.parseLong(header.trim());
-            if (id < 0) {
-                throw new NumberFormatException();
-            }
-            return id;
-        } catch (NumberFormatException e) {
-            throw ApiError.badRequest("Last-Event-ID must be the id of a log entry (a number), got '" + header + "'");
-        }
-    }
-
     /** The SSE frame of an entry: its id as the event id, {@code event: log}, its JSON as data. */
     byte[] frame(LogEntry entry) {
-        return event(Long.toString(entry.id()), "log", write(entry));
-    }
-
-    static byte[] event(String id, String name, String data) {
-        StringBuilder out = new StringBuilder(data.length() + 48);
-        if (id != null) {
-            out.append("id: ").append(id).append('\n');
-        }
-        out.append("event: ").append(name).append('\n');
-        // JSON never holds a raw line break, so one data line is the whole payload.
-        out.append("data: ").append(data).append("\n\n");
-        return out.toString().getBytes(StandardCharsets.UTF_8);
+        return Sse.event(Long.toString(entry.id()), "log", write(entry));
     }
 
     private String write(Object value) {
@@ -235,7 +209,7 @@ public final class LogFeeds implements AutoCloseable {
         }
         for (Follower follower : followers) {
             if (keyIds.contains(follower.keyId)) {
-                follower.stream.endWith(event(null, "error", write(new ErrorBody("unauthorized",
+                follower.stream.endWith(Sse.event(null, "error", write(new ErrorBody("unauthorized",
                         "API key " + follower.keyId + " was revoked or deleted: this stream is closed"))));
             }
         }
@@ -580,7 +554,7 @@ public final class LogFeeds implements AutoCloseable {
                         break;
                     }
                 }
-                stream.enqueue(event(null, "end", end));
+                stream.enqueue(Sse.event(null, "end", end));
                 stream.end();
             } catch (RuntimeException e) {
                 LOG.warn("log stream end check failed: {}", e.toString());

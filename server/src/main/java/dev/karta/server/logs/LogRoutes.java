@@ -1,11 +1,15 @@
 package dev.karta.server.logs;
 
+import static dev.karta.server.http.Scope.READ;
+
 import dev.karta.api.Durations;
 import dev.karta.api.LogEntries;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Requests;
-import dev.karta.server.projects.ProjectRecord;
-import dev.karta.server.projects.Projects;
+import dev.karta.server.http.Routes;
+import dev.karta.server.http.sse.Sse;
+import io.javalin.config.JavalinConfig;
+import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import java.time.Instant;
 import java.util.Locale;
@@ -14,18 +18,30 @@ import java.util.Locale;
  * {@code GET /agent_projects/{p}/logs}: a window of the project's log as JSON, or with
  * {@code Accept: text/event-stream} or {@code ?tail=true} a live SSE tail (docs/logs.md).
  */
-public final class LogRoutes {
+public final class LogRoutes implements Routes {
     static final int DEFAULT_LIMIT = 100;
     static final int MAX_LIMIT = 10_000;
 
-    private final Projects projects;
+    /** Finds a caller's project by name: its id, or a 404 {@link ApiError}. */
+    @FunctionalInterface
+    public interface ProjectIds {
+        String require(String orgId, String projectName);
+    }
+
+    private final ProjectIds projects;
     private final LogStore store;
     private final LogFeeds feeds;
 
-    public LogRoutes(Projects projects, LogStore store, LogFeeds feeds) {
+    public LogRoutes(ProjectIds projects, LogStore store, LogFeeds feeds) {
         this.projects = projects;
         this.store = store;
         this.feeds = feeds;
+    }
+
+    @Override
+    public void register(JavalinConfig config) {
+        RoutesConfig r = config.routes;
+        r.get("/agent_projects/{project}/logs", this::logs, READ);
     }
 
     /**
@@ -34,7 +50,7 @@ public final class LogRoutes {
      * last {@code limit} entries, then follows.
      */
     public void logs(Context ctx) {
-        ProjectRecord project = projects.require(Requests.principal(ctx).orgId(), ctx.pathParam("project"));
+        String projectId = projects.require(Requests.principal(ctx).orgId(), ctx.pathParam("project"));
         LogSource source = source(ctx.queryParam("source"));
         Instant now = Instant.now();
         Instant since = time("since", ctx.queryParam("since"), now);
@@ -44,18 +60,18 @@ public final class LogRoutes {
         }
         int limit = Requests.limit(ctx, DEFAULT_LIMIT, MAX_LIMIT);
         if (!wantsTail(ctx)) {
-            ctx.json(new LogEntries(store.window(project.id(), since, until, source, limit)));
+            ctx.json(new LogEntries(store.window(projectId, since, until, source, limit)));
             return;
         }
         if (until != null) {
             throw ApiError.badRequest("until cannot be used with a live tail: a tail follows new entries");
         }
         LogFilter filter = new LogFilter(source, null);
-        Long lastEventId = LogFeeds.lastEventId(ctx);
+        Long lastEventId = Sse.lastEventId(ctx);
         long cursor = lastEventId != null ? lastEventId
-                : since != null ? store.cursorBefore(project.id(), since)
-                : store.cursorBeforeLast(project.id(), filter, limit);
-        feeds.follow(ctx, project.id(), filter, cursor, null, null);
+                : since != null ? store.cursorBefore(projectId, since)
+                : store.cursorBeforeLast(projectId, filter, limit);
+        feeds.follow(ctx, projectId, filter, cursor, null, null);
     }
 
     private static boolean wantsTail(Context ctx) {

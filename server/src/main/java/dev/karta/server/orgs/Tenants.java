@@ -1,11 +1,11 @@
 package dev.karta.server.orgs;
 
 import dev.karta.server.Ids;
-import dev.karta.server.audit.Actor;
 import dev.karta.server.audit.AuditLog;
+import dev.karta.server.http.Actor;
 import dev.karta.server.http.ApiError;
+import dev.karta.server.http.Scope;
 import dev.karta.server.keys.ApiKeys;
-import dev.karta.server.keys.Scope;
 import dev.karta.server.store.Database;
 import java.time.Instant;
 import java.util.Optional;

@@ -1,14 +1,21 @@
 package dev.karta.server.projects;
 
+import static dev.karta.server.http.Scope.ADMIN;
+import static dev.karta.server.http.Scope.READ;
+import static dev.karta.server.http.Scope.WRITE;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.CreateProject;
 import dev.karta.api.ProjectList;
 import dev.karta.server.http.Idempotency;
 import dev.karta.server.http.Requests;
+import dev.karta.server.http.Routes;
+import io.javalin.config.JavalinConfig;
+import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 
 /** Handlers of {@code /agent_projects} and {@code /agent_projects/{p}}. */
-public final class ProjectRoutes {
+public final class ProjectRoutes implements Routes {
     private final Projects projects;
     private final Idempotency idempotency;
     private final ObjectMapper json;
@@ -17,6 +24,15 @@ public final class ProjectRoutes {
         this.projects = projects;
         this.idempotency = idempotency;
         this.json = json;
+    }
+
+    @Override
+    public void register(JavalinConfig config) {
+        RoutesConfig r = config.routes;
+        r.get("/agent_projects", this::list, READ);
+        r.post("/agent_projects", this::create, WRITE);
+        r.get("/agent_projects/{project}", this::show, READ);
+        r.delete("/agent_projects/{project}", this::delete, ADMIN);
     }
 
     public void list(Context ctx) {

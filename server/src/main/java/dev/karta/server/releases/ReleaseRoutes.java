@@ -1,16 +1,22 @@
 package dev.karta.server.releases;
 
+import static dev.karta.server.http.Scope.ADMIN;
+import static dev.karta.server.http.Scope.READ;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.ReleaseList;
 import dev.karta.api.RollbackRequest;
 import dev.karta.server.http.Idempotency;
 import dev.karta.server.http.Requests;
+import dev.karta.server.http.Routes;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.Projects;
+import io.javalin.config.JavalinConfig;
+import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 
 /** Handlers of {@code …/releases}, {@code …/releases/{v}} and {@code …/rollback}. */
-public final class ReleaseRoutes {
+public final class ReleaseRoutes implements Routes {
     private final Releases releases;
     private final Projects projects;
     private final Idempotency idempotency;
@@ -21,6 +27,14 @@ public final class ReleaseRoutes {
         this.projects = projects;
         this.idempotency = idempotency;
         this.json = json;
+    }
+
+    @Override
+    public void register(JavalinConfig config) {
+        RoutesConfig r = config.routes;
+        r.get("/agent_projects/{project}/releases", this::list, READ);
+        r.get("/agent_projects/{project}/releases/{version}", this::show, READ);
+        r.post("/agent_projects/{project}/rollback", this::rollback, ADMIN);
     }
 
     public void list(Context ctx) {

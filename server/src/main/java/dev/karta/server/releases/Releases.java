@@ -3,7 +3,6 @@ package dev.karta.server.releases;
 import dev.karta.api.Commits;
 import dev.karta.api.RollbackResult;
 import dev.karta.server.Ids;
-import dev.karta.server.audit.Actor;
 import dev.karta.server.audit.AuditLog;
 import dev.karta.server.build.BuildFailed;
 import dev.karta.server.build.Detection;
@@ -12,6 +11,7 @@ import dev.karta.server.build.Tree;
 import dev.karta.server.deploys.DeployRecord;
 import dev.karta.server.deploys.DeployStatus;
 import dev.karta.server.deploys.DeployStore;
+import dev.karta.server.http.Actor;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.logs.LogSource;
 import dev.karta.server.logs.LogStore;
@@ -22,10 +22,12 @@ import java.time.Instant;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.jdbi.v3.core.Handle;
 
 /**
- * Activation and rollback: the atomic pointer flips. Each runs in one transaction with its audit
- * event and log entry, so the previous release keeps serving until that transaction commits.
+ * Creating releases and moving the project's pointer to one (activation, rollback): two steps, so
+ * a release can exist that no pointer moves to. The pointer flips run in one transaction with
+ * their audit event and log entry, so the previous release keeps serving until it commits.
  */
 public final class Releases {
     private static final Pattern VERSION = Pattern.compile("v?([1-9]\\d{0,8})");
@@ -51,41 +53,62 @@ public final class Releases {
 
     /**
      * Creates release {@code max + 1} from a finished build and points the project at it, marking
-     * the deploy succeeded. Throws, changing nothing, when the deploy is no longer building (its
-     * lease was lost to another server).
+     * the deploy succeeded, in one transaction. Throws, changing nothing, when the deploy is no
+     * longer building (its lease was lost to another server).
      */
     public ReleaseRecord activate(DeployRecord deploy, Tree tree, Detection detection) {
         ReleaseRecord release = db.inTransaction(h -> {
-            Instant now = Instant.now();
-            ProjectRecord project = projects.byId(h, deploy.projectId())
-                    .orElseThrow(() -> new IllegalStateException("project of " + deploy.id() + " is gone"));
-            int number = store.nextNumber(h, deploy.projectId());
-            // The build may have found this tree already on disk, used by a release retention is
-            // pruning right now: once the tree is locked, it either is still there (and retention
-            // will see this release) or is gone.
-            store.lockTree(h, tree.contentDigest());
-            if (!files.hasTree(tree.contentDigest())) {
-                throw new BuildFailed("the release tree " + tree.contentDigest() + " was pruned while this build ran; "
-                        + "deploy again");
-            }
-            ReleaseRecord created = new ReleaseRecord(Ids.next("rel"), deploy.projectId(), number, deploy.commitSha(),
-                    detection.harness(), detection.buildKind(), detection.imageRef(), tree.contentDigest(),
-                    deploy.source().wireName(), deploy.id(), now, now);
-            store.insert(h, created);
-            store.point(h, deploy.projectId(), created.id());
-            if (!deploys.finish(h, deploy.id(), DeployStatus.SUCCEEDED, number, null, now.toEpochMilli())) {
-                throw new IllegalStateException("deploy " + deploy.id() + " is no longer building");
-            }
-            Actor actor = new Actor(deploy.orgId(), deploy.actorKeyId(), null, null);
-            audit.append(h, actor, "release.activate", "project:" + project.name() + "/" + created.version());
-            String was = project.currentNumber() == null ? "" : ", was v" + project.currentNumber();
-            logs.append(h, deploy.projectId(), LogSource.RELEASE, deploy.id(), created.version(),
-                    "Release " + created.version() + " activated (commit " + Commits.shortSha(deploy.commitSha())
-                            + was + ")");
+            ReleaseRecord created = create(h, deploy, tree, detection);
+            point(h, deploy, created);
             return created;
         });
         logs.bus().publish(deploy.projectId());
         return release;
+    }
+
+    /**
+     * Creates release {@code max + 1} from a finished build and marks the deploy succeeded, inside
+     * the caller's transaction; no project points at the new release yet. Throws when the deploy is
+     * no longer building or its tree was pruned meanwhile.
+     */
+    public ReleaseRecord create(Handle h, DeployRecord deploy, Tree tree, Detection detection) {
+        Instant now = Instant.now();
+        projects.byId(h, deploy.projectId())
+                .orElseThrow(() -> new IllegalStateException("project of " + deploy.id() + " is gone"));
+        int number = store.nextNumber(h, deploy.projectId());
+        // The build may have found this tree already on disk, used by a release retention is
+        // pruning right now: once the tree is locked, it either is still there (and retention
+        // will see this release) or is gone.
+        store.lockTree(h, tree.contentDigest());
+        if (!files.hasTree(tree.contentDigest())) {
+            throw new BuildFailed("the release tree " + tree.contentDigest() + " was pruned while this build ran; "
+                    + "deploy again");
+        }
+        ReleaseRecord created = new ReleaseRecord(Ids.next("rel"), deploy.projectId(), number, deploy.commitSha(),
+                detection.harness(), detection.buildKind(), detection.imageRef(), tree.contentDigest(),
+                deploy.source().wireName(), deploy.id(), now, now);
+        store.insert(h, created);
+        if (!deploys.finish(h, deploy.id(), DeployStatus.SUCCEEDED, number, null, now.toEpochMilli())) {
+            throw new IllegalStateException("deploy " + deploy.id() + " is no longer building");
+        }
+        return created;
+    }
+
+    /**
+     * Points the project of {@code deploy} at {@code release}, inside the caller's transaction, with
+     * the {@code release.activate} audit event and the project log entry. The caller publishes the
+     * log bus after commit.
+     */
+    public void point(Handle h, DeployRecord deploy, ReleaseRecord release) {
+        ProjectRecord project = projects.byId(h, deploy.projectId())
+                .orElseThrow(() -> new IllegalStateException("project of " + deploy.id() + " is gone"));
+        store.point(h, deploy.projectId(), release.id());
+        Actor actor = new Actor(deploy.orgId(), deploy.actorKeyId(), null, null);
+        audit.append(h, actor, "release.activate", "project:" + project.name() + "/" + release.version());
+        String was = project.currentNumber() == null ? "" : ", was v" + project.currentNumber();
+        logs.append(h, deploy.projectId(), LogSource.RELEASE, deploy.id(), release.version(),
+                "Release " + release.version() + " activated (commit " + Commits.shortSha(deploy.commitSha())
+                        + was + ")");
     }
 
     /**

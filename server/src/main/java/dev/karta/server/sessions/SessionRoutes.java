@@ -1,5 +1,8 @@
 package dev.karta.server.sessions;
 
+import static dev.karta.server.http.Scope.READ;
+import static dev.karta.server.http.Scope.WRITE;
+
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -11,8 +14,12 @@ import dev.karta.api.SessionList;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Idempotency;
 import dev.karta.server.http.Requests;
+import dev.karta.server.http.Routes;
+import dev.karta.server.http.sse.Sse;
 import dev.karta.server.keys.ApiKeys;
 import dev.karta.server.store.Digests;
+import io.javalin.config.JavalinConfig;
+import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -30,7 +37,7 @@ import org.slf4j.LoggerFactory;
  * {@code message.delta} events then {@code message.completed} (or {@code error}). Errors found
  * before the turn starts (validation, 404, 409, 503) are plain JSON answers either way.
  */
-public final class SessionRoutes {
+public final class SessionRoutes implements Routes {
     private static final Logger LOG = LoggerFactory.getLogger(SessionRoutes.class);
     static final int MAX_METADATA_KEYS = 50;
     static final int MAX_METADATA_KEY_CHARS = 64;
@@ -38,6 +45,7 @@ public final class SessionRoutes {
 
     /** How often a streamed turn re-checks its key against the database (revocations elsewhere). */
     private static final long KEY_CHECK_MS = 5000;
+    private static final byte[] WAITING = ": waiting\n\n".getBytes(StandardCharsets.UTF_8);
 
     private final Sessions sessions;
     private final Idempotency idempotency;
@@ -49,6 +57,16 @@ public final class SessionRoutes {
         this.idempotency = idempotency;
         this.json = json;
         this.keys = keys;
+    }
+
+    @Override
+    public void register(JavalinConfig config) {
+        RoutesConfig r = config.routes;
+        r.post("/v1/projects/{project}/sessions", this::create, WRITE);
+        r.get("/v1/projects/{project}/sessions", this::list, READ);
+        r.get("/v1/projects/{project}/sessions/{id}", this::show, READ);
+        r.delete("/v1/projects/{project}/sessions/{id}", this::end, WRITE);
+        r.post("/v1/projects/{project}/sessions/{id}/messages", this::message, WRITE);
     }
 
     public void create(Context ctx) {
@@ -192,9 +210,7 @@ public final class SessionRoutes {
             messageId = id;
             started = true;
             ctx.status(200);
-            ctx.res().setContentType("text/event-stream;charset=utf-8");
-            ctx.res().setHeader("Cache-Control", "no-cache");
-            ctx.res().setHeader("X-Accel-Buffering", "no");
+            Sse.startResponse(ctx.res());
             try {
                 out = ctx.res().getOutputStream();
                 out.flush();
@@ -210,26 +226,26 @@ public final class SessionRoutes {
 
         @Override
         public void waiting() {
-            write(": waiting\n\n");
+            write(WAITING);
         }
 
         void send(String event, Object data) {
             try {
-                write("event: " + event + "\ndata: " + json.writeValueAsString(data) + "\n\n");
+                write(Sse.event(null, event, json.writeValueAsString(data)));
             } catch (JsonProcessingException e) {
                 throw new IllegalStateException(e);
             }
         }
 
-        private void write(String frame) {
+        private void write(byte[] frame) {
             if (gone || out == null) {
                 return;
             }
             if (!keyStillValid()) {
-                String error = "event: error\ndata: {\"error\":\"unauthorized\",\"message\":\"API key " + keyId
-                        + " was revoked or deleted: this stream is closed\"}\n\n";
+                byte[] error = Sse.event(null, "error", "{\"error\":\"unauthorized\",\"message\":\"API key " + keyId
+                        + " was revoked or deleted: this stream is closed\"}");
                 try {
-                    out.write(error.getBytes(StandardCharsets.UTF_8));
+                    out.write(error);
                     out.flush();
                 } catch (IOException e) {
                     LOG.debug("event stream of turn {} gone before its error: {}", messageId, e.toString());
@@ -238,7 +254,7 @@ public final class SessionRoutes {
                 return;
             }
             try {
-                out.write(frame.getBytes(StandardCharsets.UTF_8));
+                out.write(frame);
                 out.flush();
             } catch (IOException e) {
                 clientGone(e);

@@ -1,18 +1,23 @@
 package dev.karta.server.usage;
 
+import static dev.karta.server.http.Scope.READ;
+
 import dev.karta.server.build.ReleaseFiles;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Requests;
+import dev.karta.server.http.Routes;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.Projects;
 import dev.karta.server.store.Database;
+import io.javalin.config.JavalinConfig;
+import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import java.time.YearMonth;
 import java.time.ZoneOffset;
 import java.util.regex.Pattern;
 
 /** Handler of {@code GET /agent_projects/{p}/usage?period=YYYY-MM} (default: this month, UTC). */
-public final class UsageRoutes {
+public final class UsageRoutes implements Routes {
     private static final Pattern PERIOD = Pattern.compile("(\\d{4})-(0[1-9]|1[0-2])");
 
     private final Projects projects;
@@ -21,6 +26,12 @@ public final class UsageRoutes {
     public UsageRoutes(Database db, Projects projects, ReleaseFiles files) {
         this.projects = projects;
         this.store = new UsageStore(db, files);
+    }
+
+    @Override
+    public void register(JavalinConfig config) {
+        RoutesConfig r = config.routes;
+        r.get("/agent_projects/{project}/usage", this::show, READ);
     }
 
     public void show(Context ctx) {

@@ -6,7 +6,7 @@ import dev.karta.server.Config;
 import dev.karta.server.build.ReleaseFiles;
 import dev.karta.server.build.TarBuilder;
 import dev.karta.server.build.Tree;
-import dev.karta.server.ingest.git.RepoStore;
+import dev.karta.server.repos.RepoStore;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;

@@ -6,9 +6,11 @@ import static org.awaitility.Awaitility.await;
 
 import at.favre.lib.crypto.bcrypt.BCrypt;
 import dev.karta.server.Config;
-import dev.karta.server.audit.Actor;
 import dev.karta.server.audit.AuditLog;
+import dev.karta.server.http.Actor;
 import dev.karta.server.http.ApiError;
+import dev.karta.server.http.Principal;
+import dev.karta.server.http.Scope;
 import dev.karta.server.orgs.Tenants;
 import dev.karta.server.store.Database;
 import java.nio.file.Path;

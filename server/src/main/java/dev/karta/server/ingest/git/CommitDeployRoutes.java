@@ -1,5 +1,7 @@
 package dev.karta.server.ingest.git;
 
+import static dev.karta.server.http.Scope.WRITE;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.DeployAccepted;
@@ -8,10 +10,14 @@ import dev.karta.server.deploys.DeploySource;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Idempotency;
 import dev.karta.server.http.Requests;
+import dev.karta.server.http.Routes;
 import dev.karta.server.ingest.Ingest;
-import dev.karta.server.ingest.github.BoundRepos;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.Projects;
+import dev.karta.server.repos.BoundRepos;
+import dev.karta.server.repos.GitRepos;
+import io.javalin.config.JavalinConfig;
+import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 
 /**
@@ -22,7 +28,7 @@ import io.javalin.http.Context;
  * repository that does not answer within the resolve timeout does not hold the request: the
  * deploy is accepted with the abbreviated SHA and its build resolves it.
  */
-public final class CommitDeployRoutes {
+public final class CommitDeployRoutes implements Routes {
     private final Ingest ingest;
     private final Projects projects;
     private final GitRepos repos;
@@ -38,6 +44,12 @@ public final class CommitDeployRoutes {
         this.bound = bound;
         this.idempotency = idempotency;
         this.json = json;
+    }
+
+    @Override
+    public void register(JavalinConfig config) {
+        RoutesConfig r = config.routes;
+        r.post("/agent_projects/{project}/deploys", this::create, WRITE);
     }
 
     public void create(Context ctx) {

@@ -1,11 +1,11 @@
 package dev.karta.server.ingest.git;
 
 import dev.karta.server.Ids;
-import dev.karta.server.audit.Actor;
+import dev.karta.server.http.Actor;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Authenticator;
-import dev.karta.server.keys.Principal;
-import dev.karta.server.keys.Scope;
+import dev.karta.server.http.Principal;
+import dev.karta.server.http.Scope;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.Projects;
 import jakarta.servlet.Filter;

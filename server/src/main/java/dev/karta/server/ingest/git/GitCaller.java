@@ -1,7 +1,7 @@
 package dev.karta.server.ingest.git;
 
-import dev.karta.server.audit.Actor;
-import dev.karta.server.keys.Principal;
+import dev.karta.server.http.Actor;
+import dev.karta.server.http.Principal;
 import dev.karta.server.projects.ProjectRecord;
 import jakarta.servlet.http.HttpServletRequest;
 import java.util.Objects;

@@ -3,11 +3,14 @@ package dev.karta.server.ingest.git;
 import dev.karta.server.audit.AuditLog;
 import dev.karta.server.deploys.DeployStore;
 import dev.karta.server.http.Authenticator;
+import dev.karta.server.http.Routes;
 import dev.karta.server.ingest.Ingest;
 import dev.karta.server.logs.LogStore;
 import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.projects.Projects;
+import dev.karta.server.repos.GitRepos;
 import dev.karta.server.store.Database;
+import io.javalin.config.JavalinConfig;
 import jakarta.servlet.DispatcherType;
 import java.io.IOException;
 import java.time.Duration;
@@ -24,7 +27,7 @@ import org.eclipse.jgit.transport.UploadPack;
  * Jetty context behind {@link GitAuthFilter}. The project comes from the checked caller, not from
  * the URL JGit sees, so a request can only reach the repository the filter admitted it to.
  */
-public final class GitHttp {
+public final class GitHttp implements Routes {
     /** A build silent this long gets a "still building" line (Jetty drops connections idle for 30 s). */
     private static final Duration HEARTBEAT = Duration.ofSeconds(10);
 
@@ -47,8 +50,14 @@ public final class GitHttp {
                 audit, logs, maxPackBytes);
     }
 
+    /** Git smart HTTP is a servlet beside Javalin's: its own auth filter and request log. */
+    @Override
+    public void register(JavalinConfig config) {
+        config.jetty.modifyServletContextHandler(this::mount);
+    }
+
     /** Adds the git servlet and its auth filter to Javalin's servlet context. */
-    public void mount(ServletContextHandler context) {
+    void mount(ServletContextHandler context) {
         GitServlet servlet = new GitServlet();
         servlet.setRepositoryResolver((req, name) -> {
             try {

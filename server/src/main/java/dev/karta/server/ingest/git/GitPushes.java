@@ -12,6 +12,7 @@ import dev.karta.server.logs.LogStore;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.projects.Projects;
+import dev.karta.server.repos.GitRepos;
 import dev.karta.server.store.Database;
 import java.io.IOException;
 import java.util.ArrayList;

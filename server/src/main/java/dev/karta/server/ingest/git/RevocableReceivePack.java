@@ -1,5 +1,6 @@
 package dev.karta.server.ingest.git;
 
+import dev.karta.server.repos.RepoStore;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,5 +1,7 @@
 package dev.karta.server.ingest.upload;
 
+import static dev.karta.server.http.Scope.WRITE;
+
 import dev.karta.server.build.ArchiveRejected;
 import dev.karta.server.build.ReleaseFiles;
 import dev.karta.server.build.Tree;
@@ -8,8 +10,11 @@ import dev.karta.server.deploys.DeploySource;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Idempotency;
 import dev.karta.server.http.Requests;
+import dev.karta.server.http.Routes;
 import dev.karta.server.ingest.Ingest;
 import dev.karta.server.projects.Projects;
+import io.javalin.config.JavalinConfig;
+import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -25,7 +30,7 @@ import java.util.regex.Pattern;
  * records the deploy: a refused ingest leaves neither behind. Only a clean archive reaches
  * {@link Ingest}.
  */
-public final class UploadRoutes {
+public final class UploadRoutes implements Routes {
     private static final Set<String> GZIP_TYPES = Set.of("application/gzip", "application/x-gzip",
             "application/x-tar+gzip", "application/x-compressed-tar", "application/octet-stream");
     private static final Pattern COMMIT = Pattern.compile("[0-9a-fA-F]{4,64}");
@@ -40,6 +45,12 @@ public final class UploadRoutes {
         this.files = files;
         this.idempotency = idempotency;
         this.maxArchiveBytes = maxArchiveBytes;
+    }
+
+    @Override
+    public void register(JavalinConfig config) {
+        RoutesConfig r = config.routes;
+        r.post("/agent_projects/{project}/releases", this::publish, WRITE);
     }
 
     public void publish(Context ctx) throws IOException {
@@ -84,7 +95,7 @@ public final class UploadRoutes {
         try {
             return incoming.extract();
         } catch (ArchiveRejected e) {
-            throw e.toApiError();
+            throw new ApiError(e.tooLarge() ? ApiError.Kind.TOO_LARGE : ApiError.Kind.UNPROCESSABLE, e.rule(), e.getMessage());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

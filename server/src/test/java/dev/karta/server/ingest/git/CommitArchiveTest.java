@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.karta.server.Config.ArchiveLimits;
 import dev.karta.server.build.BuildFailed;
+import dev.karta.server.repos.CommitArchive;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

@@ -1,0 +1,135 @@
+package dev.karta.server.builds;
+
+import dev.karta.server.Ids;
+import dev.karta.server.deploys.DeployRecord;
+import dev.karta.server.deploys.DeploySource;
+import dev.karta.server.deploys.DeployStatus;
+import dev.karta.server.deploys.DeployStore;
+import dev.karta.server.logs.LogSource;
+import dev.karta.server.logs.LogStore;
+import dev.karta.server.store.Database;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import org.jdbi.v3.core.Handle;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The persistent build queue. Claims are transactions guarded by the partial unique index
+ * {@code deploys_one_building_per_project}, so two servers can never build one project at once.
+ * A claimed deploy carries a lease its worker renews; a build whose lease ran out (its server
+ * died) is retried once, or failed with the reason. No org runs more than its share of builds at
+ * once ({@code --max-builds-per-org}, counted over the database, so across replicas), so one
+ * tenant's slow builds cannot hold every worker while another tenant waits.
+ */
+public final class BuildQueue {
+    private static final Logger LOG = LoggerFactory.getLogger(BuildQueue.class);
+    static final int MAX_ATTEMPTS = 2;
+
+    private final Database db;
+    private final DeployStore store;
+    private final LogStore logs;
+    private final Duration lease;
+    private final int buildsPerOrg;
+
+    public BuildQueue(Database db, DeployStore store, LogStore logs, Duration lease, int buildsPerOrg) {
+        if (buildsPerOrg < 1) {
+            throw new IllegalArgumentException("builds per org must be at least 1");
+        }
+        this.db = db;
+        this.store = store;
+        this.logs = logs;
+        this.lease = lease;
+        this.buildsPerOrg = buildsPerOrg;
+    }
+
+    public Duration lease() {
+        return lease;
+    }
+
+    /** Records a queued deploy inside the caller's transaction, superseding older queued ones. */
+    public DeployRecord enqueue(Handle h, String projectId, String commitSha, DeploySource source, String artifact,
+                                String contentDigest, String actorKeyId) {
+        return store.enqueue(h, Ids.next("dep"), projectId, commitSha, source, artifact, contentDigest, actorKeyId,
+                System.currentTimeMillis());
+    }
+
+    /** Takes the oldest runnable deploy, or empty when none may start now. */
+    Optional<DeployRecord> claimNext() {
+        try {
+            return db.inTransaction(h -> {
+                Optional<DeployStore.Claimable> next = store.nextClaimable(h, buildsPerOrg);
+                if (next.isEmpty()) {
+                    return Optional.empty();
+                }
+                store.lockOrg(h, next.get().orgId());
+                if (store.buildingOfOrg(h, next.get().orgId()) >= buildsPerOrg) {
+                    return Optional.empty(); // another server took the org's last slot meanwhile
+                }
+                long now = System.currentTimeMillis();
+                if (!store.claim(h, next.get().deployId(), now, now + lease.toMillis())) {
+                    return Optional.empty();
+                }
+                return store.byId(h, next.get().deployId());
+            });
+        } catch (RuntimeException e) {
+            if (Database.isUniqueViolation(e)) {
+                return Optional.empty();
+            }
+            throw e;
+        }
+    }
+
+    void renew(String deployId) {
+        store.renewLease(deployId, System.currentTimeMillis() + lease.toMillis());
+    }
+
+    /**
+     * Retries or fails builds whose lease has run out. With {@code all}, every building deploy is
+     * taken as interrupted: right for SQLite at start-up, where no other server shares the file.
+     */
+    void recover(boolean all) {
+        long now = System.currentTimeMillis();
+        List<DeployRecord> expired = db.withHandle(h -> store.expiredBuilds(h, all ? Long.MAX_VALUE : now));
+        for (DeployRecord deploy : expired) {
+            String message = db.inTransaction(h -> {
+                String outcome;
+                if (store.hasNewerQueued(h, deploy)) {
+                    store.finish(h, deploy.id(), DeployStatus.SUPERSEDED, null,
+                            "interrupted, and superseded by a newer deploy", now);
+                    outcome = "Build interrupted (its server stopped); a newer deploy supersedes it";
+                } else if (deploy.attempts() < MAX_ATTEMPTS) {
+                    store.requeue(h, deploy.id());
+                    outcome = "Build interrupted (its server stopped); queued again";
+                } else {
+                    store.finish(h, deploy.id(), DeployStatus.FAILED, null,
+                            "build interrupted " + deploy.attempts() + " times: the server running it stopped", now);
+                    outcome = "Build failed: interrupted " + deploy.attempts() + " times; giving up";
+                }
+                logs.append(h, deploy.projectId(), LogSource.BUILD, deploy.id(), null, outcome);
+                return outcome;
+            });
+            LOG.warn("deploy {} of {}: {}", deploy.id(), deploy.projectName(), message);
+            logs.bus().publish(deploy.projectId());
+        }
+    }
+
+    /**
+     * Ends a deploy as failed (or canceled) with its reason, logged in the same transaction so a
+     * follower that sees the deploy ended also sees why. Does nothing if it already ended.
+     */
+    void finish(DeployRecord deploy, DeployStatus status, String reason) {
+        boolean changed = db.inTransaction(h -> {
+            boolean ended = store.finish(h, deploy.id(), status, null, reason, System.currentTimeMillis());
+            if (ended) {
+                logs.append(h, deploy.projectId(), LogSource.BUILD, deploy.id(), null,
+                        (status == DeployStatus.FAILED ? "Build failed: " : "Build " + status.wireName() + ": ") + reason);
+            }
+            return ended;
+        });
+        if (changed) {
+            logs.bus().publish(deploy.projectId());
+        }
+    }
+}

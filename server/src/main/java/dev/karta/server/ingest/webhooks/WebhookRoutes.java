@@ -1,0 +1,359 @@
+package dev.karta.server.ingest.webhooks;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.karta.server.audit.AuditLog;
+import dev.karta.server.deploys.DeployRecord;
+import dev.karta.server.deploys.DeploySource;
+import dev.karta.server.http.Actor;
+import dev.karta.server.http.ApiError;
+import dev.karta.server.http.Requests;
+import dev.karta.server.http.Routes;
+import dev.karta.server.ingest.Ingest;
+import dev.karta.server.logs.LogSource;
+import dev.karta.server.logs.LogStore;
+import dev.karta.server.repos.Bindings;
+import dev.karta.server.repos.RepoUrl;
+import dev.karta.server.store.Database;
+import dev.karta.server.store.Digests;
+import io.javalin.config.JavalinConfig;
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.security.InvalidKeyException;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.regex.Pattern;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+import org.jdbi.v3.core.Handle;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code POST /webhooks/github}: GitHub's {@code push} and {@code ping} deliveries, without an
+ * API key. The raw body, read here byte for byte up to the configured cap, must carry the
+ * HMAC-SHA256 of the bound project's webhook secret in {@code X-Hub-Signature-256}; the
+ * repository in the payload picks the candidate bindings (GitHub bindings by
+ * {@code repository.full_name}, git-URL bindings by {@code clone_url}, {@code ssh_url},
+ * {@code html_url} or {@code git_url}). A missing or wrong signature, or a repository no
+ * binding accepts, is the same 401: nothing is queued and nothing says which repositories are
+ * bound. A push to the bound branch deploys {@code after} (source {@code webhook}); other
+ * branches, tags, deletions and other events are answered 200 and ignored, saying why. Each
+ * {@code X-GitHub-Delivery} is processed once: the delivery row is written in the transaction
+ * that queues the deploy, under a unique key, so a redelivery queues nothing. So is each body, per
+ * project: the row also holds the SHA-256 of the signed raw body under a unique index, so a
+ * captured delivery replayed under a new delivery id (to redeploy an old commit) queues nothing
+ * either. Rows live as long as their project, so both windows are the project's lifetime. A real
+ * force push back to an older commit still deploys: its body differs ({@code before}, at least).
+ */
+public final class WebhookRoutes implements Routes {
+    private static final Logger LOG = LoggerFactory.getLogger(WebhookRoutes.class);
+    private static final Pattern DELIVERY = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
+    private static final Pattern EVENT = Pattern.compile("[a-z_]{1,64}");
+    private static final Pattern FULL_SHA = Pattern.compile("[0-9a-f]{40}");
+    private static final String NULL_SHA = "0".repeat(40);
+    private static final String SIGNATURE_PREFIX = "sha256=";
+    private static final long DRAIN_BYTES = 16L << 20;
+
+    /** What the webhook did with a delivery: {@code deployed}, {@code ignored}, {@code duplicate} or {@code pong}. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    record Answer(String delivery, String event, String project, String outcome, String message, String deployId,
+                  String commitSha) {
+    }
+
+    /** A delivery (or the same body under another delivery id) processed before; its transaction rolls back. */
+    private static final class DuplicateDelivery extends RuntimeException {
+        private final String earlier;
+
+        /** {@code earlier}: the delivery id that first brought the same body, null for the same delivery id. */
+        DuplicateDelivery(String earlier) {
+            super(null, null, false, false);
+            this.earlier = earlier;
+        }
+    }
+
+    /** One verified delivery: its id and the digest of its raw body. */
+    private record Delivery(String id, String bodyDigest) {
+    }
+
+    private final Database db;
+    private final Bindings bindings;
+    private final Ingest ingest;
+    private final AuditLog audit;
+    private final LogStore logs;
+    private final ObjectMapper json;
+    private final long maxBytes;
+
+    public WebhookRoutes(Database db, Bindings bindings, Ingest ingest, AuditLog audit, LogStore logs,
+                         ObjectMapper json, long maxBytes) {
+        this.db = db;
+        this.bindings = bindings;
+        this.ingest = ingest;
+        this.audit = audit;
+        this.logs = logs;
+        this.json = json;
+        this.maxBytes = maxBytes;
+    }
+
+    @Override
+    public void register(JavalinConfig config) {
+        RoutesConfig r = config.routes;
+        // No scope: GitHub signs deliveries with the binding's secret instead of sending a key.
+        r.post("/webhooks/github", this::receive);
+    }
+
+    public void receive(Context ctx) throws IOException {
+        byte[] body = rawBody(ctx);
+        String signature = ctx.header("X-Hub-Signature-256");
+        if (signature == null || signature.isBlank()) {
+            throw ApiError.unauthorized("missing X-Hub-Signature-256: give the GitHub webhook the secret that "
+                    + "karta repo bind printed");
+        }
+        String type = ctx.contentType() == null ? "" : ctx.contentType().split(";")[0].trim().toLowerCase(Locale.ROOT);
+        if (!type.isEmpty() && !type.equals("application/json")) {
+            throw new ApiError(ApiError.Kind.UNSUPPORTED_MEDIA_TYPE, "expected Content-Type application/json, got '"
+                    + type + "': set the webhook's content type to application/json");
+        }
+        JsonNode payload = parse(body);
+        Bindings.Binding binding = verify(payload, body, signature);
+
+        String event = ctx.header("X-GitHub-Event");
+        if (event == null || !EVENT.matcher(event).matches()) {
+            throw ApiError.badRequest("missing or malformed X-GitHub-Event header");
+        }
+        String deliveryId = ctx.header("X-GitHub-Delivery");
+        if (deliveryId == null || !DELIVERY.matcher(deliveryId).matches()) {
+            throw ApiError.badRequest("missing or malformed X-GitHub-Delivery header");
+        }
+        Delivery delivery = new Delivery(deliveryId, Digests.sha256Hex(body));
+        Actor actor = new Actor(binding.orgId(), null, Requests.requestId(ctx), ctx.ip());
+        Answer answer = switch (event) {
+            case "ping" -> settle(actor, binding, delivery, event, "pong",
+                    "webhook for " + binding.projectName() + " is set up: pushes to '" + binding.branch() + "' deploy");
+            case "push" -> push(actor, binding, delivery, payload);
+            default -> settle(actor, binding, delivery, event, "ignored",
+                    "event '" + event + "' does not deploy: only push (and ping) are used");
+        };
+        LOG.info("webhook delivery {} ({}) for {}: {}", deliveryId, event, binding.projectName(), answer.outcome());
+        ctx.status(answer.outcome().equals("deployed") ? 202 : 200).json(answer);
+    }
+
+    private Answer push(Actor actor, Bindings.Binding binding, Delivery delivery, JsonNode payload) {
+        String ref = payload.path("ref").asText("");
+        String after = payload.path("after").asText("").toLowerCase(Locale.ROOT);
+        if (ref.isEmpty()) {
+            throw ApiError.badRequest("push payload has no 'ref'");
+        }
+        String wanted = "refs/heads/" + binding.branch();
+        if (payload.path("deleted").asBoolean(false) || after.equals(NULL_SHA)) {
+            return settle(actor, binding, delivery, "push", "ignored", "deletion of " + ref + " does not deploy");
+        }
+        if (ref.startsWith("refs/tags/")) {
+            return settle(actor, binding, delivery, "push", "ignored", "tag push (" + ref + ") does not deploy; "
+                    + "pushes to branch '" + binding.branch() + "' do");
+        }
+        if (!ref.equals(wanted)) {
+            return settle(actor, binding, delivery, "push", "ignored", "push to " + ref + " does not deploy; "
+                    + "pushes to branch '" + binding.branch() + "' do");
+        }
+        if (!FULL_SHA.matcher(after).matches()) {
+            throw ApiError.badRequest("push payload has no valid 'after' commit (40 hex digits)");
+        }
+        try {
+            DeployRecord deploy = ingest.accept(actor, binding.projectName(), false,
+                    new Ingest.Arrival(DeploySource.WEBHOOK, after, null, null,
+                            "GitHub push to " + binding.branch() + " (delivery " + delivery.id() + ")"),
+                    (h, queued) -> {
+                        claim(h, binding, delivery, "push", "deployed", queued.id());
+                        audit.append(h, actor, "webhook.push", "project:" + binding.projectName() + "/delivery:"
+                                + delivery.id() + "/" + queued.id());
+                    });
+            return new Answer(delivery.id(), "push", binding.projectName(), "deployed", "deploy " + deploy.id()
+                    + " of " + after + " queued", deploy.id(), after);
+        } catch (DuplicateDelivery e) {
+            return duplicate(binding, delivery, "push", e);
+        }
+    }
+
+    /** Records a delivery that queues nothing (ping, ignored push, other event), once. */
+    private Answer settle(Actor actor, Bindings.Binding binding, Delivery delivery, String event, String outcome,
+                          String message) {
+        try {
+            db.inTransaction(h -> {
+                claim(h, binding, delivery, event, outcome, null);
+                audit.append(h, actor, "webhook." + event, "project:" + binding.projectName() + "/delivery:"
+                        + delivery.id());
+                logs.append(h, binding.projectId(), LogSource.SYSTEM, null, null, "GitHub webhook delivery "
+                        + delivery.id() + " (" + event + "): " + message);
+                return null;
+            });
+        } catch (DuplicateDelivery e) {
+            return duplicate(binding, delivery, event, e);
+        } catch (RuntimeException e) {
+            if (Database.isUniqueViolation(e)) {
+                return duplicate(binding, delivery, event, null);
+            }
+            throw e;
+        }
+        logs.bus().publish(binding.projectId());
+        return new Answer(delivery.id(), event, binding.projectName(), outcome, message, null, null);
+    }
+
+    private static Answer duplicate(Bindings.Binding binding, Delivery delivery, String event, DuplicateDelivery why) {
+        String message = why != null && why.earlier != null
+                ? "this payload was already processed (as delivery " + why.earlier + "); nothing queued"
+                : "delivery " + delivery.id() + " was already processed; nothing queued";
+        return new Answer(delivery.id(), event, binding.projectName(), "duplicate", message, null, null);
+    }
+
+    /**
+     * Inserts the delivery row, or throws {@link DuplicateDelivery} when its delivery id, or its
+     * body for this project, was seen before. Two racing copies both pass the look-ups on
+     * PostgreSQL; the primary key or the unique body index then fails one of them, and
+     * {@link Ingest} retries it once, when the look-up sees the other.
+     */
+    private static void claim(Handle h, Bindings.Binding binding, Delivery delivery, String event, String outcome,
+                              String deployId) {
+        boolean seen = h.createQuery("SELECT COUNT(*) FROM webhook_deliveries WHERE delivery_id = :d")
+                .bind("d", delivery.id()).mapTo(Long.class).one() > 0;
+        if (seen) {
+            throw new DuplicateDelivery(null);
+        }
+        h.createQuery("SELECT delivery_id FROM webhook_deliveries WHERE project_id = :p AND body_digest = :digest")
+                .bind("p", binding.projectId())
+                .bind("digest", delivery.bodyDigest())
+                .mapTo(String.class)
+                .findFirst()
+                .ifPresent(earlier -> {
+                    throw new DuplicateDelivery(earlier);
+                });
+        h.createUpdate("""
+                        INSERT INTO webhook_deliveries (delivery_id, project_id, event, outcome, deploy_id, received_at,
+                                                        body_digest)
+                        VALUES (:d, :p, :e, :o, :deploy, :now, :digest)
+                        """)
+                .bind("d", delivery.id())
+                .bind("digest", delivery.bodyDigest())
+                .bind("p", binding.projectId())
+                .bind("e", event)
+                .bind("o", outcome)
+                .bind("deploy", deployId)
+                .bind("now", System.currentTimeMillis())
+                .execute();
+    }
+
+    /**
+     * The binding whose secret signed {@code body}. Every binding of the payload's repository is
+     * tried, compared in constant time; none matching is a 401 that does not say whether the
+     * repository is bound at all.
+     */
+    private Bindings.Binding verify(JsonNode payload, byte[] body, String signature) {
+        byte[] given = signature.trim().toLowerCase(Locale.ROOT).getBytes(StandardCharsets.US_ASCII);
+        Bindings.Binding match = null;
+        for (Bindings.Binding candidate : bindings.matching(keys(payload.path("repository")))) {
+            byte[] expected = (SIGNATURE_PREFIX + hmac(candidate.secret(), body)).getBytes(StandardCharsets.US_ASCII);
+            if (MessageDigest.isEqual(expected, given) && match == null) {
+                match = candidate;
+            }
+        }
+        if (match == null) {
+            throw ApiError.unauthorized("X-Hub-Signature-256 does not match: no bound project of this repository has "
+                    + "that webhook secret (check the repository binding and the secret)");
+        }
+        return match;
+    }
+
+    /** The binding keys the payload's repository can match: its full name, and its URLs for git bindings. */
+    private static Set<String> keys(JsonNode repository) {
+        Set<String> keys = new LinkedHashSet<>();
+        String fullName = repository.path("full_name").asText("");
+        if (!fullName.isEmpty()) {
+            keys.add(RepoUrl.githubKey(fullName));
+        }
+        for (String field : List.of("clone_url", "ssh_url", "html_url", "git_url")) {
+            JsonNode url = repository.get(field);
+            if (url != null && url.isTextual()) {
+                RepoUrl.keyOf(url.asText()).ifPresent(keys::add);
+            }
+        }
+        return keys;
+    }
+
+    static String hmac(String secret, byte[] body) {
+        try {
+            Mac mac = Mac.getInstance("HmacSHA256");
+            mac.init(new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
+            return Digests.hex(mac.doFinal(body));
+        } catch (NoSuchAlgorithmException | InvalidKeyException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private JsonNode parse(byte[] body) {
+        if (body.length == 0) {
+            throw ApiError.badRequest("request body is empty: GitHub sends the event as JSON");
+        }
+        try {
+            JsonNode payload = json.readTree(body);
+            if (payload == null || !payload.isObject()) {
+                throw ApiError.badRequest("webhook payload must be a JSON object");
+            }
+            return payload;
+        } catch (JsonProcessingException e) {
+            throw new ApiError(ApiError.Kind.BAD_REQUEST, "malformed_json", "webhook payload is not valid JSON");
+        } catch (IOException e) {
+            throw ApiError.badRequest("could not read the webhook payload");
+        }
+    }
+
+    /**
+     * The body exactly as sent, read from the servlet stream (Javalin's {@code ctx.body()} is
+     * capped at the JSON limit and may decode it): 413 past {@code maxBytes}.
+     */
+    private byte[] rawBody(Context ctx) throws IOException {
+        long declared = ctx.req().getContentLengthLong();
+        int cap = (int) Math.min(maxBytes, Integer.MAX_VALUE - 16);
+        try (InputStream in = ctx.req().getInputStream()) {
+            if (declared > maxBytes) {
+                throw tooLarge(in, declared);
+            }
+            byte[] bytes = in.readNBytes(cap + 1);
+            if (bytes.length > cap) {
+                throw tooLarge(in, declared);
+            }
+            return bytes;
+        }
+    }
+
+    /**
+     * The 413, after reading and dropping what is left of the body up to {@value #DRAIN_BYTES}
+     * bytes. Answering while the client is still sending makes the server close a connection
+     * with unread data, and the client's TCP stack then discards the 413 it had not read yet
+     * (the client sees a reset or "no bytes", not the answer). A larger body is not drained: its
+     * sender gets the closed connection.
+     */
+    private ApiError tooLarge(InputStream in, long declared) throws IOException {
+        if (declared <= DRAIN_BYTES) {
+            byte[] sink = new byte[64 * 1024];
+            long left = DRAIN_BYTES;
+            for (int n; left > 0 && (n = in.read(sink, 0, (int) Math.min(sink.length, left))) > 0; ) {
+                left -= n;
+            }
+        }
+        return tooLarge();
+    }
+
+    private ApiError tooLarge() {
+        return new ApiError(ApiError.Kind.TOO_LARGE, "payload_too_large", "webhook payload is larger than "
+                + maxBytes + " bytes (limit max_webhook_bytes)");
+    }
+}
