@@ -57,10 +57,10 @@ class PostgresTest {
     void two_servers_on_one_postgres_database_keep_versions_contiguous_and_one_release_active() throws Exception {
         String url = freshDatabase("karta_two");
         String key = TestServer.randomKey();
-        try (TestServer a = TestServer.start(config(dir.resolve("a"), url, key));
-             TestServer b = TestServer.start(config(dir.resolve("b"), url, key))) {
-            // Both servers share release trees through one data dir in production; here each
-            // builds from its own upload, which is all the invariant test needs.
+        // Replicas share release trees through one data dir until storage moves into the database:
+        // either server may build a deploy the other accepted.
+        try (TestServer a = TestServer.start(config(dir.resolve("shared"), url, key));
+             TestServer b = TestServer.start(config(dir.resolve("shared"), url, key))) {
             ExecutorService pool = Executors.newFixedThreadPool(6);
             List<Future<String>> deploys = new ArrayList<>();
             for (int i = 0; i < 6; i++) {
