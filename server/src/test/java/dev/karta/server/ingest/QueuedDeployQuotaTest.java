@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.karta.server.Config;
+import dev.karta.server.testkit.TarBuilder;
 import dev.karta.server.TestServer;
 import dev.karta.server.TestServer.Response;
-import dev.karta.server.build.TarBuilder;
 import java.io.IOException;
 import java.net.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
