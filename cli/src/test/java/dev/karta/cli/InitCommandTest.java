@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.api.Json;
+import dev.karta.server.testkit.GitRunner;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -269,7 +270,7 @@ class InitCommandTest {
         Run.Result init = loggedIn.workingDir(repo).run("init");
         assertThat(init.exitCode()).as(init.toString()).isZero();
 
-        TestGit.Result push = git.run(repo, "push", "karta", "main");
+        GitRunner.Run push = git.run(repo, "push", "karta", "main");
 
         push.ok();
         assertThat(push.err()).contains("remote: Released v1 — " + server.url() + "/v1/projects/pushed-shop");
@@ -300,7 +301,7 @@ class InitCommandTest {
         Path repo = git.newApp(home.resolve("anon-shop"));
         assertThat(init(repo).exitCode()).isZero();
 
-        TestGit.Result push = git.with("KARTA_SERVER", server.url()).run(repo, "push", "karta", "main");
+        GitRunner.Run push = git.with("KARTA_SERVER", server.url()).run(repo, "push", "karta", "main");
 
         push.failed();
         assertThat(push.err()).contains("karta: not logged in to " + server.url() + ": run `karta login`")

@@ -7,43 +7,20 @@ import dev.karta.api.Json;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * {@code karta publish}, {@code projects releases} and {@code rollback} end to end: the CLI in
  * process against a real server (SQLite in a temporary folder), each test on its own project.
  */
 class ReleaseFlowTest {
-    @TempDir
-    static Path data;
-    static TestServer server;
-
-    @TempDir
-    Path home;
-    Run karta;
-
-    @BeforeAll
-    static void startServer() {
-        server = TestServer.start(data);
-    }
-
-    @AfterAll
-    static void stopServer() {
-        server.close();
-    }
-
-    @BeforeEach
-    void loggedIn() {
-        karta = new Run(home).env("KARTA_SERVER", server.url()).env("KARTA_API_KEY", TestServer.ADMIN_KEY);
-    }
+    @RegisterExtension
+    static final CliServer cli = new CliServer();
 
     /** A Claude Code app in {@code home/NAME} with a .gitignore'd log file next to it. */
     private Path app(String name) throws IOException {
-        Path dir = home.resolve(name);
+        Path dir = cli.home().resolve(name);
         Files.createDirectories(dir.resolve(".claude"));
         Files.writeString(dir.resolve("CLAUDE.md"), "# " + name + "\nAnswer politely.\n");
         Files.writeString(dir.resolve(".claude/settings.json"), "{}\n");
@@ -57,8 +34,8 @@ class ReleaseFlowTest {
         String[] args = new String[more.length + 1];
         args[0] = "publish";
         System.arraycopy(more, 0, args, 1, more.length);
-        Run.Result result = karta.workingDir(dir).run(args);
-        karta.workingDir(home);
+        Run.Result result = cli.karta().workingDir(dir).run(args);
+        cli.karta().workingDir(cli.home());
         return result;
     }
 
@@ -69,9 +46,9 @@ class ReleaseFlowTest {
         assertThat(publish.exitCode()).as(publish.toString()).isZero();
         assertThat(publish.stdout()).startsWith("  Deploy dep_")
                 .contains("\n  Detected harness claude, build kind file_copy\n")
-                .endsWith("Released v1 — " + server.url() + "/v1/projects/first-shop\n");
+                .endsWith("Released v1 — " + cli.server().url() + "/v1/projects/first-shop\n");
         assertThat(publish.stderr()).contains("Packed 4 files").contains("Building first-shop (dep_");
-        JsonNode release = json(karta.run("projects", "releases", "first-shop", "--json")).get("releases").get(0);
+        JsonNode release = json(cli.karta().run("projects", "releases", "first-shop", "--json")).get("releases").get(0);
         assertThat(release.get("status").asText()).isEqualTo("active");
         assertThat(release.get("harness").asText()).isEqualTo("claude");
         assertThat(release.get("source").asText()).isEqualTo("upload");
@@ -87,7 +64,7 @@ class ReleaseFlowTest {
         assertThat(publish.exitCode()).as(publish.toString()).isEqualTo(1);
         assertThat(publish.stderr()).containsPattern("karta: build failed: karta.toml: line 1, column \\d+: ");
         assertThat(publish.stdout()).doesNotContain("Released");
-        assertThat(karta.run("projects", "releases", "broken-shop").stderr())
+        assertThat(cli.karta().run("projects", "releases", "broken-shop").stderr())
                 .contains("No releases of broken-shop yet");
     }
 
@@ -112,7 +89,7 @@ class ReleaseFlowTest {
         Files.writeString(dir.resolve("CLAUDE.md"), "# listed-shop\nAnswer briefly.\n");
         assertThat(publish(dir).exitCode()).isZero();
 
-        Run.Result releases = karta.run("projects", "releases", "listed-shop");
+        Run.Result releases = cli.karta().run("projects", "releases", "listed-shop");
 
         assertThat(releases.exitCode()).as(releases.toString()).isZero();
         assertThat(releases.stdout().lines().toList()).hasSize(3);
@@ -128,7 +105,7 @@ class ReleaseFlowTest {
     void releases_with_json_prints_the_servers_list() throws IOException {
         assertThat(publish(app("json-releases")).exitCode()).isZero();
 
-        Run.Result releases = karta.run("projects", "releases", "json-releases", "--json");
+        Run.Result releases = cli.karta().run("projects", "releases", "json-releases", "--json");
 
         assertThat(releases.exitCode()).isZero();
         JsonNode list = json(releases).get("releases");
@@ -145,22 +122,23 @@ class ReleaseFlowTest {
         Files.writeString(dir.resolve("CLAUDE.md"), "# shop\nv2\n");
         assertThat(publish(dir).stdout()).contains("Released v2");
 
-        Run.Result rollback = karta.run("rollback", "shop", "--to", "v1");
+        Run.Result rollback = cli.karta().run("rollback", "shop", "--to", "v1");
 
         assertThat(rollback.exitCode()).as(rollback.toString()).isZero();
         assertThat(rollback.stdout()).isEqualTo("shop: v1 active (was v2)\n");
-        assertThat(karta.run("projects", "releases", "shop").stdout())
+        assertThat(cli.karta().run("projects", "releases", "shop").stdout())
                 .containsPattern("\nv2 +superseded ").containsPattern("\nv1 +\\* active ");
-        assertThat(karta.run("rollback", "shop", "--to", "1").stdout()).isEqualTo("shop: v1 already active\n");
-        assertThat(json(karta.run("projects", "releases", "shop", "--json")).get("releases")).hasSize(2);
+        assertThat(cli.karta().run("rollback", "shop", "--to", "1").stdout()).isEqualTo("shop: v1 already active\n");
+        assertThat(json(cli.karta().run("projects", "releases", "shop", "--json")).get("releases")).hasSize(2);
     }
 
     @Test
     void rollback_with_a_write_key_exits_3() throws IOException {
         assertThat(publish(app("guarded-shop")).exitCode()).isZero();
-        String writeKey = json(karta.run("keys", "create", "ci", "--scope", "write", "--json")).get("secret").asText();
+        String writeKey = json(cli.karta().run("keys", "create", "ci", "--scope", "write", "--json"))
+                .get("secret").asText();
 
-        Run.Result rollback = new Run(home).env("KARTA_SERVER", server.url()).env("KARTA_API_KEY", writeKey)
+        Run.Result rollback = new Run(cli.home()).env("KARTA_SERVER", cli.server().url()).env("KARTA_API_KEY", writeKey)
                 .run("rollback", "guarded-shop", "--to", "v1");
 
         assertThat(rollback.exitCode()).as(rollback.toString()).isEqualTo(3);
@@ -171,7 +149,7 @@ class ReleaseFlowTest {
     void rollback_to_an_unknown_version_exits_4() throws IOException {
         assertThat(publish(app("short-shop")).exitCode()).isZero();
 
-        Run.Result rollback = karta.run("rollback", "short-shop", "--to", "v9");
+        Run.Result rollback = cli.karta().run("rollback", "short-shop", "--to", "v9");
 
         assertThat(rollback.exitCode()).as(rollback.toString()).isEqualTo(4);
         assertThat(rollback.stderr()).startsWith("karta: ").contains("v9");

@@ -1,18 +1,20 @@
 package dev.karta.cli;
 
 import dev.karta.server.Config;
-import dev.karta.server.KartaServer;
 import java.net.URI;
 import java.nio.file.Path;
 import java.util.List;
 
-/** A real Karta server on a free port, with a known bootstrap admin key. */
+/**
+ * The server test kit's {@link dev.karta.server.TestServer} as CLI tests start it: a known
+ * bootstrap admin key, one build worker, file URLs under the temporary folder allowed.
+ */
 final class TestServer implements AutoCloseable {
     static final String ADMIN_KEY = "kt_live_TestAdminKey0123456789abcdefABCD";
 
-    private final KartaServer server;
+    private final dev.karta.server.TestServer server;
 
-    private TestServer(KartaServer server) {
+    private TestServer(dev.karta.server.TestServer server) {
         this.server = server;
     }
 
@@ -22,12 +24,12 @@ final class TestServer implements AutoCloseable {
 
     /** A server on {@code port} (0: any free one), as after a restart on the same data and port. */
     static TestServer start(Path dataDir, int port) {
-        return new TestServer(KartaServer.start(config(dataDir, port)));
+        return new TestServer(dev.karta.server.TestServer.start(config(dataDir, port)));
     }
 
     /** A server whose sessions run the harness executables {@code sessions} names (fakes, in tests). */
     static TestServer start(Path dataDir, Config.SessionSettings sessions) {
-        return new TestServer(KartaServer.start(config(dataDir, 0).withSessions(sessions)));
+        return new TestServer(dev.karta.server.TestServer.start(config(dataDir, 0).withSessions(sessions)));
     }
 
     /**
@@ -41,11 +43,11 @@ final class TestServer implements AutoCloseable {
     }
 
     String url() {
-        return server.publicUrl();
+        return server.server().publicUrl();
     }
 
     int port() {
-        return URI.create(server.publicUrl()).getPort();
+        return URI.create(url()).getPort();
     }
 
     @Override

@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.karta.server.Config;
 import dev.karta.server.build.ReleaseFiles;
-import dev.karta.server.build.TarBuilder;
 import dev.karta.server.build.Tree;
 import dev.karta.server.repos.RepoStore;
+import dev.karta.server.testkit.TarBuilder;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;

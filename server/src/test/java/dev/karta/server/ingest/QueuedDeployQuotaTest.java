@@ -4,19 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.karta.server.Config;
+import dev.karta.server.testkit.GitRunner;
+import dev.karta.server.testkit.TarBuilder;
 import dev.karta.server.TestServer;
 import dev.karta.server.TestServer.Response;
-import dev.karta.server.build.TarBuilder;
 import java.io.IOException;
 import java.net.http.HttpRequest;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -100,23 +97,8 @@ class QueuedDeployQuotaTest {
         return run(repo, args);
     }
 
-    private Git run(Path repo, String... args) throws Exception {
-        List<String> argv = new ArrayList<>(List.of("git"));
-        argv.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(argv).directory(repo.toFile());
-        Map<String, String> env = pb.environment();
-        env.keySet().removeIf(k -> k.startsWith("GIT_"));
-        env.put("HOME", dir.toString());
-        env.put("GIT_CONFIG_NOSYSTEM", "1");
-        env.put("GIT_TERMINAL_PROMPT", "0");
-        env.put("LC_ALL", "C");
-        Path err = Files.createTempFile(dir, "git-err", ".txt");
-        pb.redirectErrorStream(false).redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(err.toFile());
-        Process process = pb.start();
-        if (!process.waitFor(60, TimeUnit.SECONDS)) {
-            process.destroyForcibly();
-            throw new AssertionError("git " + String.join(" ", args) + " did not finish");
-        }
-        return new Git(process.exitValue(), Files.readString(err, StandardCharsets.UTF_8));
+    private Git run(Path repo, String... args) {
+        GitRunner.Run run = new GitRunner(dir.resolve("home")).run(repo, args);
+        return new Git(run.exit(), run.err());
     }
 }

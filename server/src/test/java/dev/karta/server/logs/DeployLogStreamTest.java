@@ -4,16 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.io.ByteArrayOutputStream;
+import dev.karta.server.testkit.TarBuilder;
 import java.io.IOException;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
-import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
-import org.apache.commons.compress.compressors.gzip.GzipCompressorOutputStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -36,20 +32,12 @@ class DeployLogStreamTest {
     }
 
     private static String upload(String project) throws IOException {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try (TarArchiveOutputStream tar = new TarArchiveOutputStream(new GzipCompressorOutputStream(bytes))) {
-            byte[] readme = "no harness here\n".getBytes(StandardCharsets.UTF_8);
-            TarArchiveEntry entry = new TarArchiveEntry("README.md");
-            entry.setSize(readme.length);
-            tar.putArchiveEntry(entry);
-            tar.write(readme);
-            tar.closeArchiveEntry();
-        }
+        byte[] archive = new TarBuilder().file("README.md", "no harness here\n").build();
         HttpResponse<String> accepted = LogsHarness.send(HttpRequest.newBuilder(server.uri(
                         "/agent_projects/" + project + "/releases"))
                 .header("Authorization", "Bearer " + server.adminKey)
                 .header("Content-Type", "application/gzip")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(bytes.toByteArray())));
+                .POST(HttpRequest.BodyPublishers.ofByteArray(archive)));
         assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
         return LogsHarness.json(accepted).get("id").asText();
     }

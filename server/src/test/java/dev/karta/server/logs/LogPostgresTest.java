@@ -6,17 +6,16 @@ import static org.awaitility.Awaitility.await;
 import dev.karta.server.Config;
 import dev.karta.server.KartaServer;
 import dev.karta.server.store.Database;
-import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
-import java.io.IOException;
+import dev.karta.server.testkit.PostgresDatabase;
+import dev.karta.server.testkit.PostgresExtension;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -24,29 +23,10 @@ import org.junit.jupiter.api.io.TempDir;
  * still-open append of the same project (the log_heads row lock), so a follower never sees a
  * later id before an earlier one commits; and a tail on one server follows writes of another.
  */
+@ExtendWith(PostgresExtension.class)
 class LogPostgresTest {
-    private static EmbeddedPostgres postgres;
-
     @TempDir
     Path dir;
-
-    @BeforeAll
-    static void startPostgres() throws IOException {
-        postgres = EmbeddedPostgres.builder().start();
-    }
-
-    @AfterAll
-    static void stopPostgres() throws IOException {
-        postgres.close();
-    }
-
-    private static String freshDatabase() throws Exception {
-        String name = "logs_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
-        try (var c = postgres.getPostgresDatabase().getConnection(); var s = c.createStatement()) {
-            s.execute("CREATE DATABASE " + name);
-        }
-        return postgres.getJdbcUrl("postgres", name);
-    }
 
     private static KartaServer start(Path dataDir, String url, String key) {
         return KartaServer.start(Config.builder(dataDir).port(0).databaseUrl(url).bootstrapKey(key).build());
@@ -58,8 +38,9 @@ class LogPostgresTest {
     }
 
     @Test
-    void an_append_waits_for_an_open_append_of_the_same_project_so_ids_commit_in_order() throws Exception {
-        String url = freshDatabase();
+    void an_append_waits_for_an_open_append_of_the_same_project_so_ids_commit_in_order(PostgresDatabase postgres)
+            throws Exception {
+        String url = postgres.url();
         String key = "kt_live_" + UUID.randomUUID().toString().replace("-", "");
         try (KartaServer server = start(dir.resolve("a"), url, key); Database db = Database.open(url)) {
             LogsHarness.send(java.net.http.HttpRequest.newBuilder(
@@ -105,8 +86,8 @@ class LogPostgresTest {
     }
 
     @Test
-    void a_tail_on_one_server_follows_entries_written_on_another() throws Exception {
-        String url = freshDatabase();
+    void a_tail_on_one_server_follows_entries_written_on_another(PostgresDatabase postgres) throws Exception {
+        String url = postgres.url();
         String key = "kt_live_" + UUID.randomUUID().toString().replace("-", "");
         try (KartaServer a = start(dir.resolve("a"), url, key); KartaServer b = start(dir.resolve("b"), url, key);
              Database db = Database.open(url)) {

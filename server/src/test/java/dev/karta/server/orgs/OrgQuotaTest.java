@@ -4,7 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.karta.server.Config;
 import dev.karta.server.TestServer;
-import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import dev.karta.server.testkit.PostgresDatabase;
+import dev.karta.server.testkit.PostgresExtension;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -12,12 +13,14 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A per-org limit holds under concurrent creates: the count and the insert are one step in the
  * database, on SQLite (one writer) and on PostgreSQL across two servers (the org's row lock).
  */
+@ExtendWith(PostgresExtension.class)
 class OrgQuotaTest {
     private static final Config.Limits THREE_PROJECTS = new Config.Limits(3, 100, 8, 50, 0, 5, 30);
 
@@ -62,18 +65,17 @@ class OrgQuotaTest {
     }
 
     @Test
-    void concurrent_creates_on_two_servers_sharing_postgresql_never_pass_the_limit() throws Exception {
-        try (EmbeddedPostgres postgres = EmbeddedPostgres.builder().start()) {
-            String url = postgres.getJdbcUrl("postgres", "postgres");
-            String key = TestServer.randomKey();
-            try (TestServer a = TestServer.start(config(dir.resolve("a"), url, key));
-                 TestServer b = TestServer.start(config(dir.resolve("b"), url, key))) {
-                List<Integer> statuses = createConcurrently(key, a, b);
+    void concurrent_creates_on_two_servers_sharing_postgresql_never_pass_the_limit(PostgresDatabase postgres)
+            throws Exception {
+        String url = postgres.url();
+        String key = TestServer.randomKey();
+        try (TestServer a = TestServer.start(config(dir.resolve("a"), url, key));
+             TestServer b = TestServer.start(config(dir.resolve("b"), url, key))) {
+            List<Integer> statuses = createConcurrently(key, a, b);
 
-                assertThat(statuses).filteredOn(s -> s == 201).hasSize(3);
-                assertThat(statuses).filteredOn(s -> s != 201).containsOnly(429);
-                assertThat(a.get("/agent_projects", key).json().get("projects")).hasSize(3);
-            }
+            assertThat(statuses).filteredOn(s -> s == 201).hasSize(3);
+            assertThat(statuses).filteredOn(s -> s != 201).containsOnly(429);
+            assertThat(a.get("/agent_projects", key).json().get("projects")).hasSize(3);
         }
     }
 }

@@ -3,9 +3,9 @@ package dev.karta.server.projects;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.karta.server.Config;
+import dev.karta.server.testkit.TarBuilder;
 import dev.karta.server.TestServer;
 import dev.karta.server.TestServer.Response;
-import dev.karta.server.build.TarBuilder;
 import java.net.http.HttpRequest;
 import java.io.IOException;
 import java.nio.file.Files;

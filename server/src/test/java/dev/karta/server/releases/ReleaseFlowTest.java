@@ -3,8 +3,8 @@ package dev.karta.server.releases;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.karta.server.testkit.TarBuilder;
 import dev.karta.server.TestServer;
-import dev.karta.server.build.TarBuilder;
 import java.net.http.HttpRequest;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -3,8 +3,8 @@ package dev.karta.server.releases;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.karta.server.Config;
+import dev.karta.server.testkit.TarBuilder;
 import dev.karta.server.TestServer;
-import dev.karta.server.build.TarBuilder;
 import dev.karta.server.datadir.DataDir;
 import dev.karta.server.datadir.LocalStorage;
 import dev.karta.server.store.Database;

@@ -2,7 +2,7 @@ package dev.karta.server.repos;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
-import dev.karta.server.build.TarBuilder;
+import dev.karta.server.testkit.TarBuilder;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;

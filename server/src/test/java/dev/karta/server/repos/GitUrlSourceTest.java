@@ -6,19 +6,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.server.Config;
+import dev.karta.server.testkit.GitRunner;
 import dev.karta.server.TestServer;
 import dev.karta.server.ingest.webhooks.Hooks;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -54,9 +51,6 @@ class GitUrlSourceTest {
         server = Hooks.start(dir.resolve("data"), new Config.Repos(github.apiUrl(), null, List.of(fakeSsh.toString()),
                 1L << 20).withAllowed(Set.of(), List.of("file://" + dir.toAbsolutePath() + "/",
                 "ssh://git@git.example.com:2222/", "http://127.0.0.1:")));
-        Files.createDirectories(dir.resolve("home"));
-        Files.writeString(dir.resolve("home/.gitconfig"), "[user]\n  name = Karta Test\n  email = test@karta.invalid\n"
-                + "[init]\n  defaultBranch = main\n");
         bare = dir.resolve("remote/app.git");
         Files.createDirectories(bare);
         git(bare, "init", "-q", "--bare");
@@ -240,27 +234,6 @@ class GitUrlSourceTest {
 
     /** Runs the real git with an isolated HOME; returns its standard output; fails the test on a non-zero exit. */
     static String git(Path in, String... args) {
-        List<String> argv = new ArrayList<>();
-        argv.add("git");
-        argv.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(argv).directory(in.toFile()).redirectErrorStream(true);
-        Map<String, String> env = pb.environment();
-        env.keySet().removeIf(k -> k.startsWith("GIT_"));
-        env.put("HOME", dir.resolve("home").toString());
-        env.put("GIT_CONFIG_NOSYSTEM", "1");
-        env.put("GIT_TERMINAL_PROMPT", "0");
-        try {
-            Process process = pb.start();
-            String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (!process.waitFor(120, TimeUnit.SECONDS) || process.exitValue() != 0) {
-                throw new AssertionError(String.join(" ", argv) + " failed:\n" + out);
-            }
-            return out;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
+        return new GitRunner(dir.resolve("home")).run(in, args).ok().out();
     }
 }

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.server.TestServer;
 import dev.karta.server.TestServer.Response;
 import dev.karta.server.process.LiveProcesses;
+import dev.karta.server.testkit.TarBuilder;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -124,7 +125,7 @@ class HarnessContainmentTest {
     private static void publish(TestServer server, String project) {
         Response accepted = server.send(server.request("/agent_projects/" + project + "/releases", server.adminKey())
                 .header("Content-Type", "application/gzip")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(SessionFixture.tarGz(SessionFixture.claudeApp("x")))));
+                .POST(HttpRequest.BodyPublishers.ofByteArray(TarBuilder.files(SessionFixture.claudeApp("x")))));
         assertThat(accepted.status()).as(accepted.body()).isEqualTo(202);
         String deploy = accepted.json().get("id").asText();
         await().atMost(Duration.ofSeconds(30)).until(() -> {

@@ -3,6 +3,7 @@ package dev.karta.server.sessions;
 import dev.karta.server.Config;
 import dev.karta.server.TestServer;
 import dev.karta.server.TestServer.Response;
+import dev.karta.server.testkit.TarBuilder;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -203,7 +204,7 @@ public final class SessionBench {
         String publish(String project, int n) {
             Response accepted = server.send(server.request("/agent_projects/" + project + "/releases", server.adminKey())
                     .header("Content-Type", "application/gzip")
-                    .POST(java.net.http.HttpRequest.BodyPublishers.ofByteArray(SessionFixture.tarGz(
+                    .POST(java.net.http.HttpRequest.BodyPublishers.ofByteArray(TarBuilder.files(
                             SessionFixture.claudeApp("bench " + n)))));
             String deploy = accepted.json().get("id").asText();
             while (true) {

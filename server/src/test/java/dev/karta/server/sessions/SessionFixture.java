@@ -9,11 +9,10 @@ import dev.karta.server.Config;
 import dev.karta.server.TestServer;
 import dev.karta.server.TestServer.Response;
 import dev.karta.server.process.LiveProcesses;
-import java.io.ByteArrayOutputStream;
+import dev.karta.server.testkit.TarBuilder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.http.HttpRequest;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -21,9 +20,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.UnaryOperator;
-import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
-import org.apache.commons.compress.compressors.gzip.GzipCompressorOutputStream;
 
 /**
  * A real server whose harness executables are the {@link FakeHarness} scripts, with write and
@@ -90,7 +86,7 @@ final class SessionFixture implements AutoCloseable {
     String publish(String project, Map<String, String> files) {
         Response accepted = server.send(server.request("/agent_projects/" + project + "/releases", writer)
                 .header("Content-Type", "application/gzip")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(tarGz(files))));
+                .POST(HttpRequest.BodyPublishers.ofByteArray(TarBuilder.files(files))));
         assertThat(accepted.status()).as(accepted.body()).isEqualTo(202);
         String deploy = accepted.json().get("id").asText();
         AtomicReference<JsonNode> finished = new AtomicReference<>();
@@ -224,24 +220,6 @@ final class SessionFixture implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-    }
-
-    static byte[] tarGz(Map<String, String> files) {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try (TarArchiveOutputStream tar = new TarArchiveOutputStream(new GzipCompressorOutputStream(bytes))) {
-            for (Map.Entry<String, String> file : files.entrySet()) {
-                byte[] content = file.getValue().getBytes(StandardCharsets.UTF_8);
-                TarArchiveEntry entry = new TarArchiveEntry(file.getKey());
-                entry.setSize(content.length);
-                entry.setMode(0644);
-                tar.putArchiveEntry(entry);
-                tar.write(content);
-                tar.closeArchiveEntry();
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        return bytes.toByteArray();
     }
 
     @Override

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import dev.karta.server.Config;
 import dev.karta.server.TestServer;
 import dev.karta.server.TestServer.Response;
+import dev.karta.server.testkit.TarBuilder;
 import java.net.http.HttpRequest;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -51,7 +52,7 @@ class SessionQuotaTest {
     private void publish(String project) {
         Response accepted = server.send(server.request("/agent_projects/" + project + "/releases", server.adminKey())
                 .header("Content-Type", "application/gzip")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(SessionFixture.tarGz(SessionFixture.claudeApp("hi")))));
+                .POST(HttpRequest.BodyPublishers.ofByteArray(TarBuilder.files(SessionFixture.claudeApp("hi")))));
         assertThat(accepted.status()).as(accepted.body()).isEqualTo(202);
         await().atMost(Duration.ofSeconds(30)).until(() -> !server.get("/agent_projects/" + project, server.adminKey())
                 .json().get("current_release").isNull());

@@ -5,10 +5,10 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.server.Config;
+import dev.karta.server.testkit.TarBuilder;
 import dev.karta.server.TestServer;
-import dev.karta.server.build.TarBuilder;
-import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
-import java.io.IOException;
+import dev.karta.server.testkit.PostgresDatabase;
+import dev.karta.server.testkit.PostgresExtension;
 import java.net.http.HttpRequest;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -17,45 +17,27 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The same server on PostgreSQL: the postgres migrations apply, and two servers sharing
  * one database keep every invariant (one build per project, contiguous versions, one active).
  */
+@ExtendWith(PostgresExtension.class)
 class PostgresTest {
-    private static EmbeddedPostgres postgres;
-
     @TempDir
     Path dir;
-
-    @BeforeAll
-    static void startPostgres() throws IOException {
-        postgres = EmbeddedPostgres.builder().start();
-    }
-
-    @AfterAll
-    static void stopPostgres() throws IOException {
-        postgres.close();
-    }
 
     private Config config(Path dataDir, String database, String key) {
         return Config.builder(dataDir).port(0).databaseUrl(database).bootstrapKey(key).build();
     }
 
-    private static String freshDatabase(String name) throws Exception {
-        try (var c = postgres.getPostgresDatabase().getConnection(); var s = c.createStatement()) {
-            s.execute("CREATE DATABASE " + name);
-        }
-        return postgres.getJdbcUrl("postgres", name);
-    }
-
     @Test
-    void two_servers_on_one_postgres_database_keep_versions_contiguous_and_one_release_active() throws Exception {
-        String url = freshDatabase("karta_two");
+    void two_servers_on_one_postgres_database_keep_versions_contiguous_and_one_release_active(PostgresDatabase postgres)
+            throws Exception {
+        String url = postgres.url();
         String key = TestServer.randomKey();
         // Replicas share release trees through one data dir until storage moves into the database:
         // either server may build a deploy the other accepted.

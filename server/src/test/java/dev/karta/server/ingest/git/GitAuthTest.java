@@ -2,6 +2,7 @@ package dev.karta.server.ingest.git;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.karta.server.testkit.GitRunner;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -90,7 +91,7 @@ class GitAuthTest {
     void push_with_a_read_key_is_refused_with_403() {
         Path app = karta.newApp(work.resolve("app"));
 
-        GitFixture.Run push = karta.git(app, "push", karta.remote("shop", reader.secret()), "main:read-try").failed();
+        GitRunner.Run push = karta.git(app, "push", karta.remote("shop", reader.secret()), "main:read-try").failed();
 
         assertThat(push.err()).contains("pushing to shop needs a key with 'write' scope; key " + reader.id()
                 + " has 'read'");
@@ -124,7 +125,7 @@ class GitAuthTest {
     void push_without_a_key_fails_asking_for_credentials() {
         Path app = karta.newApp(work.resolve("app"));
 
-        GitFixture.Run push = karta.git(app, "push", karta.remote("shop", null), "main:anonymous").failed();
+        GitRunner.Run push = karta.git(app, "push", karta.remote("shop", null), "main:anonymous").failed();
 
         assertThat(push.err()).contains("could not read Username");
     }
@@ -136,7 +137,7 @@ class GitAuthTest {
         karta.git(app, "push", karta.remote("shop", soon.secret()), "main:before-revoke").ok();
         assertThat(karta.delete("/api_keys/" + soon.id(), karta.adminKey).status()).isEqualTo(204);
 
-        GitFixture.Run push = karta.git(app, "push", karta.remote("shop", soon.secret()), "main:after-revoke").failed();
+        GitRunner.Run push = karta.git(app, "push", karta.remote("shop", soon.secret()), "main:after-revoke").failed();
 
         assertThat(push.err()).contains("API key " + soon.id() + " has been revoked");
         GitFixture.Response raw = advertisement("shop", RECEIVE, soon.secret());
@@ -146,7 +147,7 @@ class GitAuthTest {
 
     @Test
     void an_unknown_key_is_401() {
-        GitFixture.Run fetch = karta.git(work, "ls-remote", karta.remote("shop", GitFixture.randomKey())).failed();
+        GitRunner.Run fetch = karta.git(work, "ls-remote", karta.remote("shop", GitFixture.randomKey())).failed();
 
         assertThat(fetch.err()).contains("invalid API key");
         assertThat(advertisement("shop", UPLOAD, GitFixture.randomKey()).status()).isEqualTo(401);
@@ -154,7 +155,7 @@ class GitAuthTest {
 
     @Test
     void fetching_an_unknown_project_is_404_and_creates_nothing() {
-        GitFixture.Run fetch = karta.git(work, "ls-remote", karta.remote("nowhere", writer.secret())).failed();
+        GitRunner.Run fetch = karta.git(work, "ls-remote", karta.remote("nowhere", writer.secret())).failed();
 
         assertThat(fetch.err()).contains("project 'nowhere' not found");
         assertThat(advertisement("nowhere", UPLOAD, writer.secret()).status()).isEqualTo(404);
@@ -166,8 +167,8 @@ class GitAuthTest {
         String stranger = karta.createOrg("strangers");
         Path app = karta.newApp(work.resolve("app"));
 
-        GitFixture.Run fetch = karta.git(work, "ls-remote", karta.remote("shop", stranger)).failed();
-        GitFixture.Run push = karta.git(app, "push", "--force", karta.remote("shop", stranger), "main").failed();
+        GitRunner.Run fetch = karta.git(work, "ls-remote", karta.remote("shop", stranger)).failed();
+        GitRunner.Run push = karta.git(app, "push", "--force", karta.remote("shop", stranger), "main").failed();
 
         assertThat(fetch.err()).contains("project 'shop' not found");
         assertThat(push.err()).contains("project 'shop' not found");
@@ -179,7 +180,7 @@ class GitAuthTest {
     void a_push_to_an_impossible_name_explains_the_naming_rule() {
         Path app = karta.newApp(work.resolve("app"));
 
-        GitFixture.Run push = karta.git(app, "push", karta.remote("Bad_Name", writer.secret()), "main").failed();
+        GitRunner.Run push = karta.git(app, "push", karta.remote("Bad_Name", writer.secret()), "main").failed();
 
         assertThat(push.err()).contains("invalid project name 'Bad_Name'");
     }

@@ -11,6 +11,7 @@ import dev.karta.server.audit.AuditLog;
 import dev.karta.server.keys.ApiKeys;
 import dev.karta.server.orgs.Tenants;
 import dev.karta.server.store.Database;
+import dev.karta.server.testkit.GitRunner;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -18,15 +19,11 @@ import java.net.http.HttpClient;
 import java.net.http.HttpHeaders;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Test support for the git door: a real server on port 0 with SQLite in a temp folder and a preset
@@ -41,12 +38,12 @@ final class GitFixture implements AutoCloseable {
 
     final KartaServer server;
     final String adminKey;
-    private final Path home;
+    private final GitRunner git;
 
-    private GitFixture(KartaServer server, String adminKey, Path home) {
+    private GitFixture(KartaServer server, String adminKey, GitRunner git) {
         this.server = server;
         this.adminKey = adminKey;
-        this.home = home;
+        this.git = git;
     }
 
     static GitFixture start(Path dir) {
@@ -57,22 +54,10 @@ final class GitFixture implements AutoCloseable {
     static GitFixture start(Path dir, List<String> builder) {
         String admin = randomKey();
         Config config = Config.builder(dir.resolve("data")).port(0).bootstrapKey(admin).builderCommand(builder).build();
-        Path home = dir.resolve("home");
-        try {
-            Files.createDirectories(home);
-            Files.writeString(home.resolve(".gitconfig"), """
-                    [user]
-                        name = Karta Test
-                        email = test@karta.invalid
-                    [init]
-                        defaultBranch = main
-                    [advice]
-                        detachedHead = false
-                    """);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        return new GitFixture(KartaServer.start(config), admin, home);
+        GitRunner git = new GitRunner(dir.resolve("home"))
+                .with("XDG_CONFIG_HOME", dir.resolve("home").resolve(".config").toString())
+                .with("GIT_ASKPASS", "/bin/false");
+        return new GitFixture(KartaServer.start(config), admin, git);
     }
 
     static String randomKey() {
@@ -193,102 +178,28 @@ final class GitFixture implements AutoCloseable {
                 + ".git";
     }
 
-    /** What one git command did. */
-    record Run(int exit, String out, String err) {
-        Run ok() {
-            assertThat(exit).as("git exited %d\nstdout:\n%s\nstderr:\n%s", exit, out, err).isZero();
-            return this;
-        }
-
-        Run failed() {
-            assertThat(exit).as("git should have failed\nstdout:\n%s\nstderr:\n%s", out, err).isNotZero();
-            return this;
-        }
-    }
-
-    /** A git command still running; its stderr can be read while it runs. */
-    record Running(Process process, Path out, Path err, String command) {
-        String errSoFar() {
-            try {
-                return Files.readString(err, StandardCharsets.UTF_8);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }
-
-        Run await() {
-            try {
-                if (!process.waitFor(120, TimeUnit.SECONDS)) {
-                    process.destroyForcibly();
-                    throw new AssertionError(command + " did not finish in 120 s");
-                }
-                Run run = new Run(process.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
-                        Files.readString(err, StandardCharsets.UTF_8));
-                Files.delete(out);
-                Files.delete(err);
-                return run;
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
-            }
-        }
-    }
-
     /** Runs {@code git ARGS} in {@code dir} with an isolated HOME; never prompts. */
-    Run git(Path dir, String... args) {
-        return gitAsync(dir, args).await();
+    GitRunner.Run git(Path dir, String... args) {
+        return git.run(dir, args);
     }
 
     /** Starts {@code git ARGS} in {@code dir} with an isolated HOME, without waiting for it. */
-    Running gitAsync(Path dir, String... args) {
-        List<String> argv = new ArrayList<>();
-        argv.add("git");
-        argv.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(argv).directory(dir.toFile());
-        Map<String, String> env = pb.environment();
-        env.keySet().removeIf(k -> k.startsWith("GIT_"));
-        env.put("HOME", home.toString());
-        env.put("XDG_CONFIG_HOME", home.resolve(".config").toString());
-        env.put("GIT_CONFIG_NOSYSTEM", "1");
-        env.put("GIT_TERMINAL_PROMPT", "0");
-        env.put("GIT_ASKPASS", "/bin/false");
-        env.put("LC_ALL", "C");
-        try {
-            Path out = Files.createTempFile(home, "git-out", ".txt");
-            Path err = Files.createTempFile(home, "git-err", ".txt");
-            pb.redirectOutput(out.toFile()).redirectError(err.toFile());
-            return new Running(pb.start(), out, err, String.join(" ", argv));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+    GitRunner.Running gitAsync(Path dir, String... args) {
+        return git.start(dir, args);
     }
 
     /** A fresh working repository in {@code dir} holding a minimal Claude Code app, committed on main. */
     Path newApp(Path dir) {
-        try {
-            Files.createDirectories(dir.resolve(".claude"));
-            Files.writeString(dir.resolve("CLAUDE.md"), "# Test app\nAnswer politely.\n");
-            Files.writeString(dir.resolve(".claude/settings.json"), "{}\n");
-            Files.writeString(dir.resolve("karta.toml"), "entry_point = \"CLAUDE.md\"\n");
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        git(dir, "init", "-q").ok();
-        commitAll(dir, "first");
-        return dir;
+        return git.newApp(dir);
     }
 
     /** Stages everything and commits; returns the new commit's full SHA. */
     String commitAll(Path dir, String message) {
-        git(dir, "add", "-A").ok();
-        git(dir, "commit", "-q", "--allow-empty", "-m", message).ok();
-        return head(dir);
+        return git.commitAll(dir, message);
     }
 
     String head(Path dir) {
-        return git(dir, "rev-parse", "HEAD").ok().out().trim();
+        return git.head(dir);
     }
 
     static void write(Path file, String text) {

@@ -3,6 +3,7 @@ package dev.karta.server.ingest.git;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.karta.server.testkit.GitRunner;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -54,16 +55,16 @@ class GitPushOrderTest {
         GitFixture.write(second.resolve("CLAUDE.md"), "# second\n");
         String loser = karta.commitAll(second, "second");
 
-        GitFixture.Running pushA = karta.gitAsync(first, "push", karta.remote("crossed", writer.secret()), "main");
+        GitRunner.Running pushA = karta.gitAsync(first, "push", karta.remote("crossed", writer.secret()), "main");
         await().atMost(Duration.ofSeconds(30)).until(() -> karta.deploys("crossed").get(0).get("status").asText()
                 .equals("building"));
-        GitFixture.Running pushB = karta.gitAsync(second, "push", karta.remote("crossed", writer.secret()), "main");
+        GitRunner.Running pushB = karta.gitAsync(second, "push", karta.remote("crossed", writer.secret()), "main");
         await().atMost(Duration.ofSeconds(30)).until(() -> pushB.errSoFar()
                 .contains("remote: Waiting for another push to crossed to finish"));
         Files.writeString(gate, "open");
 
-        GitFixture.Run a = pushA.await().ok();
-        GitFixture.Run b = pushB.await().failed();
+        GitRunner.Run a = pushA.await().ok();
+        GitRunner.Run b = pushB.await().failed();
         assertThat(a.err()).contains("remote: Released v2");
         assertThat(b.err()).contains("! [remote rejected] main -> main (another push updated it meanwhile; fetch and "
                 + "push again)");

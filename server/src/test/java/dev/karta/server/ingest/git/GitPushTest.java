@@ -7,6 +7,7 @@ import dev.karta.server.Config;
 import dev.karta.server.build.Materializer;
 import dev.karta.server.build.Tree;
 import dev.karta.server.store.Database;
+import dev.karta.server.testkit.GitRunner;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -58,7 +59,7 @@ class GitPushTest {
         Path app = karta.newApp(work.resolve("app"));
         String sha = karta.head(app);
 
-        GitFixture.Run push = karta.git(app, "push", karta.remote("hello", writer.secret()), "main").ok();
+        GitRunner.Run push = karta.git(app, "push", karta.remote("hello", writer.secret()), "main").ok();
 
         String err = push.err();
         assertThat(err).contains("remote: Build started", "remote: Detected harness claude, build kind file_copy",
@@ -124,7 +125,7 @@ class GitPushTest {
         GitFixture.write(app.resolve("karta.toml"), "entry_point = [\n");
         String bad = karta.commitAll(app, "break karta.toml");
 
-        GitFixture.Run push = karta.git(app, "push", karta.remote("broken", writer.secret()), "main").failed();
+        GitRunner.Run push = karta.git(app, "push", karta.remote("broken", writer.secret()), "main").failed();
 
         assertThat(push.err()).contains("! [remote rejected] main -> main (build failed: karta.toml:");
         assertThat(push.err()).contains("remote: Push rejected: 'main' was not moved; broken still serves v1");
@@ -144,7 +145,7 @@ class GitPushTest {
         GitFixture.write(app.resolve("CLAUDE.md"), "# Feature work\n");
         String feature = karta.commitAll(app, "feature");
 
-        GitFixture.Run push = karta.git(app, "push", karta.remote("branches", writer.secret()), "feature").ok();
+        GitRunner.Run push = karta.git(app, "push", karta.remote("branches", writer.secret()), "feature").ok();
 
         assertThat(push.err()).contains("remote: Stored branch 'feature', not deployed: pushes to 'main' deploy branches");
         assertThat(push.err()).doesNotContain("Build started");
@@ -164,7 +165,7 @@ class GitPushTest {
         String rewritten = karta.head(app);
 
         karta.git(app, "push", karta.remote("forced", writer.secret()), "main").failed(); // git refuses a non-fast-forward
-        GitFixture.Run push = karta.git(app, "push", "--force", karta.remote("forced", writer.secret()), "main").ok();
+        GitRunner.Run push = karta.git(app, "push", "--force", karta.remote("forced", writer.secret()), "main").ok();
 
         assertThat(push.err()).contains("remote: Released v2", "(forced update)");
         assertThat(karta.project("forced").get("current_release").get("commit_sha").asText()).isEqualTo(rewritten);
@@ -177,7 +178,7 @@ class GitPushTest {
         String live = karta.head(app);
         karta.git(app, "push", karta.remote("keeper", writer.secret()), "main", "main:other").ok();
 
-        GitFixture.Run refused = karta.git(app, "push", karta.remote("keeper", writer.secret()), ":main").failed();
+        GitRunner.Run refused = karta.git(app, "push", karta.remote("keeper", writer.secret()), ":main").failed();
         karta.git(app, "push", karta.remote("keeper", writer.secret()), ":other").ok();
 
         assertThat(refused.err()).contains("'main' is the deploy branch of keeper and cannot be deleted");
@@ -242,7 +243,7 @@ class GitPushTest {
         karta.git(app, "init", "-q").ok();
         karta.commitAll(app, "nothing here");
 
-        GitFixture.Run push = karta.git(app, "push", karta.remote("empty-app", writer.secret()), "main").failed();
+        GitRunner.Run push = karta.git(app, "push", karta.remote("empty-app", writer.secret()), "main").failed();
 
         assertThat(push.err()).contains("(build failed: commit ", "has no files to deploy)");
         assertThat(karta.project("empty-app").get("current_release").isNull()).isTrue();
@@ -283,7 +284,7 @@ class GitPushTest {
             apps.add(app);
         }
         CountDownLatch go = new CountDownLatch(1);
-        List<CompletableFuture<GitFixture.Run>> pushes = new ArrayList<>();
+        List<CompletableFuture<GitRunner.Run>> pushes = new ArrayList<>();
         for (Path app : apps) {
             pushes.add(CompletableFuture.supplyAsync(() -> {
                 try {
@@ -297,7 +298,7 @@ class GitPushTest {
         go.countDown();
 
         for (int i = 0; i < apps.size(); i++) {
-            GitFixture.Run run = pushes.get(i).get();
+            GitRunner.Run run = pushes.get(i).get();
             run.ok();
             assertThat(run.err()).contains("remote: Released v1");
             String name = "twin-" + apps.get(i).getFileName();
@@ -317,7 +318,7 @@ class GitPushTest {
         assertThat(karta.delete("/agent_projects/doomed", karta.adminKey).status()).isEqualTo(204);
 
         assertThat(repo).doesNotExist();
-        GitFixture.Run fetch = karta.git(work, "ls-remote", karta.remote("doomed", writer.secret())).failed();
+        GitRunner.Run fetch = karta.git(work, "ls-remote", karta.remote("doomed", writer.secret())).failed();
         assertThat(fetch.err()).contains("project 'doomed' not found");
     }
 
@@ -331,7 +332,7 @@ class GitPushTest {
         karta.commitAll(app, "links out of the release tree");
         List<String> treesBefore = treeStore();
 
-        GitFixture.Run push = karta.git(app, "push", karta.remote("escape", writer.secret()), "main").failed();
+        GitRunner.Run push = karta.git(app, "push", karta.remote("escape", writer.secret()), "main").failed();
 
         assertThat(push.err()).contains("! [remote rejected] main -> main (build failed: symlink '",
                 "' points outside the tree ('..", "(link_escapes_tree)");

@@ -3,6 +3,7 @@ package dev.karta.server.ingest.git;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.karta.server.testkit.GitRunner;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,7 +46,7 @@ class RemoteLinesTest {
         GitFixture.write(app.resolve("karta.toml"), "entry_point = \"CLAUDE.md\"\n\"" + HOSTILE_KEY + "\" = 1\n");
         karta.commitAll(app, "hostile karta.toml");
 
-        GitFixture.Run push = karta.git(app, "push", karta.remote("hostile", writer.secret()), "main").ok();
+        GitRunner.Run push = karta.git(app, "push", karta.remote("hostile", writer.secret()), "main").ok();
 
         String err = push.err();
         assertThat(err).contains("remote: Released v1").doesNotContain("\u001b", "\u0007", "\u009b");

@@ -3,9 +3,9 @@ package dev.karta.server.ingest.upload;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.karta.server.testkit.TarBuilder;
 import dev.karta.server.TestServer;
 import dev.karta.server.build.Materializer;
-import dev.karta.server.build.TarBuilder;
 import java.io.IOException;
 import java.net.http.HttpRequest;
 import java.nio.file.Files;

@@ -5,7 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.karta.server.Config;
 import dev.karta.server.TestServer;
 import dev.karta.server.repos.FakeGitHub;
-import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import dev.karta.server.testkit.PostgresDatabase;
+import dev.karta.server.testkit.PostgresExtension;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -14,21 +15,23 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * On PostgreSQL the once-per-delivery rule holds in the database, not in one JVM: two
  * servers sharing one database receive the same delivery at once, and one deploy is queued.
  */
+@ExtendWith(PostgresExtension.class)
 class WebhookPostgresTest {
     @TempDir
     Path dir;
 
     @Test
-    void copies_of_one_delivery_to_two_servers_on_one_database_queue_one_deploy() throws Exception {
-        try (EmbeddedPostgres postgres = EmbeddedPostgres.builder().start();
-             FakeGitHub github = FakeGitHub.start()) {
-            String url = postgres.getJdbcUrl("postgres", "postgres");
+    void copies_of_one_delivery_to_two_servers_on_one_database_queue_one_deploy(PostgresDatabase postgres)
+            throws Exception {
+        try (FakeGitHub github = FakeGitHub.start()) {
+            String url = postgres.url();
             String key = TestServer.randomKey();
             Config.Repos repos = new Config.Repos(github.apiUrl(), null, List.of("ssh"), 1L << 20)
                     .withAllowed(Set.of(), List.of(github.archiveUrl() + "/"));

@@ -1,9 +1,10 @@
-package dev.karta.server.build;
+package dev.karta.server.testkit;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.util.Map;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 import org.apache.commons.compress.archivers.tar.TarConstants;
@@ -80,6 +81,13 @@ public final class TarBuilder {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** An archive of regular files (mode 0644), name to UTF-8 content, in the map's order. */
+    public static byte[] files(Map<String, String> files) {
+        TarBuilder tar = new TarBuilder();
+        files.forEach(tar::file);
+        return tar.build();
     }
 
     /** A small Claude Code app whose CLAUDE.md says {@code marker}, under one top folder. */
