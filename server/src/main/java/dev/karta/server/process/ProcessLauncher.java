@@ -65,6 +65,8 @@ public final class ProcessLauncher implements AutoCloseable {
     private static final Pattern DATABASE_URL = Pattern.compile("(?i)^\\s*(jdbc:|postgres(ql)?://).*", Pattern.DOTALL);
     private static final long SAMPLE_MS = 200;
     private static final long PROBE_SECONDS = 10;
+    /** How long the output reader may take to reach end-of-file once every writer is dead (a loaded host is slow). */
+    private static final long READER_GRACE_SECONDS = 10;
 
     /** How the processes of one child are held together so that all of them can be killed. */
     public enum Containment {
@@ -282,7 +284,7 @@ public final class ProcessLauncher implements AutoCloseable {
             boolean exited = child.process().waitFor(timeLimit.toMillis(), TimeUnit.MILLISECONDS);
             child.kill();
             try {
-                reader.get(1, TimeUnit.SECONDS);
+                reader.get(READER_GRACE_SECONDS, TimeUnit.SECONDS); // everything that wrote is dead: EOF comes soon
             } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
                 reader.cancel(true);
             }
