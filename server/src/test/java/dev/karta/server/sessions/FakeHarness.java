@@ -25,7 +25,7 @@ import java.nio.file.attribute.PosixFilePermissions;
  */
 final class FakeHarness {
     private static final String COMMON = """
-            import json, os, subprocess, sys, time
+            import json, os, subprocess, sys, time, uuid
             SPY = %s
             # Children carry the spy directory in their argv: in a PID namespace their pids mean
             # nothing outside, so tests find them by this marker (SessionFixture.running).
@@ -33,7 +33,8 @@ final class FakeHarness {
             def out(o):
                 print(json.dumps(o), flush=True)
             def spy(name, value):
-                tmp = os.path.join(SPY, '%%s.%%d.tmp' %% (name, os.getpid()))
+                # Not the pid: every harness is pid 1 of its own PID namespace.
+                tmp = os.path.join(SPY, '%%s.%%s.tmp' %% (name, uuid.uuid4().hex))
                 with open(tmp, 'w') as f:
                     f.write(str(value))
                 os.rename(tmp, os.path.join(SPY, name))
@@ -99,7 +100,7 @@ final class FakeHarness {
                 print('usage: claude -p PROMPT --output-format stream-json --verbose', file=sys.stderr)
                 sys.exit(64)
             text = positional[0] if positional else ''
-            sid = opts.get('--resume') or 'claude-conv-%d' % os.getpid()
+            sid = opts.get('--resume') or 'claude-conv-' + uuid.uuid4().hex[:12]
             mode, answer = behave(text, sid, lambda: out({'type': 'system', 'subtype': 'init', 'session_id': sid}))
             if mode == 'error':
                 out({'type': 'result', 'subtype': 'error_during_execution', 'is_error': True,
@@ -128,7 +129,7 @@ final class FakeHarness {
                 print('usage: opencode run --format json MESSAGE', file=sys.stderr)
                 sys.exit(64)
             text = ' '.join(positional)
-            sid = opts.get('--session') or 'ses_%d' % os.getpid()
+            sid = opts.get('--session') or 'ses_' + uuid.uuid4().hex[:12]
             mode, answer = behave(text, sid, lambda: out({'type': 'step_start', 'sessionID': sid, 'part': {}}))
             if mode == 'error':
                 out({'type': 'error', 'sessionID': sid,
