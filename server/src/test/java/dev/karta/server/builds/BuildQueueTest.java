@@ -5,13 +5,11 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.server.Config;
+import dev.karta.server.testkit.ServerProcess;
 import dev.karta.server.testkit.TarBuilder;
 import dev.karta.server.TestServer;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.http.HttpRequest;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -179,7 +177,7 @@ class BuildQueueTest {
                 "--port", "0", "--data-dir", dataDir.toString(), "--bootstrap-key", key, "--builder", "sleep 60")
                 .redirectErrorStream(true).start();
         try {
-            int port = awaitListening(child);
+            int port = ServerProcess.awaitListening(child);
             String id;
             try (TestServer view = TestServer.attach(port, key)) {
                 id = upload(view, "shop", DOCKER_APP).json().get("id").asText();
@@ -208,30 +206,5 @@ class BuildQueueTest {
             child.descendants().forEach(ProcessHandle::destroyForcibly);
             child.destroyForcibly();
         }
-    }
-
-    private static int awaitListening(Process child) throws IOException {
-        BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
-        Pattern listening = Pattern.compile("Karta listening on http://127\\.0\\.0\\.1:(\\d+)");
-        long deadline = System.currentTimeMillis() + 60_000;
-        String line;
-        while (System.currentTimeMillis() < deadline && (line = out.readLine()) != null) {
-            Matcher m = listening.matcher(line);
-            if (m.find()) {
-                Thread drain = new Thread(() -> {
-                    try {
-                        while (out.readLine() != null) {
-                            // keep the child's pipe from filling up
-                        }
-                    } catch (IOException e) {
-                        // the child was killed
-                    }
-                });
-                drain.setDaemon(true);
-                drain.start();
-                return Integer.parseInt(m.group(1));
-            }
-        }
-        throw new IllegalStateException("the server process did not start");
     }
 }

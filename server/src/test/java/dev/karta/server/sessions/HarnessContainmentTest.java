@@ -7,20 +7,16 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.server.TestServer;
 import dev.karta.server.TestServer.Response;
 import dev.karta.server.process.LiveProcesses;
+import dev.karta.server.testkit.ServerProcess;
 import dev.karta.server.testkit.TarBuilder;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.http.HttpRequest;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -95,7 +91,7 @@ class HarnessContainmentTest {
                 "--harness-claude", harness.toString())
                 .redirectErrorStream(true).start();
         try {
-            int port = awaitListening(server);
+            int port = ServerProcess.awaitListening(server);
             try (TestServer view = TestServer.attach(port, key)) {
                 publish(view, "doomed");
                 Response created = view.post("/v1/projects/doomed/sessions", key, "{}");
@@ -132,29 +128,5 @@ class HarnessContainmentTest {
             JsonNode d = server.get("/agent_projects/" + project + "/deploys/" + deploy, server.adminKey()).json();
             return d.get("status").asText().equals("succeeded");
         });
-    }
-
-    private static int awaitListening(Process child) throws IOException {
-        BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
-        Pattern listening = Pattern.compile("Karta listening on http://127\\.0\\.0\\.1:(\\d+)");
-        String line;
-        while ((line = out.readLine()) != null) {
-            Matcher m = listening.matcher(line);
-            if (m.find()) {
-                Thread drain = new Thread(() -> {
-                    try {
-                        while (out.readLine() != null) {
-                            // keep the child's pipe from filling up
-                        }
-                    } catch (IOException e) {
-                        // the child was killed
-                    }
-                });
-                drain.setDaemon(true);
-                drain.start();
-                return Integer.parseInt(m.group(1));
-            }
-        }
-        throw new IllegalStateException("the server process did not start");
     }
 }
