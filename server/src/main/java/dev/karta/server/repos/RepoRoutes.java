@@ -68,7 +68,8 @@ public final class RepoRoutes implements Routes {
         RepoUrl url = RepoUrl.parse(given.connectUrl());
         String token = text(body, "token");
         if (token != null) {
-            if (token.isBlank() || token.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
+            token = token.strip();
+            if (token.isEmpty() || token.chars().anyMatch(c -> c <= 0x20 || c == 0x7f)) {
                 throw ApiError.badRequest("token must not be empty or hold spaces or control characters");
             }
             if (credentials != null) {
@@ -78,7 +79,7 @@ public final class RepoRoutes implements Routes {
                 throw ApiError.badRequest("a token is sent over https; ssh URLs take no token");
             }
             // GitHub reads a token as Bearer; git hosts take it as the password of any user name.
-            credentials = new RepoUrl.Credentials("x-access-token", token.strip());
+            credentials = new RepoUrl.Credentials("x-access-token", token);
         }
         bound.mirror().checkAllowed(url);
         bound.egress().checkBindable(url);

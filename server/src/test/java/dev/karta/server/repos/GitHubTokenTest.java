@@ -75,6 +75,20 @@ class GitHubTokenTest {
     }
 
     @Test
+    void a_token_with_a_space_or_a_control_character_inside_is_400() {
+        server.post("/agent_projects", server.adminKey(), "{\"name\":\"odd-token\"}");
+
+        for (String token : new String[] {"tok en", "tok\\u0000en", "tok\\nen", "  "}) {
+            TestServer.Response refused = Hooks.bind(server, server.adminKey(), "odd-token",
+                    "{\"url\":\"other/odd\",\"token\":\"" + token + "\"}");
+            assertThat(refused.status()).as(token).isEqualTo(400);
+        }
+        TestServer.Response padded = Hooks.bind(server, server.adminKey(), "odd-token",
+                "{\"url\":\"other/odd\",\"token\":\" tok-123\\n\"}");
+        assertThat(padded.status()).as(padded.body()).isEqualTo(200);
+    }
+
+    @Test
     void a_bindings_own_token_is_sent_for_that_binding_only_and_never_shown() {
         github.commit("other/with-token", sha(3), "own").makePrivate("other/with-token", "tok-own-123");
         github.commit("other/without-token", sha(4), "anon");
