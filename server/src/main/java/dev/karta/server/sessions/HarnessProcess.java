@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.server.Config;
 import dev.karta.server.process.Child;
+import dev.karta.server.process.Confinement;
 import dev.karta.server.process.ProcessLauncher;
+import dev.karta.server.process.Sandbox;
 import dev.karta.server.store.Threads;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -102,13 +104,13 @@ final class HarnessProcess implements AutoCloseable {
 
     private final Config.SessionSettings settings;
     private final ObjectMapper json;
-    private final ProcessLauncher launcher;
+    private final Sandbox sandbox;
     private final ExecutorService pumps = Executors.newCachedThreadPool(Threads.daemon("harness-io"));
 
-    HarnessProcess(Config.SessionSettings settings, ObjectMapper json, ProcessLauncher launcher) {
+    HarnessProcess(Config.SessionSettings settings, ObjectMapper json, Sandbox sandbox) {
         this.settings = settings;
         this.json = json;
-        this.launcher = launcher;
+        this.sandbox = sandbox;
     }
 
     String executable(Harness harness) {
@@ -116,13 +118,14 @@ final class HarnessProcess implements AutoCloseable {
     }
 
     /** Runs one turn to its end; see the class comment for what is guaranteed on return. */
-    Answer run(Harness harness, Path workDir, String text, String conversationId, Listener listener,
+    Answer run(Harness harness, Confinement confinement, String text, String conversationId, Listener listener,
                Cancellation cancellation) throws TurnFailed {
         String executable = executable(harness);
         List<String> argv = harness.argv(executable, text, conversationId);
         Child child;
         try {
-            child = launcher.start(new ProcessLauncher.Command(argv, workDir, settings.harnessEnvironment()), false);
+            child = sandbox.start(new ProcessLauncher.Command(argv, confinement.workspace(), settings.harnessEnvironment()),
+                    confinement);
         } catch (IOException e) {
             if (Thread.currentThread().isInterrupted()) {
                 throw new TurnFailed(TurnFailed.Kind.SERVER_STOPPING, "the server is stopping; retry the message");

@@ -9,6 +9,7 @@ import dev.karta.server.logs.LogSource;
 import dev.karta.server.logs.LogStore;
 import dev.karta.server.orgs.OrgQuota;
 import dev.karta.server.process.ProcessLauncher;
+import dev.karta.server.process.Sandbox;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.Projects;
 import dev.karta.server.store.Database;
@@ -54,7 +55,7 @@ public final class Sessions implements AutoCloseable {
         this.logs = logs;
         this.idleTimeout = settings.idleTimeout();
         this.store = new SessionStore(db, json, settings.idleTimeout());
-        this.harness = new HarnessProcess(settings, json, launcher);
+        this.harness = new HarnessProcess(settings, json, new Sandbox(launcher));
         this.turns = new Turns(db, projects, store, logs, files, harness, settings,
                 limits.maxTurnsPerOrg());
     }

@@ -10,6 +10,7 @@ import dev.karta.server.http.ApiError;
 import dev.karta.server.logs.LogSource;
 import dev.karta.server.logs.LogStore;
 import dev.karta.server.orgs.OrgQuota;
+import dev.karta.server.process.Confinement;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.Projects;
 import dev.karta.server.store.Database;
@@ -168,7 +169,10 @@ final class Turns {
             if (cancellation.reason() != null) {
                 throw cancellation.reason(); // ended (or the server stopping) before the harness started
             }
-            answer = harness.run(Harness.of(session.harness()), tree, text, session.harnessSessionId(), listener,
+            // Until sessions have workspaces of their own: the release tree, and the harness's HOME.
+            Confinement confinement = Confinement.directory(tree,
+                    Path.of(settings.harnessEnvironment().getOrDefault("HOME", "/")));
+            answer = harness.run(Harness.of(session.harness()), confinement, text, session.harnessSessionId(), listener,
                     cancellation);
             status = "completed";
             error = null;

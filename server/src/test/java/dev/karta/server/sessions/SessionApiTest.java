@@ -270,10 +270,11 @@ class SessionApiTest {
     }
 
     @Test
-    void the_harness_gets_only_path_home_and_lang() {
+    void the_harness_gets_only_path_home_xdg_and_lang() {
         String p = project("env");
         List<String> names = argv(f.ask(p, f.open(p), "env"));
-        assertThat(names).isNotEmpty().isSubsetOf("PATH", "HOME", "LANG", "LC_CTYPE");
+        assertThat(names).isNotEmpty().contains("HOME", "XDG_CONFIG_HOME").isSubsetOf("PATH", "HOME", "LANG", "LC_CTYPE",
+                "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME");
         assertThat(System.getenv().keySet()).as("the test JVM has more to leak").hasSizeGreaterThan(names.size());
     }
 
