@@ -1,6 +1,7 @@
 package dev.karta.server;
 
 import dev.karta.api.Durations;
+import dev.karta.server.process.Sandbox;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -38,6 +39,8 @@ import java.util.Set;
  * @param secretsKeyFile the AES key that encrypts secrets at rest (webhook secrets, repository
  *                      credentials); null means {@code secrets.key} in the data dir, created with
  *                      mode 0600 on first start
+ * @param sandbox       how harnesses are contained (bubblewrap or none), their network, and the
+ *                      host paths they may read
  */
 public record Config(
         String bind,
@@ -58,7 +61,8 @@ public record Config(
         Logs logs,
         SessionSettings sessions,
         Limits limits,
-        Path secretsKeyFile) {
+        Path secretsKeyFile,
+        Sandbox.Settings sandbox) {
 
     static final String DEFAULT_BIND = "127.0.0.1";
     static final int DEFAULT_PORT = 7070;
@@ -384,6 +388,7 @@ public record Config(
         sessions = sessions == null ? SessionSettings.defaults() : sessions;
         limits = limits == null ? Limits.DEFAULTS : limits;
         secretsKeyFile = secretsKeyFile == null ? dataDir.resolve("secrets.key") : secretsKeyFile;
+        sandbox = sandbox == null ? Sandbox.Settings.DEFAULTS : sandbox;
         if (bootstrapKey != null && bootstrapKey.isBlank()) {
             bootstrapKey = null;
         }
@@ -445,7 +450,7 @@ public record Config(
                 .bootstrapKey(bootstrapKey).keyCacheTtl(keyCacheTtl).maxJsonBody(maxJsonBody).archive(archive)
                 .buildWorkers(buildWorkers).buildTimeout(buildTimeout).builderCommand(builderCommand)
                 .keepReleases(keepReleases).buildLease(buildLease).repos(repos).logs(logs).sessions(sessions)
-                .limits(limits).secretsKeyFile(secretsKeyFile);
+                .limits(limits).secretsKeyFile(secretsKeyFile).sandbox(sandbox);
     }
 
     public static String sqliteUrl(Path dataDir) {
@@ -481,6 +486,7 @@ public record Config(
         private SessionSettings sessions;
         private Limits limits = Limits.DEFAULTS;
         private Path secretsKeyFile;
+        private Sandbox.Settings sandbox;
 
         private Builder(Path dataDir) {
             this.dataDir = Objects.requireNonNull(dataDir, "dataDir");
@@ -579,11 +585,17 @@ public record Config(
             return this;
         }
 
+        /** How harnesses are sandboxed; null keeps the strongest sandbox this host allows. */
+        public Builder sandbox(Sandbox.Settings value) {
+            sandbox = value;
+            return this;
+        }
+
         /** The configuration, validated: {@link IllegalArgumentException} names a bad setting. */
         public Config build() {
             return new Config(bind, port, dataDir, databaseUrl == null ? sqliteUrl(dataDir) : databaseUrl, publicUrl,
                     bootstrapKey, keyCacheTtl, maxJsonBody, archive, buildWorkers, buildTimeout, builderCommand,
-                    keepReleases, buildLease, repos, logs, sessions, limits, secretsKeyFile);
+                    keepReleases, buildLease, repos, logs, sessions, limits, secretsKeyFile, sandbox);
         }
     }
 }

@@ -34,6 +34,7 @@ import dev.karta.server.logs.LogRoutes;
 import dev.karta.server.logs.LogStore;
 import dev.karta.server.orgs.Tenants;
 import dev.karta.server.process.ProcessLauncher;
+import dev.karta.server.process.Sandbox;
 import dev.karta.server.projects.ProjectRoutes;
 import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.projects.Projects;
@@ -56,6 +57,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -104,7 +106,8 @@ public final class KartaServer implements AutoCloseable {
         Releases releases = new Releases(db, releaseStore, projectStore, deployStore, audit, logs, releaseFiles);
         this.launcher = ProcessLauncher.detect(Config.SessionSettings.inheritedEnvironment(List.of()));
         made.push(launcher);
-        this.sessions = new Sessions(db, projects, logs, releaseFiles, config.sessions(), config.limits(), json, launcher);
+        Sandbox sandbox = Sandbox.create(launcher, config.sandbox(), config.dataDir().resolve("sandbox"));
+        this.sessions = new Sessions(db, projects, logs, releaseFiles, config.sessions(), config.limits(), json, sandbox);
         made.push(sessions);
         Retention retention = new Retention(db, releaseFiles, config.keepReleases(), sessions::pinnedReleaseIds);
         GitRepos repos = new GitRepos(storage.repos(), config.archive());
@@ -150,7 +153,7 @@ public final class KartaServer implements AutoCloseable {
                 new SessionRoutes(sessions, idempotency, json, keys),
                 new UsageRoutes(db, projects, releaseFiles));
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys::authenticate),
-                metrics, routes);
+                metrics, Map.of("sandbox", sandbox.describeMode(), "harness_network", sandbox.describeNetwork()), routes);
         made.push(http::stop);
         http.start();
         baseUrl.set(config.publicUrlFor(http.port()));

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.Durations;
+import dev.karta.server.process.Sandbox;
 import dev.karta.server.audit.AuditLog;
 import dev.karta.server.datadir.LocalStorage;
 import dev.karta.server.http.ApiError;
@@ -163,6 +164,22 @@ public final class Main implements Callable<Integer> {
                     + "(e.g. ANTHROPIC_API_KEY; env KARTA_HARNESS_ENV, comma-separated)")
     List<String> harnessEnv;
 
+    @Option(names = "--sandbox", defaultValue = "${env:KARTA_SANDBOX}", paramLabel = "bwrap|none",
+            description = "How harnesses are contained: bwrap (bubblewrap: own workspace, HOME and namespaces; the "
+                    + "default when bwrap works here) or none (as the server's user; logged as a warning) (env KARTA_SANDBOX)")
+    String sandbox;
+
+    @Option(names = "--harness-network", defaultValue = "${env:KARTA_HARNESS_NETWORK}", paramLabel = "outbound|none|host",
+            description = "Network of sandboxed harnesses: outbound (the internet, never this host's services or "
+                    + "private networks; needs slirp4netns; the default where it works), none, or host (the host's "
+                    + "network, loopback included) (env KARTA_HARNESS_NETWORK)")
+    String harnessNetwork;
+
+    @Option(names = "--harness-read-only", defaultValue = "${env:KARTA_HARNESS_READ_ONLY}", split = ",",
+            paramLabel = "PATH", description = "More host paths sandboxed harnesses may read, e.g. where a harness "
+                    + "CLI or its runtime is installed outside /usr (env KARTA_HARNESS_READ_ONLY, comma-separated)")
+    List<Path> harnessReadOnly;
+
     @Option(names = "--session-idle-timeout",
             defaultValue = "${env:KARTA_SESSION_IDLE_TIMEOUT:-" + Config.SessionSettings.DEFAULT_IDLE_TIMEOUT + "}",
             converter = DurationConverter.class,
@@ -271,6 +288,8 @@ public final class Main implements Callable<Integer> {
                         maxBuildsPerOrg, Config.Limits.DEFAULTS.keyFailuresPerPrefix(),
                         Config.Limits.DEFAULTS.keyFailuresPerAddress()))
                 .secretsKeyFile(secretsKeyFile == null ? null : secretsKeyFile.toAbsolutePath())
+                .sandbox(new Sandbox.Settings(Sandbox.Mode.parse(sandbox), Sandbox.Network.parse(harnessNetwork),
+                        harnessReadOnly == null ? List.of() : harnessReadOnly.stream().map(Path::toAbsolutePath).toList()))
                 .build();
     }
 

@@ -8,7 +8,9 @@ import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
 import io.javalin.json.JavalinJackson;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,7 +30,7 @@ public final class HttpApi {
     private final int port;
 
     public HttpApi(String bind, int port, long maxJsonBody, ObjectMapper json, Authenticator auth,
-                   HttpMetrics metrics, List<Routes> features) {
+                   HttpMetrics metrics, Map<String, Object> health, List<Routes> features) {
         this.bind = bind;
         this.port = port;
         this.maxJsonBody = maxJsonBody;
@@ -59,7 +61,9 @@ public final class HttpApi {
             r.beforeMatched(auth::check);
             r.after(ctx -> MDC.remove("request_id"));
 
-            r.get("/healthz", ctx -> ctx.json(java.util.Map.of("status", "ok")));
+            Map<String, Object> healthz = new LinkedHashMap<>(Map.of("status", "ok"));
+            healthz.putAll(health);
+            r.get("/healthz", ctx -> ctx.json(healthz));
             r.get("/metrics", metrics::scrape);
             features.forEach(feature -> feature.register(cfg));
 

@@ -232,7 +232,7 @@ public final class ProcessLauncher implements AutoCloseable {
      */
     public Child start(Command command, boolean mergeStderr) throws IOException {
         List<String> argv = new ArrayList<>(prefix);
-        argv.add(resolve(command));
+        argv.add(resolve(command).toString());
         argv.addAll(command.argv().subList(1, command.argv().size()));
         ProcessBuilder builder = new ProcessBuilder(argv).redirectErrorStream(mergeStderr);
         if (command.workDir() != null) {
@@ -333,7 +333,7 @@ public final class ProcessLauncher implements AutoCloseable {
      * The executable as an absolute path: a name without '/' is looked up in the command's PATH
      * (else the server's), as the shell would; a relative path is taken from the working directory.
      */
-    private String resolve(Command command) throws IOException {
+    Path resolve(Command command) throws IOException {
         String name = command.argv().get(0);
         Path found;
         if (name.contains("/")) {
@@ -349,7 +349,7 @@ public final class ProcessLauncher implements AutoCloseable {
             throw new IOException("Cannot run program \"" + name + "\": error=" + (exists ? "13, Permission denied"
                     : "2, No such file or directory"));
         }
-        return found.toAbsolutePath().toString();
+        return found.toAbsolutePath();
     }
 
     /** The first executable {@code name} in {@code path}, then in the usual system directories. */

@@ -8,7 +8,6 @@ import dev.karta.server.http.ApiError;
 import dev.karta.server.logs.LogSource;
 import dev.karta.server.logs.LogStore;
 import dev.karta.server.orgs.OrgQuota;
-import dev.karta.server.process.ProcessLauncher;
 import dev.karta.server.process.Sandbox;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.Projects;
@@ -48,14 +47,14 @@ public final class Sessions implements AutoCloseable {
             Executors.newSingleThreadScheduledExecutor(Threads.daemon("session-sweeper"));
 
     public Sessions(Database db, Projects projects, LogStore logs, ReleaseFiles files, Config.SessionSettings settings,
-                    Config.Limits limits, ObjectMapper json, ProcessLauncher launcher) {
+                    Config.Limits limits, ObjectMapper json, Sandbox sandbox) {
         this.db = db;
         this.projects = projects;
         this.maxLivePerOrg = limits.maxLiveSessionsPerOrg();
         this.logs = logs;
         this.idleTimeout = settings.idleTimeout();
         this.store = new SessionStore(db, json, settings.idleTimeout());
-        this.harness = new HarnessProcess(settings, json, new Sandbox(launcher));
+        this.harness = new HarnessProcess(settings, json, sandbox);
         this.turns = new Turns(db, projects, store, logs, files, harness, settings,
                 limits.maxTurnsPerOrg());
     }
