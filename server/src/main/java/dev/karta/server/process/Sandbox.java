@@ -106,9 +106,11 @@ public final class Sandbox {
               [ "$ready" = 1 ] || fail "slirp4netns failed: $(cat "$run/slirp.err")"
               for range in $blocked; do "$nsenter" --target "$holder" --net ip route add prohibit "$range"; done
               PATH=$harness_path
+              unset PWD OLDPWD
               exec "$nsenter" --net=/proc/$holder/ns/net -- "$@"
             fi
             PATH=$harness_path
+            unset PWD OLDPWD
             exec "$@"
             """;
 

@@ -88,7 +88,7 @@ class HarnessContainmentTest {
         Process server = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), "dev.karta.server.Main",
                 "--port", "0", "--data-dir", dir.resolve("data").toString(), "--bootstrap-key", key,
-                "--harness-claude", harness.toString())
+                "--harness-claude", harness.toString(), "--sandbox", "none")
                 .redirectErrorStream(true).start();
         try {
             int port = ServerProcess.awaitListening(server);

@@ -61,7 +61,8 @@ public final class SessionBench {
                 Duration.ofSeconds(30), 64, d.maxMessageBytes(), d.maxTurnOutputBytes(), d.harnessEnvironment());
         Config d0 = TestServer.config(dir.resolve("data"), TestServer.randomKey());
         Duration keyCache = Duration.parse(System.getProperty("bench.keyCacheTtl", d0.keyCacheTtl().toString()));
-        Config config = d0.toBuilder().keyCacheTtl(keyCache).sessions(settings).build();
+        Config config = d0.toBuilder().keyCacheTtl(keyCache).sessions(settings).sandbox(SessionFixture.UNSANDBOXED)
+                .build();
         System.out.printf("karta session bench: %d cores, %ds per phase, %d clients, %d creations/s paced, %d turns%n",
                 Runtime.getRuntime().availableProcessors(), seconds, clients, rate, turns);
         try (TestServer server = TestServer.start(config)) {

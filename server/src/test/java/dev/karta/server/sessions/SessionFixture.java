@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.server.Config;
+import dev.karta.server.process.Sandbox;
 import dev.karta.server.TestServer;
 import dev.karta.server.TestServer.Response;
 import dev.karta.server.process.LiveProcesses;
@@ -54,6 +55,17 @@ final class SessionFixture implements AutoCloseable {
 
     /** A server in {@code dir} whose session settings are the test defaults changed by {@code tweak}. */
     static SessionFixture start(Path dir, UnaryOperator<Config.SessionSettings> tweak, int keepReleases) {
+        return start(dir, tweak, keepReleases, UNSANDBOXED);
+    }
+
+    /**
+     * Without the sandbox: the fake harnesses write their spy files outside their workspace.
+     * {@code SandboxedSessionTest} runs turns in the sandbox.
+     */
+    static final Sandbox.Settings UNSANDBOXED = new Sandbox.Settings(Sandbox.Mode.NONE, null, List.of());
+
+    static SessionFixture start(Path dir, UnaryOperator<Config.SessionSettings> tweak, int keepReleases,
+                                Sandbox.Settings sandbox) {
         Path spy = dir.resolve("spy");
         Path claude = FakeHarness.claude(dir.resolve("bin"), spy);
         Path opencode = FakeHarness.opencode(dir.resolve("bin"), spy);
@@ -61,7 +73,7 @@ final class SessionFixture implements AutoCloseable {
                 Duration.ofMinutes(10), Duration.ofSeconds(20), 16, 100_000, 1L << 20,
                 Config.SessionSettings.inheritedEnvironment(List.of())));
         Config config = TestServer.config(dir.resolve("data"), TestServer.randomKey()).toBuilder()
-                .keepReleases(keepReleases).sessions(settings).build();
+                .keepReleases(keepReleases).sessions(settings).sandbox(sandbox).build();
         return new SessionFixture(TestServer.start(config), spy, claude, opencode);
     }
 

@@ -39,7 +39,8 @@ class SessionQuotaTest {
                 Config.SessionSettings.inheritedEnvironment(List.of()));
         server = TestServer.start(TestServer.config(dir.resolve("data"), TestServer.randomKey())
                 .withSessions(settings)
-                .withLimits(new Config.Limits(100, 2, 1, 50, 0, 5, 30)));
+                .withLimits(new Config.Limits(100, 2, 1, 50, 0, 5, 30)).toBuilder()
+                .sandbox(SessionFixture.UNSANDBOXED).build());
         publish("alpha");
         publish("beta");
     }
