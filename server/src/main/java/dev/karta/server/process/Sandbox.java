@@ -56,6 +56,8 @@ public final class Sandbox {
     private static final Logger LOG = LoggerFactory.getLogger(Sandbox.class);
     /** The size of the private {@code /tmp} of a sandboxed harness. */
     static final long TMP_BYTES = 256L << 20;
+    /** The size of the private {@code /dev/shm} of a sandboxed harness. */
+    static final long SHM_BYTES = 64L << 20;
     /** The user and group a harness runs as inside the sandbox. */
     static final int SANDBOX_UID = 1000;
     /** The files of {@code /etc} a harness may read: TLS roots, the dynamic linker, time and name-service basics. */
@@ -298,7 +300,8 @@ public final class Sandbox {
         }
         // /tmp first: the binds below may lie under /tmp on the host, and must stay visible.
         argv.addAll(List.of("--size", Long.toString(TMP_BYTES), "--tmpfs", "/tmp",
-                "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev"));
+                "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev",
+                "--size", Long.toString(SHM_BYTES), "--tmpfs", "/dev/shm"));
         for (String link : List.of("bin", "sbin", "lib", "lib32", "lib64", "libx32")) {
             Path top = Path.of("/", link);
             if (Files.isSymbolicLink(top)) {
@@ -331,7 +334,9 @@ public final class Sandbox {
         }
         argv.addAll(List.of("--bind", confinement.workspace().toString(), confinement.workspace().toString(),
                 "--bind", confinement.home().toString(), confinement.home().toString(),
-                "--chdir", confinement.workspace().toString(), "--"));
+                "--chdir", confinement.workspace().toString(),
+                // The root and the folders bubblewrap made for the binds: read-only, or a harness could fill memory.
+                "--remount-ro", "/", "--"));
         return argv;
     }
 

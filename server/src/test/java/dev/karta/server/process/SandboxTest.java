@@ -77,7 +77,7 @@ class SandboxTest {
         Path secret = Files.writeString(dir.resolve("karta.db"), "every tenant's secrets");
         Confinement c = confinement();
         Run run = run(sandbox, c, "echo w > w.txt && echo h > \"$HOME/h.txt\" && echo \"$HOME\" && pwd; "
-                + "cat " + secret + " && echo READ; echo x > " + dir.resolve("outside.txt") + "; touch /usr/x && echo WROTE; "
+                + "cat " + secret + " && echo READ; echo x > " + dir.resolve("outside.txt") + "; touch /usr/x && echo WROTE; touch /x && echo WROTE; "
                 + "ls " + state + " && echo LISTED; cat /proc/1/environ | tr '\\0' '\\n' | grep -c KARTA; id -u");
         assertThat(run.out()).as(run.err()).contains(c.home().toString(), c.workspace().toString())
                 .doesNotContain("READ", "WROTE", "LISTED", "every tenant");
