@@ -106,7 +106,7 @@ public final class Sandbox {
               ready=""
               read -r ready <"$run/ready" || true
               [ "$ready" = 1 ] || fail "slirp4netns failed: $(cat "$run/slirp.err")"
-              for range in $blocked; do "$nsenter" --target "$holder" --net ip route add prohibit "$range"; done
+              for range in $blocked; do echo "route add prohibit $range"; done | "$nsenter" --target "$holder" --net ip -batch -
               PATH=$harness_path
               unset PWD OLDPWD
               exec "$nsenter" --net=/proc/$holder/ns/net -- "$@"
