@@ -18,13 +18,19 @@ import java.util.Set;
  * only the last step's text, {@code errors}, {@code session_id}).
  *
  * <p>The reply is built from the streamed tokens. An {@code assistant} message adds text only
- * when its tokens were not streamed (Claude Code's own synthetic messages, such as "Not logged
- * in"), and {@code result} only when nothing else did: the reply is never counted twice. Lines
- * of a subagent (a {@code parent_tool_use_id}) are not the reply.
+ * when its tokens were not streamed (a Claude Code without partial messages), and {@code result}
+ * only when nothing else did: the reply is never counted twice. Claude Code's own messages
+ * ({@code "model":"<synthetic>"}, such as "Not logged in") and the lines of a subagent (a
+ * {@code parent_tool_use_id}) are not the reply.
  */
 final class ClaudeCode implements Harness {
     /** What Claude Code prints (stderr and the result's {@code errors}) for an unknown {@code --resume} id. */
     static final String CONVERSATION_LOST = "No conversation found with session ID";
+    /**
+     * The model name of the messages Claude Code writes itself ("Not logged in", "API Error: …"):
+     * an error result repeating them follows, and a successful one carries their text.
+     */
+    private static final String SYNTHETIC = "<synthetic>";
 
     @Override
     public String name() {
@@ -86,7 +92,8 @@ final class ClaudeCode implements Harness {
                 case "stream_event" -> streamEvent(line.path("event"), events);
                 case "assistant" -> {
                     JsonNode message = line.path("message");
-                    if (streamed.contains(message.path("id").asText())) {
+                    if (streamed.contains(message.path("id").asText())
+                            || SYNTHETIC.equals(message.path("model").asText())) {
                         break;
                     }
                     for (JsonNode part : message.path("content")) {

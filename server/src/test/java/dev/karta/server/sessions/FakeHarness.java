@@ -16,7 +16,7 @@ import java.util.Map;
  * each harness's JSON-lines format, and misbehave on request. The message text picks the
  * behaviour ({@code mode:arg}); anything else answers the content of {@code answer.txt} in the
  * working directory, which proves which release tree a turn ran in. They record their pid, the
- * prompt they read and their waits in a spy directory baked into the script.
+ * prompt they read, their argv and their waits in a spy directory baked into the script.
  *
  * <p>Each keeps its conversations where the real one does, loosely: a transcript file per
  * conversation id, Claude Code's in {@code $CLAUDE_CONFIG_DIR} (default {@code $HOME/.claude})
@@ -91,6 +91,7 @@ final class FakeHarness {
             def behave(text, transcript, first_events):
                 spy(NAME + '.pid', os.getpid())
                 spy(NAME + '.prompt', text)
+                spy(NAME + '.argv', json.dumps(sys.argv[1:]))
                 answer = open('answer.txt').read().strip() if os.path.exists('answer.txt') else 'no answer.txt'
                 mode, _, arg = text.partition(':')
                 earlier = history(transcript) if os.path.exists(transcript) else []
@@ -189,12 +190,14 @@ final class FakeHarness {
                 sys.exit(1)
             if mode == 'notloggedin':
                 # Claude Code's own message: no stream events, whatever the flags.
-                assistant(str(uuid.uuid4()), [{'type': 'text', 'text': 'Not logged in \u00b7 Please run /login'}])
+                out({'type': 'assistant', 'message': {'id': str(uuid.uuid4()), 'model': '<synthetic>', 'role': 'assistant',
+                     'content': [{'type': 'text', 'text': 'Not logged in \u00b7 Please run /login'}]},
+                     'parent_tool_use_id': None, 'session_id': sid})
                 out({'type': 'result', 'subtype': 'success', 'is_error': True, 'num_turns': 1,
                      'result': 'Not logged in \u00b7 Please run /login', 'session_id': sid})
                 sys.exit(1)
             if mode == 'retry':
-                for attempt in range(1, int(arg) + 1):
+                for attempt in range(1, int(text.partition(':')[2]) + 1):
                     out({'type': 'system', 'subtype': 'api_retry', 'attempt': attempt, 'max_retries': 10,
                          'retry_delay_ms': 527.5 * attempt, 'error_status': 529, 'error': 'overloaded', 'session_id': sid})
             if mode == 'parts':
