@@ -281,8 +281,8 @@ public record Config(
      * @param idleTimeout        a session with no turn for this long ends
      * @param turnTimeout        a turn running longer is killed with its children (504)
      * @param maxConcurrentTurns turns this server runs at once; more answer 503
-     * @param maxMessageBytes    the longest message text in UTF-8 bytes: it reaches the harness as
-     *                           one argv entry, which Linux caps at 128 KiB (MAX_ARG_STRLEN)
+     * @param maxMessageBytes    the longest message text in UTF-8 bytes (it reaches the harness on
+     *                           its stdin), at most {@value #MAX_MESSAGE_BYTES}
      * @param maxTurnOutputBytes the most a harness may print on stdout in one turn
      * @param harnessEnvironment the whole environment of a harness process: never server secrets,
      *                           never {@code KARTA_*}
@@ -292,7 +292,9 @@ public record Config(
                                   long maxTurnOutputBytes, Map<String, String> harnessEnvironment) {
         /** Variables a harness inherits from the server's environment unless told otherwise. */
         public static final List<String> INHERITED = List.of("PATH", "HOME", "LANG");
-        static final int MAX_ARG_BYTES = 128 * 1024 - 1;
+        /** The highest message limit: a turn holds its message in memory until the harness read it. */
+        static final int MAX_MESSAGE_BYTES = 4 << 20;
+        static final int DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024;
         static final String DEFAULT_CLAUDE = "claude";
         static final String DEFAULT_OPENCODE = "opencode";
         static final String DEFAULT_IDLE_TIMEOUT = "30m";
@@ -313,9 +315,9 @@ public record Config(
             if (maxConcurrentTurns < 1) {
                 throw new IllegalArgumentException("--max-concurrent-turns must be at least 1");
             }
-            if (maxMessageBytes < 1 || maxMessageBytes > MAX_ARG_BYTES) {
-                throw new IllegalArgumentException("the message limit must be between 1 and " + MAX_ARG_BYTES
-                        + " bytes (one argv entry)");
+            if (maxMessageBytes < 1 || maxMessageBytes > MAX_MESSAGE_BYTES) {
+                throw new IllegalArgumentException("the message limit must be between 1 and " + MAX_MESSAGE_BYTES
+                        + " bytes");
             }
             if (maxTurnOutputBytes < 1) {
                 throw new IllegalArgumentException("the turn output limit must be positive");
@@ -331,8 +333,8 @@ public record Config(
 
         public static SessionSettings defaults() {
             return new SessionSettings(DEFAULT_CLAUDE, DEFAULT_OPENCODE, Durations.parse(DEFAULT_IDLE_TIMEOUT),
-                    Durations.parse(DEFAULT_TURN_TIMEOUT), DEFAULT_MAX_CONCURRENT_TURNS, 100_000, 16L << 20,
-                    inheritedEnvironment(List.of()));
+                    Durations.parse(DEFAULT_TURN_TIMEOUT), DEFAULT_MAX_CONCURRENT_TURNS, DEFAULT_MAX_MESSAGE_BYTES,
+                    16L << 20, inheritedEnvironment(List.of()));
         }
 
         /**

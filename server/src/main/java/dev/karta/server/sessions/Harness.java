@@ -5,8 +5,11 @@ import java.util.List;
 
 /**
  * A harness CLI as a turn sees it: the argv of one turn and the meaning of each JSON line it
- * prints on stdout. Implementations hold no state; the process itself is run by
- * {@link HarnessProcess}.
+ * prints on stdout. The message text is not in the argv: {@link HarnessProcess} writes it to the
+ * harness's standard input, which both CLIs read as the prompt when none is given in argv, byte
+ * for byte (OpenCode quotes an argv message that contains a space before the model sees it) and
+ * without the kernel's limit on one argv entry. Adapters hold no state; a {@link Reader} holds
+ * the state of one turn's output.
  */
 interface Harness {
 
@@ -15,14 +18,12 @@ interface Harness {
 
     /**
      * The argv of one turn. {@code conversationId} is the id the harness reported on an earlier
-     * turn of the session, or null on the first one. The text is one argv entry, never parsed by
-     * a shell; a text starting with {@code -} goes after a {@code --} end-of-options marker so it
-     * can never be read as an option.
+     * turn of the session, or null on the first one.
      */
-    List<String> argv(String executable, String text, String conversationId);
+    List<String> argv(String executable, String conversationId);
 
-    /** The events one parsed output line carries; an unknown event type carries none. */
-    List<HarnessEvent> read(JsonNode line);
+    /** A reader of one turn's output lines, in the order printed. */
+    Reader reader();
 
     /**
      * The event type that marks a complete reply ({@link HarnessEvent.Result}): a turn that exits
@@ -39,6 +40,19 @@ interface Harness {
         return false;
     }
 
+    /**
+     * Whether {@code text} (the harness's stderr, or an error it reported) says the conversation
+     * it was asked to resume does not exist: its saved state is gone, and every later turn would
+     * fail the same way.
+     */
+    boolean saysConversationLost(String text);
+
+    /** Maps one turn's output lines to events; may keep state from one line to the next. */
+    interface Reader {
+        /** The events one parsed output line carries; an unknown event type carries none. */
+        List<HarnessEvent> read(JsonNode line);
+    }
+
     /** The adapter for a release's detected harness. */
     static Harness of(String name) {
         return switch (name) {
@@ -46,13 +60,5 @@ interface Harness {
             case "opencode" -> new OpenCode();
             default -> throw new IllegalArgumentException("unknown harness '" + name + "'");
         };
-    }
-
-    /** Adds {@code text} to {@code argv}, after {@code --} when it could pass for an option. */
-    static void addText(List<String> argv, String text) {
-        if (text.startsWith("-")) {
-            argv.add("--");
-        }
-        argv.add(text);
     }
 }

@@ -3,8 +3,15 @@ package dev.karta.server.sessions;
 /** What one line of harness output means to Karta, whatever harness printed it. */
 sealed interface HarnessEvent {
 
-    /** The next piece of the assistant's reply. */
+    /** The next piece of the assistant's reply, within the current text part. */
     record Delta(String text) implements HarnessEvent {
+    }
+
+    /**
+     * A new text part of the reply begins (a Claude Code text content block, an OpenCode
+     * {@code text} part): the reply is its parts joined by a blank line.
+     */
+    record NewPart() implements HarnessEvent {
     }
 
     /** The harness's own conversation id, used to resume it on the next turn. */
@@ -12,13 +19,26 @@ sealed interface HarnessEvent {
     }
 
     /**
-     * The reply is complete: Claude Code's {@code result} (with the reply's final text) or an
-     * OpenCode {@code step_finish} ({@code text} null: the reply is the deltas so far).
+     * The reply is complete: Claude Code's {@code result} or an OpenCode {@code step_finish}. The
+     * reply is the text of the deltas so far.
      */
-    record Result(String text) implements HarnessEvent {
+    record Result() implements HarnessEvent {
     }
 
-    /** The harness reports that the turn failed. */
-    record Failure(String message) implements HarnessEvent {
+    /**
+     * Something the person waiting should know while no text comes (Claude Code retrying its
+     * model API), worded for them.
+     */
+    record Progress(String message) implements HarnessEvent {
+    }
+
+    /**
+     * The harness reports that the turn failed; {@code conversationLost} when it says the
+     * conversation it was asked to resume does not exist (its saved state is gone).
+     */
+    record Failure(String message, boolean conversationLost) implements HarnessEvent {
+        Failure(String message) {
+            this(message, false);
+        }
     }
 }

@@ -12,6 +12,7 @@ import dev.karta.server.store.Threads;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -22,12 +23,16 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 
 /**
  * Runs the harness of one turn: an argv list (never a shell) in the release tree, with only the
- * configured environment, stdin closed. Stdout is cut into lines (the whole output bounded by
- * {@code maxTurnOutputBytes}) and each JSON line mapped to events by the {@link Harness}; the
- * tail of stderr is kept for error messages. A harness whose output has a final event (Claude
+ * configured environment, the message text written to its stdin (then closed) from a thread of
+ * its own, so a harness that never reads it cannot block the turn. Stdout is cut into lines (the
+ * whole output bounded by {@code maxTurnOutputBytes}) and each JSON line mapped to events by the
+ * {@link Harness}; the tail of stderr is kept, stripped of terminal control sequences, for error
+ * messages. The reply is the text parts the harness printed joined by a blank line, and the
+ * deltas a listener gets add up to exactly that text. A harness whose output has a final event (Claude
  * Code's {@code result}) ends its turn there, even if it or a child it left behind keeps running
  * or holding stdout. Whatever happens (answer, failure, timeout, cancellation), the harness and
  * every process it started are killed before this returns (see {@link ProcessLauncher}).
@@ -37,6 +42,17 @@ final class HarnessProcess implements AutoCloseable {
     private static final int QUOTE = 200;
     /** How long a harness may take to exit by itself after its final event before it is killed. */
     private static final long EXIT_GRACE_MS = 1000;
+    /**
+     * Terminal escape sequences: OSC (ESC ] … ended by BEL or ESC \, or by the end of the text)
+     * and CSI (ESC [ parameters, intermediates, final byte), their one-byte C1 forms, and the
+     * other ESC sequences (ESC, intermediates, final byte: {@code ESC ( B}, {@code ESC c}).
+     */
+    private static final Pattern ESCAPE_SEQUENCE = Pattern.compile(
+            "(?:\\x1B\\]|\\x9D)[^\\x07\\x1B\\x9C]*(?:\\x07|\\x1B\\\\|\\x9C)?"
+                    + "|(?:\\x1B\\[|\\x9B)[0-?]*[ -/]*[@-~]?"
+                    + "|\\x1B[ -/]*[0-~]?");
+    /** Control characters left once the sequences are gone, but tab and line feed. */
+    private static final Pattern CONTROL = Pattern.compile("[\\x00-\\x08\\x0B-\\x1F\\x7F-\\x9F]");
 
     /** A finished reply and the harness's conversation id (null when it reported none). */
     record Answer(String text, String conversationId) {
@@ -45,6 +61,10 @@ final class HarnessProcess implements AutoCloseable {
     /** Receives the reply as it is produced. Called on the thread that runs the turn. */
     interface Listener {
         void delta(String text);
+
+        /** The harness reports progress while no text comes (an API retry), worded for a person. */
+        default void progress(String message) {
+        }
 
         /** Nothing happened for a while; streaming callers send a heartbeat. */
         default void waiting() {
@@ -121,7 +141,7 @@ final class HarnessProcess implements AutoCloseable {
     Answer run(Harness harness, Confinement confinement, String text, String conversationId, Listener listener,
                Cancellation cancellation) throws TurnFailed {
         String executable = executable(harness);
-        List<String> argv = harness.argv(executable, text, conversationId);
+        List<String> argv = harness.argv(executable, conversationId);
         Child child;
         try {
             child = sandbox.start(new ProcessLauncher.Command(argv, confinement.workspace(), settings.harnessEnvironment()),
@@ -136,15 +156,13 @@ final class HarnessProcess implements AutoCloseable {
         }
         Process process = child.process();
         try {
-            process.getOutputStream().close();
             BlockingQueue<Signal> signals = new LinkedBlockingQueue<>();
             StderrTail stderr = new StderrTail();
+            pumps.execute(() -> feed(process, text));
             pumps.execute(() -> pump(process.getInputStream(), signals));
             pumps.execute(() -> stderr.drain(process.getErrorStream()));
             cancellation.onCancel(() -> signals.add(new Signal.Cancelled()));
-            return await(harness, process, signals, stderr, listener, cancellation);
-        } catch (IOException e) {
-            throw TurnFailed.failed(harness.name() + " could not be run: " + e.getMessage());
+            return await(harness, conversationId != null, process, signals, stderr, listener, cancellation);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new TurnFailed(TurnFailed.Kind.SERVER_STOPPING, "the server is stopping; retry the message");
@@ -153,10 +171,25 @@ final class HarnessProcess implements AutoCloseable {
         }
     }
 
-    private Answer await(Harness harness, Process process, BlockingQueue<Signal> signals, StderrTail stderr,
-                         Listener listener, Cancellation cancellation) throws InterruptedException, TurnFailed {
+    /**
+     * Writes the message to the harness's stdin and closes it; runs on a pump thread. A harness
+     * that exits or closes stdin before reading it all makes the write fail: its output and exit
+     * status tell what happened, and a blocked write ends when the harness is killed.
+     */
+    private static void feed(Process process, String text) {
+        try (OutputStream stdin = process.getOutputStream()) {
+            stdin.write(text.getBytes(StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            // See above: nothing to add to what the turn reports.
+        }
+    }
+
+    private Answer await(Harness harness, boolean resumed, Process process, BlockingQueue<Signal> signals,
+                         StderrTail stderr, Listener listener, Cancellation cancellation)
+            throws InterruptedException, TurnFailed {
         long deadline = System.nanoTime() + settings.turnTimeout().toNanos();
-        Transcript transcript = new Transcript(harness);
+        Transcript transcript = new Transcript(harness, resumed);
+        Harness.Reader reader = harness.reader();
         boolean ended = false;
         while (!ended) {
             long left = deadline - System.nanoTime();
@@ -169,7 +202,7 @@ final class HarnessProcess implements AutoCloseable {
                 continue;
             }
             if (signal instanceof Signal.Line line) {
-                for (HarnessEvent event : harness.read(line.json())) {
+                for (HarnessEvent event : reader.read(line.json())) {
                     transcript.accept(event, listener);
                 }
                 if (harness.endsTurn(line.json())) {
@@ -255,31 +288,46 @@ final class HarnessProcess implements AutoCloseable {
         }
     }
 
-    /** The reply being assembled from one turn's events. */
+    /**
+     * The reply being assembled from one turn's events: its text parts joined by
+     * {@link #PART_SEPARATOR}, the separator sent with the first delta of the next part, so what
+     * the listener got adds up to the reply exactly.
+     */
     private static final class Transcript {
+        private static final String PART_SEPARATOR = "\n\n";
         private final Harness harness;
-        private final StringBuilder deltas = new StringBuilder();
+        private final boolean resumed;
+        private final StringBuilder reply = new StringBuilder();
+        private boolean newPart;
         private boolean complete;
-        private String result;
         private String conversation;
-        private String failure;
+        private HarnessEvent.Failure failure;
         private String firstGarbage;
 
-        Transcript(Harness harness) {
+        Transcript(Harness harness, boolean resumed) {
             this.harness = harness;
+            this.resumed = resumed;
         }
 
         void accept(HarnessEvent event, Listener listener) {
             if (event instanceof HarnessEvent.Delta delta) {
-                deltas.append(delta.text());
-                listener.delta(delta.text());
+                if (delta.text().isEmpty()) {
+                    return;
+                }
+                String text = newPart && !reply.isEmpty() ? PART_SEPARATOR + delta.text() : delta.text();
+                newPart = false;
+                reply.append(text);
+                listener.delta(text);
+            } else if (event instanceof HarnessEvent.NewPart) {
+                newPart = true;
             } else if (event instanceof HarnessEvent.Conversation c) {
                 conversation = c.id();
-            } else if (event instanceof HarnessEvent.Result r) {
+            } else if (event instanceof HarnessEvent.Result) {
                 complete = true;
-                result = r.text() != null ? r.text() : result;
+            } else if (event instanceof HarnessEvent.Progress progress) {
+                listener.progress(quote(progress.message(), QUOTE));
             } else if (event instanceof HarnessEvent.Failure f && failure == null) {
-                failure = f.message();
+                failure = f;
             }
         }
 
@@ -291,7 +339,13 @@ final class HarnessProcess implements AutoCloseable {
 
         Answer finish(int exitCode, String stderr) throws TurnFailed {
             if (failure != null) {
-                throw TurnFailed.failed(quote(failure, 500));
+                if (resumed && failure.conversationLost()) {
+                    throw stateLost(failure.message());
+                }
+                throw TurnFailed.failed(quote(failure.message(), 500));
+            }
+            if (exitCode != 0 && resumed && harness.saysConversationLost(stderr)) {
+                throw stateLost(harness.name() + " exited with status " + exitCode + ": " + stderr);
             }
             if (exitCode != 0) {
                 throw TurnFailed.failed(harness.name() + " exited with status " + exitCode
@@ -301,7 +355,14 @@ final class HarnessProcess implements AutoCloseable {
                 throw TurnFailed.failed(harness.name() + " ended without a " + harness.completionEvent() + " event"
                         + garbageNote());
             }
-            return new Answer(result != null ? result : deltas.toString(), conversation);
+            return new Answer(reply.toString(), conversation);
+        }
+
+        /** The harness cannot resume this session's conversation: it no longer has its state. */
+        private TurnFailed stateLost(String detail) {
+            return new TurnFailed(TurnFailed.Kind.SESSION_STATE_LOST, harness.name()
+                    + " cannot resume this session's conversation, its saved state is gone ("
+                    + quote(detail, QUOTE) + "); open a new session");
         }
 
         private String garbageNote() {
@@ -340,8 +401,9 @@ final class HarnessProcess implements AutoCloseable {
             length = keep + n;
         }
 
+        /** The tail as text, without terminal control sequences. */
         synchronized String text() {
-            return new String(tail, 0, length, StandardCharsets.UTF_8).strip();
+            return plain(new String(tail, 0, length, StandardCharsets.UTF_8)).strip();
         }
     }
 
@@ -355,10 +417,20 @@ final class HarnessProcess implements AutoCloseable {
         return message;
     }
 
-    /** At most {@code max} characters of {@code text}, on one line. */
+    /** At most {@code max} characters of {@code text}, on one line, without control characters. */
     static String quote(String text, int max) {
-        String flat = text.replaceAll("\\s+", " ").strip();
+        String flat = plain(text).replaceAll("\\s+", " ").strip();
         return flat.length() <= max ? flat : flat.substring(0, max) + "…";
+    }
+
+    /**
+     * {@code text} as a harness printed it minus what a terminal would act on: colour, cursor
+     * moves, titles, bells. Harnesses colour their errors (OpenCode's {@code Error:}), and error
+     * messages are shown in terminals and logs.
+     */
+    static String plain(String text) {
+        String withoutSequences = ESCAPE_SEQUENCE.matcher(text).replaceAll("");
+        return CONTROL.matcher(withoutSequences.replace("\r\n", "\n").replace('\r', '\n')).replaceAll("");
     }
 
     static String describe(Duration duration) {

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.ErrorBody;
 import dev.karta.api.MessageDelta;
+import dev.karta.api.MessageProgress;
 import dev.karta.api.Printable;
 import dev.karta.api.SendMessage;
 import dev.karta.api.SessionList;
@@ -34,7 +35,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Handlers of {@code /v1/projects/{p}/sessions…} (docs/sessions.md). A message answers its reply as JSON,
  * or, with {@code "stream":true} or {@code Accept: text/event-stream}, as an SSE stream of
- * {@code message.delta} events then {@code message.completed} (or {@code error}). Errors found
+ * {@code message.delta} events (and {@code message.progress} notes, such as a harness retrying its
+ * model API) then {@code message.completed} (or {@code error}). Errors found
  * before the turn starts (validation, 404, 409, 503) are plain JSON answers either way.
  */
 public final class SessionRoutes implements Routes {
@@ -222,6 +224,11 @@ public final class SessionRoutes implements Routes {
         @Override
         public void delta(String text) {
             send("message.delta", new MessageDelta(messageId, text));
+        }
+
+        @Override
+        public void progress(String text) {
+            send("message.progress", new MessageProgress(messageId, text));
         }
 
         @Override

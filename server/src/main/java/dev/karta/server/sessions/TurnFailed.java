@@ -12,6 +12,11 @@ final class TurnFailed extends Exception {
         HARNESS_TIMEOUT,
         /** The session was ended while the turn ran: 409. */
         SESSION_ENDED,
+        /**
+         * The harness says the conversation it was asked to resume does not exist: the session's
+         * harness state is gone and no later turn can resume it either: 409.
+         */
+        SESSION_STATE_LOST,
         /** The server stopped while the turn ran: 503. */
         SERVER_STOPPING
     }
@@ -41,6 +46,7 @@ final class TurnFailed extends Exception {
             case HARNESS_FAILED -> new ApiError(ApiError.Kind.BAD_GATEWAY, "harness_failed", getMessage());
             case HARNESS_TIMEOUT -> new ApiError(ApiError.Kind.GATEWAY_TIMEOUT, "harness_timeout", getMessage());
             case SESSION_ENDED -> new ApiError(ApiError.Kind.CONFLICT, "session_ended", getMessage());
+            case SESSION_STATE_LOST -> new ApiError(ApiError.Kind.CONFLICT, "session_state_lost", getMessage());
             case SERVER_STOPPING -> ApiError.unavailable(getMessage());
         };
     }

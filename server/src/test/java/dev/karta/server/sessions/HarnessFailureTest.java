@@ -73,7 +73,7 @@ class HarnessFailureTest {
         f.publish("fail-claude-error", SessionFixture.claudeApp("ok fail-claude-error"));
         Response failed = failsThenRecovers("fail-claude-error", "error", 502, "harness_failed");
         assertThat(failed.json().get("message").asText())
-                .isEqualTo("claude reported error_during_execution: model overloaded");
+                .isEqualTo("claude failed: model overloaded");
     }
 
     @Test
@@ -81,7 +81,7 @@ class HarnessFailureTest {
         f.publish("fail-oc-error", SessionFixture.opencodeApp("ok fail-oc-error"));
         Response failed = failsThenRecovers("fail-oc-error", "error", 502, "harness_failed");
         assertThat(failed.json().get("message").asText())
-                .isEqualTo("opencode reported an error: no credentials for the provider");
+                .isEqualTo("opencode failed: no credentials for the provider");
     }
 
     @Test

@@ -233,8 +233,10 @@ class SessionApiTest {
         List<String> first = argv(f.ask(p, session, "argv"));
         List<String> second = argv(f.ask(p, session, "argv"));
 
-        assertThat(first).containsExactly("-p", "argv", "--output-format", "stream-json", "--verbose");
-        assertThat(second).hasSize(7).startsWith("-p", "argv", "--output-format", "stream-json", "--verbose", "--resume");
+        assertThat(first).containsExactly("-p", "--output-format", "stream-json", "--verbose",
+                "--include-partial-messages");
+        assertThat(second).hasSize(7).startsWith("-p", "--output-format", "stream-json", "--verbose",
+                "--include-partial-messages", "--resume");
         assertThat(second.get(6)).startsWith("claude-conv-");
     }
 
@@ -244,17 +246,17 @@ class SessionApiTest {
         f.publish(p, SessionFixture.opencodeApp("oc"));
         String session = f.open(p);
 
-        assertThat(f.ask(p, session, "parts")).isEqualTo("first second");
+        assertThat(f.ask(p, session, "parts")).isEqualTo("first\n\nsecond");
         List<String> second = argv(f.ask(p, session, "argv"));
 
-        assertThat(second).hasSize(6).startsWith("run", "--format", "json", "argv", "--session");
-        assertThat(second.get(5)).startsWith("ses_");
+        assertThat(second).hasSize(5).startsWith("run", "--format", "json", "--session");
+        assertThat(second.get(4)).startsWith("ses_");
     }
 
     @Test
     void claude_skips_tool_and_unknown_events_and_answers_the_result() {
         String p = project("parts");
-        assertThat(f.ask(p, f.open(p), "parts")).isEqualTo("first second");
+        assertThat(f.ask(p, f.open(p), "parts")).isEqualTo("first\n\nsecond");
     }
 
     @Test

@@ -71,7 +71,7 @@ final class SessionFixture implements AutoCloseable {
         Path opencode = FakeHarness.opencode(dir.resolve("bin"), spy);
         Config.SessionSettings settings = tweak.apply(new Config.SessionSettings(claude.toString(), opencode.toString(),
                 Duration.ofMinutes(10), Duration.ofSeconds(20), 16, 100_000, 1L << 20,
-                Config.SessionSettings.inheritedEnvironment(List.of())));
+                FakeHarness.environment(dir.resolve("home"))));
         Config config = TestServer.config(dir.resolve("data"), TestServer.randomKey()).toBuilder()
                 .keepReleases(keepReleases).sessions(settings).sandbox(sandbox).build();
         return new SessionFixture(TestServer.start(config), spy, claude, opencode);

@@ -11,7 +11,6 @@ import java.net.http.HttpRequest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterEach;
@@ -36,7 +35,7 @@ class SessionQuotaTest {
         Path claude = FakeHarness.claude(dir.resolve("bin"), spy);
         Config.SessionSettings settings = new Config.SessionSettings(claude.toString(), claude.toString(),
                 Duration.ofMinutes(10), Duration.ofSeconds(20), 16, 100_000, 1L << 20,
-                Config.SessionSettings.inheritedEnvironment(List.of()));
+                FakeHarness.environment(dir.resolve("home")));
         server = TestServer.start(TestServer.config(dir.resolve("data"), TestServer.randomKey())
                 .withSessions(settings)
                 .withLimits(new Config.Limits(100, 2, 1, 50, 0, 5, 30)).toBuilder()

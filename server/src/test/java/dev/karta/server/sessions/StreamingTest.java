@@ -59,10 +59,10 @@ class StreamingTest {
         String id = events.get(2).data().at("/message/id").asText();
         assertThat(id).startsWith("msg_");
         assertThat(events.get(0).data().get("message_id").asText()).isEqualTo(id);
-        assertThat(events.get(0).data().get("text").asText()).isEqualTo("first ");
-        assertThat(events.get(1).data().get("text").asText()).isEqualTo("second");
+        assertThat(events.get(0).data().get("text").asText()).isEqualTo("first");
+        assertThat(events.get(1).data().get("text").asText()).isEqualTo("\n\nsecond");
         assertThat(events.get(2).data().at("/message/role").asText()).isEqualTo("assistant");
-        assertThat(events.get(2).data().at("/message/text").asText()).isEqualTo("first second");
+        assertThat(events.get(2).data().at("/message/text").asText()).isEqualTo("first\n\nsecond");
         assertThat(f.session("streamed", session).json().get("turns").asInt()).isEqualTo(1);
     }
 
@@ -73,7 +73,7 @@ class StreamingTest {
         assertThat(r.status()).isEqualTo(200);
         List<Event> events = events(r.body());
         assertThat(events).extracting(Event::name).containsExactly("message.delta", "message.delta", "message.completed");
-        assertThat(events.get(2).data().at("/message/text").asText()).isEqualTo("first second");
+        assertThat(events.get(2).data().at("/message/text").asText()).isEqualTo("first\n\nsecond");
     }
 
     @Test
