@@ -28,7 +28,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Starts harnesses inside their {@link Confinement}: tenant code that must touch nothing but its
  * own workspace and HOME. Their HOME and XDG directories are the confinement's HOME, their working
- * directory its workspace.
+ * directory its workspace; in the sandbox both appear at fixed paths ({@link #WORKSPACE},
+ * {@link #HOME}).
  *
  * <p><b>{@link Mode#BWRAP}</b> runs the harness under bubblewrap in namespaces of its own (user,
  * mount, PID, network, IPC, UTS, cgroup), as an unprivileged user with every capability dropped
@@ -58,6 +59,12 @@ public final class Sandbox {
     static final long TMP_BYTES = 256L << 20;
     /** The size of the private {@code /dev/shm} of a sandboxed harness. */
     static final long SHM_BYTES = 64L << 20;
+    /**
+     * Where a sandboxed harness finds its workspace and HOME, whatever their paths on the host: a
+     * harness that keys its state by working directory (Claude Code) finds it again on any server.
+     */
+    public static final Path WORKSPACE = Path.of("/workspace");
+    public static final Path HOME = Path.of("/home/karta");
     /** The user and group a harness runs as inside the sandbox. */
     static final int SANDBOX_UID = 1000;
     /** The files of {@code /etc} a harness may read: TLS roots, the dynamic linker, time and name-service basics. */
@@ -264,7 +271,7 @@ public final class Sandbox {
         if (confinement.overlay() != null && !overlays) {
             throw new IllegalArgumentException("overlay workspaces are not available here");
         }
-        Map<String, String> env = environment(command.environment(), confinement);
+        Map<String, String> env = environment(command.environment(), mode == Mode.BWRAP ? HOME : confinement.home());
         Path executable = launcher.resolve(command);
         List<String> harness = new ArrayList<>();
         harness.add(executable.toString());
@@ -332,18 +339,17 @@ public final class Sandbox {
                 argv.addAll(List.of("--ro-bind", path.toString(), path.toString()));
             }
         }
-        argv.addAll(List.of("--bind", confinement.workspace().toString(), confinement.workspace().toString(),
-                "--bind", confinement.home().toString(), confinement.home().toString(),
-                "--chdir", confinement.workspace().toString(),
+        argv.addAll(List.of("--bind", confinement.workspace().toString(), WORKSPACE.toString(),
+                "--bind", confinement.home().toString(), HOME.toString(), "--chdir", WORKSPACE.toString(),
                 // The root and the folders bubblewrap made for the binds: read-only, or a harness could fill memory.
                 "--remount-ro", "/", "--"));
         return argv;
     }
 
-    /** The command's environment with HOME and the XDG base directories inside the confinement's HOME. */
-    static Map<String, String> environment(Map<String, String> base, Confinement confinement) {
+    /** The command's environment with HOME and the XDG base directories inside {@code homeDir}. */
+    static Map<String, String> environment(Map<String, String> base, Path homeDir) {
         Map<String, String> env = new LinkedHashMap<>(base);
-        String home = confinement.home().toString();
+        String home = homeDir.toString();
         env.put("HOME", home);
         env.put("XDG_CONFIG_HOME", home + "/.config");
         env.put("XDG_DATA_HOME", home + "/.local/share");
@@ -472,7 +478,7 @@ public final class Sandbox {
 
     private static void writeEtc(Path etc) throws IOException {
         Files.createDirectories(etc);
-        String user = "karta:x:" + SANDBOX_UID + ":" + SANDBOX_UID + ":Karta harness:/nonexistent:/usr/sbin/nologin\n";
+        String user = "karta:x:" + SANDBOX_UID + ":" + SANDBOX_UID + ":Karta harness:" + HOME + ":/usr/sbin/nologin\n";
         Files.writeString(etc.resolve("passwd"), "root:x:0:0:root:/root:/usr/sbin/nologin\n" + user
                 + "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
         Files.writeString(etc.resolve("group"), "root:x:0:\nkarta:x:" + SANDBOX_UID + ":\nnogroup:x:65534:\n");
