@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.server.Config;
 import dev.karta.server.testkit.ServerProcess;
 import dev.karta.server.testkit.TarBuilder;
-import dev.karta.server.TestServer;
+import dev.karta.server.testkit.TestServer;
 import java.io.IOException;
 import java.net.http.HttpRequest;
 import java.nio.file.Files;

@@ -2,8 +2,8 @@ package dev.karta.server.keys;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.karta.server.TestServer;
-import dev.karta.server.TestServer.Response;
+import dev.karta.server.testkit.TestServer.Response;
+import dev.karta.server.testkit.TestServer;
 import java.nio.file.Path;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.karta.server.Config;
 import dev.karta.server.testkit.TarBuilder;
-import dev.karta.server.TestServer;
-import dev.karta.server.TestServer.Response;
+import dev.karta.server.testkit.TestServer;
+import dev.karta.server.testkit.TestServer.Response;
 import java.net.http.HttpRequest;
 import java.io.IOException;
 import java.nio.file.Files;

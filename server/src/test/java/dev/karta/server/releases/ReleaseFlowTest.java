@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.server.testkit.TarBuilder;
-import dev.karta.server.TestServer;
+import dev.karta.server.testkit.TestServer;
 import java.net.http.HttpRequest;
 import java.nio.file.Path;
 import java.util.ArrayList;

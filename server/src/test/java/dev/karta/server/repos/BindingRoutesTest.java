@@ -4,8 +4,8 @@ import static dev.karta.server.ingest.webhooks.Hooks.bind;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.karta.server.TestServer;
 import dev.karta.server.ingest.webhooks.Hooks;
+import dev.karta.server.testkit.TestServer;
 import java.net.http.HttpRequest;
 import java.nio.file.Path;
 import java.util.List;

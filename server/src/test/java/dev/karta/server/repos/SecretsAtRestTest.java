@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.karta.server.Config;
-import dev.karta.server.TestServer;
 import dev.karta.server.ingest.webhooks.Hooks;
 import dev.karta.server.store.Database;
+import dev.karta.server.testkit.TestServer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

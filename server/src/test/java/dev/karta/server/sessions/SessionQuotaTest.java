@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.karta.server.Config;
-import dev.karta.server.TestServer;
-import dev.karta.server.TestServer.Response;
 import dev.karta.server.testkit.TarBuilder;
+import dev.karta.server.testkit.TestServer.Response;
+import dev.karta.server.testkit.TestServer;
 import java.net.http.HttpRequest;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -5,8 +5,8 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.server.Config;
-import dev.karta.server.TestServer;
 import dev.karta.server.repos.FakeGitHub;
+import dev.karta.server.testkit.TestServer;
 import java.net.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
