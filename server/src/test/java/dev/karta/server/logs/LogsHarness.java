@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.server.Config;
 import dev.karta.server.KartaServer;
 import dev.karta.server.store.Database;
+import dev.karta.server.testkit.TestDatabase;
 import dev.karta.server.testkit.TestServer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -59,8 +60,20 @@ final class LogsHarness implements AutoCloseable {
     }
 
     private static LogsHarness start(Path dataDir, Config.Logs logs, Duration keyCacheTtl, String key) {
+        return start(TestDatabase.sqlite(), dataDir, logs, keyCacheTtl, key);
+    }
+
+    /** A server on {@code database} with the default key cache and a fresh admin key. */
+    static LogsHarness start(TestDatabase database, Path dataDir, Config.Logs logs) {
+        return start(database, dataDir, logs, Config.defaults(dataDir).keyCacheTtl(),
+                "kt_live_" + UUID.randomUUID().toString().replace("-", ""));
+    }
+
+    private static LogsHarness start(TestDatabase database, Path dataDir, Config.Logs logs, Duration keyCacheTtl,
+            String key) {
         KEYS.put(dataDir, key);
-        Config config = TestServer.config(dataDir, key).toBuilder().keyCacheTtl(keyCacheTtl).logs(logs).build();
+        Config config = database.configure(TestServer.config(dataDir, key).toBuilder()).keyCacheTtl(keyCacheTtl)
+                .logs(logs).build();
         return new LogsHarness(TestServer.start(config));
     }
 

@@ -19,7 +19,8 @@ public final class TestDatabase {
         this.postgres = postgres;
     }
 
-    static TestDatabase sqlite() {
+    /** SQLite in the data dir, the default: for helpers whose callers do not choose. */
+    public static TestDatabase sqlite() {
         return new TestDatabase("SQLite", null);
     }
 
