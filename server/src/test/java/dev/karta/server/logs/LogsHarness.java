@@ -72,8 +72,7 @@ final class LogsHarness implements AutoCloseable {
     private static LogsHarness start(TestDatabase database, Path dataDir, Config.Logs logs, Duration keyCacheTtl,
             String key) {
         KEYS.put(dataDir, key);
-        Config config = database.configure(TestServer.config(dataDir, key).toBuilder()).keyCacheTtl(keyCacheTtl)
-                .logs(logs).build();
+        Config config = database.config(dataDir, key).toBuilder().keyCacheTtl(keyCacheTtl).logs(logs).build();
         return new LogsHarness(TestServer.start(config));
     }
 
