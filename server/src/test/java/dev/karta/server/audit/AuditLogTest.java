@@ -33,7 +33,6 @@ class AuditLogTest {
     TestDatabase database;
     @TempDir
     static Path temp;
-    static Path dataDir;
     static TestServer server;
     static Database db;
     static String writer;
@@ -42,8 +41,7 @@ class AuditLogTest {
 
     @BeforeParameterizedClassInvocation
     static void start(TestDatabase database) {
-        dataDir = temp.resolve(database.toString());
-        server = database.start(dataDir);
+        server = database.startUnder(temp);
         db = server.openDatabase();
         writer = server.createKey("writer", "write");
         writerId = keyId(writer);

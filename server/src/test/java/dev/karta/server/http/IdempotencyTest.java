@@ -33,14 +33,12 @@ class IdempotencyTest {
     TestDatabase database;
     @TempDir
     static Path temp;
-    static Path dataDir;
     static TestServer server;
     static String otherOrg;
 
     @BeforeParameterizedClassInvocation
     static void start(TestDatabase database) {
-        dataDir = temp.resolve(database.toString());
-        server = database.start(dataDir);
+        server = database.startUnder(temp);
         otherOrg = server.createOrg("other-" + N.incrementAndGet());
     }
 

@@ -26,15 +26,13 @@ class OrgIsolationTest {
     TestDatabase database;
     @TempDir
     static Path temp;
-    static Path dataDir;
     static TestServer server;
     static String orgA;
     static String orgB;
 
     @BeforeParameterizedClassInvocation
     static void start(TestDatabase database) {
-        dataDir = temp.resolve(database.toString());
-        server = database.start(dataDir);
+        server = database.startUnder(temp);
         orgA = server.adminKey();
         orgB = server.createOrg("org-b");
         assertThat(server.post("/agent_projects", orgA, "{\"name\":\"alpha-app\"}").status()).isEqualTo(201);

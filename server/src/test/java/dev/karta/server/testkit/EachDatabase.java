@@ -19,6 +19,19 @@ import org.junit.jupiter.params.support.ParameterDeclarations;
  * }
  * }</pre>
  *
+ * A class whose tests share one server starts it once per database; the {@code @Parameter} field is
+ * what makes JUnit hand the database to the class-wide set-up:
+ *
+ * <pre>{@code
+ *     @TempDir
+ *     static Path temp;
+ *
+ *     @BeforeParameterizedClassInvocation
+ *     static void start(TestDatabase database) {
+ *         server = database.startUnder(temp);
+ *     }
+ * }</pre>
+ *
  * The PostgreSQL server is the one {@link PostgresExtension} starts for the run.
  */
 public final class EachDatabase implements ArgumentsProvider {

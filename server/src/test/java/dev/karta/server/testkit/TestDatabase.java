@@ -60,6 +60,14 @@ public final class TestDatabase {
         return TestServer.start(config(dataDir));
     }
 
+    /**
+     * Starts a server with the test kit's defaults in a data dir of its own under {@code parent},
+     * named after this database: one class-wide temporary folder serves both runs of a class.
+     */
+    public TestServer startUnder(Path parent) {
+        return start(parent.resolve(name));
+    }
+
     public boolean isPostgres() {
         return postgres != null;
     }
