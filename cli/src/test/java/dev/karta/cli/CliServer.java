@@ -1,5 +1,6 @@
 package dev.karta.cli;
 
+import dev.karta.server.Config;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -18,15 +19,38 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * and an in-process CLI logged in to that server with its admin key.
  */
 final class CliServer implements BeforeAllCallback, AfterAllCallback, BeforeEachCallback, AfterEachCallback {
+    /** Session settings made once per test class, in a folder of their own (to write a fake harness into). */
+    @FunctionalInterface
+    interface SessionsIn {
+        Config.SessionSettings in(Path folder) throws IOException;
+    }
+
+    private final SessionsIn sessions;
     private Path data;
     private TestServer server;
     private Path home;
     private Run karta;
 
+    /** A server with the default settings. */
+    CliServer() {
+        this(null);
+    }
+
+    private CliServer(SessionsIn sessions) {
+        this.sessions = sessions;
+    }
+
+    /** A server whose sessions run with {@code sessions} (harness executables, limits). */
+    static CliServer withSessions(SessionsIn sessions) {
+        return new CliServer(sessions);
+    }
+
     @Override
     public void beforeAll(ExtensionContext context) throws IOException {
         data = Files.createTempDirectory("karta-cli-data");
-        server = TestServer.start(data);
+        server = sessions == null
+                ? TestServer.start(dataDir())
+                : TestServer.start(dataDir(), sessions.in(Files.createDirectory(data.resolve("tools"))));
     }
 
     @Override
@@ -38,7 +62,7 @@ final class CliServer implements BeforeAllCallback, AfterAllCallback, BeforeEach
     @Override
     public void beforeEach(ExtensionContext context) throws IOException {
         home = Files.createTempDirectory("karta-cli-home");
-        karta = new Run(home).env("KARTA_SERVER", server.url()).env("KARTA_API_KEY", TestServer.ADMIN_KEY);
+        karta = as(TestServer.ADMIN_KEY);
     }
 
     @Override
@@ -50,6 +74,21 @@ final class CliServer implements BeforeAllCallback, AfterAllCallback, BeforeEach
         return server;
     }
 
+    /** The server's data folder. */
+    Path dataDir() {
+        return data.resolve("data");
+    }
+
+    /** Stops the server, as a crash or an upgrade would; {@link #startAgain()} brings it back. */
+    void stop() {
+        server.close();
+    }
+
+    /** Starts the stopped server again on the same data and port, as after a restart. */
+    void startAgain() {
+        server = TestServer.start(dataDir(), server.port());
+    }
+
     /** This test's home folder. */
     Path home() {
         return home;
@@ -58,6 +97,11 @@ final class CliServer implements BeforeAllCallback, AfterAllCallback, BeforeEach
     /** The CLI of this test, logged in as the server's admin. */
     Run karta() {
         return karta;
+    }
+
+    /** The CLI of this test, in its home, logged in to the server with {@code key}. */
+    Run as(String key) {
+        return new Run(home).env("KARTA_SERVER", server.url()).env("KARTA_API_KEY", key);
     }
 
     private static void delete(Path dir) {

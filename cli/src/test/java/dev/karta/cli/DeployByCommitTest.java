@@ -6,11 +6,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.api.Json;
 import java.io.IOException;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * {@code karta deploy NAME --commit SHA [--wait]} end to end: each project's repository is filled
@@ -18,35 +16,20 @@ import org.junit.jupiter.api.io.TempDir;
  * (stored, not deployed) are deployed by their SHA.
  */
 class DeployByCommitTest {
-    @TempDir
-    static Path data;
-    static TestServer server;
+    @RegisterExtension
+    static final CliServer cli = new CliServer();
 
-    @TempDir
-    Path home;
     TestGit git;
-    Run karta;
-
-    @BeforeAll
-    static void startServer() {
-        server = TestServer.start(data);
-    }
-
-    @AfterAll
-    static void stopServer() {
-        server.close();
-    }
 
     @BeforeEach
     void setUp() {
-        git = new TestGit(home);
-        karta = new Run(home).env("KARTA_SERVER", server.url()).env("KARTA_API_KEY", TestServer.ADMIN_KEY);
+        git = new TestGit(cli.home());
     }
 
     /** A repository pushed to {@code project} (so v1 is active), with the remote {@code karta} carrying the key. */
     private Path pushed(String project) {
-        Path repo = git.newApp(home.resolve(project));
-        String withKey = server.url().replace("http://", "http://x:" + TestServer.ADMIN_KEY + "@");
+        Path repo = git.newApp(cli.home().resolve(project));
+        String withKey = cli.server().url().replace("http://", "http://x:" + TestServer.ADMIN_KEY + "@");
         git.run(repo, "remote", "add", "karta", withKey + "/git/" + project + ".git").ok();
         assertThat(git.run(repo, "push", "karta", "main").ok().err()).contains("remote: Released v1");
         return repo;
@@ -65,13 +48,13 @@ class DeployByCommitTest {
         Path repo = pushed("short-shop");
         String sha = storedOn(repo, "next", "CLAUDE.md", "# Test app\nAnswer briefly.\n");
 
-        Run.Result deploy = karta.run("deploy", "short-shop", "--commit", sha.substring(0, 7), "--wait");
+        Run.Result deploy = cli.karta().run("deploy", "short-shop", "--commit", sha.substring(0, 7), "--wait");
 
         assertThat(deploy.exitCode()).as(deploy.toString()).isZero();
         assertThat(deploy.stdout()).startsWith("  Deploy dep_").contains("  Detected harness claude")
-                .endsWith("Released v2 — " + server.url() + "/v1/projects/short-shop\n");
+                .endsWith("Released v2 — " + cli.server().url() + "/v1/projects/short-shop\n");
         assertThat(deploy.stderr()).startsWith("Deploying " + sha.substring(0, 7) + " to short-shop (dep_");
-        JsonNode v2 = json(karta.run("projects", "releases", "short-shop", "--json")).get("releases").get(0);
+        JsonNode v2 = json(cli.karta().run("projects", "releases", "short-shop", "--json")).get("releases").get(0);
         assertThat(v2.get("version").asText()).isEqualTo("v2");
         assertThat(v2.get("commit_sha").asText()).isEqualTo(sha);
         assertThat(v2.get("source").asText()).isEqualTo("deploy");
@@ -83,7 +66,7 @@ class DeployByCommitTest {
         Path repo = pushed("full-shop");
         String sha = storedOn(repo, "next", "notes.md", "more\n");
 
-        Run.Result deploy = karta.run("deploy", "full-shop", "--commit", sha, "--wait", "--json");
+        Run.Result deploy = cli.karta().run("deploy", "full-shop", "--commit", sha, "--wait", "--json");
 
         assertThat(deploy.exitCode()).as(deploy.toString()).isZero();
         JsonNode finished = json(deploy);
@@ -98,13 +81,13 @@ class DeployByCommitTest {
         Path repo = pushed("failing-shop");
         String sha = storedOn(repo, "broken", "karta.toml", "entry_point = 42\n");
 
-        Run.Result deploy = karta.run("deploy", "failing-shop", "--commit", sha, "--wait");
+        Run.Result deploy = cli.karta().run("deploy", "failing-shop", "--commit", sha, "--wait");
 
         assertThat(deploy.exitCode()).as(deploy.toString()).isEqualTo(1);
         assertThat(deploy.stderr()).endsWith("karta: build failed: karta.toml: 'entry_point' must be a string, "
                 + "got integer 42\n");
         assertThat(deploy.stdout()).doesNotContain("Released");
-        assertThat(karta.run("projects", "info", "failing-shop").stdout()).contains("Release:     v1 (");
+        assertThat(cli.karta().run("projects", "info", "failing-shop").stdout()).contains("Release:     v1 (");
     }
 
     @Test
@@ -112,7 +95,7 @@ class DeployByCommitTest {
         Path repo = pushed("queued-shop");
         String sha = storedOn(repo, "next", "notes.md", "queued\n");
 
-        Run.Result deploy = karta.run("deploy", "queued-shop", "--commit", sha.substring(0, 10));
+        Run.Result deploy = cli.karta().run("deploy", "queued-shop", "--commit", sha.substring(0, 10));
 
         assertThat(deploy.exitCode()).as(deploy.toString()).isZero();
         assertThat(deploy.stdout()).matches("Queued deploy dep_\\w+ of queued-shop at " + sha.substring(0, 7) + "\n");
@@ -122,7 +105,7 @@ class DeployByCommitTest {
     void deploy_of_an_unknown_sha_exits_1_with_the_servers_message() {
         pushed("unknown-shop");
 
-        Run.Result deploy = karta.run("deploy", "unknown-shop", "--commit", "deadbeef", "--wait");
+        Run.Result deploy = cli.karta().run("deploy", "unknown-shop", "--commit", "deadbeef", "--wait");
 
         assertThat(deploy.exitCode()).as(deploy.toString()).isEqualTo(1);
         assertThat(deploy.stderr()).isEqualTo("karta: commit deadbeef is not in unknown-shop's repository: "
@@ -132,7 +115,7 @@ class DeployByCommitTest {
 
     @Test
     void deploy_to_an_unknown_project_exits_4() {
-        Run.Result deploy = karta.run("deploy", "no-such-shop", "--commit", "deadbeef");
+        Run.Result deploy = cli.karta().run("deploy", "no-such-shop", "--commit", "deadbeef");
 
         assertThat(deploy.exitCode()).as(deploy.toString()).isEqualTo(4);
         assertThat(deploy.stderr()).startsWith("karta: ").contains("no-such-shop");

@@ -8,11 +8,9 @@ import dev.karta.server.testkit.GitRunner;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * {@code karta init} as docs/git-push.md specifies it, with the real {@code git} and a real
@@ -20,32 +18,18 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code git push karta main} that authenticates through {@code karta git-credential}.
  */
 class InitCommandTest {
-    @TempDir
-    static Path data;
-    static TestServer server;
+    @RegisterExtension
+    static final CliServer cli = new CliServer();
 
-    @TempDir
-    Path home;
     TestGit git;
     Path launcher;
     Run karta;
 
-    @BeforeAll
-    static void startServer() {
-        server = TestServer.start(data);
-    }
-
-    @AfterAll
-    static void stopServer() {
-        server.close();
-    }
-
     @BeforeEach
     void setUp() {
-        git = new TestGit(home);
-        launcher = git.launcher(home.resolve("bin"));
-        karta = new Run(home).env(git.env()).env("KARTA_LAUNCHER", launcher.toString())
-                .env("KARTA_SERVER", server.url()).env("KARTA_API_KEY", TestServer.ADMIN_KEY);
+        git = new TestGit(cli.home());
+        launcher = git.launcher(cli.home().resolve("bin"));
+        karta = cli.karta().env(git.env()).env("KARTA_LAUNCHER", launcher.toString());
     }
 
     private Run.Result init(Path repo, String... args) {
@@ -56,23 +40,23 @@ class InitCommandTest {
     }
 
     private String helperKey() {
-        return "credential." + server.url() + ".helper";
+        return "credential." + cli.server().url() + ".helper";
     }
 
     private String gitUrl(String project) {
-        return server.url() + "/git/" + project + ".git";
+        return cli.server().url() + "/git/" + project + ".git";
     }
 
     @Test
     void init_in_a_fresh_repository_creates_the_project_adds_the_remote_and_the_credential_helper() {
-        Path repo = git.newApp(home.resolve("fresh-shop"));
+        Path repo = git.newApp(cli.home().resolve("fresh-shop"));
 
         Run.Result init = init(repo);
 
         assertThat(init.exitCode()).as(init.toString()).isZero();
         assertThat(init.stdout()).isEqualTo("Created project fresh-shop\n"
                 + "Added git remote karta: " + gitUrl("fresh-shop") + "\n"
-                + "Git pushes to " + server.url() + " use your Karta key (credential helper: " + launcher
+                + "Git pushes to " + cli.server().url() + " use your Karta key (credential helper: " + launcher
                 + " git-credential)\n");
         assertThat(init.stderr()).contains("Deploy with `git push karta main`");
         assertThat(git.run(repo, "remote", "get-url", "karta").ok().line()).isEqualTo(gitUrl("fresh-shop"));
@@ -83,7 +67,7 @@ class InitCommandTest {
 
     @Test
     void init_never_writes_the_key_into_the_repository_config() throws IOException {
-        Path repo = git.newApp(home.resolve("secret-shop"));
+        Path repo = git.newApp(cli.home().resolve("secret-shop"));
 
         assertThat(init(repo).exitCode()).isZero();
 
@@ -93,7 +77,7 @@ class InitCommandTest {
 
     @Test
     void init_takes_the_name_from_the_argument_and_works_from_a_subfolder() {
-        Path repo = git.newApp(home.resolve("Some Folder"));
+        Path repo = git.newApp(cli.home().resolve("Some Folder"));
         Path sub = repo.resolve(".claude");
 
         Run.Result init = init(sub, "named-shop");
@@ -104,7 +88,7 @@ class InitCommandTest {
 
     @Test
     void init_keeps_the_repositorys_other_remotes() {
-        Path repo = git.newApp(home.resolve("remotes-shop"));
+        Path repo = git.newApp(cli.home().resolve("remotes-shop"));
         git.run(repo, "remote", "add", "origin", "https://github.com/example/remotes-shop.git").ok();
         git.run(repo, "remote", "add", "upstream", "https://github.com/other/remotes-shop.git").ok();
 
@@ -122,7 +106,7 @@ class InitCommandTest {
 
     @Test
     void init_twice_changes_nothing() throws IOException {
-        Path repo = git.newApp(home.resolve("twice-shop"));
+        Path repo = git.newApp(cli.home().resolve("twice-shop"));
         assertThat(init(repo).exitCode()).isZero();
         String config = Files.readString(repo.resolve(".git/config"));
 
@@ -137,7 +121,7 @@ class InitCommandTest {
     @Test
     void init_uses_a_project_that_already_exists() {
         assertThat(karta.run("projects", "create", "existing-shop").exitCode()).isZero();
-        Path repo = git.newApp(home.resolve("existing-shop"));
+        Path repo = git.newApp(cli.home().resolve("existing-shop"));
 
         Run.Result init = init(repo);
 
@@ -147,7 +131,7 @@ class InitCommandTest {
 
     @Test
     void a_different_karta_remote_is_refused_and_nothing_is_created() {
-        Path repo = git.newApp(home.resolve("taken-shop"));
+        Path repo = git.newApp(cli.home().resolve("taken-shop"));
         git.run(repo, "remote", "add", "karta", "https://karta.example.com/git/elsewhere.git").ok();
 
         Run.Result init = init(repo);
@@ -164,7 +148,7 @@ class InitCommandTest {
     @Test
     void a_different_karta_remote_of_an_existing_project_is_refused() {
         assertThat(karta.run("projects", "create", "other-shop").exitCode()).isZero();
-        Path repo = git.newApp(home.resolve("other-shop"));
+        Path repo = git.newApp(cli.home().resolve("other-shop"));
         git.run(repo, "remote", "add", "karta", gitUrl("some-other")).ok();
 
         Run.Result init = init(repo);
@@ -178,7 +162,7 @@ class InitCommandTest {
 
     @Test
     void force_replaces_a_different_karta_remote() {
-        Path repo = git.newApp(home.resolve("forced-shop"));
+        Path repo = git.newApp(cli.home().resolve("forced-shop"));
         git.run(repo, "remote", "add", "karta", "https://karta.example.com/git/elsewhere.git").ok();
         git.run(repo, "config", "--local", "--add", "remote.karta.pushurl", "https://karta.example.com/push.git").ok();
 
@@ -195,7 +179,7 @@ class InitCommandTest {
     @Test
     void a_karta_remote_with_a_key_in_its_url_is_refused_without_showing_the_key_and_force_cleans_it()
             throws IOException {
-        Path repo = git.newApp(home.resolve("keyed-shop"));
+        Path repo = git.newApp(cli.home().resolve("keyed-shop"));
         String keyed = gitUrl("keyed-shop").replace("http://", "http://x:" + TestServer.ADMIN_KEY + "@");
         git.run(repo, "remote", "add", "karta", keyed).ok();
 
@@ -213,7 +197,7 @@ class InitCommandTest {
 
     @Test
     void init_outside_a_git_repository_exits_1() throws IOException {
-        Path plain = Files.createDirectories(home.resolve("plain-folder"));
+        Path plain = Files.createDirectories(cli.home().resolve("plain-folder"));
 
         Run.Result init = init(plain, "plain-shop");
 
@@ -226,7 +210,7 @@ class InitCommandTest {
     void a_read_key_cannot_create_the_project_and_exits_3() throws IOException {
         JsonNode key = Json.newMapper().readTree(karta.run("keys", "create", "reader", "--scope", "read", "--json")
                 .stdout());
-        Path repo = git.newApp(home.resolve("read-shop"));
+        Path repo = git.newApp(cli.home().resolve("read-shop"));
 
         Run.Result init = karta.env("KARTA_API_KEY", key.get("secret").asText()).workingDir(repo).run("init");
 
@@ -236,9 +220,9 @@ class InitCommandTest {
 
     @Test
     void without_karta_launcher_the_helper_is_the_karta_found_on_path() throws IOException {
-        Path repo = git.newApp(home.resolve("path-shop"));
-        Run onPath = new Run(home).env(git.env()).env("PATH", "relative/bin:" + launcher.getParent() + ":/usr/bin:/bin")
-                .env("KARTA_SERVER", server.url()).env("KARTA_API_KEY", TestServer.ADMIN_KEY);
+        Path repo = git.newApp(cli.home().resolve("path-shop"));
+        Run onPath = cli.as(TestServer.ADMIN_KEY).env(git.env())
+                .env("PATH", "relative/bin:" + launcher.getParent() + ":/usr/bin:/bin");
 
         Run.Result init = onPath.workingDir(repo).run("init");
 
@@ -249,10 +233,10 @@ class InitCommandTest {
 
     @Test
     void without_karta_launcher_or_karta_on_path_the_helper_is_plain_karta() {
-        Path repo = git.newApp(home.resolve("bare-shop"));
+        Path repo = git.newApp(cli.home().resolve("bare-shop"));
 
-        Run.Result init = new Run(home).env(git.env()).env("PATH", home.resolve("empty") + ":/usr/bin:/bin")
-                .env("KARTA_SERVER", server.url()).env("KARTA_API_KEY", TestServer.ADMIN_KEY)
+        Run.Result init = cli.as(TestServer.ADMIN_KEY).env(git.env())
+                .env("PATH", cli.home().resolve("empty") + ":/usr/bin:/bin")
                 .workingDir(repo).run("init");
 
         assertThat(init.exitCode()).as(init.toString()).isZero();
@@ -263,17 +247,17 @@ class InitCommandTest {
 
     @Test
     void git_push_through_the_credential_helper_releases_v1() throws IOException {
-        Path repo = git.newApp(home.resolve("pushed-shop"));
-        Run loggedIn = new Run(home).env(git.env()).env("KARTA_LAUNCHER", launcher.toString())
+        Path repo = git.newApp(cli.home().resolve("pushed-shop"));
+        Run loggedIn = new Run(cli.home()).env(git.env()).env("KARTA_LAUNCHER", launcher.toString())
                 .stdin(TestServer.ADMIN_KEY + "\n");
-        assertThat(loggedIn.run("login", "--server", server.url()).exitCode()).isZero();
+        assertThat(loggedIn.run("login", "--server", cli.server().url()).exitCode()).isZero();
         Run.Result init = loggedIn.workingDir(repo).run("init");
         assertThat(init.exitCode()).as(init.toString()).isZero();
 
         GitRunner.Run push = git.run(repo, "push", "karta", "main");
 
         push.ok();
-        assertThat(push.err()).contains("remote: Released v1 — " + server.url() + "/v1/projects/pushed-shop");
+        assertThat(push.err()).contains("remote: Released v1 — " + cli.server().url() + "/v1/projects/pushed-shop");
         Run.Result releases = loggedIn.run("projects", "releases", "pushed-shop");
         assertThat(releases.stdout()).containsPattern("\nv1 +\\* active +[0-9a-f]{7} +claude +file_copy +git_push ");
         assertThat(Files.readString(repo.resolve(".git/config"))).doesNotContain("kt_live_");
@@ -282,29 +266,29 @@ class InitCommandTest {
 
     @Test
     void a_launcher_path_with_spaces_and_shell_characters_is_quoted_for_git() {
-        Path odd = git.launcher(home.resolve("my tools $HOME \"q\" `id`"));
-        Path repo = git.newApp(home.resolve("quoted-shop"));
-        Run loggedIn = new Run(home).env(git.env()).env("KARTA_LAUNCHER", odd.toString())
+        Path odd = git.launcher(cli.home().resolve("my tools $HOME \"q\" `id`"));
+        Path repo = git.newApp(cli.home().resolve("quoted-shop"));
+        Run loggedIn = new Run(cli.home()).env(git.env()).env("KARTA_LAUNCHER", odd.toString())
                 .stdin(TestServer.ADMIN_KEY + "\n");
-        assertThat(loggedIn.run("login", "--server", server.url()).exitCode()).isZero();
+        assertThat(loggedIn.run("login", "--server", cli.server().url()).exitCode()).isZero();
 
         Run.Result init = loggedIn.workingDir(repo).run("init");
 
         assertThat(init.exitCode()).as(init.toString()).isZero();
         assertThat(git.run(repo, "config", "--local", "--get-all", helperKey()).ok().out())
-                .isEqualTo("\n!\"" + home + "/my tools \\$HOME \\\"q\\\" \\`id\\`/karta\" git-credential\n");
+                .isEqualTo("\n!\"" + cli.home() + "/my tools \\$HOME \\\"q\\\" \\`id\\`/karta\" git-credential\n");
         assertThat(git.run(repo, "push", "karta", "main").ok().err()).contains("remote: Released v1");
     }
 
     @Test
     void git_push_without_a_login_fails_and_the_helper_says_why() {
-        Path repo = git.newApp(home.resolve("anon-shop"));
+        Path repo = git.newApp(cli.home().resolve("anon-shop"));
         assertThat(init(repo).exitCode()).isZero();
 
-        GitRunner.Run push = git.with("KARTA_SERVER", server.url()).run(repo, "push", "karta", "main");
+        GitRunner.Run push = git.with("KARTA_SERVER", cli.server().url()).run(repo, "push", "karta", "main");
 
         push.failed();
-        assertThat(push.err()).contains("karta: not logged in to " + server.url() + ": run `karta login`")
+        assertThat(push.err()).contains("karta: not logged in to " + cli.server().url() + ": run `karta login`")
                 .contains("could not read Username");
         assertThat(karta.run("projects", "releases", "anon-shop").stderr()).contains("No releases");
     }

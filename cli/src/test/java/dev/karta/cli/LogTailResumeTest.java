@@ -9,13 +9,10 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * {@code karta logs --tail} across a lost connection, against real servers: a server restarted
@@ -26,39 +23,23 @@ import org.junit.jupiter.api.io.TempDir;
 class LogTailResumeTest {
     private static final Duration PATIENCE = Duration.ofSeconds(30);
 
-    @TempDir
-    Path data;
-    @TempDir
-    Path home;
-    TestServer server;
-    Run karta;
-
-    @BeforeEach
-    void startServer() {
-        server = TestServer.start(data);
-        karta = new Run(home).env("KARTA_SERVER", server.url()).env("KARTA_API_KEY", TestServer.ADMIN_KEY);
-    }
-
-    @AfterEach
-    void stopServer() {
-        server.close();
-    }
+    @RegisterExtension
+    static final CliServer cli = new CliServer();
 
     @Test
     void tail_resumes_after_a_server_restart_on_the_same_port_without_gaps_or_repeats() {
-        publish(karta, home, "restart-shop", "v1");
+        publish(cli.karta(), cli.home(), "restart-shop", "v1");
         // Only the last two entries first: a reconnect that started over would skip the new build.
-        Run.Running tail = karta.start("logs", "restart-shop", "--tail", "--json", "-n", "2");
-        int skipped = serverLog(karta, "restart-shop").size() - 2;
+        Run.Running tail = cli.karta().start("logs", "restart-shop", "--tail", "--json", "-n", "2");
+        int skipped = serverLog(cli.karta(), "restart-shop").size() - 2;
         await().atMost(PATIENCE).until(() -> tail.stdout().lines().count() == 2);
         long lastBefore = ids(jsonLines(tail.stdout())).get(1);
 
-        int port = server.port();
-        server.close();
+        cli.stop();
         await().atMost(PATIENCE).until(() -> tail.stderr().contains("log stream lost"));
-        server = TestServer.start(data, port);
-        publish(karta, home, "restart-shop", "v2");
-        List<JsonNode> all = serverLog(karta, "restart-shop");
+        cli.startAgain();
+        publish(cli.karta(), cli.home(), "restart-shop", "v2");
+        List<JsonNode> all = serverLog(cli.karta(), "restart-shop");
         List<JsonNode> expected = all.subList(skipped, all.size());
         assertThat(expected.size()).as("more new entries than a fresh tail would replay").isGreaterThan(4);
         await().atMost(PATIENCE).until(() -> tail.stdout().lines().count() >= expected.size());
@@ -74,19 +55,19 @@ class LogTailResumeTest {
 
     @Test
     void tail_prints_entries_written_while_the_connection_was_cut_once_it_is_back() throws IOException {
-        publish(karta, home, "cut-shop", "v1");
-        try (CuttableProxy proxy = new CuttableProxy(server.port())) {
-            Run.Running tail = new Run(home).env("KARTA_SERVER", proxy.url()).env("KARTA_API_KEY", TestServer.ADMIN_KEY)
+        publish(cli.karta(), cli.home(), "cut-shop", "v1");
+        try (CuttableProxy proxy = new CuttableProxy(cli.server().port())) {
+            Run.Running tail = new Run(cli.home()).env("KARTA_SERVER", proxy.url()).env("KARTA_API_KEY", TestServer.ADMIN_KEY)
                     .start("logs", "cut-shop", "--tail", "--json", "-n", "2");
-            int skipped = serverLog(karta, "cut-shop").size() - 2;
+            int skipped = serverLog(cli.karta(), "cut-shop").size() - 2;
             await().atMost(PATIENCE).until(() -> tail.stdout().lines().count() == 2);
             long lastBefore = ids(jsonLines(tail.stdout())).get(1);
 
             proxy.cut();
             await().atMost(PATIENCE).until(() -> tail.stderr().contains("log stream lost"));
-            publish(karta, home, "cut-shop", "v2");
-            publish(karta, home, "cut-shop", "v3");
-            List<JsonNode> all = serverLog(karta, "cut-shop");
+            publish(cli.karta(), cli.home(), "cut-shop", "v2");
+            publish(cli.karta(), cli.home(), "cut-shop", "v3");
+            List<JsonNode> all = serverLog(cli.karta(), "cut-shop");
             List<JsonNode> expected = all.subList(skipped, all.size());
             assertThat(tail.stdout().lines().count()).as("nothing arrives while cut").isEqualTo(2);
             proxy.restore();

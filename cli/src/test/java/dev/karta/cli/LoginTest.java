@@ -9,49 +9,33 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 class LoginTest {
-    @TempDir
-    static Path data;
-    static TestServer server;
-
-    @TempDir
-    Path home;
-
-    @BeforeAll
-    static void startServer() {
-        server = TestServer.start(data);
-    }
-
-    @AfterAll
-    static void stopServer() {
-        server.close();
-    }
+    @RegisterExtension
+    static final CliServer cli = new CliServer();
 
     @Test
     void login_reads_the_key_from_stdin_and_saves_it_privately() throws Exception {
-        Run karta = new Run(home).stdin(TestServer.ADMIN_KEY + "\n");
+        Run karta = new Run(cli.home()).stdin(TestServer.ADMIN_KEY + "\n");
 
-        Run.Result login = karta.run("login", "--server", server.url());
+        Run.Result login = karta.run("login", "--server", cli.server().url());
 
         assertThat(login.exitCode()).as(login.toString()).isZero();
         assertThat(login.stdout().strip())
-                .isEqualTo("Logged in to " + server.url() + " as admin (org default, scope admin)");
+                .isEqualTo("Logged in to " + cli.server().url() + " as admin (org default, scope admin)");
         Path config = karta.configFile();
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(config))).isEqualTo("rw-------");
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(config.getParent())))
                 .isEqualTo("rwx------");
         assertThat(Files.readString(config))
-                .contains("server = \"" + server.url() + "\"")
+                .contains("server = \"" + cli.server().url() + "\"")
                 .contains("api_key = \"" + TestServer.ADMIN_KEY + "\"");
 
         Run.Result whoami = karta.run("whoami");
         assertThat(whoami.exitCode()).as(whoami.toString()).isZero();
-        assertThat(whoami.stdout()).contains("Org:     default").contains("Scope:   admin").contains(server.url());
+        assertThat(whoami.stdout()).contains("Org:     default").contains("Scope:   admin").contains(cli.server().url());
     }
 
     @Test
@@ -59,9 +43,9 @@ class LoginTest {
         StringWriter shown = new StringWriter();
         Terminal terminal = new Terminal(new BufferedReader(new StringReader(TestServer.ADMIN_KEY + "\n")),
                 new PrintWriter(shown));
-        Run karta = new Run(home).terminal(terminal);
+        Run karta = new Run(cli.home()).terminal(terminal);
 
-        Run.Result login = karta.run("login", "--server", server.url());
+        Run.Result login = karta.run("login", "--server", cli.server().url());
 
         assertThat(login.exitCode()).as(login.toString()).isZero();
         assertThat(shown.toString()).contains("API key: ");
@@ -70,19 +54,19 @@ class LoginTest {
 
     @Test
     void login_with_a_wrong_key_exits_3_and_writes_nothing() {
-        Run karta = new Run(home).stdin("kt_live_WrongKey0123456789abcdefABCDEFGH\n");
+        Run karta = new Run(cli.home()).stdin("kt_live_WrongKey0123456789abcdefABCDEFGH\n");
 
-        Run.Result login = karta.run("login", "--server", server.url());
+        Run.Result login = karta.run("login", "--server", cli.server().url());
 
         assertThat(login.exitCode()).as(login.toString()).isEqualTo(3);
         assertThat(login.stderr()).startsWith("karta: ").contains("invalid API key");
         assertThat(karta.configFile()).doesNotExist();
-        assertThat(home.resolve(".config")).doesNotExist();
+        assertThat(cli.home().resolve(".config")).doesNotExist();
     }
 
     @Test
     void login_with_something_that_is_not_a_key_exits_3_without_asking_the_server() {
-        Run karta = new Run(home).stdin("hunter2\n");
+        Run karta = new Run(cli.home()).stdin("hunter2\n");
 
         Run.Result login = karta.run("login", "--server", "http://127.0.0.1:1");
 
@@ -93,7 +77,7 @@ class LoginTest {
 
     @Test
     void login_with_empty_stdin_is_a_usage_error() {
-        Run.Result login = new Run(home).stdin("").run("login", "--server", server.url());
+        Run.Result login = new Run(cli.home()).stdin("").run("login", "--server", cli.server().url());
 
         assertThat(login.exitCode()).isEqualTo(2);
         assertThat(login.stderr()).contains("no API key given");
@@ -101,8 +85,8 @@ class LoginTest {
 
     @Test
     void env_api_key_overrides_the_saved_key() {
-        Run karta = new Run(home).stdin(TestServer.ADMIN_KEY);
-        assertThat(karta.run("login", "--server", server.url()).exitCode()).isZero();
+        Run karta = new Run(cli.home()).stdin(TestServer.ADMIN_KEY);
+        assertThat(karta.run("login", "--server", cli.server().url()).exitCode()).isZero();
 
         Run.Result withBadEnvKey = karta.env("KARTA_API_KEY", "kt_live_WrongKey0123456789abcdefABCDEFGH").run("whoami");
 
@@ -112,8 +96,7 @@ class LoginTest {
 
     @Test
     void env_server_and_key_work_without_any_config_file() {
-        Run.Result whoami = new Run(home).env("KARTA_SERVER", server.url()).env("KARTA_API_KEY", TestServer.ADMIN_KEY)
-                .run("whoami", "--json");
+        Run.Result whoami = cli.as(TestServer.ADMIN_KEY).run("whoami", "--json");
 
         assertThat(whoami.exitCode()).as(whoami.toString()).isZero();
         assertThat(whoami.stdout()).contains("\"org\" : \"default\"");
@@ -121,8 +104,8 @@ class LoginTest {
 
     @Test
     void saved_key_is_not_sent_to_another_server() {
-        Run karta = new Run(home).stdin(TestServer.ADMIN_KEY);
-        karta.run("login", "--server", server.url());
+        Run karta = new Run(cli.home()).stdin(TestServer.ADMIN_KEY);
+        karta.run("login", "--server", cli.server().url());
 
         Run.Result elsewhere = karta.run("whoami", "--server", "http://127.0.0.1:1");
 
@@ -134,26 +117,26 @@ class LoginTest {
 
     @Test
     void xdg_config_home_is_where_the_config_goes() {
-        Path xdg = home.resolve("xdg");
-        Run karta = new Run(home).env("XDG_CONFIG_HOME", xdg.toString()).stdin(TestServer.ADMIN_KEY);
+        Path xdg = cli.home().resolve("xdg");
+        Run karta = new Run(cli.home()).env("XDG_CONFIG_HOME", xdg.toString()).stdin(TestServer.ADMIN_KEY);
 
-        assertThat(karta.run("login", "--server", server.url()).exitCode()).isZero();
+        assertThat(karta.run("login", "--server", cli.server().url()).exitCode()).isZero();
 
         assertThat(xdg.resolve("karta/config.toml")).exists();
-        assertThat(home.resolve(".config")).doesNotExist();
+        assertThat(cli.home().resolve(".config")).doesNotExist();
     }
 
     @Test
     void logout_forgets_the_key_but_keeps_the_server() throws Exception {
-        Run karta = new Run(home).stdin(TestServer.ADMIN_KEY);
-        karta.run("login", "--server", server.url());
+        Run karta = new Run(cli.home()).stdin(TestServer.ADMIN_KEY);
+        karta.run("login", "--server", cli.server().url());
 
         Run.Result logout = karta.run("logout");
         Run.Result whoami = karta.run("whoami");
 
         assertThat(logout.exitCode()).isZero();
-        assertThat(Files.readString(karta.configFile())).contains(server.url()).doesNotContain("api_key");
+        assertThat(Files.readString(karta.configFile())).contains(cli.server().url()).doesNotContain("api_key");
         assertThat(whoami.exitCode()).isEqualTo(3);
-        assertThat(whoami.stderr()).contains("not logged in to " + server.url() + ": run `karta login`");
+        assertThat(whoami.stderr()).contains("not logged in to " + cli.server().url() + ": run `karta login`");
     }
 }

@@ -16,11 +16,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * {@code karta logs} end to end against a real server (SQLite in a temporary folder): history
@@ -29,28 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
 class LogsCommandTest {
     static final ObjectMapper JSON = Json.newMapper();
 
-    @TempDir
-    static Path data;
-    static TestServer server;
-
-    @TempDir
-    Path home;
-    Run karta;
-
-    @BeforeAll
-    static void startServer() {
-        server = TestServer.start(data);
-    }
-
-    @AfterAll
-    static void stopServer() {
-        server.close();
-    }
-
-    @BeforeEach
-    void loggedIn() {
-        karta = new Run(home).env("KARTA_SERVER", server.url()).env("KARTA_API_KEY", TestServer.ADMIN_KEY);
-    }
+    @RegisterExtension
+    static final CliServer cli = new CliServer();
 
     /** Publishes a Claude Code app as {@code project} (created on first use) and waits for its release. */
     static void publish(Run karta, Path home, String project, String text) {
@@ -92,9 +69,9 @@ class LogsCommandTest {
 
     @Test
     void history_lists_build_and_release_lines_aligned_oldest_first() {
-        publish(karta, home, "listed-shop", "v1");
+        publish(cli.karta(), cli.home(), "listed-shop", "v1");
 
-        Run.Result logs = karta.run("logs", "listed-shop");
+        Run.Result logs = cli.karta().run("logs", "listed-shop");
 
         assertThat(logs.exitCode()).as(logs.toString()).isZero();
         List<String> lines = logs.stdout().lines().toList();
@@ -118,9 +95,9 @@ class LogsCommandTest {
 
     @Test
     void json_prints_each_entry_as_the_server_sent_it_one_per_line() {
-        publish(karta, home, "json-shop", "v1");
+        publish(cli.karta(), cli.home(), "json-shop", "v1");
 
-        Run.Result logs = karta.run("logs", "json-shop", "--json");
+        Run.Result logs = cli.karta().run("logs", "json-shop", "--json");
 
         assertThat(logs.exitCode()).as(logs.toString()).isZero();
         List<JsonNode> entries = jsonLines(logs.stdout());
@@ -136,16 +113,16 @@ class LogsCommandTest {
 
     @Test
     void source_limit_since_and_until_filter_the_history() {
-        publish(karta, home, "filtered-shop", "v1");
-        publish(karta, home, "filtered-shop", "v2");
-        List<JsonNode> all = serverLog(karta, "filtered-shop");
+        publish(cli.karta(), cli.home(), "filtered-shop", "v1");
+        publish(cli.karta(), cli.home(), "filtered-shop", "v2");
+        List<JsonNode> all = serverLog(cli.karta(), "filtered-shop");
 
-        List<JsonNode> builds = jsonLines(karta.run("logs", "filtered-shop", "--source", "build", "--json").stdout());
-        List<JsonNode> lastTwo = jsonLines(karta.run("logs", "filtered-shop", "-n", "2", "--json").stdout());
-        Run.Result recent = karta.run("logs", "filtered-shop", "--since", "1h", "--json");
-        Run.Result old = karta.run("logs", "filtered-shop", "--until", "1h");
+        List<JsonNode> builds = jsonLines(cli.karta().run("logs", "filtered-shop", "--source", "build", "--json").stdout());
+        List<JsonNode> lastTwo = jsonLines(cli.karta().run("logs", "filtered-shop", "-n", "2", "--json").stdout());
+        Run.Result recent = cli.karta().run("logs", "filtered-shop", "--since", "1h", "--json");
+        Run.Result old = cli.karta().run("logs", "filtered-shop", "--until", "1h");
         String secondTime = all.get(1).get("time").asText();
-        List<JsonNode> fromSecond = jsonLines(karta.run("logs", "filtered-shop", "--since", secondTime, "--json").stdout());
+        List<JsonNode> fromSecond = jsonLines(cli.karta().run("logs", "filtered-shop", "--since", secondTime, "--json").stdout());
 
         assertThat(builds).isNotEmpty().allMatch(e -> e.get("source").asText().equals("build"));
         assertThat(builds.size()).isLessThan(all.size());
@@ -160,7 +137,7 @@ class LogsCommandTest {
 
     @Test
     void bad_options_are_usage_errors_before_any_request() {
-        Run offline = new Run(home).env("KARTA_SERVER", "http://127.0.0.1:1").env("KARTA_API_KEY", TestServer.ADMIN_KEY);
+        Run offline = new Run(cli.home()).env("KARTA_SERVER", "http://127.0.0.1:1").env("KARTA_API_KEY", TestServer.ADMIN_KEY);
 
         Run.Result since = offline.run("logs", "shop", "--since", "yesterday");
         Run.Result until = offline.run("logs", "shop", "--until", "2026-13-01T00:00:00Z");
@@ -184,9 +161,9 @@ class LogsCommandTest {
 
     @Test
     void the_servers_refusal_of_an_option_is_a_usage_error_with_its_message() {
-        publish(karta, home, "limited-shop", "v1");
+        publish(cli.karta(), cli.home(), "limited-shop", "v1");
 
-        Run.Result logs = karta.run("logs", "limited-shop", "-n", "20000");
+        Run.Result logs = cli.karta().run("logs", "limited-shop", "-n", "20000");
 
         assertThat(logs.exitCode()).as(logs.toString()).isEqualTo(2);
         assertThat(logs.stderr()).isEqualTo("karta: limit must be between 1 and 10000, got 20000\n");
@@ -194,10 +171,9 @@ class LogsCommandTest {
 
     @Test
     void an_unknown_project_exits_4_and_a_bad_key_exits_3() {
-        Run.Result unknown = karta.run("logs", "no-such-shop");
-        Run.Result unknownTail = karta.run("logs", "no-such-shop", "--tail");
-        Run.Result badKey = new Run(home).env("KARTA_SERVER", server.url())
-                .env("KARTA_API_KEY", "kt_live_NotAKey0000000000000000000000000").run("logs", "no-such-shop", "-f");
+        Run.Result unknown = cli.karta().run("logs", "no-such-shop");
+        Run.Result unknownTail = cli.karta().run("logs", "no-such-shop", "--tail");
+        Run.Result badKey = cli.as("kt_live_NotAKey0000000000000000000000000").run("logs", "no-such-shop", "-f");
 
         assertThat(unknown.exitCode()).as(unknown.toString()).isEqualTo(4);
         assertThat(unknown.stderr()).startsWith("karta: ").contains("no-such-shop");
@@ -208,12 +184,11 @@ class LogsCommandTest {
 
     @Test
     void a_read_key_may_read_logs() {
-        publish(karta, home, "read-shop", "v1");
-        Run.Result created = karta.run("keys", "create", "reader", "--scope", "read", "--json");
+        publish(cli.karta(), cli.home(), "read-shop", "v1");
+        Run.Result created = cli.karta().run("keys", "create", "reader", "--scope", "read", "--json");
         String readKey = jsonLines(created.stdout().replace("\n", "")).get(0).get("secret").asText();
 
-        Run.Result logs = new Run(home).env("KARTA_SERVER", server.url()).env("KARTA_API_KEY", readKey)
-                .run("logs", "read-shop");
+        Run.Result logs = cli.as(readKey).run("logs", "read-shop");
 
         assertThat(logs.exitCode()).as(logs.toString()).isZero();
         assertThat(logs.stdout()).contains("release");
@@ -221,13 +196,13 @@ class LogsCommandTest {
 
     @Test
     void tail_prints_the_last_entries_then_a_new_build_once_and_exits_0_on_ctrl_c() {
-        publish(karta, home, "tailed-shop", "v1");
-        int before = serverLog(karta, "tailed-shop").size();
+        publish(cli.karta(), cli.home(), "tailed-shop", "v1");
+        int before = serverLog(cli.karta(), "tailed-shop").size();
 
-        Run.Running tail = karta.start("logs", "tailed-shop", "--tail");
+        Run.Running tail = cli.karta().start("logs", "tailed-shop", "--tail");
         await().atMost(Duration.ofSeconds(20)).until(() -> tail.stdout().lines().count() == before);
-        publish(karta, home, "tailed-shop", "v2");
-        List<JsonNode> all = serverLog(karta, "tailed-shop");
+        publish(cli.karta(), cli.home(), "tailed-shop", "v2");
+        List<JsonNode> all = serverLog(cli.karta(), "tailed-shop");
         await().atMost(Duration.ofSeconds(20)).until(() -> tail.stdout().lines().count() >= all.size());
         tail.pressCtrlC();
         Run.Result result = tail.await(Duration.ofSeconds(10));
@@ -244,11 +219,11 @@ class LogsCommandTest {
 
     @Test
     void tail_with_json_and_a_source_prints_only_those_entries_as_sent() {
-        publish(karta, home, "json-tail", "v1");
+        publish(cli.karta(), cli.home(), "json-tail", "v1");
 
-        Run.Running tail = karta.start("logs", "json-tail", "-f", "--source", "release", "--json");
+        Run.Running tail = cli.karta().start("logs", "json-tail", "-f", "--source", "release", "--json");
         await().atMost(Duration.ofSeconds(20)).until(() -> tail.stdout().lines().count() == 1);
-        publish(karta, home, "json-tail", "v2");
+        publish(cli.karta(), cli.home(), "json-tail", "v2");
         await().atMost(Duration.ofSeconds(20)).until(() -> tail.stdout().lines().count() == 2);
         tail.pressCtrlC();
         Run.Result result = tail.await(Duration.ofSeconds(10));
@@ -256,17 +231,17 @@ class LogsCommandTest {
         assertThat(result.exitCode()).as(result.toString()).isZero();
         List<JsonNode> entries = jsonLines(result.stdout());
         assertThat(entries).extracting(e -> e.get("release").asText()).containsExactly("v1", "v2");
-        List<JsonNode> releases = jsonLines(karta.run("logs", "json-tail", "--source", "release", "--json").stdout());
+        List<JsonNode> releases = jsonLines(cli.karta().run("logs", "json-tail", "--source", "release", "--json").stdout());
         assertThat(entries).isEqualTo(releases);
     }
 
     @Test
     void tail_ends_with_exit_4_when_the_project_is_deleted() {
-        publish(karta, home, "doomed-shop", "v1");
-        Run.Running tail = karta.start("logs", "doomed-shop", "--tail");
+        publish(cli.karta(), cli.home(), "doomed-shop", "v1");
+        Run.Running tail = cli.karta().start("logs", "doomed-shop", "--tail");
         await().atMost(Duration.ofSeconds(20)).until(() -> !tail.stdout().isEmpty());
 
-        assertThat(karta.run("projects", "delete", "doomed-shop", "--yes").exitCode()).isZero();
+        assertThat(cli.karta().run("projects", "delete", "doomed-shop", "--yes").exitCode()).isZero();
         Run.Result result = tail.await(Duration.ofSeconds(20));
 
         assertThat(result.exitCode()).as(result.toString()).isEqualTo(4);

@@ -14,12 +14,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledOnOs;
 import org.junit.jupiter.api.condition.OS;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Ctrl-C in a real process: {@code karta logs --tail} runs in a child JVM, gets SIGINT as a
@@ -27,34 +25,20 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @EnabledOnOs({OS.LINUX, OS.MAC})
 class LogsCtrlCTest {
-    @TempDir
-    static Path data;
-    static TestServer server;
-
-    @TempDir
-    Path home;
-
-    @BeforeAll
-    static void startServer() {
-        server = TestServer.start(data);
-    }
-
-    @AfterAll
-    static void stopServer() {
-        server.close();
-    }
+    @RegisterExtension
+    static final CliServer cli = new CliServer();
 
     @Test
     void sigint_stops_the_tail_with_exit_0() throws Exception {
-        Run karta = new Run(home).env("KARTA_SERVER", server.url()).env("KARTA_API_KEY", TestServer.ADMIN_KEY);
-        LogsCommandTest.publish(karta, home, "sigint-shop", "v1");
+        Run karta = cli.karta();
+        LogsCommandTest.publish(karta, cli.home(), "sigint-shop", "v1");
         int entries = LogsCommandTest.serverLog(karta, "sigint-shop").size();
         String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", classpath, Main.class.getName(), "logs", "sigint-shop", "--tail");
-        builder.environment().put("KARTA_SERVER", server.url());
+        builder.environment().put("KARTA_SERVER", cli.server().url());
         builder.environment().put("KARTA_API_KEY", TestServer.ADMIN_KEY);
-        builder.environment().put("HOME", home.toString());
+        builder.environment().put("HOME", cli.home().toString());
         Process child = builder.start();
         try {
             ByteArrayOutputStream out = drain(child.getInputStream());

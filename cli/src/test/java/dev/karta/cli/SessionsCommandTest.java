@@ -21,11 +21,8 @@ import java.time.ZoneOffset;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * {@code karta sessions list | show | end} and {@code karta usage} against a real server whose
@@ -37,30 +34,10 @@ class SessionsCommandTest {
     private static final ObjectMapper JSON = Json.newMapper();
     private static final HttpClient HTTP = HttpClient.newHttpClient();
 
-    @TempDir
-    static Path data;
-    static TestServer server;
-
-    @TempDir
-    Path home;
-    Run karta;
-
-    @BeforeAll
-    static void startServer() throws IOException {
-        server = TestServer.start(data.resolve("data"), new Config.SessionSettings(fakeClaude(data.resolve("bin")),
-                "opencode", Duration.ofMinutes(10), Duration.ofSeconds(20), 4, 100_000, 1L << 20,
-                Config.SessionSettings.inheritedEnvironment(List.of())));
-    }
-
-    @AfterAll
-    static void stopServer() {
-        server.close();
-    }
-
-    @BeforeEach
-    void loggedIn() {
-        karta = new Run(home).env("KARTA_SERVER", server.url()).env("KARTA_API_KEY", TestServer.ADMIN_KEY);
-    }
+    @RegisterExtension
+    static final CliServer cli = CliServer.withSessions(bin -> new Config.SessionSettings(fakeClaude(bin),
+            "opencode", Duration.ofMinutes(10), Duration.ofSeconds(20), 4, 100_000, 1L << 20,
+            Config.SessionSettings.inheritedEnvironment(List.of())));
 
     @Test
     void list_shows_each_session_newest_first_with_its_pinned_version_and_turns() throws Exception {
@@ -72,7 +49,7 @@ class SessionsCommandTest {
         publish(app, "listed");
         String second = openSession("listed", "{}");
 
-        Run.Result list = karta.run("sessions", "list", "listed");
+        Run.Result list = cli.karta().run("sessions", "list", "listed");
 
         assertThat(list.exitCode()).as(list.toString()).isZero();
         List<String> lines = list.stdout().lines().toList();
@@ -91,12 +68,12 @@ class SessionsCommandTest {
         publish(app("filtered"), "filtered");
         String ended = openSession("filtered", "{}");
         String idle = openSession("filtered", "{}");
-        assertThat(karta.run("sessions", "end", "filtered", ended).exitCode()).isZero();
+        assertThat(cli.karta().run("sessions", "end", "filtered", ended).exitCode()).isZero();
 
-        Run.Result endedOnly = karta.run("sessions", "list", "filtered", "--status", "ended");
-        Run.Result idleOnly = karta.run("sessions", "list", "filtered", "--status", "idle");
-        Run.Result newest = karta.run("sessions", "list", "filtered", "--limit", "1");
-        Run.Result runningNone = karta.run("sessions", "list", "filtered", "--status", "running");
+        Run.Result endedOnly = cli.karta().run("sessions", "list", "filtered", "--status", "ended");
+        Run.Result idleOnly = cli.karta().run("sessions", "list", "filtered", "--status", "idle");
+        Run.Result newest = cli.karta().run("sessions", "list", "filtered", "--limit", "1");
+        Run.Result runningNone = cli.karta().run("sessions", "list", "filtered", "--status", "running");
 
         assertThat(endedOnly.stdout()).contains(ended + " ").doesNotContain(idle);
         assertThat(idleOnly.stdout()).contains(idle + " ").doesNotContain(ended);
@@ -111,7 +88,7 @@ class SessionsCommandTest {
     void list_without_sessions_says_so_on_stderr() throws Exception {
         publish(app("quiet"), "quiet");
 
-        Run.Result list = karta.run("sessions", "list", "quiet");
+        Run.Result list = cli.karta().run("sessions", "list", "quiet");
 
         assertThat(list.exitCode()).isZero();
         assertThat(list.stdout()).isEmpty();
@@ -123,7 +100,7 @@ class SessionsCommandTest {
         publish(app("json-listed"), "json-listed");
         String id = openSession("json-listed", "{\"metadata\":{\"customer\":\"c-42\"}}");
 
-        Run.Result list = karta.run("sessions", "list", "json-listed", "--json");
+        Run.Result list = cli.karta().run("sessions", "list", "json-listed", "--json");
 
         assertThat(list.exitCode()).as(list.toString()).isZero();
         JsonNode session = JSON.readTree(list.stdout()).get("sessions").get(0);
@@ -139,7 +116,7 @@ class SessionsCommandTest {
         String id = openSession("shown", "{\"metadata\":{\"customer\":\"c-42\",\"channel\":\"web\"}}");
         send("shown", id, "hello");
 
-        Run.Result show = karta.run("sessions", "show", "shown", id);
+        Run.Result show = cli.karta().run("sessions", "show", "shown", id);
 
         assertThat(show.exitCode()).as(show.toString()).isZero();
         List<String> lines = show.stdout().lines().toList();
@@ -164,7 +141,7 @@ class SessionsCommandTest {
         publish(app("escaped"), "escaped");
         String id = openSession("escaped", "{\"metadata\":{\"note\":\"two\\nlines \\u001b[31mred\"}}");
 
-        Run.Result show = karta.run("sessions", "show", "escaped", id);
+        Run.Result show = cli.karta().run("sessions", "show", "escaped", id);
 
         assertThat(show.stdout()).contains("metadata.note:  two\\nlines \\e[31mred\n").doesNotContain("\u001b");
     }
@@ -174,7 +151,7 @@ class SessionsCommandTest {
         publish(app("json-shown"), "json-shown");
         String id = openSession("json-shown", "{}");
 
-        Run.Result show = karta.run("--json", "sessions", "show", "json-shown", id);
+        Run.Result show = cli.karta().run("--json", "sessions", "show", "json-shown", id);
 
         JsonNode session = JSON.readTree(show.stdout());
         assertThat(session.get("id").asText()).isEqualTo(id);
@@ -187,9 +164,9 @@ class SessionsCommandTest {
         publish(app("ending"), "ending");
         String id = openSession("ending", "{\"metadata\":{\"customer\":\"c-7\"}}");
 
-        Run.Result end = karta.run("sessions", "end", "ending", id);
-        Run.Result again = karta.run("sessions", "end", "ending", id);
-        Run.Result show = karta.run("sessions", "show", "ending", id);
+        Run.Result end = cli.karta().run("sessions", "end", "ending", id);
+        Run.Result again = cli.karta().run("sessions", "end", "ending", id);
+        Run.Result show = cli.karta().run("sessions", "show", "ending", id);
 
         assertThat(end.exitCode()).as(end.toString()).isZero();
         assertThat(end.stdout()).isEqualTo("Ended session " + id + "\n");
@@ -205,14 +182,14 @@ class SessionsCommandTest {
         Path app = app("metered");
         publish(app, "metered");
         Files.writeString(app.resolve("karta.toml"), "entry_point = \n");
-        assertThat(karta.workingDir(app).run("publish", "metered").exitCode()).isEqualTo(1);
+        assertThat(cli.karta().workingDir(app).run("publish", "metered").exitCode()).isEqualTo(1);
         String first = openSession("metered", "{}");
         openSession("metered", "{}");
         assertThat(send("metered", first, "one").statusCode()).isEqualTo(200);
         assertThat(send("metered", first, "two").statusCode()).isEqualTo(200);
         String thisMonth = YearMonth.now(ZoneOffset.UTC).toString();
 
-        Run.Result usage = karta.run("usage", "metered");
+        Run.Result usage = cli.karta().run("usage", "metered");
 
         assertThat(usage.exitCode()).as(usage.toString()).isZero();
         assertThat(usage.stdout()).matches("""
@@ -231,8 +208,8 @@ class SessionsCommandTest {
         publish(app("periodic"), "periodic");
         openSession("periodic", "{}");
 
-        Run.Result json = karta.run("usage", "periodic", "--json");
-        Run.Result past = karta.run("usage", "periodic", "--period", "2001-02");
+        Run.Result json = cli.karta().run("usage", "periodic", "--json");
+        Run.Result past = cli.karta().run("usage", "periodic", "--period", "2001-02");
 
         JsonNode body = JSON.readTree(json.stdout());
         assertThat(body.get("period").asText()).isEqualTo(YearMonth.now(ZoneOffset.UTC).toString());
@@ -249,23 +226,23 @@ class SessionsCommandTest {
     void unknown_projects_and_sessions_exit_4() throws Exception {
         publish(app("known"), "known");
 
-        assertThat(karta.run("sessions", "list", "no-such-app")).satisfies(r -> {
+        assertThat(cli.karta().run("sessions", "list", "no-such-app")).satisfies(r -> {
             assertThat(r.exitCode()).isEqualTo(4);
             assertThat(r.stderr()).isEqualTo("karta: project 'no-such-app' not found\n");
         });
-        assertThat(karta.run("sessions", "show", "known", "sess_nothere").exitCode()).isEqualTo(4);
-        assertThat(karta.run("sessions", "end", "known", "sess_nothere").exitCode()).isEqualTo(4);
-        assertThat(karta.run("usage", "no-such-app").exitCode()).isEqualTo(4);
+        assertThat(cli.karta().run("sessions", "show", "known", "sess_nothere").exitCode()).isEqualTo(4);
+        assertThat(cli.karta().run("sessions", "end", "known", "sess_nothere").exitCode()).isEqualTo(4);
+        assertThat(cli.karta().run("usage", "no-such-app").exitCode()).isEqualTo(4);
     }
 
     @Test
     void bad_status_period_or_limit_exit_2() {
-        assertThat(karta.run("projects", "create", "strict").exitCode()).isZero();
+        assertThat(cli.karta().run("projects", "create", "strict").exitCode()).isZero();
 
-        Run.Result status = karta.run("sessions", "list", "strict", "--status", "asleep");
-        Run.Result period = karta.run("usage", "strict", "--period", "2026-13");
-        Run.Result shortPeriod = karta.run("usage", "strict", "--period", "26-11");
-        Run.Result limit = karta.run("sessions", "list", "strict", "--limit", "501");
+        Run.Result status = cli.karta().run("sessions", "list", "strict", "--status", "asleep");
+        Run.Result period = cli.karta().run("usage", "strict", "--period", "2026-13");
+        Run.Result shortPeriod = cli.karta().run("usage", "strict", "--period", "26-11");
+        Run.Result limit = cli.karta().run("sessions", "list", "strict", "--limit", "501");
 
         assertThat(status.exitCode()).isEqualTo(2);
         assertThat(status.stderr()).contains("idle, running, ended");
@@ -281,11 +258,10 @@ class SessionsCommandTest {
         publish(app("guarded"), "guarded");
         String id = openSession("guarded", "{}");
         Matcher secret = Pattern.compile("kt_live_[A-Za-z0-9]{32}")
-                .matcher(karta.run("keys", "create", "watcher", "--scope", "read").stdout());
+                .matcher(cli.karta().run("keys", "create", "watcher", "--scope", "read").stdout());
         assertThat(secret.find()).isTrue();
-        Run reader = new Run(home).env("KARTA_SERVER", server.url()).env("KARTA_API_KEY", secret.group());
-        Run stranger = new Run(home).env("KARTA_SERVER", server.url())
-                .env("KARTA_API_KEY", "kt_live_" + "x".repeat(32));
+        Run reader = cli.as(secret.group());
+        Run stranger = cli.as("kt_live_" + "x".repeat(32));
 
         assertThat(reader.run("sessions", "list", "guarded").exitCode()).isZero();
         assertThat(reader.run("usage", "guarded").exitCode()).isZero();
@@ -299,15 +275,15 @@ class SessionsCommandTest {
 
     /** A Claude Code app in {@code home/NAME}. */
     private Path app(String name) throws IOException {
-        Path dir = home.resolve(name);
+        Path dir = cli.home().resolve(name);
         Files.createDirectories(dir);
         Files.writeString(dir.resolve("CLAUDE.md"), "# " + name + "\n");
         return dir;
     }
 
     private void publish(Path dir, String project) {
-        Run.Result publish = karta.workingDir(dir).run("publish", project);
-        karta.workingDir(home);
+        Run.Result publish = cli.karta().workingDir(dir).run("publish", project);
+        cli.karta().workingDir(cli.home());
         assertThat(publish.exitCode()).as(publish.toString()).isZero();
     }
 
@@ -327,7 +303,7 @@ class SessionsCommandTest {
     }
 
     private JsonNode sessionJson(String project, String session) throws Exception {
-        HttpResponse<String> got = HTTP.send(HttpRequest.newBuilder(URI.create(server.url() + "/v1/projects/"
+        HttpResponse<String> got = HTTP.send(HttpRequest.newBuilder(URI.create(cli.server().url() + "/v1/projects/"
                         + project + "/sessions/" + session))
                 .header("Authorization", "Bearer " + TestServer.ADMIN_KEY).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(got.statusCode()).as(got.body()).isEqualTo(200);
@@ -335,7 +311,7 @@ class SessionsCommandTest {
     }
 
     private static HttpResponse<String> post(String path, String body) throws Exception {
-        return HTTP.send(HttpRequest.newBuilder(URI.create(server.url() + path))
+        return HTTP.send(HttpRequest.newBuilder(URI.create(cli.server().url() + path))
                 .header("Authorization", "Bearer " + TestServer.ADMIN_KEY)
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());

@@ -9,12 +9,10 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Whatever the server sends (a build log line, an error, a key name) is shown with its control
@@ -27,23 +25,10 @@ class TerminalEscapesTest {
     private static final String HOSTILE_JSON =
             "x\\u001b[2J\\u001b]0;owned\\u0007\\r\\nReleased v999 (fake)\\nremote: Released v999\\u009b31m";
 
-    @TempDir
-    static Path data;
-    static TestServer server;
+    @RegisterExtension
+    static final CliServer cli = new CliServer();
 
-    @TempDir
-    Path home;
     FakeKarta fake;
-
-    @BeforeAll
-    static void startServer() {
-        server = TestServer.start(data);
-    }
-
-    @AfterAll
-    static void stopServer() {
-        server.close();
-    }
 
     @BeforeEach
     void startFake() throws IOException {
@@ -56,15 +41,15 @@ class TerminalEscapesTest {
     }
 
     private Run real() {
-        return new Run(home).env("KARTA_SERVER", server.url()).env("KARTA_API_KEY", TestServer.ADMIN_KEY);
+        return cli.as(TestServer.ADMIN_KEY);
     }
 
     private Run scripted() {
-        return new Run(home).env("KARTA_SERVER", fake.url()).env("KARTA_API_KEY", TestServer.ADMIN_KEY);
+        return new Run(cli.home()).env("KARTA_SERVER", fake.url()).env("KARTA_API_KEY", TestServer.ADMIN_KEY);
     }
 
     private Path app(String name, String kartaToml) throws IOException {
-        Path dir = home.resolve(name);
+        Path dir = cli.home().resolve(name);
         Files.createDirectories(dir);
         Files.writeString(dir.resolve("CLAUDE.md"), "# " + name + "\n");
         Files.writeString(dir.resolve("karta.toml"), kartaToml);

@@ -6,15 +6,15 @@ import java.nio.file.Path;
 import java.util.List;
 
 /**
- * The server test kit's {@link dev.karta.server.TestServer} as CLI tests start it: a known
+ * The server test kit's {@link dev.karta.server.testkit.TestServer} as CLI tests start it: a known
  * bootstrap admin key, one build worker, file URLs under the temporary folder allowed.
  */
 final class TestServer implements AutoCloseable {
     static final String ADMIN_KEY = "kt_live_TestAdminKey0123456789abcdefABCD";
 
-    private final dev.karta.server.TestServer server;
+    private final dev.karta.server.testkit.TestServer server;
 
-    private TestServer(dev.karta.server.TestServer server) {
+    private TestServer(dev.karta.server.testkit.TestServer server) {
         this.server = server;
     }
 
@@ -24,12 +24,12 @@ final class TestServer implements AutoCloseable {
 
     /** A server on {@code port} (0: any free one), as after a restart on the same data and port. */
     static TestServer start(Path dataDir, int port) {
-        return new TestServer(dev.karta.server.TestServer.start(config(dataDir, port)));
+        return new TestServer(dev.karta.server.testkit.TestServer.start(config(dataDir, port)));
     }
 
     /** A server whose sessions run the harness executables {@code sessions} names (fakes, in tests). */
     static TestServer start(Path dataDir, Config.SessionSettings sessions) {
-        return new TestServer(dev.karta.server.TestServer.start(config(dataDir, 0).withSessions(sessions)));
+        return new TestServer(dev.karta.server.testkit.TestServer.start(config(dataDir, 0).withSessions(sessions)));
     }
 
     /**

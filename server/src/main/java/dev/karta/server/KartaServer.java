@@ -11,6 +11,7 @@ import dev.karta.server.builds.BuildQueue;
 import dev.karta.server.builds.BuildWorkers;
 import dev.karta.server.builds.Sources;
 import dev.karta.server.datadir.LocalStorage;
+import dev.karta.server.datadir.SecretFiles;
 import dev.karta.server.deploys.DeployRoutes;
 import dev.karta.server.deploys.DeployStore;
 import dev.karta.server.deploys.Deploys;
@@ -112,7 +113,7 @@ public final class KartaServer implements AutoCloseable {
         Retention retention = new Retention(db, releaseFiles, config.keepReleases(), sessions::pinnedReleaseIds);
         GitRepos repos = new GitRepos(storage.repos(), config.archive());
         projects.onDelete(project -> repos.delete(project.id()));
-        SecretBox secrets = SecretBox.open(config.secretsKeyFile()); // a key in memory: nothing to close
+        SecretBox secrets = SecretFiles.secretBox(config.secretsKeyFile()); // a key in memory: nothing to close
         Bindings bindings = new Bindings(db, projectStore, audit, logs, secrets);
         bindings.encryptPlaintext();
         BoundRepos bound = new BoundRepos(storage.repos(), config.archive(), config.repos(), bindings, json, launcher);

@@ -7,14 +7,13 @@ import dev.karta.api.Durations;
 import dev.karta.server.process.Sandbox;
 import dev.karta.server.audit.AuditLog;
 import dev.karta.server.datadir.LocalStorage;
+import dev.karta.server.datadir.SecretFiles;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.keys.ApiKeys;
 import dev.karta.server.orgs.Tenants;
 import dev.karta.server.store.Database;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -308,7 +307,7 @@ public final class Main implements Callable<Integer> {
         }
         String value;
         try {
-            value = Files.readString(file, StandardCharsets.UTF_8);
+            value = SecretFiles.read(file);
         } catch (IOException | UncheckedIOException e) {
             throw new IllegalArgumentException("cannot read " + variable + "_FILE (" + fileFlag + ") " + file + ": "
                     + (e instanceof NoSuchFileException ? "no such file" : e.getMessage()));

@@ -4,9 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-import dev.karta.server.TestServer.Response;
 import dev.karta.server.orgs.Tenants;
 import dev.karta.server.store.Database;
+import dev.karta.server.testkit.TestServer.Response;
+import dev.karta.server.testkit.TestServer;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -2,6 +2,7 @@ package dev.karta.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.karta.server.testkit.TestServer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -15,7 +15,7 @@ public final class BuildPipeline {
     }
 
     public Detection build(String projectName, Tree tree, BuildLog log) throws IOException, InterruptedException {
-        KartaToml toml = KartaToml.read(tree.dir());
+        KartaToml toml = KartaToml.read(tree);
         if (toml == KartaToml.ABSENT) {
             log.line("No karta.toml: using defaults");
         } else {

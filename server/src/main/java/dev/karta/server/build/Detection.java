@@ -1,9 +1,6 @@
 package dev.karta.server.build;
 
 import dev.karta.server.store.Digests;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
-import java.nio.file.Path;
 
 /**
  * What a tree is: which harness runs it and how it is built. Harness: {@code .claude/} or {@code CLAUDE.md} → claude,
@@ -14,16 +11,14 @@ import java.nio.file.Path;
 public record Detection(String harness, String buildKind, String imageRef) {
 
     public static Detection of(String project, Tree tree, KartaToml toml) {
-        Path dir = tree.dir();
         String harness;
-        if (Files.isDirectory(dir.resolve(".claude"), LinkOption.NOFOLLOW_LINKS)
-                || Files.isRegularFile(dir.resolve("CLAUDE.md"), LinkOption.NOFOLLOW_LINKS)) {
+        if (tree.hasFolder(".claude") || tree.hasFile("CLAUDE.md")) {
             harness = "claude";
         } else {
             harness = "opencode";
         }
         String kind;
-        if (Files.isRegularFile(dir.resolve("Dockerfile"), LinkOption.NOFOLLOW_LINKS)) {
+        if (tree.hasFile("Dockerfile")) {
             kind = "dockerfile";
         } else if (toml.buildpack() != null) {
             kind = "buildpack";

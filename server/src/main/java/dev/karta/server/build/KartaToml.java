@@ -3,8 +3,6 @@ package dev.karta.server.build;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -22,12 +20,8 @@ public record KartaToml(String entryPoint, String buildpack, List<String> warnin
     public static final KartaToml ABSENT = new KartaToml(null, null, List.of());
 
     /** Reads {@code karta.toml} from a tree, or {@link #ABSENT}; a broken file is a {@link BuildFailed}. */
-    public static KartaToml read(Path tree) throws IOException {
-        Path file = tree.resolve(FILE);
-        if (!Files.isRegularFile(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            return ABSENT;
-        }
-        return parse(Files.readString(file));
+    public static KartaToml read(Tree tree) throws IOException {
+        return tree.readFile(FILE).map(KartaToml::parse).orElse(ABSENT);
     }
 
     static KartaToml parse(String text) {

@@ -26,6 +26,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
@@ -48,7 +49,8 @@ import org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream;
  * {@code empty_archive} (422). A single common top-level folder is stripped unless its name starts
  * with a dot (an app that is only {@code .claude/} keeps it). Links are judged against the root the
  * tree will have once stripped, and the finished tree is walked once before it moves into place:
- * every link, followed link by link, must end inside it.
+ * every link, followed link by link, must end inside it. A build reads a placed tree's entries back
+ * through {@link Tree}, which asks here: never through a link.
  */
 public final class Materializer {
     private static final String STAGING = ".staging";
@@ -149,6 +151,19 @@ public final class Materializer {
     /** Removes what is left of a staged tree (all of it, unless it was placed). */
     public static void discard(Staged staged) throws IOException {
         deleteRecursively(staged.stagingRoot());
+    }
+
+    /** The UTF-8 text of the regular file at {@code relative} in a materialized tree, or empty (a link is none). */
+    static Optional<String> readRegularFile(Path root, String relative) throws IOException {
+        return isRegularFile(root, relative) ? Optional.of(Files.readString(root.resolve(relative))) : Optional.empty();
+    }
+
+    static boolean isRegularFile(Path root, String relative) {
+        return Files.isRegularFile(root.resolve(relative), LinkOption.NOFOLLOW_LINKS);
+    }
+
+    static boolean isFolder(Path root, String relative) {
+        return Files.isDirectory(root.resolve(relative), LinkOption.NOFOLLOW_LINKS);
     }
 
     /** The folder of the tree with {@code contentDigest} ({@code sha256:…}) in the tree store {@code treesDir}. */

@@ -1,21 +1,10 @@
 package dev.karta.server.store;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.SeekableByteChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
 import java.security.SecureRandom;
 import java.util.Arrays;
 import java.util.Base64;
-import java.util.EnumSet;
-import java.util.UUID;
 import javax.crypto.Cipher;
 import javax.crypto.spec.GCMParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
@@ -25,7 +14,7 @@ import javax.crypto.spec.SecretKeySpec;
  * credentials): AES-256-GCM with a random 96-bit nonce per value, stored as {@code v1:} and the
  * base64 of nonce and ciphertext (with its tag). The key is 32 random bytes, base64 on one line,
  * in a file of its own ({@code --secrets-key-file}, default {@code secrets.key} in the data
- * dir) that is created with mode 0600 on first start. Losing the key loses the secrets it sealed;
+ * dir), read, and created with mode 0600 on first start, by {@code datadir.SecretFiles}. Losing the key loses the secrets it sealed;
  * a key file that exists but does not hold a key stops the start (a new key would silently make
  * every stored secret unreadable).
  */
@@ -42,16 +31,19 @@ public final class SecretBox {
         this.key = new SecretKeySpec(key, "AES");
     }
 
-    /** The box whose key is in {@code file}, creating the file (mode 0600, atomically) when it is missing. */
-    public static SecretBox open(Path file) {
-        try {
-            if (!Files.exists(file)) {
-                create(file);
-            }
-            return new SecretBox(read(file));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read or create the secrets key file " + file, e);
-        }
+    /**
+     * The box whose key is {@code keyText}, the content of the key file {@code source}; a text
+     * that is not one key is an error that names the file.
+     */
+    public static SecretBox fromKeyText(String keyText, Object source) {
+        return new SecretBox(decode(keyText, source));
+    }
+
+    /** The content of a new key file: a fresh random key, base64 on one line. */
+    public static String newKeyText() {
+        byte[] key = new byte[KEY_BYTES];
+        RANDOM.nextBytes(key);
+        return Base64.getEncoder().encodeToString(key) + "\n";
     }
 
     /** Whether {@code stored} is a value this box wrote (as opposed to a plaintext left from before). */
@@ -94,37 +86,10 @@ public final class SecretBox {
         }
     }
 
-    /**
-     * Writes a new key under a temporary name created with mode 0600 (never readable by others,
-     * not even for a moment), then renames it into place; of two servers starting at once, one
-     * key wins and both read it.
-     */
-    private static void create(Path file) throws IOException {
-        Path dir = file.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path temp = dir.resolve("." + file.getFileName() + "." + UUID.randomUUID() + ".tmp");
-        byte[] key = new byte[KEY_BYTES];
-        RANDOM.nextBytes(key);
-        byte[] text = (Base64.getEncoder().encodeToString(key) + "\n").getBytes(StandardCharsets.US_ASCII);
-        try (SeekableByteChannel out = Files.newByteChannel(temp, EnumSet.of(StandardOpenOption.CREATE_NEW,
-                StandardOpenOption.WRITE), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(
-                "rw-------")))) {
-            out.write(ByteBuffer.wrap(text));
-        }
-        try {
-            Files.createLink(file, temp);
-        } catch (FileAlreadyExistsException e) {
-            // Another server created it first: use that one.
-        } finally {
-            Files.deleteIfExists(temp);
-        }
-    }
-
-    private static byte[] read(Path file) throws IOException {
-        String text = new String(Files.readAllBytes(file), StandardCharsets.ISO_8859_1).trim();
+    private static byte[] decode(String keyText, Object file) {
         byte[] key;
         try {
-            key = Base64.getDecoder().decode(text);
+            key = Base64.getDecoder().decode(keyText.trim());
         } catch (IllegalArgumentException e) {
             key = new byte[0];
         }

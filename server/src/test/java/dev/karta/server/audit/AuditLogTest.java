@@ -4,41 +4,51 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.karta.server.TestServer;
-import dev.karta.server.TestServer.Response;
 import dev.karta.server.store.Database;
+import dev.karta.server.store.Dialect;
+import dev.karta.server.testkit.EachDatabase;
+import dev.karta.server.testkit.TestDatabase;
+import dev.karta.server.testkit.TestServer;
+import dev.karta.server.testkit.TestServer.Response;
 import java.net.http.HttpRequest;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.AfterParameterizedClassInvocation;
+import org.junit.jupiter.params.BeforeParameterizedClassInvocation;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.ArgumentsSource;
 
 /**
  * The audit log: every change appends an event in the change's own transaction, listed newest
  * first for admins of the org, and the table refuses updates and deletes.
  */
+@ParameterizedClass(name = "on {0}")
+@ArgumentsSource(EachDatabase.class)
 class AuditLogTest {
+    @Parameter
+    TestDatabase database;
     @TempDir
-    static Path dataDir;
+    static Path temp;
     static TestServer server;
     static Database db;
     static String writer;
     static String writerId;
     static String adminId;
 
-    @BeforeAll
-    static void start() {
-        server = TestServer.start(dataDir);
+    @BeforeParameterizedClassInvocation
+    static void start(TestDatabase database) {
+        server = database.startUnder(temp);
         db = server.openDatabase();
         writer = server.createKey("writer", "write");
         writerId = keyId(writer);
         adminId = keyId(server.adminKey());
     }
 
-    @AfterAll
+    @AfterParameterizedClassInvocation
     static void stop() {
         db.close();
         server.close();
@@ -200,12 +210,23 @@ class AuditLogTest {
 
     /** Makes appending events of {@code action} fail (a schema trigger) while {@code work} runs. */
     private static void withAuditInsertFailingFor(String action, Runnable work) {
-        db.execute("CREATE TRIGGER test_audit_insert_fails BEFORE INSERT ON audit_events WHEN NEW.action = '"
-                + action + "' BEGIN SELECT RAISE(ABORT, 'audit append failed in test'); END");
+        boolean postgres = db.dialect() == Dialect.POSTGRES;
+        if (postgres) {
+            db.execute("CREATE FUNCTION test_audit_insert_fails() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                    + "RAISE EXCEPTION 'audit append failed in test'; END $$");
+            db.execute("CREATE TRIGGER test_audit_insert_fails BEFORE INSERT ON audit_events FOR EACH ROW WHEN "
+                    + "(NEW.action = '" + action + "') EXECUTE FUNCTION test_audit_insert_fails()");
+        } else {
+            db.execute("CREATE TRIGGER test_audit_insert_fails BEFORE INSERT ON audit_events WHEN NEW.action = '"
+                    + action + "' BEGIN SELECT RAISE(ABORT, 'audit append failed in test'); END");
+        }
         try {
             work.run();
         } finally {
-            db.execute("DROP TRIGGER test_audit_insert_fails");
+            db.execute(postgres ? "DROP TRIGGER test_audit_insert_fails ON audit_events" : "DROP TRIGGER test_audit_insert_fails");
+            if (postgres) {
+                db.execute("DROP FUNCTION test_audit_insert_fails()");
+            }
         }
     }
 

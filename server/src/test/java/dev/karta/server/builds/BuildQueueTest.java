@@ -5,9 +5,11 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.server.Config;
+import dev.karta.server.testkit.EachDatabase;
 import dev.karta.server.testkit.ServerProcess;
 import dev.karta.server.testkit.TarBuilder;
-import dev.karta.server.TestServer;
+import dev.karta.server.testkit.TestDatabase;
+import dev.karta.server.testkit.TestServer;
 import java.io.IOException;
 import java.net.http.HttpRequest;
 import java.nio.file.Files;
@@ -21,8 +23,15 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.ArgumentsSource;
 
+@ParameterizedClass(name = "on {0}")
+@ArgumentsSource(EachDatabase.class)
 class BuildQueueTest {
+    @Parameter
+    TestDatabase database;
     private static final byte[] DOCKER_APP = new TarBuilder().file("Dockerfile", "FROM scratch\n")
             .file("CLAUDE.md", "# docker\n").build();
 
@@ -30,7 +39,7 @@ class BuildQueueTest {
     Path dataDir;
 
     private Config config(List<String> builder, Duration timeout, int keep) {
-        return TestServer.config(dataDir, TestServer.randomKey()).toBuilder().buildWorkers(1).buildTimeout(timeout)
+        return database.config(dataDir, TestServer.randomKey()).toBuilder().buildWorkers(1).buildTimeout(timeout)
                 .builderCommand(builder).keepReleases(keep).buildLease(Duration.ofSeconds(2)).build();
     }
 
@@ -44,8 +53,13 @@ class BuildQueueTest {
     }
 
     private static JsonNode awaitStatus(TestServer server, String project, String id, String... statuses) {
+        return awaitStatus(Duration.ofSeconds(30), server, project, id, statuses);
+    }
+
+    private static JsonNode awaitStatus(Duration patience, TestServer server, String project, String id,
+            String... statuses) {
         JsonNode[] last = new JsonNode[1];
-        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(25)).until(() -> {
+        await().atMost(patience).pollInterval(Duration.ofMillis(25)).until(() -> {
             last[0] = deploy(server, project, id);
             return List.of(statuses).contains(last[0].get("status").asText());
         });
@@ -124,7 +138,7 @@ class BuildQueueTest {
 
     @Test
     void the_build_log_streams_over_sse_and_ends_with_the_finished_deploy() {
-        try (TestServer server = TestServer.start(dataDir)) {
+        try (TestServer server = database.start(dataDir)) {
             String id = upload(server, "shop", TarBuilder.app("one")).json().get("id").asText();
             String stream = server.send(server.request("/agent_projects/shop/deploys/" + id + "/logs", server.adminKey())
                     .header("Accept", "text/event-stream").GET()).body();
@@ -172,10 +186,14 @@ class BuildQueueTest {
     @Test
     void a_server_killed_mid_build_recovers_on_restart_without_half_made_releases() throws Exception {
         String key = TestServer.randomKey();
-        Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        ProcessBuilder starting = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), "dev.karta.server.Main",
                 "--port", "0", "--data-dir", dataDir.toString(), "--bootstrap-key", key, "--builder", "sleep 60")
-                .redirectErrorStream(true).start();
+                .redirectErrorStream(true);
+        if (database.isPostgres()) {
+            starting.command().addAll(List.of("--database", database.url(dataDir)));
+        }
+        Process child = starting.start();
         try {
             int port = ServerProcess.awaitListening(child);
             String id;
@@ -188,9 +206,12 @@ class BuildQueueTest {
             child.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
             builders.forEach(ProcessHandle::destroyForcibly);
 
-            Config d = TestServer.config(dataDir, key);
+            Config d = database.config(dataDir, key);
             try (TestServer restarted = TestServer.start(d)) {
-                JsonNode done = awaitStatus(restarted, "shop", id, "succeeded", "failed");
+                // PostgreSQL may be shared by other servers: the dead server's build is taken as
+                // interrupted only once its lease (30 s by default) has run out.
+                Duration patience = Duration.ofSeconds(database.isPostgres() ? 90 : 30);
+                JsonNode done = awaitStatus(patience, restarted, "shop", id, "succeeded", "failed");
 
                 assertThat(done.get("status").asText()).as(done.toString()).isEqualTo("succeeded");
                 assertThat(done.get("release").asText()).isEqualTo("v1");

@@ -2,7 +2,7 @@ package dev.karta.server.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.karta.server.TestServer;
+import dev.karta.server.testkit.TestServer;
 import java.io.IOException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

@@ -3,8 +3,8 @@ package dev.karta.server.http;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.karta.server.TestServer;
-import dev.karta.server.TestServer.Response;
+import dev.karta.server.testkit.TestServer.Response;
+import dev.karta.server.testkit.TestServer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.regex.Matcher;

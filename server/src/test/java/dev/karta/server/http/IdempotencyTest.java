@@ -3,37 +3,46 @@ package dev.karta.server.http;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.karta.server.TestServer;
-import dev.karta.server.TestServer.Response;
 import dev.karta.server.store.Database;
+import dev.karta.server.testkit.EachDatabase;
+import dev.karta.server.testkit.TestDatabase;
+import dev.karta.server.testkit.TestServer;
+import dev.karta.server.testkit.TestServer.Response;
 import java.net.http.HttpRequest;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.AfterParameterizedClassInvocation;
+import org.junit.jupiter.params.BeforeParameterizedClassInvocation;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.ArgumentsSource;
 
 /**
  * {@code Idempotency-Key} on the key and project routes: a retry with the same key has one effect
  * and gets the same answer; the keys of one org never answer another org's requests.
  */
+@ParameterizedClass(name = "on {0}")
+@ArgumentsSource(EachDatabase.class)
 class IdempotencyTest {
     private static final AtomicInteger N = new AtomicInteger();
 
+    @Parameter
+    TestDatabase database;
     @TempDir
-    static Path dataDir;
+    static Path temp;
     static TestServer server;
     static String otherOrg;
 
-    @BeforeAll
-    static void start() {
-        server = TestServer.start(dataDir);
+    @BeforeParameterizedClassInvocation
+    static void start(TestDatabase database) {
+        server = database.startUnder(temp);
         otherOrg = server.createOrg("other-" + N.incrementAndGet());
     }
 
-    @AfterAll
+    @AfterParameterizedClassInvocation
     static void stop() {
         server.close();
     }

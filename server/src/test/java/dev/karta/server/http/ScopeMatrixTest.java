@@ -2,8 +2,8 @@ package dev.karta.server.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.karta.server.TestServer;
-import dev.karta.server.TestServer.Response;
+import dev.karta.server.testkit.TestServer.Response;
+import dev.karta.server.testkit.TestServer;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicInteger;

@@ -4,10 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.karta.server.Config;
+import dev.karta.server.testkit.EachDatabase;
 import dev.karta.server.testkit.GitRunner;
 import dev.karta.server.testkit.TarBuilder;
-import dev.karta.server.TestServer;
-import dev.karta.server.TestServer.Response;
+import dev.karta.server.testkit.TestDatabase;
+import dev.karta.server.testkit.TestServer;
+import dev.karta.server.testkit.TestServer.Response;
 import java.io.IOException;
 import java.net.http.HttpRequest;
 import java.nio.file.Files;
@@ -18,12 +20,19 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.ArgumentsSource;
 
 /**
  * An org has at most {@code --max-queued-deploys-per-org} deploys waiting for a build worker;
  * over it every door (upload, git push) is refused with 429 and {@code Retry-After}.
  */
+@ParameterizedClass(name = "on {0}")
+@ArgumentsSource(EachDatabase.class)
 class QueuedDeployQuotaTest {
+    @Parameter
+    TestDatabase database;
     private static final byte[] DOCKER_APP = new TarBuilder().file("Dockerfile", "FROM scratch\n")
             .file("CLAUDE.md", "# docker\n").build();
 
@@ -37,7 +46,7 @@ class QueuedDeployQuotaTest {
         gate = dir.resolve("gate");
         // One build worker, held by an image builder that waits for the gate file.
         List<String> builder = List.of("sh", "-c", "while [ ! -e \"$0\" ]; do sleep 0.05; done", gate.toString());
-        server = TestServer.start(TestServer.config(dir.resolve("data"), TestServer.randomKey()).toBuilder()
+        server = TestServer.start(database.config(dir.resolve("data"), TestServer.randomKey()).toBuilder()
                 .buildWorkers(1).buildTimeout(Duration.ofMinutes(1)).builderCommand(builder)
                 .limits(new Config.Limits(100, 100, 8, 1, 0, 5, 30)).build());
     }

@@ -8,9 +8,11 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.classic.spi.ThrowableProxyUtil;
 import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.karta.server.TestServer;
-import dev.karta.server.TestServer.Response;
 import dev.karta.server.store.Database;
+import dev.karta.server.testkit.EachDatabase;
+import dev.karta.server.testkit.TestDatabase;
+import dev.karta.server.testkit.TestServer;
+import dev.karta.server.testkit.TestServer.Response;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.http.HttpClient;
@@ -29,10 +31,17 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.ArgumentsSource;
 import org.slf4j.LoggerFactory;
 
 /** API keys: shape, storage (digest and prefix only), validation, revocation, last use. */
+@ParameterizedClass(name = "on {0}")
+@ArgumentsSource(EachDatabase.class)
 class ApiKeysTest {
+    @Parameter
+    TestDatabase database;
     private static final String SHAPE = "kt_live_[A-Za-z0-9]{32}";
 
     @TempDir
@@ -41,7 +50,7 @@ class ApiKeysTest {
 
     @BeforeEach
     void start() {
-        server = TestServer.start(dataDir);
+        server = database.start(dataDir);
     }
 
     @AfterEach
@@ -111,7 +120,27 @@ class ApiKeysTest {
         server.close();
         assertThat(filesContaining(dataDir, secret.substring(14))).as("after shutdown").isEmpty();
         assertThat(filesContaining(dataDir, server.adminKey().substring(14))).isEmpty();
-        assertThat(filesContaining(dataDir, secret.substring(0, 14))).as("the prefix is stored").isNotEmpty();
+        if (database.isPostgres()) {
+            String rows = everyRow();
+            assertThat(rows).doesNotContain(secret.substring(14)).doesNotContain(server.adminKey().substring(14));
+            assertThat(rows).as("the prefix is stored").contains(secret.substring(0, 14));
+        } else {
+            assertThat(filesContaining(dataDir, secret.substring(0, 14))).as("the prefix is stored").isNotEmpty();
+        }
+    }
+
+    /** Every row of every table of the server's PostgreSQL database, as text. */
+    private String everyRow() {
+        try (Database db = server.openDatabase()) {
+            return db.withHandle(h -> {
+                StringBuilder all = new StringBuilder();
+                for (String table : h.select("SELECT table_name FROM information_schema.tables "
+                        + "WHERE table_schema = 'public'").mapTo(String.class).list()) {
+                    h.select("SELECT t::text FROM \"" + table + "\" t").mapTo(String.class).forEach(row -> all.append(row).append('\n'));
+                }
+                return all.toString();
+            });
+        }
     }
 
     @Test

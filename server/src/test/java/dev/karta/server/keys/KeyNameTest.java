@@ -2,23 +2,32 @@ package dev.karta.server.keys;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.karta.server.TestServer;
-import dev.karta.server.TestServer.Response;
+import dev.karta.server.testkit.EachDatabase;
+import dev.karta.server.testkit.TestDatabase;
+import dev.karta.server.testkit.TestServer;
+import dev.karta.server.testkit.TestServer.Response;
 import java.nio.file.Path;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.ArgumentsSource;
 
 /** Key names are shown in tables and logs: plain text of one line, never terminal escapes. */
+@ParameterizedClass(name = "on {0}")
+@ArgumentsSource(EachDatabase.class)
 class KeyNameTest {
+    @Parameter
+    TestDatabase database;
     @TempDir
     Path dataDir;
     TestServer server;
 
     @BeforeEach
     void start() {
-        server = TestServer.start(dataDir);
+        server = database.start(dataDir);
     }
 
     @AfterEach

@@ -3,11 +3,11 @@ package dev.karta.server.logs;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.karta.server.Config;
 import dev.karta.server.KartaServer;
 import dev.karta.server.store.Database;
 import dev.karta.server.testkit.PostgresDatabase;
 import dev.karta.server.testkit.PostgresExtension;
+import dev.karta.server.testkit.TestServer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -29,7 +29,7 @@ class LogPostgresTest {
     Path dir;
 
     private static KartaServer start(Path dataDir, String url, String key) {
-        return KartaServer.start(Config.builder(dataDir).port(0).databaseUrl(url).bootstrapKey(key).build());
+        return TestServer.start(TestServer.config(dataDir, key).toBuilder().databaseUrl(url).build()).server();
     }
 
     private static String projectId(Database db, String name) {

@@ -3,6 +3,9 @@ package dev.karta.server.logs;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.karta.server.Config;
+import dev.karta.server.testkit.EachDatabase;
+import dev.karta.server.testkit.TestDatabase;
 import java.net.URLEncoder;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -15,23 +18,30 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.AfterParameterizedClassInvocation;
+import org.junit.jupiter.params.BeforeParameterizedClassInvocation;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.ArgumentsSource;
 
 /** Project logs (docs/logs.md), the query side: {@code GET /agent_projects/{p}/logs} as JSON. */
+@ParameterizedClass(name = "on {0}")
+@ArgumentsSource(EachDatabase.class)
 class LogQueryTest {
+    @Parameter
+    TestDatabase database;
     @TempDir
-    static Path dataDir;
+    static Path temp;
     static LogsHarness server;
 
-    @BeforeAll
-    static void start() {
-        server = LogsHarness.start(dataDir);
+    @BeforeParameterizedClassInvocation
+    static void start(TestDatabase database) {
+        server = LogsHarness.start(database, temp.resolve(database.toString()), Config.Logs.DEFAULTS);
     }
 
-    @AfterAll
+    @AfterParameterizedClassInvocation
     static void stop() {
         server.close();
     }

@@ -4,28 +4,37 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.karta.server.Config;
+import dev.karta.server.testkit.EachDatabase;
+import dev.karta.server.testkit.TestDatabase;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.AfterParameterizedClassInvocation;
+import org.junit.jupiter.params.BeforeParameterizedClassInvocation;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.ArgumentsSource;
 
 /** Logs are pruned in the background by age and by count per project. */
+@ParameterizedClass(name = "on {0}")
+@ArgumentsSource(EachDatabase.class)
 class LogRetentionTest {
+    @Parameter
+    TestDatabase database;
     @TempDir
-    static Path dataDir;
+    static Path temp;
     static LogsHarness server;
 
-    @BeforeAll
-    static void start() {
+    @BeforeParameterizedClassInvocation
+    static void start(TestDatabase database) {
         Config.Logs d = Config.Logs.DEFAULTS;
-        server = LogsHarness.start(dataDir,
+        server = LogsHarness.start(database, temp.resolve(database.toString()),
                 new Config.Logs(Duration.ofHours(1), 5, Duration.ofMillis(100), d.heartbeat(), d.streamBuffer()));
     }
 
-    @AfterAll
+    @AfterParameterizedClassInvocation
     static void stop() {
         server.close();
     }

@@ -4,10 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.server.Config;
 import dev.karta.server.KartaServer;
-import dev.karta.server.audit.AuditLog;
-import dev.karta.server.keys.ApiKeys;
-import dev.karta.server.orgs.Tenants;
 import dev.karta.server.store.Database;
+import dev.karta.server.testkit.TestDatabase;
+import dev.karta.server.testkit.TestServer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -21,8 +20,8 @@ import java.util.List;
 import java.util.UUID;
 
 /**
- * A real server for the log tests (port 0, SQLite in a temp dir, a preset admin key) and the
- * calls they make. Private to these tests: the shared TestServer lives on another branch.
+ * The log tests' calls on the test kit's {@link TestServer} (port 0, SQLite in a temp dir, a
+ * preset admin key), and their raw reads and writes of the log table.
  */
 final class LogsHarness implements AutoCloseable {
     static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
@@ -32,11 +31,13 @@ final class LogsHarness implements AutoCloseable {
     final KartaServer server;
     final String adminKey;
     final Database db;
+    private final TestServer http;
 
-    private LogsHarness(KartaServer server, String adminKey) {
-        this.server = server;
-        this.adminKey = adminKey;
-        this.db = Database.open(server.config().databaseUrl());
+    private LogsHarness(TestServer http) {
+        this.http = http;
+        this.server = http.server();
+        this.adminKey = http.adminKey();
+        this.db = http.openDatabase();
     }
 
     static LogsHarness start(Path dataDir) {
@@ -59,9 +60,20 @@ final class LogsHarness implements AutoCloseable {
     }
 
     private static LogsHarness start(Path dataDir, Config.Logs logs, Duration keyCacheTtl, String key) {
+        return start(TestDatabase.sqlite(), dataDir, logs, keyCacheTtl, key);
+    }
+
+    /** A server on {@code database} with the default key cache and a fresh admin key. */
+    static LogsHarness start(TestDatabase database, Path dataDir, Config.Logs logs) {
+        return start(database, dataDir, logs, Config.defaults(dataDir).keyCacheTtl(),
+                "kt_live_" + UUID.randomUUID().toString().replace("-", ""));
+    }
+
+    private static LogsHarness start(TestDatabase database, Path dataDir, Config.Logs logs, Duration keyCacheTtl,
+            String key) {
         KEYS.put(dataDir, key);
-        Config config = Config.builder(dataDir).port(0).bootstrapKey(key).keyCacheTtl(keyCacheTtl).logs(logs).build();
-        return new LogsHarness(KartaServer.start(config), key);
+        Config config = database.config(dataDir, key).toBuilder().keyCacheTtl(keyCacheTtl).logs(logs).build();
+        return new LogsHarness(TestServer.start(config));
     }
 
     static Config.Logs logs(Duration heartbeat, int streamBuffer) {
@@ -74,7 +86,7 @@ final class LogsHarness implements AutoCloseable {
     }
 
     URI uri(String path) {
-        return URI.create("http://127.0.0.1:" + port() + path);
+        return http.uri(path);
     }
 
     /** Creates a project with the admin key and returns its id. */
@@ -109,8 +121,7 @@ final class LogsHarness implements AutoCloseable {
 
     /** Creates another org and returns its admin key. */
     String createOrg(String name) {
-        AuditLog audit = new AuditLog(db);
-        return new Tenants(db, new ApiKeys(db, audit, Duration.ZERO), audit).create(name, null).adminSecret();
+        return http.createOrg(name);
     }
 
     HttpResponse<String> get(String path, String key, String... headers) {
@@ -160,6 +171,6 @@ final class LogsHarness implements AutoCloseable {
     @Override
     public void close() {
         db.close();
-        server.close();
+        http.close();
     }
 }

@@ -3,34 +3,43 @@ package dev.karta.server.orgs;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.karta.server.TestServer;
-import dev.karta.server.TestServer.Response;
+import dev.karta.server.testkit.EachDatabase;
+import dev.karta.server.testkit.TestDatabase;
+import dev.karta.server.testkit.TestServer;
+import dev.karta.server.testkit.TestServer.Response;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.AfterParameterizedClassInvocation;
+import org.junit.jupiter.params.BeforeParameterizedClassInvocation;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.ArgumentsSource;
 
 /** Tenants are isolated: another org's resources answer 404, and nothing of theirs is listed. */
+@ParameterizedClass(name = "on {0}")
+@ArgumentsSource(EachDatabase.class)
 class OrgIsolationTest {
+    @Parameter
+    TestDatabase database;
     @TempDir
-    static Path dataDir;
+    static Path temp;
     static TestServer server;
     static String orgA;
     static String orgB;
 
-    @BeforeAll
-    static void start() {
-        server = TestServer.start(dataDir);
+    @BeforeParameterizedClassInvocation
+    static void start(TestDatabase database) {
+        server = database.startUnder(temp);
         orgA = server.adminKey();
         orgB = server.createOrg("org-b");
         assertThat(server.post("/agent_projects", orgA, "{\"name\":\"alpha-app\"}").status()).isEqualTo(201);
         assertThat(server.post("/agent_projects", orgB, "{\"name\":\"bravo-app\"}").status()).isEqualTo(201);
     }
 
-    @AfterAll
+    @AfterParameterizedClassInvocation
     static void stop() {
         server.close();
     }

@@ -3,11 +3,13 @@ package dev.karta.server.projects;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.karta.server.Config;
+import dev.karta.server.testkit.EachDatabase;
 import dev.karta.server.testkit.TarBuilder;
-import dev.karta.server.TestServer;
-import dev.karta.server.TestServer.Response;
-import java.net.http.HttpRequest;
+import dev.karta.server.testkit.TestDatabase;
+import dev.karta.server.testkit.TestServer;
+import dev.karta.server.testkit.TestServer.Response;
 import java.io.IOException;
+import java.net.http.HttpRequest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
@@ -15,16 +17,23 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.ArgumentsSource;
 
 /** An org has at most {@code --max-projects-per-org} projects, however they are created. */
+@ParameterizedClass(name = "on {0}")
+@ArgumentsSource(EachDatabase.class)
 class ProjectQuotaTest {
+    @Parameter
+    TestDatabase database;
     @TempDir
     Path dataDir;
     TestServer server;
 
     @BeforeEach
     void start() {
-        server = TestServer.start(TestServer.config(dataDir, TestServer.randomKey())
+        server = TestServer.start(database.config(dataDir, TestServer.randomKey())
                 .withLimits(new Config.Limits(2, 100, 8, 50, 0, 5, 30)));
     }
 

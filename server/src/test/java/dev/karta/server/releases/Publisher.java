@@ -3,7 +3,7 @@ package dev.karta.server.releases;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.karta.server.TestServer;
+import dev.karta.server.testkit.TestServer;
 import java.net.http.HttpRequest;
 import java.time.Duration;
 

@@ -3,8 +3,10 @@ package dev.karta.server.releases;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.karta.server.testkit.EachDatabase;
 import dev.karta.server.testkit.TarBuilder;
-import dev.karta.server.TestServer;
+import dev.karta.server.testkit.TestDatabase;
+import dev.karta.server.testkit.TestServer;
 import java.net.http.HttpRequest;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -18,8 +20,15 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.ArgumentsSource;
 
+@ParameterizedClass(name = "on {0}")
+@ArgumentsSource(EachDatabase.class)
 class ReleaseFlowTest {
+    @Parameter
+    TestDatabase database;
     @TempDir
     Path dataDir;
 
@@ -28,7 +37,7 @@ class ReleaseFlowTest {
 
     @BeforeEach
     void start() {
-        server = TestServer.start(dataDir);
+        server = database.start(dataDir);
         publisher = new Publisher(server);
     }
 

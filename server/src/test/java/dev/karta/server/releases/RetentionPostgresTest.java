@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.karta.server.Config;
 import dev.karta.server.testkit.TarBuilder;
-import dev.karta.server.TestServer;
+import dev.karta.server.testkit.TestServer;
 import dev.karta.server.datadir.LocalStorage;
 import dev.karta.server.store.Database;
 import dev.karta.server.testkit.PostgresDatabase;

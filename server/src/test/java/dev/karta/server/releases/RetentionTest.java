@@ -3,11 +3,13 @@ package dev.karta.server.releases;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.karta.server.Config;
-import dev.karta.server.testkit.TarBuilder;
-import dev.karta.server.TestServer;
 import dev.karta.server.datadir.DataDir;
 import dev.karta.server.datadir.LocalStorage;
 import dev.karta.server.store.Database;
+import dev.karta.server.testkit.EachDatabase;
+import dev.karta.server.testkit.TarBuilder;
+import dev.karta.server.testkit.TestDatabase;
+import dev.karta.server.testkit.TestServer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,8 +26,15 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.ArgumentsSource;
 
+@ParameterizedClass(name = "on {0}")
+@ArgumentsSource(EachDatabase.class)
 class RetentionTest {
+    @Parameter
+    TestDatabase database;
     @TempDir
     Path dataDir;
 
@@ -50,7 +59,7 @@ class RetentionTest {
 
     @Test
     void retention_and_rollbacks_running_together_never_leave_a_release_without_its_tree() throws Exception {
-        try (TestServer server = TestServer.start(dataDir); Database db = server.openDatabase()) {
+        try (TestServer server = database.start(dataDir); Database db = server.openDatabase()) {
             Publisher publisher = new Publisher(server);
             Retention retention = new Retention(db, new LocalStorage(dataDir, Config.ArchiveLimits.DEFAULTS).releaseFiles(), 1, id -> Set.of());
             int published = 0;
@@ -97,7 +106,7 @@ class RetentionTest {
 
     @Test
     void rollback_to_a_release_whose_tree_was_pruned_is_refused_with_409() throws IOException {
-        try (TestServer server = TestServer.start(dataDir); Database db = server.openDatabase()) {
+        try (TestServer server = database.start(dataDir); Database db = server.openDatabase()) {
             Publisher publisher = new Publisher(server);
             for (int i = 1; i <= 4; i++) {
                 publisher.publish("shop", TarBuilder.app("version " + i));
@@ -120,7 +129,7 @@ class RetentionTest {
 
     @Test
     void deleting_a_project_frees_the_trees_and_archives_only_it_used() throws IOException {
-        try (TestServer server = TestServer.start(dataDir)) {
+        try (TestServer server = database.start(dataDir)) {
             Publisher publisher = new Publisher(server);
             publisher.publish("shop", TarBuilder.app("only shop"));
             publisher.publish("shop", TarBuilder.app("shared"));

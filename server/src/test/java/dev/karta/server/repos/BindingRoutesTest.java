@@ -4,39 +4,48 @@ import static dev.karta.server.ingest.webhooks.Hooks.bind;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.karta.server.TestServer;
 import dev.karta.server.ingest.webhooks.Hooks;
+import dev.karta.server.testkit.EachDatabase;
+import dev.karta.server.testkit.TestDatabase;
+import dev.karta.server.testkit.TestServer;
 import java.net.http.HttpRequest;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.AfterParameterizedClassInvocation;
+import org.junit.jupiter.params.BeforeParameterizedClassInvocation;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ArgumentsSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** {@code /agent_projects/{p}/repo}: bind, show, unbind and rotate-secret, with scopes, org isolation and audit. */
+@ParameterizedClass(name = "on {0}")
+@ArgumentsSource(EachDatabase.class)
 class BindingRoutesTest {
     private static final AtomicInteger N = new AtomicInteger();
 
+    @Parameter
+    TestDatabase database;
     @TempDir
-    static Path dataDir;
+    static Path temp;
     static FakeGitHub github;
     static TestServer server;
     static String readKey;
     static String writeKey;
 
-    @BeforeAll
-    static void start() {
+    @BeforeParameterizedClassInvocation
+    static void start(TestDatabase database) {
         github = FakeGitHub.start();
-        server = Hooks.start(dataDir, github, null);
+        server = Hooks.start(database, temp.resolve(database.toString()), github);
         readKey = server.createKey("reader", "read");
         writeKey = server.createKey("writer", "write");
     }
 
-    @AfterAll
+    @AfterParameterizedClassInvocation
     static void stop() {
         server.close();
         github.close();

@@ -6,8 +6,8 @@ import static dev.karta.server.ingest.webhooks.Hooks.sha;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.karta.server.TestServer;
 import dev.karta.server.ingest.webhooks.Hooks;
+import dev.karta.server.testkit.TestServer;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;

@@ -7,7 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.server.Config;
 import dev.karta.server.testkit.GitRunner;
-import dev.karta.server.TestServer;
+import dev.karta.server.testkit.TestServer;
 import dev.karta.server.ingest.webhooks.Hooks;
 import java.io.IOException;
 import java.nio.file.Files;

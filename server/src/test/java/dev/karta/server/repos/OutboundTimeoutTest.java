@@ -9,7 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.sun.net.httpserver.HttpServer;
 import dev.karta.server.Config;
 import dev.karta.server.testkit.TarBuilder;
-import dev.karta.server.TestServer;
+import dev.karta.server.testkit.TestServer;
 import dev.karta.server.ingest.webhooks.Hooks;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

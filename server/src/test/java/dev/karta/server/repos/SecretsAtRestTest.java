@@ -4,9 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.karta.server.Config;
-import dev.karta.server.TestServer;
 import dev.karta.server.ingest.webhooks.Hooks;
 import dev.karta.server.store.Database;
+import dev.karta.server.testkit.EachDatabase;
+import dev.karta.server.testkit.TestDatabase;
+import dev.karta.server.testkit.TestServer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -14,12 +16,19 @@ import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.ArgumentsSource;
 
 /**
  * Webhook secrets and repository credentials are encrypted in {@code repo_bindings}; rows an
  * earlier version wrote in plain text are encrypted when the server starts.
  */
+@ParameterizedClass(name = "on {0}")
+@ArgumentsSource(EachDatabase.class)
 class SecretsAtRestTest {
+    @Parameter
+    TestDatabase database;
     private static final String TOKEN = "s3cr3t-" + "t".repeat(30);
 
     @TempDir
@@ -33,7 +42,7 @@ class SecretsAtRestTest {
     }
 
     private TestServer start(String key) {
-        return TestServer.start(TestServer.config(dataDir, key)
+        return TestServer.start(database.config(dataDir, key)
                 .withRepos(Config.Repos.DEFAULTS.withAllowed(Set.of(), List.of("https://git.example.com/"))));
     }
 
@@ -62,7 +71,7 @@ class SecretsAtRestTest {
             Hooks.createAndBind(first, "old-app", "https://git.example.com/team/old.git", null);
         }
         // What an earlier version wrote: the secret and the URL's credentials in plain text.
-        try (Database db = Database.open(Config.sqliteUrl(dataDir))) {
+        try (Database db = Database.open(database.isPostgres() ? database.url(dataDir) : Config.sqliteUrl(dataDir))) {
             db.withHandle(h -> h.execute("UPDATE repo_bindings SET webhook_secret = 'plain-secret', "
                     + "fetch_url = 'https://ci:" + TOKEN + "@git.example.com/team/old.git', credentials = NULL"));
         }

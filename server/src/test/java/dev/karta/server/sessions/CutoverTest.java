@@ -2,7 +2,7 @@ package dev.karta.server.sessions;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.karta.server.TestServer.Response;
+import dev.karta.server.testkit.TestServer.Response;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterAll;

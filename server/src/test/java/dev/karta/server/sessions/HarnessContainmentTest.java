@@ -4,11 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.karta.server.TestServer;
-import dev.karta.server.TestServer.Response;
 import dev.karta.server.process.LiveProcesses;
 import dev.karta.server.testkit.ServerProcess;
 import dev.karta.server.testkit.TarBuilder;
+import dev.karta.server.testkit.TestServer.Response;
+import dev.karta.server.testkit.TestServer;
 import java.io.IOException;
 import java.net.http.HttpRequest;
 import java.nio.file.Files;

@@ -3,7 +3,7 @@ package dev.karta.server.sessions;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.karta.server.TestServer.Response;
+import dev.karta.server.testkit.TestServer.Response;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterAll;

@@ -3,7 +3,7 @@ package dev.karta.server.sessions;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.karta.server.Config;
-import dev.karta.server.TestServer.Response;
+import dev.karta.server.testkit.TestServer.Response;
 import dev.karta.server.sessions.StreamingTest.Event;
 import java.net.URISyntaxException;
 import java.nio.file.Path;

@@ -3,7 +3,7 @@ package dev.karta.server.sessions;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.karta.server.TestServer.Response;
+import dev.karta.server.testkit.TestServer.Response;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;

@@ -1,9 +1,9 @@
 package dev.karta.server.sessions;
 
 import dev.karta.server.Config;
-import dev.karta.server.TestServer;
-import dev.karta.server.TestServer.Response;
 import dev.karta.server.testkit.TarBuilder;
+import dev.karta.server.testkit.TestServer.Response;
+import dev.karta.server.testkit.TestServer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.karta.server.TestServer.Response;
 import dev.karta.server.store.Database;
+import dev.karta.server.testkit.TestServer.Response;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;

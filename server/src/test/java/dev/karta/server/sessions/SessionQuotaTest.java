@@ -4,9 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.karta.server.Config;
-import dev.karta.server.TestServer;
-import dev.karta.server.TestServer.Response;
+import dev.karta.server.testkit.EachDatabase;
 import dev.karta.server.testkit.TarBuilder;
+import dev.karta.server.testkit.TestDatabase;
+import dev.karta.server.testkit.TestServer;
+import dev.karta.server.testkit.TestServer.Response;
 import java.net.http.HttpRequest;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,12 +19,19 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.ArgumentsSource;
 
 /**
  * An org has at most {@code --max-sessions-per-org} live sessions and runs at most
  * {@code --max-turns-per-org} turns at once; over either it gets 429 with {@code Retry-After}.
  */
+@ParameterizedClass(name = "on {0}")
+@ArgumentsSource(EachDatabase.class)
 class SessionQuotaTest {
+    @Parameter
+    TestDatabase database;
     @TempDir
     Path dir;
     Path spy;
@@ -36,7 +45,7 @@ class SessionQuotaTest {
         Config.SessionSettings settings = new Config.SessionSettings(claude.toString(), claude.toString(),
                 Duration.ofMinutes(10), Duration.ofSeconds(20), 16, 100_000, 1L << 20,
                 FakeHarness.environment(dir.resolve("home")));
-        server = TestServer.start(TestServer.config(dir.resolve("data"), TestServer.randomKey())
+        server = TestServer.start(database.config(dir.resolve("data"), TestServer.randomKey())
                 .withSessions(settings)
                 .withLimits(new Config.Limits(100, 2, 1, 50, 0, 5, 30)).toBuilder()
                 .sandbox(SessionFixture.UNSANDBOXED).build());

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.karta.server.TestServer.Response;
+import dev.karta.server.testkit.TestServer.Response;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.http.HttpClient;

@@ -3,8 +3,8 @@ package dev.karta.server.sessions;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.karta.server.Config;
-import dev.karta.server.TestServer;
-import dev.karta.server.TestServer.Response;
+import dev.karta.server.testkit.TestServer.Response;
+import dev.karta.server.testkit.TestServer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -3,7 +3,7 @@ package dev.karta.server.store;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.karta.server.Config;
-import dev.karta.server.TestServer;
+import dev.karta.server.testkit.TestServer;
 import java.io.IOException;
 import java.net.URISyntaxException;
 import java.nio.file.Files;

@@ -6,7 +6,7 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.server.Config;
 import dev.karta.server.testkit.TarBuilder;
-import dev.karta.server.TestServer;
+import dev.karta.server.testkit.TestServer;
 import dev.karta.server.testkit.PostgresDatabase;
 import dev.karta.server.testkit.PostgresExtension;
 import java.net.http.HttpRequest;

@@ -3,6 +3,7 @@ package dev.karta.server.store;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.karta.server.datadir.SecretFiles;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -17,10 +18,10 @@ class SecretBoxTest {
     void a_missing_key_file_is_created_with_mode_0600_and_reused_on_the_next_open() throws Exception {
         Path file = dir.resolve("secrets.key");
 
-        String sealed = SecretBox.open(file).seal("hunter2");
+        String sealed = SecretFiles.secretBox(file).seal("hunter2");
 
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
-        assertThat(SecretBox.open(file).open(sealed)).isEqualTo("hunter2");
+        assertThat(SecretFiles.secretBox(file).open(sealed)).isEqualTo("hunter2");
         try (var leftovers = Files.list(dir)) {
             assertThat(leftovers).containsExactly(file);
         }
@@ -28,7 +29,7 @@ class SecretBoxTest {
 
     @Test
     void sealed_values_are_versioned_use_a_fresh_nonce_and_hide_the_plaintext() {
-        SecretBox box = SecretBox.open(dir.resolve("k"));
+        SecretBox box = SecretFiles.secretBox(dir.resolve("k"));
 
         String one = box.seal("same secret");
         String two = box.seal("same secret");
@@ -41,14 +42,14 @@ class SecretBoxTest {
 
     @Test
     void a_value_sealed_with_another_key_or_altered_does_not_open() {
-        String sealed = SecretBox.open(dir.resolve("a")).seal("x");
-        SecretBox other = SecretBox.open(dir.resolve("b"));
+        String sealed = SecretFiles.secretBox(dir.resolve("a")).seal("x");
+        SecretBox other = SecretFiles.secretBox(dir.resolve("b"));
         // Flip a character inside the ciphertext: the last ones may only carry base64 padding bits.
         int at = "v1:".length() + 20;
         String altered = sealed.substring(0, at) + (sealed.charAt(at) == 'A' ? 'B' : 'A') + sealed.substring(at + 1);
 
         assertThatThrownBy(() -> other.open(sealed)).hasMessageContaining("cannot be decrypted");
-        assertThatThrownBy(() -> SecretBox.open(dir.resolve("a")).open(altered))
+        assertThatThrownBy(() -> SecretFiles.secretBox(dir.resolve("a")).open(altered))
                 .hasMessageContaining("cannot be decrypted");
     }
 
@@ -57,7 +58,7 @@ class SecretBoxTest {
         Path file = dir.resolve("secrets.key");
         Files.writeString(file, "not a key\n");
 
-        assertThatThrownBy(() -> SecretBox.open(file)).isInstanceOf(IllegalStateException.class)
+        assertThatThrownBy(() -> SecretFiles.secretBox(file)).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("secrets key file " + file + " is malformed");
         assertThat(Files.readString(file)).isEqualTo("not a key\n");
     }

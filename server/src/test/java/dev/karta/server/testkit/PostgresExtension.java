@@ -25,6 +25,11 @@ public final class PostgresExtension implements ParameterResolver {
 
     @Override
     public PostgresDatabase resolveParameter(ParameterContext parameter, ExtensionContext context) {
+        return freshDatabase(context);
+    }
+
+    /** A new database on the run's embedded server, which starts on first use. */
+    static PostgresDatabase freshDatabase(ExtensionContext context) {
         return server(context).freshDatabase();
     }
 

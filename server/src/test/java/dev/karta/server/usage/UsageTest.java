@@ -4,9 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.karta.server.TestServer;
-import dev.karta.server.TestServer.Response;
+import dev.karta.server.testkit.EachDatabase;
 import dev.karta.server.testkit.TarBuilder;
+import dev.karta.server.testkit.TestDatabase;
+import dev.karta.server.testkit.TestServer;
+import dev.karta.server.testkit.TestServer.Response;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.http.HttpRequest;
@@ -17,27 +19,36 @@ import java.time.YearMonth;
 import java.time.ZoneOffset;
 import java.util.Map;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.AfterParameterizedClassInvocation;
+import org.junit.jupiter.params.BeforeParameterizedClassInvocation;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.ArgumentsSource;
 
 /**
  * {@code GET /agent_projects/{p}/usage?period=YYYY-MM}: the usage counters computed from the
  * tables, the month defaulting to the current one (UTC). Sessions and messages are counted from
  * rows written here directly: running a harness is the sessions tests' business.
  */
+@ParameterizedClass(name = "on {0}")
+@ArgumentsSource(EachDatabase.class)
 class UsageTest {
+    @Parameter
+    TestDatabase database;
     @TempDir
+    static Path temp;
     static Path dir;
     static TestServer server;
 
-    @BeforeAll
-    static void start() {
-        server = TestServer.start(dir);
+    @BeforeParameterizedClassInvocation
+    static void start(TestDatabase database) {
+        dir = temp.resolve(database.toString());
+        server = database.start(dir);
     }
 
-    @AfterAll
+    @AfterParameterizedClassInvocation
     static void stop() {
         server.close();
     }

@@ -3,6 +3,7 @@ package dev.karta.server.ingest.git;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.karta.server.testkit.TestServer;
 import java.io.IOException;
 import java.net.http.HttpRequest;
 import java.nio.file.Path;
@@ -50,13 +51,13 @@ class CommitDeployTest {
         karta.close();
     }
 
-    private GitFixture.Response deploy(String project, String body) {
+    private TestServer.Response deploy(String project, String body) {
         return karta.post("/agent_projects/" + project + "/deploys", writer.secret(), body);
     }
 
     @Test
     void a_short_sha_is_resolved_and_that_commit_released() {
-        GitFixture.Response accepted = deploy("shop", "{\"commit_sha\":\"" + feature.substring(0, 7) + "\"}");
+        TestServer.Response accepted = deploy("shop", "{\"commit_sha\":\"" + feature.substring(0, 7) + "\"}");
 
         assertThat(accepted.status()).as(accepted.body()).isEqualTo(202);
         JsonNode body = accepted.json();
@@ -73,7 +74,7 @@ class CommitDeployTest {
 
     @Test
     void a_full_sha_deploys_that_commit() {
-        GitFixture.Response accepted = deploy("shop", "{\"commit_sha\":\"" + first.toUpperCase() + "\"}");
+        TestServer.Response accepted = deploy("shop", "{\"commit_sha\":\"" + first.toUpperCase() + "\"}");
 
         assertThat(accepted.status()).as(accepted.body()).isEqualTo(202);
         assertThat(accepted.json().get("commit_sha").asText()).isEqualTo(first);
@@ -84,7 +85,7 @@ class CommitDeployTest {
 
     @Test
     void an_unknown_sha_is_422_saying_how_to_push_it() {
-        GitFixture.Response refused = deploy("shop", "{\"commit_sha\":\"abc1\"}");
+        TestServer.Response refused = deploy("shop", "{\"commit_sha\":\"abc1\"}");
 
         assertThat(refused.status()).isEqualTo(422);
         assertThat(refused.json().get("error").asText()).isEqualTo("unknown_commit");
@@ -97,7 +98,7 @@ class CommitDeployTest {
     void a_project_nothing_was_pushed_to_has_no_commits() {
         assertThat(karta.post("/agent_projects", writer.secret(), "{\"name\":\"unpushed\"}").status()).isEqualTo(201);
 
-        GitFixture.Response refused = deploy("unpushed", "{\"commit_sha\":\"" + first + "\"}");
+        TestServer.Response refused = deploy("unpushed", "{\"commit_sha\":\"" + first + "\"}");
 
         assertThat(refused.status()).isEqualTo(422);
         assertThat(refused.json().get("message").asText()).startsWith("commit " + first + " is not in unpushed's");
@@ -108,7 +109,7 @@ class CommitDeployTest {
         String prefix = twoCommitsSharingAPrefix();
         karta.git(app, "push", karta.remote("shop", writer.secret()), "twin-a", "twin-b").ok();
 
-        GitFixture.Response refused = deploy("shop", "{\"commit_sha\":\"" + prefix + "\"}");
+        TestServer.Response refused = deploy("shop", "{\"commit_sha\":\"" + prefix + "\"}");
 
         assertThat(refused.status()).as(refused.body()).isEqualTo(422);
         assertThat(refused.json().get("error").asText()).isEqualTo("ambiguous_commit");
@@ -121,7 +122,7 @@ class CommitDeployTest {
             "{\"commit_sha\":12345}", "{\"commit_sha\":\"0123456789012345678901234567890123456789a\"}", "[]",
             "\"abcd\"", "{\"commit_sha\":"})
     void a_malformed_body_is_400(String body) {
-        GitFixture.Response refused = deploy("shop", body);
+        TestServer.Response refused = deploy("shop", body);
 
         assertThat(refused.status()).as(refused.body()).isEqualTo(400);
         assertThat(refused.json().get("message").asText()).isNotBlank();
@@ -139,10 +140,10 @@ class CommitDeployTest {
     void a_retry_with_the_same_idempotency_key_returns_the_first_answer() {
         int before = karta.deploys("shop").size();
         String body = "{\"commit_sha\":\"" + first.substring(0, 10) + "\"}";
-        GitFixture.Response firstAnswer = karta.send(karta.request("/agent_projects/shop/deploys", writer.secret())
+        TestServer.Response firstAnswer = karta.send(karta.request("/agent_projects/shop/deploys", writer.secret())
                 .header("Content-Type", "application/json").header("Idempotency-Key", "ci-run-42")
                 .POST(HttpRequest.BodyPublishers.ofString(body)));
-        GitFixture.Response retry = karta.send(karta.request("/agent_projects/shop/deploys", writer.secret())
+        TestServer.Response retry = karta.send(karta.request("/agent_projects/shop/deploys", writer.secret())
                 .header("Content-Type", "application/json").header("Idempotency-Key", "ci-run-42")
                 .POST(HttpRequest.BodyPublishers.ofString(body)));
 

@@ -3,6 +3,7 @@ package dev.karta.server.ingest.git;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.karta.server.testkit.GitRunner;
+import dev.karta.server.testkit.TestServer;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -50,7 +51,7 @@ class GitAuthTest {
     }
 
     /** The ref advertisement a git client asks for first, with Basic credentials when key is not null. */
-    private GitFixture.Response advertisement(String project, String service, String key) {
+    private TestServer.Response advertisement(String project, String service, String key) {
         var request = karta.request("/git/" + project + ".git/info/refs?service=" + service, null).GET();
         if (key != null) {
             request.header("Authorization", "Basic " + Base64.getEncoder()
@@ -95,7 +96,7 @@ class GitAuthTest {
 
         assertThat(push.err()).contains("pushing to shop needs a key with 'write' scope; key " + reader.id()
                 + " has 'read'");
-        GitFixture.Response raw = advertisement("shop", RECEIVE, reader.secret());
+        TestServer.Response raw = advertisement("shop", RECEIVE, reader.secret());
         assertThat(raw.status()).isEqualTo(403);
         assertThat(raw.header("Content-Type")).startsWith("text/plain");
         assertThat(karta.git(work, "ls-remote", karta.remote("shop", reader.secret())).ok().out())
@@ -114,7 +115,7 @@ class GitAuthTest {
     @ParameterizedTest
     @ValueSource(strings = {UPLOAD, RECEIVE})
     void no_key_is_401_with_a_basic_challenge(String service) {
-        GitFixture.Response raw = advertisement("shop", service, null);
+        TestServer.Response raw = advertisement("shop", service, null);
 
         assertThat(raw.status()).isEqualTo(401);
         assertThat(raw.header("WWW-Authenticate")).isEqualTo("Basic realm=\"karta\"");
@@ -140,17 +141,17 @@ class GitAuthTest {
         GitRunner.Run push = karta.git(app, "push", karta.remote("shop", soon.secret()), "main:after-revoke").failed();
 
         assertThat(push.err()).contains("API key " + soon.id() + " has been revoked");
-        GitFixture.Response raw = advertisement("shop", RECEIVE, soon.secret());
+        TestServer.Response raw = advertisement("shop", RECEIVE, soon.secret());
         assertThat(raw.status()).isEqualTo(401);
         assertThat(raw.header("WWW-Authenticate")).isEqualTo("Basic realm=\"karta\"");
     }
 
     @Test
     void an_unknown_key_is_401() {
-        GitRunner.Run fetch = karta.git(work, "ls-remote", karta.remote("shop", GitFixture.randomKey())).failed();
+        GitRunner.Run fetch = karta.git(work, "ls-remote", karta.remote("shop", TestServer.randomKey())).failed();
 
         assertThat(fetch.err()).contains("invalid API key");
-        assertThat(advertisement("shop", UPLOAD, GitFixture.randomKey()).status()).isEqualTo(401);
+        assertThat(advertisement("shop", UPLOAD, TestServer.randomKey()).status()).isEqualTo(401);
     }
 
     @Test
@@ -187,7 +188,7 @@ class GitAuthTest {
 
     @Test
     void a_url_that_names_no_project_is_404() {
-        GitFixture.Response raw = karta.send(karta.request("/git/shop/info/refs?service=" + UPLOAD, writer.secret())
+        TestServer.Response raw = karta.send(karta.request("/git/shop/info/refs?service=" + UPLOAD, writer.secret())
                 .GET());
 
         assertThat(raw.status()).isEqualTo(404);

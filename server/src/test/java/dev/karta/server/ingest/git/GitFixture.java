@@ -4,45 +4,34 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.server.Config;
 import dev.karta.server.KartaServer;
-import dev.karta.server.audit.AuditLog;
-import dev.karta.server.keys.ApiKeys;
-import dev.karta.server.orgs.Tenants;
 import dev.karta.server.store.Database;
 import dev.karta.server.testkit.GitRunner;
+import dev.karta.server.testkit.TestServer;
+import dev.karta.server.testkit.TestServer.Response;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpHeaders;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.List;
 
 /**
- * Test support for the git door: a real server on port 0 with SQLite in a temp folder and a preset
- * admin key, a real HTTP client, and the real {@code git} command run with its own HOME (no user
- * or system config, no prompts). Kept in this package: the shared TestServer is not on this branch.
+ * Test support for the git door, on the test kit's {@link TestServer}: its HTTP calls, plus the
+ * real {@code git} command run with its own HOME (no user or system config, no prompts).
  */
 final class GitFixture implements AutoCloseable {
-    private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(5)).build();
-    private static final ObjectMapper JSON = new ObjectMapper();
-    private static final SecureRandom RANDOM = new SecureRandom();
-
     final KartaServer server;
     final String adminKey;
+    private final TestServer http;
     private final GitRunner git;
 
-    private GitFixture(KartaServer server, String adminKey, GitRunner git) {
-        this.server = server;
-        this.adminKey = adminKey;
+    private GitFixture(TestServer http, GitRunner git) {
+        this.http = http;
+        this.server = http.server();
+        this.adminKey = http.adminKey();
         this.git = git;
     }
 
@@ -52,74 +41,38 @@ final class GitFixture implements AutoCloseable {
 
     /** A server whose image builder (run for apps with a Dockerfile) is {@code builder}. */
     static GitFixture start(Path dir, List<String> builder) {
-        String admin = randomKey();
-        Config config = Config.builder(dir.resolve("data")).port(0).bootstrapKey(admin).builderCommand(builder).build();
+        Config config = TestServer.config(dir.resolve("data"), TestServer.randomKey()).toBuilder()
+                .builderCommand(builder).build();
         GitRunner git = new GitRunner(dir.resolve("home"))
                 .with("XDG_CONFIG_HOME", dir.resolve("home").resolve(".config").toString())
                 .with("GIT_ASKPASS", "/bin/false");
-        return new GitFixture(KartaServer.start(config), admin, git);
-    }
-
-    static String randomKey() {
-        String alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        StringBuilder key = new StringBuilder("kt_live_");
-        for (int i = 0; i < 32; i++) {
-            key.append(alphabet.charAt(RANDOM.nextInt(alphabet.length())));
-        }
-        return key.toString();
+        return new GitFixture(TestServer.start(config), git);
     }
 
     // ---- HTTP ----
-
-    record Response(int status, String body, HttpHeaders headers) {
-        JsonNode json() {
-            try {
-                return JSON.readTree(body);
-            } catch (IOException e) {
-                throw new UncheckedIOException("not JSON (status " + status + "): " + body, e);
-            }
-        }
-
-        String header(String name) {
-            return headers.firstValue(name).orElse(null);
-        }
-    }
 
     String base() {
         return "http://127.0.0.1:" + server.port();
     }
 
     Response get(String path, String key) {
-        return send(request(path, key).GET());
+        return http.get(path, key);
     }
 
     Response post(String path, String key, String json) {
-        return send(request(path, key).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(json)));
+        return http.post(path, key, json);
     }
 
     Response delete(String path, String key) {
-        return send(request(path, key).DELETE());
+        return http.delete(path, key);
     }
 
     HttpRequest.Builder request(String path, String key) {
-        HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create(base() + path)).timeout(Duration.ofSeconds(60));
-        if (key != null) {
-            builder.header("Authorization", "Bearer " + key);
-        }
-        return builder;
+        return http.request(path, key);
     }
 
     Response send(HttpRequest.Builder request) {
-        try {
-            HttpResponse<String> r = HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
-            return new Response(r.statusCode(), r.body(), r.headers());
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
+        return http.send(request);
     }
 
     /** A key of the default org: its secret and id. */
@@ -134,15 +87,12 @@ final class GitFixture implements AutoCloseable {
 
     /** Creates another org, as {@code karta server create-org} does; returns its admin key. */
     String createOrg(String name) {
-        try (Database db = Database.open(server.config().databaseUrl())) {
-            AuditLog audit = new AuditLog(db);
-            return new Tenants(db, new ApiKeys(db, audit, Duration.ZERO), audit).create(name, null).adminSecret();
-        }
+        return http.createOrg(name);
     }
 
     /** Raw SQL on the server's database, for what no route shows yet (the project log). */
     List<String> query(String sql, Object... args) {
-        try (Database db = Database.open(server.config().databaseUrl())) {
+        try (Database db = http.openDatabase()) {
             return db.withHandle(h -> h.select(sql, args).mapTo(String.class).list());
         }
     }
@@ -213,6 +163,6 @@ final class GitFixture implements AutoCloseable {
 
     @Override
     public void close() {
-        server.close();
+        http.close();
     }
 }

@@ -5,8 +5,9 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.server.Config;
-import dev.karta.server.TestServer;
 import dev.karta.server.repos.FakeGitHub;
+import dev.karta.server.testkit.TestDatabase;
+import dev.karta.server.testkit.TestServer;
 import java.net.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -39,7 +40,17 @@ public final class Hooks {
     }
 
     public static TestServer start(Path dataDir, Config.Repos settings) {
-        return TestServer.start(TestServer.config(dataDir, TestServer.randomKey()).withRepos(settings));
+        return start(TestDatabase.sqlite(), dataDir, settings);
+    }
+
+    /** A server on {@code database} whose bound repositories live on {@code github}. */
+    public static TestServer start(TestDatabase database, Path dataDir, FakeGitHub github) {
+        return start(database, dataDir, new Config.Repos(github.apiUrl(), null, List.of("ssh"), 1L << 20)
+                .withAllowed(Set.of("acme"), List.of(github.archiveUrl() + "/")));
+    }
+
+    private static TestServer start(TestDatabase database, Path dataDir, Config.Repos settings) {
+        return TestServer.start(database.config(dataDir).withRepos(settings));
     }
 
     /** {@code PUT /agent_projects/{p}/repo}. */

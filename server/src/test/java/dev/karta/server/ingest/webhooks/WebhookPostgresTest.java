@@ -3,10 +3,10 @@ package dev.karta.server.ingest.webhooks;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.karta.server.Config;
-import dev.karta.server.TestServer;
 import dev.karta.server.repos.FakeGitHub;
 import dev.karta.server.testkit.PostgresDatabase;
 import dev.karta.server.testkit.PostgresExtension;
+import dev.karta.server.testkit.TestServer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

@@ -13,8 +13,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.server.Config;
-import dev.karta.server.TestServer;
 import dev.karta.server.repos.FakeGitHub;
+import dev.karta.server.testkit.EachDatabase;
+import dev.karta.server.testkit.TestDatabase;
+import dev.karta.server.testkit.TestServer;
 import java.net.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -24,30 +26,39 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.StreamSupport;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.AfterParameterizedClassInvocation;
+import org.junit.jupiter.params.BeforeParameterizedClassInvocation;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ArgumentsSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** Webhook rules (docs/github.md): {@code POST /webhooks/github}, signed with the bound project's secret. */
+@ParameterizedClass(name = "on {0}")
+@ArgumentsSource(EachDatabase.class)
 class WebhookTest {
     private static final String REPO = "acme/shop-agent";
     private static final AtomicInteger COMMITS = new AtomicInteger(100);
 
+    @Parameter
+    TestDatabase database;
     @TempDir
+    static Path temp;
     static Path dataDir;
     static FakeGitHub github;
     static TestServer server;
 
-    @BeforeAll
-    static void start() {
+    @BeforeParameterizedClassInvocation
+    static void start(TestDatabase database) {
         github = FakeGitHub.start();
-        server = Hooks.start(dataDir, github, null);
+        dataDir = temp.resolve(database.toString());
+        server = Hooks.start(database, dataDir, github);
     }
 
-    @AfterAll
+    @AfterParameterizedClassInvocation
     static void stop() {
         server.close();
         github.close();

@@ -1,7 +1,9 @@
-package dev.karta.server;
+package dev.karta.server.testkit;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.karta.server.Config;
+import dev.karta.server.KartaServer;
 import dev.karta.server.audit.AuditLog;
 import dev.karta.server.keys.ApiKeys;
 import dev.karta.server.orgs.Tenants;
@@ -125,7 +127,7 @@ public final class TestServer implements AutoCloseable {
 
     /** A request builder for {@code path}, with a Bearer key when {@code key} is not null. */
     public HttpRequest.Builder request(String path, String key) {
-        HttpRequest.Builder builder = HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(30));
+        HttpRequest.Builder builder = HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(60));
         if (key != null) {
             builder.header("Authorization", "Bearer " + key);
         }
