@@ -34,6 +34,7 @@ import dev.karta.server.logs.LogRoutes;
 import dev.karta.server.logs.LogStore;
 import dev.karta.server.orgs.Tenants;
 import dev.karta.server.process.ProcessLauncher;
+import dev.karta.server.process.Sandbox;
 import dev.karta.server.projects.ProjectRoutes;
 import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.projects.Projects;
@@ -51,6 +52,7 @@ import dev.karta.server.store.Database;
 import dev.karta.server.store.Dialect;
 import dev.karta.server.store.SecretBox;
 import dev.karta.server.usage.UsageRoutes;
+import dev.karta.server.workspaces.Workspaces;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -104,7 +106,11 @@ public final class KartaServer implements AutoCloseable {
         Releases releases = new Releases(db, releaseStore, projectStore, deployStore, audit, logs, releaseFiles);
         this.launcher = ProcessLauncher.detect(Config.SessionSettings.inheritedEnvironment(List.of()));
         made.push(launcher);
-        this.sessions = new Sessions(db, projects, logs, releaseFiles, config.sessions(), config.limits(), json, launcher);
+        Sandbox sandbox = new Sandbox(launcher);
+        Workspaces workspaces = new Workspaces(storage.workspaces(config.workspaces().dirIn(config.dataDir())),
+                releaseFiles, db, logs, config.workspaces(), sandbox.overlays());
+        made.push(workspaces);
+        this.sessions = new Sessions(db, projects, logs, workspaces, config.sessions(), config.limits(), json, sandbox);
         made.push(sessions);
         Retention retention = new Retention(db, releaseFiles, config.keepReleases(), sessions::pinnedReleaseIds);
         GitRepos repos = new GitRepos(storage.repos(), config.archive());

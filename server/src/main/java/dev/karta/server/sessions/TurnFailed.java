@@ -13,7 +13,9 @@ final class TurnFailed extends Exception {
         /** The session was ended while the turn ran: 409. */
         SESSION_ENDED,
         /** The server stopped while the turn ran: 503. */
-        SERVER_STOPPING
+        SERVER_STOPPING,
+        /** The session's workspace could not be prepared or its saved state restored: 503. */
+        WORKSPACE_UNAVAILABLE
     }
 
     private final Kind kind;
@@ -42,6 +44,7 @@ final class TurnFailed extends Exception {
             case HARNESS_TIMEOUT -> new ApiError(ApiError.Kind.GATEWAY_TIMEOUT, "harness_timeout", getMessage());
             case SESSION_ENDED -> new ApiError(ApiError.Kind.CONFLICT, "session_ended", getMessage());
             case SERVER_STOPPING -> ApiError.unavailable(getMessage());
+            case WORKSPACE_UNAVAILABLE -> new ApiError(ApiError.Kind.UNAVAILABLE, "workspace_unavailable", getMessage());
         };
     }
 }
