@@ -201,7 +201,8 @@ final class DataDirWorkspaces implements WorkspaceFiles {
         sessionFolder(sessionId);
         Path home = layout(sessionId).home();
         if (!isFolder(home)) {
-            Files.createDirectories(home);
+            Files.deleteIfExists(home); // a link or file left in its place: never followed
+            Files.createDirectory(home);
         }
         createXdgFolders(home);
     }
