@@ -23,6 +23,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -49,6 +50,11 @@ public final class Workspaces implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Workspaces.class);
     /** Copies are disk-bound: two at once keep creation bursts moving without starving turns. */
     private static final int PREPARERS = 2;
+    /**
+     * Saved states are held in memory while they move between the HOME and the database (up to
+     * {@code maxStateBytes} each): at most this many at once, whatever the number of turns.
+     */
+    private static final int STATE_TRANSFERS = 2;
 
     /** Tells which of some sessions are live (not ended). */
     @FunctionalInterface
@@ -89,6 +95,7 @@ public final class Workspaces implements AutoCloseable {
     private final boolean overlays;
     private final Map<String, Entry> entries = new ConcurrentHashMap<>();
     private final ExecutorService preparers = Executors.newFixedThreadPool(PREPARERS, Threads.daemon("workspace-prepare"));
+    private final Semaphore transfers = new Semaphore(STATE_TRANSFERS);
 
     /**
      * @param overlays whether the sandbox mounts overlay workspaces; else each workspace is a copy
@@ -260,18 +267,23 @@ public final class Workspaces implements AutoCloseable {
             }
             return;
         }
-        byte[] data = states.data(sessionId).orElse(null);
-        if (data == null) { // forgotten between the two reads: the session ended meanwhile
-            files.createHome(sessionId);
-            return;
-        }
+        transfers.acquireUninterruptibly();
         try {
-            files.restoreHome(sessionId, data, settings.maxWorkspaceBytes());
-        } catch (IOException e) {
-            throw new Unavailable("could not restore the saved harness state of session " + sessionId + ": "
-                    + e.getMessage());
+            byte[] data = states.data(sessionId).orElse(null);
+            if (data == null) { // forgotten between the two reads: the session ended meanwhile
+                files.createHome(sessionId);
+                return;
+            }
+            try {
+                files.restoreHome(sessionId, data, settings.maxWorkspaceBytes());
+            } catch (IOException e) {
+                throw new Unavailable("could not restore the saved harness state of session " + sessionId + ": "
+                        + e.getMessage());
+            }
+            files.stamp(sessionId, Digests.sha256Hex(data));
+        } finally {
+            transfers.release();
         }
-        files.stamp(sessionId, Digests.sha256Hex(data));
     }
 
     /** A workspace in use by one turn. */
@@ -318,7 +330,15 @@ public final class Workspaces implements AutoCloseable {
     }
 
     private void save(Entry entry, String projectId, String version) {
-        String sessionId = entry.sessionId;
+        transfers.acquireUninterruptibly();
+        try {
+            transfer(entry.sessionId, projectId, version);
+        } finally {
+            transfers.release();
+        }
+    }
+
+    private void transfer(String sessionId, String projectId, String version) {
         byte[] data;
         try {
             data = files.archiveHome(sessionId, settings.maxStateBytes(), settings.maxWorkspaceBytes());

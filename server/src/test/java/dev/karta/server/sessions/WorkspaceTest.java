@@ -152,23 +152,6 @@ class WorkspaceTest {
     }
 
     @Test
-    void a_workspace_that_cannot_be_prepared_fails_the_turn_with_the_reason() throws IOException {
-        start(w -> w);
-        f.publish("lost", new TarBuilder().file("CLAUDE.md", "# lost\n").build());
-        String id = f.open("lost");
-        await().atMost(SessionFixture.PATIENCE).until(() -> Files.exists(workspace(id).resolve("files")));
-        deleteTree(releaseTree("lost"));
-        deleteTree(workspace(id));
-
-        Response r = f.message("lost", id, "read CLAUDE.md");
-
-        assertThat(r.status()).as(r.body()).isEqualTo(503);
-        assertThat(r.json().get("error").asText()).isEqualTo("workspace_unavailable");
-        assertThat(r.json().get("message").asText()).contains("release v1", "missing from this server");
-        assertThat(f.session("lost", id).json().get("status").asText()).isEqualTo("idle");
-    }
-
-    @Test
     void a_session_resumes_its_harness_state_after_a_restart_with_an_empty_workspace_cache() throws IOException {
         Config config = config(w -> w);
         f = SessionFixture.start(config, dir.resolve("spy"));
