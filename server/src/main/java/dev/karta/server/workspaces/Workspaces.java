@@ -474,11 +474,6 @@ public final class Workspaces implements AutoCloseable {
         evictBeyondCap();
     }
 
-    /** Workspaces on this machine now. */
-    public int count() {
-        return entries.size();
-    }
-
     @Override
     public void close() {
         preparers.shutdownNow();
