@@ -448,14 +448,14 @@ final class DataDirWorkspaces implements WorkspaceFiles {
     }
 
     @Override
-    public void delete(String sessionId) throws IOException {
+    public Removal remove(String sessionId) throws IOException {
         Path dir = dir(sessionId);
         if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
-            return;
+            return null;
         }
         Path trash = root.resolve(TRASH + Ids.next("tmp"));
         Files.move(dir, trash, StandardCopyOption.ATOMIC_MOVE);
-        deleteTree(trash);
+        return () -> deleteTree(trash);
     }
 
     @Override

@@ -62,7 +62,8 @@ final class SessionStateStore {
     int deleteEnded() {
         return db.withHandle(h -> h.createUpdate("""
                         DELETE FROM session_state
-                        WHERE session_id IN (SELECT id FROM sessions WHERE status = 'ended')
+                        WHERE EXISTS (SELECT 1 FROM sessions s
+                                      WHERE s.id = session_state.session_id AND s.status = 'ended')
                         """)
                 .execute());
     }

@@ -70,8 +70,18 @@ public interface WorkspaceFiles {
     /** Records {@code digest} as the saved state the local HOME matches. */
     void stamp(String sessionId, String digest) throws IOException;
 
-    /** Deletes the session's workspace folder; a missing one is fine. */
-    void delete(String sessionId) throws IOException;
+    /**
+     * Takes the session's workspace folder away at once (nothing finds it any more, and the session
+     * may get a new one) and returns what frees its space, to run when convenient; null when it
+     * had none.
+     */
+    Removal remove(String sessionId) throws IOException;
+
+    /** Frees what {@link #remove} took away. */
+    @FunctionalInterface
+    interface Removal {
+        void finish() throws IOException;
+    }
 
     /** Removes what a killed server left half-deleted. Runs at start. */
     void sweepLeftovers() throws IOException;

@@ -413,12 +413,24 @@ public final class Workspaces implements AutoCloseable {
         }
     }
 
-    /** Deletes the entry's folder and takes it out of the map: under its lock. */
+    /**
+     * Takes the entry's folder away and the entry out of the map, under its lock; the space is
+     * freed in the background (a copy of a large tree takes a while to delete).
+     */
     private void remove(Entry entry) {
         entry.removed = true;
         entries.remove(entry.sessionId, entry);
         try {
-            files.delete(entry.sessionId);
+            WorkspaceFiles.Removal removal = files.remove(entry.sessionId);
+            if (removal != null) {
+                submit(() -> {
+                    try {
+                        removal.finish();
+                    } catch (IOException e) {
+                        LOG.warn("could not delete the workspace of session {}: {}", entry.sessionId, e.toString());
+                    }
+                });
+            }
         } catch (IOException | RuntimeException e) {
             LOG.warn("could not delete the workspace of session {}: {}", entry.sessionId, e.toString());
         }

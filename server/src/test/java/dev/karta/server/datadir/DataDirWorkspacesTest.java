@@ -53,7 +53,7 @@ class DataDirWorkspacesTest {
                 .isEqualTo("r-xr-xr-x");
         assertThat(workspaces.bytes(SESSION)).as("links are not followed when measuring").isEqualTo(10);
 
-        workspaces.delete(SESSION);
+        workspaces.remove(SESSION).finish();
         assertThat(outside.resolve("secret")).as("deleting never follows a link").hasContent("server data");
         assertThat(workspaces.sessions()).isEmpty();
     }
@@ -68,7 +68,7 @@ class DataDirWorkspacesTest {
         Files.writeString(home.resolve(".cache/huge"), "regenerated");
 
         byte[] archive = workspaces.archiveHome(SESSION, 1 << 20, 1 << 20);
-        workspaces.delete(SESSION);
+        workspaces.remove(SESSION).finish();
         workspaces.restoreHome(SESSION, archive, 1 << 20);
 
         assertThat(home.resolve(".config/app.json")).hasContent("{}");
