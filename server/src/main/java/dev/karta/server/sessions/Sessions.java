@@ -64,7 +64,7 @@ public final class Sessions implements AutoCloseable {
 
     /** Starts the sweeper; it runs a few times per idle timeout (at most every 30 s). */
     public void start() {
-        workspaces.start();
+        workspaces.start(store::liveAmong);
         long period = Math.max(50, Math.min(idleTimeout.toMillis() / 4, 30_000));
         sweeper.scheduleWithFixedDelay(this::sweep, period, period, TimeUnit.MILLISECONDS);
     }

@@ -111,14 +111,21 @@ public final class Workspaces implements AutoCloseable {
     }
 
     /**
-     * Takes stock of the workspaces a previous run left here (their sizes are measured in the
-     * background; those of sessions no longer live go at the next {@link #sweep}).
+     * Takes stock of the workspaces a previous run left here: those of sessions no longer live are
+     * released, the others kept (their sizes measured in the background).
      */
-    public void start() {
+    public void start(LiveSessions live) {
         try {
             files.sweepLeftovers();
-            for (String sessionId : files.sessions()) {
-                entries.computeIfAbsent(sessionId, Entry::new);
+            List<String> found = files.sessions();
+            Set<String> keep = live.liveAmong(found);
+            for (String sessionId : found) {
+                Entry entry = entries.computeIfAbsent(sessionId, Entry::new);
+                if (!keep.contains(sessionId)) {
+                    release(sessionId);
+                } else {
+                    entry.lastUsed = 0; // older than anything used in this run
+                }
             }
         } catch (IOException e) {
             LOG.warn("could not list the workspaces left by a previous run: {}", e.toString());

@@ -180,6 +180,23 @@ class WorkspaceTest {
     }
 
     @Test
+    void a_restart_keeps_the_workspaces_of_live_sessions_and_releases_the_others() throws IOException {
+        Config config = config(w -> w);
+        f = SessionFixture.start(config, dir.resolve("spy"));
+        f.publish("kept", app());
+        String id = f.open("kept");
+        assertThat(f.ask("kept", id, "write mine.txt still here")).isEqualTo("ok");
+        f.close();
+        Files.createDirectories(workspace("sess_ended_long_ago").resolve("files"));
+
+        f = SessionFixture.start(config, dir.resolve("spy"));
+
+        assertThat(workspace("sess_ended_long_ago")).doesNotExist();
+        await().atMost(SessionFixture.PATIENCE).until(() -> f.session("kept", id).json().get("workspace_bytes").isNumber());
+        assertThat(f.ask("kept", id, "read mine.txt; turns")).isEqualTo("still here | 2");
+    }
+
+    @Test
     void state_over_its_limit_is_not_saved_and_the_session_goes_on_here() {
         start(w -> limits(w.maxWorkspaceBytes(), w.maxWorkspaces(), 16 * 1024));
         f.publish("heavy", app());
