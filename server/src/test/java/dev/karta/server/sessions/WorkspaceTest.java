@@ -141,6 +141,26 @@ class WorkspaceTest {
     }
 
     @Test
+    void a_first_message_right_after_creation_gets_the_one_workspace_being_prepared() throws IOException {
+        start(w -> w);
+        TarBuilder many = new TarBuilder().file("CLAUDE.md", "# many\n").file("answer.txt", "many\n");
+        for (int i = 0; i < 500; i++) {
+            many.file("src/f" + i + ".txt", "x".repeat(2000));
+        }
+        f.publish("race", many.build());
+
+        for (int i = 0; i < 4; i++) {
+            String id = f.open("race");
+            assertThat(f.ask("race", id, "read answer.txt; write mine.txt " + i + "; read mine.txt"))
+                    .isEqualTo("many\n | ok | " + i);
+            try (Stream<Path> left = Files.list(workspace(id))) {
+                assertThat(left.map(p -> p.getFileName().toString()))
+                        .as("one copy, nothing staged left behind").containsExactlyInAnyOrder("files", "home", "state.digest");
+            }
+        }
+    }
+
+    @Test
     void a_turn_makes_a_missing_workspace_itself() throws IOException {
         start(w -> w);
         f.publish("remade", app());
