@@ -131,7 +131,7 @@ public final class Workspaces implements AutoCloseable {
             LOG.warn("could not list the workspaces left by a previous run: {}", e.toString());
         }
         for (Entry entry : List.copyOf(entries.values())) {
-            submit(() -> withLock(entry.sessionId, e -> {
+            submit(() -> onEntry(entry, e -> {
                 if (files.ready(e.sessionId, overlays)) {
                     e.bytes = files.bytes(e.sessionId);
                 }
@@ -144,9 +144,9 @@ public final class Workspaces implements AutoCloseable {
      * logged here: the first turn tries again and reports it.
      */
     public void prepareSoon(String sessionId, String version, String contentDigest) {
-        entries.computeIfAbsent(sessionId, Entry::new);
+        Entry entry = entries.computeIfAbsent(sessionId, Entry::new);
         submit(() -> {
-            withLock(sessionId, e -> {
+            onEntry(entry, e -> {
                 prepare(e, version, contentDigest);
                 if (!files.hasHome(sessionId)) {
                     files.createHome(sessionId);
@@ -174,13 +174,18 @@ public final class Workspaces implements AutoCloseable {
         void on(Entry entry) throws IOException, Unavailable;
     }
 
-    /** Runs {@code step} on the session's entry under its lock; failures are logged. */
-    private void withLock(String sessionId, Step step) {
-        Entry entry = lockedEntry(sessionId);
+    /**
+     * Runs {@code step} on {@code entry} under its lock, unless it was released meanwhile (its
+     * session ended, or it was evicted: a turn makes it again); failures are logged.
+     */
+    private void onEntry(Entry entry, Step step) {
+        entry.lock.lock();
         try {
-            step.on(entry);
+            if (!entry.removed) {
+                step.on(entry);
+            }
         } catch (IOException | Unavailable e) {
-            LOG.warn("workspace of session {}: {}", sessionId, e.getMessage());
+            LOG.warn("workspace of session {}: {}", entry.sessionId, e.getMessage());
         } finally {
             entry.lock.unlock();
         }
