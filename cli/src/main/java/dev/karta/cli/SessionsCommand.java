@@ -65,7 +65,7 @@ final class SessionsCommand {
     }
 
     @Command(name = "show", mixinStandardHelpOptions = true,
-            description = "Show a session: its pinned release, status, turns and metadata.")
+            description = "Show a session: its pinned release, status, turns, workspace size and metadata.")
     int show(@Parameters(paramLabel = "NAME", description = "The project.") String project,
              @Parameters(paramLabel = "ID", description = "The session's id (sess_…).") String id) {
         ApiClient.Reply<Session> reply = cli.api().session(project, id);
@@ -82,6 +82,8 @@ final class SessionsCommand {
                 List.of("status", Output.or(s.status())),
                 List.of("harness", Output.or(s.harness())),
                 List.of("turns", Integer.toString(s.turns())),
+                List.of("workspace", s.workspaceBytes() == null ? "none on the server"
+                        : s.workspaceBytes() + " bytes"),
                 List.of("created", when(output, s.createdAt())),
                 List.of("updated", when(output, s.updatedAt()))));
         if (s.endedAt() != null || "ended".equals(s.status())) {

@@ -121,7 +121,7 @@ class SessionsCommandTest {
         assertThat(show.exitCode()).as(show.toString()).isZero();
         List<String> lines = show.stdout().lines().toList();
         assertThat(lines).extracting(line -> line.substring(0, line.indexOf(':'))).containsExactly(
-                "id", "project", "version", "status", "harness", "turns", "created", "updated",
+                "id", "project", "version", "status", "harness", "turns", "workspace", "created", "updated",
                 "metadata.channel", "metadata.customer");
         assertThat(show.stdout())
                 .contains("id:                 " + id + "\n")
@@ -130,6 +130,7 @@ class SessionsCommandTest {
                 .contains("status:             idle\n")
                 .contains("harness:            claude\n")
                 .contains("turns:              1\n")
+                .containsPattern("workspace: +[1-9][0-9]* bytes\n")
                 .containsPattern("created: +\\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z \\((just now|\\d+s ago)\\)\n")
                 .contains("metadata.channel:   web\n")
                 .contains("metadata.customer:  c-42\n")
@@ -172,6 +173,7 @@ class SessionsCommandTest {
         assertThat(end.stdout()).isEqualTo("Ended session " + id + "\n");
         assertThat(again.exitCode()).as("ending an ended session is a no-op").isZero();
         assertThat(show.stdout()).containsPattern("status: +ended\n")
+                .containsPattern("workspace: +none on the server\n")
                 .containsPattern("updated: +\\S+ \\([^)]+\\)\nended: +\\d{4}-\\S+Z \\((just now|\\d+s ago), deleted\\)\nmetadata.customer: +c-7\n");
         assertThat(sessionJson("ending", id).get("status").asText()).isEqualTo("ended");
         assertThat(send("ending", id, "still there?").statusCode()).isEqualTo(409);

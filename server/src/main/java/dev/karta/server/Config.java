@@ -41,6 +41,7 @@ import java.util.Set;
  *                      mode 0600 on first start
  * @param sandbox       how harnesses are contained (bubblewrap or none), their network, and the
  *                      host paths they may read
+ * @param workspaces    where sessions' workspaces live and how much of the disk and store they may use
  */
 public record Config(
         String bind,
@@ -62,7 +63,8 @@ public record Config(
         SessionSettings sessions,
         Limits limits,
         Path secretsKeyFile,
-        Sandbox.Settings sandbox) {
+        Sandbox.Settings sandbox,
+        Workspaces workspaces) {
 
     static final String DEFAULT_BIND = "127.0.0.1";
     static final int DEFAULT_PORT = 7070;
@@ -359,6 +361,38 @@ public record Config(
         }
     }
 
+    /**
+     * Sessions' workspaces (docs/sessions.md): each session's copy of its release tree and its HOME,
+     * kept on this machine, and the harness state saved in the store after each turn.
+     *
+     * @param dir               where workspaces live; null means {@code workspaces} in the data dir
+     * @param maxWorkspaceBytes a session whose workspace and HOME hold more after a turn is refused
+     *                          further turns (409 {@code workspace_quota_exceeded})
+     * @param maxWorkspaces     workspaces kept on this machine; beyond it the least recently used
+     *                          idle one is released (its saved state stays in the store)
+     * @param maxStateBytes     the largest saved harness state (the HOME, compressed); a larger one
+     *                          is not saved, with a warning in the project's log
+     */
+    public record Workspaces(Path dir, long maxWorkspaceBytes, int maxWorkspaces, long maxStateBytes) {
+        static final long DEFAULT_MAX_WORKSPACE_BYTES = 1L << 30;
+        static final int DEFAULT_MAX_WORKSPACES = 200;
+        static final long DEFAULT_MAX_STATE_BYTES = 64L << 20;
+        public static final Workspaces DEFAULTS = new Workspaces(null, DEFAULT_MAX_WORKSPACE_BYTES,
+                DEFAULT_MAX_WORKSPACES, DEFAULT_MAX_STATE_BYTES);
+
+        public Workspaces {
+            if (maxWorkspaceBytes < 1 || maxWorkspaces < 1 || maxStateBytes < 1) {
+                throw new IllegalArgumentException("--max-workspace-bytes, --max-workspaces and "
+                        + "--max-session-state-bytes must be at least 1");
+            }
+        }
+
+        /** The workspaces folder for a server whose data dir is {@code dataDir}. */
+        public Path dirIn(Path dataDir) {
+            return dir != null ? dir : dataDir.resolve("workspaces");
+        }
+    }
+
     public Config {
         Objects.requireNonNull(bind, "bind");
         Objects.requireNonNull(dataDir, "dataDir");
@@ -389,6 +423,7 @@ public record Config(
         repos = repos == null ? Repos.DEFAULTS : repos;
         sessions = sessions == null ? SessionSettings.defaults() : sessions;
         limits = limits == null ? Limits.DEFAULTS : limits;
+        workspaces = workspaces == null ? Workspaces.DEFAULTS : workspaces;
         secretsKeyFile = secretsKeyFile == null ? dataDir.resolve("secrets.key") : secretsKeyFile;
         sandbox = sandbox == null ? Sandbox.Settings.DEFAULTS : sandbox;
         if (bootstrapKey != null && bootstrapKey.isBlank()) {
@@ -452,7 +487,7 @@ public record Config(
                 .bootstrapKey(bootstrapKey).keyCacheTtl(keyCacheTtl).maxJsonBody(maxJsonBody).archive(archive)
                 .buildWorkers(buildWorkers).buildTimeout(buildTimeout).builderCommand(builderCommand)
                 .keepReleases(keepReleases).buildLease(buildLease).repos(repos).logs(logs).sessions(sessions)
-                .limits(limits).secretsKeyFile(secretsKeyFile).sandbox(sandbox);
+                .limits(limits).secretsKeyFile(secretsKeyFile).sandbox(sandbox).workspaces(workspaces);
     }
 
     public static String sqliteUrl(Path dataDir) {
@@ -489,6 +524,7 @@ public record Config(
         private Limits limits = Limits.DEFAULTS;
         private Path secretsKeyFile;
         private Sandbox.Settings sandbox;
+        private Workspaces workspaces = Workspaces.DEFAULTS;
 
         private Builder(Path dataDir) {
             this.dataDir = Objects.requireNonNull(dataDir, "dataDir");
@@ -593,11 +629,16 @@ public record Config(
             return this;
         }
 
+        public Builder workspaces(Workspaces value) {
+            workspaces = value;
+            return this;
+        }
+
         /** The configuration, validated: {@link IllegalArgumentException} names a bad setting. */
         public Config build() {
             return new Config(bind, port, dataDir, databaseUrl == null ? sqliteUrl(dataDir) : databaseUrl, publicUrl,
                     bootstrapKey, keyCacheTtl, maxJsonBody, archive, buildWorkers, buildTimeout, builderCommand,
-                    keepReleases, buildLease, repos, logs, sessions, limits, secretsKeyFile, sandbox);
+                    keepReleases, buildLease, repos, logs, sessions, limits, secretsKeyFile, sandbox, workspaces);
         }
     }
 }

@@ -53,6 +53,7 @@ import dev.karta.server.store.Database;
 import dev.karta.server.store.Dialect;
 import dev.karta.server.store.SecretBox;
 import dev.karta.server.usage.UsageRoutes;
+import dev.karta.server.workspaces.Workspaces;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -108,7 +109,10 @@ public final class KartaServer implements AutoCloseable {
         this.launcher = ProcessLauncher.detect(Config.SessionSettings.inheritedEnvironment(List.of()));
         made.push(launcher);
         Sandbox sandbox = Sandbox.create(launcher, config.sandbox(), config.dataDir().resolve("sandbox"));
-        this.sessions = new Sessions(db, projects, logs, releaseFiles, config.sessions(), config.limits(), json, sandbox);
+        Workspaces workspaces = new Workspaces(storage.workspaces(config.workspaces().dirIn(config.dataDir())),
+                releaseFiles, db, logs, config.workspaces(), sandbox.overlays());
+        made.push(workspaces);
+        this.sessions = new Sessions(db, projects, logs, workspaces, config.sessions(), config.limits(), json, sandbox);
         made.push(sessions);
         Retention retention = new Retention(db, releaseFiles, config.keepReleases(), sessions::pinnedReleaseIds);
         GitRepos repos = new GitRepos(storage.repos(), config.archive());

@@ -197,6 +197,31 @@ public final class Main implements Callable<Integer> {
                     + "default ${DEFAULT-VALUE})")
     int maxConcurrentTurns;
 
+    @Option(names = "--workspaces-dir", defaultValue = "${env:KARTA_WORKSPACES_DIR}", paramLabel = "DIR",
+            description = "Where sessions' workspaces and HOMEs live: a local cache (env KARTA_WORKSPACES_DIR, "
+                    + "default DATA_DIR/workspaces)")
+    Path workspacesDir;
+
+    @Option(names = "--max-workspace-bytes",
+            defaultValue = "${env:KARTA_MAX_WORKSPACE_BYTES:-" + Config.Workspaces.DEFAULT_MAX_WORKSPACE_BYTES + "}",
+            description = "A session whose workspace and HOME hold more after a turn is refused further turns "
+                    + "(env KARTA_MAX_WORKSPACE_BYTES, default " + (Config.Workspaces.DEFAULT_MAX_WORKSPACE_BYTES >> 20)
+                    + " MiB)")
+    long maxWorkspaceBytes;
+
+    @Option(names = "--max-workspaces",
+            defaultValue = "${env:KARTA_MAX_WORKSPACES:-" + Config.Workspaces.DEFAULT_MAX_WORKSPACES + "}",
+            description = "Workspaces kept on this machine; beyond it the least recently used idle one is released "
+                    + "(env KARTA_MAX_WORKSPACES, default ${DEFAULT-VALUE})")
+    int maxWorkspaces;
+
+    @Option(names = "--max-session-state-bytes",
+            defaultValue = "${env:KARTA_MAX_SESSION_STATE_BYTES:-" + Config.Workspaces.DEFAULT_MAX_STATE_BYTES + "}",
+            description = "Largest harness state (a session's HOME, compressed) saved in the store after a turn "
+                    + "(env KARTA_MAX_SESSION_STATE_BYTES, default " + (Config.Workspaces.DEFAULT_MAX_STATE_BYTES >> 20)
+                    + " MiB)")
+    long maxSessionStateBytes;
+
     @Option(names = "--github-token-owners", defaultValue = "${env:KARTA_GITHUB_TOKEN_OWNERS}", split = ",",
             paramLabel = "OWNER", description = "GitHub owners (orgs or users) whose repositories may be fetched with "
                     + "the operator's GitHub token; every other binding needs its own token or is fetched anonymously "
@@ -289,6 +314,8 @@ public final class Main implements Callable<Integer> {
                 .secretsKeyFile(secretsKeyFile == null ? null : secretsKeyFile.toAbsolutePath())
                 .sandbox(new Sandbox.Settings(Sandbox.Mode.parse(sandbox), Sandbox.Network.parse(harnessNetwork),
                         harnessReadOnly == null ? List.of() : harnessReadOnly.stream().map(Path::toAbsolutePath).toList()))
+                .workspaces(new Config.Workspaces(workspacesDir == null ? null : workspacesDir.toAbsolutePath(),
+                        maxWorkspaceBytes, maxWorkspaces, maxSessionStateBytes))
                 .build();
     }
 

@@ -67,6 +67,18 @@ class MainTest {
     }
 
     @Test
+    void workspace_flags_set_the_workspace_settings() {
+        Config config = parse("--data-dir", dir.toString(), "--workspaces-dir", dir.resolve("ws").toString(),
+                "--max-workspace-bytes", "5000000", "--max-workspaces", "7", "--max-session-state-bytes", "100000");
+
+        assertThat(config.workspaces()).isEqualTo(new Config.Workspaces(dir.resolve("ws").toAbsolutePath(), 5_000_000, 7,
+                100_000));
+        assertThat(Config.defaults(dir).workspaces().dirIn(dir)).isEqualTo(dir.resolve("workspaces"));
+        assertThatThrownBy(() -> parse("--data-dir", dir.toString(), "--max-workspaces", "0"))
+                .hasMessageContaining("--max-workspaces");
+    }
+
+    @Test
     void help_shows_the_config_defaults() {
         String usage = new CommandLine(new Main()).getUsageMessage();
         assertThat(usage).contains("default 64 MiB").contains("default 256 MiB").contains("default 1 MiB")

@@ -4,14 +4,16 @@ import dev.karta.server.Config.ArchiveLimits;
 import dev.karta.server.build.Materializer;
 import dev.karta.server.build.ReleaseFiles;
 import dev.karta.server.repos.RepoStore;
+import dev.karta.server.workspaces.WorkspaceFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 
 /**
  * The storage of one machine: release files and git repositories in {@code --data-dir}, laid out
- * by {@link DataDir}. The rest of the server sees only {@link ReleaseFiles} and {@link RepoStore};
- * start-up uses the owner-only helpers here for the data dir and the secret files.
+ * by {@link DataDir}, and sessions' workspaces (a local cache). The rest of the server sees only
+ * {@link ReleaseFiles}, {@link RepoStore} and {@link WorkspaceFiles}; start-up uses the owner-only
+ * helpers here for the data dir and the secret files.
  */
 public final class LocalStorage {
     private final DataDir dataDir;
@@ -30,6 +32,11 @@ public final class LocalStorage {
 
     public RepoStore repos() {
         return repos;
+    }
+
+    /** Sessions' workspaces in {@code dir} (by default {@code workspaces} in the data dir). */
+    public WorkspaceFiles workspaces(Path dir) {
+        return new DataDirWorkspaces(dir);
     }
 
     /** Removes what a killed server left half-made: staging trees, archive copies, export buffers. */

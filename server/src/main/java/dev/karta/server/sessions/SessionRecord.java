@@ -30,8 +30,9 @@ record SessionRecord(
         return "v" + releaseNumber;
     }
 
-    Session toWire() {
+    /** The wire form, with the size of its workspace on this server (null when none). */
+    Session toWire(Long workspaceBytes) {
         return new Session(id, new Session.ProjectRef(projectName, version()), status.wireName(), harness, turns,
-                metadata, createdAt, updatedAt, endedAt, endReason);
+                metadata, createdAt, updatedAt, endedAt, endReason, workspaceBytes);
     }
 }

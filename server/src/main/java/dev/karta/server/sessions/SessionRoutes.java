@@ -11,6 +11,7 @@ import dev.karta.api.MessageDelta;
 import dev.karta.api.MessageProgress;
 import dev.karta.api.Printable;
 import dev.karta.api.SendMessage;
+import dev.karta.api.Session;
 import dev.karta.api.SessionList;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Idempotency;
@@ -76,11 +77,15 @@ public final class SessionRoutes implements Routes {
         String org = Requests.principal(ctx).orgId();
         String project = ctx.pathParam("project");
         idempotency.respond(ctx, "session.create:" + project + ":" + Digests.sha256Hex(ctx.bodyAsBytes()), () ->
-                new Idempotency.Answer(201, sessions.create(org, project, metadata).toWire()));
+                new Idempotency.Answer(201, wire(sessions.create(org, project, metadata))));
     }
 
     public void show(Context ctx) {
-        ctx.json(sessions.get(Requests.principal(ctx).orgId(), ctx.pathParam("project"), ctx.pathParam("id")).toWire());
+        ctx.json(wire(sessions.get(Requests.principal(ctx).orgId(), ctx.pathParam("project"), ctx.pathParam("id"))));
+    }
+
+    private Session wire(SessionRecord session) {
+        return session.toWire(sessions.workspaceBytes(session.id()));
     }
 
     public void list(Context ctx) {
@@ -94,7 +99,7 @@ public final class SessionRoutes implements Routes {
         }
         int limit = Requests.limit(ctx, 50, 500);
         ctx.json(new SessionList(sessions.list(Requests.principal(ctx).orgId(), ctx.pathParam("project"), status, limit)
-                .stream().map(SessionRecord::toWire).toList()));
+                .stream().map(this::wire).toList()));
     }
 
     public void end(Context ctx) {

@@ -10,6 +10,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -214,6 +215,20 @@ final class SessionStore {
             }
             return reset;
         });
+    }
+
+    /** Those of {@code ids} that are live sessions. */
+    Set<String> liveAmong(Collection<String> ids) {
+        if (ids.isEmpty()) {
+            return Set.of();
+        }
+        long now = System.currentTimeMillis();
+        return new HashSet<>(db.withHandle(h -> h.createQuery("""
+                        SELECT id FROM sessions
+                        WHERE id IN (<ids>) AND (status = 'running' OR (status = 'idle' AND updated_at > :cutoff))
+                        """)
+                .bindList("ids", List.copyOf(ids)).bind("cutoff", cutoff(now))
+                .mapTo(String.class).list()));
     }
 
     /** Ids of the releases live sessions of a project are pinned to. */

@@ -3,7 +3,6 @@ package dev.karta.server.sessions;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.server.Config;
 import dev.karta.server.Ids;
-import dev.karta.server.build.ReleaseFiles;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.logs.LogSource;
 import dev.karta.server.logs.LogStore;
@@ -13,6 +12,7 @@ import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.Projects;
 import dev.karta.server.store.Database;
 import dev.karta.server.store.Threads;
+import dev.karta.server.workspaces.Workspaces;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -27,7 +27,8 @@ import org.slf4j.LoggerFactory;
  * Opens, finds, lists and ends sessions, and keeps them tidy: a sweeper ends idle sessions past
  * the idle timeout and puts sessions whose turn was interrupted (its server stopped) back to
  * idle. A session is pinned, when it is created, to the release the project serves then; what
- * happens to the project's pointer later never changes it.
+ * happens to the project's pointer later never changes it. Its workspace is prepared after it is
+ * created, off the creation path, and released when it ends.
  */
 public final class Sessions implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Sessions.class);
@@ -42,25 +43,28 @@ public final class Sessions implements AutoCloseable {
     private final SessionStore store;
     private final Turns turns;
     private final HarnessProcess harness;
+    private final Workspaces workspaces;
     private final Duration idleTimeout;
     private final ScheduledExecutorService sweeper =
             Executors.newSingleThreadScheduledExecutor(Threads.daemon("session-sweeper"));
 
-    public Sessions(Database db, Projects projects, LogStore logs, ReleaseFiles files, Config.SessionSettings settings,
-                    Config.Limits limits, ObjectMapper json, Sandbox sandbox) {
+    public Sessions(Database db, Projects projects, LogStore logs, Workspaces workspaces,
+                    Config.SessionSettings settings, Config.Limits limits, ObjectMapper json, Sandbox sandbox) {
         this.db = db;
         this.projects = projects;
         this.maxLivePerOrg = limits.maxLiveSessionsPerOrg();
         this.logs = logs;
         this.idleTimeout = settings.idleTimeout();
         this.store = new SessionStore(db, json, settings.idleTimeout());
+        this.workspaces = workspaces;
         this.harness = new HarnessProcess(settings, json, sandbox);
-        this.turns = new Turns(db, projects, store, logs, files, harness, settings,
+        this.turns = new Turns(db, projects, store, logs, workspaces, harness, settings,
                 limits.maxTurnsPerOrg());
     }
 
     /** Starts the sweeper; it runs a few times per idle timeout (at most every 30 s). */
     public void start() {
+        workspaces.start(store::liveAmong);
         long period = Math.max(50, Math.min(idleTimeout.toMillis() / 4, 30_000));
         sweeper.scheduleWithFixedDelay(this::sweep, period, period, TimeUnit.MILLISECONDS);
     }
@@ -77,6 +81,11 @@ public final class Sessions implements AutoCloseable {
         return turns;
     }
 
+    /** Bytes of the session's workspace on this server; null when it has none here. */
+    Long workspaceBytes(String sessionId) {
+        return workspaces.bytes(sessionId);
+    }
+
     /**
      * Opens a session on the project's active release; 409 when it has none, 429 when the org
      * already has its limit of live sessions.
@@ -89,8 +98,8 @@ public final class Sessions implements AutoCloseable {
         }
         String id = Ids.next("sess");
         // One short transaction and no log line: creation is the hot path of a cutover, and SQLite
-        // has one writer.
-        return db.inTransaction(h -> {
+        // has one writer. The workspace is prepared afterwards, in the background.
+        SessionRecord created = db.inTransaction(h -> {
             long now = System.currentTimeMillis();
             OrgQuota.lock(h, orgId);
             if (store.countLive(h, orgId, now) >= maxLivePerOrg) {
@@ -101,6 +110,8 @@ public final class Sessions implements AutoCloseable {
             store.insert(h, id, project.id(), project.currentReleaseId(), metadata, now);
             return store.find(h, project.id(), id).orElseThrow();
         });
+        workspaces.prepareSoon(created.id(), created.version(), created.contentDigest());
+        return created;
     }
 
     SessionRecord get(String orgId, String projectName, String sessionId) {
@@ -122,6 +133,7 @@ public final class Sessions implements AutoCloseable {
                 .orElseThrow(() -> ApiError.notFound("session", sessionId));
         if (store.end(project.id(), sessionId, "deleted", System.currentTimeMillis())) {
             turns.cancel(sessionId);
+            workspaces.release(sessionId);
             logs.append(project.id(), LogSource.SESSION, null, session.version(), "Session " + sessionId
                     + " ended by request after " + session.turns() + " turn" + (session.turns() == 1 ? "" : "s"));
         }
@@ -132,6 +144,7 @@ public final class Sessions implements AutoCloseable {
             long now = System.currentTimeMillis();
             for (SessionStore.Stale stale : store.timedOut(now)) {
                 if (store.endTimedOut(stale.id(), now)) {
+                    workspaces.release(stale.id());
                     logs.append(stale.projectId(), LogSource.SESSION, null, stale.version(), "Session " + stale.id()
                             + " ended after " + HarnessProcess.describe(idleTimeout) + " idle");
                 }
@@ -142,6 +155,7 @@ public final class Sessions implements AutoCloseable {
                             + " of session " + stale.id() + " failed: interrupted (the server running it stopped)");
                 }
             }
+            workspaces.sweep(store::liveAmong);
         } catch (RuntimeException e) {
             LOG.error("session sweep failed; will retry", e);
         }
@@ -153,5 +167,6 @@ public final class Sessions implements AutoCloseable {
         sweeper.shutdownNow();
         turns.stopAll(Duration.ofSeconds(10));
         harness.close();
+        workspaces.close();
     }
 }

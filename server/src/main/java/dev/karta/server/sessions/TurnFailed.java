@@ -18,7 +18,9 @@ final class TurnFailed extends Exception {
          */
         SESSION_STATE_LOST,
         /** The server stopped while the turn ran: 503. */
-        SERVER_STOPPING
+        SERVER_STOPPING,
+        /** The session's workspace could not be prepared or its saved state restored: 503. */
+        WORKSPACE_UNAVAILABLE
     }
 
     private final Kind kind;
@@ -48,6 +50,7 @@ final class TurnFailed extends Exception {
             case SESSION_ENDED -> new ApiError(ApiError.Kind.CONFLICT, "session_ended", getMessage());
             case SESSION_STATE_LOST -> new ApiError(ApiError.Kind.CONFLICT, "session_state_lost", getMessage());
             case SERVER_STOPPING -> ApiError.unavailable(getMessage());
+            case WORKSPACE_UNAVAILABLE -> new ApiError(ApiError.Kind.UNAVAILABLE, "workspace_unavailable", getMessage());
         };
     }
 }

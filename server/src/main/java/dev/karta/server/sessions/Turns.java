@@ -4,18 +4,15 @@ import dev.karta.api.Message;
 import dev.karta.api.MessageReply;
 import dev.karta.server.Config;
 import dev.karta.server.Ids;
-import dev.karta.server.build.ReleaseFiles;
-import dev.karta.server.build.Tree;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.logs.LogSource;
 import dev.karta.server.logs.LogStore;
 import dev.karta.server.orgs.OrgQuota;
-import dev.karta.server.process.Confinement;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.Projects;
 import dev.karta.server.store.Database;
+import dev.karta.server.workspaces.Workspaces;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -25,7 +22,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One message, one turn: claim the session in the database (idle → running, so a concurrent
- * message on any server gets 409), run the pinned release's harness in that release's tree, then
+ * message on any server gets 409), run the pinned release's harness in the session's own
+ * workspace and HOME (see {@link Workspaces}: its state is restored before and saved after), then
  * record the turn and put the session back to idle, whatever the outcome. Each turn writes a
  * started and a finished (or failed, with the reason) entry to the project's log.
  */
@@ -57,7 +55,7 @@ final class Turns {
     private final Projects projects;
     private final SessionStore store;
     private final LogStore logs;
-    private final ReleaseFiles files;
+    private final Workspaces workspaces;
     private final HarnessProcess harness;
     private final Config.SessionSettings settings;
     private final Semaphore slots;
@@ -73,13 +71,13 @@ final class Turns {
     volatile java.util.function.Consumer<String> afterClaim = sessionId -> {
     };
 
-    Turns(Database db, Projects projects, SessionStore store, LogStore logs, ReleaseFiles files, HarnessProcess harness,
+    Turns(Database db, Projects projects, SessionStore store, LogStore logs, Workspaces workspaces, HarnessProcess harness,
           Config.SessionSettings settings, int maxRunningPerOrg) {
         this.db = db;
         this.projects = projects;
         this.store = store;
         this.logs = logs;
-        this.files = files;
+        this.workspaces = workspaces;
         this.harness = harness;
         this.settings = settings;
         this.slots = new Semaphore(settings.maxConcurrentTurns());
@@ -105,6 +103,7 @@ final class Turns {
     MessageReply send(String orgId, String projectName, String sessionId, String text, Listener listener) {
         validate(text);
         ProjectRecord project = projects.require(orgId, projectName);
+        workspaces.checkQuota(sessionId);
         if (!slots.tryAcquire()) {
             throw ApiError.unavailable("this server is running its limit of " + settings.maxConcurrentTurns()
                     + " turns at once (--max-concurrent-turns); retry shortly");
@@ -164,16 +163,19 @@ final class Turns {
             logs.append(session.projectId(), LogSource.SESSION, null, session.version(),
                     what + " started (" + session.harness() + ")");
             listener.started(turnId);
-            Path tree = files.checkOut(session.contentDigest()).map(Tree::dir).orElseThrow(() -> TurnFailed.failed(
-                    "the files of release " + session.version() + " are missing from this server"));
             if (cancellation.reason() != null) {
                 throw cancellation.reason(); // ended (or the server stopping) before the harness started
             }
-            // Until sessions have workspaces of their own: the release tree, and the harness's HOME.
-            Confinement confinement = Confinement.directory(tree,
-                    Path.of(settings.harnessEnvironment().getOrDefault("HOME", "/")));
-            answer = harness.run(Harness.of(session.harness()), confinement, text, session.harnessSessionId(), listener,
-                    cancellation);
+            try (Workspaces.Lease workspace = workspaces.open(session.id(), session.projectId(), session.version(),
+                    session.contentDigest())) {
+                if (cancellation.reason() != null) {
+                    throw cancellation.reason(); // ended while the workspace was being prepared
+                }
+                answer = harness.run(Harness.of(session.harness()), workspace.confinement(), text,
+                        session.harnessSessionId(), listener, cancellation);
+            } catch (Workspaces.Unavailable e) {
+                throw new TurnFailed(TurnFailed.Kind.WORKSPACE_UNAVAILABLE, e.getMessage());
+            }
             status = "completed";
             error = null;
         } catch (TurnFailed e) {

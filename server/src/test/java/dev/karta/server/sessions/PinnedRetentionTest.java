@@ -41,15 +41,24 @@ class PinnedRetentionTest {
     }
 
     @Test
-    void a_session_whose_release_files_are_gone_answers_a_clear_502(@TempDir Path dir) throws Exception {
+    void a_session_whose_release_files_are_gone_answers_from_its_workspace_then_a_clear_503(@TempDir Path dir)
+            throws Exception {
         try (SessionFixture f = SessionFixture.start(dir)) {
             f.publish("gone", SessionFixture.claudeApp("gone v1"));
             String session = f.open("gone");
+            Path workspace = f.server.server().config().dataDir().resolve("workspaces").resolve(session);
+            await().atMost(SessionFixture.PATIENCE).until(() -> Files.isDirectory(workspace.resolve("files")));
+            boolean overlay = Files.isDirectory(workspace.resolve("upper"));
             dev.karta.server.build.Materializer.deleteRecursively(tree(f, "v1"));
+            if (!overlay) { // an overlay needs the tree below it; a copy does not
+                assertThat(f.ask("gone", session, "hello")).as("its own copy").isEqualTo("gone v1");
+                dev.karta.server.build.Materializer.deleteRecursively(workspace);
+            }
 
             var failed = f.message("gone", session, "hello");
 
-            assertThat(failed.status()).isEqualTo(502);
+            assertThat(failed.status()).isEqualTo(503);
+            assertThat(failed.json().get("error").asText()).isEqualTo("workspace_unavailable");
             assertThat(failed.json().get("message").asText()).contains("files of release v1 are missing");
             assertThat(f.session("gone", session).json().get("status").asText()).isEqualTo("idle");
         }

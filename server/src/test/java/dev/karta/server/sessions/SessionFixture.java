@@ -77,6 +77,12 @@ final class SessionFixture implements AutoCloseable {
         return new SessionFixture(TestServer.start(config), spy, claude, opencode);
     }
 
+    /** A server started from {@code config} as it is; the harnesses are the executables it names. */
+    static SessionFixture start(Config config, Path spy) {
+        return new SessionFixture(TestServer.start(config), spy, Path.of(config.sessions().claudeExecutable()),
+                Path.of(config.sessions().opencodeExecutable()));
+    }
+
     /** Settings with another field; records have no withers. */
     static Config.SessionSettings with(Config.SessionSettings s, String claude, Duration idle, Duration turn,
                                        int maxTurns, long maxOutput) {
@@ -96,9 +102,14 @@ final class SessionFixture implements AutoCloseable {
 
     /** Publishes {@code files} through {@code POST …/releases} and waits for the release to be active. */
     String publish(String project, Map<String, String> files) {
+        return publish(project, TarBuilder.files(files));
+    }
+
+    /** Publishes a {@code .tar.gz} through {@code POST …/releases} and waits for the release to be active. */
+    String publish(String project, byte[] archive) {
         Response accepted = server.send(server.request("/agent_projects/" + project + "/releases", writer)
                 .header("Content-Type", "application/gzip")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(TarBuilder.files(files))));
+                .POST(HttpRequest.BodyPublishers.ofByteArray(archive)));
         assertThat(accepted.status()).as(accepted.body()).isEqualTo(202);
         String deploy = accepted.json().get("id").asText();
         AtomicReference<JsonNode> finished = new AtomicReference<>();
