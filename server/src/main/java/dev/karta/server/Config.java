@@ -372,13 +372,15 @@ public record Config(
      *                          idle one is released (its saved state stays in the store)
      * @param maxStateBytes     the largest saved harness state (the HOME, compressed); a larger one
      *                          is not saved, with a warning in the project's log
+     * @param copies            each workspace a full copy of its tree even where the sandbox can
+     *                          mount overlays (slower to prepare, larger on disk)
      */
-    public record Workspaces(Path dir, long maxWorkspaceBytes, int maxWorkspaces, long maxStateBytes) {
+    public record Workspaces(Path dir, long maxWorkspaceBytes, int maxWorkspaces, long maxStateBytes, boolean copies) {
         static final long DEFAULT_MAX_WORKSPACE_BYTES = 1L << 30;
         static final int DEFAULT_MAX_WORKSPACES = 200;
         static final long DEFAULT_MAX_STATE_BYTES = 64L << 20;
         public static final Workspaces DEFAULTS = new Workspaces(null, DEFAULT_MAX_WORKSPACE_BYTES,
-                DEFAULT_MAX_WORKSPACES, DEFAULT_MAX_STATE_BYTES);
+                DEFAULT_MAX_WORKSPACES, DEFAULT_MAX_STATE_BYTES, false);
 
         public Workspaces {
             if (maxWorkspaceBytes < 1 || maxWorkspaces < 1 || maxStateBytes < 1) {

@@ -110,7 +110,7 @@ public final class KartaServer implements AutoCloseable {
         made.push(launcher);
         Sandbox sandbox = Sandbox.create(launcher, config.sandbox(), config.dataDir().resolve("sandbox"));
         Workspaces workspaces = new Workspaces(storage.workspaces(config.workspaces().dirIn(config.dataDir())),
-                releaseFiles, db, logs, config.workspaces(), sandbox.overlays());
+                releaseFiles, db, logs, config.workspaces(), sandbox.overlays() && !config.workspaces().copies());
         made.push(workspaces);
         this.sessions = new Sessions(db, projects, logs, workspaces, config.sessions(), config.limits(), json, sandbox);
         made.push(sessions);

@@ -222,6 +222,11 @@ public final class Main implements Callable<Integer> {
                     + " MiB)")
     long maxSessionStateBytes;
 
+    @Option(names = "--workspace-copies", defaultValue = "${env:KARTA_WORKSPACE_COPIES:-false}",
+            description = "Make each session's workspace a full copy of its release even where overlays work "
+                    + "(env KARTA_WORKSPACE_COPIES)")
+    boolean workspaceCopies;
+
     @Option(names = "--github-token-owners", defaultValue = "${env:KARTA_GITHUB_TOKEN_OWNERS}", split = ",",
             paramLabel = "OWNER", description = "GitHub owners (orgs or users) whose repositories may be fetched with "
                     + "the operator's GitHub token; every other binding needs its own token or is fetched anonymously "
@@ -315,7 +320,7 @@ public final class Main implements Callable<Integer> {
                 .sandbox(new Sandbox.Settings(Sandbox.Mode.parse(sandbox), Sandbox.Network.parse(harnessNetwork),
                         harnessReadOnly == null ? List.of() : harnessReadOnly.stream().map(Path::toAbsolutePath).toList()))
                 .workspaces(new Config.Workspaces(workspacesDir == null ? null : workspacesDir.toAbsolutePath(),
-                        maxWorkspaceBytes, maxWorkspaces, maxSessionStateBytes))
+                        maxWorkspaceBytes, maxWorkspaces, maxSessionStateBytes, workspaceCopies))
                 .build();
     }
 

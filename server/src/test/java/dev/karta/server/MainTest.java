@@ -69,10 +69,11 @@ class MainTest {
     @Test
     void workspace_flags_set_the_workspace_settings() {
         Config config = parse("--data-dir", dir.toString(), "--workspaces-dir", dir.resolve("ws").toString(),
-                "--max-workspace-bytes", "5000000", "--max-workspaces", "7", "--max-session-state-bytes", "100000");
+                "--max-workspace-bytes", "5000000", "--max-workspaces", "7", "--max-session-state-bytes", "100000",
+                "--workspace-copies");
 
         assertThat(config.workspaces()).isEqualTo(new Config.Workspaces(dir.resolve("ws").toAbsolutePath(), 5_000_000, 7,
-                100_000));
+                100_000, true));
         assertThat(Config.defaults(dir).workspaces().dirIn(dir)).isEqualTo(dir.resolve("workspaces"));
         assertThatThrownBy(() -> parse("--data-dir", dir.toString(), "--max-workspaces", "0"))
                 .hasMessageContaining("--max-workspaces");

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.server.Config;
+import dev.karta.server.store.Database;
 import dev.karta.server.testkit.TestServer.Response;
 import dev.karta.server.sessions.StreamingTest.Event;
 import java.io.IOException;
@@ -244,7 +245,7 @@ class HarnessFidelityTest {
         f.ask(p, session, "hello");
         assertThat(f.ask(p, session, "history")).as("resumed with its transcript").isEqualTo("[\"hello\"]");
 
-        wipe(dir.resolve("home/.claude"));
+        lose(session, ".claude");
         Response lost = f.message(p, session, "still there?");
 
         assertThat(lost.status()).as(lost.body()).isEqualTo(409);
@@ -269,7 +270,7 @@ class HarnessFidelityTest {
         f.ask(p, session, "hello");
         assertThat(f.ask(p, session, "history")).isEqualTo("[\"hello\"]");
 
-        wipe(dir.resolve("home/.local/share/opencode"));
+        lose(session, ".local/share/opencode");
         Response lost = f.message(p, session, "still there?");
 
         assertThat(lost.status()).as(lost.body()).isEqualTo(409);
@@ -292,6 +293,15 @@ class HarnessFidelityTest {
         assertThat(resumed.status()).isEqualTo(409);
         assertThat(resumed.json().get("error").asText()).isEqualTo("session_state_lost");
         assertThat(resumed.json().get("message").asText()).contains("Session not found: ses_");
+    }
+
+    /** Loses a session's harness state: its saved copy in the store and the folder in its HOME. */
+    private void lose(String session, String folder) throws IOException {
+        try (Database db = Database.open(Config.sqliteUrl(dir.resolve("data")))) {
+            db.withHandle(h -> h.createUpdate("DELETE FROM session_state WHERE session_id = :s")
+                    .bind("s", session).execute());
+        }
+        wipe(dir.resolve("data/workspaces").resolve(session).resolve("home").resolve(folder));
     }
 
     private static void wipe(Path tree) throws IOException {

@@ -42,7 +42,7 @@ final class WorkspaceHarness {
                 else:
                     positional.append(a)
                 i += 1
-            text = positional[0] if positional else ''
+            text = positional[0] if positional else sys.stdin.read()
             home = os.environ['HOME']
             folder = os.path.join(home, '.claude', 'projects', os.getcwd().replace('/', '-'))
             sid = opts.get('--resume')

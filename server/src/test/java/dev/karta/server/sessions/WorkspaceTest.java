@@ -47,13 +47,17 @@ class WorkspaceTest {
         }
     }
 
+    /** Copies (their files are on the host to look at) and no sandbox (host paths); overlays are tested apart. */
+    private static final Config.Workspaces COPIES = limits(Config.Workspaces.DEFAULTS.maxWorkspaceBytes(),
+            Config.Workspaces.DEFAULTS.maxWorkspaces(), Config.Workspaces.DEFAULTS.maxStateBytes());
+
     private Config config(UnaryOperator<Config.Workspaces> tweak) {
         Path claude = WorkspaceHarness.claude(dir.resolve("bin"));
         Config.SessionSettings sessions = new Config.SessionSettings(claude.toString(), "opencode",
                 Duration.ofMinutes(10), Duration.ofSeconds(20), 16, 100_000, 1L << 20,
                 Config.SessionSettings.inheritedEnvironment(List.of()));
         return TestServer.config(dir.resolve("data"), TestServer.randomKey()).toBuilder()
-                .sessions(sessions).workspaces(tweak.apply(Config.Workspaces.DEFAULTS)).build();
+                .sessions(sessions).workspaces(tweak.apply(COPIES)).sandbox(SessionFixture.UNSANDBOXED).build();
     }
 
     private SessionFixture start(UnaryOperator<Config.Workspaces> tweak) {
@@ -62,7 +66,7 @@ class WorkspaceTest {
     }
 
     private static Config.Workspaces limits(long maxWorkspaceBytes, int maxWorkspaces, long maxStateBytes) {
-        return new Config.Workspaces(null, maxWorkspaceBytes, maxWorkspaces, maxStateBytes);
+        return new Config.Workspaces(null, maxWorkspaceBytes, maxWorkspaces, maxStateBytes, true);
     }
 
     private static byte[] app() {
@@ -195,7 +199,8 @@ class WorkspaceTest {
                 .isEqualTo("3 | " + conversation);
         Response lost = f.message("resume", other, "turns");
         assertThat(lost.status()).as("without its saved state the harness refuses, as the real ones do")
-                .isEqualTo(502);
+                .isEqualTo(409);
+        assertThat(lost.json().get("error").asText()).isEqualTo("session_state_lost");
         assertThat(lost.json().get("message").asText()).contains("No conversation found");
     }
 
@@ -307,7 +312,7 @@ class WorkspaceTest {
 
     @Test
     void overlay_workspaces_keep_every_write_in_the_upper_folder() throws IOException {
-        start(w -> w);
+        start(w -> new Config.Workspaces(w.dir(), w.maxWorkspaceBytes(), w.maxWorkspaces(), w.maxStateBytes(), false));
         f.publish("layered", app());
         Path tree = releaseTree("layered");
         String before = snapshot(tree);
