@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.karta.server.build.Materializer;
 import dev.karta.server.process.Sandbox;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -90,11 +91,10 @@ class SandboxedSessionTest {
         JsonNode report = JSON.readTree(f.ask(p, f.open(p), "attack"));
 
         assertThat(report.get("workspace").asText()).isEqualTo("ok: the app's own file");
-        for (String attempt : new String[] {"sqlite", "secrets"}) {
+        for (String attempt : new String[] {"sqlite", "secrets", "trees", "data_dir"}) {
             assertThat(report.get(attempt).asText()).as(attempt).startsWith("refused");
         }
-        assertThat(report.get("trees").asText()).as("other trees").doesNotContain(otherTree);
-        assertThat(report.get("data_dir").asText()).doesNotContain("karta.db", "secrets.key");
+        assertThat(report.toString()).doesNotContain(otherTree);
         assertThat(report.get("environ_of_1").asText()).as("pid 1 is the sandbox's own")
                 .doesNotContain("KARTA", "jdbc");
         assertThat(report.get("server_pids").asText()).as("only the sandbox's processes")
@@ -103,5 +103,33 @@ class SandboxedSessionTest {
                 .doesNotExist();
         assertThat(ProcessHandle.allProcesses().filter(h -> h.info().commandLine().orElse("").contains(marker)))
                 .as("the detached child died with the turn").isEmpty();
+    }
+
+    /**
+     * In the sandbox, through the whole server: writes, deletes and mode changes stay in the
+     * session's workspace, the next turn sees them, another session does not, and the release
+     * tree does not change by a byte.
+     */
+    @Test
+    void sandboxed_turns_write_their_own_workspace_and_never_the_release_tree() throws Exception {
+        Path claude = WorkspaceHarness.claude(dir.resolve("workspace-bin"));
+        f = SessionFixture.start(dir, s -> SessionFixture.with(s, claude.toString(), s.idleTimeout(), s.turnTimeout(),
+                s.maxConcurrentTurns(), s.maxTurnOutputBytes()), 0, Sandbox.Settings.DEFAULTS);
+        assumeTrue("bwrap".equals(f.server.get("/healthz", null).json().get("sandbox").asText()),
+                "bubblewrap is installed (CI installs it)");
+        f.server.post("/agent_projects", f.admin, "{\"name\":\"layered\"}");
+        f.publish("layered", SessionFixture.claudeApp("from the release"));
+        String digest = f.server.get("/agent_projects/layered/releases/v1", f.reader).json().get("content_digest")
+                .asText();
+        Path tree = Materializer.treeFolder(dir.resolve("data/trees"), digest);
+        String before = WorkspaceTest.snapshot(tree);
+        String a = f.open("layered");
+        String b = f.open("layered");
+
+        assertThat(f.ask("layered", a, "write new.txt hello; delete answer.txt; chmod CLAUDE.md 600"))
+                .isEqualTo("ok | ok | ok");
+        assertThat(f.ask("layered", a, "read new.txt; read answer.txt")).isEqualTo("hello | missing");
+        assertThat(f.ask("layered", b, "read new.txt; read answer.txt")).isEqualTo("missing | from the release\n");
+        assertThat(WorkspaceTest.snapshot(tree)).isEqualTo(before);
     }
 }
