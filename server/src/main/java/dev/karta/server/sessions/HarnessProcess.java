@@ -26,7 +26,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 
 /**
- * Runs the harness of one turn: an argv list (never a shell) in the release tree, with only the
+ * Runs the harness of one turn: an argv list (never a shell) in its session's {@link Confinement}, through the
+ * {@link Sandbox}, with only the
  * configured environment, the message text written to its stdin (then closed) from a thread of
  * its own, so a harness that never reads it cannot block the turn. Stdout is cut into lines (the
  * whole output bounded by {@code maxTurnOutputBytes}) and each JSON line mapped to events by the
