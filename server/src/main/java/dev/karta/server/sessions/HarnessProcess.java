@@ -26,16 +26,17 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 
 /**
- * Runs the harness of one turn: an argv list (never a shell) in its session's
- * {@link Confinement}, through the {@link Sandbox}, with only the configured environment, the
- * message text written to its stdin (then closed) from a thread of its own, so a harness that
- * never reads it cannot block the turn. Stdout is cut into lines (the whole output bounded by {@code maxTurnOutputBytes}) and each JSON line mapped to events by the
- * {@link Harness}; the tail of stderr is kept, stripped of terminal control sequences, for error
- * messages. The reply is the text parts the harness printed joined by a blank line, and the
- * deltas a listener gets add up to exactly that text. A harness whose output has a final event (Claude
- * Code's {@code result}) ends its turn there, even if it or a child it left behind keeps running
- * or holding stdout. Whatever happens (answer, failure, timeout, cancellation), the harness and
- * every process it started are killed before this returns (see {@link ProcessLauncher}).
+ * Runs the harness of one turn: an argv list (never a shell) in its session's {@link
+ * Confinement}, through the {@link Sandbox}, with only the configured environment, the message
+ * text written to its stdin (then closed) from a thread of its own, so a harness that never reads
+ * it cannot block the turn. Stdout is cut into lines (the whole output bounded by {@code
+ * maxTurnOutputBytes}) and each JSON line mapped to events by the {@link Harness}; the tail of
+ * stderr is kept, stripped of terminal control sequences, for error messages. The reply is the
+ * text parts the harness printed joined by a blank line, and the deltas a listener gets add up to
+ * exactly that text. A harness whose output has a final event (Claude Code's {@code result}) ends
+ * its turn there, even if it or a child it left behind keeps running or holding stdout. Whatever
+ * happens (answer, failure, timeout, cancellation), the harness and every process it started are
+ * killed before this returns (see {@link ProcessLauncher}).
  */
 final class HarnessProcess implements AutoCloseable {
     private static final long HEARTBEAT_NANOS = TimeUnit.SECONDS.toNanos(15);
