@@ -160,7 +160,7 @@ final class SessionStore {
 
     /** Ends a live session; false when it had already ended (or timed out). */
     boolean end(String projectId, String sessionId, String reason, long now) {
-        return db.withHandle(h -> h.createUpdate("""
+        return db.inTransaction(h -> h.createUpdate("""
                         UPDATE sessions AS s SET status = 'ended', ended_at = :now, end_reason = :reason, updated_at = :now
                         WHERE s.id = :id AND s.project_id = :p AND
                         """ + LIVE)
@@ -183,7 +183,7 @@ final class SessionStore {
 
     /** Writes down the end of a timed-out session, dated when it expired; false if it moved on. */
     boolean endTimedOut(String sessionId, long now) {
-        return db.withHandle(h -> h.createUpdate("""
+        return db.inTransaction(h -> h.createUpdate("""
                         UPDATE sessions SET status = 'ended', ended_at = updated_at + :idle, end_reason = 'idle_timeout'
                         WHERE id = :id AND status = 'idle' AND updated_at <= :cutoff
                         """)
