@@ -5,6 +5,7 @@ import dev.karta.api.ProjectList;
 import dev.karta.api.Release;
 import dev.karta.api.ReleaseList;
 import java.util.List;
+import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -75,9 +76,24 @@ final class ProjectsCommand {
                 List.of("Release", p.currentRelease() == null ? "none yet"
                         : p.currentRelease().version() + " (" + Output.shortSha(p.currentRelease().commitSha()) + ")"),
                 List.of("Repository", p.repo() == null ? "not bound" : p.repo().url() + " (" + p.repo().branch() + ")"),
+                List.of("Sessions", liveSessions(p.liveSessions())),
                 List.of("Created", p.createdAt() == null ? Output.NONE
                         : p.createdAt() + " (" + output.age(p.createdAt()) + ")")));
         return 0;
+    }
+
+    /**
+     * "v3: active, 2 live sessions; v2: 5 live sessions (draining)": what still runs on an older
+     * release after a deploy or rollback; "none" before the first release.
+     */
+    static String liveSessions(List<Project.ReleaseSessions> releases) {
+        if (releases.isEmpty()) {
+            return "none";
+        }
+        return releases.stream()
+                .map(r -> r.version() + ": " + (r.active() ? "active, " : "") + r.sessions() + " live session"
+                        + (r.sessions() == 1 ? "" : "s") + (r.active() ? "" : " (draining)"))
+                .collect(Collectors.joining("; "));
     }
 
     @Command(name = "releases", mixinStandardHelpOptions = true,

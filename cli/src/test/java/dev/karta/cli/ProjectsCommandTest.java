@@ -63,7 +63,7 @@ class ProjectsCommandTest {
 
         assertThat(info.exitCode()).isZero();
         assertThat(info.stdout()).contains("Name:        info-me").contains("Release:     none yet")
-                .contains("Repository:  not bound");
+                .contains("Repository:  not bound").contains("Sessions:    none");
     }
 
     @Test

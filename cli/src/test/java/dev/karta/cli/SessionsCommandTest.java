@@ -96,6 +96,28 @@ class SessionsCommandTest {
     }
 
     @Test
+    void projects_info_shows_live_sessions_per_release_with_the_older_one_draining() throws Exception {
+        Path app = app("draining");
+        publish(app, "draining");
+        openSession("draining", "{}");
+        openSession("draining", "{}");
+        String ended = openSession("draining", "{}");
+        assertThat(cli.karta().run("sessions", "end", "draining", ended).exitCode()).isZero();
+        Files.writeString(app.resolve("CLAUDE.md"), "# draining, second release\n");
+        publish(app, "draining");
+        openSession("draining", "{}");
+
+        Run.Result info = cli.karta().run("projects", "info", "draining");
+        Run.Result json = cli.karta().run("projects", "info", "draining", "--json");
+
+        assertThat(info.exitCode()).as(info.toString()).isZero();
+        assertThat(info.stdout()).contains("\nSessions:    v2: active, 1 live session; v1: 2 live sessions (draining)\n");
+        assertThat(JSON.readTree(json.stdout()).get("live_sessions").toString()).isEqualTo(
+                "[{\"version\":\"v2\",\"active\":true,\"sessions\":1},"
+                        + "{\"version\":\"v1\",\"active\":false,\"sessions\":2}]");
+    }
+
+    @Test
     void list_with_json_prints_the_servers_object() throws Exception {
         publish(app("json-listed"), "json-listed");
         String id = openSession("json-listed", "{\"metadata\":{\"customer\":\"c-42\"}}");

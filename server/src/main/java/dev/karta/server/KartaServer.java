@@ -143,7 +143,7 @@ public final class KartaServer implements AutoCloseable {
 
         this.bootstrapped = tenants.bootstrap(config.bootstrapKey());
         List<Routes> routes = List.of(
-                new ProjectRoutes(projects, idempotency, json),
+                new ProjectRoutes(projects, sessions::liveByRelease, idempotency, json),
                 new KeyRoutes(keys, idempotency, json),
                 new AuditRoutes(audit),
                 new ReleaseRoutes(releases, projects, idempotency, json),

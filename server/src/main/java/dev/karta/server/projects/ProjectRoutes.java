@@ -13,15 +13,27 @@ import dev.karta.server.http.Routes;
 import io.javalin.config.JavalinConfig;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
+import java.util.Map;
 
 /** Handlers of {@code /agent_projects} and {@code /agent_projects/{p}}. */
 public final class ProjectRoutes implements Routes {
+    /**
+     * How many live sessions each release has, for the projects of an org (only
+     * {@code projectId}'s when it is not null): project id → release number → count. The
+     * sessions feature answers; it sits above projects, so projects owns the question.
+     */
+    public interface LiveSessions {
+        Map<String, Map<Integer, Long>> byRelease(String orgId, String projectId);
+    }
+
     private final Projects projects;
+    private final LiveSessions liveSessions;
     private final Idempotency idempotency;
     private final ObjectMapper json;
 
-    public ProjectRoutes(Projects projects, Idempotency idempotency, ObjectMapper json) {
+    public ProjectRoutes(Projects projects, LiveSessions liveSessions, Idempotency idempotency, ObjectMapper json) {
         this.projects = projects;
+        this.liveSessions = liveSessions;
         this.idempotency = idempotency;
         this.json = json;
     }
@@ -37,7 +49,10 @@ public final class ProjectRoutes implements Routes {
 
     public void list(Context ctx) {
         String org = Requests.principal(ctx).orgId();
-        ctx.json(new ProjectList(projects.list(org).stream().map(projects::toWire).toList()));
+        Map<String, Map<Integer, Long>> live = liveSessions.byRelease(org, null);
+        ctx.json(new ProjectList(projects.list(org).stream()
+                .map(p -> projects.toWire(p, live.getOrDefault(p.id(), Map.of())))
+                .toList()));
     }
 
     public void create(Context ctx) {
@@ -48,7 +63,8 @@ public final class ProjectRoutes implements Routes {
 
     public void show(Context ctx) {
         String org = Requests.principal(ctx).orgId();
-        ctx.json(projects.toWire(projects.require(org, ctx.pathParam("project"))));
+        ProjectRecord project = projects.require(org, ctx.pathParam("project"));
+        ctx.json(projects.toWire(project, liveSessions.byRelease(org, project.id()).getOrDefault(project.id(), Map.of())));
     }
 
     public void delete(Context ctx) {

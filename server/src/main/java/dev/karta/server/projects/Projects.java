@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
@@ -120,13 +121,31 @@ public final class Projects {
         onDelete.forEach(cleanup -> cleanup.accept(project));
     }
 
+    /** The wire form without live-session counts: for callers that only need names and URLs. */
     public Project toWire(ProjectRecord p) {
+        return toWire(p, Map.of());
+    }
+
+    /**
+     * The wire form, with {@code liveByRelease} (release number → live sessions) shown as the
+     * active release first, then every other release that has live sessions, newest first.
+     */
+    public Project toWire(ProjectRecord p, Map<Integer, Long> liveByRelease) {
         Project.CurrentRelease current = p.currentNumber() == null
                 ? null
                 : new Project.CurrentRelease("v" + p.currentNumber(), p.currentCommit());
         RepoBinding repo = p.repoUrl() == null ? null : new RepoBinding(p.repoUrl(), p.repoBranch());
+        List<Project.ReleaseSessions> live = new ArrayList<>();
+        if (p.currentNumber() != null) {
+            live.add(new Project.ReleaseSessions("v" + p.currentNumber(), true,
+                    liveByRelease.getOrDefault(p.currentNumber(), 0L)));
+        }
+        liveByRelease.entrySet().stream()
+                .filter(e -> !e.getKey().equals(p.currentNumber()) && e.getValue() > 0)
+                .sorted(Map.Entry.<Integer, Long>comparingByKey().reversed())
+                .forEach(e -> live.add(new Project.ReleaseSessions("v" + e.getKey(), false, e.getValue())));
         String base = publicUrl.get();
         return new Project(p.name(), base + "/v1/projects/" + p.name(), base + "/git/" + p.name() + ".git",
-                current, repo, p.createdAt());
+                current, repo, live, p.createdAt());
     }
 }

@@ -11,12 +11,14 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.statement.Query;
 
 /**
  * SQL of the {@code sessions} and {@code session_turns} tables. A session is live while it is
@@ -29,6 +31,11 @@ final class SessionStore {
             SELECT s.*, p.name AS project_name, r.number AS release_number, r.harness, r.content_digest
             FROM sessions s JOIN projects p ON p.id = s.project_id JOIN releases r ON r.id = s.release_id
             """;
+    /**
+     * The one definition of a live session over the alias {@code s}: running, or idle and touched
+     * after {@code :cutoff} (see {@link #cutoff}).
+     */
+    private static final String LIVE = "(s.status = 'running' OR (s.status = 'idle' AND s.updated_at > :cutoff))";
     private static final TypeReference<Map<String, String>> METADATA = new TypeReference<>() {
     };
 
@@ -65,8 +72,8 @@ final class SessionStore {
     long countLive(Handle h, String orgId, long now) {
         return h.createQuery("""
                         SELECT COUNT(*) FROM sessions s JOIN projects p ON p.id = s.project_id
-                        WHERE p.org_id = :org AND (s.status = 'running' OR (s.status = 'idle' AND s.updated_at > :cutoff))
-                        """)
+                        WHERE p.org_id = :org AND
+                        """ + LIVE)
                 .bind("org", orgId).bind("cutoff", cutoff(now))
                 .mapTo(Long.class).one();
     }
@@ -154,11 +161,10 @@ final class SessionStore {
 
     /** Ends a live session; false when it had already ended (or timed out). */
     boolean end(String projectId, String sessionId, String reason, long now) {
-        return db.withHandle(h -> h.createUpdate("""
-                        UPDATE sessions SET status = 'ended', ended_at = :now, end_reason = :reason, updated_at = :now
-                        WHERE id = :id AND project_id = :p
-                          AND (status = 'running' OR (status = 'idle' AND updated_at > :cutoff))
-                        """)
+        return db.inTransaction(h -> h.createUpdate("""
+                        UPDATE sessions AS s SET status = 'ended', ended_at = :now, end_reason = :reason, updated_at = :now
+                        WHERE s.id = :id AND s.project_id = :p AND
+                        """ + LIVE)
                 .bind("now", now).bind("reason", reason).bind("id", sessionId).bind("p", projectId)
                 .bind("cutoff", cutoff(now))
                 .execute() == 1);
@@ -178,7 +184,7 @@ final class SessionStore {
 
     /** Writes down the end of a timed-out session, dated when it expired; false if it moved on. */
     boolean endTimedOut(String sessionId, long now) {
-        return db.withHandle(h -> h.createUpdate("""
+        return db.inTransaction(h -> h.createUpdate("""
                         UPDATE sessions SET status = 'ended', ended_at = updated_at + :idle, end_reason = 'idle_timeout'
                         WHERE id = :id AND status = 'idle' AND updated_at <= :cutoff
                         """)
@@ -235,11 +241,36 @@ final class SessionStore {
     Set<String> pinnedReleaseIds(String projectId) {
         long now = System.currentTimeMillis();
         return new HashSet<>(db.withHandle(h -> h.createQuery("""
-                        SELECT DISTINCT release_id FROM sessions
-                        WHERE project_id = :p AND (status = 'running' OR (status = 'idle' AND updated_at > :cutoff))
-                        """)
+                        SELECT DISTINCT s.release_id FROM sessions s
+                        WHERE s.project_id = :p AND
+                        """ + LIVE)
                 .bind("p", projectId).bind("cutoff", cutoff(now))
                 .mapTo(String.class).list()));
+    }
+
+    /**
+     * How many live sessions each release has, per project of {@code orgId} (only of
+     * {@code projectId} unless it is null): project id → release number → count. Releases without
+     * a live session are absent. One query, whatever the number of projects and releases.
+     */
+    Map<String, Map<Integer, Long>> liveByRelease(String orgId, String projectId) {
+        long now = System.currentTimeMillis();
+        String sql = """
+                SELECT s.project_id, r.number, COUNT(*) AS live
+                FROM sessions s JOIN releases r ON r.id = s.release_id JOIN projects p ON p.id = s.project_id
+                WHERE p.org_id = :org AND
+                """ + LIVE + (projectId == null ? "" : " AND s.project_id = :p") + " GROUP BY s.project_id, r.number";
+        return db.withHandle(h -> {
+            Query query = h.createQuery(sql).bind("org", orgId).bind("cutoff", cutoff(now));
+            if (projectId != null) {
+                query.bind("p", projectId);
+            }
+            return query.reduceRows(new HashMap<String, Map<Integer, Long>>(), (counts, row) -> {
+                counts.computeIfAbsent(row.getColumn("project_id", String.class), p -> new HashMap<>())
+                        .put(row.getColumn("number", Integer.class), row.getColumn("live", Long.class));
+                return counts;
+            });
+        });
     }
 
     private SessionRecord map(ResultSet rs, long now) throws SQLException {

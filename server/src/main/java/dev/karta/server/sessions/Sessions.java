@@ -77,6 +77,14 @@ public final class Sessions implements AutoCloseable {
         return store.pinnedReleaseIds(projectId);
     }
 
+    /**
+     * Live sessions per release for the projects of {@code orgId}, or only for {@code projectId}
+     * when it is not null: project id → release number → count (releases without one are absent).
+     */
+    public Map<String, Map<Integer, Long>> liveByRelease(String orgId, String projectId) {
+        return store.liveByRelease(orgId, projectId);
+    }
+
     Turns turns() {
         return turns;
     }

@@ -35,7 +35,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * clients can) gives the rate.
  *
  * Arguments: {@code [seconds per phase, default 20] [clients, default 4] [rate per second,
- * default 100] [turns, default 200]}.
+ * default 100] [turns, default 200]}. System properties: {@code bench.rounds} repeats the quiet
+ * and the paced deploy+rollback phases (default 1); {@code bench.creationOnly=true} skips the
+ * unpaced phase and the turn overhead. Each created session is ended right away by another
+ * thread (not timed), so the org's count of live sessions stays small; its limit is raised for
+ * the unpaced phases, which outrun that thread.
  */
 public final class SessionBench {
     private static final String FAKE = """
@@ -52,6 +56,8 @@ public final class SessionBench {
         int clients = args.length > 1 ? Integer.parseInt(args[1]) : 4;
         int rate = args.length > 2 ? Integer.parseInt(args[2]) : 100;
         int turns = args.length > 3 ? Integer.parseInt(args[3]) : 200;
+        int rounds = Integer.getInteger("bench.rounds", 1);
+        boolean creationOnly = Boolean.getBoolean("bench.creationOnly");
         ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME))
                 .setLevel(ch.qos.logback.classic.Level.WARN);
         Path dir = Files.createTempDirectory(Path.of(System.getProperty("bench.dir", System.getProperty("java.io.tmpdir"))), "karta-bench-");
@@ -61,7 +67,13 @@ public final class SessionBench {
                 Duration.ofSeconds(30), 64, d.maxMessageBytes(), d.maxTurnOutputBytes(), d.harnessEnvironment());
         Config d0 = TestServer.config(dir.resolve("data"), TestServer.randomKey());
         Duration keyCache = Duration.parse(System.getProperty("bench.keyCacheTtl", d0.keyCacheTtl().toString()));
-        Config config = d0.toBuilder().keyCacheTtl(keyCache).sessions(settings).sandbox(SessionFixture.UNSANDBOXED)
+        Config.Limits l = d0.limits();
+        // Far above what the bench keeps live: an unpaced phase outruns the thread that ends sessions.
+        Config.Limits limits = new Config.Limits(l.maxProjectsPerOrg(), 1_000_000, l.maxTurnsPerOrg(),
+                l.maxQueuedDeploysPerOrg(), l.maxBuildsPerOrg(), l.keyFailuresPerPrefix(), l.keyFailuresPerAddress());
+        Config config = d0.toBuilder().keyCacheTtl(keyCache).sessions(settings).limits(limits)
+                // -Dbench.sandbox=bwrap: turns in the sandbox the host allows (bubblewrap, outbound network).
+                .sandbox("bwrap".equals(System.getProperty("bench.sandbox")) ? null : SessionFixture.UNSANDBOXED)
                 .build();
         System.out.printf("karta session bench: %d cores, %ds per phase, %d clients, %d creations/s paced, %d turns%n",
                 Runtime.getRuntime().availableProcessors(), seconds, clients, rate, turns);
@@ -69,10 +81,15 @@ public final class SessionBench {
             SessionFixtureLite f = new SessionFixtureLite(server);
             f.publish("bench", 0);
             creations(server, "warm-up", Math.max(5, seconds / 2), clients, 0, null);
-            creations(server, "quiet, paced", seconds, clients, rate, null);
-            creations(server, "during deploy+rollback loop, paced", seconds, clients, rate, f);
-            creations(server, "during deploy+rollback loop, as fast as possible", seconds, clients, 0, f);
-            overhead(server, f, dir.resolve("data"), claude, turns);
+            for (int round = 1; round <= rounds; round++) {
+                String of = rounds == 1 ? "" : " (round " + round + " of " + rounds + ")";
+                creations(server, "quiet, paced" + of, seconds, clients, rate, null);
+                creations(server, "during deploy+rollback loop, paced" + of, seconds, clients, rate, f);
+            }
+            if (!creationOnly) {
+                creations(server, "during deploy+rollback loop, as fast as possible", seconds, clients, 0, f);
+                overhead(server, f, dir.resolve("data"), claude, turns);
+            }
         }
     }
 
@@ -97,6 +114,7 @@ public final class SessionBench {
             }, "churn");
             churner.start();
         }
+        java.util.concurrent.ExecutorService ender = java.util.concurrent.Executors.newFixedThreadPool(2);
         List<long[]> perClient = new ArrayList<>();
         List<Thread> threads = new ArrayList<>();
         long start = System.nanoTime();
@@ -123,6 +141,12 @@ public final class SessionBench {
                     if (r.status() != 201) {
                         failures.incrementAndGet();
                         System.out.println("  failed creation: " + r.status() + " " + r.body());
+                    } else {
+                        // Ended at once by another thread (not timed, and never delaying the next
+                        // creation), as a real client's would be later: the org's live-session
+                        // limit stays far away and its count stays small.
+                        String id = r.json().get("id").asText();
+                        ender.execute(() -> server.delete("/v1/projects/bench/sessions/" + id, server.adminKey()));
                     }
                 }
                 perClient.set(index, Arrays.copyOf(samples, i));
@@ -133,6 +157,8 @@ public final class SessionBench {
         for (Thread t : threads) {
             t.join();
         }
+        ender.shutdown();
+        ender.awaitTermination(1, java.util.concurrent.TimeUnit.MINUTES);
         stop.set(true);
         if (churner != null) {
             churner.join();
@@ -146,7 +172,9 @@ public final class SessionBench {
 
     private static void overhead(TestServer server, SessionFixtureLite f, Path dataDir, Path claude, int turns)
             throws Exception {
-        String digest = server.get("/agent_projects/bench/releases/v1", server.adminKey()).json()
+        String version = server.get("/agent_projects/bench", server.adminKey()).json().at("/current_release/version")
+                .asText();
+        String digest = server.get("/agent_projects/bench/releases/" + version, server.adminKey()).json()
                 .get("content_digest").asText();
         Path tree = dataDir.resolve("trees").resolve(digest.substring(digest.indexOf(':') + 1));
         Map<String, String> env = server.server().config().sessions().harnessEnvironment();
