@@ -3,7 +3,8 @@
 # the session's workspace is ready (prepared in the background), creation then a first answer at
 # once, and the bytes on disk per idle session.
 # Usage: bench/workspaces.sh [sessions=30] [files=5000] [megabytes=50]
-# BENCH_DIR=/some/disk puts the data dir there (default: the system temp folder).
+# BENCH_DIR=/some/disk puts the data dir there (default: the system temp folder);
+# BENCH_JAVA_OPTS=-Dbench.copies=true measures copies where overlays would be used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mvn -B -q -o -pl server -am test-compile dependency:build-classpath \

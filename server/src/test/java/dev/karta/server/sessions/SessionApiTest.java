@@ -4,30 +4,39 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.karta.server.testkit.EachDatabase;
+import dev.karta.server.testkit.TestDatabase;
 import dev.karta.server.testkit.TestServer.Response;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.AfterParameterizedClassInvocation;
+import org.junit.jupiter.params.BeforeParameterizedClassInvocation;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.ArgumentsSource;
 
 /** The session routes (docs/sessions.md): shapes, rules, scopes and org isolation. */
+@ParameterizedClass(name = "on {0}")
+@ArgumentsSource(EachDatabase.class)
 class SessionApiTest {
     @TempDir
-    static Path dir;
+    static Path temp;
     static SessionFixture f;
     static final AtomicInteger SEQUENCE = new AtomicInteger();
+    @Parameter
+    TestDatabase database;
 
-    @BeforeAll
-    static void start() {
-        f = SessionFixture.start(dir);
+    @BeforeParameterizedClassInvocation
+    static void start(TestDatabase database) {
+        f = SessionFixture.start(temp.resolve(database.toString()), database);
     }
 
-    @AfterAll
+    @AfterParameterizedClassInvocation
     static void stop() {
         f.close();
     }

@@ -11,6 +11,7 @@ import dev.karta.server.testkit.TestServer;
 import dev.karta.server.testkit.TestServer.Response;
 import dev.karta.server.process.LiveProcesses;
 import dev.karta.server.testkit.TarBuilder;
+import dev.karta.server.testkit.TestDatabase;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.http.HttpRequest;
@@ -66,13 +67,23 @@ final class SessionFixture implements AutoCloseable {
 
     static SessionFixture start(Path dir, UnaryOperator<Config.SessionSettings> tweak, int keepReleases,
                                 Sandbox.Settings sandbox) {
+        return start(dir, TestDatabase.sqlite(), tweak, keepReleases, sandbox);
+    }
+
+    /** A server in {@code dir} on {@code database}, with the test defaults. */
+    static SessionFixture start(Path dir, TestDatabase database) {
+        return start(dir, database, settings -> settings, 0, UNSANDBOXED);
+    }
+
+    private static SessionFixture start(Path dir, TestDatabase database, UnaryOperator<Config.SessionSettings> tweak,
+                                        int keepReleases, Sandbox.Settings sandbox) {
         Path spy = dir.resolve("spy");
         Path claude = FakeHarness.claude(dir.resolve("bin"), spy);
         Path opencode = FakeHarness.opencode(dir.resolve("bin"), spy);
         Config.SessionSettings settings = tweak.apply(new Config.SessionSettings(claude.toString(), opencode.toString(),
                 Duration.ofMinutes(10), Duration.ofSeconds(20), 16, 100_000, 1L << 20,
                 FakeHarness.environment(dir.resolve("home"))));
-        Config config = TestServer.config(dir.resolve("data"), TestServer.randomKey()).toBuilder()
+        Config config = database.config(dir.resolve("data"), TestServer.randomKey()).toBuilder()
                 .keepReleases(keepReleases).sessions(settings).sandbox(sandbox).build();
         return new SessionFixture(TestServer.start(config), spy, claude, opencode);
     }

@@ -49,9 +49,15 @@ public final class WorkspaceBench {
         Config.SessionSettings settings = new Config.SessionSettings(claude.toString(), "opencode", d.idleTimeout(),
                 Duration.ofSeconds(60), 64, d.maxMessageBytes(), d.maxTurnOutputBytes(), d.harnessEnvironment());
         Config config = TestServer.config(dir.resolve("data"), TestServer.randomKey()).toBuilder().sessions(settings)
-                .limits(new Config.Limits(100, 10_000, 64, 50, 0, 5, 30)).build();
-        System.out.printf("karta workspace bench: %d cores, a release of %d files, %d MB; %d sessions%n",
-                Runtime.getRuntime().availableProcessors(), files, megabytes, sessions);
+                .limits(new Config.Limits(100, 10_000, 64, 50, 0, 5, 30))
+                // -Dbench.copies=true: copies even where the sandbox mounts overlays.
+                .workspaces(Boolean.getBoolean("bench.copies") ? new Config.Workspaces(null,
+                        Config.Workspaces.DEFAULTS.maxWorkspaceBytes(), Config.Workspaces.DEFAULTS.maxWorkspaces(),
+                        Config.Workspaces.DEFAULTS.maxStateBytes(), true) : Config.Workspaces.DEFAULTS)
+                .build();
+        System.out.printf("karta workspace bench: %d cores, a release of %d files, %d MB; %d sessions; %s%n",
+                Runtime.getRuntime().availableProcessors(), files, megabytes, sessions,
+                Boolean.getBoolean("bench.copies") ? "copies" : "overlays where the sandbox mounts them");
         try (TestServer server = TestServer.start(config)) {
             publish(server, files, (long) megabytes * 1_000_000);
             List<Long> createMs = new ArrayList<>();
