@@ -108,9 +108,9 @@ public final class KartaServer implements AutoCloseable {
         Releases releases = new Releases(db, releaseStore, projectStore, deployStore, audit, logs, releaseFiles);
         this.launcher = ProcessLauncher.detect(Config.SessionSettings.inheritedEnvironment(List.of()));
         made.push(launcher);
-        Sandbox sandbox = Sandbox.create(launcher, config.sandbox(), config.dataDir().resolve("sandbox"));
-        Workspaces workspaces = new Workspaces(storage.workspaces(config.workspaces().dirIn(config.dataDir())),
-                releaseFiles, db, logs, config.workspaces(), sandbox.overlays() && !config.workspaces().copies());
+        Path workspacesDir = config.workspaces().dirIn(config.dataDir());
+        Sandbox sandbox = Sandbox.create(launcher, config.sandbox(), config.dataDir(), workspacesDir);
+        Workspaces workspaces = new Workspaces(storage.workspaces(workspacesDir), releaseFiles, db, logs, config.workspaces(), sandbox.overlays() && !config.workspaces().copies());
         made.push(workspaces);
         this.sessions = new Sessions(db, projects, logs, workspaces, config.sessions(), config.limits(), json, sandbox);
         made.push(sessions);

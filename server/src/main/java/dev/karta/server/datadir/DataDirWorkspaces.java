@@ -207,11 +207,21 @@ final class DataDirWorkspaces implements WorkspaceFiles {
         createXdgFolders(home);
     }
 
+    /**
+     * Creates the XDG folders one level at a time, never through a link: a HOME restored from a
+     * tenant's state may hold {@code .local} as a link to anywhere, and then gets no
+     * {@code .local/share} from here.
+     */
     private static void createXdgFolders(Path home) throws IOException {
         for (String folder : XDG) {
-            Path path = home.resolve(folder);
-            if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
-                Files.createDirectories(path);
+            Path path = home;
+            for (Path part : Path.of(folder)) {
+                path = path.resolve(part);
+                if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+                    Files.createDirectory(path);
+                } else if (!isFolder(path)) {
+                    break; // a link or a file the harness put there: its own business, never followed
+                }
             }
         }
     }

@@ -1,12 +1,16 @@
 package dev.karta.server.process;
 
 import java.io.IOException;
+import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.stream.Stream;
 
 /**
  * A started child and everything it starts. {@link #process()} is the process the launcher
@@ -20,6 +24,8 @@ import java.util.concurrent.TimeUnit;
  */
 public final class Child {
     private static final long SAMPLE_MS = 200;
+    /** How long {@link #kill()} waits for the processes it killed to be gone. */
+    static final Duration DEATH_WAIT = Duration.ofSeconds(5);
 
     private final Process process;
     private final ProcessLauncher.Containment containment;
@@ -55,7 +61,13 @@ public final class Child {
         seen.forEach(ProcessHandle::destroyForcibly);
     }
 
-    /** Kills the child and everything it started. Safe to call more than once, and after it exited. */
+    /**
+     * Kills the child and everything it started, and waits (up to {@link #DEATH_WAIT}) until they
+     * are gone: a caller may then touch the files they could write without a dying process racing
+     * it. In a PID namespace the namespace's first process exits only after every other process of
+     * it is reaped, so waiting for the processes seen covers those started since. Safe to call more
+     * than once, and after it exited.
+     */
     public void kill() {
         if (sampling != null) {
             sampling.cancel(false);
@@ -67,6 +79,20 @@ public final class Child {
         // The parent first, so it cannot act on its children's deaths (a shell running the next command).
         process.destroyForcibly();
         seen.forEach(ProcessHandle::destroyForcibly);
+        long deadline = System.nanoTime() + DEATH_WAIT.toNanos();
+        try {
+            for (ProcessHandle handle : Stream.concat(Stream.of(process.toHandle()), seen.stream()).toList()) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return;
+                }
+                handle.onExit().get(left, TimeUnit.NANOSECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            // Killed with SIGKILL: it dies; a caller that cannot wait longer goes on.
+        }
     }
 
     /**

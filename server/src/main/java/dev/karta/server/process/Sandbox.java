@@ -102,11 +102,12 @@ public final class Sandbox {
             if [ "$net" = outbound ]; then
               nsenter=$(command -v nsenter)
               mkfifo "$run/netns" "$run/ready"
-              unshare --net /bin/sh -c 'echo in >"$1"; exec sleep 2147483647' netns "$run/netns" &
-              holder=$!
-              in=""
-              read -r in <"$run/netns" || true
-              [ "$in" = in ] || fail "could not create a network namespace"
+              # The holder reports its pid once inside its namespace; a failed unshare reports that.
+              { unshare --net /bin/sh -c 'echo $$ >"$1"; exec sleep 2147483647' netns "$run/netns" \
+                  || echo failed >"$run/netns"; } &
+              holder=""
+              read -r holder <"$run/netns" || true
+              case "$holder" in ''|*[!0-9]*) fail "could not create a network namespace (unshare --net)";; esac
               [ "$(readlink /proc/$holder/ns/net)" != "$(readlink /proc/self/ns/net)" ] || fail "no network namespace"
               slirp4netns --configure --disable-host-loopback --mtu 65520 --ready-fd 7 "$holder" tap0 \
                 7>"$run/ready" >/dev/null 2>"$run/slirp.err" &
@@ -167,35 +168,53 @@ public final class Sandbox {
         }
     }
 
+    /** What every sandbox of this server shares, whatever its mode. */
+    private record Host(ProcessLauncher launcher, List<Path> readOnlyPaths, Path stateDir, List<Path> hidden,
+                        String bwrap) {
+    }
+
+    private final Host host;
     private final ProcessLauncher launcher;
     private final Mode mode;
     private final Network network;
     private final boolean overlays;
     private final List<Path> readOnlyPaths;
+    private final List<Path> hidden;
     private final Path runDir;
     private final Path etcDir;
     private final List<String> blocked;
     private final String bwrap;
 
-    private Sandbox(ProcessLauncher launcher, Mode mode, Network network, boolean overlays, List<Path> readOnlyPaths,
-                    Path stateDir, List<String> blocked, String bwrap) {
-        this.launcher = launcher;
+    private Sandbox(Host host, Mode mode, Network network, boolean overlays, List<String> blocked) {
+        this.host = host;
+        this.launcher = host.launcher();
         this.mode = mode;
         this.network = network;
         this.overlays = overlays;
-        this.readOnlyPaths = readOnlyPaths;
-        this.runDir = stateDir.resolve("run");
-        this.etcDir = stateDir.resolve("etc");
+        this.readOnlyPaths = host.readOnlyPaths();
+        this.hidden = host.hidden();
+        this.runDir = host.stateDir().resolve("run");
+        this.etcDir = host.stateDir().resolve("etc");
         this.blocked = blocked;
-        this.bwrap = bwrap;
+        this.bwrap = host.bwrap();
     }
 
     /**
-     * Sets up the sandbox this host allows, within what {@code settings} asks, and logs it.
-     * {@code stateDir} is a private directory for its files (per-turn FIFOs, the generated
-     * {@code /etc} files). Fails when the operator asked for something that does not work here.
+     * Sets up the sandbox this host allows, within what {@code settings} asks, and logs it. Its
+     * files (per-turn FIFOs, the generated {@code /etc} files) go to {@code DATA_DIR/sandbox};
+     * overlays are tried in {@code workspacesDir}, where they will be mounted. Harnesses never see
+     * the data dir or the workspaces dir (beyond their own workspace). Fails when the operator
+     * asked for something that does not work here.
      */
-    public static Sandbox create(ProcessLauncher launcher, Settings settings, Path stateDir) {
+    public static Sandbox create(ProcessLauncher launcher, Settings settings, Path dataDir, Path workspacesDir) {
+        List<Path> hidden = List.of(dataDir, workspacesDir);
+        for (Path path : settings.readOnlyPaths()) {
+            String overlap = overlap(path, hidden);
+            if (overlap != null) {
+                throw new IllegalArgumentException("--harness-read-only " + path + " " + overlap);
+            }
+        }
+        Path stateDir = dataDir.resolve("sandbox");
         try {
             Files.createDirectories(stateDir.resolve("run"));
             writeEtc(stateDir.resolve("etc"));
@@ -203,17 +222,14 @@ public final class Sandbox {
         } catch (IOException e) {
             throw new UncheckedIOException("could not prepare the sandbox directory " + stateDir, e);
         }
-        String path = launcher.baseEnvironment().get("PATH");
-        String bwrap = ProcessLauncher.find("bwrap", path);
-        boolean contained = launcher.containment() != ProcessLauncher.Containment.PROCESS_TREE;
-        Sandbox probe = new Sandbox(launcher, Mode.NONE, Network.HOST, false, settings.readOnlyPaths(), stateDir,
-                List.of(), bwrap);
-        boolean overlays = contained && probe.probeOverlay(stateDir);
+        Host host = new Host(launcher, settings.readOnlyPaths(), stateDir, hidden,
+                ProcessLauncher.find("bwrap", launcher.baseEnvironment().get("PATH")));
+        boolean overlays = launcher.containment() != ProcessLauncher.Containment.PROCESS_TREE
+                && new Sandbox(host, Mode.NONE, Network.HOST, true, List.of()).probeOverlay(workspacesDir);
 
         Mode mode = settings.mode();
-        String bwrapFailure = bwrap == null ? "bwrap is not installed (Debian package bubblewrap)"
-                : probe.probe(new Sandbox(launcher, Mode.BWRAP, Network.NONE, false, settings.readOnlyPaths(),
-                stateDir, List.of(), bwrap), stateDir);
+        String bwrapFailure = host.bwrap() == null ? "bwrap is not installed (Debian package bubblewrap)"
+                : new Sandbox(host, Mode.BWRAP, Network.NONE, false, List.of()).probe();
         if (mode == Mode.BWRAP && bwrapFailure != null) {
             throw new IllegalStateException("--sandbox bwrap does not work here: " + bwrapFailure);
         }
@@ -224,13 +240,17 @@ public final class Sandbox {
                         + "install bubblewrap, or pass --sandbox none to make this choice explicit", bwrapFailure);
             }
         }
-        Network network = settings.network();
         if (mode == Mode.NONE) {
-            network = Network.HOST;
-        } else {
-            List<String> blocked = blockedNetworks();
-            String outboundFailure = probe.probe(new Sandbox(launcher, Mode.BWRAP, Network.OUTBOUND, false,
-                    settings.readOnlyPaths(), stateDir, blocked, bwrap), stateDir);
+            if (settings.mode() == Mode.NONE) {
+                LOG.warn("--sandbox none: harnesses run without a sandbox, as the server's user, on the host's network");
+            }
+            return new Sandbox(host, Mode.NONE, Network.HOST, overlays, List.of());
+        }
+        Network network = settings.network();
+        List<String> blocked = List.of();
+        if (network == null || network == Network.OUTBOUND) {
+            blocked = blockedNetworks();
+            String outboundFailure = new Sandbox(host, Mode.BWRAP, Network.OUTBOUND, false, blocked).probe();
             if (network == Network.OUTBOUND && outboundFailure != null) {
                 throw new IllegalStateException("--harness-network outbound does not work here: " + outboundFailure);
             }
@@ -241,16 +261,12 @@ public final class Sandbox {
                             + "--harness-network none|host to choose", outboundFailure);
                 }
             }
-            Sandbox sandbox = new Sandbox(launcher, mode, network, overlays, settings.readOnlyPaths(), stateDir,
-                    network == Network.OUTBOUND ? blocked : List.of(), bwrap);
-            LOG.info("harnesses run under bubblewrap, network {}, workspaces {}", sandbox.describeNetwork(),
-                    overlays ? "overlays" : "copies");
-            return sandbox;
         }
-        if (settings.mode() == Mode.NONE) {
-            LOG.warn("--sandbox none: harnesses run without a sandbox, as the server's user, on the host's network");
-        }
-        return new Sandbox(launcher, Mode.NONE, network, overlays, settings.readOnlyPaths(), stateDir, List.of(), bwrap);
+        Sandbox sandbox = new Sandbox(host, Mode.BWRAP, network, overlays,
+                network == Network.OUTBOUND ? blocked : List.of());
+        LOG.info("harnesses run under bubblewrap, network {}, workspaces {}", sandbox.describeNetwork(),
+                overlays ? "overlays" : "copies");
+        return sandbox;
     }
 
     public Mode mode() {
@@ -266,22 +282,42 @@ public final class Sandbox {
         return overlays;
     }
 
-    /** Starts {@code command} confined; its working directory is the workspace, whatever the command says. */
+    /**
+     * Starts {@code command} confined; its working directory is the workspace, whatever the command says.
+     *
+     * @throws IOException when the command cannot be run (its executable is missing, or lies in a
+     *                     folder a harness must not see)
+     */
     public Child start(ProcessLauncher.Command command, Confinement confinement) throws IOException {
+        Path run = network == Network.OUTBOUND && mode == Mode.BWRAP
+                ? Files.createDirectories(runDir.resolve(UUID.randomUUID().toString())) : null;
+        try {
+            Child child = launcher.start(confined(command, confinement, run), false);
+            if (run != null) {
+                child.process().onExit().whenComplete((p, e) -> delete(run));
+            }
+            return child;
+        } catch (IOException | RuntimeException e) {
+            if (run != null) {
+                delete(run);
+            }
+            throw e;
+        }
+    }
+
+    /** The command that runs {@code command} in {@code confinement}: the setup script, then bubblewrap or not. */
+    private ProcessLauncher.Command confined(ProcessLauncher.Command command, Confinement confinement, Path run)
+            throws IOException {
         if (confinement.overlay() != null && !overlays) {
-            throw new IllegalArgumentException("overlay workspaces are not available here");
+            throw new IOException("overlay workspaces are not available here");
         }
         Map<String, String> env = environment(command.environment(), mode == Mode.BWRAP ? HOME : confinement.home());
         Path executable = launcher.resolve(command);
-        List<String> harness = new ArrayList<>();
-        harness.add(executable.toString());
-        harness.addAll(command.argv().subList(1, command.argv().size()));
-        boolean outbound = mode == Mode.BWRAP && network == Network.OUTBOUND;
-        Path run = outbound ? Files.createDirectories(runDir.resolve(UUID.randomUUID().toString())) : runDir;
+        boolean outbound = run != null;
         List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c", SCRIPT, "karta-sandbox",
                 overlayOptions(confinement.overlay()), confinement.workspace().toString(),
-                (mode == Mode.BWRAP ? network : Network.HOST).name().toLowerCase(Locale.ROOT), run.toString(),
-                Integer.toString(outbound ? blocked.size() : 0)));
+                (mode == Mode.BWRAP ? network : Network.HOST).name().toLowerCase(Locale.ROOT),
+                outbound ? run.toString() : "", Integer.toString(outbound ? blocked.size() : 0)));
         if (outbound) {
             argv.addAll(blocked);
         }
@@ -289,12 +325,9 @@ public final class Sandbox {
         if (mode == Mode.BWRAP) {
             argv.addAll(bwrapArgv(executable, confinement));
         }
-        argv.addAll(harness);
-        Child child = launcher.start(new ProcessLauncher.Command(argv, confinement.workspace(), env), false);
-        if (outbound) {
-            child.process().onExit().whenComplete((p, e) -> clean(run));
-        }
-        return child;
+        argv.add(executable.toString());
+        argv.addAll(command.argv().subList(1, command.argv().size()));
+        return new ProcessLauncher.Command(argv, confinement.workspace(), env);
     }
 
     private List<String> bwrapArgv(Path executable, Confinement confinement) throws IOException {
@@ -335,6 +368,11 @@ public final class Sandbox {
         readable.add(executable.toRealPath().getParent());
         readable.addAll(readOnlyPaths);
         for (Path path : readable) {
+            String overlap = overlap(path, hidden);
+            if (overlap != null) {
+                throw new IOException("the harness executable's folder " + path + " " + overlap
+                        + "; install the harness elsewhere");
+            }
             if (!path.startsWith("/usr") && Files.exists(path)) {
                 argv.addAll(List.of("--ro-bind", path.toString(), path.toString()));
             }
@@ -358,6 +396,21 @@ public final class Sandbox {
         return env;
     }
 
+    /**
+     * Why {@code path} must not be shown to a harness: it holds, or lies in, one of the
+     * {@code hidden} folders; null when it may.
+     */
+    static String overlap(Path path, List<Path> hidden) {
+        Path normal = path.toAbsolutePath().normalize();
+        for (Path folder : hidden) {
+            Path other = folder.toAbsolutePath().normalize();
+            if (other.startsWith(normal) || normal.startsWith(other)) {
+                return "overlaps " + other + ", which harnesses must never see";
+            }
+        }
+        return null;
+    }
+
     /** {@code bwrap} or {@code none}, for {@code /healthz} and the logs. */
     public String describeMode() {
         return mode.name().toLowerCase(Locale.ROOT);
@@ -368,22 +421,22 @@ public final class Sandbox {
         return network.name().toLowerCase(Locale.ROOT);
     }
 
-    private static String overlayOptions(Confinement.Overlay overlay) {
+    private static String overlayOptions(Confinement.Overlay overlay) throws IOException {
         if (overlay == null) {
             return "";
         }
         for (Path path : List.of(overlay.lower(), overlay.upper(), overlay.scratch())) {
             String text = path.toString();
             if (text.contains(",") || text.contains(":") || text.contains("\\")) {
-                throw new IllegalArgumentException("an overlay path must not contain ',', ':' or '\\': " + text);
+                throw new IOException("an overlay path must not contain ',', ':' or '\\': " + text);
             }
         }
         return "lowerdir=" + overlay.lower() + ",upperdir=" + overlay.upper() + ",workdir=" + overlay.scratch();
     }
 
-    /** Runs {@code true} the way {@code sandbox} would run a harness; null when it worked, else why not. */
-    private String probe(Sandbox sandbox, Path stateDir) {
-        Path dir = stateDir.resolve("probe-" + UUID.randomUUID());
+    /** Runs {@code true} as this sandbox would run a harness: null when it worked, else why not. */
+    private String probe() {
+        Path dir = host.stateDir().resolve("probe-" + UUID.randomUUID());
         try {
             Path workspace = Files.createDirectories(dir.resolve("workspace"));
             Path home = Files.createDirectories(dir.resolve("home"));
@@ -391,8 +444,8 @@ public final class Sandbox {
             if (trueExecutable == null) {
                 return "no 'true' executable";
             }
-            return sandbox.runProbe(new ProcessLauncher.Command(List.of(trueExecutable), workspace,
-                    launcher.baseEnvironment()), Confinement.directory(workspace, home));
+            return runProbe(new ProcessLauncher.Command(List.of(trueExecutable), workspace, launcher.baseEnvironment()),
+                    Confinement.directory(workspace, home));
         } catch (IOException e) {
             return e.getMessage();
         } finally {
@@ -400,8 +453,9 @@ public final class Sandbox {
         }
     }
 
-    private boolean probeOverlay(Path stateDir) {
-        Path dir = stateDir.resolve("probe-" + UUID.randomUUID());
+    /** Whether an overlay mounts in {@code workspacesDir} and keeps its lower folder untouched. */
+    private boolean probeOverlay(Path workspacesDir) {
+        Path dir = workspacesDir.resolve(".overlay-probe-" + UUID.randomUUID());
         try {
             Confinement.Overlay overlay = new Confinement.Overlay(Files.createDirectories(dir.resolve("lower")),
                     Files.createDirectories(dir.resolve("upper")), Files.createDirectories(dir.resolve("scratch")));
@@ -409,40 +463,43 @@ public final class Sandbox {
             Path home = Files.createDirectories(dir.resolve("home"));
             Files.writeString(overlay.lower().resolve("probe"), "lower");
             String sh = ProcessLauncher.find("sh", launcher.baseEnvironment().get("PATH"));
-            Sandbox withOverlay = new Sandbox(launcher, Mode.NONE, Network.HOST, true, List.of(), stateDir, List.of(),
-                    bwrap);
-            String failure = withOverlay.runProbe(new ProcessLauncher.Command(List.of(sh, "-c", "echo upper > probe"),
-                    workspace, launcher.baseEnvironment()), new Confinement(workspace, home, overlay));
+            String failure = runProbe(new ProcessLauncher.Command(List.of(sh, "-c", "echo upper > probe"), workspace,
+                    launcher.baseEnvironment()), new Confinement(workspace, home, overlay));
             boolean works = failure == null && Files.readString(overlay.lower().resolve("probe")).equals("lower")
                     && Files.readString(overlay.upper().resolve("probe")).strip().equals("upper");
             if (!works) {
-                LOG.info("overlay workspaces unavailable here ({}); session workspaces are copies",
+                LOG.info("overlay workspaces unavailable in {} ({}); session workspaces are copies", workspacesDir,
                         failure == null ? "the probe wrote through" : failure);
             }
             return works;
         } catch (IOException | RuntimeException e) {
-            LOG.info("overlay workspaces unavailable here ({}); session workspaces are copies", e.toString());
+            LOG.info("overlay workspaces unavailable in {} ({}); session workspaces are copies", workspacesDir,
+                    e.toString());
             return false;
         } finally {
             delete(dir);
         }
     }
 
+    /** Runs a probe to its end within {@link #PROBE_TIME}: null when it exited 0, else why not. */
     private String runProbe(ProcessLauncher.Command command, Confinement confinement) throws IOException {
-        Child child = start(command, confinement);
+        Path run = network == Network.OUTBOUND && mode == Mode.BWRAP
+                ? Files.createDirectories(runDir.resolve(UUID.randomUUID().toString())) : null;
+        StringBuilder output = new StringBuilder();
         try {
-            child.process().getOutputStream().close();
-            byte[] out = child.process().getErrorStream().readNBytes(4096);
-            if (!child.process().waitFor(PROBE_TIME.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+            ProcessLauncher.Outcome outcome = launcher.run(confined(command, confinement, run), PROBE_TIME, 64 * 1024,
+                    line -> output.append(line).append('\n'));
+            if (outcome.timedOut()) {
                 return "timed out after " + PROBE_TIME.toSeconds() + " s";
             }
-            int exit = child.process().exitValue();
-            return exit == 0 ? null : "exit " + exit + ": " + new String(out, StandardCharsets.UTF_8).strip();
+            return outcome.exitCode() == 0 ? null : "exit " + outcome.exitCode() + ": " + output.toString().strip();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return "interrupted";
         } finally {
-            child.kill();
+            if (run != null) {
+                delete(run);
+            }
         }
     }
 

@@ -41,6 +41,8 @@ import java.util.regex.Pattern;
 final class HarnessProcess implements AutoCloseable {
     private static final long HEARTBEAT_NANOS = TimeUnit.SECONDS.toNanos(15);
     private static final int QUOTE = 200;
+    /** What a conversation id the harness reports must look like to be passed back to it on the next turn. */
+    static final Pattern CONVERSATION_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,199}");
     /** How long a harness may take to exit by itself after its final event before it is killed. */
     private static final long EXIT_GRACE_MS = 1000;
     /**
@@ -321,7 +323,8 @@ final class HarnessProcess implements AutoCloseable {
                 listener.delta(text);
             } else if (event instanceof HarnessEvent.NewPart) {
                 newPart = true;
-            } else if (event instanceof HarnessEvent.Conversation c) {
+            } else if (event instanceof HarnessEvent.Conversation c && CONVERSATION_ID.matcher(c.id()).matches()) {
+                // Anything else (an option-like "-x", a path) is never handed back as --resume or --session.
                 conversation = c.id();
             } else if (event instanceof HarnessEvent.Result) {
                 complete = true;

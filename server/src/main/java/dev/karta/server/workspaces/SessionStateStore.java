@@ -54,13 +54,13 @@ final class SessionStateStore {
 
     /** Forgets the session's state; nothing to forget is fine. */
     void delete(String sessionId) {
-        db.withHandle(h -> h.createUpdate("DELETE FROM session_state WHERE session_id = :s")
+        db.inTransaction(h -> h.createUpdate("DELETE FROM session_state WHERE session_id = :s")
                 .bind("s", sessionId).execute());
     }
 
     /** Forgets the state of every ended session (ended by another server, or while its turn ran). */
     int deleteEnded() {
-        return db.withHandle(h -> h.createUpdate("""
+        return db.inTransaction(h -> h.createUpdate("""
                         DELETE FROM session_state
                         WHERE EXISTS (SELECT 1 FROM sessions s
                                       WHERE s.id = session_state.session_id AND s.status = 'ended')

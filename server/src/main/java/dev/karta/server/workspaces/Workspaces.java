@@ -132,7 +132,7 @@ public final class Workspaces implements AutoCloseable {
         }
         for (Entry entry : List.copyOf(entries.values())) {
             submit(() -> onEntry(entry, e -> {
-                if (files.ready(e.sessionId, overlays)) {
+                if (!e.inUse && files.ready(e.sessionId, overlays)) { // a turn in use measures it when it ends
                     e.bytes = files.bytes(e.sessionId);
                 }
             }));

@@ -80,6 +80,31 @@ class DataDirWorkspacesTest {
     }
 
     @Test
+    void a_restored_local_link_never_gets_xdg_folders_made_through_it() throws IOException {
+        Path elsewhere = Files.createDirectories(dir.resolve("someone-elses"));
+        workspaces.createHome(SESSION);
+        Path home = workspaces.layout(SESSION).home();
+        deleteTree(home.resolve(".local"));
+        Files.createSymbolicLink(home.resolve(".local"), elsewhere);
+
+        byte[] archive = workspaces.archiveHome(SESSION, 1 << 20, 1 << 20);
+        workspaces.remove(SESSION).finish();
+        workspaces.restoreHome(SESSION, archive, 1 << 20);
+
+        assertThat(Files.readSymbolicLink(home.resolve(".local"))).isEqualTo(elsewhere);
+        assertThat(elsewhere).isEmptyDirectory();
+        assertThat(home.resolve(".config")).isDirectory();
+    }
+
+    private static void deleteTree(Path tree) throws IOException {
+        try (java.util.stream.Stream<Path> walk = Files.walk(tree)) {
+            for (Path path : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(path);
+            }
+        }
+    }
+
+    @Test
     void archive_over_the_compressed_limit_is_too_large() throws IOException {
         workspaces.createHome(SESSION);
         byte[] noise = new byte[200_000];

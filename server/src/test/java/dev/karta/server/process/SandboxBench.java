@@ -49,11 +49,11 @@ public final class SandboxBench {
                     .directory(workspace.toFile()).start());
             measure("launcher (PID namespace)", n, () -> launcher.start(command, false).process());
             Sandbox none = Sandbox.create(launcher, new Sandbox.Settings(Sandbox.Mode.NONE, null, List.of()),
-                    dir.resolve("s-none"));
+                    dir.resolve("s-none"), dir.resolve("ws-none"));
             measure("--sandbox none", n, () -> none.start(command, plain).process());
             for (Sandbox.Network network : Sandbox.Network.values()) {
                 Sandbox bwrap = Sandbox.create(launcher, new Sandbox.Settings(Sandbox.Mode.BWRAP, network, List.of()),
-                        dir.resolve("s-" + network));
+                        dir.resolve("s-" + network), dir.resolve("ws-" + network));
                 measure("--sandbox bwrap, network " + bwrap.describeNetwork(), n, () -> bwrap.start(command, plain)
                         .process());
                 if (bwrap.overlays()) {

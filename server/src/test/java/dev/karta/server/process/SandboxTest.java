@@ -1,6 +1,7 @@
 package dev.karta.server.process;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.sun.net.httpserver.HttpServer;
@@ -35,7 +36,7 @@ class SandboxTest {
     @BeforeAll
     static void start() {
         launcher = ProcessLauncher.detect(SERVER_ENV);
-        sandbox = Sandbox.create(launcher, Sandbox.Settings.DEFAULTS, state.resolve("sandbox"));
+        sandbox = Sandbox.create(launcher, Sandbox.Settings.DEFAULTS, state.resolve("data"), state.resolve("workspaces"));
         assumeTrue(sandbox.mode() == Sandbox.Mode.BWRAP, "bubblewrap is installed (CI installs it)");
     }
 
@@ -123,7 +124,7 @@ class SandboxTest {
             assertThat(run.out()).as(run.err()).contains("done").doesNotContain("REACHED");
             // The same probe on the host's network does reach it: the test can fail.
             Sandbox host = Sandbox.create(launcher, new Sandbox.Settings(Sandbox.Mode.BWRAP, Sandbox.Network.HOST,
-                    List.of()), state.resolve("host"));
+                    List.of()), state.resolve("host"), state.resolve("host-workspaces"));
             assertThat(run(host, confinement(), probes.toString()).out()).contains("REACHED 127.0.0.1");
         } finally {
             server.stop(0);
@@ -133,7 +134,7 @@ class SandboxTest {
     @Test
     void network_none_has_only_loopback() throws Exception {
         Sandbox none = Sandbox.create(launcher, new Sandbox.Settings(null, Sandbox.Network.NONE, List.of()),
-                state.resolve("none"));
+                state.resolve("none"), state.resolve("none-workspaces"));
         Run run = run(none, confinement(), "ip -o link | cut -d: -f2; ip route");
         assertThat(run.out().strip()).as(run.err()).isEqualTo("lo");
     }
@@ -158,5 +159,20 @@ class SandboxTest {
         assertThat(lower.resolve("gone.txt")).hasContent("release");
         assertThat(lower.resolve("new.txt")).doesNotExist();
         assertThat(c.workspace()).as("mounted only inside the child").isEmptyDirectory();
+    }
+
+    @Test
+    void nothing_inside_the_data_dir_or_the_workspaces_is_ever_bound_into_the_sandbox() throws Exception {
+        assertThatThrownBy(() -> Sandbox.create(launcher, new Sandbox.Settings(null, null, List.of(state)),
+                state.resolve("data"), state.resolve("workspaces")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--harness-read-only " + state)
+                .hasMessageContaining("harnesses must never see");
+        Path planted = Files.createDirectories(state.resolve("data/bin")).resolve("claude");
+        Files.writeString(planted, "#!/bin/sh\necho hi\n");
+        Files.setPosixFilePermissions(planted, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Confinement c = confinement();
+        assertThatThrownBy(() -> sandbox.start(new ProcessLauncher.Command(List.of(planted.toString()), c.workspace(),
+                launcher.baseEnvironment()), c)).isInstanceOf(IOException.class)
+                .hasMessageContaining("harnesses must never see");
     }
 }
