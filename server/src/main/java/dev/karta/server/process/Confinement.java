@@ -5,7 +5,8 @@ import java.util.Objects;
 
 /**
  * What a sandboxed child may touch: its workspace (read-write, and its working directory) and its
- * HOME, both host paths it sees under the same names. With an {@link Overlay}, the workspace is an
+ * HOME, both host paths (under bubblewrap the child sees them at {@link Sandbox#WORKSPACE} and
+ * {@link Sandbox#HOME}). With an {@link Overlay}, the workspace is an
  * overlay mounted for the child's life only: the read-only tree below, every write going to the
  * upper directory, which outlives the child and so carries the writes to the next one.
  */
