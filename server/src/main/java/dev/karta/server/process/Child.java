@@ -1,15 +1,15 @@
 package dev.karta.server.process;
 
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.stream.Stream;
 
 /**
@@ -63,8 +63,8 @@ public final class Child {
 
     /**
      * Kills the child and everything it started, and waits (up to {@link #DEATH_WAIT}) until they
-     * are gone: a caller may then touch the files they could write without a dying process racing
-     * it. In a PID namespace the namespace's first process exits only after every other process of
+     * are gone (exited; a zombie counts): a caller may then touch the files they could write
+     * without a dying process racing it. In a PID namespace the namespace's first process exits only after every other process of
      * it is reaped, so waiting for the processes seen covers those started since. Safe to call more
      * than once, and after it exited.
      */
@@ -80,18 +80,31 @@ public final class Child {
         process.destroyForcibly();
         seen.forEach(ProcessHandle::destroyForcibly);
         long deadline = System.nanoTime() + DEATH_WAIT.toNanos();
+        List<ProcessHandle> killed = Stream.concat(Stream.of(process.toHandle()), seen.stream()).toList();
         try {
-            for (ProcessHandle handle : Stream.concat(Stream.of(process.toHandle()), seen.stream()).toList()) {
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    return;
-                }
-                handle.onExit().get(left, TimeUnit.NANOSECONDS);
+            while (!killed.stream().allMatch(Child::dead) && System.nanoTime() < deadline) {
+                Thread.sleep(5);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        } catch (ExecutionException | TimeoutException e) {
-            // Killed with SIGKILL: it dies; a caller that cannot wait longer goes on.
+        }
+    }
+
+    /**
+     * Whether a process is gone or a zombie: a zombie does nothing more, and one whose parent
+     * never reaps it (an orphan handed to a lax init) would otherwise look alive for ever.
+     */
+    private static boolean dead(ProcessHandle handle) {
+        if (!handle.isAlive()) {
+            return true;
+        }
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(handle.pid()), "stat"));
+            int end = stat.lastIndexOf(')');
+            char state = end >= 0 && end + 2 < stat.length() ? stat.charAt(end + 2) : '?';
+            return state == 'Z' || state == 'X';
+        } catch (IOException e) {
+            return true; // no such process any more
         }
     }
 
