@@ -178,12 +178,7 @@ public final class Sandbox {
     private final Mode mode;
     private final Network network;
     private final boolean overlays;
-    private final List<Path> readOnlyPaths;
-    private final List<Path> hidden;
-    private final Path runDir;
-    private final Path etcDir;
     private final List<String> blocked;
-    private final String bwrap;
 
     private Sandbox(Host host, Mode mode, Network network, boolean overlays, List<String> blocked) {
         this.host = host;
@@ -191,12 +186,7 @@ public final class Sandbox {
         this.mode = mode;
         this.network = network;
         this.overlays = overlays;
-        this.readOnlyPaths = host.readOnlyPaths();
-        this.hidden = host.hidden();
-        this.runDir = host.stateDir().resolve("run");
-        this.etcDir = host.stateDir().resolve("etc");
         this.blocked = blocked;
-        this.bwrap = host.bwrap();
     }
 
     /**
@@ -290,7 +280,7 @@ public final class Sandbox {
      */
     public Child start(ProcessLauncher.Command command, Confinement confinement) throws IOException {
         Path run = network == Network.OUTBOUND && mode == Mode.BWRAP
-                ? Files.createDirectories(runDir.resolve(UUID.randomUUID().toString())) : null;
+                ? Files.createDirectories(host.stateDir().resolve("run").resolve(UUID.randomUUID().toString())) : null;
         try {
             Child child = launcher.start(confined(command, confinement, run), false);
             if (run != null) {
@@ -331,7 +321,7 @@ public final class Sandbox {
     }
 
     private List<String> bwrapArgv(Path executable, Confinement confinement) throws IOException {
-        List<String> argv = new ArrayList<>(List.of(bwrap, "--unshare-user", "--unshare-ipc", "--unshare-pid",
+        List<String> argv = new ArrayList<>(List.of(host.bwrap(), "--unshare-user", "--unshare-ipc", "--unshare-pid",
                 "--unshare-uts", "--unshare-cgroup-try", "--uid", Integer.toString(SANDBOX_UID),
                 "--gid", Integer.toString(SANDBOX_UID), "--disable-userns", "--cap-drop", "ALL", "--new-session",
                 "--die-with-parent"));
@@ -357,18 +347,18 @@ public final class Sandbox {
             }
         }
         for (String name : List.of("passwd", "group", "hosts")) {
-            argv.addAll(List.of("--ro-bind", etcDir.resolve(name).toString(), "/etc/" + name));
+            argv.addAll(List.of("--ro-bind", host.stateDir().resolve("etc").resolve(name).toString(), "/etc/" + name));
         }
-        Path resolv = network == Network.OUTBOUND ? etcDir.resolve("resolv.conf") : Path.of("/etc/resolv.conf");
+        Path resolv = network == Network.OUTBOUND ? host.stateDir().resolve("etc").resolve("resolv.conf") : Path.of("/etc/resolv.conf");
         if (network != Network.NONE && Files.exists(resolv)) {
             argv.addAll(List.of("--ro-bind", resolv.toString(), "/etc/resolv.conf"));
         }
         Set<Path> readable = new LinkedHashSet<>();
         readable.add(executable.getParent());
         readable.add(executable.toRealPath().getParent());
-        readable.addAll(readOnlyPaths);
+        readable.addAll(host.readOnlyPaths());
         for (Path path : readable) {
-            String overlap = overlap(path, hidden);
+            String overlap = overlap(path, host.hidden());
             if (overlap != null) {
                 throw new IOException("the harness executable's folder " + path + " " + overlap
                         + "; install the harness elsewhere");
@@ -484,7 +474,7 @@ public final class Sandbox {
     /** Runs a probe to its end within {@link #PROBE_TIME}: null when it exited 0, else why not. */
     private String runProbe(ProcessLauncher.Command command, Confinement confinement) throws IOException {
         Path run = network == Network.OUTBOUND && mode == Mode.BWRAP
-                ? Files.createDirectories(runDir.resolve(UUID.randomUUID().toString())) : null;
+                ? Files.createDirectories(host.stateDir().resolve("run").resolve(UUID.randomUUID().toString())) : null;
         StringBuilder output = new StringBuilder();
         try {
             ProcessLauncher.Outcome outcome = launcher.run(confined(command, confinement, run), PROBE_TIME, 64 * 1024,
