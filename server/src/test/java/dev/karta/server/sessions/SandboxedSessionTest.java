@@ -132,4 +132,17 @@ class SandboxedSessionTest {
         assertThat(f.ask("layered", b, "read new.txt; read answer.txt")).isEqualTo("missing | from the release\n");
         assertThat(WorkspaceTest.snapshot(tree)).isEqualTo(before);
     }
+
+    @Test
+    void healthz_says_which_sandbox_and_network_are_in_force() {
+        f = SessionFixture.start(dir, s -> s, 0, SessionFixture.UNSANDBOXED);
+        assertThat(f.server.get("/healthz", null).json().toString())
+                .isEqualTo("{\"status\":\"ok\",\"sandbox\":\"none\",\"harness_network\":\"host\"}");
+        f.close();
+        f = SessionFixture.start(dir.resolve("again"), s -> s, 0, Sandbox.Settings.DEFAULTS);
+        JsonNode health = f.server.get("/healthz", null).json();
+        assumeTrue("bwrap".equals(health.get("sandbox").asText()), "bubblewrap is installed (CI installs it)");
+        assertThat(health.get("harness_network").asText()).as("slirp4netns is installed (CI installs it)")
+                .isEqualTo("outbound");
+    }
 }
