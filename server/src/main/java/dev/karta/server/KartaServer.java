@@ -110,7 +110,8 @@ public final class KartaServer implements AutoCloseable {
         made.push(launcher);
         Path workspacesDir = config.workspaces().dirIn(config.dataDir());
         Sandbox sandbox = Sandbox.create(launcher, config.sandbox(), config.dataDir(), workspacesDir);
-        Workspaces workspaces = new Workspaces(storage.workspaces(workspacesDir), releaseFiles, db, logs, config.workspaces(), sandbox.overlays() && !config.workspaces().copies());
+        Workspaces workspaces = new Workspaces(storage.workspaces(workspacesDir), releaseFiles, db, logs,
+                config.workspaces(), sandbox.overlays() && !config.workspaces().copies());
         made.push(workspaces);
         this.sessions = new Sessions(db, projects, logs, workspaces, config.sessions(), config.limits(), json, sandbox);
         made.push(sessions);
