@@ -59,7 +59,6 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -159,7 +158,7 @@ public final class KartaServer implements AutoCloseable {
                 new SessionRoutes(sessions, idempotency, json, keys),
                 new UsageRoutes(db, projects, releaseFiles));
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys::authenticate),
-                metrics, Map.of("sandbox", sandbox.describeMode(), "harness_network", sandbox.describeNetwork()), routes);
+                metrics, sandbox.health(), routes);
         made.push(http::stop);
         http.start();
         baseUrl.set(config.publicUrlFor(http.port()));

@@ -401,6 +401,14 @@ public final class Sandbox {
         return null;
     }
 
+    /** What {@code /healthz} says of the sandbox, in this order: {@code sandbox}, {@code harness_network}. */
+    public Map<String, Object> health() {
+        Map<String, Object> health = new LinkedHashMap<>();
+        health.put("sandbox", describeMode());
+        health.put("harness_network", describeNetwork());
+        return health;
+    }
+
     /** {@code bwrap} or {@code none}, for {@code /healthz} and the logs. */
     public String describeMode() {
         return mode.name().toLowerCase(Locale.ROOT);
