@@ -174,6 +174,18 @@ public final class Main implements Callable<Integer> {
                     + "network, loopback included) (env KARTA_HARNESS_NETWORK)")
     String harnessNetwork;
 
+    @Option(names = "--harness-max-memory",
+            defaultValue = "${env:KARTA_HARNESS_MAX_MEMORY:-" + Sandbox.Settings.DEFAULT_MAX_MEMORY_BYTES + "}",
+            description = "Memory one harness turn may use, all its processes together, in bytes; past it the "
+                    + "kernel kills inside the turn (env KARTA_HARNESS_MAX_MEMORY, default 2 GiB; needs writable cgroups)")
+    long harnessMaxMemory;
+
+    @Option(names = "--harness-max-processes",
+            defaultValue = "${env:KARTA_HARNESS_MAX_PROCESSES:-" + Sandbox.Settings.DEFAULT_MAX_PROCESSES + "}",
+            description = "Processes and threads one harness turn may run at once (env KARTA_HARNESS_MAX_PROCESSES, "
+                    + "default ${DEFAULT-VALUE}; needs writable cgroups)")
+    int harnessMaxProcesses;
+
     @Option(names = "--harness-read-only", defaultValue = "${env:KARTA_HARNESS_READ_ONLY}", split = ",",
             paramLabel = "PATH", description = "More host paths sandboxed harnesses may read, e.g. where a harness "
                     + "CLI or its runtime is installed outside /usr (env KARTA_HARNESS_READ_ONLY, comma-separated)")
@@ -318,7 +330,8 @@ public final class Main implements Callable<Integer> {
                         Config.Limits.DEFAULTS.keyFailuresPerAddress()))
                 .secretsKeyFile(secretsKeyFile == null ? null : secretsKeyFile.toAbsolutePath())
                 .sandbox(new Sandbox.Settings(Sandbox.Mode.parse(sandbox), Sandbox.Network.parse(harnessNetwork),
-                        harnessReadOnly == null ? List.of() : harnessReadOnly.stream().map(Path::toAbsolutePath).toList()))
+                        harnessReadOnly == null ? List.of() : harnessReadOnly.stream().map(Path::toAbsolutePath).toList(),
+                        harnessMaxMemory, harnessMaxProcesses))
                 .workspaces(new Config.Workspaces(workspacesDir == null ? null : workspacesDir.toAbsolutePath(),
                         maxWorkspaceBytes, maxWorkspaces, maxSessionStateBytes, workspaceCopies))
                 .build();

@@ -79,7 +79,8 @@ public final class Sandbox {
     /**
      * The setup in front of a confined harness. Arguments: overlay mount options (or empty), the
      * workspace, the network mode, the run directory (for the FIFOs of {@code outbound}), the
-     * number of blocked networks and the networks, {@code --}, then the command. With
+     * turn's control groups (space-separated; the script moves itself in before anything else, so
+     * every process of the turn is inside), the number of blocked networks and the networks, {@code --}, then the command. With
      * {@code outbound}, a holder process creates the network namespace; slirp4netns connects it
      * and the routes that refuse the blocked networks go in; only then does the command start
      * inside it. The namespace belongs to this (privileged) side, so nothing in the sandbox can
@@ -89,8 +90,9 @@ public final class Sandbox {
             set -eu
             harness_path=${PATH-}
             PATH=/usr/sbin:/usr/bin:/sbin:/bin
-            opts=$1 ws=$2 net=$3 run=$4 count=$5
-            shift 5
+            opts=$1 ws=$2 net=$3 run=$4 groups=$5 count=$6
+            shift 6
+            for group in $groups; do echo $$ >"$group/cgroup.procs"; done
             blocked=""
             while [ "$count" -gt 0 ]; do blocked="$blocked $1"; shift; count=$((count - 1)); done
             shift
@@ -151,10 +153,22 @@ public final class Sandbox {
      * {@code readOnlyPaths} are more host paths harnesses may read (where a harness CLI or its
      * runtime is installed outside {@code /usr}).
      */
-    public record Settings(Mode mode, Network network, List<Path> readOnlyPaths) {
+    public record Settings(Mode mode, Network network, List<Path> readOnlyPaths, long maxMemoryBytes,
+                           int maxProcesses) {
+        public static final long DEFAULT_MAX_MEMORY_BYTES = 2L << 30;
+        public static final int DEFAULT_MAX_PROCESSES = 512;
         public static final Settings DEFAULTS = new Settings(null, null, List.of());
 
+        /** Settings with the default per-turn memory and process limits. */
+        public Settings(Mode mode, Network network, List<Path> readOnlyPaths) {
+            this(mode, network, readOnlyPaths, DEFAULT_MAX_MEMORY_BYTES, DEFAULT_MAX_PROCESSES);
+        }
+
         public Settings {
+            if (maxMemoryBytes < 16L << 20 || maxProcesses < 16) {
+                throw new IllegalArgumentException("--harness-max-memory must be at least 16 MiB and "
+                        + "--harness-max-processes at least 16");
+            }
             readOnlyPaths = readOnlyPaths == null ? List.of() : List.copyOf(readOnlyPaths);
             for (Path path : readOnlyPaths) {
                 if (!path.isAbsolute()) {
@@ -170,7 +184,7 @@ public final class Sandbox {
 
     /** What every sandbox of this server shares, whatever its mode. */
     private record Host(ProcessLauncher launcher, List<Path> readOnlyPaths, Path stateDir, List<Path> hidden,
-                        String bwrap) {
+                        String bwrap, TurnCgroups cgroups) {
     }
 
     private final Host host;
@@ -213,7 +227,8 @@ public final class Sandbox {
             throw new UncheckedIOException("could not prepare the sandbox directory " + stateDir, e);
         }
         Host host = new Host(launcher, settings.readOnlyPaths(), stateDir, hidden,
-                ProcessLauncher.find("bwrap", launcher.baseEnvironment().get("PATH")));
+                ProcessLauncher.find("bwrap", launcher.baseEnvironment().get("PATH")),
+                TurnCgroups.detect(settings.maxMemoryBytes(), settings.maxProcesses()));
         boolean overlays = launcher.containment() != ProcessLauncher.Containment.PROCESS_TREE
                 && new Sandbox(host, Mode.NONE, Network.HOST, true, List.of()).probeOverlay(workspacesDir);
 
@@ -281,23 +296,30 @@ public final class Sandbox {
     public Child start(ProcessLauncher.Command command, Confinement confinement) throws IOException {
         Path run = network == Network.OUTBOUND && mode == Mode.BWRAP
                 ? Files.createDirectories(host.stateDir().resolve("run").resolve(UUID.randomUUID().toString())) : null;
+        List<Path> groups = List.of();
         try {
-            Child child = launcher.start(confined(command, confinement, run), false);
-            if (run != null) {
-                child.process().onExit().whenComplete((p, e) -> delete(run));
-            }
+            groups = host.cgroups().create();
+            Child child = launcher.start(confined(command, confinement, run, groups), false);
+            List<Path> made = groups;
+            child.process().onExit().whenComplete((p, e) -> {
+                if (run != null) {
+                    delete(run);
+                }
+                host.cgroups().remove(made);
+            });
             return child;
         } catch (IOException | RuntimeException e) {
             if (run != null) {
                 delete(run);
             }
+            host.cgroups().remove(groups);
             throw e;
         }
     }
 
     /** The command that runs {@code command} in {@code confinement}: the setup script, then bubblewrap or not. */
-    private ProcessLauncher.Command confined(ProcessLauncher.Command command, Confinement confinement, Path run)
-            throws IOException {
+    private ProcessLauncher.Command confined(ProcessLauncher.Command command, Confinement confinement, Path run,
+                                             List<Path> groups) throws IOException {
         if (confinement.overlay() != null && !overlays) {
             throw new IOException("overlay workspaces are not available here");
         }
@@ -307,7 +329,9 @@ public final class Sandbox {
         List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c", SCRIPT, "karta-sandbox",
                 overlayOptions(confinement.overlay()), confinement.workspace().toString(),
                 (mode == Mode.BWRAP ? network : Network.HOST).name().toLowerCase(Locale.ROOT),
-                outbound ? run.toString() : "", Integer.toString(outbound ? blocked.size() : 0)));
+                outbound ? run.toString() : "",
+                String.join(" ", groups.stream().map(Path::toString).toList()),
+                Integer.toString(outbound ? blocked.size() : 0)));
         if (outbound) {
             argv.addAll(blocked);
         }
@@ -485,7 +509,7 @@ public final class Sandbox {
                 ? Files.createDirectories(host.stateDir().resolve("run").resolve(UUID.randomUUID().toString())) : null;
         StringBuilder output = new StringBuilder();
         try {
-            ProcessLauncher.Outcome outcome = launcher.run(confined(command, confinement, run), PROBE_TIME, 64 * 1024,
+            ProcessLauncher.Outcome outcome = launcher.run(confined(command, confinement, run, List.of()), PROBE_TIME, 64 * 1024,
                     line -> output.append(line).append('\n'));
             if (outcome.timedOut()) {
                 return "timed out after " + PROBE_TIME.toSeconds() + " s";

@@ -2,6 +2,7 @@ package dev.karta.server.process;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.sun.net.httpserver.HttpServer;
@@ -174,5 +175,40 @@ class SandboxTest {
         assertThatThrownBy(() -> sandbox.start(new ProcessLauncher.Command(List.of(planted.toString()), c.workspace(),
                 launcher.baseEnvironment()), c)).isInstanceOf(IOException.class)
                 .hasMessageContaining("harnesses must never see");
+    }
+
+    @Test
+    void a_turn_runs_in_control_groups_of_its_own_that_cap_its_processes_and_memory() throws Exception {
+        assumeTrue("root".equals(ProcessHandle.current().info().user().orElse("")), "CI runs as root");
+        Sandbox limited = Sandbox.create(launcher, new Sandbox.Settings(null, Sandbox.Network.NONE, List.of(),
+                64L << 20, 40), state.resolve("limited"), state.resolve("limited-workspaces"));
+        Confinement c = confinement();
+
+        Run forks = run(limited, c, "i=0; while [ $i -lt 100 ]; do sleep 30 & i=$((i+1)); done; "
+                + "echo started $(jobs -p | wc -l)");
+        assertThat(forks.out()).doesNotContain("started 100");
+        assertThat(forks.err()).as("the 41st process cannot start").contains("fork");
+
+        Run hog = run(limited, c, "python3 -c 'x = bytearray(256 << 20); print(\"ALLOCATED\")'; echo exit $?");
+        assertThat(hog.out()).as(hog.err()).doesNotContain("ALLOCATED").contains("exit 137");
+
+        Run fits = run(limited, c, "python3 -c 'x = bytearray(16 << 20); print(\"ALLOCATED\")'");
+        assertThat(fits.out()).as("the limit is per turn, not lower").contains("ALLOCATED");
+        await().atMost(java.time.Duration.ofSeconds(5)).until(() -> leftoverGroups().isEmpty());
+    }
+
+    /** Turn groups left anywhere under the server's own groups. */
+    private static List<Path> leftoverGroups() throws IOException {
+        List<Path> left = new java.util.ArrayList<>();
+        for (String line : Files.readAllLines(Path.of("/proc/self/cgroup"))) {
+            String[] parts = line.split(":", 3);
+            Path base = Path.of("/sys/fs/cgroup", parts[1].isEmpty() ? "" : parts[1], parts[2]);
+            if (Files.isDirectory(base)) {
+                try (var list = Files.list(base)) {
+                    list.filter(p -> p.getFileName().toString().startsWith("karta-turn-")).forEach(left::add);
+                }
+            }
+        }
+        return left;
     }
 }
