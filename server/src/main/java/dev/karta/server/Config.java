@@ -42,6 +42,8 @@ import java.util.Set;
  * @param sandbox       how harnesses are contained (bubblewrap or none), their network, and the
  *                      host paths they may read
  * @param workspaces    where sessions' workspaces live and how much of the disk and store they may use
+ * @param storage       where release files and git repositories are kept: the data dir, or the
+ *                      PostgreSQL database (then the data dir is only a cache any replica may lose)
  */
 public record Config(
         String bind,
@@ -64,7 +66,8 @@ public record Config(
         Limits limits,
         Path secretsKeyFile,
         Sandbox.Settings sandbox,
-        Workspaces workspaces) {
+        Workspaces workspaces,
+        Storage storage) {
 
     static final String DEFAULT_BIND = "127.0.0.1";
     static final int DEFAULT_PORT = 7070;
@@ -428,6 +431,12 @@ public record Config(
         workspaces = workspaces == null ? Workspaces.DEFAULTS : workspaces;
         secretsKeyFile = secretsKeyFile == null ? dataDir.resolve("secrets.key") : secretsKeyFile;
         sandbox = sandbox == null ? Sandbox.Settings.DEFAULTS : sandbox;
+        boolean postgres = databaseUrl.toLowerCase(Locale.ROOT).startsWith("jdbc:postgresql:");
+        storage = storage == null ? (postgres ? Storage.DATABASE : Storage.LOCAL) : storage;
+        if (storage == Storage.DATABASE && !postgres) {
+            throw new IllegalArgumentException("--storage database needs a PostgreSQL --database "
+                    + "(jdbc:postgresql://…); with SQLite everything already lives on this machine: use --storage local");
+        }
         if (bootstrapKey != null && bootstrapKey.isBlank()) {
             bootstrapKey = null;
         }
@@ -489,7 +498,28 @@ public record Config(
                 .bootstrapKey(bootstrapKey).keyCacheTtl(keyCacheTtl).maxJsonBody(maxJsonBody).archive(archive)
                 .buildWorkers(buildWorkers).buildTimeout(buildTimeout).builderCommand(builderCommand)
                 .keepReleases(keepReleases).buildLease(buildLease).repos(repos).logs(logs).sessions(sessions)
-                .limits(limits).secretsKeyFile(secretsKeyFile).sandbox(sandbox).workspaces(workspaces);
+                .limits(limits).secretsKeyFile(secretsKeyFile).sandbox(sandbox).workspaces(workspaces)
+                .storage(storage);
+    }
+
+    /**
+     * Where the durable bytes of releases and repositories live. {@code LOCAL}: the data dir of
+     * one machine. {@code DATABASE}: PostgreSQL, so that any number of replicas share them.
+     */
+    public enum Storage {
+        LOCAL, DATABASE;
+
+        /** {@code local} or {@code database}, as the flag takes it; null or blank is null (the default). */
+        public static Storage parse(String value) {
+            if (value == null || value.isBlank()) {
+                return null;
+            }
+            return switch (value.trim().toLowerCase(Locale.ROOT)) {
+                case "local" -> LOCAL;
+                case "database" -> DATABASE;
+                default -> throw new IllegalArgumentException("--storage must be local or database, got '" + value + "'");
+            };
+        }
     }
 
     public static String sqliteUrl(Path dataDir) {
@@ -527,6 +557,7 @@ public record Config(
         private Path secretsKeyFile;
         private Sandbox.Settings sandbox;
         private Workspaces workspaces = Workspaces.DEFAULTS;
+        private Storage storage;
 
         private Builder(Path dataDir) {
             this.dataDir = Objects.requireNonNull(dataDir, "dataDir");
@@ -636,11 +667,17 @@ public record Config(
             return this;
         }
 
+        /** Where release files and repositories live; null keeps the database's default. */
+        public Builder storage(Storage value) {
+            storage = value;
+            return this;
+        }
+
         /** The configuration, validated: {@link IllegalArgumentException} names a bad setting. */
         public Config build() {
             return new Config(bind, port, dataDir, databaseUrl == null ? sqliteUrl(dataDir) : databaseUrl, publicUrl,
                     bootstrapKey, keyCacheTtl, maxJsonBody, archive, buildWorkers, buildTimeout, builderCommand,
-                    keepReleases, buildLease, repos, logs, sessions, limits, secretsKeyFile, sandbox, workspaces);
+                    keepReleases, buildLease, repos, logs, sessions, limits, secretsKeyFile, sandbox, workspaces, storage);
         }
     }
 }

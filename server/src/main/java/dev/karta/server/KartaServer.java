@@ -11,6 +11,7 @@ import dev.karta.server.builds.BuildQueue;
 import dev.karta.server.builds.BuildWorkers;
 import dev.karta.server.builds.Sources;
 import dev.karta.server.datadir.LocalStorage;
+import dev.karta.server.dbstorage.DatabaseStorage;
 import dev.karta.server.datadir.SecretFiles;
 import dev.karta.server.deploys.DeployRoutes;
 import dev.karta.server.deploys.DeployStore;
@@ -47,6 +48,7 @@ import dev.karta.server.repos.Bindings;
 import dev.karta.server.repos.BoundRepos;
 import dev.karta.server.repos.GitRepos;
 import dev.karta.server.repos.RepoRoutes;
+import dev.karta.server.repos.RepoStore;
 import dev.karta.server.sessions.SessionRoutes;
 import dev.karta.server.sessions.Sessions;
 import dev.karta.server.store.Database;
@@ -101,7 +103,9 @@ public final class KartaServer implements AutoCloseable {
                 config.limits().maxProjectsPerOrg());
 
         LocalStorage storage = new LocalStorage(config.dataDir(), config.archive());
-        ReleaseFiles releaseFiles = storage.releaseFiles();
+        DatabaseStorage shared = config.storage() == Config.Storage.DATABASE ? new DatabaseStorage(db, storage) : null;
+        ReleaseFiles releaseFiles = shared != null ? shared.releaseFiles() : storage.releaseFiles();
+        RepoStore repoStore = shared != null ? shared.repos() : storage.repos();
         DeployStore deployStore = new DeployStore(db);
         ReleaseStore releaseStore = new ReleaseStore(db);
         Releases releases = new Releases(db, releaseStore, projectStore, deployStore, audit, logs, releaseFiles);
@@ -115,12 +119,12 @@ public final class KartaServer implements AutoCloseable {
         this.sessions = new Sessions(db, projects, logs, workspaces, config.sessions(), config.limits(), json, sandbox);
         made.push(sessions);
         Retention retention = new Retention(db, releaseFiles, config.keepReleases(), sessions::pinnedReleaseIds);
-        GitRepos repos = new GitRepos(storage.repos(), config.archive());
+        GitRepos repos = new GitRepos(repoStore, config.archive());
         projects.onDelete(project -> repos.delete(project.id()));
         SecretBox secrets = SecretFiles.secretBox(config.secretsKeyFile()); // a key in memory: nothing to close
         Bindings bindings = new Bindings(db, projectStore, audit, logs, secrets);
         bindings.encryptPlaintext();
-        BoundRepos bound = new BoundRepos(storage.repos(), config.archive(), config.repos(), bindings, json, launcher);
+        BoundRepos bound = new BoundRepos(repoStore, config.archive(), config.repos(), bindings, json, launcher);
         projects.onDelete(project -> bound.forget(project.id()));
         projects.onDelete(project -> retention.sweepUnreferenced());
         Sources sources = new Sources(releaseFiles, repos, bound, deployStore);

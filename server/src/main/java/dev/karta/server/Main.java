@@ -55,6 +55,12 @@ public final class Main implements Callable<Integer> {
             description = "JDBC URL: jdbc:sqlite:FILE or jdbc:postgresql://HOST/DB (env KARTA_DATABASE, default SQLite in the data dir)")
     String database;
 
+    @Option(names = "--storage", defaultValue = "${env:KARTA_STORAGE}", paramLabel = "local|database",
+            description = "Where release files and git repositories live: the data dir (local), or the PostgreSQL "
+                    + "database, shared by every replica, with the data dir only a cache (env KARTA_STORAGE, default "
+                    + "database with PostgreSQL, local with SQLite)")
+    String storage;
+
     @Option(names = "--public-url", defaultValue = "${env:KARTA_PUBLIC_URL}",
             description = "Base URL handed out in project and git URLs (env KARTA_PUBLIC_URL, default http://BIND:PORT)")
     String publicUrl;
@@ -334,6 +340,7 @@ public final class Main implements Callable<Integer> {
                         harnessMaxMemory, harnessMaxProcesses))
                 .workspaces(new Config.Workspaces(workspacesDir == null ? null : workspacesDir.toAbsolutePath(),
                         maxWorkspaceBytes, maxWorkspaces, maxSessionStateBytes, workspaceCopies))
+                .storage(Config.Storage.parse(storage))
                 .build();
     }
 

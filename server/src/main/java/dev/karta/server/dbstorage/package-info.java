@@ -1,0 +1,6 @@
+/**
+ * Storage in PostgreSQL ({@code --storage database}): release archives and trees as
+ * content-addressed blobs and git repositories on JGit's DFS layer, so that any number of
+ * replicas share them and the data dir is only a cache.
+ */
+package dev.karta.server.dbstorage;
