@@ -49,6 +49,23 @@ final class GitFixture implements AutoCloseable {
         return new GitFixture(TestServer.start(config), git);
     }
 
+    /**
+     * One of several replicas on the PostgreSQL database {@code databaseUrl} with storage in the
+     * database: its own data dir {@code dir/NAME}, the admin key {@code adminKey} they all share,
+     * and git's HOME shared with the other replicas in {@code dir}.
+     */
+    static GitFixture replica(Path dir, String name, String databaseUrl, String adminKey, List<String> builder) {
+        Config config = TestServer.config(dir.resolve(name), adminKey).toBuilder()
+                .databaseUrl(databaseUrl)
+                .storage(Config.Storage.DATABASE)
+                .builderCommand(builder)
+                .build();
+        GitRunner git = new GitRunner(dir.resolve("home"))
+                .with("XDG_CONFIG_HOME", dir.resolve("home").resolve(".config").toString())
+                .with("GIT_ASKPASS", "/bin/false");
+        return new GitFixture(TestServer.start(config), git);
+    }
+
     // ---- HTTP ----
 
     String base() {
