@@ -29,6 +29,7 @@ import org.eclipse.jgit.internal.storage.dfs.ReadableChannel;
 import org.eclipse.jgit.internal.storage.pack.PackExt;
 import org.eclipse.jgit.internal.storage.reftable.ReftableConfig;
 import org.eclipse.jgit.lib.RefDatabase;
+import org.eclipse.jgit.util.FS;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -74,7 +75,9 @@ final class DatabaseRepository extends DfsRepository {
      * whether the repository needs compacting).
      */
     DatabaseRepository(GitPackStore store, GitPackStore.RepoRow row, Consumer<DatabaseRepository> packsCommitted) {
-        super(new Builder().setRepositoryDescription(new DfsRepositoryDescription("karta-git-" + row.id())));
+        // A file system too, for what reads it regardless (a fetch into the repository asks for one).
+        super(new Builder().setFS(FS.DETECTED)
+                .setRepositoryDescription(new DfsRepositoryDescription("karta-git-" + row.id())));
         this.store = store;
         this.row = row;
         this.packsCommitted = packsCommitted;

@@ -189,6 +189,41 @@ class GitReplicasTest {
     }
 
     @Test
+    void a_rejected_push_takes_its_pack_back_out_of_the_list() throws IOException {
+        Path app = app("app");
+        one.git(app, "push", one.remote("takeback", writer.secret()), "main").ok();
+        List<String> listed = query("SELECT name FROM git_packs WHERE dropped_at IS NULL ORDER BY name");
+        byte[] noise = new byte[256 << 10];
+        new Random(7).nextBytes(noise);
+        Files.write(app.resolve("weights.bin"), noise);
+        GitFixture.write(app.resolve("karta.toml"), "entry_point = [\n");
+        one.commitAll(app, "big and broken");
+
+        one.git(app, "push", one.remote("takeback", writer.secret()), "main").failed();
+
+        assertThat(query("SELECT name FROM git_packs WHERE dropped_at IS NULL ORDER BY name")).isEqualTo(listed);
+        assertThat(query("SELECT name FROM git_packs WHERE dropped_at IS NOT NULL AND source = 'RECEIVE'")).hasSize(1);
+        GitFixture.write(app.resolve("karta.toml"), "entry_point = \"CLAUDE.md\"\n");
+        String fixed = one.commitAll(app, "fixed");
+        two.git(app, "push", two.remote("takeback", writer.secret()), "main").ok();
+        assertThat(remoteMain(one, "takeback")).isEqualTo(fixed);
+    }
+
+    @Test
+    void deleting_a_project_deletes_its_repository_and_its_bytes() {
+        Path app = app("app");
+        one.git(app, "push", one.remote("doomed", writer.secret()), "main").ok();
+        assertThat(query("SELECT name FROM git_repositories")).containsExactly("repo");
+
+        assertThat(two.delete("/agent_projects/doomed", adminKey).status()).isEqualTo(204);
+
+        assertThat(query("SELECT name FROM git_repositories")).isEmpty();
+        assertThat(query("SELECT pack_name FROM git_pack_chunks")).isEmpty();
+        assertThat(one.git(dir, "ls-remote", one.remote("doomed", writer.secret())).failed().err())
+                .contains("project 'doomed' not found");
+    }
+
+    @Test
     void a_repository_outlives_the_data_dir_of_the_server_it_was_pushed_to() throws IOException {
         Path app = app("app");
         String sha = one.head(app);
