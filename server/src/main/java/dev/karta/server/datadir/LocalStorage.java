@@ -34,11 +34,6 @@ public final class LocalStorage {
         return repos;
     }
 
-    /** The data dir's layout: storage in the database keeps its local scratch and caches there. */
-    public DataDir dataDir() {
-        return dataDir;
-    }
-
     /** Sessions' workspaces in {@code dir} (by default {@code workspaces} in the data dir). */
     public WorkspaceFiles workspaces(Path dir) {
         return new DataDirWorkspaces(dir);

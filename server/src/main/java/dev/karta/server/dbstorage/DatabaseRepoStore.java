@@ -1,11 +1,8 @@
 package dev.karta.server.dbstorage;
 
-import dev.karta.server.datadir.DataDir;
 import dev.karta.server.repos.RepoStore;
 import dev.karta.server.store.Database;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -53,7 +50,6 @@ public final class DatabaseRepoStore implements RepoStore, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(DatabaseRepoStore.class);
 
     private final GitPackStore packs;
-    private final DataDir scratch;
     private final RepoStore local;
     private final int compactAbovePacks;
     /** This replica's name on compaction leases. */
@@ -62,12 +58,11 @@ public final class DatabaseRepoStore implements RepoStore, AutoCloseable {
     private final ScheduledExecutorService background;
 
     /**
-     * {@code scratch} is this machine's data dir (export buffers); {@code local} its own store,
-     * which says what lies inside the data dir and sweeps its export buffers.
+     * {@code local} is this machine's own store, in the data dir: it holds the export buffers, says
+     * what lies inside the data dir and sweeps what a killed server left there.
      */
-    DatabaseRepoStore(Database db, DataDir scratch, RepoStore local, int compactAbovePacks) {
+    DatabaseRepoStore(Database db, RepoStore local, int compactAbovePacks) {
         this.packs = new GitPackStore(db);
-        this.scratch = scratch;
         this.local = local;
         this.compactAbovePacks = compactAbovePacks;
         this.background = Executors.newSingleThreadScheduledExecutor(runnable -> {
@@ -137,15 +132,10 @@ public final class DatabaseRepoStore implements RepoStore, AutoCloseable {
         return new DatabaseRepository(packs, row, this::committed);
     }
 
+    /** In the data dir: local scratch space, as on one machine. */
     @Override
     public TemporaryBuffer exportBuffer(String projectId, int inMemoryBytes) {
-        Path folder = scratch.project(projectId);
-        try {
-            Files.createDirectories(folder);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create " + folder, e);
-        }
-        return new TemporaryBuffer.LocalFile(folder.toFile(), inMemoryBytes);
+        return local.exportBuffer(projectId, inMemoryBytes);
     }
 
     @Override

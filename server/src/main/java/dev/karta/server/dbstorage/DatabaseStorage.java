@@ -15,7 +15,7 @@ public final class DatabaseStorage implements AutoCloseable {
 
     public DatabaseStorage(Database db, LocalStorage cache) {
         this.cache = cache;
-        this.repos = new DatabaseRepoStore(db, cache.dataDir(), cache.repos(), DatabaseRepoStore.COMPACT_ABOVE_PACKS);
+        this.repos = new DatabaseRepoStore(db, cache.repos(), DatabaseRepoStore.COMPACT_ABOVE_PACKS);
     }
 
     public ReleaseFiles releaseFiles() {

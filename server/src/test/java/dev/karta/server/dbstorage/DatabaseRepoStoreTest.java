@@ -63,7 +63,7 @@ class DatabaseRepoStoreTest {
 
     private DatabaseRepoStore store(String name, int compactAbove) {
         LocalStorage local = new LocalStorage(dir.resolve(name), Config.builder(dir.resolve(name)).build().archive());
-        return new DatabaseRepoStore(db, local.dataDir(), local.repos(), compactAbove);
+        return new DatabaseRepoStore(db, local.repos(), compactAbove);
     }
 
     @AfterEach
