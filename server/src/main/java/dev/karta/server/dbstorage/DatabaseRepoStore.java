@@ -71,7 +71,8 @@ public final class DatabaseRepoStore implements RepoStore, AutoCloseable {
             return thread;
         });
         long every = SCAN_EVERY.toMillis();
-        background.scheduleWithFixedDelay(this::scan, every, every, TimeUnit.MILLISECONDS);
+        // The first scan runs at once: it sweeps what replicas that died left in the database.
+        background.scheduleWithFixedDelay(this::scan, 0, every, TimeUnit.MILLISECONDS);
     }
 
     @Override
