@@ -91,7 +91,9 @@ public final class DatabaseRepoStore implements RepoStore, AutoCloseable {
 
     private GitPackStore.RepoRow ensure(String projectId, String name) throws IOException {
         try {
-            return packs.ensure(projectId, name);
+            // Most opens find the row: only the first one writes.
+            Optional<GitPackStore.RepoRow> found = packs.find(projectId, name);
+            return found.isPresent() ? found.get() : packs.ensure(projectId, name);
         } catch (RuntimeException e) {
             throw new IOException("cannot open repository " + name + " of project " + projectId, e);
         }
@@ -224,6 +226,7 @@ public final class DatabaseRepoStore implements RepoStore, AutoCloseable {
             long started = System.nanoTime();
             try (DatabaseRepository repo = repository(row.get())) {
                 DfsGarbageCollector gc = new DfsGarbageCollector(repo);
+                gc.setReftableConfig(repo.getRefDatabase().getReftableConfig()); // one reftable for all refs too
                 gc.pack(null);
                 LOG.info("compacted {}: {} packs into {} in {} ms", repo, gc.getSourcePacks().size(),
                         gc.getNewPacks().size(), (System.nanoTime() - started) / 1_000_000);

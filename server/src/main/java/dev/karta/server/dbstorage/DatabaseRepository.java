@@ -28,7 +28,6 @@ import org.eclipse.jgit.internal.storage.dfs.DfsRepositoryDescription;
 import org.eclipse.jgit.internal.storage.dfs.ReadableChannel;
 import org.eclipse.jgit.internal.storage.pack.PackExt;
 import org.eclipse.jgit.internal.storage.reftable.ReftableConfig;
-import org.eclipse.jgit.lib.RefDatabase;
 import org.eclipse.jgit.util.FS;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -95,7 +94,7 @@ final class DatabaseRepository extends DfsRepository {
     }
 
     @Override
-    public RefDatabase getRefDatabase() {
+    public RefDb getRefDatabase() {
         return refdb;
     }
 
