@@ -34,6 +34,7 @@ import dev.karta.server.logs.LogFeeds;
 import dev.karta.server.logs.LogRetention;
 import dev.karta.server.logs.LogRoutes;
 import dev.karta.server.logs.LogStore;
+import dev.karta.server.logs.LogWakeups;
 import dev.karta.server.orgs.Tenants;
 import dev.karta.server.process.ProcessLauncher;
 import dev.karta.server.process.Sandbox;
@@ -75,6 +76,7 @@ public final class KartaServer implements AutoCloseable {
     private final BuildWorkers workers;
     private final LogStore logs;
     private final LogFeeds logFeeds;
+    private final LogWakeups logWakeups;
     private final LogRetention logRetention;
     private final Sessions sessions;
     private final ProcessLauncher launcher;
@@ -97,8 +99,11 @@ public final class KartaServer implements AutoCloseable {
         ApiKeys keys = new ApiKeys(db, audit, config.keyCacheTtl(), config.limits(), java.time.Clock.systemUTC());
         Tenants tenants = new Tenants(db, keys, audit);
         ProjectStore projectStore = new ProjectStore(db);
-        LogStore logs = new LogStore(db, new LogBus());
+        LogBus bus = new LogBus();
+        LogStore logs = new LogStore(db, bus);
         this.logs = logs;
+        this.logWakeups = LogWakeups.start(db, bus);
+        made.push(logWakeups);
         Projects projects = new Projects(db, projectStore, audit, baseUrl::get, logs,
                 config.limits().maxProjectsPerOrg());
 
@@ -138,7 +143,7 @@ public final class KartaServer implements AutoCloseable {
                 config.limits().maxQueuedDeploysPerOrg());
         this.idempotency = new Idempotency(db, json, secrets);
         made.push(idempotency);
-        this.logFeeds = new LogFeeds(logs, json, config.logs(), keys);
+        this.logFeeds = new LogFeeds(logs, json, config.logs(), keys, logWakeups);
         made.push(logFeeds);
         metrics.registry().gauge("karta.logs.followers", logFeeds, LogFeeds::followers);
         projects.onDelete(project -> logFeeds.endProject(project.id()));
@@ -265,6 +270,11 @@ public final class KartaServer implements AutoCloseable {
         return workers;
     }
 
+    /** The wake-ups from other servers' log appends: for tests that wait until they listen. */
+    public LogWakeups logWakeups() {
+        return logWakeups;
+    }
+
     /** The live log streams: for tests that count their reads. */
     public LogFeeds logFeeds() {
         return logFeeds;
@@ -280,6 +290,7 @@ public final class KartaServer implements AutoCloseable {
         sessions.close();
         logRetention.close();
         logFeeds.close();
+        logWakeups.close();
         http.stop();
         idempotency.close();
         workers.close();

@@ -2,16 +2,20 @@ package dev.karta.server.logs;
 
 import java.util.Map;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArraySet;
 
 /**
- * Wakes the followers of a project when something was appended to its log on this server.
- * Followers always read what is new from the database, so a wake-up carries no data and a lost
- * or merged one costs nothing but latency (followers also poll, for writes of other replicas).
+ * Wakes the followers of a project when something was appended to its log. Appends on this server
+ * publish here after commit; on PostgreSQL, {@link LogWakeups} publishes the appends of other
+ * servers. Followers always read what is new from the database, so a wake-up carries no data and
+ * a lost or merged one costs nothing but latency.
  */
 public final class LogBus {
     private final Map<String, Set<Runnable>> listeners = new ConcurrentHashMap<>();
+    /** Names this server in the notifications its appends send, so it can skip its own. */
+    private final String origin = UUID.randomUUID().toString().replace("-", "").substring(0, 16);
 
     /** Registers {@code onAppend} for a project; close the returned handle to unregister. */
     public AutoCloseable subscribe(String projectId, Runnable onAppend) {
@@ -27,5 +31,15 @@ public final class LogBus {
         if (set != null) {
             set.forEach(Runnable::run);
         }
+    }
+
+    /** Wakes every subscriber: after a gap in which appends of other servers may have gone unseen. */
+    void publishAll() {
+        listeners.values().forEach(set -> set.forEach(Runnable::run));
+    }
+
+    /** This server's name in the notifications of its appends. */
+    String origin() {
+        return origin;
     }
 }

@@ -24,9 +24,16 @@ import org.jdbi.v3.core.statement.Query;
  * a smaller id committed. On SQLite that holds because writers are serialized and AUTOINCREMENT
  * never reuses an id. On PostgreSQL sequence values can commit out of order, so each append first
  * locks the project's {@code log_heads} row (held until commit) and only then takes its id.
+ *
+ * <p>On PostgreSQL every append also sends {@code NOTIFY} on {@value #CHANNEL} in its own
+ * transaction, with {@code "<project id> <origin>"} as payload: PostgreSQL delivers it when the
+ * transaction commits (never for a rollback, and once for repeats within one transaction), and
+ * {@link LogWakeups} on every server turns it into a wake-up of that project's followers.
  */
 public final class LogStore {
     static final int MAX_MESSAGE = 8192;
+    /** The PostgreSQL notification channel of log appends. */
+    static final String CHANNEL = "karta_log_appends";
     private static final String COLUMNS = "id, time, source, deploy_id, release, message";
 
     private final Database db;
@@ -69,6 +76,11 @@ public final class LogStore {
                             + "ON CONFLICT (project_id) DO UPDATE SET appends = log_heads.appends + 1")
                     .bind("p", projectId)
                     .execute();
+            h.createQuery("SELECT pg_notify(:channel, :payload)")
+                    .bind("channel", CHANNEL)
+                    .bind("payload", projectId + " " + bus.origin())
+                    .mapToMap()
+                    .list();
         }
         h.createUpdate("INSERT INTO log_entries (project_id, time, source, deploy_id, release, message) "
                         + "VALUES (:p, :t, :s, :d, :r, :m)")
