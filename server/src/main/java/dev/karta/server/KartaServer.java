@@ -167,7 +167,7 @@ public final class KartaServer implements AutoCloseable {
                 new SessionRoutes(sessions, idempotency, json, keys),
                 new UsageRoutes(db, projects, releaseFiles));
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys::authenticate),
-                metrics, sandbox.health(), routes);
+                metrics, sandbox.health(), db::answers, routes);
         made.push(http::stop);
         http.start();
         baseUrl.set(config.publicUrlFor(http.port()));

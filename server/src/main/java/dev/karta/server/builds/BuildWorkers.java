@@ -12,6 +12,7 @@ import dev.karta.server.logs.LogStore;
 import dev.karta.server.releases.ReleaseRecord;
 import dev.karta.server.releases.Releases;
 import dev.karta.server.releases.Retention;
+import dev.karta.server.store.Database;
 import dev.karta.server.store.Threads;
 import java.io.IOException;
 import java.time.Duration;
@@ -158,7 +159,11 @@ public final class BuildWorkers implements AutoCloseable {
                     return;
                 }
             } catch (RuntimeException e) {
-                LOG.error("build worker error; continuing", e);
+                if (Database.isUnreachable(e)) {
+                    LOG.warn("build worker: the database is unreachable ({}); retrying", e.toString());
+                } else {
+                    LOG.error("build worker error; continuing", e);
+                }
                 sleepQuietly();
             }
         }
@@ -231,7 +236,11 @@ public final class BuildWorkers implements AutoCloseable {
             }
             queue.recover(false);
         } catch (RuntimeException e) {
-            LOG.error("build housekeeping failed; will retry", e);
+            if (Database.isUnreachable(e)) {
+                LOG.warn("build housekeeping: the database is unreachable ({}); will retry", e.toString());
+            } else {
+                LOG.error("build housekeeping failed; will retry", e);
+            }
         }
     }
 
