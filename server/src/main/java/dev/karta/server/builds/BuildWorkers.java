@@ -33,7 +33,9 @@ import org.slf4j.LoggerFactory;
  * The worker pool that runs queued builds: claim, obtain the tree, build, activate. Workers poll
  * the queue (so deploys accepted by other servers are picked up) and are woken at once for
  * deploys accepted here. A housekeeping thread renews the leases of running builds and recovers
- * builds whose server died.
+ * builds whose server died (here or on another server). A build whose lease this server lost (it
+ * could not renew in time, and another server took the deploy over) is given up like one past its
+ * timeout, without ending the deploy.
  *
  * <p>The build timeout does not depend on the build noticing it: a thread can be stuck where
  * interrupts do not reach (a socket read). At the deadline housekeeping fails the deploy
@@ -230,8 +232,8 @@ public final class BuildWorkers implements AutoCloseable {
             for (Running r : running.values()) {
                 if (now > r.deadline) {
                     abandon(r);
-                } else {
-                    queue.renew(r.deploy.id());
+                } else if (!queue.renew(r.deploy)) {
+                    lose(r);
                 }
             }
             queue.recover(false);
@@ -254,6 +256,24 @@ public final class BuildWorkers implements AutoCloseable {
                 r.deploy.id(), timeout.toSeconds());
         r.thread.interrupt();
         queue.finish(r.deploy, DeployStatus.FAILED, "build timed out after " + timeout.toSeconds() + "s");
+        if (!closed) {
+            startWorker();
+        }
+    }
+
+    /**
+     * Gives up a build whose lease this server no longer holds (its lease ran out while this server
+     * could not renew it, and another server took the deploy over): the thread is interrupted and
+     * replaced like at the timeout, but the deploy is left to the attempt that owns it now.
+     */
+    private void lose(Running r) {
+        if (!r.abandon()) {
+            return; // its worker had just ended it
+        }
+        running.remove(r.deploy.id(), r);
+        LOG.warn("deploy {}: this server lost the build's lease (attempt {}); another server owns it now",
+                r.deploy.id(), r.deploy.attempts());
+        r.thread.interrupt();
         if (!closed) {
             startWorker();
         }
