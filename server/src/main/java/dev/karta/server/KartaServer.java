@@ -54,6 +54,7 @@ import dev.karta.server.sessions.SessionRoutes;
 import dev.karta.server.sessions.Sessions;
 import dev.karta.server.store.Database;
 import dev.karta.server.store.Dialect;
+import dev.karta.server.store.Notifications;
 import dev.karta.server.store.SecretBox;
 import dev.karta.server.usage.UsageRoutes;
 import dev.karta.server.workspaces.Workspaces;
@@ -77,6 +78,7 @@ public final class KartaServer implements AutoCloseable {
     private final LogStore logs;
     private final LogFeeds logFeeds;
     private final LogWakeups logWakeups;
+    private final Notifications notifications;
     private final LogRetention logRetention;
     private final Sessions sessions;
     private final ProcessLauncher launcher;
@@ -95,15 +97,17 @@ public final class KartaServer implements AutoCloseable {
         ObjectMapper json = Json.newMapper();
         HttpMetrics metrics = new HttpMetrics();
 
+        this.notifications = new Notifications(db);
+        made.push(notifications);
         AuditLog audit = new AuditLog(db);
-        ApiKeys keys = new ApiKeys(db, audit, config.keyCacheTtl(), config.limits(), java.time.Clock.systemUTC());
+        ApiKeys keys = new ApiKeys(db, audit, config.keyCacheTtl(), config.limits(), java.time.Clock.systemUTC(),
+                notifications);
         Tenants tenants = new Tenants(db, keys, audit);
         ProjectStore projectStore = new ProjectStore(db);
         LogBus bus = new LogBus();
-        LogStore logs = new LogStore(db, bus);
+        LogStore logs = new LogStore(db, bus, notifications);
         this.logs = logs;
-        this.logWakeups = LogWakeups.start(db, bus);
-        made.push(logWakeups);
+        this.logWakeups = new LogWakeups(notifications, bus);
         Projects projects = new Projects(db, projectStore, audit, baseUrl::get, logs,
                 config.limits().maxProjectsPerOrg());
 
@@ -169,6 +173,7 @@ public final class KartaServer implements AutoCloseable {
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys::authenticate),
                 metrics, sandbox.health(), db::answers, routes);
         made.push(http::stop);
+        notifications.start();
         http.start();
         baseUrl.set(config.publicUrlFor(http.port()));
         this.publicUrl = baseUrl.get();
@@ -290,7 +295,7 @@ public final class KartaServer implements AutoCloseable {
         sessions.close();
         logRetention.close();
         logFeeds.close();
-        logWakeups.close();
+        notifications.close();
         http.stop();
         idempotency.close();
         workers.close();

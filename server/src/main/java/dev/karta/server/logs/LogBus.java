@@ -2,7 +2,6 @@ package dev.karta.server.logs;
 
 import java.util.Map;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArraySet;
 
@@ -14,8 +13,6 @@ import java.util.concurrent.CopyOnWriteArraySet;
  */
 public final class LogBus {
     private final Map<String, Set<Runnable>> listeners = new ConcurrentHashMap<>();
-    /** Names this server in the notifications its appends send, so it can skip its own. */
-    private final String origin = UUID.randomUUID().toString().replace("-", "").substring(0, 16);
 
     /** Registers {@code onAppend} for a project; close the returned handle to unregister. */
     public AutoCloseable subscribe(String projectId, Runnable onAppend) {
@@ -36,10 +33,5 @@ public final class LogBus {
     /** Wakes every subscriber: after a gap in which appends of other servers may have gone unseen. */
     void publishAll() {
         listeners.values().forEach(set -> set.forEach(Runnable::run));
-    }
-
-    /** This server's name in the notifications of its appends. */
-    String origin() {
-        return origin;
     }
 }
