@@ -65,12 +65,17 @@ import java.util.Deque;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One running Karta server: every object built with {@code new}, in dependency order, and
  * stopped in reverse. Tests start it on port 0; {@link Main} starts it from the command line.
  */
 public final class KartaServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(KartaServer.class);
+    /** Where a deleted project's id is announced to the other servers. */
+    private static final String PROJECT_DELETIONS = "karta_project_deletions";
     private final Config config;
     private final Database db;
     private final HttpApi http;
@@ -151,6 +156,16 @@ public final class KartaServer implements AutoCloseable {
         made.push(logFeeds);
         metrics.registry().gauge("karta.logs.followers", logFeeds, LogFeeds::followers);
         projects.onDelete(project -> logFeeds.endProject(project.id()));
+        // The other replicas end their streams of a deleted project too.
+        notifications.on(PROJECT_DELETIONS, logFeeds::endProject);
+        projects.onDelete(project -> {
+            try {
+                notifications.send(PROJECT_DELETIONS, project.id());
+            } catch (RuntimeException e) {
+                LOG.warn("could not tell the other servers that project {} was deleted: {}", project.name(),
+                        e.toString());
+            }
+        });
         this.logRetention = new LogRetention(logs, config.logs());
         made.push(logRetention);
 

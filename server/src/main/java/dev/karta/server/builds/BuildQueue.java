@@ -22,9 +22,10 @@ import org.slf4j.LoggerFactory;
  * died) is retried once, or failed with the reason, by whichever server notices first. The holder
  * of a build is its attempt number: renewing, ending and activating all require the deploy to be
  * building in that attempt, so a server that lost its lease (paused, cut off from the database)
- * can no longer end or activate a deploy that another server has taken over. No org runs more than its share of builds at
- * once ({@code --max-builds-per-org}, counted over the database, so across replicas), so one
- * tenant's slow builds cannot hold every worker while another tenant waits.
+ * can no longer end or activate a deploy that another server has taken over. No org runs more
+ * than its share of builds at once ({@code --max-builds-per-org}, counted over the database, so
+ * across replicas), so one tenant's slow builds cannot hold every worker while another tenant
+ * waits.
  */
 public final class BuildQueue {
     private static final Logger LOG = LoggerFactory.getLogger(BuildQueue.class);

@@ -36,8 +36,8 @@ import org.slf4j.LoggerFactory;
  * Live log streams. Every project with followers has one {@link Feed}: woken by the
  * {@link LogBus} (appends of this server, and on PostgreSQL those of other servers through
  * {@link LogWakeups}; polled every second instead while that is not listening, and always on
- * SQLite), it reads what is new with ONE query, encodes each entry once and fans the shared frames out to all of the project's
- * followers. Reads and fan-outs run on a small pool; writes to clients never block
+ * SQLite), it reads what is new with ONE query, encodes each entry once and fans the shared
+ * frames out to all of the project's followers. Reads and fan-outs run on a small pool; writes to clients never block
  * ({@link SseStream}), so a thousand followers need no thousand threads.
  *
  * <p>A follower first replays from its cursor (Last-Event-ID, {@code since}, or the last N),

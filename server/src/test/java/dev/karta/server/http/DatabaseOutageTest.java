@@ -88,7 +88,8 @@ class DatabaseOutageTest {
             long started = System.nanoTime();
             TestServer.Response api = server.get("/agent_projects", key);
             long tookMs = (System.nanoTime() - started) / 1_000_000;
-            System.out.println("an API request with PostgreSQL down answered " + api.status() + " in " + tookMs + " ms");
+            System.out.println("an API request with PostgreSQL down answered " + api.status() + " in " + tookMs
+                    + " ms");
             assertThat(api.status()).as(api.body()).isEqualTo(503);
             assertThat(api.json().get("error").asText()).isEqualTo("unavailable");
             assertThat(api.json().get("message").asText()).contains("database is unreachable");

@@ -106,4 +106,23 @@ class CrossServerLogTest {
             }
         }
     }
+
+    @Test
+    void deleting_a_project_on_one_server_ends_its_tails_on_another(PostgresDatabase postgres) {
+        String key = TestServer.randomKey();
+        try (KartaServer deleting = start(dir.resolve("a"), postgres.url(), key);
+             KartaServer following = start(dir.resolve("b"), postgres.url(), key)) {
+            createProject(deleting, key, "doomed");
+            await().until(() -> following.logWakeups().listening());
+            try (SseTestClient tail = SseTestClient.open(following.port(), "/agent_projects/doomed/logs?tail=true",
+                    key)) {
+                await().until(() -> tail.logEvents().size() == 1);
+
+                LogsHarness.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + deleting.port()
+                                + "/agent_projects/doomed")).header("Authorization", "Bearer " + key).DELETE());
+
+                await().atMost(Duration.ofSeconds(5)).until(tail.ended::get);
+            }
+        }
+    }
 }
