@@ -85,6 +85,17 @@ public final class BuildQueue {
         }
     }
 
+    /**
+     * Whether {@code deploy}, claimed here, is now queued again or building in a later attempt:
+     * its lease ran out and another server (or this one's recovery) took it over.
+     */
+    boolean ownedElsewhere(DeployRecord deploy) {
+        return store.byId(deploy.id())
+                .map(now -> now.status() == DeployStatus.QUEUED
+                        || now.status() == DeployStatus.BUILDING && now.attempts() != deploy.attempts())
+                .orElse(false);
+    }
+
     /** Extends the lease of a build running here; false when this server no longer holds it. */
     boolean renew(DeployRecord deploy) {
         return store.renewLease(deploy.id(), deploy.attempts(), System.currentTimeMillis() + lease.toMillis());

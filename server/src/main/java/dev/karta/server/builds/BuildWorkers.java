@@ -263,12 +263,13 @@ public final class BuildWorkers implements AutoCloseable {
 
     /**
      * Gives up a build whose lease this server no longer holds (its lease ran out while this server
-     * could not renew it, and another server took the deploy over): the thread is interrupted and
-     * replaced like at the timeout, but the deploy is left to the attempt that owns it now.
+     * could not renew it, and another server took the deploy over or queued it again): the thread is
+     * interrupted and replaced like at the timeout, but the deploy is left to whoever owns it now.
+     * A deploy that has ended is left alone: its worker may have just activated it and be tidying up.
      */
     private void lose(Running r) {
-        if (!r.abandon()) {
-            return; // its worker had just ended it
+        if (!queue.ownedElsewhere(r.deploy) || !r.abandon()) {
+            return;
         }
         running.remove(r.deploy.id(), r);
         LOG.warn("deploy {}: this server lost the build's lease (attempt {}); another server owns it now",

@@ -143,4 +143,36 @@ class BuildTakeoverTest {
                     .isTrue();
         }
     }
+
+    /**
+     * The replica that lost the lease also stops its build (its builder is killed) instead of
+     * running it to the end for nothing, and frees the worker.
+     */
+    @Test
+    void a_replica_that_lost_the_lease_gives_its_build_up(PostgresDatabase postgres) {
+        Path never = dir.resolve("never-created");
+        List<String> builder = List.of("sh", "-c", "while [ ! -e \"$0\" ]; do sleep 0.1; done", never.toString());
+        try (TestServer server = TestServer.start(TestServer.config(dir.resolve("data"), TestServer.randomKey())
+                .toBuilder().databaseUrl(postgres.url()).buildLease(LEASE).builderCommand(builder).build());
+             dev.karta.server.store.Database db = server.openDatabase()) {
+            String id = upload(server, "shop", DOCKER_APP).json().get("id").asText();
+            awaitStatus(server, "shop", id, "building");
+            await().until(() -> builderRunning(never));
+
+            assertThat(db.execute("UPDATE deploys SET attempts = attempts + 1, lease_until = ? WHERE id = ? "
+                    + "AND status = 'building'", System.currentTimeMillis() + LEASE.toMillis(), id)).isEqualTo(1);
+
+            await().atMost(Duration.ofSeconds(10)).until(() -> !builderRunning(never));
+            JsonNode done = awaitStatus(server, "shop", id, "failed", "succeeded");
+            assertThat(done.get("error").asText()).as(done.toString()).contains("interrupted 2 times");
+            String next = upload(server, "shop", TarBuilder.app("next")).json().get("id").asText();
+            assertThat(awaitStatus(server, "shop", next, "succeeded", "failed").get("status").asText())
+                    .isEqualTo("succeeded");
+        }
+    }
+
+    private static boolean builderRunning(Path marker) {
+        return ProcessHandle.allProcesses().anyMatch(p -> p.info().arguments()
+                .map(a -> String.join(" ", a)).orElse("").contains(marker.toString()));
+    }
 }
