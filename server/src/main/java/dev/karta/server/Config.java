@@ -73,6 +73,9 @@ public record Config(
     static final int DEFAULT_PORT = 7070;
     static final int DEFAULT_BUILD_WORKERS = 2;
     static final String DEFAULT_BUILD_TIMEOUT = "10m";
+    static final String DEFAULT_BUILD_LEASE = "30s";
+    /** Housekeeping renews leases every third of the lease, and runs at most every 200 ms. */
+    static final Duration MIN_BUILD_LEASE = Duration.ofSeconds(1);
     static final int DEFAULT_KEEP_RELEASES = 0;
 
     /**
@@ -421,6 +424,9 @@ public record Config(
         if (buildWorkers < 1) {
             throw new IllegalArgumentException("--build-workers must be at least 1");
         }
+        if (buildLease == null || buildLease.compareTo(MIN_BUILD_LEASE) < 0) {
+            throw new IllegalArgumentException("--build-lease must be at least " + MIN_BUILD_LEASE.toSeconds() + "s");
+        }
         if (keepReleases < 0) {
             throw new IllegalArgumentException("--keep-releases must be 0 (keep all) or more");
         }
@@ -549,7 +555,7 @@ public record Config(
         private Duration buildTimeout = Durations.parse(DEFAULT_BUILD_TIMEOUT);
         private List<String> builderCommand = List.of();
         private int keepReleases = DEFAULT_KEEP_RELEASES;
-        private Duration buildLease = Duration.ofSeconds(30);
+        private Duration buildLease = Durations.parse(DEFAULT_BUILD_LEASE);
         private Repos repos = Repos.DEFAULTS;
         private Logs logs = Logs.DEFAULTS;
         private SessionSettings sessions;

@@ -34,6 +34,7 @@ import dev.karta.server.logs.LogFeeds;
 import dev.karta.server.logs.LogRetention;
 import dev.karta.server.logs.LogRoutes;
 import dev.karta.server.logs.LogStore;
+import dev.karta.server.logs.LogWakeups;
 import dev.karta.server.orgs.Tenants;
 import dev.karta.server.process.ProcessLauncher;
 import dev.karta.server.process.Sandbox;
@@ -53,6 +54,7 @@ import dev.karta.server.sessions.SessionRoutes;
 import dev.karta.server.sessions.Sessions;
 import dev.karta.server.store.Database;
 import dev.karta.server.store.Dialect;
+import dev.karta.server.store.Notifications;
 import dev.karta.server.store.SecretBox;
 import dev.karta.server.usage.UsageRoutes;
 import dev.karta.server.workspaces.Workspaces;
@@ -63,18 +65,25 @@ import java.util.Deque;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One running Karta server: every object built with {@code new}, in dependency order, and
  * stopped in reverse. Tests start it on port 0; {@link Main} starts it from the command line.
  */
 public final class KartaServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(KartaServer.class);
+    /** Where a deleted project's id is announced to the other servers. */
+    private static final String PROJECT_DELETIONS = "karta_project_deletions";
     private final Config config;
     private final Database db;
     private final HttpApi http;
     private final BuildWorkers workers;
     private final LogStore logs;
     private final LogFeeds logFeeds;
+    private final LogWakeups logWakeups;
+    private final Notifications notifications;
     private final LogRetention logRetention;
     private final Sessions sessions;
     private final ProcessLauncher launcher;
@@ -95,12 +104,17 @@ public final class KartaServer implements AutoCloseable {
         ObjectMapper json = Json.newMapper();
         HttpMetrics metrics = new HttpMetrics();
 
+        this.notifications = new Notifications(db);
+        made.push(notifications);
         AuditLog audit = new AuditLog(db);
-        ApiKeys keys = new ApiKeys(db, audit, config.keyCacheTtl(), config.limits(), java.time.Clock.systemUTC());
+        ApiKeys keys = new ApiKeys(db, audit, config.keyCacheTtl(), config.limits(), java.time.Clock.systemUTC(),
+                notifications);
         Tenants tenants = new Tenants(db, keys, audit);
         ProjectStore projectStore = new ProjectStore(db);
-        LogStore logs = new LogStore(db, new LogBus());
+        LogBus bus = new LogBus();
+        LogStore logs = new LogStore(db, bus, notifications);
         this.logs = logs;
+        this.logWakeups = new LogWakeups(notifications, bus);
         Projects projects = new Projects(db, projectStore, audit, baseUrl::get, logs,
                 config.limits().maxProjectsPerOrg());
 
@@ -143,10 +157,20 @@ public final class KartaServer implements AutoCloseable {
                 config.limits().maxQueuedDeploysPerOrg());
         this.idempotency = new Idempotency(db, json, secrets);
         made.push(idempotency);
-        this.logFeeds = new LogFeeds(logs, json, config.logs(), keys);
+        this.logFeeds = new LogFeeds(logs, json, config.logs(), keys, logWakeups);
         made.push(logFeeds);
         metrics.registry().gauge("karta.logs.followers", logFeeds, LogFeeds::followers);
         projects.onDelete(project -> logFeeds.endProject(project.id()));
+        // The other replicas end their streams of a deleted project too.
+        notifications.on(PROJECT_DELETIONS, logFeeds::endProject);
+        projects.onDelete(project -> {
+            try {
+                notifications.send(PROJECT_DELETIONS, project.id());
+            } catch (RuntimeException e) {
+                LOG.warn("could not tell the other servers that project {} was deleted: {}", project.name(),
+                        e.toString());
+            }
+        });
         this.logRetention = new LogRetention(logs, config.logs());
         made.push(logRetention);
 
@@ -167,8 +191,9 @@ public final class KartaServer implements AutoCloseable {
                 new SessionRoutes(sessions, idempotency, json, keys),
                 new UsageRoutes(db, projects, releaseFiles));
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys::authenticate),
-                metrics, sandbox.health(), routes);
+                metrics, sandbox.health(), db::answers, routes);
         made.push(http::stop);
+        notifications.start();
         http.start();
         baseUrl.set(config.publicUrlFor(http.port()));
         this.publicUrl = baseUrl.get();
@@ -270,6 +295,11 @@ public final class KartaServer implements AutoCloseable {
         return workers;
     }
 
+    /** The wake-ups from other servers' log appends: for tests that wait until they listen. */
+    public LogWakeups logWakeups() {
+        return logWakeups;
+    }
+
     /** The live log streams: for tests that count their reads. */
     public LogFeeds logFeeds() {
         return logFeeds;
@@ -285,6 +315,7 @@ public final class KartaServer implements AutoCloseable {
         sessions.close();
         logRetention.close();
         logFeeds.close();
+        notifications.close();
         http.stop();
         idempotency.close();
         workers.close();

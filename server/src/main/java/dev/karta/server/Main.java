@@ -81,6 +81,14 @@ public final class Main implements Callable<Integer> {
             description = "A build running longer fails (env KARTA_BUILD_TIMEOUT, default ${DEFAULT-VALUE})")
     Duration buildTimeout;
 
+    @Option(names = "--build-lease",
+            defaultValue = "${env:KARTA_BUILD_LEASE:-" + Config.DEFAULT_BUILD_LEASE + "}",
+            converter = DurationConverter.class,
+            description = "A build whose server has not renewed its lease for this long (the server died) is "
+                    + "taken over by another server, or by this one when it starts again: retried once, then "
+                    + "failed (env KARTA_BUILD_LEASE, default ${DEFAULT-VALUE}, at least 1s)")
+    Duration buildLease;
+
     @Option(names = "--builder", defaultValue = "${env:KARTA_BUILDER}",
             description = "Image builder argv for dockerfile/buildpack releases: a JSON array of strings, e.g. "
                     + "'[\"docker\",\"build\",\"-t\",\"{image_ref}\",\"{context}\"]' (an argument may hold spaces), "
@@ -324,7 +332,8 @@ public final class Main implements Callable<Integer> {
         return Config.builder(dir).bind(bind).port(port).databaseUrl(url).publicUrl(publicUrl).bootstrapKey(bootstrap)
                 .archive(new Config.ArchiveLimits(maxArchiveBytes, maxExpandedBytes, maxEntries, maxPathBytes,
                         maxPathDepth))
-                .buildWorkers(buildWorkers).buildTimeout(buildTimeout).builderCommand(argv("--builder", builder))
+                .buildWorkers(buildWorkers).buildTimeout(buildTimeout).buildLease(buildLease)
+                .builderCommand(argv("--builder", builder))
                 .keepReleases(keepReleases)
                 .repos(new Config.Repos(githubApiUrl, githubToken, sshCommand, maxWebhookBytes,
                         githubTokenOwners == null ? Set.of() : Set.copyOf(githubTokenOwners), allowRepoUrls,

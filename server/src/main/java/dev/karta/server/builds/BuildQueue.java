@@ -19,9 +19,13 @@ import org.slf4j.LoggerFactory;
  * The persistent build queue. Claims are transactions guarded by the partial unique index
  * {@code deploys_one_building_per_project}, so two servers can never build one project at once.
  * A claimed deploy carries a lease its worker renews; a build whose lease ran out (its server
- * died) is retried once, or failed with the reason. No org runs more than its share of builds at
- * once ({@code --max-builds-per-org}, counted over the database, so across replicas), so one
- * tenant's slow builds cannot hold every worker while another tenant waits.
+ * died) is retried once, or failed with the reason, by whichever server notices first. The holder
+ * of a build is its attempt number: renewing, ending and activating all require the deploy to be
+ * building in that attempt, so a server that lost its lease (paused, cut off from the database)
+ * can no longer end or activate a deploy that another server has taken over. No org runs more
+ * than its share of builds at once ({@code --max-builds-per-org}, counted over the database, so
+ * across replicas), so one tenant's slow builds cannot hold every worker while another tenant
+ * waits.
  */
 public final class BuildQueue {
     private static final Logger LOG = LoggerFactory.getLogger(BuildQueue.class);
@@ -81,8 +85,20 @@ public final class BuildQueue {
         }
     }
 
-    void renew(String deployId) {
-        store.renewLease(deployId, System.currentTimeMillis() + lease.toMillis());
+    /**
+     * Whether {@code deploy}, claimed here, is now queued again or building in a later attempt:
+     * its lease ran out and another server (or this one's recovery) took it over.
+     */
+    boolean ownedElsewhere(DeployRecord deploy) {
+        return store.byId(deploy.id())
+                .map(now -> now.status() == DeployStatus.QUEUED
+                        || now.status() == DeployStatus.BUILDING && now.attempts() != deploy.attempts())
+                .orElse(false);
+    }
+
+    /** Extends the lease of a build running here; false when this server no longer holds it. */
+    boolean renew(DeployRecord deploy) {
+        return store.renewLease(deploy.id(), deploy.attempts(), System.currentTimeMillis() + lease.toMillis());
     }
 
     /**
@@ -91,25 +107,32 @@ public final class BuildQueue {
      */
     void recover(boolean all) {
         long now = System.currentTimeMillis();
-        List<DeployRecord> expired = db.withHandle(h -> store.expiredBuilds(h, all ? Long.MAX_VALUE : now));
+        long cutoff = all ? Long.MAX_VALUE : now;
+        List<DeployRecord> expired = db.withHandle(h -> store.expiredBuilds(h, cutoff));
         for (DeployRecord deploy : expired) {
             String message = db.inTransaction(h -> {
+                if (!store.holdExpired(h, deploy.id(), deploy.attempts(), cutoff)) {
+                    return null; // another server recovered it first, or its lease was renewed
+                }
                 String outcome;
                 if (store.hasNewerQueued(h, deploy)) {
-                    store.finish(h, deploy.id(), DeployStatus.SUPERSEDED, null,
+                    store.finish(h, deploy.id(), deploy.attempts(), DeployStatus.SUPERSEDED, null,
                             "interrupted, and superseded by a newer deploy", now);
                     outcome = "Build interrupted (its server stopped); a newer deploy supersedes it";
                 } else if (deploy.attempts() < MAX_ATTEMPTS) {
                     store.requeue(h, deploy.id());
                     outcome = "Build interrupted (its server stopped); queued again";
                 } else {
-                    store.finish(h, deploy.id(), DeployStatus.FAILED, null,
+                    store.finish(h, deploy.id(), deploy.attempts(), DeployStatus.FAILED, null,
                             "build interrupted " + deploy.attempts() + " times: the server running it stopped", now);
                     outcome = "Build failed: interrupted " + deploy.attempts() + " times; giving up";
                 }
                 logs.append(h, deploy.projectId(), LogSource.BUILD, deploy.id(), null, outcome);
                 return outcome;
             });
+            if (message == null) {
+                continue;
+            }
             LOG.warn("deploy {} of {}: {}", deploy.id(), deploy.projectName(), message);
             logs.bus().publish(deploy.projectId());
         }
@@ -117,11 +140,13 @@ public final class BuildQueue {
 
     /**
      * Ends a deploy as failed (or canceled) with its reason, logged in the same transaction so a
-     * follower that sees the deploy ended also sees why. Does nothing if it already ended.
+     * follower that sees the deploy ended also sees why. Does nothing if it already ended, or if
+     * another attempt owns it now (this server's lease ran out and another server took it over).
      */
     void finish(DeployRecord deploy, DeployStatus status, String reason) {
         boolean changed = db.inTransaction(h -> {
-            boolean ended = store.finish(h, deploy.id(), status, null, reason, System.currentTimeMillis());
+            boolean ended = store.finish(h, deploy.id(), deploy.attempts(), status, null, reason,
+                    System.currentTimeMillis());
             if (ended) {
                 logs.append(h, deploy.projectId(), LogSource.BUILD, deploy.id(), null,
                         (status == DeployStatus.FAILED ? "Build failed: " : "Build " + status.wireName() + ": ") + reason);

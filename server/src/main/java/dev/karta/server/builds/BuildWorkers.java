@@ -12,6 +12,7 @@ import dev.karta.server.logs.LogStore;
 import dev.karta.server.releases.ReleaseRecord;
 import dev.karta.server.releases.Releases;
 import dev.karta.server.releases.Retention;
+import dev.karta.server.store.Database;
 import dev.karta.server.store.Threads;
 import java.io.IOException;
 import java.time.Duration;
@@ -32,7 +33,9 @@ import org.slf4j.LoggerFactory;
  * The worker pool that runs queued builds: claim, obtain the tree, build, activate. Workers poll
  * the queue (so deploys accepted by other servers are picked up) and are woken at once for
  * deploys accepted here. A housekeeping thread renews the leases of running builds and recovers
- * builds whose server died.
+ * builds whose server died (here or on another server). A build whose lease this server lost (it
+ * could not renew in time, and another server took the deploy over) is given up like one past its
+ * timeout, without ending the deploy.
  *
  * <p>The build timeout does not depend on the build noticing it: a thread can be stuck where
  * interrupts do not reach (a socket read). At the deadline housekeeping fails the deploy
@@ -158,7 +161,11 @@ public final class BuildWorkers implements AutoCloseable {
                     return;
                 }
             } catch (RuntimeException e) {
-                LOG.error("build worker error; continuing", e);
+                if (Database.isUnreachable(e)) {
+                    LOG.warn("build worker: the database is unreachable ({}); retrying", e.toString());
+                } else {
+                    LOG.error("build worker error; continuing", e);
+                }
                 sleepQuietly();
             }
         }
@@ -225,13 +232,17 @@ public final class BuildWorkers implements AutoCloseable {
             for (Running r : running.values()) {
                 if (now > r.deadline) {
                     abandon(r);
-                } else {
-                    queue.renew(r.deploy.id());
+                } else if (!queue.renew(r.deploy)) {
+                    lose(r);
                 }
             }
             queue.recover(false);
         } catch (RuntimeException e) {
-            LOG.error("build housekeeping failed; will retry", e);
+            if (Database.isUnreachable(e)) {
+                LOG.warn("build housekeeping: the database is unreachable ({}); will retry", e.toString());
+            } else {
+                LOG.error("build housekeeping failed; will retry", e);
+            }
         }
     }
 
@@ -245,6 +256,25 @@ public final class BuildWorkers implements AutoCloseable {
                 r.deploy.id(), timeout.toSeconds());
         r.thread.interrupt();
         queue.finish(r.deploy, DeployStatus.FAILED, "build timed out after " + timeout.toSeconds() + "s");
+        if (!closed) {
+            startWorker();
+        }
+    }
+
+    /**
+     * Gives up a build whose lease this server no longer holds (its lease ran out while this server
+     * could not renew it, and another server took the deploy over or queued it again): the thread is
+     * interrupted and replaced like at the timeout, but the deploy is left to whoever owns it now.
+     * A deploy that has ended is left alone: its worker may have just activated it and be tidying up.
+     */
+    private void lose(Running r) {
+        if (!queue.ownedElsewhere(r.deploy) || !r.abandon()) {
+            return;
+        }
+        running.remove(r.deploy.id(), r);
+        LOG.warn("deploy {}: this server lost the build's lease (attempt {}); another server owns it now",
+                r.deploy.id(), r.deploy.attempts());
+        r.thread.interrupt();
         if (!closed) {
             startWorker();
         }

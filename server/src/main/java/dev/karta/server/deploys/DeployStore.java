@@ -112,8 +112,28 @@ public final class DeployStore {
                 .execute() == 1;
     }
 
-    public void renewLease(String id, long leaseUntil) {
-        db.execute("UPDATE deploys SET lease_until = ? WHERE id = ? AND status = 'building'", leaseUntil, id);
+    /**
+     * Extends the lease of {@code attempt} of a building deploy; false when that attempt no longer
+     * holds it (it ended, or its lease ran out and another server took the deploy over).
+     */
+    public boolean renewLease(String id, int attempt, long leaseUntil) {
+        return db.execute("UPDATE deploys SET lease_until = ? WHERE id = ? AND status = 'building' AND attempts = ?",
+                leaseUntil, id, attempt) == 1;
+    }
+
+    /**
+     * Locks a building deploy for recovery, inside the caller's transaction, when {@code attempt}
+     * is still the one building it and its lease ran out before {@code now}; false when another
+     * server recovered it first, renewed it meanwhile, or took it over again. Two servers that
+     * recover the same deploy at once thus act one after the other, and the second does nothing.
+     */
+    public boolean holdExpired(Handle h, String id, int attempt, long now) {
+        return h.createUpdate("""
+                        UPDATE deploys SET lease_until = lease_until
+                        WHERE id = :id AND status = 'building' AND attempts = :attempt AND lease_until < :now
+                        """)
+                .bind("id", id).bind("attempt", attempt).bind("now", now)
+                .execute() == 1;
     }
 
     public List<DeployRecord> expiredBuilds(Handle h, long now) {
@@ -140,15 +160,19 @@ public final class DeployStore {
     }
 
     /**
-     * Ends a deploy that is still queued or building. Finalizing a deploy that has already ended
-     * does nothing and returns false.
+     * Ends {@code attempt} of a building deploy: only the attempt that holds the build may end it,
+     * so a server whose lease ran out (and whose deploy another server took over, or queued again)
+     * changes nothing any more. Finalizing a deploy that has already ended, or that another
+     * attempt now owns, does nothing and returns false.
      */
-    public boolean finish(Handle h, String id, DeployStatus status, Integer releaseNumber, String error, long now) {
+    public boolean finish(Handle h, String id, int attempt, DeployStatus status, Integer releaseNumber, String error,
+                          long now) {
         return h.createUpdate("""
                         UPDATE deploys SET status = :status, release_number = :release, error = :error,
                                finished_at = :now, lease_until = NULL
-                        WHERE id = :id AND status IN ('queued', 'building')
+                        WHERE id = :id AND status = 'building' AND attempts = :attempt
                         """)
+                .bind("attempt", attempt)
                 .bind("status", status.wireName())
                 .bind("release", releaseNumber)
                 .bind("error", error)

@@ -1,5 +1,6 @@
 package dev.karta.server.http;
 
+import dev.karta.server.store.Database;
 import java.time.Duration;
 
 /**
@@ -132,5 +133,22 @@ public final class ApiError extends RuntimeException {
 
     public static ApiError unavailable(String message) {
         return new ApiError(Kind.UNAVAILABLE, message);
+    }
+
+    /** How soon a client may try again while the database is unreachable. */
+    public static final Duration DATABASE_RETRY = Duration.ofSeconds(5);
+
+    /**
+     * The 503 of a request that needed the database while it could not be reached (PostgreSQL
+     * restarting, the network to it cut), with {@code Retry-After}: the server recovers by itself.
+     */
+    public static ApiError databaseUnreachable() {
+        return new ApiError(Kind.UNAVAILABLE, Kind.UNAVAILABLE.code(),
+                "the database is unreachable; try again shortly", DATABASE_RETRY);
+    }
+
+    /** {@link #databaseUnreachable} when {@code e} says the database cannot be reached, else null. */
+    public static ApiError ifDatabaseUnreachable(Throwable e) {
+        return Database.isUnreachable(e) ? databaseUnreachable() : null;
     }
 }

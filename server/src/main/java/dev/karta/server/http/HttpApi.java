@@ -11,6 +11,7 @@ import io.javalin.json.JavalinJackson;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BooleanSupplier;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,7 +31,7 @@ public final class HttpApi {
     private final int port;
 
     public HttpApi(String bind, int port, long maxJsonBody, ObjectMapper json, Authenticator auth,
-                   HttpMetrics metrics, Map<String, Object> health, List<Routes> features) {
+                   HttpMetrics metrics, Map<String, Object> health, BooleanSupplier ready, List<Routes> features) {
         this.bind = bind;
         this.port = port;
         this.maxJsonBody = maxJsonBody;
@@ -64,12 +65,30 @@ public final class HttpApi {
             Map<String, Object> healthz = new LinkedHashMap<>(Map.of("status", "ok"));
             healthz.putAll(health);
             r.get("/healthz", ctx -> ctx.json(healthz));
+            // Readiness, for load balancers: whether this server can serve requests that need the
+            // database now. /healthz stays liveness (the process answers), so an orchestrator does
+            // not restart a replica for an outage of the database.
+            r.get("/readyz", ctx -> {
+                if (ready.getAsBoolean()) {
+                    ctx.json(Map.of("status", "ready"));
+                } else {
+                    ctx.header("Retry-After", Long.toString(ApiError.DATABASE_RETRY.toSeconds()));
+                    ctx.status(503).json(Map.of("status", "unavailable", "message",
+                            "the database is unreachable"));
+                }
+            });
             r.get("/metrics", metrics::scrape);
             features.forEach(feature -> feature.register(cfg));
 
             r.exception(ApiError.class, (e, ctx) -> render(ctx, e));
             r.exception(HttpResponseException.class, (e, ctx) -> renderJavalin(ctx, e.getStatus(), e.getMessage()));
             r.exception(Exception.class, (e, ctx) -> {
+                ApiError unreachable = ApiError.ifDatabaseUnreachable(e);
+                if (unreachable != null) {
+                    LOG.warn("{} {}: the database is unreachable ({})", ctx.method(), ctx.path(), e.toString());
+                    render(ctx, unreachable);
+                    return;
+                }
                 LOG.error("unhandled error on {} {} (request {})", ctx.method(), ctx.path(), Requests.requestId(ctx), e);
                 render(ctx, 500, "internal", "internal server error; quote request id " + Requests.requestId(ctx));
             });

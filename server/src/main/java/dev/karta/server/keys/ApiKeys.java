@@ -9,6 +9,7 @@ import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Principal;
 import dev.karta.server.http.Scope;
 import dev.karta.server.store.Database;
+import dev.karta.server.store.Notifications;
 import dev.karta.server.store.Digests;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -38,8 +39,11 @@ import org.jdbi.v3.core.Handle;
  * Bcrypt is slow on purpose, so it runs only for a well-formed key whose prefix exists and that
  * is not already known to be good or bad: good keys are cached for {@code cacheTtl}, rejected
  * ones for a minute, and at most one bcrypt check per core runs at a time (others wait briefly,
- * then get 429). Revoking drops the key from this node's cache at once; other nodes see it
- * within {@code cacheTtl}.
+ * then get 429). Revoking drops the key from this node's cache at once; on PostgreSQL the
+ * revocation is also announced to the other servers sharing the database ({@link Notifications},
+ * at commit), which drop it from their caches and end its streams as if it had been revoked there.
+ * While a server is not listening (PostgreSQL restarting) it sees the revocation within
+ * {@code cacheTtl}, as without announcements.
  *
  * <p>Bcrypt is also what an attacker can make us spend: any read key lists its org's key
  * prefixes, and a known prefix with a made-up suffix costs a bcrypt run. So failed bcrypt checks
@@ -57,6 +61,8 @@ public final class ApiKeys {
     private static final Duration REJECTED_TTL = Duration.ofMinutes(1);
     private static final int MAX_REJECTED = 10_000;
     private static final Duration TOUCH_EVERY = Duration.ofMinutes(1);
+    /** Where a revocation's key id is announced to the other servers. */
+    static final String REVOKED_CHANNEL = "karta_key_revocations";
 
     private record Cached(Principal principal, long expiresAt) {
     }
@@ -88,18 +94,27 @@ public final class ApiKeys {
     private final AtomicLong bcryptRuns = new AtomicLong();
     private final List<Consumer<String>> revocationListeners = new CopyOnWriteArrayList<>();
     private final Set<String> revokedHere = ConcurrentHashMap.newKeySet();
+    private final Notifications notifications;
 
     public ApiKeys(Database db, AuditLog audit, Duration cacheTtl) {
         this(db, audit, cacheTtl, Config.Limits.DEFAULTS, Clock.systemUTC());
     }
 
     public ApiKeys(Database db, AuditLog audit, Duration cacheTtl, Config.Limits limits, Clock clock) {
+        this(db, audit, cacheTtl, limits, clock, new Notifications(db));
+    }
+
+    /** With revocations announced to, and taken from, the other servers on {@code notifications}. */
+    public ApiKeys(Database db, AuditLog audit, Duration cacheTtl, Config.Limits limits, Clock clock,
+                   Notifications notifications) {
         this.db = db;
         this.store = new KeyStore(db);
         this.audit = audit;
         this.cacheTtl = cacheTtl;
         this.limits = limits;
         this.clock = clock;
+        this.notifications = notifications;
+        notifications.on(REVOKED_CHANNEL, this::forgetRevoked);
     }
 
     /** A freshly minted key: its stored form and the secret, which is shown once and never kept. */
@@ -151,26 +166,39 @@ public final class ApiKeys {
             if (!key.isRevoked()) {
                 store.revoke(h, id, Instant.now());
                 audit.append(h, actor, "api_key.revoke", "api_key:" + id);
+                notifications.send(h, REVOKED_CHANNEL, id);
             }
             return store.byId(h, actor.orgId(), id).orElseThrow();
         });
+        forgetRevoked(id);
+        return revoked.toWire();
+    }
+
+    /**
+     * Applies a revocation, here or announced by another server: the key leaves the cache, and
+     * the revocation listeners (open streams) run.
+     */
+    private void forgetRevoked(String id) {
         valid.values().removeIf(cached -> cached.principal().keyId().equals(id));
         revokedHere.add(id);
         for (Consumer<String> listener : revocationListeners) {
             listener.accept(id);
         }
-        return revoked.toWire();
     }
 
     /**
      * Runs {@code listener} with a key's id after that key is revoked on this server (after the
-     * commit). Revocations on other servers are seen through {@link #unusable}.
+     * commit), or when another server announces that it revoked it. Revocations on other servers
+     * while this one did not listen are seen through {@link #unusable}.
      */
     public void onRevoke(Consumer<String> listener) {
         revocationListeners.add(listener);
     }
 
-    /** Whether the key was revoked through this server: a check without a query, for streams. */
+    /**
+     * Whether this server knows the key as revoked (here, or announced by another server): a check
+     * without a query, for streams.
+     */
     public boolean revokedHere(String keyId) {
         return revokedHere.contains(keyId);
     }

@@ -6,9 +6,10 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArraySet;
 
 /**
- * Wakes the followers of a project when something was appended to its log on this server.
- * Followers always read what is new from the database, so a wake-up carries no data and a lost
- * or merged one costs nothing but latency (followers also poll, for writes of other replicas).
+ * Wakes the followers of a project when something was appended to its log. Appends on this server
+ * publish here after commit; on PostgreSQL, {@link LogWakeups} publishes the appends of other
+ * servers. Followers always read what is new from the database, so a wake-up carries no data and
+ * a lost or merged one costs nothing but latency.
  */
 public final class LogBus {
     private final Map<String, Set<Runnable>> listeners = new ConcurrentHashMap<>();
@@ -27,5 +28,10 @@ public final class LogBus {
         if (set != null) {
             set.forEach(Runnable::run);
         }
+    }
+
+    /** Wakes every subscriber: after a gap in which appends of other servers may have gone unseen. */
+    void publishAll() {
+        listeners.values().forEach(set -> set.forEach(Runnable::run));
     }
 }

@@ -34,9 +34,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Live log streams. Every project with followers has one {@link Feed}: woken by the
- * {@link LogBus} (and polled every second, for writes of other servers), it reads what is new
- * with ONE query, encodes each entry once and fans the shared frames out to all of the project's
- * followers. Reads and fan-outs run on a small pool; writes to clients never block
+ * {@link LogBus} (appends of this server, and on PostgreSQL those of other servers through
+ * {@link LogWakeups}; polled every second instead while that is not listening, and always on
+ * SQLite), it reads what is new with ONE query, encodes each entry once and fans the shared
+ * frames out to all of the project's followers. Reads and fan-outs run on a small pool; writes to clients never block
  * ({@link SseStream}), so a thousand followers need no thousand threads.
  *
  * <p>A follower first replays from its cursor (Last-Event-ID, {@code since}, or the last N),
@@ -67,6 +68,7 @@ public final class LogFeeds implements AutoCloseable {
     private final ObjectMapper json;
     private final Config.Logs settings;
     private final ApiKeys keys;
+    private final LogWakeups wakeups;
     private final Map<String, Feed> feeds = new ConcurrentHashMap<>();
     private final Set<Follower> followers = ConcurrentHashMap.newKeySet();
     private final ExecutorService workers;
@@ -80,11 +82,12 @@ public final class LogFeeds implements AutoCloseable {
     private final AtomicLong endTicks = new AtomicLong();
     private long polls; // ticker thread only
 
-    public LogFeeds(LogStore store, ObjectMapper json, Config.Logs settings, ApiKeys keys) {
+    public LogFeeds(LogStore store, ObjectMapper json, Config.Logs settings, ApiKeys keys, LogWakeups wakeups) {
         this.store = store;
         this.json = json;
         this.settings = settings;
         this.keys = keys;
+        this.wakeups = wakeups;
         this.workers = Executors.newFixedThreadPool(2, Threads.daemon("log-feed"));
         // Handing frames to sockets is most of a fan-out's cost: spread it over the cores.
         this.sendSlices = Math.max(2, Runtime.getRuntime().availableProcessors());
@@ -175,7 +178,9 @@ public final class LogFeeds implements AutoCloseable {
     }
 
     private void poll() {
-        feeds.values().forEach(Feed::wake);
+        if (!wakeups.listening()) {
+            feeds.values().forEach(Feed::wake);
+        }
         if (++polls % (END_POLL_MS / POLL_MS) != 0) {
             return;
         }

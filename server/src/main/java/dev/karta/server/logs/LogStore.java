@@ -6,6 +6,7 @@ import dev.karta.api.LogEntry;
 import dev.karta.api.Printable;
 import dev.karta.server.store.Database;
 import dev.karta.server.store.Dialect;
+import dev.karta.server.store.Notifications;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -24,17 +25,26 @@ import org.jdbi.v3.core.statement.Query;
  * a smaller id committed. On SQLite that holds because writers are serialized and AUTOINCREMENT
  * never reuses an id. On PostgreSQL sequence values can commit out of order, so each append first
  * locks the project's {@code log_heads} row (held until commit) and only then takes its id.
+ *
+ * <p>On PostgreSQL every append also sends the project's id on {@value #CHANNEL} in its own
+ * transaction ({@link Notifications}): PostgreSQL delivers it when the transaction commits (never
+ * for a rollback, and once for repeats within one transaction), and {@link LogWakeups} on every
+ * other server turns it into a wake-up of that project's followers.
  */
 public final class LogStore {
     static final int MAX_MESSAGE = 8192;
+    /** The PostgreSQL notification channel of log appends. */
+    static final String CHANNEL = "karta_log_appends";
     private static final String COLUMNS = "id, time, source, deploy_id, release, message";
 
     private final Database db;
     private final LogBus bus;
+    private final Notifications notifications;
 
-    public LogStore(Database db, LogBus bus) {
+    public LogStore(Database db, LogBus bus, Notifications notifications) {
         this.db = db;
         this.bus = bus;
+        this.notifications = notifications;
     }
 
     public LogBus bus() {
@@ -69,6 +79,7 @@ public final class LogStore {
                             + "ON CONFLICT (project_id) DO UPDATE SET appends = log_heads.appends + 1")
                     .bind("p", projectId)
                     .execute();
+            notifications.send(h, CHANNEL, projectId);
         }
         h.createUpdate("INSERT INTO log_entries (project_id, time, source, deploy_id, release, message) "
                         + "VALUES (:p, :t, :s, :d, :r, :m)")

@@ -88,7 +88,8 @@ public final class Releases {
                 detection.harness(), detection.buildKind(), detection.imageRef(), tree.contentDigest(),
                 deploy.source().wireName(), deploy.id(), now, now);
         store.insert(h, created);
-        if (!deploys.finish(h, deploy.id(), DeployStatus.SUCCEEDED, number, null, now.toEpochMilli())) {
+        if (!deploys.finish(h, deploy.id(), deploy.attempts(), DeployStatus.SUCCEEDED, number, null,
+                now.toEpochMilli())) {
             throw new IllegalStateException("deploy " + deploy.id() + " is no longer building");
         }
         return created;

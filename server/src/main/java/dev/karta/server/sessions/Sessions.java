@@ -165,7 +165,11 @@ public final class Sessions implements AutoCloseable {
             }
             workspaces.sweep(store::liveAmong);
         } catch (RuntimeException e) {
-            LOG.error("session sweep failed; will retry", e);
+            if (Database.isUnreachable(e)) {
+                LOG.warn("session sweep: the database is unreachable ({}); will retry", e.toString());
+            } else {
+                LOG.error("session sweep failed; will retry", e);
+            }
         }
     }
 

@@ -2,6 +2,10 @@ package dev.karta.server.store;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.SQLTransientConnectionException;
 import java.time.Duration;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -40,9 +44,18 @@ public final class Database implements AutoCloseable {
     /** As long as SQLite's busy timeout: how long a write waits for its turn before failing. */
     private static final Duration WRITE_WAIT = Duration.ofSeconds(10);
     private static final Duration CHECKPOINT_EVERY = Duration.ofSeconds(1);
+    /**
+     * PostgreSQL: how long a request waits for a pool connection before it is answered 503
+     * (while the database is down, Hikari keeps trying to reconnect in the background and every
+     * caller waits this long). Short, so a load balancer and clients learn of an outage quickly.
+     */
+    public static final Duration CONNECTION_WAIT = Duration.ofSeconds(3);
+    /** PostgreSQL: how long Hikari's liveness check of a borrowed connection may take. */
+    private static final Duration VALIDATION_WAIT = Duration.ofSeconds(1);
     private static final Logger LOG = LoggerFactory.getLogger(Database.class);
 
     private final Dialect dialect;
+    private final String jdbcUrl;
     private final HikariDataSource pool;
     private final Jdbi jdbi;
     /**
@@ -54,8 +67,9 @@ public final class Database implements AutoCloseable {
     /** SQLite only: runs the checkpoints; null on PostgreSQL. */
     private final ScheduledExecutorService checkpointer;
 
-    private Database(Dialect dialect, HikariDataSource pool) {
+    private Database(Dialect dialect, String jdbcUrl, HikariDataSource pool) {
         this.dialect = dialect;
+        this.jdbcUrl = jdbcUrl;
         this.pool = pool;
         this.jdbi = Jdbi.create(pool);
         if (dialect == Dialect.SQLITE) {
@@ -76,7 +90,12 @@ public final class Database implements AutoCloseable {
         config.setJdbcUrl(dialect == Dialect.SQLITE ? withSqlitePragmas(jdbcUrl) : jdbcUrl);
         config.setPoolName("karta-db");
         config.setMaximumPoolSize(dialect == Dialect.SQLITE ? 8 : 16);
-        config.setConnectionTimeout(10_000);
+        if (dialect == Dialect.SQLITE) {
+            config.setConnectionTimeout(10_000);
+        } else {
+            config.setConnectionTimeout(CONNECTION_WAIT.toMillis());
+            config.setValidationTimeout(VALIDATION_WAIT.toMillis());
+        }
         HikariDataSource pool = new HikariDataSource(config);
         try {
             Flyway.configure()
@@ -88,7 +107,48 @@ public final class Database implements AutoCloseable {
             pool.close();
             throw e;
         }
-        return new Database(dialect, pool);
+        return new Database(dialect, jdbcUrl, pool);
+    }
+
+    /**
+     * A connection of its own, outside the pool, for a session that lives long (a LISTEN); the
+     * caller closes it. PostgreSQL only.
+     */
+    public Connection openUnpooled() throws SQLException {
+        if (dialect != Dialect.POSTGRES) {
+            throw new IllegalStateException("unpooled connections are for PostgreSQL");
+        }
+        return DriverManager.getConnection(jdbcUrl);
+    }
+
+    /** Whether the database answers a trivial query now (readiness). */
+    public boolean answers() {
+        try {
+            return jdbi.withHandle(h -> h.createQuery("SELECT 1").mapTo(Integer.class).one()) == 1;
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Whether {@code e} (or a cause) says the database cannot be reached: no pool connection
+     * within {@link #CONNECTION_WAIT}, a connection that broke (SQLSTATE class 08), or a server
+     * shutting down or starting (57P01…57P03). Such a failure passes when the database is back.
+     */
+    public static boolean isUnreachable(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof SQLTransientConnectionException) {
+                return true;
+            }
+            if (t instanceof SQLException sql && sql.getSQLState() != null) {
+                String state = sql.getSQLState();
+                if (state.startsWith("08") || state.equals("57P01") || state.equals("57P02")
+                        || state.equals("57P03")) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     private static String withSqlitePragmas(String url) {

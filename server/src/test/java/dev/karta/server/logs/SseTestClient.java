@@ -12,6 +12,8 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -38,6 +40,8 @@ final class SseTestClient implements AutoCloseable {
 
     final List<Event> events = new CopyOnWriteArrayList<>();
     final AtomicInteger comments = new AtomicInteger();
+    /** When each event with an id was parsed ({@link System#nanoTime}), by event id. */
+    final Map<String, Long> arrivals = new ConcurrentHashMap<>();
     final AtomicBoolean ended = new AtomicBoolean();
     volatile int status;
     volatile String contentType;
@@ -109,6 +113,9 @@ final class SseTestClient implements AutoCloseable {
             for (String line = body.readLine(); line != null; line = body.readLine()) {
                 if (line.isEmpty()) {
                     if (data != null) {
+                        if (id != null) {
+                            arrivals.put(id, System.nanoTime());
+                        }
                         events.add(new Event(id, name, data.toString()));
                     }
                     id = null;

@@ -63,6 +63,13 @@ final class GitAuthFilter implements Filter {
             chain.doFilter(new AsRemoteUser(req, keyId), res);
         } catch (ApiError e) {
             deny(res, e);
+        } catch (RuntimeException | IOException | ServletException e) {
+            ApiError unreachable = ApiError.ifDatabaseUnreachable(e);
+            if (unreachable == null) {
+                throw e;
+            }
+            LOG.warn("git request {}: the database is unreachable ({})", req.getRequestURI(), e.toString());
+            deny(res, unreachable);
         } finally {
             LOG.info("{} {}{} {} {}ms key={} request_id={}", req.getMethod(), req.getRequestURI(),
                     req.getQueryString() == null ? "" : "?" + req.getQueryString(), res.getStatus(),
