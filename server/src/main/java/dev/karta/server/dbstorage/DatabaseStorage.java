@@ -11,13 +11,15 @@ import dev.karta.server.store.Database;
  */
 public final class DatabaseStorage {
     private final LocalStorage cache;
+    private final DatabaseReleaseFiles releaseFiles;
 
     public DatabaseStorage(Database db, LocalStorage cache) {
         this.cache = cache;
+        this.releaseFiles = new DatabaseReleaseFiles(db, new Blobs(db), cache.releaseCache());
     }
 
     public ReleaseFiles releaseFiles() {
-        return cache.releaseFiles();
+        return releaseFiles;
     }
 
     public RepoStore repos() {
