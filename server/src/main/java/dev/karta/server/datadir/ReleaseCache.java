@@ -187,11 +187,18 @@ public final class ReleaseCache {
         }
     }
 
+    /** What {@link #unpack} found instead of the tree it was asked for. */
+    public static final class NotTheTree extends IOException {
+        NotTheTree(String message) {
+            super(message);
+        }
+    }
+
     /**
      * Unpacks a tree that {@link #pack} packed into the cache as the tree of {@code contentDigest}:
      * staged by the materializer (with its rules, without its size limits), {@code packed} read to
      * its end (a stream that checks its bytes fails there), the staged tree's content digest
-     * compared with {@code contentDigest}, and only then renamed into place. Unpacking a tree that
+     * compared with {@code contentDigest} (else a {@link NotTheTree}), and only then renamed into place. Unpacking a tree that
      * is cached already changes nothing. A failure leaves nothing in the cache.
      */
     public Tree unpack(String contentDigest, int fileCount, long bytes, InputStream packed) throws IOException {
@@ -200,7 +207,7 @@ public final class ReleaseCache {
         try {
             packed.transferTo(OutputStream.nullOutputStream());
             if (!staged.contentDigest().equals(contentDigest)) {
-                throw new IOException("the stored tree " + contentDigest + " unpacks to a tree with another content "
+                throw new NotTheTree("the stored tree " + contentDigest + " unpacks to a tree with another content "
                         + "digest, " + staged.contentDigest() + ": not cached");
             }
             Tree placed = unpacker.place(staged, dataDir.trees());

@@ -6,6 +6,7 @@ import dev.karta.server.datadir.ReleaseCache;
 import dev.karta.server.store.Database;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.time.Instant;
 import java.util.List;
@@ -172,8 +173,9 @@ final class DatabaseReleaseFiles implements ReleaseFiles {
 
     /**
      * The tree as a folder of this machine's cache, fetched from the database first when the cache
-     * lacks it; empty when the database does not store it, or when its blob is corrupt (logged as
-     * an error, nothing cached). Other failures (the database unreachable) are thrown.
+     * lacks it; empty when the database does not store it, or when its blob is corrupt or unpacks to
+     * another tree (logged as an error, nothing cached). Other failures (the database unreachable,
+     * a full disk) are thrown.
      */
     @Override
     public Optional<Tree> checkOut(String contentDigest) {
@@ -188,7 +190,7 @@ final class DatabaseReleaseFiles implements ReleaseFiles {
                     fetchTree(tree);
                 }
             });
-        } catch (Blobs.Corrupt e) {
+        } catch (Blobs.Corrupt | ReleaseCache.NotTheTree e) {
             LOG.error("cannot check out the tree {}: {}", contentDigest, e.getMessage());
             return Optional.empty();
         } catch (IOException e) {
@@ -201,7 +203,18 @@ final class DatabaseReleaseFiles implements ReleaseFiles {
         long started = System.nanoTime();
         try (InputStream in = blobs.open(tree.blob()).orElseThrow(() -> new IOException("the blob sha256:"
                 + tree.blob() + " of the tree " + tree.contentDigest() + " is not stored"))) {
-            cache.unpack(tree.contentDigest(), tree.files(), tree.bytes(), in);
+            try {
+                cache.unpack(tree.contentDigest(), tree.files(), tree.bytes(), in);
+            } catch (IOException | RuntimeException e) {
+                // Corrupt bytes may break the unpacking before the blob's own check at its end: read
+                // on to that check, which names the blob, and report what it finds.
+                in.transferTo(OutputStream.nullOutputStream());
+                if (e instanceof ReleaseCache.NotTheTree) {
+                    throw e;
+                }
+                throw new IOException("the stored tree " + tree.contentDigest() + " cannot be unpacked: "
+                        + e.getMessage(), e);
+            }
         }
         fetches.incrementAndGet();
         LOG.info("fetched tree {} ({} files, {} bytes) from the database into the cache in {} ms",
