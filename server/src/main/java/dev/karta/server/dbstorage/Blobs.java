@@ -65,10 +65,11 @@ final class Blobs {
     }
 
     /**
-     * Stores the bytes {@code body} writes as the blob {@code sha256}, in a transaction of its own.
-     * Returns false, without calling {@code body}, when the blob is stored already. Bytes whose
-     * sha256 is not {@code sha256} are refused with a {@link Corrupt}; a failure of any kind stores
-     * nothing.
+     * Stores the bytes {@code body} writes as the blob {@code sha256}, in a transaction of its own
+     * or, when this thread is inside one of {@link Database#inTransaction} already, in that one
+     * (Jdbi shares a thread's handle), which then commits it or not. Returns false, without calling
+     * {@code body}, when the blob is stored already. Bytes whose sha256 is not {@code sha256} are
+     * refused with a {@link Corrupt}; a failure of any kind stores nothing.
      */
     boolean write(String sha256, Body body) throws IOException {
         return db.inTransaction(h -> write(h, sha256, body));

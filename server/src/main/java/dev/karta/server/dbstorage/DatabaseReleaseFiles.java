@@ -28,7 +28,8 @@ import org.slf4j.LoggerFactory;
  * is kept, and are shared by every release and project with the same bytes or content.
  *
  * <p>Archives are received and extracted in the cache as the data dir does it; {@link
- * Incoming#keep} puts them in the cache and then in the database. Whether a tree or an archive is
+ * Incoming#keep} puts them in the cache and then in the database, inside the caller's transaction
+ * when there is one (an upload's, which records its deploy: a refused upload stores nothing). Whether a tree or an archive is
  * stored, and its size, is answered by the database alone. {@link #checkOut} and
  * {@link #openArchive} serve the cached copy, or first fetch it from the database into the cache,
  * checked against its digest (a corrupt blob is never cached); concurrent fetches of one tree on
@@ -293,9 +294,10 @@ final class DatabaseReleaseFiles implements ReleaseFiles {
     }
 
     /**
-     * Deletes the tree's row and blob from the database at once, in a transaction of its own (so
-     * that no server finds it once this returns), and takes it out of this cache; the returned
-     * removal frees the cached copy.
+     * Deletes the tree's row and blob from the database, in the caller's transaction (retention's,
+     * which holds the tree's lock) or else in one of its own, and takes it out of this cache at
+     * once; the returned removal frees the cached copy. Other servers' cached copies stay on their
+     * disks, unserved: they ask the database first.
      */
     @Override
     public Removal removeTree(String contentDigest) throws IOException {

@@ -160,6 +160,20 @@ class BlobsTest {
     }
 
     @Test
+    void a_blob_written_inside_a_callers_transaction_that_rolls_back_is_not_stored() {
+        byte[] data = random(2 * CHUNK);
+        String digest = Digests.sha256Hex(data);
+
+        assertThatThrownBy(() -> db.inTransaction(h -> {
+            blobs.write(digest, out -> out.write(data)); // as an upload's keep() inside the ingest's transaction
+            throw new IllegalStateException("the ingest was refused");
+        })).hasMessage("the ingest was refused");
+
+        assertThat(blobs.has(digest)).isFalse();
+        assertThat(count("SELECT COUNT(*) FROM blob_chunks")).isZero();
+    }
+
+    @Test
     void a_deleted_blob_takes_its_chunks_with_it() throws IOException {
         byte[] data = random(3 * CHUNK);
         String digest = Digests.sha256Hex(data);
