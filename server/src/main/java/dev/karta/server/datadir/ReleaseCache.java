@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
+import java.security.DigestInputStream;
 import java.security.DigestOutputStream;
 import java.security.MessageDigest;
 import java.util.ArrayList;
@@ -106,7 +107,8 @@ public final class ReleaseCache {
     /**
      * Packs the cached tree of {@code contentDigest} as a gzip-compressed tar: members sorted by
      * path, each under {@value #TOP}, with no owner and no time, modes 0755 (folders and executable
-     * files) or 0644, so the same tree packs to the same tar. Fails when the tree is not cached.
+     * files) or 0644, so the same tree packs to the same tar. Fails when the tree is not cached,
+     * and with a {@link NotTheTree} when its files no longer make {@code contentDigest}.
      */
     public Packed pack(String contentDigest) throws IOException {
         Path root = dataDir.tree(contentDigest);
@@ -128,8 +130,16 @@ public final class ReleaseCache {
                 tar.setAddPaxHeadersForNonAsciiNames(true);
                 tar.putArchiveEntry(entry(TOP, TarConstants.LF_DIR, 0755));
                 tar.closeArchiveEntry();
+                Materializer.ContentDigest content = new Materializer.ContentDigest();
                 for (Path path : sorted(root)) {
-                    packOne(tar, root, path);
+                    packOne(tar, root, path, content);
+                }
+                // What is packed is stored as this tree for good: a cached copy that changed (a
+                // wiped or damaged cache) must not be stored in its name.
+                String packedDigest = content.digest();
+                if (!packedDigest.equals(contentDigest)) {
+                    throw new NotTheTree("the cached tree " + contentDigest + " has changed on disk (its files make "
+                            + packedDigest + "): not stored");
                 }
                 tar.finish();
             }
@@ -140,27 +150,33 @@ public final class ReleaseCache {
         }
     }
 
-    private static void packOne(TarArchiveOutputStream tar, Path root, Path path) throws IOException {
-        String name = TOP + root.relativize(path).toString().replace('\\', '/');
+    private static void packOne(TarArchiveOutputStream tar, Path root, Path path, Materializer.ContentDigest content)
+            throws IOException {
+        String relative = root.relativize(path).toString();
+        String name = TOP + relative;
         BasicFileAttributes attrs = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
         if (attrs.isDirectory()) {
             tar.putArchiveEntry(entry(name + "/", TarConstants.LF_DIR, 0755));
         } else if (attrs.isSymbolicLink()) {
             TarArchiveEntry link = entry(name, TarConstants.LF_SYMLINK, 0777);
-            link.setLinkName(Files.readSymbolicLink(path).toString());
+            String target = Files.readSymbolicLink(path).toString();
+            link.setLinkName(target);
             tar.putArchiveEntry(link);
+            content.link(relative, target);
         } else if (attrs.isRegularFile()) {
             boolean executable = Files.getPosixFilePermissions(path, LinkOption.NOFOLLOW_LINKS)
                     .contains(PosixFilePermission.OWNER_EXECUTE);
             TarArchiveEntry file = entry(name, TarConstants.LF_NORMAL, executable ? 0755 : 0644);
             file.setSize(attrs.size());
             tar.putArchiveEntry(file);
-            try (InputStream in = Files.newInputStream(path, LinkOption.NOFOLLOW_LINKS)) {
+            MessageDigest sha = Digests.sha256();
+            try (InputStream in = new DigestInputStream(Files.newInputStream(path, LinkOption.NOFOLLOW_LINKS), sha)) {
                 long copied = in.transferTo(tar);
                 if (copied != attrs.size()) {
                     throw new IOException("the cached file " + path + " changed while it was packed");
                 }
             }
+            content.file(relative, executable, Digests.hex(sha.digest()));
         } else {
             throw new IOException("the cached tree holds " + path + ", which is no file, folder or link");
         }

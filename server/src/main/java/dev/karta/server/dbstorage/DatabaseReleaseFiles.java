@@ -28,8 +28,9 @@ import org.slf4j.LoggerFactory;
  * is kept, and are shared by every release and project with the same bytes or content.
  *
  * <p>Archives are received and extracted in the cache as the data dir does it; {@link
- * Incoming#keep} puts them in the cache and then in the database, inside the caller's transaction
- * when there is one (an upload's, which records its deploy: a refused upload stores nothing). Whether a tree or an archive is
+ * Incoming#keep} puts them in the cache and then, archive and tree in one transaction, in the
+ * database: inside the caller's transaction when there is one (an upload's, which records its
+ * deploy: a refused upload stores nothing). Whether a tree or an archive is
  * stored, and its size, is answered by the database alone. {@link #checkOut} and
  * {@link #openArchive} serve the cached copy, or first fetch it from the database into the cache,
  * checked against its digest (a corrupt blob is never cached); concurrent fetches of one tree on
@@ -91,10 +92,13 @@ final class DatabaseReleaseFiles implements ReleaseFiles {
         @Override
         public void keep() throws IOException {
             received.keep();
-            storeArchive(received.artifact());
-            if (tree != null) {
-                storeTree(tree);
-            }
+            db.inTransaction(h -> {
+                storeArchive(received.artifact());
+                if (tree != null) {
+                    storeTree(tree);
+                }
+                return null;
+            });
         }
 
         @Override

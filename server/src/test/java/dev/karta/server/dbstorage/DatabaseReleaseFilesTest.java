@@ -7,6 +7,7 @@ import dev.karta.server.Config;
 import dev.karta.server.build.ReleaseFiles;
 import dev.karta.server.build.Tree;
 import dev.karta.server.datadir.LocalStorage;
+import dev.karta.server.datadir.ReleaseCache;
 import dev.karta.server.store.Database;
 import dev.karta.server.testkit.PostgresDatabase;
 import dev.karta.server.testkit.PostgresExtension;
@@ -218,6 +219,20 @@ class DatabaseReleaseFilesTest {
 
         assertThat(children(dirB.resolve("trees"))).containsOnly(".staging");
         assertThat(children(dirB.resolve("trees").resolve(".staging"))).isEmpty();
+    }
+
+    @Test
+    void a_cached_tree_damaged_on_disk_is_not_stored_in_its_name_and_neither_is_its_archive() throws IOException {
+        byte[] archive = richApp("damaged");
+        Kept cachedOnly = keep(new LocalStorage(dirB, Config.ArchiveLimits.DEFAULTS).releaseFiles(), archive);
+        Files.writeString(cachedOnly.tree().dir().resolve("CLAUDE.md"), "# changed on disk\n");
+
+        assertThatThrownBy(() -> keep(b, archive)).isInstanceOf(ReleaseCache.NotTheTree.class)
+                .hasMessageContaining(cachedOnly.tree().contentDigest());
+
+        assertThat(b.hasTree(cachedOnly.tree().contentDigest())).isFalse();
+        assertThat(b.hasArchive(cachedOnly.artifact())).isFalse();
+        assertThat(count("SELECT COUNT(*) FROM blobs")).isZero();
     }
 
     @Test
