@@ -9,6 +9,8 @@ import dev.karta.server.store.Database;
 import dev.karta.server.testkit.TarBuilder;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.ByteArrayInputStream;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,9 +21,9 @@ import java.util.Random;
 /**
  * Release files in the database, run by {@code bench/release-cache.sh}: for a release of
  * {@code files} text files and {@code megabytes} MB on the embedded PostgreSQL, the time to keep
- * it (archive and packed tree into the database) and the time a server with an empty cache takes
- * to check its tree out (fetched, unpacked, checked and renamed into place). Prints one line per
- * figure.
+ * it (archive and packed tree into the database), the time to read the packed tree from the
+ * database alone, and the time a server with an empty cache takes to check the tree out (fetched,
+ * unpacked, checked and renamed into place). Prints one line per figure.
  */
 public final class ReleaseCacheBench {
     public static void main(String[] args) throws Exception {
@@ -50,8 +52,8 @@ public final class ReleaseCacheBench {
             List<Double> reads = new ArrayList<>();
             for (int i = 0; i < runs; i++) {
                 long start = System.nanoTime();
-                try (java.io.InputStream in = new Blobs(db).open(blob).orElseThrow()) {
-                    in.transferTo(java.io.OutputStream.nullOutputStream());
+                try (InputStream in = new Blobs(db).open(blob).orElseThrow()) {
+                    in.transferTo(OutputStream.nullOutputStream());
                 }
                 reads.add((System.nanoTime() - start) / 1e6);
             }
