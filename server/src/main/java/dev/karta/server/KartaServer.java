@@ -79,6 +79,8 @@ public final class KartaServer implements AutoCloseable {
     private final Sessions sessions;
     private final ProcessLauncher launcher;
     private final Idempotency idempotency;
+    /** Storage in the database, or null with {@code --storage local}. */
+    private final DatabaseStorage shared;
     private final Optional<Tenants.NewOrg> bootstrapped;
     private final String publicUrl;
 
@@ -103,7 +105,10 @@ public final class KartaServer implements AutoCloseable {
                 config.limits().maxProjectsPerOrg());
 
         LocalStorage storage = new LocalStorage(config.dataDir(), config.archive());
-        DatabaseStorage shared = config.storage() == Config.Storage.DATABASE ? new DatabaseStorage(db, storage) : null;
+        this.shared = config.storage() == Config.Storage.DATABASE ? new DatabaseStorage(db, storage) : null;
+        if (shared != null) {
+            made.push(shared);
+        }
         ReleaseFiles releaseFiles = shared != null ? shared.releaseFiles() : storage.releaseFiles();
         RepoStore repoStore = shared != null ? shared.repos() : storage.repos();
         DeployStore deployStore = new DeployStore(db);
@@ -284,6 +289,9 @@ public final class KartaServer implements AutoCloseable {
         idempotency.close();
         workers.close();
         launcher.close();
+        if (shared != null) {
+            shared.close();
+        }
         db.close();
     }
 }

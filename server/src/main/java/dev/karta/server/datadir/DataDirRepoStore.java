@@ -86,7 +86,14 @@ final class DataDirRepoStore implements RepoStore {
 
     @Override
     public TemporaryBuffer exportBuffer(String projectId, int inMemoryBytes) {
-        return new TemporaryBuffer.LocalFile(dataDir.project(projectId).toFile(), inMemoryBytes);
+        Path folder = dataDir.project(projectId);
+        try {
+            // Absent when the project's repository lives elsewhere (storage in the database).
+            Files.createDirectories(folder);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + folder, e);
+        }
+        return new TemporaryBuffer.LocalFile(folder.toFile(), inMemoryBytes);
     }
 
     @Override

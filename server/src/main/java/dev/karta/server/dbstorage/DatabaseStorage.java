@@ -7,15 +7,15 @@ import dev.karta.server.store.Database;
 
 /**
  * The storage of a replica among many: durable bytes in the PostgreSQL database, the data dir of
- * this machine only a cache of them.
+ * this machine only a cache of them. Closing it stops its background work (git compaction).
  */
-public final class DatabaseStorage {
-    private final LocalStorage cache;
+public final class DatabaseStorage implements AutoCloseable {
     private final DatabaseReleaseFiles releaseFiles;
+    private final DatabaseRepoStore repos;
 
     public DatabaseStorage(Database db, LocalStorage cache) {
-        this.cache = cache;
         this.releaseFiles = new DatabaseReleaseFiles(db, new Blobs(db), cache.releaseCache());
+        this.repos = new DatabaseRepoStore(db, cache.repos(), DatabaseRepoStore.COMPACT_ABOVE_PACKS);
     }
 
     public ReleaseFiles releaseFiles() {
@@ -23,6 +23,11 @@ public final class DatabaseStorage {
     }
 
     public RepoStore repos() {
-        return cache.repos();
+        return repos;
+    }
+
+    @Override
+    public void close() {
+        repos.close();
     }
 }

@@ -8,6 +8,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import org.flywaydb.core.Flyway;
+import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.HandleCallback;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
@@ -127,6 +128,14 @@ public final class Database implements AutoCloseable {
     /** Runs {@code work} on a connection in auto-commit mode: for reads. */
     public <R, X extends Exception> R withHandle(HandleCallback<R, X> work) throws X {
         return jdbi.withHandle(work);
+    }
+
+    /**
+     * A connection of its own, in auto-commit mode, until the caller closes it: for state that lives
+     * as long as a connection, such as a PostgreSQL advisory lock held across requests' work.
+     */
+    public Handle openHandle() {
+        return jdbi.open();
     }
 
     /**

@@ -33,6 +33,28 @@ public final class PostgresExtension implements ParameterResolver {
         return server(context).freshDatabase();
     }
 
+    /**
+     * A new database on an embedded server outside any JUnit context (see
+     * {@code TestServer}'s {@code karta.test.storage}), started on first use and stopped when the
+     * test JVM exits.
+     */
+    static synchronized PostgresDatabase freshDatabaseOfTheRun() {
+        if (outsideJUnit == null) {
+            outsideJUnit = Server.start();
+            Server started = outsideJUnit;
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                try {
+                    started.close();
+                } catch (IOException e) {
+                    // The JVM is exiting; the embedded server's folder is temporary.
+                }
+            }));
+        }
+        return outsideJUnit.freshDatabase();
+    }
+
+    private static Server outsideJUnit;
+
     private static Server server(ExtensionContext context) {
         return context.getRoot().getStore(NAMESPACE).computeIfAbsent(Server.class, type -> Server.start(), Server.class);
     }

@@ -8,6 +8,7 @@ import dev.karta.server.audit.AuditLog;
 import dev.karta.server.keys.ApiKeys;
 import dev.karta.server.orgs.Tenants;
 import dev.karta.server.store.Database;
+import dev.karta.server.store.Dialect;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -18,6 +19,8 @@ import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A real Karta server for tests: SQLite in a caller-owned data directory, port 0 on 127.0.0.1, a
@@ -58,12 +61,31 @@ public final class TestServer implements AutoCloseable {
      * generated on this start, or null when the database had been bootstrapped before.
      */
     public static TestServer start(Config config) {
+        config = onStorageUnderTest(config);
         KartaServer server = KartaServer.start(config);
         String admin = config.bootstrapKey() != null
                 ? config.bootstrapKey()
                 : server.bootstrapped().map(Tenants.NewOrg::adminSecret).orElse(null);
         return new TestServer(server, server.port(), admin);
     }
+
+    /**
+     * With {@code -Dkarta.test.storage=database}, a server the test kit would start on SQLite starts
+     * on PostgreSQL with {@code --storage database} instead (one database per data dir, on an
+     * embedded server of the run), so that existing tests run once on that storage:
+     * {@code mvn -pl server -am test -Dkarta.test.storage=database -Dtest='Git*Test'}.
+     */
+    private static Config onStorageUnderTest(Config config) {
+        if (!"database".equals(System.getProperty("karta.test.storage"))
+                || Dialect.of(config.databaseUrl()) != Dialect.SQLITE) {
+            return config;
+        }
+        String url = STORAGE_UNDER_TEST.computeIfAbsent(config.dataDir().toAbsolutePath(),
+                dir -> PostgresExtension.freshDatabaseOfTheRun().url());
+        return config.toBuilder().databaseUrl(url).storage(Config.Storage.DATABASE).build();
+    }
+
+    private static final Map<Path, String> STORAGE_UNDER_TEST = new ConcurrentHashMap<>();
 
     /** The defaults for {@code dataDir}, on port 0, with {@code bootstrapKey} (may be null). */
     public static Config config(Path dataDir, String bootstrapKey) {

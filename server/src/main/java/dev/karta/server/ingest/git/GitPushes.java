@@ -51,7 +51,7 @@ final class GitPushes {
     private final DeployFollower follower;
     private final AuditLog audit;
     private final LogStore logs;
-    private final PushLocks locks = new PushLocks();
+    private final PushLocks locks;
     private final long maxPackBytes;
 
     GitPushes(Database db, GitRepos repos, Ingest ingest, ProjectStore projectStore, Projects projects,
@@ -65,6 +65,7 @@ final class GitPushes {
         this.audit = audit;
         this.logs = logs;
         this.maxPackBytes = maxPackBytes;
+        this.locks = new PushLocks(db);
     }
 
     /** A receive-pack for one push by {@code caller}, with Karta's hooks. */
@@ -100,8 +101,14 @@ final class GitPushes {
             Thread.currentThread().interrupt();
             rejectAll(commands, "the server is shutting down; push again");
             return;
+        } catch (RuntimeException e) {
+            LOG.error("push to {} could not take its lock (request {})", name, caller.actor().requestId(), e);
+            rejectAll(commands, "the database is unavailable; push again (request " + caller.actor().requestId() + ")");
+            return;
         }
         try {
+            // Another server may have moved a ref while this push waited: read them afresh.
+            rp.getRepository().scanForRepoChanges();
             Optional<ProjectRecord> project = projectStore.find(caller.principal().orgId(), name)
                     .filter(p -> p.id().equals(caller.project().id()));
             if (project.isEmpty()) {

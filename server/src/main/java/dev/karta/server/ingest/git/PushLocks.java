@@ -1,30 +1,107 @@
 package dev.karta.server.ingest.git;
 
+import dev.karta.server.store.Database;
+import dev.karta.server.store.Dialect;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
+import org.jdbi.v3.core.Handle;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One push per project at a time, from its ref checks through its build to its ref update, so a
- * release and the deploy branch never disagree because two pushes crossed. A JVM lock suffices:
- * a project's repository lives in this server's data directory.
+ * release and the deploy branch never disagree because two pushes crossed. Within a server a JVM
+ * lock orders them; on PostgreSQL the holder also takes a session-level advisory lock on a
+ * connection of its own, held until the push ends, so pushes through different replicas (whose
+ * repositories are shared in the database) wait for each other too. A replica that dies drops its
+ * connection, and PostgreSQL releases the lock with it.
  */
 final class PushLocks {
-    private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
+    /** How often a push waiting for another replica's push tries again. */
+    static final Duration POLL = Duration.ofMillis(100);
+    /**
+     * The first key of the two-key advisory locks of pushes; the second is the project id's hash,
+     * so two projects may rarely share a lock (a needless wait, never a missed one).
+     */
+    private static final int ADVISORY_CLASS = 0x4b707368;
+    private static final Logger LOG = LoggerFactory.getLogger(PushLocks.class);
 
-    /** Takes the project's lock, running {@code onWait} first if another push holds it. */
+    private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
+    /** The database whose advisory locks serialise pushes across replicas; null on SQLite. */
+    private final Database db;
+    /** The connection holding each project's advisory lock, while this server's push holds it. */
+    private final Map<String, Handle> held = new ConcurrentHashMap<>();
+
+    PushLocks(Database db) {
+        this.db = db.dialect() == Dialect.POSTGRES ? db : null;
+    }
+
+    /**
+     * Takes the project's lock, running {@code onWait} first (once) if another push holds it, on
+     * this server or another.
+     */
     void lock(String projectId, Runnable onWait) throws InterruptedException {
         ReentrantLock lock = locks.computeIfAbsent(projectId, id -> new ReentrantLock(true));
+        boolean told = false;
         if (!lock.tryLock()) {
             onWait.run();
+            told = true;
             lock.lockInterruptibly();
         }
+        if (db == null) {
+            return;
+        }
+        Handle handle = null;
+        try {
+            handle = db.openHandle();
+            while (!tryAdvisory(handle, projectId)) {
+                if (!told) {
+                    onWait.run();
+                    told = true;
+                }
+                Thread.sleep(POLL.toMillis());
+            }
+            held.put(projectId, handle);
+        } catch (InterruptedException | RuntimeException e) {
+            if (handle != null) {
+                handle.close();
+            }
+            lock.unlock();
+            throw e;
+        }
+    }
+
+    private static boolean tryAdvisory(Handle handle, String projectId) {
+        return handle.createQuery("SELECT pg_try_advisory_lock(:c, :p)")
+                .bind("c", ADVISORY_CLASS)
+                .bind("p", projectId.hashCode())
+                .mapTo(Boolean.class)
+                .one();
     }
 
     /** Releases the project's lock if this thread holds it; otherwise does nothing. */
     void unlockIfHeld(String projectId) {
         ReentrantLock lock = locks.get(projectId);
-        if (lock != null && lock.isHeldByCurrentThread()) {
+        if (lock == null || !lock.isHeldByCurrentThread()) {
+            return;
+        }
+        try {
+            Handle handle = held.remove(projectId);
+            if (handle != null) {
+                try (handle) {
+                    handle.createQuery("SELECT pg_advisory_unlock(:c, :p)")
+                            .bind("c", ADVISORY_CLASS)
+                            .bind("p", projectId.hashCode())
+                            .mapTo(Boolean.class)
+                            .one();
+                } catch (RuntimeException e) {
+                    // The connection is broken, and PostgreSQL released the lock with it.
+                    LOG.warn("could not release the push lock of project {}: {}", projectId, e.toString());
+                }
+            }
+        } finally {
             lock.unlock();
         }
     }

@@ -17,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import org.junit.jupiter.api.Assumptions;
 
 /**
  * Test support for the git door, on the test kit's {@link TestServer}: its HTTP calls, plus the
@@ -47,6 +48,33 @@ final class GitFixture implements AutoCloseable {
                 .with("XDG_CONFIG_HOME", dir.resolve("home").resolve(".config").toString())
                 .with("GIT_ASKPASS", "/bin/false");
         return new GitFixture(TestServer.start(config), git);
+    }
+
+    /**
+     * One of several replicas on the PostgreSQL database {@code databaseUrl} with storage in the
+     * database: its own data dir {@code dir/NAME}, the admin key {@code adminKey} they all share,
+     * and git's HOME shared with the other replicas in {@code dir}.
+     */
+    static GitFixture replica(Path dir, String name, String databaseUrl, String adminKey, List<String> builder) {
+        Config config = TestServer.config(dir.resolve(name), adminKey).toBuilder()
+                .databaseUrl(databaseUrl)
+                .storage(Config.Storage.DATABASE)
+                .builderCommand(builder)
+                .build();
+        GitRunner git = new GitRunner(dir.resolve("home"))
+                .with("XDG_CONFIG_HOME", dir.resolve("home").resolve(".config").toString())
+                .with("GIT_ASKPASS", "/bin/false");
+        return new GitFixture(TestServer.start(config), git);
+    }
+
+    /**
+     * Skips a test that looks into the data dir (or the SQLite file) when the test kit runs servers
+     * with storage in the database ({@code -Dkarta.test.storage=database}); GitReplicasTest checks
+     * the same rules there.
+     */
+    static void assumeDataDirStorage() {
+        Assumptions.assumeFalse("database".equals(System.getProperty("karta.test.storage")),
+                "looks into the data dir, which holds no repository with storage in the database");
     }
 
     // ---- HTTP ----

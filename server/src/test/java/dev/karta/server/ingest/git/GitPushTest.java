@@ -78,6 +78,7 @@ class GitPushTest {
 
     @Test
     void a_pushed_release_keeps_its_archive_recorded_on_its_deploy() throws Exception {
+        GitFixture.assumeDataDirStorage();
         Path app = karta.newApp(work.resolve("app"));
 
         karta.git(app, "push", karta.remote("archived", writer.secret()), "main").ok();
@@ -222,6 +223,7 @@ class GitPushTest {
 
     @Test
     void a_commit_too_big_to_export_in_memory_spills_to_disk_and_deploys() throws IOException {
+        GitFixture.assumeDataDirStorage();
         Path app = karta.newApp(work.resolve("app"));
         byte[] noise = new byte[6 << 20];
         new Random(4).nextBytes(noise);
@@ -309,6 +311,7 @@ class GitPushTest {
 
     @Test
     void deleting_a_project_deletes_its_repository() {
+        GitFixture.assumeDataDirStorage();
         Path app = karta.newApp(work.resolve("app"));
         karta.git(app, "push", karta.remote("doomed", writer.secret()), "main").ok();
         String id = karta.query("SELECT id FROM projects WHERE name = 'doomed'").get(0);
@@ -343,6 +346,7 @@ class GitPushTest {
 
     @Test
     void a_rejected_push_takes_back_the_objects_it_brought() throws IOException {
+        GitFixture.assumeDataDirStorage();
         Path app = karta.newApp(work.resolve("app"));
         karta.git(app, "push", karta.remote("takeback", writer.secret()), "main").ok();
         Path objects = karta.server.config().dataDir().resolve("projects")
