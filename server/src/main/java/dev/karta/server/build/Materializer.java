@@ -529,15 +529,42 @@ public final class Materializer {
 
     /** sha256 over the sorted paths with type, executable bit and content hash: folders do not count. */
     private static String digest(Map<String, Member> members) {
-        MessageDigest sha = Digests.sha256();
+        ContentDigest digest = new ContentDigest();
         members.forEach((name, m) -> {
-            if (m.type() == Type.DIR) {
-                return;
+            if (m.type() != Type.DIR) {
+                digest.add(m.type(), m.executable(), m.hash(), name);
             }
-            String line = m.type() + " " + (m.executable() ? "755" : "644") + " " + m.hash() + " " + name + "\n";
-            sha.update(line.getBytes(StandardCharsets.UTF_8));
         });
-        return "sha256:" + Digests.hex(sha.digest());
+        return digest.digest();
+    }
+
+    /**
+     * The content digest of a tree ({@code sha256:…}), computed the way {@link #stage} computes it,
+     * for a tree read back from elsewhere: fed every regular file and link (folders do not count)
+     * in the order of their paths ({@link String#compareTo}), each path relative to the tree's root
+     * with {@code /} between its parts.
+     */
+    public static final class ContentDigest {
+        private final MessageDigest sha = Digests.sha256();
+
+        /** A regular file, with the sha256 (hex) of its content. */
+        public void file(String path, boolean executable, String contentSha256) {
+            add(Type.FILE, executable, contentSha256, path);
+        }
+
+        /** A symbolic link to {@code target}. */
+        public void link(String path, String target) {
+            add(Type.SYMLINK, false, Digests.sha256Hex(target), path);
+        }
+
+        private void add(Type type, boolean executable, String hash, String path) {
+            String line = type + " " + (executable ? "755" : "644") + " " + hash + " " + path + "\n";
+            sha.update(line.getBytes(StandardCharsets.UTF_8));
+        }
+
+        public String digest() {
+            return "sha256:" + Digests.hex(sha.digest());
+        }
     }
 
     /** Deletes a folder tree without following links; a missing folder is fine. */

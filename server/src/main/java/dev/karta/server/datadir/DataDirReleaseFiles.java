@@ -30,8 +30,8 @@ import org.slf4j.LoggerFactory;
  */
 final class DataDirReleaseFiles implements ReleaseFiles {
     private static final Logger LOG = LoggerFactory.getLogger(DataDirReleaseFiles.class);
-    private static final String TEMP_PREFIX = ".upload-";
-    private static final String TEMP_SUFFIX = ".tmp";
+    static final String TEMP_PREFIX = ".upload-";
+    static final String TEMP_SUFFIX = ".tmp";
     private static final String SUFFIX = ".tar.gz";
 
     private final DataDir dataDir;

@@ -19,15 +19,25 @@ public final class LocalStorage {
     private final DataDir dataDir;
     private final DataDirReleaseFiles releaseFiles;
     private final DataDirRepoStore repos;
+    private final ReleaseCache releaseCache;
 
     public LocalStorage(Path root, ArchiveLimits limits) {
         this.dataDir = new DataDir(root);
         this.releaseFiles = new DataDirReleaseFiles(dataDir, new Materializer(limits));
         this.repos = new DataDirRepoStore(dataDir);
+        this.releaseCache = new ReleaseCache(dataDir, releaseFiles);
     }
 
     public ReleaseFiles releaseFiles() {
         return releaseFiles;
+    }
+
+    /**
+     * The same release files seen as a cache of a store elsewhere: what {@code --storage database}
+     * keeps on this machine.
+     */
+    public ReleaseCache releaseCache() {
+        return releaseCache;
     }
 
     public RepoStore repos() {

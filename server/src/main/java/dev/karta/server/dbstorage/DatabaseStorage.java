@@ -10,16 +10,16 @@ import dev.karta.server.store.Database;
  * this machine only a cache of them. Closing it stops its background work (git compaction).
  */
 public final class DatabaseStorage implements AutoCloseable {
-    private final LocalStorage cache;
+    private final DatabaseReleaseFiles releaseFiles;
     private final DatabaseRepoStore repos;
 
     public DatabaseStorage(Database db, LocalStorage cache) {
-        this.cache = cache;
+        this.releaseFiles = new DatabaseReleaseFiles(db, new Blobs(db), cache.releaseCache());
         this.repos = new DatabaseRepoStore(db, cache.repos(), DatabaseRepoStore.COMPACT_ABOVE_PACKS);
     }
 
     public ReleaseFiles releaseFiles() {
-        return cache.releaseFiles();
+        return releaseFiles;
     }
 
     public RepoStore repos() {

@@ -14,8 +14,9 @@ import org.jdbi.v3.core.Handle;
  * Counts a project's usage over one month, [first day 00:00 UTC, next month's first day). A
  * deploy counts in the month it was accepted; a build, with its seconds, in the month it
  * finished; releases, sessions and messages (turns, failed ones too) in the month they were
- * created. Stored bytes are measured now: the project's release trees that are still on disk
- * (a tree shared with another project counts for both) and its uploaded archives.
+ * created. Stored bytes are measured now: the project's release trees that are still stored
+ * (a tree shared with another project counts for both) and its archives, each distinct tree and
+ * archive once however many of the project's releases and deploys share it.
  */
 final class UsageStore {
     private final Database db;
