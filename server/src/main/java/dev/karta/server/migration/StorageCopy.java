@@ -13,6 +13,7 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -384,7 +385,8 @@ final class StorageCopy {
                 } else if (Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS)) {
                     TarArchiveEntry file = new TarArchiveEntry(name);
                     file.setSize(Files.size(path));
-                    file.setMode(0100000 | (Files.isExecutable(path) ? 0755 : 0644));
+                    file.setMode(0100000 | (Files.getPosixFilePermissions(path, LinkOption.NOFOLLOW_LINKS)
+                            .contains(PosixFilePermission.OWNER_EXECUTE) ? 0755 : 0644));
                     tar.putArchiveEntry(file);
                     try (InputStream in = Files.newInputStream(path)) {
                         in.transferTo(tar);

@@ -72,9 +72,14 @@ final class Installation {
 
     /** Uploads an app and waits for its release. */
     static void publish(TestServer server, String key, String project, String marker) {
+        publish(server, key, project, TarBuilder.app(marker));
+    }
+
+    /** Uploads {@code archive} and waits for its release. */
+    static void publish(TestServer server, String key, String project, byte[] archive) {
         TestServer.Response accepted = server.send(server.request("/agent_projects/" + project + "/releases", key)
                 .header("Content-Type", "application/gzip")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(TarBuilder.app(marker))));
+                .POST(HttpRequest.BodyPublishers.ofByteArray(archive)));
         assertThat(accepted.status()).as(accepted.body()).isEqualTo(202);
         String deploy = accepted.json().get("id").asText();
         await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(25)).until(() -> server
