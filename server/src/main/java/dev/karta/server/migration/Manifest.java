@@ -4,10 +4,14 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.karta.server.repos.RepoStore;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
+import org.eclipse.jgit.lib.Constants;
+import org.eclipse.jgit.lib.Repository;
 
 /**
  * {@code manifest.json} of an export: the schema version the rows belong to, each table's columns,
@@ -64,12 +68,60 @@ record Manifest(String format, String schemaVersion, String sourceDatabase, Stri
         return JSON.writeValueAsBytes(this);
     }
 
+    private static final Pattern ARTIFACT = Pattern.compile("[0-9a-f]{64}");
+    private static final Pattern DIGEST = Pattern.compile("sha256:[0-9a-f]{64}");
+    private static final Pattern ID = Pattern.compile("[a-z]{2,8}_[0-9a-z]{1,64}");
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_]{1,128}");
+    private static final Pattern OBJECT = Pattern.compile("[0-9a-f]{40}");
+
+    /**
+     * Reads and checks a manifest: its format, and every name it gives that becomes part of a path,
+     * a query or a ref (table and column names, artifacts, digests, project ids, refs).
+     */
     static Manifest read(InputStream in) throws IOException {
         Manifest manifest = JSON.readValue(in, Manifest.class);
         if (!FORMAT.equals(manifest.format())) {
-            throw new IOException("not a Karta export (format '" + manifest.format() + "', expected '" + FORMAT + "')");
+            throw new MigrationFailed("not a Karta export (format '" + manifest.format() + "', expected '" + FORMAT
+                    + "')");
+        }
+        if (manifest.schemaVersion() == null || manifest.tables() == null || manifest.storage() == null
+                || manifest.storage().archives() == null || manifest.storage().trees() == null
+                || manifest.storage().repos() == null) {
+            throw new MigrationFailed("the export's manifest is incomplete");
+        }
+        for (TableEntry table : manifest.tables()) {
+            check(NAME, table.name(), "table name");
+            if (table.columns() == null || table.columns().isEmpty() || table.digest() == null) {
+                throw new MigrationFailed("the export's manifest is incomplete for table " + table.name());
+            }
+            table.columns().forEach(column -> check(NAME, column, "column name"));
+        }
+        for (ArchiveEntry archive : manifest.storage().archives()) {
+            check(ARTIFACT, archive.artifact(), "archive");
+            if (archive.tree() != null) {
+                check(DIGEST, archive.tree(), "tree digest");
+            }
+        }
+        manifest.storage().trees().forEach(tree -> check(DIGEST, tree.digest(), "tree digest"));
+        for (RepoEntry repo : manifest.storage().repos()) {
+            check(ID, repo.projectId(), "project id");
+            if (!RepoStore.PUSHED.equals(repo.name()) || repo.refs() == null) {
+                throw new MigrationFailed("the export's manifest names an unknown repository '" + repo.name() + "'");
+            }
+            repo.refs().forEach((ref, id) -> {
+                if (!Repository.isValidRefName(ref) || !ref.startsWith(Constants.R_REFS)) {
+                    throw new MigrationFailed("the export's manifest names an invalid ref '" + ref + "'");
+                }
+                check(OBJECT, id, "object id");
+            });
         }
         return manifest;
+    }
+
+    private static void check(Pattern pattern, String value, String what) {
+        if (value == null || !pattern.matcher(value).matches()) {
+            throw new MigrationFailed("the export's manifest names an invalid " + what + " '" + value + "'");
+        }
     }
 
     TableEntry table(String name) {

@@ -21,6 +21,7 @@ import java.net.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Enumeration;
 import java.util.function.UnaryOperator;
 import java.util.zip.ZipEntry;
@@ -229,6 +230,27 @@ class ExportImportTest {
             assertThat(manifest.get("storage").get("archives")).hasSize(1);
             assertThat(zip.getEntry("secrets.key")).isNull();
         }
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(export))).isEqualTo("rw-------");
+    }
+
+    @Test
+    void an_export_naming_a_repository_outside_the_store_is_refused(PostgresDatabase postgres) throws Exception {
+        Path a = dir.resolve("a");
+        String admin = TestServer.randomKey();
+        try (TestServer server = TestServer.start(TestServer.config(a, admin))) {
+            Installation.push(server, admin, dir.resolve("work"), "tool");
+        }
+        Path export = dir.resolve("export.zip");
+        karta(args(a, null, "export", "--to", export.toString())).ok();
+        Path hostile = dir.resolve("hostile.zip");
+        rewrite(export, hostile, "manifest.json", text -> text.replaceAll("\"project_id\" : \"prj_[a-z0-9]+\"",
+                "\"project_id\" : \"../../escape\""));
+
+        Installation.Command refused = karta(args(dir.resolve("b"), postgres.url(), "import", hostile.toString()));
+
+        assertThat(refused.exit()).isNotZero();
+        assertThat(refused.err()).contains("invalid project id '../../escape'");
+        assertThat(dir.resolve("escape")).doesNotExist();
     }
 
     /** Copies a zip, changing the text of one entry. */
