@@ -6,7 +6,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.Durations;
 import dev.karta.server.process.Sandbox;
 import dev.karta.server.audit.AuditLog;
+import dev.karta.server.build.Materializer;
+import dev.karta.server.build.ReleaseFiles;
 import dev.karta.server.datadir.LocalStorage;
+import dev.karta.server.dbstorage.DatabaseStorage;
+import dev.karta.server.migration.Migration;
+import dev.karta.server.migration.MigrationFailed;
+import dev.karta.server.repos.RepoStore;
+import dev.karta.server.store.Dialect;
 import dev.karta.server.datadir.SecretFiles;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.keys.ApiKeys;
@@ -14,11 +21,13 @@ import dev.karta.server.orgs.Tenants;
 import dev.karta.server.store.Database;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -34,7 +43,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "karta server", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         sortOptions = false, usageHelpAutoWidth = true,
         description = "Run the Karta control plane (HTTP API, git remote, build workers).",
-        subcommands = Main.CreateOrg.class)
+        subcommands = {Main.CreateOrg.class, Main.Export.class, Main.Import.class, Main.MigrateStorage.class})
 public final class Main implements Callable<Integer> {
 
     @Option(names = "--port",
@@ -478,6 +487,149 @@ public final class Main implements Callable<Integer> {
                 System.err.println("karta: " + e.getMessage());
                 return e.kind() == ApiError.Kind.CONFLICT ? 1 : 2;
             }
+        }
+    }
+
+    /**
+     * {@code karta server export --to FILE}: every table, release file and repository of the
+     * installation named by the same {@code --data-dir}/{@code --database}/{@code --storage} as the
+     * server, into one file. Stop the servers first.
+     */
+    @Command(name = "export", mixinStandardHelpOptions = true,
+            description = "Write every table, release archive and tree and git repository of this installation "
+                    + "into one file, with a manifest of digests (stop the servers first). Secrets stay encrypted: "
+                    + "copy the secrets key file along, it is never part of the export.")
+    static final class Export implements Callable<Integer> {
+        @CommandLine.ParentCommand
+        Main parent;
+
+        @Option(names = "--to", required = true, paramLabel = "FILE", description = "the export file to write (a zip)")
+        Path to;
+
+        @Override
+        public Integer call() throws Exception {
+            Config config = parent.config();
+            Optional<Path> sqlite = KartaServer.sqliteFile(config.databaseUrl());
+            if (sqlite.isPresent() && !Files.exists(sqlite.get())) {
+                System.err.println("karta: no database at " + sqlite.get() + ": nothing to export");
+                return 1;
+            }
+            try (Database db = Database.open(config.databaseUrl())) {
+                Stores stores = Stores.of(config, db);
+                new Migration(System.err).export(db, stores.files(), stores.repos(), to.toAbsolutePath());
+                return 0;
+            } catch (MigrationFailed e) {
+                System.err.println("karta: " + e.getMessage());
+                return 1;
+            }
+        }
+    }
+
+    /**
+     * {@code karta server import FILE}: an export into the database and storage named by the same
+     * flags as the server; verified by digests, and a no-op when run again.
+     */
+    @Command(name = "import", mixinStandardHelpOptions = true,
+            description = "Put an export into this installation's database (SQLite or PostgreSQL, at the same schema "
+                    + "version) and storage, in one transaction, then verify every table and file by digest. "
+                    + "Running it again changes nothing. Copy the source's secrets key to --secrets-key-file.")
+    static final class Import implements Callable<Integer> {
+        @CommandLine.ParentCommand
+        Main parent;
+
+        @Parameters(index = "0", paramLabel = "FILE", description = "an export written by 'karta server export'")
+        Path file;
+
+        @Override
+        public Integer call() throws Exception {
+            Config config = parent.config();
+            if (!Files.isRegularFile(file)) {
+                System.err.println("karta: no export at " + file);
+                return 1;
+            }
+            KartaServer.secureStorage(config);
+            try (Database db = Database.open(config.databaseUrl())) {
+                Stores stores = Stores.of(config, db);
+                new Migration(System.err).importFrom(file.toAbsolutePath(), db, stores.files(), stores.repos());
+                if (!Files.exists(config.secretsKeyFile())) {
+                    System.err.println("karta: warning: there is no secrets key at " + config.secretsKeyFile()
+                            + ": copy the source installation's key file there before starting a server, or its "
+                            + "webhook secrets and repository credentials cannot be read");
+                }
+                return 0;
+            } catch (MigrationFailed e) {
+                System.err.println("karta: " + e.getMessage());
+                return 1;
+            }
+        }
+    }
+
+    /**
+     * {@code karta server migrate-storage --to database}: the data dir's release files and
+     * repositories into PostgreSQL storage, with the metadata moved from SQLite first when the
+     * data dir holds it.
+     */
+    @Command(name = "migrate-storage", mixinStandardHelpOptions = true,
+            description = "Copy a single node's data dir (release archives and trees, git repositories) into the "
+                    + "PostgreSQL storage of --database, for servers run with --storage database; when the data dir "
+                    + "holds a SQLite database (or --from-database names one), its tables are moved to --database "
+                    + "first. What is already there is skipped; everything is verified at the end.")
+    static final class MigrateStorage implements Callable<Integer> {
+        @CommandLine.ParentCommand
+        Main parent;
+
+        @Option(names = "--to", required = true, paramLabel = "database",
+                description = "where the storage goes: only 'database' (PostgreSQL)")
+        String to;
+
+        @Option(names = "--from-database", paramLabel = "JDBC_URL",
+                description = "the database that holds the metadata now (default: the SQLite database in the data "
+                        + "dir when there is one, else --database itself)")
+        String fromDatabase;
+
+        @Override
+        public Integer call() throws Exception {
+            if (!"database".equals(to)) {
+                System.err.println("karta: --to must be 'database' (got '" + to + "')");
+                return 2;
+            }
+            Config config = parent.config();
+            if (Dialect.of(config.databaseUrl()) != Dialect.POSTGRES) {
+                System.err.println("karta: migrate-storage --to database needs a PostgreSQL --database "
+                        + "(jdbc:postgresql://…): that is where the storage goes");
+                return 2;
+            }
+            String source = fromDatabase;
+            Path sqlite = config.dataDir().resolve("karta.db");
+            if ((source == null || source.isBlank()) && Files.exists(sqlite)) {
+                source = Config.sqliteUrl(config.dataDir());
+            }
+            Path cache = Files.createTempDirectory("karta-migrate-cache");
+            try (Database target = Database.open(config.databaseUrl());
+                 Database from = source == null || source.isBlank() ? null : Database.open(source)) {
+                LocalStorage local = new LocalStorage(config.dataDir(), config.archive());
+                DatabaseStorage shared = new DatabaseStorage(target, new LocalStorage(cache, config.archive()));
+                new Migration(System.err).migrateStorage(from == null ? target : from, target, local.releaseFiles(),
+                        local.repos(), shared.releaseFiles(), shared.repos());
+                return 0;
+            } catch (MigrationFailed e) {
+                System.err.println("karta: " + e.getMessage());
+                return 1;
+            } finally {
+                Materializer.deleteRecursively(cache);
+            }
+        }
+    }
+
+    /** The release files and repositories a server with {@code config} would use. */
+    private record Stores(ReleaseFiles files, RepoStore repos) {
+        static Stores of(Config config, Database db) {
+            LocalStorage local = new LocalStorage(config.dataDir(), config.archive());
+            if (config.storage() == Config.Storage.DATABASE) {
+                DatabaseStorage shared = new DatabaseStorage(db, local);
+                return new Stores(shared.releaseFiles(), shared.repos());
+            }
+            return new Stores(local.releaseFiles(), local.repos());
         }
     }
 
