@@ -194,8 +194,8 @@ bench_rollback() {
   local result
   result="$(api rollbacks "$lb" "$key" roll "$rollbacks" 20)" || return 1
   read -r p50 p99 count errors <<<"$result"
-  summary+=("$(printf '%-52s p50 %s ms, p99 %s ms over %s rollbacks (failed: %s)   target p99 <= 20 ms' \
-    "(a) rollback through the balancer" "$p50" "$p99" "$count" "$errors")")
+  summary+=("$(printf '%-50s p50 %s ms, p99 %s ms over %s rollbacks (failed: %s)   target p99 <= 20 ms' \
+    "(a) rollback, via haproxy" "$p50" "$p99" "$count" "$errors")")
   [ "$errors" = none ]
 }
 
@@ -210,8 +210,8 @@ bench_reads() {
   p50="$(awk '$1 == "50%" { print $2 }' <<<"$out")"
   p99="$(awk '$1 == "99%" { print $2 }' <<<"$out")"
   non2xx="$(awk '/Non-2xx/ { print $NF }' <<<"$out")"
-  summary+=("$(printf '%-52s %s req/s, p50 %s, p99 %s, %s connections, non-2xx: %s' \
-    "(b) GET /agent_projects with a key, through the balancer" "$rps" "$p50" "$p99" "$connections" "${non2xx:-0}")")
+  summary+=("$(printf '%-50s %s req/s of GET /agent_projects, p50 %s, p99 %s, %s connections, non-2xx: %s' \
+    "(b) authenticated reads, via haproxy" "$rps" "$p50" "$p99" "$connections" "${non2xx:-0}")")
   [ -z "$non2xx" ]
 }
 
@@ -243,8 +243,8 @@ bench_push() {
   local plain karta
   plain="$(printf '%s\n' "${plain_times[@]}" | median)"
   karta="$(printf '%s\n' "${karta_times[@]}" | median)"
-  summary+=("$(printf '%-52s %s ms until live vs %s ms plain: %sx (median of %s)   target <= 3x' \
-    "(c) git push of a one-line change, through the balancer" "$karta" "$plain" \
+  summary+=("$(printf '%-50s %s ms until live vs %s ms plain: %sx (median of %s)   target <= 3x' \
+    "(c) git push of a small change to live, via haproxy" "$karta" "$plain" \
     "$(awk -v k="$karta" -v p="$plain" 'BEGIN { printf "%.1f", k / (p > 0 ? p : 1) }')" "$pushes")")
 }
 
@@ -284,7 +284,7 @@ PY
   cold="$(api session "http://127.0.0.1:${port[2]}" "$key" big)" || return 1
   warm="$(api session "http://127.0.0.1:${port[2]}" "$key" big)" || return 1
   [ "${cold##* }" = big ] || { log "the cold session answered '${cold#* }', not the release's answer"; return 1; }
-  summary+=("$(printf '%-52s %s ms (next session on it: %s ms); release %s   target <= 2000 ms' \
+  summary+=("$(printf '%-50s %s ms (next session on it: %s ms); release %s   target <= 2000 ms' \
     "(d) first session on a restarted, empty replica" "${cold%% *}" "${warm%% *}" "$size")")
 }
 
@@ -339,17 +339,17 @@ bench_logs() {
   for i in 1 2; do
     local where="other replica"
     [ "$i" != "$builder" ] || where="replica running the build"
-    summary+=("$(printf '%-52s %s' "(e) $half tailers on r$i ($where)" \
+    summary+=("$(printf '%-50s %s' "(e) $half tailers on r$i ($where)" \
       "$(grep LATENCY "$work/tail$i.out" | sed 's/^LATENCY //') ; $(grep '^DONE' "$work/tail$i.out" | sed 's/^DONE //')")")
   done
-  summary+=("$(printf '%-52s %s' "" "$lines lines at $rate/s, written by the builder on r$builder; target p99 <= 250 ms")")
+  summary+=("$(printf '%-50s %s' "" "$lines lines at $rate/s, written by the builder on r$builder; target p99 <= 250 ms")")
 }
 
 for part in rollback reads push cold logs; do
   log "measuring: $part"
   if ! "bench_$part"; then
     failures+=("$part")
-    summary+=("$(printf '%-52s FAILED (see above)' "($part)")")
+    summary+=("$(printf '%-50s FAILED (see above)' "($part)")")
   fi
 done
 
