@@ -272,7 +272,7 @@ with open(os.path.join(root, "answer.txt"), "w") as f:
 PY
   tar -czf "$work/big.tar.gz" -C "$work/big" .
   local size
-  size="$(du -sm "$work/big" | cut -f1) MB in $(find "$work/big" -type f | wc -l) files, $(du -m "$work/big.tar.gz" | cut -f1) MB compressed"
+  size="$(du -sm --apparent-size "$work/big" | cut -f1) MB in $(find "$work/big" -type f | wc -l) files, $(du -m --apparent-size "$work/big.tar.gz" | cut -f1) MB compressed"
   publish big "$work/big.tar.gz" 300 || return 1
   # Replica 2 stops, loses its whole data dir (its cache) and starts again.
   kill "${pid[2]}" && wait "${pid[2]}" 2>/dev/null || true
