@@ -7,7 +7,7 @@
 #   (c) git push of a small change until it is live, through the balancer, next to a plain
 #       `git push` of the same commit to a local bare repository      target <= 3x the plain push
 #   (d) a replica restarted with an empty cache: its first session (create + first message) of
-#       a 50 MB release                                                target <= 2 s
+#       a 50 MB release, then the same once its cache is wiped while it runs   target <= 2 s
 #   (e) log delivery from a build on one replica to 1,000 tailers spread over both replicas,
 #       write (the builder's line) to receipt                          target p99 <= 250 ms
 # A part that fails prints why and the others still run; the exit status is then 1.
@@ -280,12 +280,16 @@ PY
   start_replica 2
   await_replica 2 /healthz
   await_replica 2 "$ready_path"
-  local cold warm
+  local cold warm wiped
   cold="$(api session "http://127.0.0.1:${port[2]}" "$key" big)" || return 1
   warm="$(api session "http://127.0.0.1:${port[2]}" "$key" big)" || return 1
   [ "${cold##* }" = big ] || { log "the cold session answered '${cold#* }', not the release's answer"; return 1; }
-  summary+=("$(printf '%-50s %s ms (next session on it: %s ms); release %s   target <= 2000 ms' \
-    "(d) first session on a restarted, empty replica" "${cold%% *}" "${warm%% *}" "$size")")
+  # The same replica, running (its JVM warm), loses its cache again.
+  find "$work/r2" -mindepth 1 -delete 2>/dev/null || true
+  wiped="$(api session "http://127.0.0.1:${port[2]}" "$key" big)" || return 1
+  summary+=("$(printf '%-50s %s ms (its cache wiped while it runs: %s ms; a warm session: %s ms)   target <= 2000 ms' \
+    "(d) first session on a restarted, empty replica" "${cold%% *}" "${wiped%% *}" "${warm%% *}")")
+  summary+=("$(printf '%-50s release of %s' "" "$size")")
 }
 
 # --- (e) log delivery across replicas -----------------------------------------------------------
