@@ -4,6 +4,7 @@
 # check on the readiness endpoint), everything on 127.0.0.1 of this machine. Measures and prints:
 #   (a) rollback p50/p99 through the balancer                         target p99 <= 20 ms
 #   (b) authenticated reads/s through the balancer (wrk, GET /agent_projects)
+#   (a) and (b) also straight to one replica, which shows what the balancer adds
 #   (c) git push of a small change until it is live, through the balancer, next to a plain
 #       `git push` of the same commit to a local bare repository      target <= 3x the plain push
 #   (d) a replica restarted with an empty cache: its first session (create + first message) of
@@ -191,28 +192,35 @@ bench_rollback() {
   small_app "$work/roll1" one && tar -czf "$work/roll1.tar.gz" -C "$work/roll1" .
   small_app "$work/roll2" two && tar -czf "$work/roll2.tar.gz" -C "$work/roll2" .
   publish roll "$work/roll1.tar.gz" && publish roll "$work/roll2.tar.gz" || return 1
-  local result
+  local result direct
   result="$(api rollbacks "$lb" "$key" roll "$rollbacks" 20)" || return 1
+  direct="$(api rollbacks "http://127.0.0.1:${port[1]}" "$key" roll "$rollbacks" 20)" || return 1
   read -r p50 p99 count errors <<<"$result"
   summary+=("$(printf '%-50s p50 %s ms, p99 %s ms over %s rollbacks (failed: %s)   target p99 <= 20 ms' \
     "(a) rollback, via haproxy" "$p50" "$p99" "$count" "$errors")")
+  read -r p50 p99 count errors <<<"$direct"
+  summary+=("$(printf '%-50s p50 %s ms, p99 %s ms (failed: %s)' "    the same straight to r1" "$p50" "$p99" "$errors")")
   [ "$errors" = none ]
 }
 
 # --- (b) authenticated reads --------------------------------------------------------------------
-bench_reads() {
-  local out
-  out="$(wrk -t"$threads" -c"$connections" -d"$duration" --latency -H "Authorization: Bearer $key" "$lb/agent_projects")" \
+# Runs wrk on GET $1/agent_projects with the key; adds a summary line labelled $2.
+wrk_reads() {
+  local out rps p50 p99 non2xx
+  out="$(wrk -t"$threads" -c"$connections" -d"$duration" --latency -H "Authorization: Bearer $key" "$1/agent_projects")" \
     || return 1
-  echo "$out" >"$work/wrk.log"
-  local rps p50 p99 non2xx
+  echo "$out" >>"$work/wrk.log"
   rps="$(awk '/^Requests\/sec/ { print int($2) }' <<<"$out")"
   p50="$(awk '$1 == "50%" { print $2 }' <<<"$out")"
   p99="$(awk '$1 == "99%" { print $2 }' <<<"$out")"
   non2xx="$(awk '/Non-2xx/ { print $NF }' <<<"$out")"
   summary+=("$(printf '%-50s %s req/s of GET /agent_projects, p50 %s, p99 %s, %s connections, non-2xx: %s' \
-    "(b) authenticated reads, via haproxy" "$rps" "$p50" "$p99" "$connections" "${non2xx:-0}")")
+    "$2" "$rps" "$p50" "$p99" "$connections" "${non2xx:-0}")")
   [ -z "$non2xx" ]
+}
+
+bench_reads() {
+  wrk_reads "$lb" "(b) authenticated reads, via haproxy" && wrk_reads "http://127.0.0.1:${port[1]}" "    the same straight to r1"
 }
 
 # --- (c) push to live vs a plain push -----------------------------------------------------------
