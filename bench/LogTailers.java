@@ -13,14 +13,16 @@ import java.util.Iterator;
  * The client side of bench/logs.sh: N tailing SSE clients of one project, all on ONE thread
  * (non-blocking sockets and a selector), so the client costs little CPU and the figures are the
  * server's. Each "lat <epoch micros>" entry is timed from its write to its receipt; the run ends
- * when every client has seen "done" (or at the deadline) and prints latency percentiles.
- * Usage: java LogTailers.java PORT KEY PROJECT CLIENTS DEADLINE_SECONDS
+ * when every client has seen "done" (or at the deadline) and prints latency percentiles. With
+ * PREFIX, the messages are "PREFIX lat …" and "PREFIX done" (bench/replicas.sh: "builder: ", the
+ * lines of an image build as its log shows them).
+ * Usage: java LogTailers.java PORT KEY PROJECT CLIENTS DEADLINE_SECONDS [PREFIX]
  */
 public class LogTailers {
     static final int BUCKETS = 100_000; // 0.1 ms each, up to 10 s
     static final long[] histogram = new long[BUCKETS + 1];
-    static final byte[] LAT = "\"message\":\"lat ".getBytes(StandardCharsets.US_ASCII);
-    static final byte[] DONE = "\"message\":\"done\"".getBytes(StandardCharsets.US_ASCII);
+    static byte[] LAT;
+    static byte[] DONE;
 
     /** One connection's state: whether its headers are in, and a partial line carried over. */
     static final class Client {
@@ -36,6 +38,9 @@ public class LogTailers {
         String project = args[2];
         int clients = Integer.parseInt(args[3]);
         long deadline = System.nanoTime() + Long.parseLong(args[4]) * 1_000_000_000L;
+        String prefix = args.length > 5 ? args[5] : "";
+        LAT = ("\"message\":\"" + prefix + "lat ").getBytes(StandardCharsets.UTF_8);
+        DONE = ("\"message\":\"" + prefix + "done\"").getBytes(StandardCharsets.UTF_8);
         byte[] request = ("GET /agent_projects/" + project + "/logs?tail=true&limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                 + "Authorization: Bearer " + key + "\r\nAccept: text/event-stream\r\n\r\n")
                 .getBytes(StandardCharsets.US_ASCII);

@@ -46,7 +46,7 @@ import java.util.Map;
  * gone          (opencode) an error event saying the session is not found
  * </pre>
  */
-final class FakeHarness {
+public final class FakeHarness {
     private static final String COMMON = """
             import json, os, re, subprocess, sys, time, uuid
             SPY = %s
@@ -273,7 +273,8 @@ final class FakeHarness {
         return env;
     }
 
-    static Path claude(Path bin, Path spy) {
+    /** Writes the fake {@code claude} into {@code bin}; it records what it does in {@code spy}. */
+    public static Path claude(Path bin, Path spy) {
         return write(bin.resolve("claude"), spy, CLAUDE);
     }
 
