@@ -62,7 +62,10 @@ import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
@@ -191,7 +194,7 @@ public final class KartaServer implements AutoCloseable {
                 new SessionRoutes(sessions, idempotency, json, keys),
                 new UsageRoutes(db, projects, releaseFiles));
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys::authenticate),
-                metrics, sandbox.health(), db::answers, routes);
+                metrics, health(sandbox, config.storage()), db::answers, routes);
         made.push(http::stop);
         notifications.start();
         http.start();
@@ -201,6 +204,13 @@ public final class KartaServer implements AutoCloseable {
         workers.start(db.dialect() == Dialect.SQLITE);
         sessions.start();
         logRetention.start();
+    }
+
+    /** What {@code /healthz} says beside its status: how harnesses are contained, and where storage lives. */
+    private static Map<String, Object> health(Sandbox sandbox, Config.Storage storage) {
+        Map<String, Object> health = new LinkedHashMap<>(sandbox.health());
+        health.put("storage", storage.name().toLowerCase(Locale.ROOT));
+        return health;
     }
 
     /**

@@ -64,6 +64,7 @@ class ReplicaSessionsTest {
             assertThat(two.ask(P, second, "and now?")).isEqualTo("answer of v1");
             assertThat(two.ask(P, first, "still pinned?")).isEqualTo("answer of v2");
 
+            assertThat(two.server.get("/healthz", null).json().get("storage").asText()).isEqualTo("database");
             assertThat(two.server.get("/agent_projects/" + P + "/releases", two.reader).json())
                     .isEqualTo(one.server.get("/agent_projects/" + P + "/releases", one.reader).json());
             JsonNode usage = one.server.get("/agent_projects/" + P + "/usage", one.reader).json();

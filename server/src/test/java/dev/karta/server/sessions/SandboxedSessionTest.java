@@ -134,10 +134,10 @@ class SandboxedSessionTest {
     }
 
     @Test
-    void healthz_says_which_sandbox_and_network_are_in_force() {
+    void healthz_says_which_sandbox_network_and_storage_are_in_force() {
         f = SessionFixture.start(dir, s -> s, 0, SessionFixture.UNSANDBOXED);
         assertThat(f.server.get("/healthz", null).json().toString())
-                .isEqualTo("{\"status\":\"ok\",\"sandbox\":\"none\",\"harness_network\":\"host\"}");
+                .isEqualTo("{\"status\":\"ok\",\"sandbox\":\"none\",\"harness_network\":\"host\",\"storage\":\"local\"}");
         f.close();
         f = SessionFixture.start(dir.resolve("again"), s -> s, 0, Sandbox.Settings.DEFAULTS);
         JsonNode health = f.server.get("/healthz", null).json();
