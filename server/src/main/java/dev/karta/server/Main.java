@@ -514,8 +514,7 @@ public final class Main implements Callable<Integer> {
                 System.err.println("karta: no database at " + sqlite.get() + ": nothing to export");
                 return 1;
             }
-            try (Database db = Database.open(config.databaseUrl())) {
-                Stores stores = Stores.of(config, db);
+            try (Database db = Database.open(config.databaseUrl()); Stores stores = Stores.of(config, db)) {
                 new Migration(System.err).export(db, stores.files(), stores.repos(), to.toAbsolutePath());
                 return 0;
             } catch (MigrationFailed e) {
@@ -548,8 +547,7 @@ public final class Main implements Callable<Integer> {
                 return 1;
             }
             KartaServer.secureStorage(config);
-            try (Database db = Database.open(config.databaseUrl())) {
-                Stores stores = Stores.of(config, db);
+            try (Database db = Database.open(config.databaseUrl()); Stores stores = Stores.of(config, db)) {
                 new Migration(System.err).importFrom(file.toAbsolutePath(), db, stores.files(), stores.repos());
                 if (!Files.exists(config.secretsKeyFile())) {
                     System.err.println("karta: warning: there is no secrets key at " + config.secretsKeyFile()
@@ -606,9 +604,9 @@ public final class Main implements Callable<Integer> {
             }
             Path cache = Files.createTempDirectory("karta-migrate-cache");
             try (Database target = Database.open(config.databaseUrl());
-                 Database from = source == null || source.isBlank() ? null : Database.open(source)) {
+                 Database from = source == null || source.isBlank() ? null : Database.open(source);
+                 DatabaseStorage shared = new DatabaseStorage(target, new LocalStorage(cache, config.archive()))) {
                 LocalStorage local = new LocalStorage(config.dataDir(), config.archive());
-                DatabaseStorage shared = new DatabaseStorage(target, new LocalStorage(cache, config.archive()));
                 new Migration(System.err).migrateStorage(from == null ? target : from, target, local.releaseFiles(),
                         local.repos(), shared.releaseFiles(), shared.repos());
                 return 0;
@@ -621,15 +619,26 @@ public final class Main implements Callable<Integer> {
         }
     }
 
-    /** The release files and repositories a server with {@code config} would use. */
-    private record Stores(ReleaseFiles files, RepoStore repos) {
+    /**
+     * The release files and repositories a server with {@code config} would use: the database's
+     * (the data dir its cache) with {@code --storage database}, the default with PostgreSQL; the
+     * data dir's with {@code --storage local}, always so with SQLite.
+     */
+    private record Stores(ReleaseFiles files, RepoStore repos, DatabaseStorage shared) implements AutoCloseable {
         static Stores of(Config config, Database db) {
             LocalStorage local = new LocalStorage(config.dataDir(), config.archive());
             if (config.storage() == Config.Storage.DATABASE) {
                 DatabaseStorage shared = new DatabaseStorage(db, local);
-                return new Stores(shared.releaseFiles(), shared.repos());
+                return new Stores(shared.releaseFiles(), shared.repos(), shared);
             }
-            return new Stores(local.releaseFiles(), local.repos());
+            return new Stores(local.releaseFiles(), local.repos(), null);
+        }
+
+        @Override
+        public void close() {
+            if (shared != null) {
+                shared.close();
+            }
         }
     }
 

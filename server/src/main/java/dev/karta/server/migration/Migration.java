@@ -50,9 +50,10 @@ public final class Migration {
     }
 
     /**
-     * Writes every table of {@code db} (read in one transaction, so the rows are one consistent
-     * snapshot) and what the storage holds for them into {@code file}: first under a temporary
-     * name, renamed into place once complete and read back against its manifest.
+     * Writes every table of {@code db} but the storage tables ({@code Schema.STORAGE_TABLES}), read
+     * in one transaction so the rows are one consistent snapshot, and what the storage holds for
+     * them, read through {@code files} and {@code repos}, into {@code file}: first under a
+     * temporary name, renamed into place once complete and read back against its manifest.
      */
     public Manifest export(Database db, ReleaseFiles files, RepoStore repos, Path file)
             throws IOException, SQLException {

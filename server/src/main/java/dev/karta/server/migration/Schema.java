@@ -19,7 +19,8 @@ import java.util.TreeMap;
  * can be inserted: every table after the tables its foreign keys name. A cycle of foreign keys
  * ({@code projects.current_release_id} and {@code releases.project_id}) is broken by a nullable
  * column, which is {@linkplain Table#deferred deferred}: inserted as null and set once every table
- * is in. Migrations' own bookkeeping and SQLite's internal tables are left out.
+ * is in. Migrations' own bookkeeping, SQLite's internal tables and the {@linkplain #STORAGE_TABLES
+ * storage tables} are left out.
  */
 record Schema(Dialect dialect, String version, List<Table> tables) {
 
@@ -63,6 +64,24 @@ record Schema(Dialect dialect, String version, List<Table> tables) {
     }
 
     private static final String MIGRATIONS_TABLE = "flyway_schema_history";
+
+    /**
+     * The tables in which {@code --storage database} keeps the bytes of the storage: release
+     * archives and trees as content-addressed blobs, git repositories as packs. They are never
+     * exported, imported or verified as rows: what they hold travels only through the storage seam
+     * ({@code ReleaseFiles}, {@code RepoStore}) and is checked there (sha256 of archives, content
+     * digests of trees, refs and objects of repositories). As rows they would carry every file a
+     * second time, and an import would compare them with what the target's storage writes into the
+     * same tables (nothing when it keeps files in its data dir, blobs and packs split otherwise).
+     * No other table references them.
+     */
+    static final Set<String> STORAGE_TABLES = Set.of("blobs", "blob_chunks", "stored_trees",
+            "git_repositories", "git_packs", "git_pack_files", "git_pack_chunks");
+
+    /** Whether {@code name} is one of the {@link #STORAGE_TABLES}. */
+    static boolean isStorage(String name) {
+        return STORAGE_TABLES.contains(name.toLowerCase(Locale.ROOT));
+    }
 
     static Schema read(Connection connection, Dialect dialect) throws SQLException {
         DatabaseMetaData meta = connection.getMetaData();
@@ -108,7 +127,8 @@ record Schema(Dialect dialect, String version, List<Table> tables) {
         try (ResultSet rs = meta.getTables(null, schema, "%", new String[] {"TABLE"})) {
             while (rs.next()) {
                 String name = rs.getString("TABLE_NAME");
-                if (!name.equalsIgnoreCase(MIGRATIONS_TABLE) && !name.toLowerCase(Locale.ROOT).startsWith("sqlite_")) {
+                if (!name.equalsIgnoreCase(MIGRATIONS_TABLE) && !name.toLowerCase(Locale.ROOT).startsWith("sqlite_")
+                        && !isStorage(name)) {
                     names.add(name);
                 }
             }

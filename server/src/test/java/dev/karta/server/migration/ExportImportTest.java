@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.karta.server.Config;
 import dev.karta.server.store.Database;
@@ -23,6 +24,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Enumeration;
+import java.util.Map;
 import java.util.function.UnaryOperator;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipFile;
@@ -49,8 +51,12 @@ class ExportImportTest {
     }
 
     private Source makeSource(Path dataDir) {
-        String admin = TestServer.randomKey();
-        try (TestServer server = TestServer.start(TestServer.config(dataDir, admin))) {
+        return makeSource(TestServer.config(dataDir, TestServer.randomKey()));
+    }
+
+    private Source makeSource(Config config) {
+        String admin = config.bootstrapKey();
+        try (TestServer server = TestServer.start(config)) {
             String writer = server.createKey("ci", "write");
             Installation.publish(server, admin, "shop", "one");
             Installation.publish(server, admin, "shop", "two");
@@ -81,6 +87,9 @@ class ExportImportTest {
         Installation.Command imported = karta(args(b, postgres.url(), "import", export.toString())).ok();
         assertThat(imported.err()).contains("table releases: 3 rows").contains("verified: ");
 
+        // PostgreSQL's default storage is the database: the import wrote the files there, through it.
+        assertThat(count(postgres.url(), "blobs")).isPositive();
+        assertThat(count(postgres.url(), "git_repositories")).isEqualTo(1);
         String again = karta(args(b, postgres.url(), "import", export.toString())).ok().err();
         assertThat(again).contains("nothing to write").contains("already there").contains("verified: ")
                 .doesNotContain("stored (");
@@ -100,6 +109,67 @@ class ExportImportTest {
         try (TestServer server = Installation.start(c, null, null)) {
             assertThat(answers(server, source.admin(), "shop", "tool")).isEqualTo(answersOnPostgres);
             sameBehaviour(server, source);
+        }
+    }
+
+    @Test
+    void an_export_of_database_storage_carries_each_file_once_and_imports_into_sqlite(PostgresDatabase postgres)
+            throws Exception {
+        Path a = dir.resolve("a");
+        Source source = makeSource(TestServer.config(a, TestServer.randomKey()).toBuilder()
+                .databaseUrl(postgres.url()).storage(Config.Storage.DATABASE).build());
+        assertThat(count(postgres.url(), "blobs")).isPositive();
+        Path export = dir.resolve("karta-a.zip");
+
+        String exported = karta(args(a, postgres.url(), "export", "--to", export.toString())).ok().err();
+
+        assertThat(exported).contains("release archive ").contains("repository ").doesNotContain("table blobs");
+        try (ZipFile zip = new ZipFile(export.toFile())) {
+            JsonNode manifest = JSON.readTree(zip.getInputStream(zip.getEntry("manifest.json")));
+            for (JsonNode table : manifest.get("tables")) {
+                assertThat(Schema.STORAGE_TABLES).doesNotContain(table.get("name").asText());
+            }
+            assertThat(zip.stream().map(ZipEntry::getName).filter(n -> n.startsWith("tables/")))
+                    .contains("tables/releases.jsonl")
+                    .noneMatch(n -> Schema.STORAGE_TABLES.contains(n.substring("tables/".length(),
+                            n.length() - ".jsonl".length())));
+            // Three releases (two uploads to shop, the push to tool), each archive once.
+            assertThat(manifest.get("storage").get("archives")).hasSize(3);
+            assertThat(manifest.get("storage").get("repos")).hasSize(1);
+        }
+
+        Path b = dir.resolve("b");
+        Installation.copy(a.resolve("secrets.key"), b.resolve("secrets.key"));
+        String imported = karta(args(b, null, "import", export.toString())).ok().err();
+        assertThat(imported).contains("verified: ").contains("3 release archives").contains("1 repositories");
+        try (TestServer server = Installation.start(b, null, null)) {
+            assertThat(answers(server, source.admin(), "shop", "tool")).isEqualTo(source.answers());
+            sameBehaviour(server, source);
+        }
+    }
+
+    @Test
+    void an_import_into_postgres_with_local_storage_keeps_the_files_in_the_data_dir(PostgresDatabase postgres)
+            throws Exception {
+        Path a = dir.resolve("a");
+        Source source = makeSource(a);
+        Path export = dir.resolve("karta-a.zip");
+        karta(args(a, null, "export", "--to", export.toString())).ok();
+
+        Path b = dir.resolve("b");
+        Installation.copy(a.resolve("secrets.key"), b.resolve("secrets.key"));
+        karta(args(b, postgres.url(), "--storage", "local", "import", export.toString())).ok();
+
+        assertThat(count(postgres.url(), "blobs")).isZero();
+        assertThat(count(postgres.url(), "git_repositories")).isZero();
+        try (TestServer server = Installation.start(b, postgres.url(), Config.Storage.LOCAL)) {
+            sameBehaviour(server, source);
+        }
+    }
+
+    private static long count(String url, String table) {
+        try (Database db = Database.open(url)) {
+            return db.withHandle(h -> h.select("SELECT count(*) FROM " + table).mapTo(Long.class).one());
         }
     }
 
@@ -253,10 +323,58 @@ class ExportImportTest {
         assertThat(dir.resolve("escape")).doesNotExist();
     }
 
+    @Test
+    void storage_tables_listed_as_rows_in_an_export_are_left_out_of_the_import(PostgresDatabase postgres)
+            throws Exception {
+        Path a = dir.resolve("a");
+        String admin = TestServer.randomKey();
+        try (TestServer server = TestServer.start(TestServer.config(a, admin))) {
+            Installation.publish(server, admin, "shop", "one");
+        }
+        Path export = dir.resolve("export.zip");
+        karta(args(a, null, "export", "--to", export.toString())).ok();
+        // As an earlier build wrote it: a blob as a row, beside the archive that carries its bytes.
+        byte[] lines = "[\"sha256:forged\",1,\"2026-01-01T00:00:00Z\"]\n".getBytes(StandardCharsets.UTF_8);
+        Path older = dir.resolve("older.zip");
+        rewrite(export, older, "manifest.json", text -> {
+            try {
+                ObjectNode manifest = (ObjectNode) JSON.readTree(text);
+                ObjectNode blobs = ((ArrayNode) manifest.get("tables")).addObject();
+                blobs.put("name", "blobs").put("rows", 1).put("bytes", lines.length)
+                        .put("digest", "sha256:" + Digests.hex(Digests.sha256().digest(lines)));
+                blobs.putArray("columns").add("digest").add("size").add("created_at");
+                return manifest.toString();
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }, Map.of("tables/blobs.jsonl", lines));
+
+        String imported = karta(args(dir.resolve("b"), postgres.url(), "import", older.toString())).ok().err();
+
+        assertThat(imported).contains("table blobs: a storage table; its 1 rows are left out").contains("verified: ");
+        try (Database db = Database.open(postgres.url())) {
+            long forged = db.withHandle(h -> h.select("SELECT count(*) FROM blobs WHERE digest = 'sha256:forged'")
+                    .mapTo(Long.class).one());
+            assertThat(forged).isZero();
+        }
+        assertThat(count(postgres.url(), "blobs")).isPositive();
+    }
+
     /** Copies a zip, changing the text of one entry. */
     private static void rewrite(Path from, Path to, String name, UnaryOperator<String> change) throws IOException {
+        rewrite(from, to, name, change, Map.of());
+    }
+
+    /** Copies a zip, changing the text of one entry and adding {@code extra} entries. */
+    private static void rewrite(Path from, Path to, String name, UnaryOperator<String> change,
+                                Map<String, byte[]> extra) throws IOException {
         try (ZipFile zip = new ZipFile(from.toFile()); OutputStream out = Files.newOutputStream(to);
              ZipOutputStream copy = new ZipOutputStream(out)) {
+            for (Map.Entry<String, byte[]> entry : extra.entrySet()) {
+                copy.putNextEntry(new ZipEntry(entry.getKey()));
+                copy.write(entry.getValue());
+                copy.closeEntry();
+            }
             Enumeration<? extends ZipEntry> entries = zip.entries();
             while (entries.hasMoreElements()) {
                 ZipEntry entry = entries.nextElement();
