@@ -1,6 +1,7 @@
 package dev.karta.server;
 
 import dev.karta.api.Durations;
+import dev.karta.server.http.ClientAddress;
 import dev.karta.server.process.Sandbox;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -44,6 +45,8 @@ import java.util.Set;
  * @param workspaces    where sessions' workspaces live and how much of the disk and store they may use
  * @param storage       where release files and git repositories are kept: the data dir, or the
  *                      PostgreSQL database (then the data dir is only a cache any replica may lose)
+ * @param trustedProxies load balancers (addresses or CIDR ranges) whose X-Forwarded-For names the
+ *                      client, for the audit log and the window of failed key checks
  */
 public record Config(
         String bind,
@@ -67,7 +70,8 @@ public record Config(
         Path secretsKeyFile,
         Sandbox.Settings sandbox,
         Workspaces workspaces,
-        Storage storage) {
+        Storage storage,
+        List<String> trustedProxies) {
 
     static final String DEFAULT_BIND = "127.0.0.1";
     static final int DEFAULT_PORT = 7070;
@@ -439,6 +443,8 @@ public record Config(
         sandbox = sandbox == null ? Sandbox.Settings.DEFAULTS : sandbox;
         boolean postgres = databaseUrl.toLowerCase(Locale.ROOT).startsWith("jdbc:postgresql:");
         storage = storage == null ? (postgres ? Storage.DATABASE : Storage.LOCAL) : storage;
+        trustedProxies = trustedProxies == null ? List.of() : List.copyOf(trustedProxies);
+        new ClientAddress(trustedProxies); // names a bad entry
         if (storage == Storage.DATABASE && !postgres) {
             throw new IllegalArgumentException("--storage database needs a PostgreSQL --database "
                     + "(jdbc:postgresql://…); with SQLite everything already lives on this machine: use --storage local");
@@ -505,7 +511,7 @@ public record Config(
                 .buildWorkers(buildWorkers).buildTimeout(buildTimeout).builderCommand(builderCommand)
                 .keepReleases(keepReleases).buildLease(buildLease).repos(repos).logs(logs).sessions(sessions)
                 .limits(limits).secretsKeyFile(secretsKeyFile).sandbox(sandbox).workspaces(workspaces)
-                .storage(storage);
+                .storage(storage).trustedProxies(trustedProxies);
     }
 
     /**
@@ -564,6 +570,7 @@ public record Config(
         private Sandbox.Settings sandbox;
         private Workspaces workspaces = Workspaces.DEFAULTS;
         private Storage storage;
+        private List<String> trustedProxies = List.of();
 
         private Builder(Path dataDir) {
             this.dataDir = Objects.requireNonNull(dataDir, "dataDir");
@@ -679,11 +686,18 @@ public record Config(
             return this;
         }
 
+        /** Load balancers whose X-Forwarded-For is believed; null or empty trusts none. */
+        public Builder trustedProxies(List<String> value) {
+            trustedProxies = value;
+            return this;
+        }
+
         /** The configuration, validated: {@link IllegalArgumentException} names a bad setting. */
         public Config build() {
             return new Config(bind, port, dataDir, databaseUrl == null ? sqliteUrl(dataDir) : databaseUrl, publicUrl,
                     bootstrapKey, keyCacheTtl, maxJsonBody, archive, buildWorkers, buildTimeout, builderCommand,
-                    keepReleases, buildLease, repos, logs, sessions, limits, secretsKeyFile, sandbox, workspaces, storage);
+                    keepReleases, buildLease, repos, logs, sessions, limits, secretsKeyFile, sandbox, workspaces, storage,
+                    trustedProxies);
         }
     }
 }

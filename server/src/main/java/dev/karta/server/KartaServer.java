@@ -17,6 +17,7 @@ import dev.karta.server.deploys.DeployRoutes;
 import dev.karta.server.deploys.DeployStore;
 import dev.karta.server.deploys.Deploys;
 import dev.karta.server.http.Authenticator;
+import dev.karta.server.http.ClientAddress;
 import dev.karta.server.http.HttpApi;
 import dev.karta.server.http.HttpMetrics;
 import dev.karta.server.http.Idempotency;
@@ -178,6 +179,7 @@ public final class KartaServer implements AutoCloseable {
         made.push(logRetention);
 
         this.bootstrapped = tenants.bootstrap(config.bootstrapKey());
+        Authenticator authenticator = new Authenticator(keys::authenticate, new ClientAddress(config.trustedProxies()));
         List<Routes> routes = List.of(
                 new ProjectRoutes(projects, sessions::liveByRelease, idempotency, json),
                 new KeyRoutes(keys, idempotency, json),
@@ -186,14 +188,14 @@ public final class KartaServer implements AutoCloseable {
                 new DeployRoutes(new Deploys(deployStore), projects, new DeployLogStream(logFeeds, json)),
                 new UploadRoutes(ingest, releaseFiles, idempotency, config.archive().maxCompressedBytes()),
                 new CommitDeployRoutes(ingest, projects, repos, bound, idempotency, json),
-                new GitHttp(new Authenticator(keys::authenticate), db, projects, projectStore, repos, ingest, deployStore, audit,
+                new GitHttp(authenticator, db, projects, projectStore, repos, ingest, deployStore, audit,
                         logs, config.archive().maxExpandedBytes()),
                 new RepoRoutes(bindings, bound, idempotency, json, baseUrl::get),
                 new WebhookRoutes(db, bindings, ingest, audit, logs, json, config.repos().maxWebhookBytes()),
                 new LogRoutes((orgId, name) -> projects.require(orgId, name).id(), logs, logFeeds),
                 new SessionRoutes(sessions, idempotency, json, keys),
                 new UsageRoutes(db, projects, releaseFiles));
-        this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, new Authenticator(keys::authenticate),
+        this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, authenticator,
                 metrics, health(sandbox, config.storage()), db::answers, routes);
         made.push(http::stop);
         notifications.start();

@@ -70,6 +70,12 @@ public final class Main implements Callable<Integer> {
                     + "database with PostgreSQL, local with SQLite)")
     String storage;
 
+    @Option(names = "--trusted-proxy", defaultValue = "${env:KARTA_TRUSTED_PROXIES}", split = ",",
+            paramLabel = "ADDRESS", description = "Load balancers (addresses or CIDR ranges) whose X-Forwarded-For "
+                    + "names the client, in the audit log and the window of failed key checks (env "
+                    + "KARTA_TRUSTED_PROXIES, default none: the connection's peer is the client)")
+    List<String> trustedProxies;
+
     @Option(names = "--public-url", defaultValue = "${env:KARTA_PUBLIC_URL}",
             description = "Base URL handed out in project and git URLs (env KARTA_PUBLIC_URL, default http://BIND:PORT)")
     String publicUrl;
@@ -359,6 +365,7 @@ public final class Main implements Callable<Integer> {
                 .workspaces(new Config.Workspaces(workspacesDir == null ? null : workspacesDir.toAbsolutePath(),
                         maxWorkspaceBytes, maxWorkspaces, maxSessionStateBytes, workspaceCopies))
                 .storage(Config.Storage.parse(storage))
+                .trustedProxies(trustedProxies)
                 .build();
     }
 

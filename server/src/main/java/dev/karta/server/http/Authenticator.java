@@ -20,9 +20,16 @@ public final class Authenticator {
     }
 
     private final Keys keys;
+    private final ClientAddress clients;
 
-    public Authenticator(Keys keys) {
+    public Authenticator(Keys keys, ClientAddress clients) {
         this.keys = keys;
+        this.clients = clients;
+    }
+
+    /** The client's address, given the connection's {@code peer} and its X-Forwarded-For header (or null). */
+    public String clientAddress(String peer, String forwardedFor) {
+        return clients.of(peer, forwardedFor);
     }
 
     void check(Context ctx) {

@@ -92,14 +92,15 @@ final class GitAuthFilter implements Filter {
             throw ApiError.unauthorized("Karta needs an API key: give any user name and the key as password "
                     + "(karta init sets up a credential helper)");
         }
-        Principal principal = authenticator.authenticate(authorization, req.getRemoteAddr());
+        String client = authenticator.clientAddress(req.getRemoteAddr(), req.getHeader("X-Forwarded-For"));
+        Principal principal = authenticator.authenticate(authorization, client);
         Scope required = push ? Scope.WRITE : Scope.READ;
         if (!principal.scope().includes(required)) {
             throw ApiError.forbidden((push ? "pushing to " : "fetching from ") + name + " needs a key with '"
                     + required.wireName() + "' scope; key " + principal.keyId() + " has '"
                     + principal.scope().wireName() + "'");
         }
-        Actor actor = new Actor(principal.orgId(), principal.keyId(), requestId, req.getRemoteAddr());
+        Actor actor = new Actor(principal.orgId(), principal.keyId(), requestId, client);
         return new GitCaller(principal, actor, project(actor, name, push));
     }
 
