@@ -10,6 +10,7 @@ import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -67,6 +68,9 @@ public final class Sandbox {
     public static final Path HOME = Path.of("/home/karta");
     /** The user and group a harness runs as inside the sandbox. */
     static final int SANDBOX_UID = 1000;
+
+    /** The files of the sandbox's {@code /etc} that Karta writes, rather than binding the host's. */
+    private static final List<String> ETC_FILES = List.of("passwd", "group", "hosts", "resolv.conf");
     /** The files of {@code /etc} a harness may read: TLS roots, the dynamic linker, time and name-service basics. */
     private static final List<String> ETC = List.of("ssl", "ca-certificates", "ca-certificates.conf", "alternatives",
             "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "host.conf", "gai.conf",
@@ -345,6 +349,10 @@ public final class Sandbox {
     }
 
     private List<String> bwrapArgv(Path executable, Confinement confinement) throws IOException {
+        Path etc = host.stateDir().resolve("etc");
+        if (!ETC_FILES.stream().allMatch(name -> Files.isRegularFile(etc.resolve(name)))) {
+            writeEtc(etc); // the data dir, a cache, was wiped under the running server
+        }
         List<String> argv = new ArrayList<>(List.of(host.bwrap(), "--unshare-user", "--unshare-ipc", "--unshare-pid",
                 "--unshare-uts", "--unshare-cgroup-try", "--uid", Integer.toString(SANDBOX_UID),
                 "--gid", Integer.toString(SANDBOX_UID), "--disable-userns", "--cap-drop", "ALL", "--new-session",
@@ -555,15 +563,22 @@ public final class Sandbox {
                 + (masked & 0xff);
     }
 
+    /** Writes {@link #ETC_FILES}, each replaced whole, so a harness starting meanwhile reads the old or the new. */
     private static void writeEtc(Path etc) throws IOException {
         Files.createDirectories(etc);
         String user = "karta:x:" + SANDBOX_UID + ":" + SANDBOX_UID + ":Karta harness:" + HOME + ":/usr/sbin/nologin\n";
-        Files.writeString(etc.resolve("passwd"), "root:x:0:0:root:/root:/usr/sbin/nologin\n" + user
+        writeWhole(etc.resolve("passwd"), "root:x:0:0:root:/root:/usr/sbin/nologin\n" + user
                 + "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
-        Files.writeString(etc.resolve("group"), "root:x:0:\nkarta:x:" + SANDBOX_UID + ":\nnogroup:x:65534:\n");
-        Files.writeString(etc.resolve("hosts"), "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+        writeWhole(etc.resolve("group"), "root:x:0:\nkarta:x:" + SANDBOX_UID + ":\nnogroup:x:65534:\n");
+        writeWhole(etc.resolve("hosts"), "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
         // slirp4netns's built-in DNS forwarder.
-        Files.writeString(etc.resolve("resolv.conf"), "nameserver 10.0.2.3\n");
+        writeWhole(etc.resolve("resolv.conf"), "nameserver 10.0.2.3\n");
+    }
+
+    private static void writeWhole(Path file, String text) throws IOException {
+        Path temp = file.resolveSibling(file.getFileName() + "." + UUID.randomUUID() + ".tmp");
+        Files.writeString(temp, text);
+        Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
     private static void clean(Path dir) {

@@ -81,7 +81,7 @@ class ReplicasEndToEndTest {
         List<String> flags = List.of("--database", postgres.url(), "--storage", "database",
                 "--public-url", "http://127.0.0.1:" + balancerPort,
                 "--secrets-key-file", secretsKey.toString(), "--bootstrap-key-file", bootstrapKey.toString(),
-                "--harness-claude", claude.toString(), "--sandbox", "none",
+                "--harness-claude", claude.toString(), "--sandbox", "bwrap", "--harness-network", "none",
                 "--builder", BUILDER, "--build-workers", "2", "--max-builds-per-org", "4");
         Map<String, String> environment = Map.of("PATH", System.getenv("PATH"), "LANG", "C.UTF-8",
                 "HOME", Files.createDirectories(root.resolve("home")).toString());
@@ -168,12 +168,24 @@ class ReplicasEndToEndTest {
 
     @Test
     @Order(5)
-    void a_new_session_on_replica_2_runs_the_rolled_back_release() {
+    void a_new_session_on_replica_2_runs_the_rolled_back_release_and_its_turns_move_between_replicas() {
         TestServer client = replica(2).client(key);
         TestServer.Response created = client.post("/v1/projects/shop/sessions", key, "{}");
         assertThat(created.status()).as(created.body()).isEqualTo(201);
         assertThat(created.json().at("/project/version").asText()).isEqualTo("v1");
-        assertThat(ask(client, "shop", created.json().get("id").asText())).isEqualTo("one");
+        String session = created.json().get("id").asText();
+        assertThat(ask(client, "shop", session)).isEqualTo("one");
+
+        // The next turns go through the balancer, each to another replica than the one before: each
+        // resumes the conversation from the harness state the turn before saved in the database.
+        for (int turn = 0; turn < replicas.size(); turn++) {
+            assertThat(ask(viaBalancer, "shop", session)).isEqualTo("one");
+        }
+        TestServer.Response history = viaBalancer.post("/v1/projects/shop/sessions/" + session + "/messages", key,
+                "{\"text\":\"history\"}");
+        assertThat(history.status()).as(history.body()).isEqualTo(200);
+        assertThat(history.json().at("/message/text").asText()).as("the user messages the harness remembers")
+                .isEqualTo("[" + "\"which release?\", ".repeat(replicas.size()) + "\"which release?\"]");
     }
 
     @Test

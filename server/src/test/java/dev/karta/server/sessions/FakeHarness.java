@@ -56,6 +56,8 @@ public final class FakeHarness {
             def out(o):
                 print(json.dumps(o), flush=True)
             def spy(name, value):
+                if not os.access(SPY, os.W_OK):
+                    return  # in a sandbox, where the spy folder does not exist: nobody watches
                 # Not the pid: every harness is pid 1 of its own PID namespace.
                 tmp = os.path.join(SPY, '%%s.%%s.tmp' %% (name, uuid.uuid4().hex))
                 with open(tmp, 'w') as f:
