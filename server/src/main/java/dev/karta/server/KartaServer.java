@@ -261,6 +261,12 @@ public final class KartaServer implements AutoCloseable {
     /** Opens the database (migrating it), bootstraps the first org if needed, and starts serving. */
     public static KartaServer start(Config config) {
         secureStorage(config);
+        if (config.storage() == Config.Storage.DATABASE
+                && config.secretsKeyFile().toAbsolutePath().startsWith(config.dataDir().toAbsolutePath())) {
+            LOG.warn("--storage database makes the data dir a cache, but the secrets key {} lies in it: copy it "
+                    + "somewhere safe and give every replica that copy with --secrets-key-file; a wiped data dir "
+                    + "would take with it the key to every secret in the database", config.secretsKeyFile());
+        }
         Database db = Database.open(config.databaseUrl());
         secretFiles(config).forEach(LocalStorage::restrictFile); // what opening the database created
         Deque<AutoCloseable> made = new ArrayDeque<>();
