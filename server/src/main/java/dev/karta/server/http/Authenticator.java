@@ -4,6 +4,8 @@ import io.javalin.http.Context;
 import io.javalin.security.RouteRole;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
+import java.util.Collections;
+import java.util.Enumeration;
 import java.util.Set;
 
 /**
@@ -27,9 +29,12 @@ public final class Authenticator {
         this.clients = clients;
     }
 
-    /** The client's address, given the connection's {@code peer} and its X-Forwarded-For header (or null). */
-    public String clientAddress(String peer, String forwardedFor) {
-        return clients.of(peer, forwardedFor);
+    /**
+     * The client's address, given the connection's {@code peer} and every line of its
+     * X-Forwarded-For header, in order (a balancer appends its own line after the client's).
+     */
+    public String clientAddress(String peer, Enumeration<String> forwardedFor) {
+        return clients.of(peer, forwardedFor == null ? null : String.join(",", Collections.list(forwardedFor)));
     }
 
     void check(Context ctx) {

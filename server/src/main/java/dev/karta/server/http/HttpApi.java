@@ -41,7 +41,8 @@ public final class HttpApi {
             cfg.http.prefer405over404 = true;
             cfg.http.maxRequestSize = maxJsonBody;
             cfg.jsonMapper(new JavalinJackson(json, false));
-            cfg.contextResolver.ip = ctx -> auth.clientAddress(ctx.req().getRemoteAddr(), ctx.header("X-Forwarded-For"));
+            cfg.contextResolver.ip = ctx -> auth.clientAddress(ctx.req().getRemoteAddr(),
+                    ctx.req().getHeaders("X-Forwarded-For"));
             // Jetty reuses header fields across requests of one connection, matched without case
             // by default: a key differing only in case would then pass as the cached one.
             cfg.jetty.modifyHttpConfiguration(http -> http.setHeaderCacheCaseSensitive(true));

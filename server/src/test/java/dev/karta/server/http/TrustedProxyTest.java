@@ -45,6 +45,18 @@ class TrustedProxyTest {
     }
 
     @Test
+    void a_forwarded_line_the_client_sent_before_the_balancers_own_is_not_believed() {
+        start(List.of("127.0.0.1"));
+        Response created = server.send(server.request("/agent_projects", server.adminKey())
+                .header("Content-Type", "application/json")
+                .header("X-Forwarded-For", "6.6.6.6") // what the client wrote
+                .header("X-Forwarded-For", "203.0.113.9") // the line the balancer appended
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"name\":\"two-lines\"}")));
+        assertThat(created.status()).as(created.body()).isEqualTo(201);
+        assertThat(auditedAddress("project:two-lines")).isEqualTo("203.0.113.9");
+    }
+
+    @Test
     void without_trust_a_forwarded_header_is_ignored() {
         start(List.of());
         createProject("not-trusted", "203.0.113.9");

@@ -92,7 +92,7 @@ final class GitAuthFilter implements Filter {
             throw ApiError.unauthorized("Karta needs an API key: give any user name and the key as password "
                     + "(karta init sets up a credential helper)");
         }
-        String client = authenticator.clientAddress(req.getRemoteAddr(), req.getHeader("X-Forwarded-For"));
+        String client = authenticator.clientAddress(req.getRemoteAddr(), req.getHeaders("X-Forwarded-For"));
         Principal principal = authenticator.authenticate(authorization, client);
         Scope required = push ? Scope.WRITE : Scope.READ;
         if (!principal.scope().includes(required)) {
