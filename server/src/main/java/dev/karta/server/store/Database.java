@@ -7,6 +7,7 @@ import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.SQLTransientConnectionException;
 import java.time.Duration;
+import java.util.Properties;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -50,6 +51,8 @@ public final class Database implements AutoCloseable {
      * caller waits this long). Short, so a load balancer and clients learn of an outage quickly.
      */
     public static final Duration CONNECTION_WAIT = Duration.ofSeconds(3);
+    /** The longest a query on an unpooled connection may wait for its answer. */
+    static final Duration UNPOOLED_READ_TIMEOUT = Duration.ofSeconds(30);
     /** PostgreSQL: how long Hikari's liveness check of a borrowed connection may take. */
     private static final Duration VALIDATION_WAIT = Duration.ofSeconds(1);
     private static final Logger LOG = LoggerFactory.getLogger(Database.class);
@@ -111,14 +114,20 @@ public final class Database implements AutoCloseable {
     }
 
     /**
-     * A connection of its own, outside the pool, for a session that lives long (a LISTEN); the
-     * caller closes it. PostgreSQL only.
+     * A connection of its own, outside the pool, for a session that lives long (a LISTEN, a lock
+     * held for a push); the caller closes it. A read that waits longer than
+     * {@link #UNPOOLED_READ_TIMEOUT} fails, so a cut network is noticed in seconds rather than when
+     * TCP gives up; settings in the URL win. PostgreSQL only.
      */
     public Connection openUnpooled() throws SQLException {
         if (dialect != Dialect.POSTGRES) {
             throw new IllegalStateException("unpooled connections are for PostgreSQL");
         }
-        return DriverManager.getConnection(jdbcUrl);
+        Properties settings = new Properties();
+        settings.setProperty("connectTimeout", Long.toString(CONNECTION_WAIT.toSeconds()));
+        settings.setProperty("socketTimeout", Long.toString(UNPOOLED_READ_TIMEOUT.toSeconds()));
+        settings.setProperty("tcpKeepAlive", "true");
+        return DriverManager.getConnection(jdbcUrl, settings);
     }
 
     /** Whether the database answers a trivial query now (readiness). */

@@ -2,11 +2,14 @@ package dev.karta.server.ingest.git;
 
 import dev.karta.server.store.Database;
 import dev.karta.server.store.Dialect;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
-import org.jdbi.v3.core.Handle;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -14,9 +17,11 @@ import org.slf4j.LoggerFactory;
  * One push per project at a time, from its ref checks through its build to its ref update, so a
  * release and the deploy branch never disagree because two pushes crossed. Within a server a JVM
  * lock orders them; on PostgreSQL the holder also takes a session-level advisory lock on a
- * connection of its own, held until the push ends, so pushes through different replicas (whose
- * repositories are shared in the database) wait for each other too. A replica that dies drops its
- * connection, and PostgreSQL releases the lock with it.
+ * connection of its own, outside the pool (a push that waits for its build must not starve other
+ * requests of pooled connections), held until the push ends, so pushes through different replicas
+ * (whose repositories are shared in the database) wait for each other too. Releasing closes that
+ * connection, which always releases the lock; a replica that dies drops its connection, and
+ * PostgreSQL releases the lock with it.
  */
 final class PushLocks {
     /** How often a push waiting for another replica's push tries again. */
@@ -32,7 +37,7 @@ final class PushLocks {
     /** The database whose advisory locks serialise pushes across replicas; null on SQLite. */
     private final Database db;
     /** The connection holding each project's advisory lock, while this server's push holds it. */
-    private final Map<String, Handle> held = new ConcurrentHashMap<>();
+    private final Map<String, Connection> held = new ConcurrentHashMap<>();
 
     PushLocks(Database db) {
         this.db = db.dialect() == Dialect.POSTGRES ? db : null;
@@ -53,32 +58,36 @@ final class PushLocks {
         if (db == null) {
             return;
         }
-        Handle handle = null;
+        Connection connection = null;
         try {
-            handle = db.openHandle();
-            while (!tryAdvisory(handle, projectId)) {
+            connection = db.openUnpooled();
+            while (!tryAdvisory(connection, projectId)) {
                 if (!told) {
                     onWait.run();
                     told = true;
                 }
                 Thread.sleep(POLL.toMillis());
             }
-            held.put(projectId, handle);
+            held.put(projectId, connection);
+        } catch (SQLException e) {
+            close(connection, projectId);
+            lock.unlock();
+            throw new IllegalStateException("cannot take the push lock of project " + projectId, e);
         } catch (InterruptedException | RuntimeException e) {
-            if (handle != null) {
-                handle.close();
-            }
+            close(connection, projectId);
             lock.unlock();
             throw e;
         }
     }
 
-    private static boolean tryAdvisory(Handle handle, String projectId) {
-        return handle.createQuery("SELECT pg_try_advisory_lock(:c, :p)")
-                .bind("c", ADVISORY_CLASS)
-                .bind("p", projectId.hashCode())
-                .mapTo(Boolean.class)
-                .one();
+    private static boolean tryAdvisory(Connection connection, String projectId) throws SQLException {
+        try (PreparedStatement statement = connection.prepareStatement("SELECT pg_try_advisory_lock(?, ?)")) {
+            statement.setInt(1, ADVISORY_CLASS);
+            statement.setInt(2, projectId.hashCode());
+            try (ResultSet row = statement.executeQuery()) {
+                return row.next() && row.getBoolean(1);
+            }
+        }
     }
 
     /** Releases the project's lock if this thread holds it; otherwise does nothing. */
@@ -88,21 +97,22 @@ final class PushLocks {
             return;
         }
         try {
-            Handle handle = held.remove(projectId);
-            if (handle != null) {
-                try (handle) {
-                    handle.createQuery("SELECT pg_advisory_unlock(:c, :p)")
-                            .bind("c", ADVISORY_CLASS)
-                            .bind("p", projectId.hashCode())
-                            .mapTo(Boolean.class)
-                            .one();
-                } catch (RuntimeException e) {
-                    // The connection is broken, and PostgreSQL released the lock with it.
-                    LOG.warn("could not release the push lock of project {}: {}", projectId, e.toString());
-                }
-            }
+            close(held.remove(projectId), projectId);
         } finally {
             lock.unlock();
+        }
+    }
+
+    /** Closes the connection that holds (or was taking) a lock: PostgreSQL releases it with its session. */
+    private static void close(Connection connection, String projectId) {
+        if (connection == null) {
+            return;
+        }
+        try {
+            connection.close();
+        } catch (SQLException e) {
+            // A broken connection: PostgreSQL released the lock when it ended.
+            LOG.warn("could not close the push lock connection of project {}: {}", projectId, e.toString());
         }
     }
 }
