@@ -108,7 +108,7 @@ final class DatabaseReleaseFiles implements ReleaseFiles {
     }
 
     private void storeArchive(String artifact) throws IOException {
-        if (blobs.has(artifact)) {
+        if (refreshed("UPDATE blobs SET stored_at = :now WHERE digest = :d", artifact)) {
             return;
         }
         blobs.write(artifact, out -> {
@@ -121,7 +121,7 @@ final class DatabaseReleaseFiles implements ReleaseFiles {
 
     /** Packs a cached tree and stores it with its row, in one transaction; nothing when it is stored. */
     private void storeTree(Tree tree) throws IOException {
-        if (storedTree(tree.contentDigest()).isPresent()) {
+        if (refreshed("UPDATE stored_trees SET stored_at = :now WHERE content_digest = :d", tree.contentDigest())) {
             return;
         }
         long started = System.nanoTime();
@@ -153,6 +153,16 @@ final class DatabaseReleaseFiles implements ReleaseFiles {
                         (System.nanoTime() - started) / 1_000_000);
             }
         }
+    }
+
+    /**
+     * Marks a stored tree or archive as just stored again, so that a sweep that found it
+     * unreferenced a moment ago (on any replica) spares it: sweeps delete only what is still older
+     * than their cutoff. False when it is not stored (any more): the caller stores it.
+     */
+    private boolean refreshed(String update, String digest) {
+        return db.withHandle(h -> h.createUpdate(update).bind("now", System.currentTimeMillis()).bind("d", digest)
+                .execute()) > 0;
     }
 
     /** Rolls back a tree's transaction when another server stored the tree first. */
@@ -305,7 +315,7 @@ final class DatabaseReleaseFiles implements ReleaseFiles {
      */
     @Override
     public Removal removeTree(String contentDigest) throws IOException {
-        boolean stored = db.inTransaction(h -> deleteTree(h, contentDigest));
+        boolean stored = db.inTransaction(h -> deleteTree(h, contentDigest, Long.MAX_VALUE));
         Removal cached = local.removeTree(contentDigest);
         if (cached != null) {
             return cached;
@@ -313,14 +323,24 @@ final class DatabaseReleaseFiles implements ReleaseFiles {
         return stored ? () -> { } : null;
     }
 
-    private boolean deleteTree(Handle h, String contentDigest) {
-        Optional<String> blob = h.createQuery("SELECT blob FROM stored_trees WHERE content_digest = :d")
-                .bind("d", contentDigest).mapTo(String.class).findOne();
+    /**
+     * Deletes the row of a tree stored before {@code cutoff}, and its blob unless another tree packs
+     * to the same bytes or a deploy keeps that blob as its archive (a tenant can upload an archive
+     * byte-identical to a packed tree).
+     */
+    private boolean deleteTree(Handle h, String contentDigest, long cutoff) {
+        Optional<String> blob = h.createQuery("DELETE FROM stored_trees WHERE content_digest = :d "
+                        + "AND stored_at < :cutoff RETURNING blob")
+                .bind("d", contentDigest).bind("cutoff", cutoff).mapTo(String.class).findOne();
         if (blob.isEmpty()) {
             return false;
         }
-        h.createUpdate("DELETE FROM stored_trees WHERE content_digest = :d").bind("d", contentDigest).execute();
-        blobs.delete(h, blob.get());
+        boolean kept = h.createQuery("SELECT EXISTS (SELECT 1 FROM stored_trees WHERE blob = :b) "
+                        + "OR EXISTS (SELECT 1 FROM deploys WHERE artifact = :b)")
+                .bind("b", blob.get()).mapTo(Boolean.class).one();
+        if (!kept) {
+            blobs.delete(h, blob.get());
+        }
         return true;
     }
 
@@ -332,7 +352,7 @@ final class DatabaseReleaseFiles implements ReleaseFiles {
                         "SELECT content_digest FROM stored_trees WHERE stored_at < :cutoff")
                 .bind("cutoff", cutoff).mapTo(String.class).list());
         for (String digest : trees) {
-            if (!treeReferenced.test(digest) && db.inTransaction(h -> deleteTree(h, digest))) {
+            if (!treeReferenced.test(digest) && db.inTransaction(h -> deleteTree(h, digest, cutoff))) {
                 LOG.info("removed unreferenced tree {} from the database", digest);
             }
         }
@@ -342,9 +362,9 @@ final class DatabaseReleaseFiles implements ReleaseFiles {
                 .bind("cutoff", cutoff).mapTo(String.class).list());
         for (String artifact : archives) {
             if (!archiveReferenced.test(artifact) && db.inTransaction(h -> h.createUpdate(
-                            "DELETE FROM blobs WHERE digest = :d AND NOT EXISTS "
+                            "DELETE FROM blobs WHERE digest = :d AND stored_at < :cutoff AND NOT EXISTS "
                                     + "(SELECT 1 FROM stored_trees t WHERE t.blob = :d)")
-                    .bind("d", artifact).execute()) > 0) {
+                    .bind("d", artifact).bind("cutoff", cutoff).execute()) > 0) {
                 LOG.info("removed unreferenced archive sha256:{} from the database", artifact);
             }
         }

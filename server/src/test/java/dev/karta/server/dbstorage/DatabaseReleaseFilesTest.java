@@ -288,6 +288,21 @@ class DatabaseReleaseFilesTest {
                 .doesNotExist();
     }
 
+    @Test
+    void a_sweep_spares_a_tree_and_archive_kept_again_after_it_found_them_unreferenced() throws Exception {
+        byte[] archive = TarBuilder.app("reused");
+        Kept first = keep(a, archive);
+        Thread.sleep(5);
+        Instant cutoff = Instant.now(); // the sweep on A decides here that nothing refers to them…
+        Thread.sleep(5);
+        keep(b, archive); // …while a release of another project on B reuses them
+
+        a.sweepUnreferenced(cutoff, digest -> false, artifact -> false);
+
+        assertThat(b.hasTree(first.tree().contentDigest())).isTrue();
+        assertThat(b.hasArchive(first.artifact())).isTrue();
+    }
+
     private long count(String sql) {
         return db.withHandle(h -> h.createQuery(sql).mapTo(Long.class).one());
     }
