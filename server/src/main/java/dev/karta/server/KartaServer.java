@@ -123,6 +123,9 @@ public final class KartaServer implements AutoCloseable {
                 config.limits().maxProjectsPerOrg());
 
         LocalStorage storage = new LocalStorage(config.dataDir(), config.archive());
+        if (config.storage() == Config.Storage.DATABASE) {
+            DatabaseStorage.requireItsFilesIn(db);
+        }
         this.shared = config.storage() == Config.Storage.DATABASE ? new DatabaseStorage(db, storage) : null;
         if (shared != null) {
             made.push(shared);

@@ -40,8 +40,11 @@ public final class DatabaseRepoStore implements RepoStore, AutoCloseable {
     static final int COMPACT_ABOVE_PACKS = 8;
     /** How long a compaction may take before another replica may take its lease over. */
     static final Duration COMPACTION_LEASE = Duration.ofMinutes(10);
-    /** How long the bytes of a pack outlive its removal from the list. */
-    static final Duration DROPPED_PACKS_KEPT = Duration.ofMinutes(10);
+    /**
+     * How long the bytes of a pack outlive its removal from the list: longer than a clone or an
+     * export of a big repository that listed the pack before a compaction replaced it.
+     */
+    static final Duration DROPPED_PACKS_KEPT = Duration.ofHours(1);
     /** How long a file that was never committed (its writer died) is kept: longer than any push. */
     static final Duration UNFINISHED_FILES_KEPT = Duration.ofHours(24);
     /** How often each replica looks for repositories to compact and bytes to delete. */

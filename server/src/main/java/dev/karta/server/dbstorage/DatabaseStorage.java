@@ -18,6 +18,23 @@ public final class DatabaseStorage implements AutoCloseable {
         this.repos = new DatabaseRepoStore(db, cache.repos(), DatabaseRepoStore.COMPACT_ABOVE_PACKS);
     }
 
+    /**
+     * Refuses to serve a database whose releases were built with {@code --storage local}: their
+     * trees and repositories are in some data dir, not here, so this server would find no release
+     * and start every repository again empty. Such a database has releases but neither a stored
+     * tree nor a repository.
+     */
+    public static void requireItsFilesIn(Database db) {
+        boolean elsewhere = db.withHandle(h -> h.createQuery("SELECT EXISTS (SELECT 1 FROM releases) "
+                + "AND NOT EXISTS (SELECT 1 FROM stored_trees) AND NOT EXISTS (SELECT 1 FROM git_repositories)")
+                .mapTo(Boolean.class).one());
+        if (elsewhere) {
+            throw new IllegalStateException("this database's releases were built with --storage local: their trees "
+                    + "and git repositories are in that server's data dir, not in the database. Run `karta server "
+                    + "migrate-storage --to database` with that data dir once, or start with --storage local");
+        }
+    }
+
     public ReleaseFiles releaseFiles() {
         return releaseFiles;
     }

@@ -1,9 +1,11 @@
 package dev.karta.server.sessions;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.server.Config;
+import dev.karta.server.KartaServer;
 import dev.karta.server.build.Materializer;
 import dev.karta.server.store.Database;
 import dev.karta.server.testkit.PostgresDatabase;
@@ -80,6 +82,21 @@ class ReplicaSessionsTest {
             assertThat(two.ask(P, third, "after the cache is gone?")).isEqualTo("answer of v1");
             assertThat(entries(cache.resolve("trees"))).isEqualTo(1);
         }
+    }
+
+    @Test
+    void a_database_whose_releases_were_built_with_local_storage_is_refused_with_database_storage(
+            PostgresDatabase postgres) throws IOException {
+        String key = TestServer.randomKey();
+        Config local = config(postgres, "local", key).toBuilder().storage(Config.Storage.LOCAL).build();
+        try (SessionFixture one = SessionFixture.start(local, dir.resolve("spy"))) {
+            assertThat(one.publish(P, SessionFixture.claudeApp("kept in the data dir"))).isEqualTo("v1");
+        }
+
+        assertThatThrownBy(() -> KartaServer.start(config(postgres, "upgraded", key)))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("--storage local")
+                .hasMessageContaining("karta server migrate-storage --to database");
     }
 
     @Test
