@@ -7,7 +7,10 @@ import java.io.BufferedInputStream;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.SeekableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileAlreadyExistsException;
@@ -22,13 +25,21 @@ import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 import org.apache.commons.compress.archivers.tar.TarConstants;
@@ -182,9 +193,24 @@ public final class Materializer {
         TarArchiveInputStream tar = new TarArchiveInputStream(gzip);
         Set<String> symlinks = new HashSet<>();
         Set<Path> folders = new HashSet<>();
+        byte[] buffer = new byte[BUFFER];
+        Writes writes = new Writes();
+        try {
+            extractMembers(tar, root, members, symlinks, folders, buffer, writes);
+            writes.await();
+        } finally {
+            writes.drain();
+        }
+        if (members.values().stream().noneMatch(m -> m.type() != Type.DIR)) {
+            throw ArchiveRejected.invalid("empty_archive", "the archive holds no files");
+        }
+    }
+
+    /** Each member of {@code tar} in turn, into {@code root}: small files through {@code writes}. */
+    private void extractMembers(TarArchiveInputStream tar, Path root, Map<String, Member> members, Set<String> symlinks,
+                                Set<Path> folders, byte[] buffer, Writes writes) throws IOException {
         long expanded = 0;
         int count = 0;
-        byte[] buffer = new byte[BUFFER];
         while (true) {
             TarArchiveEntry entry;
             try {
@@ -218,6 +244,7 @@ public final class Materializer {
             } else if (entry.isSymbolicLink()) {
                 String target = entry.getLinkName();
                 checkLinkInside(name, target);
+                writes.await();
                 replaceable(members, name, path);
                 createFolders(folders, path.getParent(), name);
                 Files.createSymbolicLink(path, Path.of(target));
@@ -231,6 +258,7 @@ public final class Materializer {
                     throw ArchiveRejected.invalid("hardlink_target_missing", "hard link '" + name + "' points at '"
                             + entry.getLinkName() + "', which is not a file earlier in the archive");
                 }
+                writes.await(); // the target may still be being written
                 replaceable(members, name, path);
                 createFolders(folders, path.getParent(), name);
                 Files.copy(root.resolve(target), path);
@@ -238,6 +266,9 @@ public final class Materializer {
                 checkExpanded(expanded);
                 members.put(name, linked);
             } else if (isRegularFile(entry)) {
+                if (members.containsKey(name)) {
+                    writes.await(); // the earlier member of this name is replaced: its write must be done
+                }
                 replaceable(members, name, path);
                 createFolders(folders, path.getParent(), name);
                 if (expanded + entry.getSize() > limits.maxExpandedBytes()) {
@@ -246,22 +277,41 @@ public final class Materializer {
                 MessageDigest sha = Digests.sha256();
                 long written = 0;
                 boolean executable = (entry.getMode() & 0111) != 0;
-                try (OutputStream out = Channels.newOutputStream(Files.newByteChannel(path,
-                        Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
-                        executable ? EXECUTABLE : REGULAR))) {
-                    int n;
-                    while ((n = tar.read(buffer)) > 0) {
-                        written += n;
-                        checkExpanded(expanded + written);
-                        sha.update(buffer, 0, n);
-                        out.write(buffer, 0, n);
+                if (entry.getSize() <= Writes.SMALL) {
+                    // Read (checked and hashed) here, written by a writer thread meanwhile.
+                    byte[] content = new byte[(int) entry.getSize()];
+                    try {
+                        int n;
+                        while (written < content.length
+                                && (n = tar.read(content, (int) written, content.length - (int) written)) > 0) {
+                            written += n;
+                            checkExpanded(expanded + written);
+                        }
+                    } catch (IOException e) {
+                        throw ArchiveRejected.invalid("corrupt_archive", "the archive is truncated or corrupt at '" + name
+                                + "': " + e.getMessage());
                     }
-                } catch (IOException e) {
-                    if (e instanceof java.nio.file.FileSystemException) {
-                        throw e;
+                    sha.update(content, 0, (int) written);
+                    writes.submit(path, executable, written == content.length ? content
+                            : Arrays.copyOf(content, (int) written), name);
+                } else {
+                    try (OutputStream out = Channels.newOutputStream(Files.newByteChannel(path,
+                            Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+                            executable ? EXECUTABLE : REGULAR))) {
+                        int n;
+                        while ((n = tar.read(buffer)) > 0) {
+                            written += n;
+                            checkExpanded(expanded + written);
+                            sha.update(buffer, 0, n);
+                            out.write(buffer, 0, n);
+                        }
+                    } catch (IOException e) {
+                        if (e instanceof java.nio.file.FileSystemException) {
+                            throw e;
+                        }
+                        throw ArchiveRejected.invalid("corrupt_archive", "the archive is truncated or corrupt at '" + name
+                                + "': " + e.getMessage());
                     }
-                    throw ArchiveRejected.invalid("corrupt_archive", "the archive is truncated or corrupt at '" + name
-                            + "': " + e.getMessage());
                 }
                 expanded += written;
                 members.put(name, new Member(Type.FILE, executable, Digests.hex(sha.digest()), written));
@@ -269,8 +319,125 @@ public final class Materializer {
                 throw special(name);
             }
         }
-        if (members.values().stream().noneMatch(m -> m.type() != Type.DIR)) {
-            throw ArchiveRejected.invalid("empty_archive", "the archive holds no files");
+    }
+
+    /**
+     * The files of one extraction of at most {@link #SMALL} bytes, written on shared writer threads
+     * while the archive is read on: creating many small files is bound by the file system's latency,
+     * and file systems create files in one folder one at a time, so each folder's files go to one
+     * writer ({@link #LANES}) and different folders' files are created in parallel. At most
+     * {@link #PENDING_BYTES} are read ahead. The reading thread waits for the writes ({@link #await})
+     * before anything that depends on them: replacing or hard-linking a written file, creating a
+     * link, walking the finished tree; and ({@link #drain}) before a failed extraction deletes its
+     * staging folder.
+     */
+    private static final class Writes {
+        static final int SMALL = 256 * 1024;
+        private static final int PENDING_BYTES = 32 << 20;
+        /** What a file counts against {@link #PENDING_BYTES} beyond its bytes, so empty files are bounded too. */
+        private static final int FILE_COST = 4096;
+        private static final ExecutorService[] LANES = new ExecutorService[4];
+
+        static {
+            for (int i = 0; i < LANES.length; i++) {
+                LANES[i] = Executors.newSingleThreadExecutor(r -> {
+                    Thread t = new Thread(r, "tree-writer");
+                    t.setDaemon(true);
+                    return t;
+                });
+            }
+        }
+
+        private final Semaphore slots = new Semaphore(PENDING_BYTES);
+        private final ArrayDeque<Future<Void>> pending = new ArrayDeque<>();
+
+        void submit(Path path, boolean executable, byte[] content, String name) throws IOException {
+            // A failed write ends the extraction at the next file, not only at the end.
+            while (!pending.isEmpty() && pending.peekFirst().isDone()) {
+                result(pending.pollFirst());
+            }
+            int cost = content.length + FILE_COST;
+            try {
+                slots.acquire(cost);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException("interrupted while extracting '" + name + "'");
+            }
+            ExecutorService lane = LANES[Math.floorMod(path.getParent().hashCode(), LANES.length)];
+            pending.add(lane.submit(() -> {
+                try {
+                    write(path, executable, content, name);
+                    return null;
+                } finally {
+                    slots.release(cost);
+                }
+            }));
+        }
+
+        /** Waits for every write so far; throws the first failure. */
+        void await() throws IOException {
+            while (!pending.isEmpty()) {
+                result(pending.pollFirst());
+            }
+        }
+
+        /** Waits for every write still running, uninterruptibly, ignoring failures (the caller is failing or done). */
+        void drain() {
+            boolean interrupted = false;
+            for (Future<Void> write : pending) {
+                while (true) {
+                    try {
+                        write.get();
+                        break;
+                    } catch (InterruptedException e) {
+                        interrupted = true;
+                    } catch (ExecutionException | CancellationException e) {
+                        break;
+                    }
+                }
+            }
+            pending.clear();
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        private static void result(Future<Void> write) throws IOException {
+            try {
+                write.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException("interrupted while extracting");
+            } catch (ExecutionException e) {
+                Throwable cause = e.getCause();
+                if (cause instanceof IOException io) {
+                    throw io;
+                }
+                if (cause instanceof RuntimeException r) {
+                    throw r;
+                }
+                if (cause instanceof Error err) {
+                    throw err;
+                }
+                throw new IOException(cause);
+            }
+        }
+
+        private static void write(Path path, boolean executable, byte[] content, String name) throws IOException {
+            try (SeekableByteChannel out = Files.newByteChannel(path,
+                    Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+                    executable ? EXECUTABLE : REGULAR)) {
+                ByteBuffer bytes = ByteBuffer.wrap(content);
+                while (bytes.hasRemaining()) {
+                    out.write(bytes);
+                }
+            } catch (IOException e) {
+                if (e instanceof java.nio.file.FileSystemException) {
+                    throw e;
+                }
+                throw ArchiveRejected.invalid("corrupt_archive", "the archive is truncated or corrupt at '" + name
+                        + "': " + e.getMessage());
+            }
         }
     }
 

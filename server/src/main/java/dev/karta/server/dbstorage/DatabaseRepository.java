@@ -245,11 +245,6 @@ final class DatabaseRepository extends DfsRepository {
 
         @Override
         protected DfsOutputStream writeFile(DfsPackDescription desc, PackExt ext) throws IOException {
-            try {
-                store.beginFile(row.id(), desc.getPackName(), ext.getExtension());
-            } catch (RuntimeException e) {
-                throw new IOException("cannot write " + desc.getFileName(ext) + " of " + DatabaseRepository.this, e);
-            }
             return new ChunkOutput(desc.getPackName(), ext.getExtension());
         }
 
@@ -375,7 +370,9 @@ final class DatabaseRepository extends DfsRepository {
 
     /**
      * Writes a file as chunks, each stored as soon as it is full; what was written can be read back
-     * (JGit re-reads a pack while it indexes it). The file's size is recorded on close.
+     * (JGit re-reads a pack while it indexes it). The file's row is inserted before its first full
+     * chunk and its size recorded on close; a file that never fills a chunk is stored whole on close,
+     * row and chunk in one round trip.
      */
     private final class ChunkOutput extends DfsOutputStream {
         private final String pack;
@@ -418,6 +415,9 @@ final class DatabaseRepository extends DfsRepository {
         private void storeChunk() throws IOException {
             byte[] data = Arrays.copyOf(buffer, filled);
             try {
+                if (nextSeq == 0) {
+                    store.beginFile(row.id(), pack, ext);
+                }
                 store.writeChunk(row.id(), pack, ext, nextSeq, data);
             } catch (RuntimeException e) {
                 throw new IOException("cannot write " + pack + "." + ext + " of " + DatabaseRepository.this, e);
@@ -462,10 +462,16 @@ final class DatabaseRepository extends DfsRepository {
                 return;
             }
             closed = true;
-            if (filled > 0) {
-                storeChunk();
-            }
             try {
+                if (nextSeq == 0) {
+                    store.writeWholeFile(row.id(), pack, ext, Arrays.copyOf(buffer, filled));
+                    stored = filled;
+                    filled = 0;
+                    return;
+                }
+                if (filled > 0) {
+                    storeChunk();
+                }
                 store.finishFile(row.id(), pack, ext, stored);
             } catch (RuntimeException e) {
                 throw new IOException("cannot finish " + pack + "." + ext + " of " + DatabaseRepository.this, e);

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -91,32 +92,37 @@ final class GitPackStore {
 
     /** The repository's listed packs with their files' sizes. */
     List<PackRow> listPacks(long repoId) {
+        // One query (one round trip, one snapshot): a row per finished file of each listed pack, or
+        // one row with no file for a pack without any yet.
         return db.withHandle(h -> {
-            Map<String, Map<String, Long>> sizes = new HashMap<>();
+            Map<String, PackRow> packs = new LinkedHashMap<>();
             h.createQuery("""
-                            SELECT f.pack_name, f.ext, f.size FROM git_pack_files f
-                            JOIN git_packs p ON p.repository_id = f.repository_id AND p.name = f.pack_name
-                            WHERE f.repository_id = :r AND p.dropped_at IS NULL AND f.size >= 0
+                            SELECT p.*, f.ext AS file_ext, f.size AS file_size FROM git_packs p
+                            LEFT JOIN git_pack_files f ON f.repository_id = p.repository_id AND f.pack_name = p.name
+                                AND f.size >= 0
+                            WHERE p.repository_id = :r AND p.dropped_at IS NULL
                             """)
                     .bind("r", repoId)
                     .map((rs, ctx) -> {
-                        sizes.computeIfAbsent(rs.getString("pack_name"), n -> new HashMap<>())
-                                .put(rs.getString("ext"), rs.getLong("size"));
+                        String name = rs.getString("name");
+                        PackRow pack = packs.get(name);
+                        if (pack == null) {
+                            Set<String> extensions = new HashSet<>(List.of(rs.getString("extensions").split(",")));
+                            extensions.remove("");
+                            pack = new PackRow(name, rs.getString("source"), extensions, new HashMap<>(),
+                                    rs.getLong("object_count"), rs.getLong("delta_count"), rs.getInt("index_version"),
+                                    rs.getLong("min_update_index"), rs.getLong("max_update_index"),
+                                    rs.getLong("last_modified"));
+                            packs.put(name, pack);
+                        }
+                        String ext = rs.getString("file_ext");
+                        if (ext != null) {
+                            pack.sizes().put(ext, rs.getLong("file_size"));
+                        }
                         return null;
                     })
                     .list();
-            return h.createQuery("SELECT * FROM git_packs WHERE repository_id = :r AND dropped_at IS NULL")
-                    .bind("r", repoId)
-                    .map((rs, ctx) -> {
-                        String name = rs.getString("name");
-                        Set<String> extensions = new HashSet<>(List.of(rs.getString("extensions").split(",")));
-                        extensions.remove("");
-                        return new PackRow(name, rs.getString("source"), extensions,
-                                sizes.getOrDefault(name, Map.of()), rs.getLong("object_count"),
-                                rs.getLong("delta_count"), rs.getInt("index_version"), rs.getLong("min_update_index"),
-                                rs.getLong("max_update_index"), rs.getLong("last_modified"));
-                    })
-                    .list();
+            return List.copyOf(packs.values());
         });
     }
 
@@ -156,6 +162,32 @@ final class GitPackStore {
     void finishFile(long repoId, String pack, String ext, long size) {
         db.execute("UPDATE git_pack_files SET size = ? WHERE repository_id = ? AND pack_name = ? AND ext = ?",
                 size, repoId, pack, ext);
+    }
+
+    /**
+     * Stores a whole file that fits in one chunk, finished, at once: what {@link #beginFile}, one
+     * {@link #writeChunk} and {@link #finishFile} would store, in one statement on PostgreSQL (one
+     * round trip; most files of a push are this small) and one transaction on SQLite.
+     */
+    void writeWholeFile(long repoId, String pack, String ext, byte[] data) {
+        long now = System.currentTimeMillis();
+        if (data.length == 0) {
+            db.execute("INSERT INTO git_pack_files (repository_id, pack_name, ext, size, created_at) VALUES (?, ?, ?, 0, ?)",
+                    repoId, pack, ext, now);
+        } else if (db.dialect() == Dialect.POSTGRES) {
+            db.execute("WITH f AS (INSERT INTO git_pack_files (repository_id, pack_name, ext, size, created_at) "
+                            + "VALUES (?, ?, ?, ?, ?)) "
+                            + "INSERT INTO git_pack_chunks (repository_id, pack_name, ext, seq, data) VALUES (?, ?, ?, 0, ?)",
+                    repoId, pack, ext, (long) data.length, now, repoId, pack, ext, data);
+        } else {
+            db.inTransaction(h -> {
+                h.execute("INSERT INTO git_pack_files (repository_id, pack_name, ext, size, created_at) "
+                        + "VALUES (?, ?, ?, ?, ?)", repoId, pack, ext, (long) data.length, now);
+                h.execute("INSERT INTO git_pack_chunks (repository_id, pack_name, ext, seq, data) VALUES (?, ?, ?, 0, ?)",
+                        repoId, pack, ext, data);
+                return null;
+            });
+        }
     }
 
     /** The size of a finished file, or -1 when there is no such file (or it is still being written). */

@@ -128,6 +128,65 @@ class MaterializerTest {
     }
 
     @Test
+    void many_files_in_many_folders_are_all_written_whole_and_hashed() throws IOException {
+        // Small files go to writer threads while the archive is read on: every one must land, whole.
+        TarBuilder tar = new TarBuilder();
+        for (int i = 0; i < 600; i++) {
+            tar.file("app/src/d" + (i % 12) + "/f" + i + ".txt", "file " + i + "\n".repeat(i % 50));
+        }
+        String big = "b".repeat(300 * 1024); // above the size written on the reading thread
+        tar.file("app/big.txt", big);
+        Tree tree = materialize(tar.build());
+
+        assertThat(tree.files()).isEqualTo(601);
+        for (int i = 0; i < 600; i++) {
+            assertThat(Files.readString(tree.dir().resolve("src/d" + (i % 12) + "/f" + i + ".txt")))
+                    .isEqualTo("file " + i + "\n".repeat(i % 50));
+        }
+        assertThat(Files.readString(tree.dir().resolve("big.txt"))).isEqualTo(big);
+        // The same files in another order of members make the same tree.
+        TarBuilder reversed = new TarBuilder().file("top/big.txt", big);
+        for (int i = 599; i >= 0; i--) {
+            reversed.file("top/src/d" + (i % 12) + "/f" + i + ".txt", "file " + i + "\n".repeat(i % 50));
+        }
+        assertThat(materialize(reversed.build()).contentDigest()).isEqualTo(tree.contentDigest());
+    }
+
+    @Test
+    void a_later_member_replaces_a_file_just_written_and_a_hardlink_copies_it_whole() throws IOException {
+        TarBuilder tar = new TarBuilder();
+        for (int i = 0; i < 200; i++) {
+            tar.file("d" + (i % 5) + "/f" + i, "first " + i);
+        }
+        for (int i = 0; i < 200; i++) {
+            tar.file("d" + (i % 5) + "/f" + i, "second " + i).hardlink("links/l" + i, "d" + (i % 5) + "/f" + i);
+        }
+        Tree tree = materialize(tar.build());
+
+        for (int i = 0; i < 200; i++) {
+            assertThat(Files.readString(tree.dir().resolve("d" + (i % 5) + "/f" + i))).isEqualTo("second " + i);
+            assertThat(Files.readString(tree.dir().resolve("links/l" + i))).isEqualTo("second " + i);
+        }
+    }
+
+    @Test
+    void a_rejection_after_many_files_leaves_nothing_behind() {
+        TarBuilder tar = new TarBuilder();
+        for (int i = 0; i < 500; i++) {
+            tar.file("d" + (i % 7) + "/f" + i, "x".repeat(1000));
+        }
+        assertRejected(tar.file("evil", "x").symlink("out", "../../etc").build(), "link_escapes_tree");
+        Materializer small = new Materializer(new ArchiveLimits(ArchiveLimits.DEFAULTS.maxCompressedBytes(), 400_000,
+                ArchiveLimits.DEFAULTS.maxEntries(), ArchiveLimits.DEFAULTS.maxPathBytes(),
+                ArchiveLimits.DEFAULTS.maxPathDepth()));
+        TarBuilder many = new TarBuilder();
+        for (int i = 0; i < 500; i++) {
+            many.file("d" + (i % 7) + "/f" + i, "x".repeat(1000));
+        }
+        assertRejected(small, many.build(), "expanded_too_large");
+    }
+
+    @Test
     void upload_rejects_absolute_path() {
         assertRejected(new TarBuilder().file("/etc/cron.d/evil", "x").build(), "absolute_path");
     }

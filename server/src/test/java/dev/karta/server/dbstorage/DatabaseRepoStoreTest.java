@@ -9,12 +9,18 @@ import dev.karta.server.store.Database;
 import dev.karta.server.testkit.PostgresDatabase;
 import dev.karta.server.testkit.PostgresExtension;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import org.eclipse.jgit.internal.storage.dfs.DfsObjDatabase;
+import org.eclipse.jgit.internal.storage.dfs.DfsOutputStream;
+import org.eclipse.jgit.internal.storage.dfs.DfsPackDescription;
+import org.eclipse.jgit.internal.storage.dfs.ReadableChannel;
+import org.eclipse.jgit.internal.storage.pack.PackExt;
 import org.eclipse.jgit.lib.CommitBuilder;
 import org.eclipse.jgit.lib.Constants;
 import org.eclipse.jgit.lib.FileMode;
@@ -250,6 +256,36 @@ class DatabaseRepoStoreTest {
         await().atMost(Duration.ofSeconds(30)).until(() -> db.withHandle(h -> h.createQuery(
                 "SELECT COUNT(*) FROM git_packs WHERE source = 'GC' AND dropped_at IS NULL").mapTo(Integer.class).one()) == 1);
         assertThat(one.packs().objectPacks(id)).isLessThanOrEqualTo(COMPACT_ABOVE);
+    }
+
+    @Test
+    void a_file_of_any_size_is_stored_with_its_size_in_whole_chunks_and_reads_back() throws IOException {
+        int chunk = GitPackStore.CHUNK_BYTES;
+        try (Repository opened = one.open("prj_a", "repo", "main")) {
+            DatabaseRepository.ObjDatabase objects = ((DatabaseRepository) opened).getObjectDatabase();
+            long id = one.idOf("prj_a", "repo").orElseThrow();
+            for (int size : new int[] {0, 1, 1000, chunk - 1, chunk, chunk + 1, 2 * chunk + 5}) {
+                byte[] content = new byte[size];
+                new Random(size).nextBytes(content);
+                DfsPackDescription pack = objects.newPack(DfsObjDatabase.PackSource.INSERT);
+                try (DfsOutputStream out = objects.writeFile(pack, PackExt.PACK)) {
+                    out.write(content, 0, size / 3);
+                    out.write(content, size / 3, size - size / 3);
+                }
+                assertThat(one.packs().fileSize(id, pack.getPackName(), "pack")).as("size of %d bytes", size)
+                        .isEqualTo(size);
+                int chunks = db.withHandle(h -> h.createQuery("SELECT COUNT(*) FROM git_pack_chunks WHERE pack_name = :p")
+                        .bind("p", pack.getPackName()).mapTo(Integer.class).one());
+                assertThat(chunks).as("chunks of %d bytes", size).isEqualTo((size + chunk - 1) / chunk);
+                ByteBuffer back = ByteBuffer.allocate(size);
+                try (ReadableChannel in = objects.openFile(pack, PackExt.PACK)) {
+                    while (back.hasRemaining() && in.read(back) > 0) {
+                        // reads on
+                    }
+                }
+                assertThat(back.array()).as("bytes of %d", size).isEqualTo(content);
+            }
+        }
     }
 
     @Test
