@@ -2,8 +2,11 @@ package dev.karta.server.dbstorage;
 
 import dev.karta.server.repos.RepoStore;
 import dev.karta.server.store.Database;
+import dev.karta.server.store.ProjectLocks;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -59,12 +62,14 @@ public final class DatabaseRepoStore implements RepoStore, AutoCloseable {
     private final String holder = "replica-" + UUID.randomUUID();
     private final Set<Long> queued = ConcurrentHashMap.newKeySet();
     private final ScheduledExecutorService background;
+    private final Database db;
 
     /**
      * {@code local} is this machine's own store, in the data dir: it holds the export buffers, says
      * what lies inside the data dir and sweeps what a killed server left there.
      */
     DatabaseRepoStore(Database db, RepoStore local, int compactAbovePacks) {
+        this.db = db;
         this.packs = new GitPackStore(db);
         this.local = local;
         this.compactAbovePacks = compactAbovePacks;
@@ -227,15 +232,14 @@ public final class DatabaseRepoStore implements RepoStore, AutoCloseable {
                 return false;
             }
             long started = System.nanoTime();
-            try (DatabaseRepository repo = repository(row.get())) {
-                DfsGarbageCollector gc = new DfsGarbageCollector(repo);
-                gc.setReftableConfig(repo.getRefDatabase().getReftableConfig()); // one reftable for all refs too
-                gc.pack(null);
-                LOG.info("compacted {}: {} packs into {} in {} ms", repo, gc.getSourcePacks().size(),
-                        gc.getNewPacks().size(), (System.nanoTime() - started) / 1_000_000);
+            try (Connection lock = db.openUnpooled()) {
+                if (!ProjectLocks.tryLock(lock, row.get().projectId())) {
+                    return false; // a push to the project is running: a later scan compacts
+                }
+                compact(row.get(), started);
             }
             return true;
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | SQLException | RuntimeException e) {
             LOG.warn("compacting git repository #{} failed; a later scan retries", repoId, e);
             return false;
         } finally {
@@ -245,6 +249,17 @@ public final class DatabaseRepoStore implements RepoStore, AutoCloseable {
                 LOG.warn("could not release the compaction lease of git repository #{} (it expires): {}", repoId,
                         e.toString());
             }
+        }
+    }
+
+    /** Compacts a repository, holding its lease and its project's lock. */
+    private void compact(GitPackStore.RepoRow row, long started) throws IOException {
+        try (DatabaseRepository repo = repository(row)) {
+            DfsGarbageCollector gc = new DfsGarbageCollector(repo);
+            gc.setReftableConfig(repo.getRefDatabase().getReftableConfig()); // one reftable for all refs too
+            gc.pack(null);
+            LOG.info("compacted {}: {} packs into {} in {} ms", repo, gc.getSourcePacks().size(),
+                    gc.getNewPacks().size(), (System.nanoTime() - started) / 1_000_000);
         }
     }
 

@@ -6,12 +6,14 @@ import static org.awaitility.Awaitility.await;
 import dev.karta.server.datadir.LocalStorage;
 import dev.karta.server.Config;
 import dev.karta.server.store.Database;
+import dev.karta.server.store.ProjectLocks;
 import dev.karta.server.testkit.PostgresDatabase;
 import dev.karta.server.testkit.PostgresExtension;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.sql.Connection;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -180,6 +182,26 @@ class DatabaseRepoStoreTest {
                 assertThat(move(fresh, "main", fromA, rebased)).isEqualTo(RefUpdate.Result.FAST_FORWARD);
             }
         }
+    }
+
+    @Test
+    void a_compaction_never_runs_inside_a_push_and_runs_once_the_push_has_ended() throws Exception {
+        ObjectId parent = null;
+        try (DatabaseRepoStore patient = store("patient", 1000)) {
+            for (int i = 0; i <= COMPACT_ABOVE; i++) {
+                try (Repository repo = patient.open("prj_a", "repo", "main")) {
+                    ObjectId next = commit(repo, parent, 100, "c" + i);
+                    move(repo, "main", parent, next);
+                    parent = next;
+                }
+            }
+        }
+        long id = one.idOf("prj_a", "repo").orElseThrow();
+        try (Connection push = db.openUnpooled()) {
+            assertThat(ProjectLocks.tryLock(push, "prj_a")).as("a push to the project takes its lock").isTrue();
+            assertThat(one.compact(id)).as("no compaction while the push runs").isFalse();
+        }
+        assertThat(one.compact(id)).as("the push ended").isTrue();
     }
 
     @Test

@@ -2,9 +2,8 @@ package dev.karta.server.ingest.git;
 
 import dev.karta.server.store.Database;
 import dev.karta.server.store.Dialect;
+import dev.karta.server.store.ProjectLocks;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.Map;
@@ -26,11 +25,6 @@ import org.slf4j.LoggerFactory;
 final class PushLocks {
     /** How often a push waiting for another replica's push tries again. */
     static final Duration POLL = Duration.ofMillis(100);
-    /**
-     * The first key of the two-key advisory locks of pushes; the second is the project id's hash,
-     * so two projects may rarely share a lock (a needless wait, never a missed one).
-     */
-    private static final int ADVISORY_CLASS = 0x4b707368;
     private static final Logger LOG = LoggerFactory.getLogger(PushLocks.class);
 
     private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
@@ -61,7 +55,7 @@ final class PushLocks {
         Connection connection = null;
         try {
             connection = db.openUnpooled();
-            while (!tryAdvisory(connection, projectId)) {
+            while (!ProjectLocks.tryLock(connection, projectId)) {
                 if (!told) {
                     onWait.run();
                     told = true;
@@ -80,15 +74,6 @@ final class PushLocks {
         }
     }
 
-    private static boolean tryAdvisory(Connection connection, String projectId) throws SQLException {
-        try (PreparedStatement statement = connection.prepareStatement("SELECT pg_try_advisory_lock(?, ?)")) {
-            statement.setInt(1, ADVISORY_CLASS);
-            statement.setInt(2, projectId.hashCode());
-            try (ResultSet row = statement.executeQuery()) {
-                return row.next() && row.getBoolean(1);
-            }
-        }
-    }
 
     /** Releases the project's lock if this thread holds it; otherwise does nothing. */
     void unlockIfHeld(String projectId) {
