@@ -612,7 +612,7 @@ public final class Main implements Callable<Integer> {
             Path cache = Files.createTempDirectory("karta-migrate-cache");
             try (Database target = Database.open(config.databaseUrl());
                  Database from = source == null || source.isBlank() ? null : Database.open(source);
-                 DatabaseStorage shared = new DatabaseStorage(target, new LocalStorage(cache, config.archive()))) {
+                 DatabaseStorage shared = DatabaseStorage.forCommand(target, new LocalStorage(cache, config.archive()))) {
                 LocalStorage local = new LocalStorage(config.dataDir(), config.archive());
                 new Migration(System.err).migrateStorage(from == null ? target : from, target, local.releaseFiles(),
                         local.repos(), shared.releaseFiles(), shared.repos());
@@ -635,7 +635,7 @@ public final class Main implements Callable<Integer> {
         static Stores of(Config config, Database db) {
             LocalStorage local = new LocalStorage(config.dataDir(), config.archive());
             if (config.storage() == Config.Storage.DATABASE) {
-                DatabaseStorage shared = new DatabaseStorage(db, local);
+                DatabaseStorage shared = DatabaseStorage.forCommand(db, local);
                 return new Stores(shared.releaseFiles(), shared.repos(), shared);
             }
             return new Stores(local.releaseFiles(), local.repos(), null);

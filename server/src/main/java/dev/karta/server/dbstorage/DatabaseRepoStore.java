@@ -63,12 +63,15 @@ public final class DatabaseRepoStore implements RepoStore, AutoCloseable {
     private final Set<Long> queued = ConcurrentHashMap.newKeySet();
     private final ScheduledExecutorService background;
     private final Database db;
+    private final boolean maintains;
 
     /**
      * {@code local} is this machine's own store, in the data dir: it holds the export buffers, says
-     * what lies inside the data dir and sweeps what a killed server left there.
+     * what lies inside the data dir and sweeps what a killed server left there. Unless it
+     * {@code maintains} the repositories (a server does, an operator's command does not), it never
+     * compacts or sweeps them.
      */
-    DatabaseRepoStore(Database db, RepoStore local, int compactAbovePacks) {
+    DatabaseRepoStore(Database db, RepoStore local, int compactAbovePacks, boolean maintains) {
         this.db = db;
         this.packs = new GitPackStore(db);
         this.local = local;
@@ -78,9 +81,11 @@ public final class DatabaseRepoStore implements RepoStore, AutoCloseable {
             thread.setDaemon(true);
             return thread;
         });
-        long every = SCAN_EVERY.toMillis();
-        // The first scan runs at once: it sweeps what replicas that died left in the database.
-        background.scheduleWithFixedDelay(this::scan, 0, every, TimeUnit.MILLISECONDS);
+        this.maintains = maintains;
+        if (maintains) {
+            // The first scan runs at once: it sweeps what replicas that died left in the database.
+            background.scheduleWithFixedDelay(this::scan, 0, SCAN_EVERY.toMillis(), TimeUnit.MILLISECONDS);
+        }
     }
 
     @Override
@@ -191,7 +196,7 @@ public final class DatabaseRepoStore implements RepoStore, AutoCloseable {
     /** After a commit that added objects: compaction is queued once the repository has too many packs. */
     private void committed(DatabaseRepository repo) {
         long id = repo.row().id();
-        if (queued.contains(id)) {
+        if (!maintains || queued.contains(id)) {
             return;
         }
         try {

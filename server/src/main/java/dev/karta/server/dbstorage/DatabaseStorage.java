@@ -13,9 +13,22 @@ public final class DatabaseStorage implements AutoCloseable {
     private final DatabaseReleaseFiles releaseFiles;
     private final DatabaseRepoStore repos;
 
+    /** A server's storage: it also compacts repositories and sweeps what dead replicas left. */
     public DatabaseStorage(Database db, LocalStorage cache) {
+        this(db, cache, true);
+    }
+
+    private DatabaseStorage(Database db, LocalStorage cache, boolean maintains) {
         this.releaseFiles = new DatabaseReleaseFiles(db, new Blobs(db), cache.releaseCache());
-        this.repos = new DatabaseRepoStore(db, cache.repos(), DatabaseRepoStore.COMPACT_ABOVE_PACKS);
+        this.repos = new DatabaseRepoStore(db, cache.repos(), DatabaseRepoStore.COMPACT_ABOVE_PACKS, maintains);
+    }
+
+    /**
+     * The storage an operator's command (export, import, migrate-storage) reads and writes: no
+     * compaction or sweep runs while it does, and none is left half-done when it is interrupted.
+     */
+    public static DatabaseStorage forCommand(Database db, LocalStorage cache) {
+        return new DatabaseStorage(db, cache, false);
     }
 
     /**

@@ -71,7 +71,7 @@ class DatabaseRepoStoreTest {
 
     private DatabaseRepoStore store(String name, int compactAbove) {
         LocalStorage local = new LocalStorage(dir.resolve(name), Config.builder(dir.resolve(name)).build().archive());
-        return new DatabaseRepoStore(db, local.repos(), compactAbove);
+        return new DatabaseRepoStore(db, local.repos(), compactAbove, true);
     }
 
     @AfterEach
@@ -278,6 +278,23 @@ class DatabaseRepoStoreTest {
         await().atMost(Duration.ofSeconds(30)).until(() -> db.withHandle(h -> h.createQuery(
                 "SELECT COUNT(*) FROM git_packs WHERE source = 'GC' AND dropped_at IS NULL").mapTo(Integer.class).one()) == 1);
         assertThat(one.packs().objectPacks(id)).isLessThanOrEqualTo(COMPACT_ABOVE);
+    }
+
+    @Test
+    void a_store_for_an_operators_command_never_compacts_what_it_writes() throws Exception {
+        ObjectId parent = null;
+        try (DatabaseRepoStore command = new DatabaseRepoStore(db, new LocalStorage(dir.resolve("command"),
+                Config.ArchiveLimits.DEFAULTS).repos(), COMPACT_ABOVE, false);
+             Repository repo = command.open("prj_a", "repo", "main")) {
+            for (int i = 0; i < COMPACT_ABOVE + 2; i++) {
+                ObjectId next = commit(repo, parent, 100, "c" + i);
+                move(repo, "main", parent, next);
+                parent = next;
+            }
+            Thread.sleep(1000); // what a maintaining store would have compacted by now (see above)
+            assertThat(command.packs().objectPacks(command.idOf("prj_a", "repo").orElseThrow()))
+                    .isEqualTo(COMPACT_ABOVE + 2);
+        }
     }
 
     @Test
