@@ -147,6 +147,7 @@ public final class KartaServer implements AutoCloseable {
         Retention retention = new Retention(db, releaseFiles, config.keepReleases(), sessions::pinnedReleaseIds);
         GitRepos repos = new GitRepos(repoStore, config.archive());
         projects.onDelete(project -> repos.delete(project.id()));
+        projects.whileDeleting((h, actor, project) -> keys.revokeRestrictedTo(h, actor, project.id()));
         SecretBox secrets = SecretFiles.secretBox(config.secretsKeyFile()); // a key in memory: nothing to close
         Bindings bindings = new Bindings(db, projectStore, audit, logs, secrets);
         bindings.encryptPlaintext();
@@ -185,7 +186,10 @@ public final class KartaServer implements AutoCloseable {
         Authenticator authenticator = new Authenticator(keys::authenticate, new ClientAddress(config.trustedProxies()));
         List<Routes> routes = List.of(
                 new ProjectRoutes(projects, sessions::liveByRelease, idempotency, json),
-                new KeyRoutes(keys, idempotency, json),
+                new KeyRoutes(keys, (orgId, name) -> {
+                    Projects.validateName(name);
+                    return projects.require(orgId, name).id();
+                }, idempotency, json),
                 new AuditRoutes(audit),
                 new ReleaseRoutes(releases, projects, idempotency, json),
                 new DeployRoutes(new Deploys(deployStore), projects, new DeployLogStream(logFeeds, json)),
