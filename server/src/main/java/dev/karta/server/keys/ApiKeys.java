@@ -64,7 +64,8 @@ import org.slf4j.LoggerFactory;
  * <p>A key may expire: from its {@code expires_at} on it is refused like a revoked one, cached or
  * not (a cached key's expiry is checked on every use).
  * A key may be restricted to one project ({@link Principal#projectId()}); deleting that project
- * revokes it, in the deleting transaction ({@link #revokeRestrictedTo}).
+ * revokes it, in the deleting transaction ({@link #revokeRestrictedTo}), and a key whose project
+ * is gone is refused even if it escaped that (made while the project was being deleted).
  *
  * <p>A key's {@code last_used_at} is written at most once a minute, whatever the number of
  * requests and servers: each server skips keys it recorded within the minute, and the write
@@ -341,6 +342,12 @@ public final class ApiKeys {
         }
         if (key.isExpired(Instant.ofEpochMilli(now))) {
             throw refuse(fingerprint, now, expired(key.id(), key.expiresAt()));
+        }
+        if (key.projectId() != null && key.projectName() == null) {
+            // Its project was deleted (which revokes it too, unless the key was made meanwhile):
+            // restricted to nothing, it can do nothing at all.
+            throw refuse(fingerprint, now, "API key " + key.id() + " was restricted to project "
+                    + key.projectNameAtCreation() + ", which has been deleted");
         }
         Principal principal = key.principal();
         valid.put(fingerprint, new Cached(principal, now + cacheTtl.toMillis()));

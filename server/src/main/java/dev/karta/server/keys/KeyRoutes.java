@@ -25,6 +25,7 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
+import java.time.temporal.ChronoUnit;
 import java.util.List;
 
 /**
@@ -120,7 +121,9 @@ public final class KeyRoutes implements Routes {
         }
         Instant at;
         try {
-            at = OffsetDateTime.parse(raw.trim(), DateTimeFormatter.ISO_OFFSET_DATE_TIME).toInstant();
+            // Kept to the millisecond, as stored: the answer shows the expiry that is enforced.
+            at = OffsetDateTime.parse(raw.trim(), DateTimeFormatter.ISO_OFFSET_DATE_TIME).toInstant()
+                    .truncatedTo(ChronoUnit.MILLIS);
         } catch (DateTimeParseException e) {
             throw ApiError.badRequest("expires_at must be an RFC 3339 time such as 2027-03-01T00:00:00Z"
                     + (raw.length() <= 64 ? ", got '" + Printable.line(raw) + "'" : ""));
