@@ -39,15 +39,15 @@ final class KeysCommand {
             return 0;
         }
         List<ApiKey> keys = reply.value().apiKeys();
-        output.table(List.of("ID", "NAME", "SCOPE", "PROJECT", "PREFIX", "STATUS", "CREATED", "EXPIRES", "LAST USED"),
+        output.table(List.of("ID", "NAME", "SCOPE", "PREFIX", "STATUS", "PROJECT", "CREATED", "EXPIRES", "LAST USED"),
                 keys.stream()
                 .map(k -> List.of(
                         k.id(),
                         k.name(),
                         k.scopes() == null ? Output.NONE : String.join(",", k.scopes()),
-                        k.project() == null ? "(all)" : k.project(),
                         Output.or(k.prefix()),
                         status(k, output),
+                        k.project() == null ? "(all)" : k.project(),
                         output.age(k.createdAt()),
                         k.expiresAt() == null ? "never" : output.relative(k.expiresAt()),
                         k.lastUsedAt() == null ? "never" : output.relative(k.lastUsedAt())))
