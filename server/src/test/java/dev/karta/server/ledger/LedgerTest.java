@@ -21,6 +21,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -95,6 +98,28 @@ class LedgerTest {
         assertThat(verified.get("ok").asBoolean()).as(verified.toString()).isTrue();
         assertThat(verified.get("checked").asLong()).isEqualTo(events.size() + 2);
         assertThat(verified.has("first_break")).isFalse();
+    }
+
+    @Test
+    void concurrent_changes_of_one_org_append_one_unbroken_chain() throws Exception {
+        String admin = newOrg();
+        ExecutorService pool = Executors.newFixedThreadPool(8);
+        try {
+            List<Future<Integer>> created = new ArrayList<>();
+            for (int i = 0; i < 24; i++) {
+                String name = "race-" + i;
+                created.add(pool.submit(() -> server.post("/agent_projects", admin, "{\"name\":\"" + name + "\"}")
+                        .status()));
+            }
+            for (Future<Integer> status : created) {
+                assertThat(status.get()).isEqualTo(201);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        JsonNode verified = verify(admin);
+        assertThat(verified.get("ok").asBoolean()).as(verified.toString()).isTrue();
+        assertThat(verified.get("checked").asLong()).isEqualTo(events(admin).size()).isGreaterThanOrEqualTo(25);
     }
 
     @Test
