@@ -6,6 +6,8 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.karta.server.audit.AuditLog;
+import dev.karta.server.http.Actor;
 import dev.karta.server.store.Database;
 import dev.karta.server.store.Dialect;
 import dev.karta.server.testkit.EachDatabase;
@@ -120,6 +122,31 @@ class LedgerTest {
         JsonNode verified = verify(admin);
         assertThat(verified.get("ok").asBoolean()).as(verified.toString()).isTrue();
         assertThat(verified.get("checked").asLong()).isEqualTo(events(admin).size()).isGreaterThanOrEqualTo(25);
+    }
+
+    @Test
+    void verify_and_export_walk_chains_longer_than_a_page() {
+        String admin = newOrg();
+        String org = orgOf(admin);
+        int extra = 2 * Chains.PAGE + 7;
+        db.inTransaction(h -> {
+            AuditLog audit = new AuditLog(db);
+            for (int i = 0; i < extra; i++) {
+                audit.append(h, new Actor(org, null, "bulk-" + i, "local"), "test.bulk", "bulk:" + i);
+            }
+            return null;
+        });
+        long all = countEvents(org);
+
+        assertThat(verify(admin).get("checked").asLong()).isEqualTo(all).isGreaterThan(extra);
+        assertThat(server.get("/audit_events/export", admin).body().lines().count()).isEqualTo(all);
+
+        // A break on the third page is found there.
+        long third = db.withHandle(h -> h.createQuery("SELECT id FROM audit_events WHERE org_id = :org "
+                + "AND request_id = :r").bind("org", org).bind("r", "bulk-" + (2 * Chains.PAGE + 3))
+                .mapTo(Long.class).one());
+        aroundAppendOnly("UPDATE audit_events SET remote_ip = '10.6.6.6' WHERE id = " + third);
+        assertThat(verify(admin).at("/first_break/id").asText()).isEqualTo(Long.toString(third));
     }
 
     @Test
@@ -312,6 +339,11 @@ class LedgerTest {
         Response response = server.get("/audit_events/verify", admin);
         assertThat(response.status()).as(response.body()).isEqualTo(200);
         return response.json();
+    }
+
+    private static long countEvents(String org) {
+        return db.withHandle(h -> h.createQuery("SELECT COUNT(*) FROM audit_events WHERE org_id = :org")
+                .bind("org", org).mapTo(Long.class).one());
     }
 
     private static String keyId(String secret) {

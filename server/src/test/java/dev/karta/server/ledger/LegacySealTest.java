@@ -32,6 +32,7 @@ import org.junit.jupiter.params.provider.ArgumentsSource;
 class LegacySealTest {
     private static final String ORG = "org_legacy";
     private static final String PROJECT = "prj_legacy";
+    private static final int LEGACY_EVENTS = 2 * Chains.PAGE + 3;
 
     @Parameter
     TestDatabase database;
@@ -47,7 +48,8 @@ class LegacySealTest {
         Jdbi.create(url).useHandle(h -> {
             h.execute("INSERT INTO orgs (id, name, created_at) VALUES (?, 'legacy', 1000)", ORG);
             h.execute("INSERT INTO projects (id, org_id, name, created_at) VALUES (?, ?, 'old-shop', 1000)", PROJECT, ORG);
-            for (int i = 1; i <= 3; i++) {
+            // More than two pages of them: sealing reads a chain page by page.
+            for (int i = 1; i <= LEGACY_EVENTS; i++) {
                 h.execute("INSERT INTO audit_events (org_id, actor_key_id, action, resource, created_at, request_id, "
                         + "remote_ip) VALUES (?, 'key_old', 'project.create', ?, ?, 'req', '10.0.0.1')", ORG,
                         "project:old-" + i, 1000L + i);
@@ -63,28 +65,28 @@ class LegacySealTest {
         Map<String, String> firstSeal;
         try (TestServer server = TestServer.start(config); Database db = server.openDatabase()) {
             firstSeal = hashes(db);
-            assertThat(firstSeal).hasSize(5).doesNotContainValue(null);
+            assertThat(firstSeal).hasSize(LEGACY_EVENTS + 2).doesNotContainValue(null);
             assertThat(prevHashes(db, "audit_events", "org_id = '" + ORG + "' ORDER BY id")).first()
                     .isEqualTo(Ledger.GENESIS);
             List<String> releases = prevHashes(db, "releases", "project_id = '" + PROJECT + "' ORDER BY number");
             assertThat(releases.get(0)).isEqualTo(Ledger.GENESIS);
             assertThat(releases.get(1)).isEqualTo(firstSeal.get("rel_old1"));
-            assertThat(new LedgerReader(db).verify(ORG)).isEqualTo(new LedgerVerification(true, 5, null));
+            assertThat(new LedgerReader(db).verify(ORG)).isEqualTo(new LedgerVerification(true, LEGACY_EVENTS + 2, null));
 
             db.inTransaction(h -> {
                 new AuditLog(db).append(h, new Actor(ORG, "key_new", "req-new", "127.0.0.1"), "api_key.create", "x");
                 return null;
             });
-            assertThat(new LedgerReader(db).verify(ORG)).isEqualTo(new LedgerVerification(true, 6, null));
+            assertThat(new LedgerReader(db).verify(ORG)).isEqualTo(new LedgerVerification(true, LEGACY_EVENTS + 3, null));
             // Written around Karta, after the chain was sealed: no start-up seals it.
             db.execute("INSERT INTO audit_events (org_id, action, resource, created_at) VALUES (?, 'forged', 'x', 1)", ORG);
         }
         try (TestServer server = TestServer.start(config); Database db = server.openDatabase()) {
             Map<String, String> again = hashes(db);
-            assertThat(again).containsAllEntriesOf(firstSeal).hasSize(7).containsValue(null);
+            assertThat(again).containsAllEntriesOf(firstSeal).hasSize(LEGACY_EVENTS + 4).containsValue(null);
             LedgerVerification verified = new LedgerReader(db).verify(ORG);
             assertThat(verified.ok()).isFalse();
-            assertThat(verified.checked()).isEqualTo(4);
+            assertThat(verified.checked()).isEqualTo(LEGACY_EVENTS + 1);
             assertThat(verified.firstBreak().reason()).contains("no hash");
         }
     }
