@@ -225,6 +225,14 @@ class LedgerTest {
         assertThatThrownBy(() -> db.execute("INSERT INTO audit_events (org_id, action, resource, created_at, prev_hash, "
                 + "hash) VALUES (?, 'forged', 'x', 0, ?, 'sha256:forged')", orgOf(admin), first.get("prev_hash").asText()))
                 .satisfies(e -> assertThat(Database.isUniqueViolation(e)).isTrue());
+
+        publish(admin, "forked", "one", null);
+        assertThatThrownBy(() -> db.execute("INSERT INTO releases (id, project_id, number, commit_sha, harness, build_kind, "
+                + "image_ref, content_digest, source, deploy_id, created_at, prev_hash, hash) SELECT 'rel_forged', "
+                + "project_id, 2, commit_sha, harness, build_kind, image_ref, content_digest, source, deploy_id, "
+                + "created_at, prev_hash, 'sha256:forged' FROM releases WHERE number = 1 AND project_id = "
+                + "(SELECT id FROM projects WHERE name = 'forked')"))
+                .satisfies(e -> assertThat(Database.isUniqueViolation(e)).isTrue());
     }
 
     @Test
