@@ -2,7 +2,12 @@ package dev.karta.api;
 
 import java.time.Instant;
 
-/** An immutable, numbered snapshot of a project; {@code status} is "active" or "superseded". */
+/**
+ * An immutable, numbered snapshot of a project; {@code status} is "active" or "superseded".
+ * {@code trigger} is what made it ({@code git_push}, {@code deploy}, {@code upload},
+ * {@code webhook:<delivery id>}, ...); {@code hash} chains it to the project's previous release
+ * ({@code prevHash}).
+ */
 public record Release(
         String version,
         int number,
@@ -15,5 +20,10 @@ public record Release(
         String source,
         String deployId,
         Instant createdAt,
-        Instant activatedAt) {
+        Instant activatedAt,
+        String trigger,
+        String actorKeyId,
+        String idempotencyKey,
+        String prevHash,
+        String hash) {
 }

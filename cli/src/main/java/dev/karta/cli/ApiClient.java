@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.ApiKeyList;
+import dev.karta.api.AuditEventList;
 import dev.karta.api.BoundRepo;
 import dev.karta.api.CreateApiKey;
 import dev.karta.api.CreateDeploy;
@@ -12,6 +13,7 @@ import dev.karta.api.CreatedApiKey;
 import dev.karta.api.Deploy;
 import dev.karta.api.DeployAccepted;
 import dev.karta.api.ErrorBody;
+import dev.karta.api.LedgerVerification;
 import dev.karta.api.LogEntries;
 import dev.karta.api.Project;
 import dev.karta.api.ProjectList;
@@ -25,6 +27,7 @@ import dev.karta.api.WhoAmI;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.ConnectException;
 import java.net.URI;
@@ -127,6 +130,39 @@ final class ApiClient {
 
     void revokeKey(String id) {
         call("DELETE", "/api_keys/" + segment(id), null, Void.class);
+    }
+
+    Reply<AuditEventList> auditEvents(int limit) {
+        return call("GET", "/audit_events?limit=" + limit, null, AuditEventList.class);
+    }
+
+    Reply<LedgerVerification> verifyLedger() {
+        return call("GET", "/audit_events/verify", null, LedgerVerification.class);
+    }
+
+    /**
+     * Copies the org's ledger export (JSON Lines, docs/audit.md) to {@code out} as it arrives;
+     * {@code since} (an RFC 3339 time or an age) may be null. No overall timeout: an export of a
+     * long history takes as long as it takes. Returns the bytes copied.
+     */
+    long exportLedger(String since, OutputStream out) {
+        URI uri = uri("/audit_events/export" + queryString(since == null ? Map.of() : Map.of("since", since)));
+        HttpRequest request = base(uri).header("Accept", "application/x-ndjson").GET().build();
+        try {
+            HttpResponse<InputStream> response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+            try (InputStream in = response.body()) {
+                if (response.statusCode() != 200) {
+                    throw CliError.ofResponse(response.statusCode(), errorBody(in.readNBytes(64 * 1024)), "GET",
+                            uri.toString());
+                }
+                return in.transferTo(out);
+            }
+        } catch (IOException e) {
+            throw unreachable(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw CliError.failed("interrupted");
+        }
     }
 
     Reply<RollbackResult> rollback(String project, String to) {

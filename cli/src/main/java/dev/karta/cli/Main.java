@@ -48,7 +48,7 @@ public final class Main implements Callable<Integer> {
         for (Object command : List.of(new LoginCommand(cli), new LogoutCommand(cli), new WhoamiCommand(cli),
                 new ProjectsCommand(cli), new KeysCommand(cli), new InitCommand(cli), new PublishCommand(cli),
                 new DeployCommand(cli), new RollbackCommand(cli), new LogsCommand(cli), new RepoCommand(cli),
-                new SessionsCommand(cli), new UsageCommand(cli),
+                new SessionsCommand(cli), new UsageCommand(cli), new AuditCommand(cli),
                 new GitCredentialCommand(cli))) {
             commands.put(command.getClass().getAnnotation(Command.class).name(), command);
         }

@@ -29,6 +29,9 @@ import dev.karta.server.ingest.upload.UploadRoutes;
 import dev.karta.server.ingest.webhooks.WebhookRoutes;
 import dev.karta.server.keys.ApiKeys;
 import dev.karta.server.keys.KeyRoutes;
+import dev.karta.server.ledger.Chains;
+import dev.karta.server.ledger.LedgerReader;
+import dev.karta.server.ledger.LedgerRoutes;
 import dev.karta.server.logs.DeployLogStream;
 import dev.karta.server.logs.LogBus;
 import dev.karta.server.logs.LogFeeds;
@@ -110,6 +113,8 @@ public final class KartaServer implements AutoCloseable {
 
         this.notifications = new Notifications(db);
         made.push(notifications);
+        // Rows written before the ledger existed are chained before anything appends.
+        Chains.sealLegacy(db);
         AuditLog audit = new AuditLog(db);
         ApiKeys keys = new ApiKeys(db, audit, config.keyCacheTtl(), config.limits(), java.time.Clock.systemUTC(),
                 notifications);
@@ -191,6 +196,7 @@ public final class KartaServer implements AutoCloseable {
                     return projects.require(orgId, name).id();
                 }, idempotency, json),
                 new AuditRoutes(audit),
+                new LedgerRoutes(new LedgerReader(db)),
                 new ReleaseRoutes(releases, projects, idempotency, json),
                 new DeployRoutes(new Deploys(deployStore), projects, new DeployLogStream(logFeeds, json)),
                 new UploadRoutes(ingest, releaseFiles, idempotency, config.archive().maxCompressedBytes()),

@@ -54,9 +54,9 @@ public final class BuildQueue {
 
     /** Records a queued deploy inside the caller's transaction, superseding older queued ones. */
     public DeployRecord enqueue(Handle h, String projectId, String commitSha, DeploySource source, String artifact,
-                                String contentDigest, String actorKeyId) {
+                                String contentDigest, String actorKeyId, String trigger, String idempotencyKey) {
         return store.enqueue(h, Ids.next("dep"), projectId, commitSha, source, artifact, contentDigest, actorKeyId,
-                System.currentTimeMillis());
+                trigger, idempotencyKey, System.currentTimeMillis());
     }
 
     /** Takes the oldest runnable deploy, or empty when none may start now. */

@@ -5,7 +5,10 @@ import java.time.Instant;
 /**
  * A deploy row. {@code artifact} is the sha256 of its stored archive (an upload's from its arrival,
  * any other door's once its build has stored it) and {@code contentDigest} the tree an upload
- * materialized to when it was received (upload deploys only).
+ * materialized to when it was received (upload deploys only). {@code trigger} is what its release
+ * records as having made it ({@code git_push}, {@code deploy}, {@code upload},
+ * {@code webhook:<delivery id>}; null for deploys queued before it was recorded) and
+ * {@code idempotencyKey} the {@code Idempotency-Key} of the request that created it, if any.
  */
 public record DeployRecord(
         String id,
@@ -24,7 +27,9 @@ public record DeployRecord(
         int attempts,
         Instant createdAt,
         Instant startedAt,
-        Instant finishedAt) {
+        Instant finishedAt,
+        String trigger,
+        String idempotencyKey) {
 
     public dev.karta.api.Deploy toWire() {
         return new dev.karta.api.Deploy(id, projectName, commitSha, source.wireName(), status.wireName(),

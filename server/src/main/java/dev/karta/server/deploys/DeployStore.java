@@ -28,14 +28,16 @@ public final class DeployStore {
      * project's older deploys that have not started.
      */
     public DeployRecord enqueue(Handle h, String id, String projectId, String commitSha, DeploySource source,
-                         String artifact, String contentDigest, String actorKeyId, long now) {
+                         String artifact, String contentDigest, String actorKeyId, String trigger,
+                         String idempotencyKey, long now) {
         ProjectStore.lock(h, projectId);
         long seq = h.createQuery("SELECT COALESCE(MAX(seq), 0) + 1 FROM deploys WHERE project_id = :p")
                 .bind("p", projectId).mapTo(Long.class).one();
         h.createUpdate("""
                         INSERT INTO deploys (id, project_id, seq, commit_sha, source, status, artifact, content_digest,
-                                             actor_key_id, created_at)
-                        VALUES (:id, :p, :seq, :sha, :source, 'queued', :artifact, :digest, :actor, :now)
+                                             actor_key_id, triggered_by, idempotency_key, created_at)
+                        VALUES (:id, :p, :seq, :sha, :source, 'queued', :artifact, :digest, :actor, :trigger, :idem,
+                                :now)
                         """)
                 .bind("id", id)
                 .bind("p", projectId)
@@ -45,6 +47,8 @@ public final class DeployStore {
                 .bind("artifact", artifact)
                 .bind("digest", contentDigest)
                 .bind("actor", actorKeyId)
+                .bind("trigger", trigger)
+                .bind("idem", idempotencyKey)
                 .bind("now", now)
                 .execute();
         h.createUpdate("""
@@ -227,6 +231,8 @@ public final class DeployStore {
                 rs.getInt("attempts"),
                 instant(rs, "created_at"),
                 instant(rs, "started_at"),
-                instant(rs, "finished_at"));
+                instant(rs, "finished_at"),
+                rs.getString("triggered_by"),
+                rs.getString("idempotency_key"));
     }
 }

@@ -84,6 +84,15 @@ public final class Idempotency implements AutoCloseable {
     }
 
     /**
+     * The request's {@code Idempotency-Key}, or null without one: what a deploy records of the
+     * request that created it. Inside {@link #respond}'s work it has been checked.
+     */
+    public static String key(Context ctx) {
+        String key = ctx.header("Idempotency-Key");
+        return key == null || key.isBlank() ? null : key;
+    }
+
+    /**
      * Answers the request with {@code work}'s result, or with the stored answer of an earlier
      * request that carried the same {@code Idempotency-Key}. {@code fingerprint} identifies the
      * request's meaning (route, target, body digest).

@@ -53,9 +53,17 @@ public final class Ingest {
         this.logs = logs;
     }
 
-    /** What arrived: the door, the commit it names, and for uploads the stored archive and its tree. */
+    /**
+     * What arrived: the door, the commit it names, and for uploads the stored archive and its tree;
+     * what its release will record as its trigger, and the request's {@code Idempotency-Key}.
+     */
     public record Arrival(DeploySource source, String commitSha, String artifact, String contentDigest,
-                          String description) {
+                          String description, String trigger, String idempotencyKey) {
+        /** An arrival whose trigger is its door, without idempotency key. */
+        public Arrival(DeploySource source, String commitSha, String artifact, String contentDigest,
+                       String description) {
+            this(source, commitSha, artifact, contentDigest, description, source.wireName(), null);
+        }
     }
 
     /** Records and queues a deploy of {@code projectName}; creates the project first when {@code create}. */
@@ -100,7 +108,8 @@ public final class Ingest {
                 project = projects.create(h, actor, projectName);
             }
             DeployRecord queued = queue.enqueue(h, project.id(), arrival.commitSha(), arrival.source(),
-                    arrival.artifact(), arrival.contentDigest(), actor.keyId());
+                    arrival.artifact(), arrival.contentDigest(), actor.keyId(), arrival.trigger(),
+                    arrival.idempotencyKey());
             audit.append(h, actor, "deploy.create", "project:" + project.name() + "/" + queued.id());
             logs.append(h, project.id(), LogSource.BUILD, queued.id(), null, "Deploy " + queued.id() + " accepted from "
                     + arrival.source().wireName() + ", commit " + Commits.shortSha(arrival.commitSha())

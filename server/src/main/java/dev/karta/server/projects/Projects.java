@@ -6,6 +6,8 @@ import dev.karta.server.Ids;
 import dev.karta.server.audit.AuditLog;
 import dev.karta.server.http.Actor;
 import dev.karta.server.http.ApiError;
+import dev.karta.server.ledger.Chains;
+import dev.karta.server.ledger.Ledger;
 import dev.karta.server.logs.LogSource;
 import dev.karta.server.logs.LogStore;
 import dev.karta.server.orgs.OrgQuota;
@@ -129,8 +131,13 @@ public final class Projects {
         ProjectRecord project = db.inTransaction(h -> {
             afterCommit.clear();
             ProjectRecord found = store.find(h, actor.orgId(), name).orElseThrow(() -> ApiError.notFound("project", name));
+            // The project's releases go with it: the hash of the last one, read under the lock
+            // that release appends take, anchors their chain in the org's audit chain.
+            ProjectStore.lock(h, found.id());
+            String lastRelease = Chains.releaseHead(h, found.id());
             store.delete(h, found.id());
-            audit.append(h, actor, "project.delete", "project:" + name);
+            audit.append(h, actor, "project.delete", "project:" + name,
+                    Ledger.GENESIS.equals(lastRelease) ? null : lastRelease);
             for (DeletionStep step : whileDeleting) {
                 afterCommit.add(step.inTransaction(h, actor, found));
             }

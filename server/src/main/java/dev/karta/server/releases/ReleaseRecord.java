@@ -3,7 +3,12 @@ package dev.karta.server.releases;
 import dev.karta.api.Release;
 import java.time.Instant;
 
-/** A release row. Never updated after insert. */
+/**
+ * A release row. Never updated after insert. {@code trigger} says what made it ({@code git_push},
+ * {@code deploy}, {@code upload}, {@code webhook:<delivery id>}, ...), {@code idempotencyKey} is the
+ * {@code Idempotency-Key} of the request behind it, if any; {@code prevHash} and {@code hash} chain
+ * it to the project's previous release (null until {@link ReleaseStore#insert} has chained it).
+ */
 public record ReleaseRecord(
         String id,
         String projectId,
@@ -16,7 +21,18 @@ public record ReleaseRecord(
         String source,
         String deployId,
         Instant createdAt,
-        Instant activatedAt) {
+        Instant activatedAt,
+        String trigger,
+        String actorKeyId,
+        String idempotencyKey,
+        String prevHash,
+        String hash) {
+
+    /** This release, chained: with the hash of the release it follows and its own. */
+    ReleaseRecord chained(String prevHash, String hash) {
+        return new ReleaseRecord(id, projectId, number, commitSha, harness, buildKind, imageRef, contentDigest, source,
+                deployId, createdAt, activatedAt, trigger, actorKeyId, idempotencyKey, prevHash, hash);
+    }
 
     public String version() {
         return "v" + number;
@@ -25,6 +41,7 @@ public record ReleaseRecord(
     /** The wire form; a release is active exactly when the project's pointer names it. */
     public Release toWire(String currentReleaseId) {
         return new Release(version(), number, commitSha, id.equals(currentReleaseId) ? "active" : "superseded",
-                harness, buildKind, imageRef, contentDigest, source, deployId, createdAt, activatedAt);
+                harness, buildKind, imageRef, contentDigest, source, deployId, createdAt, activatedAt, trigger,
+                actorKeyId, idempotencyKey, prevHash, hash);
     }
 }

@@ -2,12 +2,16 @@ package dev.karta.server.releases;
 
 import static dev.karta.server.store.Rows.instant;
 
+import dev.karta.server.ledger.Chains;
+import dev.karta.server.ledger.Ledger;
 import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.store.Database;
 import dev.karta.server.store.Dialect;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.jdbi.v3.core.Handle;
 
@@ -25,11 +29,36 @@ public final class ReleaseStore {
                 .bind("p", projectId).mapTo(Integer.class).one();
     }
 
-    void insert(Handle h, ReleaseRecord r) {
+    /**
+     * Inserts {@code r} chained to the project's previous release, under the project's row lock
+     * (taken here too, so that no other release of the project is appended meanwhile), and
+     * returns it with its {@code prevHash} and {@code hash}.
+     */
+    ReleaseRecord insert(Handle h, ReleaseRecord r) {
+        ProjectStore.lock(h, r.projectId());
+        String prev = Chains.releaseHead(h, r.projectId());
+        Map<String, Object> fields = new HashMap<>();
+        fields.put("id", r.id());
+        fields.put("project_id", r.projectId());
+        fields.put("number", (long) r.number());
+        fields.put("commit_sha", r.commitSha());
+        fields.put("harness", r.harness());
+        fields.put("build_kind", r.buildKind());
+        fields.put("image_ref", r.imageRef());
+        fields.put("content_digest", r.contentDigest());
+        fields.put("source", r.source());
+        fields.put("deploy_id", r.deployId());
+        fields.put("created_at", Ledger.time(r.createdAt().toEpochMilli()));
+        fields.put("trigger", r.trigger());
+        fields.put("actor_key_id", r.actorKeyId());
+        fields.put("idempotency_key", r.idempotencyKey());
+        ReleaseRecord chained = r.chained(prev, Ledger.hash(Ledger.entry(Ledger.RELEASE, fields, prev)));
         h.createUpdate("""
                         INSERT INTO releases (id, project_id, number, commit_sha, harness, build_kind, image_ref,
-                                              content_digest, source, deploy_id, created_at, activated_at)
-                        VALUES (:id, :p, :number, :sha, :harness, :kind, :image, :digest, :source, :deploy, :created, :activated)
+                                              content_digest, source, deploy_id, created_at, activated_at,
+                                              triggered_by, actor_key_id, idempotency_key, prev_hash, hash)
+                        VALUES (:id, :p, :number, :sha, :harness, :kind, :image, :digest, :source, :deploy, :created, :activated,
+                                :trigger, :actor, :idem, :prev, :hash)
                         """)
                 .bind("id", r.id())
                 .bind("p", r.projectId())
@@ -43,7 +72,13 @@ public final class ReleaseStore {
                 .bind("deploy", r.deployId())
                 .bind("created", r.createdAt().toEpochMilli())
                 .bind("activated", r.activatedAt().toEpochMilli())
+                .bind("trigger", r.trigger())
+                .bind("actor", r.actorKeyId())
+                .bind("idem", r.idempotencyKey())
+                .bind("prev", chained.prevHash())
+                .bind("hash", chained.hash())
                 .execute();
+        return chained;
     }
 
     /**
@@ -101,6 +136,11 @@ public final class ReleaseStore {
                 rs.getString("source"),
                 rs.getString("deploy_id"),
                 instant(rs, "created_at"),
-                instant(rs, "activated_at"));
+                instant(rs, "activated_at"),
+                rs.getString("triggered_by"),
+                rs.getString("actor_key_id"),
+                rs.getString("idempotency_key"),
+                rs.getString("prev_hash"),
+                rs.getString("hash"));
     }
 }

@@ -86,8 +86,10 @@ public final class Releases {
         }
         ReleaseRecord created = new ReleaseRecord(Ids.next("rel"), deploy.projectId(), number, deploy.commitSha(),
                 detection.harness(), detection.buildKind(), detection.imageRef(), tree.contentDigest(),
-                deploy.source().wireName(), deploy.id(), now, now);
-        store.insert(h, created);
+                deploy.source().wireName(), deploy.id(), now, now,
+                deploy.trigger() != null ? deploy.trigger() : deploy.source().wireName(), deploy.actorKeyId(),
+                deploy.idempotencyKey(), null, null);
+        created = store.insert(h, created);
         if (!deploys.finish(h, deploy.id(), deploy.attempts(), DeployStatus.SUCCEEDED, number, null,
                 now.toEpochMilli())) {
             throw new IllegalStateException("deploy " + deploy.id() + " is no longer building");

@@ -60,7 +60,8 @@ public final class CommitDeployRoutes implements Routes {
             DeployRecord deploy = ingest.accept(Requests.actor(ctx), project.name(), false,
                     new Ingest.Arrival(DeploySource.DEPLOY, full, null, null,
                             "deploy of commit " + sha + " from " + (project.repoUrl() == null
-                                    ? "the project's repository" : project.repoUrl())));
+                                    ? "the project's repository" : project.repoUrl()),
+                            DeploySource.DEPLOY.wireName(), Idempotency.key(ctx)));
             return new Idempotency.Answer(202, new DeployAccepted(true, project.name(), full, deploy.id()));
         });
     }

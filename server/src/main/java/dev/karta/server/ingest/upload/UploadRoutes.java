@@ -84,7 +84,7 @@ public final class UploadRoutes implements Routes {
                         new Ingest.Arrival(DeploySource.UPLOAD, sha, incoming.artifact(), tree.contentDigest(),
                                 tree.files() + " files, " + tree.bytes() + " bytes (" + incoming.bytes()
                                         + " bytes compressed, archive sha256:" + incoming.artifact().substring(0, 12)
-                                        + ")"),
+                                        + ")", DeploySource.UPLOAD.wireName(), Idempotency.key(ctx)),
                         (h, queued) -> keep(incoming));
                 return new Idempotency.Answer(202, deploy.toWire());
             });

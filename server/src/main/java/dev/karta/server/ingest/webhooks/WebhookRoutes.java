@@ -171,7 +171,8 @@ public final class WebhookRoutes implements Routes {
         try {
             DeployRecord deploy = ingest.accept(actor, binding.projectName(), false,
                     new Ingest.Arrival(DeploySource.WEBHOOK, after, null, null,
-                            "GitHub push to " + binding.branch() + " (delivery " + delivery.id() + ")"),
+                            "GitHub push to " + binding.branch() + " (delivery " + delivery.id() + ")",
+                            "webhook:" + delivery.id(), null),
                     (h, queued) -> {
                         claim(h, binding, delivery, "push", "deployed", queued.id());
                         audit.append(h, actor, "webhook.push", "project:" + binding.projectName() + "/delivery:"

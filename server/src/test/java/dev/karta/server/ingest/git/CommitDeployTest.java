@@ -153,6 +153,9 @@ class CommitDeployTest {
         assertThat(retry.json().get("deploy_id").asText()).isEqualTo(firstAnswer.json().get("deploy_id").asText());
         assertThat(karta.deploys("shop")).hasSize(before + 1);
         karta.awaitDeployEnded("shop", firstAnswer.json().get("deploy_id").asText());
+        JsonNode release = karta.releases("shop").get(0);
+        assertThat(release.get("trigger").asText()).isEqualTo("deploy");
+        assertThat(release.get("idempotency_key").asText()).isEqualTo("ci-run-42");
     }
 
     /** Writes commits into the app's repository until two share 4 hex digits; branches twin-a and twin-b. */

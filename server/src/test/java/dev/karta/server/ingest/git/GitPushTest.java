@@ -72,6 +72,8 @@ class GitPushTest {
         assertThat(project.get("current_release").get("commit_sha").asText()).isEqualTo(sha);
         JsonNode release = karta.releases("hello").get(0);
         assertThat(release.get("source").asText()).isEqualTo("git_push");
+        assertThat(release.get("trigger").asText()).isEqualTo("git_push");
+        assertThat(release.get("idempotency_key").isNull()).isTrue();
         assertThat(release.get("commit_sha").asText()).hasSize(40).isEqualTo(sha);
         assertThat(remoteMain("hello")).isEqualTo(sha);
     }

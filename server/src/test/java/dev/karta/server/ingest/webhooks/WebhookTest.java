@@ -102,6 +102,8 @@ class WebhookTest {
         JsonNode release = Hooks.releases(server, b.project()).get(0);
         assertThat(release.get("commit_sha").asText()).isEqualTo(after);
         assertThat(release.get("source").asText()).isEqualTo("webhook");
+        assertThat(release.get("trigger").asText()).isEqualTo("webhook:" + delivery);
+        assertThat(release.get("actor_key_id").isNull()).isTrue();
         assertThat(release.get("harness").asText()).as("CLAUDE.md sits at the root once the top folder is stripped")
                 .isEqualTo("claude");
         Path tree = dataDir.resolve("trees").resolve(release.get("content_digest").asText().substring("sha256:".length()));
