@@ -309,6 +309,12 @@ class ProjectKeysTest {
         assertThat(server.get("/agent_projects/doomed", secret).status()).isEqualTo(401);
         JsonNode events = server.get("/audit_events", server.adminKey()).json().get("events");
         assertThat(events.toString()).contains("api_key:" + id);
+        for (JsonNode key : server.get("/api_keys", server.adminKey()).json().get("api_keys")) {
+            if (key.get("id").asText().equals(id)) {
+                assertThat(key.get("project").asText()).as("still listed with its project").isEqualTo("doomed");
+                assertThat(key.get("revoked_at").isNull()).isFalse();
+            }
+        }
         try (Database db = server.openDatabase()) {
             String projectId = db.withHandle(h -> h.createQuery("SELECT project_id FROM api_keys WHERE id = :id")
                     .bind("id", id).mapTo(String.class).one());
