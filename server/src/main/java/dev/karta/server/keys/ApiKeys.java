@@ -20,6 +20,7 @@ import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -179,8 +180,8 @@ public final class ApiKeys {
     /** The project a new key is restricted to: its id, and its name when the key is made. */
     public record Restriction(String id, String name) {
         public Restriction {
-            java.util.Objects.requireNonNull(id, "id");
-            java.util.Objects.requireNonNull(name, "name");
+            Objects.requireNonNull(id, "id");
+            Objects.requireNonNull(name, "name");
         }
     }
 
