@@ -2,7 +2,13 @@ package dev.karta.api;
 
 import java.time.Instant;
 
-/** An immutable, numbered snapshot of a project; {@code status} is "active" or "superseded". */
+/**
+ * An immutable, numbered snapshot of a project; {@code status} is "active" or "superseded".
+ * {@code source} is the door of its deploy, or "config" for a release a config change made (same
+ * tree, new config vars; it carries the deploy id of the release whose tree it took).
+ * {@code configDigest} is a keyed digest of its config vars (equal sets, equal digests; null when it
+ * has none); {@code description} says what made it, by names only (null for builds).
+ */
 public record Release(
         String version,
         int number,
@@ -15,5 +21,7 @@ public record Release(
         String source,
         String deployId,
         Instant createdAt,
-        Instant activatedAt) {
+        Instant activatedAt,
+        String configDigest,
+        String description) {
 }

@@ -8,6 +8,7 @@ import dev.karta.server.store.Dialect;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import org.jdbi.v3.core.Handle;
 
@@ -25,11 +26,17 @@ public final class ReleaseStore {
                 .bind("p", projectId).mapTo(Integer.class).one();
     }
 
-    void insert(Handle h, ReleaseRecord r) {
+    /** Inserts {@code r} with its config vars, {@code config} (whose digest {@code r} carries). */
+    void insert(Handle h, ReleaseRecord r, SealedConfig config) {
+        if (!Objects.equals(config.digest(), r.configDigest())) {
+            throw new IllegalArgumentException("release " + r.version() + " and its config disagree");
+        }
         h.createUpdate("""
                         INSERT INTO releases (id, project_id, number, commit_sha, harness, build_kind, image_ref,
-                                              content_digest, source, deploy_id, created_at, activated_at)
-                        VALUES (:id, :p, :number, :sha, :harness, :kind, :image, :digest, :source, :deploy, :created, :activated)
+                                              content_digest, source, deploy_id, created_at, activated_at,
+                                              config, config_digest, description)
+                        VALUES (:id, :p, :number, :sha, :harness, :kind, :image, :digest, :source, :deploy, :created,
+                                :activated, :config, :config_digest, :description)
                         """)
                 .bind("id", r.id())
                 .bind("p", r.projectId())
@@ -43,6 +50,9 @@ public final class ReleaseStore {
                 .bind("deploy", r.deployId())
                 .bind("created", r.createdAt().toEpochMilli())
                 .bind("activated", r.activatedAt().toEpochMilli())
+                .bind("config", config.sealed())
+                .bind("config_digest", config.digest())
+                .bind("description", r.description())
                 .execute();
     }
 
@@ -66,8 +76,38 @@ public final class ReleaseStore {
                 .isPresent();
     }
 
+    /**
+     * Moves the project's pointer to {@code releaseId}. The one place the pointer moves (deploy
+     * activation, rollback, a config change, explicit activation): the release's config vars
+     * become the project's current config with it, so rolling back to v3 brings back v3's config.
+     */
     void point(Handle h, String projectId, String releaseId) {
-        h.execute("UPDATE projects SET current_release_id = ? WHERE id = ?", releaseId, projectId);
+        h.execute("""
+                UPDATE projects SET current_release_id = ?,
+                                    config = (SELECT config FROM releases WHERE id = ?),
+                                    config_digest = (SELECT config_digest FROM releases WHERE id = ?)
+                WHERE id = ?""", releaseId, releaseId, releaseId, projectId);
+    }
+
+    /** The project's current config vars (what its next release snapshots), sealed. */
+    public static SealedConfig projectConfig(Handle h, String projectId) {
+        return h.createQuery("SELECT config, config_digest FROM projects WHERE id = :p").bind("p", projectId)
+                .map((rs, ctx) -> new SealedConfig(rs.getString("config"), rs.getString("config_digest")))
+                .findOne().orElse(SealedConfig.EMPTY);
+    }
+
+    /** Sets the project's current config vars; only for a project that has no release yet. */
+    public static void setProjectConfig(Handle h, String projectId, SealedConfig config) {
+        h.execute("UPDATE projects SET config = ?, config_digest = ? WHERE id = ?", config.sealed(), config.digest(),
+                projectId);
+    }
+
+    /** The config vars release {@code releaseId} runs with, sealed. */
+    public SealedConfig releaseConfig(String releaseId) {
+        return db.withHandle(h -> h.createQuery("SELECT config, config_digest FROM releases WHERE id = :id")
+                .bind("id", releaseId)
+                .map((rs, ctx) -> new SealedConfig(rs.getString("config"), rs.getString("config_digest")))
+                .findOne().orElse(SealedConfig.EMPTY));
     }
 
     public Optional<ReleaseRecord> byNumber(Handle h, String projectId, int number) {
@@ -101,6 +141,8 @@ public final class ReleaseStore {
                 rs.getString("source"),
                 rs.getString("deploy_id"),
                 instant(rs, "created_at"),
-                instant(rs, "activated_at"));
+                instant(rs, "activated_at"),
+                rs.getString("config_digest"),
+                rs.getString("description"));
     }
 }
