@@ -9,3 +9,11 @@ ALTER TABLE releases ADD COLUMN config TEXT;
 ALTER TABLE releases ADD COLUMN config_digest TEXT;
 -- What made the release, for people: e.g. "Set ANTHROPIC_API_KEY, unset FOO" (names, never values).
 ALTER TABLE releases ADD COLUMN description TEXT;
+
+-- Keys the server keeps sealed with the secrets key. 'digest': the key of config digests, made
+-- once (derived from the first secrets key) so that rotating the secrets key re-seals it and every
+-- digest already written stays valid.
+CREATE TABLE server_keys (
+    name   TEXT PRIMARY KEY,
+    sealed TEXT NOT NULL
+);

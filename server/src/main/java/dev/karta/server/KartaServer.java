@@ -59,6 +59,7 @@ import dev.karta.server.store.Database;
 import dev.karta.server.store.Dialect;
 import dev.karta.server.store.Notifications;
 import dev.karta.server.store.SecretBox;
+import dev.karta.server.store.ServerKeys;
 import dev.karta.server.usage.UsageRoutes;
 import dev.karta.server.workspaces.Workspaces;
 import java.nio.file.Path;
@@ -137,7 +138,8 @@ public final class KartaServer implements AutoCloseable {
         DeployStore deployStore = new DeployStore(db);
         ReleaseStore releaseStore = new ReleaseStore(db);
         Releases releases = new Releases(db, releaseStore, projectStore, deployStore, audit, logs, releaseFiles);
-        SecretBox secrets = SecretFiles.secretBox(config.secretsKeyFile()); // a key in memory: nothing to close
+        // Keys in memory: nothing to close.
+        SecretBox secrets = ServerKeys.withStoredDigestKey(db, SecretFiles.secretBox(config.secretsKeyFile()));
         Configs configs = new Configs(db, projectStore, releases, releaseStore, audit, logs, secrets);
         this.launcher = ProcessLauncher.detect(Config.SessionSettings.inheritedEnvironment(List.of()));
         made.push(launcher);

@@ -30,13 +30,36 @@ public final class SecretBox {
     private static final String DIGEST_PREFIX = "hmac-sha256:";
 
     private final SecretKeySpec key;
-    /** The key of {@link #digest}: derived from the box's key, so the digests need no key file of their own. */
+    /**
+     * The key of {@link #digest}. Derived from the box's key until {@link #withDigestKey} sets the
+     * installation's stored one (see {@code ServerKeys}), which outlives a rotation of the box's key.
+     */
     private final SecretKeySpec digestKey;
 
-    private SecretBox(byte[] key) {
+    private SecretBox(byte[] key, byte[] digestKey) {
         this.key = new SecretKeySpec(key, "AES");
-        this.digestKey = new SecretKeySpec(hmac(new SecretKeySpec(key, "HmacSHA256"),
-                "karta digest key v1".getBytes(StandardCharsets.UTF_8)), "HmacSHA256");
+        this.digestKey = new SecretKeySpec(digestKey, "HmacSHA256");
+    }
+
+    private SecretBox(byte[] key) {
+        this(key, derivedDigestKey(key));
+    }
+
+    private static byte[] derivedDigestKey(byte[] key) {
+        return hmac(new SecretKeySpec(key, "HmacSHA256"), "karta digest key v1".getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** This box with {@code digestKey} (32 bytes) as the key of its digests. */
+    public SecretBox withDigestKey(byte[] digestKey) {
+        if (digestKey.length != KEY_BYTES) {
+            throw new IllegalArgumentException("a digest key has " + KEY_BYTES + " bytes");
+        }
+        return new SecretBox(key.getEncoded(), digestKey);
+    }
+
+    /** The key of this box's digests, base64: to be stored sealed, never in plain text. */
+    String digestKeyText() {
+        return Base64.getEncoder().encodeToString(digestKey.getEncoded());
     }
 
     /**
