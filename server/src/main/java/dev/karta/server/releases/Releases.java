@@ -136,8 +136,10 @@ public final class Releases {
                 base.deployId(), now, now, config.digest(), summary);
         store.insert(h, created, config);
         store.point(h, project.id(), created.id());
-        // A rollback pin (when the project has one) moves to the new release here: it keeps the
-        // pinned code and gets the new config.
+        // Rollback pins: a pinned project's active release is the pinned one, so this release keeps
+        // the pinned code with the new config, and is activated although the project is pinned.
+        // The pin must then name this release (set the pin's release column to created.id() here,
+        // in this transaction, once projects have one).
         logs.append(h, project.id(), LogSource.RELEASE, null, created.version(),
                 summary + " (" + created.version() + ")");
         return created;
