@@ -59,7 +59,7 @@ public final class SecretsKeyRotation {
             }
             Files.delete(next); // a rotation that never committed
         }
-        ServerKeys.withStoredDigestKey(db, current); // fails, naming the file, if the key is not this database's
+        ServerKeys.digestKey(db, current); // fails if the key file does not open this database
         String keyText = SecretBox.newKeyText();
         SecretBox replacement = SecretBox.fromKeyText(keyText, next);
         SecretFiles.createKeyFile(next, keyText);

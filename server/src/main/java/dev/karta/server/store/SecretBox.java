@@ -6,6 +6,7 @@ import java.security.SecureRandom;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.HexFormat;
+import java.util.function.Supplier;
 import javax.crypto.Cipher;
 import javax.crypto.Mac;
 import javax.crypto.spec.GCMParameterSpec;
@@ -31,35 +32,51 @@ public final class SecretBox {
 
     private final SecretKeySpec key;
     /**
-     * The key of {@link #digest}. Derived from the box's key until {@link #withDigestKey} sets the
-     * installation's stored one (see {@code ServerKeys}), which outlives a rotation of the box's key.
+     * The key of {@link #digest}, asked for on first use. Derived from the box's key until
+     * {@link #withDigestKey} sets the installation's stored one (see {@code ServerKeys}), which
+     * outlives a rotation of the box's key.
      */
-    private final SecretKeySpec digestKey;
+    private final Supplier<byte[]> digestKeySource;
+    private volatile SecretKeySpec digestKey;
 
-    private SecretBox(byte[] key, byte[] digestKey) {
+    private SecretBox(byte[] key, Supplier<byte[]> digestKey) {
         this.key = new SecretKeySpec(key, "AES");
-        this.digestKey = new SecretKeySpec(digestKey, "HmacSHA256");
+        this.digestKeySource = digestKey;
     }
 
     private SecretBox(byte[] key) {
-        this(key, derivedDigestKey(key));
+        this(key, () -> derivedDigestKey(key));
     }
 
     private static byte[] derivedDigestKey(byte[] key) {
         return hmac(new SecretKeySpec(key, "HmacSHA256"), "karta digest key v1".getBytes(StandardCharsets.UTF_8));
     }
 
-    /** This box with {@code digestKey} (32 bytes) as the key of its digests. */
-    public SecretBox withDigestKey(byte[] digestKey) {
-        if (digestKey.length != KEY_BYTES) {
-            throw new IllegalArgumentException("a digest key has " + KEY_BYTES + " bytes");
-        }
+    /**
+     * This box with the key {@code digestKey} supplies (32 bytes) as the key of its digests; it is
+     * asked for once, at the first digest, so a box whose stored digest key cannot be read still
+     * seals and opens, and fails only where a digest is needed.
+     */
+    public SecretBox withDigestKey(Supplier<byte[]> digestKey) {
         return new SecretBox(key.getEncoded(), digestKey);
+    }
+
+    private SecretKeySpec digestKey() {
+        SecretKeySpec known = digestKey;
+        if (known == null) {
+            byte[] bytes = digestKeySource.get();
+            if (bytes.length != KEY_BYTES) {
+                throw new IllegalStateException("a digest key has " + KEY_BYTES + " bytes");
+            }
+            known = new SecretKeySpec(bytes, "HmacSHA256");
+            digestKey = known;
+        }
+        return known;
     }
 
     /** The key of this box's digests, base64: to be stored sealed, never in plain text. */
     String digestKeyText() {
-        return Base64.getEncoder().encodeToString(digestKey.getEncoded());
+        return Base64.getEncoder().encodeToString(digestKey().getEncoded());
     }
 
     /**
@@ -104,7 +121,7 @@ public final class SecretBox {
      * a plain hash of a short secret would allow.
      */
     public String digest(String text) {
-        return DIGEST_PREFIX + HexFormat.of().formatHex(hmac(digestKey, text.getBytes(StandardCharsets.UTF_8)));
+        return DIGEST_PREFIX + HexFormat.of().formatHex(hmac(digestKey(), text.getBytes(StandardCharsets.UTF_8)));
     }
 
     private static byte[] hmac(SecretKeySpec key, byte[] data) {
