@@ -6,6 +6,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.ApiKeyList;
 import dev.karta.api.AuditEventList;
 import dev.karta.api.BoundRepo;
+import dev.karta.api.ConfigPatch;
+import dev.karta.api.ConfigUpdate;
 import dev.karta.api.CreateApiKey;
 import dev.karta.api.CreateDeploy;
 import dev.karta.api.CreateProject;
@@ -16,6 +18,7 @@ import dev.karta.api.ErrorBody;
 import dev.karta.api.LedgerVerification;
 import dev.karta.api.LogEntries;
 import dev.karta.api.Project;
+import dev.karta.api.ProjectConfig;
 import dev.karta.api.ProjectList;
 import dev.karta.api.ReleaseList;
 import dev.karta.api.RollbackRequest;
@@ -161,6 +164,16 @@ final class ApiClient {
     Reply<RollbackResult> rollback(String project, String to) {
         return call("POST", "/agent_projects/" + segment(project) + "/rollback", new RollbackRequest(to),
                 RollbackResult.class);
+    }
+
+    /** A project's config vars: names only, or with values when {@code reveal} (admin keys). */
+    Reply<ProjectConfig> config(String project, boolean reveal) {
+        return call("GET", "/agent_projects/" + segment(project) + "/config" + (reveal ? "?reveal=true" : ""), null,
+                ProjectConfig.class);
+    }
+
+    Reply<ConfigUpdate> changeConfig(String project, ConfigPatch patch) {
+        return call("PATCH", "/agent_projects/" + segment(project) + "/config", patch, ConfigUpdate.class);
     }
 
     Reply<DeployAccepted> deploy(String project, String commitSha) {

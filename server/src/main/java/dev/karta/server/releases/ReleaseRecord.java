@@ -8,6 +8,9 @@ import java.time.Instant;
  * {@code deploy}, {@code upload}, {@code webhook:<delivery id>}, ...), {@code idempotencyKey} is the
  * {@code Idempotency-Key} of the request behind it, if any; {@code prevHash} and {@code hash} chain
  * it to the project's previous release (null until {@link ReleaseStore#insert} has chained it).
+ * Its config vars are stored sealed beside it and read only where they are used (a harness's
+ * environment); {@code configDigest} is null when it has none, {@code description} names what a
+ * config change set and unset (null for builds).
  */
 public record ReleaseRecord(
         String id,
@@ -25,13 +28,16 @@ public record ReleaseRecord(
         String trigger,
         String actorKeyId,
         String idempotencyKey,
+        String configDigest,
+        String description,
         String prevHash,
         String hash) {
 
     /** This release, chained: with the hash of the release it follows and its own. */
     ReleaseRecord chained(String prevHash, String hash) {
         return new ReleaseRecord(id, projectId, number, commitSha, harness, buildKind, imageRef, contentDigest, source,
-                deployId, createdAt, activatedAt, trigger, actorKeyId, idempotencyKey, prevHash, hash);
+                deployId, createdAt, activatedAt, trigger, actorKeyId, idempotencyKey, configDigest, description,
+                prevHash, hash);
     }
 
     public String version() {
@@ -42,6 +48,6 @@ public record ReleaseRecord(
     public Release toWire(String currentReleaseId) {
         return new Release(version(), number, commitSha, id.equals(currentReleaseId) ? "active" : "superseded",
                 harness, buildKind, imageRef, contentDigest, source, deployId, createdAt, activatedAt, trigger,
-                actorKeyId, idempotencyKey, prevHash, hash);
+                actorKeyId, idempotencyKey, configDigest, description, prevHash, hash);
     }
 }

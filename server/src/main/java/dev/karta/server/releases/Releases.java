@@ -84,12 +84,15 @@ public final class Releases {
             throw new BuildFailed("the release tree " + tree.contentDigest() + " was pruned while this build ran; "
                     + "deploy again");
         }
+        // Under the project's lock (nextNumber): a config change either committed before, and this
+        // release runs with it, or waits and makes its own release from this one.
+        SealedConfig config = ReleaseStore.projectConfig(h, deploy.projectId());
         ReleaseRecord created = new ReleaseRecord(Ids.next("rel"), deploy.projectId(), number, deploy.commitSha(),
                 detection.harness(), detection.buildKind(), detection.imageRef(), tree.contentDigest(),
                 deploy.source().wireName(), deploy.id(), now, now,
                 deploy.trigger() != null ? deploy.trigger() : deploy.source().wireName(), deploy.actorKeyId(),
-                deploy.idempotencyKey(), null, null);
-        created = store.insert(h, created);
+                deploy.idempotencyKey(), config.digest(), null, null, null);
+        created = store.insert(h, created, config);
         if (!deploys.finish(h, deploy.id(), deploy.attempts(), DeployStatus.SUCCEEDED, number, null,
                 now.toEpochMilli())) {
             throw new IllegalStateException("deploy " + deploy.id() + " is no longer building");
@@ -113,6 +116,41 @@ public final class Releases {
                 "Release " + release.version() + " activated (commit " + Commits.shortSha(deploy.commitSha())
                         + was + ")");
     }
+
+    /**
+     * Creates release {@code max + 1} of a project with its active release's tree, commit, harness,
+     * build kind and image, the config vars {@code config} and source {@code config}, and points the
+     * project at it, inside the caller's transaction, which holds the project's lock. The new
+     * release keeps the deploy id of the release whose tree it takes (every release names one).
+     * Writes the project log entry ("{@code summary} (v6)"); the caller appends the audit event
+     * and publishes the log bus after commit. {@code idempotencyKey} (may be null) is the request's.
+     */
+    public ReleaseRecord createFromConfig(Handle h, Actor actor, String idempotencyKey, ProjectRecord project,
+                                          SealedConfig config, String summary) {
+        ReleaseRecord base = store.byId(h, project.currentReleaseId())
+                .orElseThrow(() -> new IllegalStateException("project " + project.name() + " has no active release"));
+        int number = store.nextNumber(h, project.id());
+        // Same guard as a rollback: retention decides under the project's lock, and the tree's
+        // lock orders this against a prune of the same tree by another project.
+        store.lockTree(h, base.contentDigest());
+        Instant now = Instant.now();
+        ReleaseRecord created = new ReleaseRecord(Ids.next("rel"), project.id(), number, base.commitSha(),
+                base.harness(), base.buildKind(), base.imageRef(), base.contentDigest(), CONFIG_SOURCE,
+                base.deployId(), now, now, CONFIG_SOURCE, actor.keyId(), idempotencyKey, config.digest(), summary,
+                null, null);
+        created = store.insert(h, created, config);
+        store.point(h, project.id(), created.id());
+        // Rollback pins: a pinned project's active release is the pinned one, so this release keeps
+        // the pinned code with the new config, and is activated although the project is pinned.
+        // The pin must then name this release (set the pin's release column to created.id() here,
+        // in this transaction, once projects have one).
+        logs.append(h, project.id(), LogSource.RELEASE, null, created.version(),
+                summary + " (" + created.version() + ")");
+        return created;
+    }
+
+    /** The {@code source} of a release made by a config change. */
+    public static final String CONFIG_SOURCE = "config";
 
     /**
      * Points the project at an earlier (or later) existing release: no rebuild, no new number.
