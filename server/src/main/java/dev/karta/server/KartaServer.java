@@ -42,6 +42,7 @@ import dev.karta.server.process.Sandbox;
 import dev.karta.server.projects.ProjectRoutes;
 import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.projects.Projects;
+import dev.karta.server.releases.ReleaseDiffs;
 import dev.karta.server.releases.ReleaseRoutes;
 import dev.karta.server.releases.ReleaseStore;
 import dev.karta.server.releases.Releases;
@@ -187,7 +188,8 @@ public final class KartaServer implements AutoCloseable {
                 new ProjectRoutes(projects, sessions::liveByRelease, idempotency, json),
                 new KeyRoutes(keys, idempotency, json),
                 new AuditRoutes(audit),
-                new ReleaseRoutes(releases, projects, idempotency, json),
+                new ReleaseRoutes(releases, new ReleaseDiffs(releaseFiles, repos::commitsBetween,
+                        release -> Map.of()), projects, sessions::liveByRelease, idempotency, json),
                 new DeployRoutes(new Deploys(deployStore), projects, new DeployLogStream(logFeeds, json)),
                 new UploadRoutes(ingest, releaseFiles, idempotency, config.archive().maxCompressedBytes()),
                 new CommitDeployRoutes(ingest, projects, repos, bound, idempotency, json),
