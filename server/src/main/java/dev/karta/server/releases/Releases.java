@@ -137,8 +137,9 @@ public final class Releases {
      * Points the project at an earlier (or later) existing release: no rebuild, no new number. With
      * {@code pin} the project stays there (later builds create releases that do not go live) until
      * an {@link #activate(Actor, String, String) activation} or {@link #unpin}; without, any pin is
-     * cleared. Asking for the state the project is already in changes nothing and answers the same
-     * shape. A target whose files are gone is a 409, checked before anything changes.
+     * cleared. Rolling to the active release changes nothing (and answers the same shape), except
+     * that without {@code pin} it clears a pin. A target whose files are gone is a 409, checked
+     * before anything changes.
      */
     public RollbackResult rollback(Actor actor, String projectName, String to, boolean pin) {
         int number = parseVersion(to);
@@ -146,8 +147,9 @@ public final class Releases {
             ReleaseRecord target = store.byNumber(h, project.id(), number)
                     .orElseThrow(() -> ApiError.notFound("release", "v" + number));
             boolean active = target.id().equals(project.currentReleaseId());
-            boolean pinnedThere = project.pinned() && project.pinnedNumber() == target.number();
-            if (active && (pin ? pinnedThere : !project.pinned())) {
+            // Rolling to the active release pins nothing (it is a no-op, as it always was); with
+            // --no-pin it clears a pin, which is how to stay on a release and let deploys go live.
+            if (active && (pin || !project.pinned())) {
                 return null;
             }
             if (!active) {

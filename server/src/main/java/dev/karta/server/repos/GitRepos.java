@@ -124,7 +124,8 @@ public final class GitRepos {
         try {
             Optional<Repository> found = openExisting(project.id());
             if (found.isEmpty()) {
-                return unavailable(project.name() + " has no git repository: nothing was ever pushed to it");
+                return unavailable("commit " + Commits.shortSha(fromSha) + " is not in " + project.name()
+                        + "'s repository: nothing was ever pushed to it");
             }
             try (Repository repo = found.get(); RevWalk walk = new RevWalk(repo)) {
                 RevCommit from = commit(walk, fromSha);
