@@ -60,8 +60,8 @@ final class RollbackCommand implements Callable<Integer> {
 
     private static String pinNote(RollbackResult result) {
         Pin pin = result.pinned();
-        return pin == null ? "" : "; pinned: deploys build but do not go live until `karta releases activate "
-                + result.project() + " VERSION` or `karta unpin " + result.project() + "`";
+        return pin == null ? "" : "\nPinned to " + pin.version() + ": deploys build but do not go live until "
+                + "`karta releases activate " + result.project() + " VERSION` or `karta unpin " + result.project() + "`";
     }
 
     private int preview() {
