@@ -137,9 +137,9 @@ public final class Releases {
      * Points the project at an earlier (or later) existing release: no rebuild, no new number. With
      * {@code pin} the project stays there (later builds create releases that do not go live) until
      * an {@link #activate(Actor, String, String) activation} or {@link #unpin}; without, any pin is
-     * cleared. Rolling to the active release changes nothing (and answers the same shape), except
-     * that without {@code pin} it clears a pin. A target whose files are gone is a 409, checked
-     * before anything changes.
+     * cleared. Rolling to the active release moves no pointer: it pins (or, without {@code pin},
+     * unpins) when the project is not already so, and otherwise changes nothing (no audit event).
+     * A target whose files are gone is a 409, checked before anything changes.
      */
     public RollbackResult rollback(Actor actor, String projectName, String to, boolean pin) {
         int number = parseVersion(to);
@@ -147,9 +147,11 @@ public final class Releases {
             ReleaseRecord target = store.byNumber(h, project.id(), number)
                     .orElseThrow(() -> ApiError.notFound("release", "v" + number));
             boolean active = target.id().equals(project.currentReleaseId());
-            // Rolling to the active release pins nothing (it is a no-op, as it always was); with
-            // --no-pin it clears a pin, which is how to stay on a release and let deploys go live.
-            if (active && (pin || !project.pinned())) {
+            // Rolling to the active release moves nothing but still pins it (a build in flight must
+            // not undo what the caller asked for), and with --no-pin clears a pin: the way to stay
+            // on a release and let deploys go live again.
+            boolean pinnedThere = project.pinned() && project.pinnedNumber() == target.number();
+            if (active && (pin ? pinnedThere : !project.pinned())) {
                 return null;
             }
             if (!active) {
@@ -169,7 +171,7 @@ public final class Releases {
             audit.append(h, actor, "release.rollback", "project:" + project.name() + "/" + target.version()
                     + (pin ? " pinned" : ""));
             logs.append(h, project.id(), LogSource.RELEASE, null, target.version(),
-                    (active ? target.version() + " stays active" : "Rolled back to " + target.version()
+                    (active ? "Rolled back to " + target.version() + ", already active" : "Rolled back to " + target.version()
                             + (previous == null ? "" : " (was " + previous + ")")) + by(actor) + pinNote);
             return target;
         });

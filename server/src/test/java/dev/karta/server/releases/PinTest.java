@@ -315,8 +315,8 @@ class PinTest {
 
         assertThat(cleared.json().get("active").asText()).isEqualTo("v1");
         assertThat(cleared.json().get("pinned").isNull()).isTrue();
-        assertThat(rollback("shop", "{\"to\":\"v1\"}").json().get("pinned").isNull())
-                .as("rolling to the active release pins nothing").isTrue();
+        assertThat(rollback("shop", "{\"to\":\"v1\"}").json().get("pinned").get("version").asText())
+                .as("rolling to the active release pins it").isEqualTo("v1");
     }
 
     @Test
@@ -464,6 +464,32 @@ class PinTest {
         assertThat(unpin.json().get("message").asText()).startsWith("release v3 can no longer be activated: ");
         assertThat(server.get("/agent_projects/shop", server.adminKey()).json().get("pinned").get("version").asText())
                 .as("the pin stays when the unpin is refused").isEqualTo("v1");
+    }
+
+    @Test
+    void a_rollback_racing_a_build_never_leaves_a_pinned_project_off_its_pin() throws Exception {
+        publisher.publish("shop", TarBuilder.app("zero"));
+        publisher.publish("shop", TarBuilder.app("one"));
+        for (int round = 1; round <= 8; round++) {
+            TestServer.Response accepted = publisher.upload("shop", TarBuilder.app("round " + round), server.adminKey());
+            assertThat(accepted.status()).as(accepted.body()).isEqualTo(202);
+            TestServer.Response back = rollback("shop", "{\"to\":\"v1\"}");
+            assertThat(back.status()).as(back.body()).isEqualTo(200);
+            publisher.awaitEnd("shop", accepted.json().get("id").asText());
+
+            JsonNode project = server.get("/agent_projects/shop", server.adminKey()).json();
+            assertThat(project.get("current_release").get("version").asText()).as("round " + round)
+                    .isEqualTo(project.get("pinned").get("version").asText()).isEqualTo("v1");
+            assertThat(server.delete("/agent_projects/shop/pin", server.adminKey()).status()).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void a_pinned_project_can_be_deleted() {
+        publishTwoAndRollBack("shop");
+
+        assertThat(server.delete("/agent_projects/shop", server.adminKey()).status()).isEqualTo(204);
+        assertThat(server.get("/agent_projects/shop", server.adminKey()).status()).isEqualTo(404);
     }
 
     /** Takes a tree out of the storage behind Karta's back, as a lost disk or a wiped blob would. */
