@@ -33,6 +33,8 @@ import org.jdbi.v3.core.Handle;
  */
 public final class Releases {
     private static final Pattern VERSION = Pattern.compile("v?([1-9]\\d{0,8})");
+    /** Why a release retention pruned can no longer be activated. */
+    private static final String PRUNED = "files pruned by --keep-releases";
 
     private final Database db;
     private final ReleaseStore store;
@@ -168,11 +170,10 @@ public final class Releases {
                 store.unpin(h, project.id());
                 pinNote = project.pinned() ? "; pin cleared" : "";
             }
-            audit.append(h, actor, "release.rollback", "project:" + project.name() + "/" + target.version()
-                    + (pin ? " pinned" : ""));
-            logs.append(h, project.id(), LogSource.RELEASE, null, target.version(),
-                    (active ? "Rolled back to " + target.version() + ", already active" : "Rolled back to " + target.version()
-                            + (previous == null ? "" : " (was " + previous + ")")) + by(actor) + pinNote);
+            audit.append(h, actor, "release.rollback", "project:" + project.name() + "/" + target.version());
+            logs.append(h, project.id(), LogSource.RELEASE, null, target.version(), "Rolled back to "
+                    + target.version() + (active ? ", already active" : previous == null ? "" : " (was " + previous + ")")
+                    + by(actor) + pinNote);
             return target;
         });
     }
@@ -225,8 +226,7 @@ public final class Releases {
                 target = store.byId(h, project.currentReleaseId()).orElseThrow();
             }
             store.unpin(h, project.id());
-            audit.append(h, actor, "project.unpin", "project:" + project.name() + " (was pinned to v"
-                    + project.pinnedNumber() + ")");
+            audit.append(h, actor, "project.unpin", "project:" + project.name());
             logs.append(h, project.id(), LogSource.RELEASE, null, target.version(),
                     "Unpinned (was pinned to v" + project.pinnedNumber() + ")" + by(actor) + "; "
                             + (newer ? target.version() + " activated" : target.version() + " stays active")
@@ -289,8 +289,6 @@ public final class Releases {
             throw ApiError.conflict("release " + target.version() + " can no longer be activated: " + reason);
         }
     }
-
-    private static final String PRUNED = "files pruned by --keep-releases";
 
     private static String missing(ReleaseRecord release) {
         return "files missing from storage (tree " + release.contentDigest() + " not found)";
