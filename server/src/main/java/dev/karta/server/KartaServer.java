@@ -47,6 +47,7 @@ import dev.karta.server.process.Sandbox;
 import dev.karta.server.projects.ProjectRoutes;
 import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.projects.Projects;
+import dev.karta.server.releases.ReleaseDiffs;
 import dev.karta.server.releases.ReleaseRoutes;
 import dev.karta.server.releases.ReleaseStore;
 import dev.karta.server.releases.Releases;
@@ -200,7 +201,9 @@ public final class KartaServer implements AutoCloseable {
                 new KeyRoutes(keys, idempotency, json),
                 new AuditRoutes(audit),
                 new LedgerRoutes(new LedgerReader(db)),
-                new ReleaseRoutes(releases, projects, idempotency, json),
+                new ReleaseRoutes(releases, new ReleaseDiffs(releaseFiles, repos::commitsBetween,
+                        release -> configs.ofRelease(release.id())), projects, sessions::liveByRelease, idempotency,
+                        json),
                 new ConfigRoutes(configs, idempotency, json, secrets),
                 new DeployRoutes(new Deploys(deployStore), projects, new DeployLogStream(logFeeds, json)),
                 new UploadRoutes(ingest, releaseFiles, idempotency, config.archive().maxCompressedBytes()),

@@ -1,6 +1,7 @@
 package dev.karta.server.releases;
 
 import static dev.karta.server.store.Rows.instant;
+import static dev.karta.server.store.Rows.millis;
 
 import dev.karta.server.ledger.Chains;
 import dev.karta.server.ledger.Ledger;
@@ -79,7 +80,7 @@ public final class ReleaseStore {
                 .bind("source", r.source())
                 .bind("deploy", r.deployId())
                 .bind("created", r.createdAt().toEpochMilli())
-                .bind("activated", r.activatedAt().toEpochMilli())
+                .bind("activated", millis(r.activatedAt()))
                 .bind("trigger", r.trigger())
                 .bind("actor", r.actorKeyId())
                 .bind("idem", r.idempotencyKey())
@@ -113,11 +114,17 @@ public final class ReleaseStore {
     }
 
     /**
-     * Moves the project's pointer to {@code releaseId}. The one place the pointer moves (deploy
-     * activation, rollback, a config change, explicit activation): the release's config vars
-     * become the project's current config with it, so rolling back to v3 brings back v3's config.
+     * The one place a project's pointer moves (a build's activation, a rollback, a config change,
+     * an explicit activation, an unpin): points the project at {@code releaseId} and stamps the
+     * times, the release that stops being active with {@code deactivated_at}, the new one with
+     * {@code activated_at}. The release's config vars become the project's current config with it,
+     * so rolling back to v3 brings back v3's config. The caller holds the project's lock.
      */
     void point(Handle h, String projectId, String releaseId) {
+        long now = System.currentTimeMillis();
+        h.execute("UPDATE releases SET deactivated_at = ? WHERE id = (SELECT current_release_id FROM projects "
+                + "WHERE id = ?) AND id <> ?", now, projectId, releaseId);
+        h.execute("UPDATE releases SET activated_at = ?, deactivated_at = NULL WHERE id = ?", now, releaseId);
         h.execute("""
                 UPDATE projects SET current_release_id = ?,
                                     config = (SELECT config FROM releases WHERE id = ?),
@@ -144,6 +151,23 @@ public final class ReleaseStore {
                 .bind("id", releaseId)
                 .map((rs, ctx) -> new SealedConfig(rs.getString("config"), rs.getString("config_digest")))
                 .findOne().orElse(SealedConfig.EMPTY));
+    }
+
+    /** Pins the project to {@code releaseId} (the one it now serves); {@code by} is the key that pinned. */
+    void pin(Handle h, String projectId, String releaseId, String by) {
+        h.execute("UPDATE projects SET pinned_release_id = ?, pinned_by = ?, pinned_at = ? WHERE id = ?",
+                releaseId, by, System.currentTimeMillis(), projectId);
+    }
+
+    void unpin(Handle h, String projectId) {
+        h.execute("UPDATE projects SET pinned_release_id = NULL, pinned_by = NULL, pinned_at = NULL WHERE id = ?",
+                projectId);
+    }
+
+    /** The project's release with the highest number. */
+    Optional<ReleaseRecord> newest(Handle h, String projectId) {
+        return h.createQuery("SELECT * FROM releases WHERE project_id = :p ORDER BY number DESC LIMIT 1")
+                .bind("p", projectId).map((rs, ctx) -> map(rs)).findOne();
     }
 
     public Optional<ReleaseRecord> byNumber(Handle h, String projectId, int number) {
@@ -178,6 +202,8 @@ public final class ReleaseStore {
                 rs.getString("deploy_id"),
                 instant(rs, "created_at"),
                 instant(rs, "activated_at"),
+                instant(rs, "deactivated_at"),
+                instant(rs, "pruned_at"),
                 rs.getString("triggered_by"),
                 rs.getString("actor_key_id"),
                 rs.getString("idempotency_key"),
