@@ -320,6 +320,52 @@ class PinTest {
     }
 
     @Test
+    void a_config_change_on_a_pinned_project_goes_live_with_the_pinned_code_and_the_pin_moves_to_it() {
+        publishTwoAndRollBack("shop");
+
+        TestServer.Response changed = server.patch("/agent_projects/shop/config", server.adminKey(),
+                "{\"set\":{\"MODE\":\"calm\"}}");
+
+        assertThat(changed.status()).as(changed.body()).isEqualTo(200);
+        assertThat(publisher.active("shop")).isEqualTo("v3");
+        JsonNode v3 = server.get("/agent_projects/shop/releases/v3", server.adminKey()).json();
+        JsonNode v1 = server.get("/agent_projects/shop/releases/v1", server.adminKey()).json();
+        assertThat(v3.get("source").asText()).isEqualTo("config");
+        assertThat(v3.get("content_digest").asText()).as("the pinned code").isEqualTo(v1.get("content_digest").asText());
+        assertThat(server.get("/agent_projects/shop", server.adminKey()).json().get("pinned").get("version").asText())
+                .isEqualTo("v3");
+
+        JsonNode deploy = publisher.publish("shop", TarBuilder.app("four"));
+
+        assertThat(deploy.get("release").asText()).isEqualTo("v4");
+        assertThat(publisher.active("shop")).as("still pinned").isEqualTo("v3");
+        assertThat(buildLog("shop", deploy.get("id").asText())).contains(pinnedLine("shop", "v3", "v4"));
+    }
+
+    @Test
+    void diff_and_dry_run_name_the_config_vars_that_differ_and_never_their_values() {
+        publisher.publish("shop", TarBuilder.app("one"));
+        server.patch("/agent_projects/shop/config", server.adminKey(),
+                "{\"set\":{\"KEEP\":\"same-value\",\"CHANGE\":\"before-value\",\"DROP\":\"dropped-value\"}}");
+        server.patch("/agent_projects/shop/config", server.adminKey(),
+                "{\"set\":{\"CHANGE\":\"after-value\",\"ADD\":\"added-value\"},\"unset\":[\"DROP\"]}");
+
+        TestServer.Response diff = server.get("/agent_projects/shop/releases/v2/diff/v3", server.adminKey());
+        TestServer.Response dryRun = rollback("shop", "{\"to\":\"v2\",\"dry_run\":true}");
+
+        assertThat(diff.status()).as(diff.body()).isEqualTo(200);
+        JsonNode config = diff.json().get("config");
+        assertThat(config.get("added").toString()).isEqualTo("[\"ADD\"]");
+        assertThat(config.get("changed").toString()).isEqualTo("[\"CHANGE\"]");
+        assertThat(config.get("removed").toString()).isEqualTo("[\"DROP\"]");
+        assertThat(diff.json().get("files").get("changed_count").asInt()).as("same tree").isZero();
+        assertThat(dryRun.json().get("diff").get("config").get("added").toString()).isEqualTo("[\"DROP\"]");
+        for (String body : List.of(diff.body(), dryRun.body())) {
+            assertThat(body).doesNotContain("-value");
+        }
+    }
+
+    @Test
     void dry_run_answers_the_diff_and_changes_nothing() {
         publisher.publish("shop", new TarBuilder().file("CLAUDE.md", "# one\n").file("old.md", "gone soon")
                 .file("same.md", "same").build());
