@@ -6,6 +6,7 @@ import java.util.List;
 /**
  * A project as the API shows it. {@code url} is stable across releases; {@code currentRelease}
  * and {@code repo} are null until a release is active or a repository is bound.
+ * {@code pinned} is null unless a rollback pinned the project (see {@link Pin}).
  * {@code liveSessions} lists the active release and every other release that live sessions are
  * still pinned to (draining), active first, then newest first; empty before the first release.
  */
@@ -16,7 +17,8 @@ public record Project(
         CurrentRelease currentRelease,
         RepoBinding repo,
         List<ReleaseSessions> liveSessions,
-        Instant createdAt) {
+        Instant createdAt,
+        Pin pinned) {
 
     public Project {
         liveSessions = liveSessions == null ? List.of() : List.copyOf(liveSessions);

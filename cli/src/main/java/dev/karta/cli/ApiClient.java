@@ -6,6 +6,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.ApiKeyList;
 import dev.karta.api.AuditEventList;
 import dev.karta.api.BoundRepo;
+import dev.karta.api.ConfigPatch;
+import dev.karta.api.ConfigUpdate;
 import dev.karta.api.CreateApiKey;
 import dev.karta.api.CreateDeploy;
 import dev.karta.api.CreateProject;
@@ -16,8 +18,11 @@ import dev.karta.api.ErrorBody;
 import dev.karta.api.LedgerVerification;
 import dev.karta.api.LogEntries;
 import dev.karta.api.Project;
+import dev.karta.api.ProjectConfig;
 import dev.karta.api.ProjectList;
+import dev.karta.api.ReleaseDiff;
 import dev.karta.api.ReleaseList;
+import dev.karta.api.RollbackPreview;
 import dev.karta.api.RollbackRequest;
 import dev.karta.api.RollbackResult;
 import dev.karta.api.Session;
@@ -165,9 +170,38 @@ final class ApiClient {
         }
     }
 
-    Reply<RollbackResult> rollback(String project, String to) {
-        return call("POST", "/agent_projects/" + segment(project) + "/rollback", new RollbackRequest(to),
+    Reply<RollbackResult> rollback(String project, String to, boolean pin) {
+        return call("POST", "/agent_projects/" + segment(project) + "/rollback", new RollbackRequest(to, pin ? null : false, null),
                 RollbackResult.class);
+    }
+
+    Reply<RollbackPreview> rollbackPreview(String project, String to, boolean pin) {
+        return call("POST", "/agent_projects/" + segment(project) + "/rollback", new RollbackRequest(to, pin ? null : false, true),
+                RollbackPreview.class);
+    }
+
+    Reply<RollbackResult> activate(String project, String version) {
+        return call("POST", "/agent_projects/" + segment(project) + "/releases/" + segment(version) + "/activate",
+                null, RollbackResult.class);
+    }
+
+    Reply<RollbackResult> unpin(String project) {
+        return call("DELETE", "/agent_projects/" + segment(project) + "/pin", null, RollbackResult.class);
+    }
+
+    Reply<ReleaseDiff> releaseDiff(String project, String from, String to) {
+        return call("GET", "/agent_projects/" + segment(project) + "/releases/" + segment(from) + "/diff/"
+                + segment(to), null, ReleaseDiff.class);
+    }
+
+    /** A project's config vars: names only, or with values when {@code reveal} (admin keys). */
+    Reply<ProjectConfig> config(String project, boolean reveal) {
+        return call("GET", "/agent_projects/" + segment(project) + "/config" + (reveal ? "?reveal=true" : ""), null,
+                ProjectConfig.class);
+    }
+
+    Reply<ConfigUpdate> changeConfig(String project, ConfigPatch patch) {
+        return call("PATCH", "/agent_projects/" + segment(project) + "/config", patch, ConfigUpdate.class);
     }
 
     Reply<DeployAccepted> deploy(String project, String commitSha) {

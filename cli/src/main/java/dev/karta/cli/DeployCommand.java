@@ -4,6 +4,7 @@ import dev.karta.api.Deploy;
 import dev.karta.api.DeployAccepted;
 import dev.karta.api.LogEntry;
 import dev.karta.api.Printable;
+import dev.karta.api.Project;
 import java.io.PrintStream;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -65,7 +66,10 @@ final class DeployCommand implements Callable<Integer> {
                 .follow(project, deployId, entry -> print(logs, entry));
     }
 
-    /** Reports a finished deploy: "Released v4 — URL" and 0, or the reason and 1. */
+    /**
+     * Reports a finished deploy: "Released v4 — URL" (or, on a pinned project, that v4 is built but
+     * not live) and 0, or the reason and 1.
+     */
     static int finish(Cli cli, ApiClient api, Deploy deploy) {
         Output output = cli.output();
         if (output.jsonMode()) {
@@ -74,8 +78,17 @@ final class DeployCommand implements Callable<Integer> {
         switch (deploy.status()) {
             case "succeeded" -> {
                 if (!output.jsonMode()) {
-                    String url = api.project(deploy.project()).value().url();
-                    output.line("Released " + deploy.release() + " — " + url);
+                    Project project = api.project(deploy.project()).value();
+                    boolean live = project.currentRelease() != null
+                            && deploy.release().equals(project.currentRelease().version());
+                    if (project.pinned() != null && !live) {
+                        output.line("Built " + deploy.release() + ", not live: " + deploy.project() + " is pinned to "
+                                + project.pinned().version() + " (`karta releases activate " + deploy.project() + " "
+                                + deploy.release() + "` or `karta unpin " + deploy.project() + "`) — "
+                                + project.url());
+                    } else {
+                        output.line("Released " + deploy.release() + " — " + project.url());
+                    }
                 }
                 return 0;
             }

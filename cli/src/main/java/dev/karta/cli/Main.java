@@ -47,8 +47,9 @@ public final class Main implements Callable<Integer> {
         Map<String, Object> commands = new LinkedHashMap<>();
         for (Object command : List.of(new LoginCommand(cli), new LogoutCommand(cli), new WhoamiCommand(cli),
                 new ProjectsCommand(cli), new KeysCommand(cli), new InitCommand(cli), new PublishCommand(cli),
-                new DeployCommand(cli), new RollbackCommand(cli), new LogsCommand(cli), new RepoCommand(cli),
-                new SessionsCommand(cli), new UsageCommand(cli), new AuditCommand(cli),
+                new DeployCommand(cli), new RollbackCommand(cli), new ReleasesCommand(cli), new UnpinCommand(cli),
+                new ConfigCommand(cli), new LogsCommand(cli), new RepoCommand(cli), new SessionsCommand(cli),
+                new UsageCommand(cli), new AuditCommand(cli),
                 new GitCredentialCommand(cli))) {
             commands.put(command.getClass().getAnnotation(Command.class).name(), command);
         }

@@ -1,9 +1,11 @@
 package dev.karta.cli;
 
+import dev.karta.api.Pin;
 import dev.karta.api.Project;
 import dev.karta.api.ProjectList;
 import dev.karta.api.Release;
 import dev.karta.api.ReleaseList;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
@@ -75,11 +77,18 @@ final class ProjectsCommand {
                 List.of("Git remote", Output.or(p.gitUrl())),
                 List.of("Release", p.currentRelease() == null ? "none yet"
                         : p.currentRelease().version() + " (" + Output.shortSha(p.currentRelease().commitSha()) + ")"),
+                List.of("Pinned", pinLine(p.pinned())),
                 List.of("Repository", p.repo() == null ? "not bound" : p.repo().url() + " (" + p.repo().branch() + ")"),
                 List.of("Sessions", liveSessions(p.liveSessions())),
                 List.of("Created", p.createdAt() == null ? Output.NONE
                         : p.createdAt() + " (" + output.age(p.createdAt()) + ")")));
         return 0;
+    }
+
+    /** "v3 by key_… at …; deploys build but do not go live", or "no". */
+    static String pinLine(Pin pin) {
+        return pin == null ? "no" : pin.version() + (pin.by() == null ? "" : " by " + pin.by())
+                + (pin.at() == null ? "" : " at " + pin.at()) + "; deploys build but do not go live";
     }
 
     /**
@@ -97,7 +106,9 @@ final class ProjectsCommand {
     }
 
     @Command(name = "releases", mixinStandardHelpOptions = true,
-            description = "List a project's releases, newest first; the active one is marked with *.")
+            description = {"List a project's releases, newest first; the active one is marked with *.",
+                    "Status built: made while the project was pinned, never active. A ROLLBACK column",
+                    "appears when a release can no longer be activated (its files are gone), saying why."})
     int releases(@Parameters(paramLabel = "NAME") String name) {
         ApiClient.Reply<ReleaseList> reply = cli.api().releases(name);
         Output output = cli.output();
@@ -110,15 +121,31 @@ final class ProjectsCommand {
             cli.say("No releases of " + name + " yet: publish one with `karta publish " + name + "`.");
             return 0;
         }
-        output.table(List.of("VERSION", "STATUS", "COMMIT", "HARNESS", "BUILD", "SOURCE", "AGE"), releases.stream()
-                .map(r -> List.of(
-                        r.version(),
-                        "active".equals(r.status()) ? "* active" : Output.or(r.status()),
-                        Output.shortSha(r.commitSha()),
-                        Output.or(r.harness()),
-                        Output.or(r.buildKind()),
-                        Output.or(r.source()),
-                        output.age(r.createdAt())))
+        Pin pin = reply.value().pinned();
+        if (pin != null) {
+            output.line("Pinned to " + pinLine(pin) + " (`karta unpin " + name + "`)");
+        }
+        boolean unavailable = releases.stream().anyMatch(r -> Boolean.FALSE.equals(r.activatable()));
+        List<String> headers = new ArrayList<>(List.of("VERSION", "STATUS", "COMMIT", "HARNESS", "BUILD", "SOURCE",
+                "AGE"));
+        if (unavailable) {
+            headers.add("ROLLBACK");
+        }
+        output.table(headers, releases.stream()
+                .map(r -> {
+                    List<String> row = new ArrayList<>(List.of(
+                            r.version(),
+                            "active".equals(r.status()) ? "* active" : Output.or(r.status()),
+                            Output.shortSha(r.commitSha()),
+                            Output.or(r.harness()),
+                            Output.or(r.buildKind()),
+                            Output.or(r.source()),
+                            output.age(r.createdAt())));
+                    if (unavailable) {
+                        row.add(!Boolean.FALSE.equals(r.activatable()) ? "yes" : "no: " + Output.or(r.unavailableReason()));
+                    }
+                    return row;
+                })
                 .toList());
         return 0;
     }

@@ -125,10 +125,12 @@ class ReleaseFlowTest {
         Run.Result rollback = cli.karta().run("rollback", "shop", "--to", "v1");
 
         assertThat(rollback.exitCode()).as(rollback.toString()).isZero();
-        assertThat(rollback.stdout()).isEqualTo("shop: v1 active (was v2)\n");
+        assertThat(rollback.stdout()).isEqualTo("shop: v1 active (was v2)\nPinned to v1: deploys build but do not "
+                + "go live until `karta releases activate shop VERSION` or `karta unpin shop`\n");
         assertThat(cli.karta().run("projects", "releases", "shop").stdout())
                 .containsPattern("\nv2 +superseded ").containsPattern("\nv1 +\\* active ");
-        assertThat(cli.karta().run("rollback", "shop", "--to", "1").stdout()).isEqualTo("shop: v1 already active\n");
+        assertThat(cli.karta().run("rollback", "shop", "--to", "1", "--no-pin").stdout())
+                .isEqualTo("shop: v1 already active\n");
         assertThat(json(cli.karta().run("projects", "releases", "shop", "--json")).get("releases")).hasSize(2);
     }
 

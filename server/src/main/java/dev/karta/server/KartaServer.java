@@ -10,6 +10,8 @@ import dev.karta.server.build.ReleaseFiles;
 import dev.karta.server.builds.BuildQueue;
 import dev.karta.server.builds.BuildWorkers;
 import dev.karta.server.builds.Sources;
+import dev.karta.server.config.ConfigRoutes;
+import dev.karta.server.config.Configs;
 import dev.karta.server.datadir.LocalStorage;
 import dev.karta.server.dbstorage.DatabaseStorage;
 import dev.karta.server.datadir.SecretFiles;
@@ -45,6 +47,7 @@ import dev.karta.server.process.Sandbox;
 import dev.karta.server.projects.ProjectRoutes;
 import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.projects.Projects;
+import dev.karta.server.releases.ReleaseDiffs;
 import dev.karta.server.releases.ReleaseRoutes;
 import dev.karta.server.releases.ReleaseStore;
 import dev.karta.server.releases.Releases;
@@ -60,6 +63,7 @@ import dev.karta.server.store.Database;
 import dev.karta.server.store.Dialect;
 import dev.karta.server.store.Notifications;
 import dev.karta.server.store.SecretBox;
+import dev.karta.server.store.ServerKeys;
 import dev.karta.server.usage.UsageRoutes;
 import dev.karta.server.workspaces.Workspaces;
 import java.nio.file.Path;
@@ -140,6 +144,9 @@ public final class KartaServer implements AutoCloseable {
         DeployStore deployStore = new DeployStore(db);
         ReleaseStore releaseStore = new ReleaseStore(db);
         Releases releases = new Releases(db, releaseStore, projectStore, deployStore, audit, logs, releaseFiles);
+        // Keys in memory: nothing to close.
+        SecretBox secrets = ServerKeys.withStoredDigestKey(db, SecretFiles.secretBox(config.secretsKeyFile()));
+        Configs configs = new Configs(db, projectStore, releases, releaseStore, audit, logs, secrets);
         this.launcher = ProcessLauncher.detect(Config.SessionSettings.inheritedEnvironment(List.of()));
         made.push(launcher);
         Path workspacesDir = config.workspaces().dirIn(config.dataDir());
@@ -147,13 +154,13 @@ public final class KartaServer implements AutoCloseable {
         Workspaces workspaces = new Workspaces(storage.workspaces(workspacesDir), releaseFiles, db, logs,
                 config.workspaces(), sandbox.overlays() && !config.workspaces().copies());
         made.push(workspaces);
-        this.sessions = new Sessions(db, projects, logs, workspaces, config.sessions(), config.limits(), json, sandbox);
+        this.sessions = new Sessions(db, projects, logs, workspaces, config.sessions(), config.limits(), json, sandbox,
+                configs::ofRelease);
         made.push(sessions);
         Retention retention = new Retention(db, releaseFiles, config.keepReleases(), sessions::pinnedReleaseIds);
         GitRepos repos = new GitRepos(repoStore, config.archive());
         projects.onDelete(project -> repos.delete(project.id()));
         projects.whileDeleting((h, actor, project) -> keys.revokeRestrictedTo(h, actor, project.id()));
-        SecretBox secrets = SecretFiles.secretBox(config.secretsKeyFile()); // a key in memory: nothing to close
         Bindings bindings = new Bindings(db, projectStore, audit, logs, secrets);
         bindings.encryptPlaintext();
         BoundRepos bound = new BoundRepos(repoStore, config.archive(), config.repos(), bindings, json, launcher);
@@ -163,7 +170,8 @@ public final class KartaServer implements AutoCloseable {
         BuildQueue queue = new BuildQueue(db, deployStore, logs, config.buildLease(),
                 config.limits().buildsPerOrg(config.buildWorkers()));
         this.workers = new BuildWorkers(queue, sources,
-                new BuildPipeline(new ImageBuilder(config.builderCommand(), config.buildTimeout(), launcher)),
+                new BuildPipeline(new ImageBuilder(config.builderCommand(), config.buildTimeout(), launcher),
+                        configs::ofProject),
                 releases, retention, logs, config.buildWorkers(), config.buildTimeout());
         made.push(workers);
         Ingest ingest = new Ingest(db, projects, projectStore, queue, workers, audit, logs, deployStore,
@@ -197,7 +205,10 @@ public final class KartaServer implements AutoCloseable {
                 }, idempotency, json),
                 new AuditRoutes(audit),
                 new LedgerRoutes(new LedgerReader(db)),
-                new ReleaseRoutes(releases, projects, idempotency, json),
+                new ReleaseRoutes(releases, new ReleaseDiffs(releaseFiles, repos::commitsBetween,
+                        release -> configs.ofRelease(release.id())), projects, sessions::liveByRelease, idempotency,
+                        json),
+                new ConfigRoutes(configs, idempotency, json, secrets),
                 new DeployRoutes(new Deploys(deployStore), projects, new DeployLogStream(logFeeds, json)),
                 new UploadRoutes(ingest, releaseFiles, idempotency, config.archive().maxCompressedBytes()),
                 new CommitDeployRoutes(ingest, projects, repos, bound, idempotency, json),

@@ -12,6 +12,7 @@ import dev.karta.server.datadir.LocalStorage;
 import dev.karta.server.dbstorage.DatabaseStorage;
 import dev.karta.server.migration.Migration;
 import dev.karta.server.migration.MigrationFailed;
+import dev.karta.server.migration.SecretsKeyRotation;
 import dev.karta.server.repos.RepoStore;
 import dev.karta.server.store.Dialect;
 import dev.karta.server.datadir.SecretFiles;
@@ -43,7 +44,8 @@ import picocli.CommandLine.Parameters;
 @Command(name = "karta server", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         sortOptions = false, usageHelpAutoWidth = true,
         description = "Run the Karta control plane (HTTP API, git remote, build workers).",
-        subcommands = {Main.CreateOrg.class, Main.Export.class, Main.Import.class, Main.MigrateStorage.class})
+        subcommands = {Main.CreateOrg.class, Main.Export.class, Main.Import.class, Main.MigrateStorage.class,
+                Main.RotateSecretsKey.class})
 public final class Main implements Callable<Integer> {
 
     @Option(names = "--port",
@@ -493,6 +495,40 @@ public final class Main implements Callable<Integer> {
             } catch (ApiError e) {
                 System.err.println("karta: " + e.getMessage());
                 return e.kind() == ApiError.Kind.CONFLICT ? 1 : 2;
+            }
+        }
+    }
+
+    /**
+     * {@code karta server rotate-secrets-key}: re-seals every stored secret with a new key and
+     * replaces the key file, keeping the old one as {@code secrets.key.old}. Stop the servers first.
+     */
+    @Command(name = "rotate-secrets-key", mixinStandardHelpOptions = true,
+            description = "Re-encrypt every stored secret (config vars, webhook secrets, repository credentials) "
+                    + "with a new secrets key in one transaction, then replace --secrets-key-file with it, keeping "
+                    + "the old key as secrets.key.old. Stop every server first; give every replica the new file.")
+    static final class RotateSecretsKey implements Callable<Integer> {
+        @CommandLine.ParentCommand
+        Main parent;
+
+        @Override
+        public Integer call() throws Exception {
+            Config config = parent.config();
+            Optional<Path> sqlite = KartaServer.sqliteFile(config.databaseUrl());
+            if (sqlite.isPresent() && !Files.exists(sqlite.get())) {
+                System.err.println("karta: no database at " + sqlite.get() + ": nothing to rotate");
+                return 1;
+            }
+            KartaServer.secureStorage(config);
+            try (Database db = Database.open(config.databaseUrl())) {
+                long resealed = new SecretsKeyRotation(System.out).rotate(db, config.secretsKeyFile());
+                System.out.println("Re-encrypted " + resealed + " stored secrets with a new key in "
+                        + config.secretsKeyFile() + "; the old key is kept as " + config.secretsKeyFile() + ".old.");
+                System.out.println("Give every replica the new key file before starting it.");
+                return 0;
+            } catch (MigrationFailed | IllegalStateException e) {
+                System.err.println("karta: " + e.getMessage());
+                return 1;
             }
         }
     }

@@ -182,7 +182,7 @@ public final class BuildWorkers implements AutoCloseable {
             Tree tree = sources.treeOf(deploy, log);
             log.line("Tree " + tree.contentDigest() + (tree.files() < 0 ? "" : " (" + tree.files() + " files, "
                     + tree.bytes() + " bytes)"));
-            Detection detection = pipeline.build(deploy.projectName(), tree, log);
+            Detection detection = pipeline.build(deploy.projectId(), deploy.projectName(), tree, log);
             if (self.abandoned()) {
                 throw new InterruptedException("timed out");
             }

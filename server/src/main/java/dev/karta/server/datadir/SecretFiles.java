@@ -37,6 +37,34 @@ public final class SecretFiles {
         return SecretBox.fromKeyText(text, file);
     }
 
+    /** The box whose key is in {@code file}, which must exist. */
+    public static SecretBox existingSecretBox(Path file) throws IOException {
+        return SecretBox.fromKeyText(Files.readString(file, StandardCharsets.ISO_8859_1), file);
+    }
+
+    /**
+     * Writes a new key file {@code file} holding {@code keyText}, mode 0600 from its first byte;
+     * an existing file is an error.
+     */
+    public static void createKeyFile(Path file, String keyText) throws IOException {
+        if (Files.exists(file)) {
+            throw new FileAlreadyExistsException(file.toString());
+        }
+        create(file, keyText);
+    }
+
+    /**
+     * Puts the key file {@code next} in the place of {@code key}, keeping the replaced one as
+     * {@code old} (a hard link: the same 0600 file). The rename is atomic: {@code key} holds one
+     * key or the other at every moment.
+     */
+    public static void replaceKeyFile(Path key, Path next, Path old) throws IOException {
+        Files.deleteIfExists(old);
+        Files.createLink(old, key);
+        Files.move(next, key, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    }
+
     /** The whole text of an operator's secret file, as UTF-8. */
     public static String read(Path file) throws IOException {
         return Files.readString(file, StandardCharsets.UTF_8);

@@ -43,6 +43,19 @@ public final class Requests {
      * parser's line and column when it is malformed, 413 past the configured body limit.
      */
     public static <T> T json(Context ctx, ObjectMapper mapper, Class<T> type) {
+        return json(ctx, mapper, type, false);
+    }
+
+    /**
+     * As {@link #json(Context, ObjectMapper, Class)}, for bodies that carry secrets: a malformed
+     * body's error gives only the line and column, never the parser's words, which can quote the
+     * text they stumbled on.
+     */
+    public static <T> T secretJson(Context ctx, ObjectMapper mapper, Class<T> type) {
+        return json(ctx, mapper, type, true);
+    }
+
+    private static <T> T json(Context ctx, ObjectMapper mapper, Class<T> type, boolean secret) {
         String contentType = ctx.contentType();
         byte[] body = ctx.bodyAsBytes();
         if (body.length == 0) {
@@ -72,8 +85,8 @@ public final class Requests {
             }
             var at = e.getLocation();
             String where = at == null ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr();
-            throw new ApiError(ApiError.Kind.BAD_REQUEST, "malformed_json",
-                    "malformed JSON" + where + ": " + conciseMessage(e));
+            throw new ApiError(ApiError.Kind.BAD_REQUEST, "malformed_json", "malformed JSON" + where
+                    + (secret && !(e instanceof MismatchedInputException) ? "" : ": " + conciseMessage(e)));
         } catch (IOException e) {
             throw ApiError.badRequest("could not read the request body: " + e.getMessage());
         }

@@ -46,7 +46,8 @@ public final class Ledger {
      */
     public static final List<String> RELEASE_FIELDS = List.of(
             "id", "project_id", "number", "commit_sha", "harness", "build_kind", "image_ref", "content_digest",
-            "source", "deploy_id", "created_at", "trigger", "actor_key_id", "idempotency_key");
+            "source", "deploy_id", "created_at", "trigger", "actor_key_id", "idempotency_key", "config_digest",
+            "description");
 
     /** Fields whose column has another name ({@code trigger} is an SQL keyword). */
     static final Map<String, String> COLUMNS = Map.of("trigger", "triggered_by");

@@ -62,6 +62,15 @@ public final class ProcessLauncher implements AutoCloseable {
     /** The variables of {@link #baseEnvironment()}. */
     public static final List<String> BASE_VARIABLES = List.of("PATH", "HOME", "LANG");
     private static final List<String> SYSTEM_DIRS = List.of("/usr/bin", "/bin", "/usr/sbin", "/sbin");
+    /** Config var names (the rules of {@code config.ConfigRules}, checked again at the last moment). */
+    private static final Pattern TENANT_NAME = Pattern.compile("[A-Z_][A-Z0-9_]{0,63}");
+    /**
+     * Names a tenant's config must never set on a child: they would steer the programs that start
+     * it outside the sandbox (the dynamic linker, shells) or Karta's own settings.
+     */
+    private static final Pattern UNSAFE_FOR_TENANTS = Pattern.compile("KARTA_.*|LD_.*|GCONV_PATH|GETCONF_DIR"
+            + "|GLIBC_TUNABLES|HOSTALIASES|LOCALDOMAIN|LOCPATH|MALLOC_TRACE|NIS_PATH|NLSPATH|RESOLV_HOST_CONF"
+            + "|RES_OPTIONS|TMPDIR|TZDIR|ENV|BASH_ENV|IFS|CDPATH|PS4|SHELLOPTS|BASHOPTS");
     private static final Pattern DATABASE_URL = Pattern.compile("(?i)^\\s*(jdbc:|postgres(ql)?://).*", Pattern.DOTALL);
     private static final long SAMPLE_MS = 200;
     private static final long PROBE_SECONDS = 10;
@@ -74,11 +83,17 @@ public final class ProcessLauncher implements AutoCloseable {
     }
 
     /**
-     * One process to start. {@code environment} is the child's whole environment.
+     * One process to start. Its whole environment is {@code config} overlaid by
+     * {@code environment}: Karta's own variables win over a tenant's. {@code environment} is Karta's
+     * (checked against the policy); {@code config} is the tenant's config vars, its own values
+     * (a database URL of its own is fine), whose names were checked when they were set and are
+     * checked again here against the names no tenant may set. Neither is ever shown: this
+     * record's text lists names only.
      *
      * @throws IllegalArgumentException for an empty argv or an environment against the policy
      */
-    public record Command(List<String> argv, Path workDir, Map<String, String> environment) {
+    public record Command(List<String> argv, Path workDir, Map<String, String> environment,
+                          Map<String, String> config) {
         public Command {
             argv = List.copyOf(argv);
             if (argv.isEmpty() || argv.get(0).isBlank()) {
@@ -86,6 +101,29 @@ public final class ProcessLauncher implements AutoCloseable {
             }
             environment = Map.copyOf(environment);
             checkEnvironment(environment);
+            config = Map.copyOf(config);
+            for (String name : config.keySet()) {
+                if (!TENANT_NAME.matcher(name).matches() || UNSAFE_FOR_TENANTS.matcher(name).matches()) {
+                    throw new IllegalArgumentException("a child process must not get the config var " + name);
+                }
+            }
+        }
+
+        public Command(List<String> argv, Path workDir, Map<String, String> environment) {
+            this(argv, workDir, environment, Map.of());
+        }
+
+        /** The environment the child gets: {@code config}, then {@code environment} over it. */
+        public Map<String, String> childEnvironment() {
+            Map<String, String> all = new java.util.HashMap<>(config);
+            all.putAll(environment);
+            return all;
+        }
+
+        @Override
+        public String toString() {
+            return "Command[argv=" + argv + ", workDir=" + workDir + ", environment names=" + environment.keySet()
+                    + ", config names=" + config.keySet() + "]";
         }
     }
 
@@ -239,7 +277,7 @@ public final class ProcessLauncher implements AutoCloseable {
             builder.directory(command.workDir().toFile());
         }
         builder.environment().clear();
-        builder.environment().putAll(command.environment());
+        builder.environment().putAll(command.childEnvironment());
         Future<Process> started;
         try {
             started = spawner.submit(builder::start);

@@ -345,7 +345,7 @@ public final class Sandbox {
         }
         argv.add(executable.toString());
         argv.addAll(command.argv().subList(1, command.argv().size()));
-        return new ProcessLauncher.Command(argv, confinement.workspace(), env);
+        return new ProcessLauncher.Command(argv, confinement.workspace(), env, command.config());
     }
 
     private List<String> bwrapArgv(Path executable, Confinement confinement) throws IOException {

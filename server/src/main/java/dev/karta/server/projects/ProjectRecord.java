@@ -4,7 +4,8 @@ import java.time.Instant;
 
 /**
  * A project row with its current release (version number and commit, both null until a release
- * is active) and its repository binding (null when unbound).
+ * is active), its repository binding (null when unbound) and its pin (the pinned release's
+ * number, the key that pinned and when; all null when not pinned).
  */
 public record ProjectRecord(
         String id,
@@ -16,5 +17,12 @@ public record ProjectRecord(
         Integer currentNumber,
         String currentCommit,
         String repoUrl,
-        String repoBranch) {
+        String repoBranch,
+        Integer pinnedNumber,
+        String pinnedBy,
+        Instant pinnedAt) {
+
+    public boolean pinned() {
+        return pinnedNumber != null;
+    }
 }

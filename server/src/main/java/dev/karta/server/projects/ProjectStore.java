@@ -13,8 +13,10 @@ import org.jdbi.v3.core.Handle;
 public final class ProjectStore {
     private static final String SELECT = """
             SELECT p.id, p.org_id, p.name, p.deploy_branch, p.created_at, p.current_release_id,
-                   p.repo_url, p.repo_branch, r.number AS current_number, r.commit_sha AS current_commit
+                   p.repo_url, p.repo_branch, r.number AS current_number, r.commit_sha AS current_commit,
+                   pin.number AS pinned_number, p.pinned_by, p.pinned_at
             FROM projects p LEFT JOIN releases r ON r.id = p.current_release_id
+                            LEFT JOIN releases pin ON pin.id = p.pinned_release_id
             """;
 
     private final Database db;
@@ -69,6 +71,10 @@ public final class ProjectStore {
                 .findOne();
     }
 
+    public Optional<ProjectRecord> byId(String id) {
+        return db.withHandle(h -> byId(h, id));
+    }
+
     List<ProjectRecord> list(String orgId) {
         return db.withHandle(h -> h.createQuery(SELECT + " WHERE p.org_id = :org ORDER BY p.name")
                 .bind("org", orgId)
@@ -85,13 +91,15 @@ public final class ProjectStore {
     }
 
     void delete(Handle h, String id) {
-        h.execute("UPDATE projects SET current_release_id = NULL WHERE id = ?", id);
+        h.execute("UPDATE projects SET current_release_id = NULL, pinned_release_id = NULL WHERE id = ?", id);
         h.execute("DELETE FROM projects WHERE id = ?", id);
     }
 
     private static ProjectRecord map(ResultSet rs) throws SQLException {
         int number = rs.getInt("current_number");
         Integer current = rs.wasNull() ? null : number;
+        int pinnedNumber = rs.getInt("pinned_number");
+        Integer pinned = rs.wasNull() ? null : pinnedNumber;
         return new ProjectRecord(
                 rs.getString("id"),
                 rs.getString("org_id"),
@@ -102,6 +110,9 @@ public final class ProjectStore {
                 current,
                 rs.getString("current_commit"),
                 rs.getString("repo_url"),
-                rs.getString("repo_branch"));
+                rs.getString("repo_branch"),
+                pinned,
+                pinned == null ? null : rs.getString("pinned_by"),
+                pinned == null ? null : instant(rs, "pinned_at"));
     }
 }

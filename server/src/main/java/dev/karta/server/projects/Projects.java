@@ -1,5 +1,6 @@
 package dev.karta.server.projects;
 
+import dev.karta.api.Pin;
 import dev.karta.api.Project;
 import dev.karta.api.RepoBinding;
 import dev.karta.server.Ids;
@@ -172,6 +173,7 @@ public final class Projects {
                 .forEach(e -> live.add(new Project.ReleaseSessions("v" + e.getKey(), false, e.getValue())));
         String base = publicUrl.get();
         return new Project(p.name(), base + "/v1/projects/" + p.name(), base + "/git/" + p.name() + ".git",
-                current, repo, live, p.createdAt());
+                current, repo, live, p.createdAt(),
+                p.pinned() ? new Pin("v" + p.pinnedNumber(), p.pinnedBy(), p.pinnedAt()) : null);
     }
 }

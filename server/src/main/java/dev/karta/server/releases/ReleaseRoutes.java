@@ -4,27 +4,40 @@ import static dev.karta.server.http.Scope.ADMIN;
 import static dev.karta.server.http.Scope.READ;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.karta.api.Pin;
 import dev.karta.api.ReleaseList;
+import dev.karta.api.RollbackPreview;
 import dev.karta.api.RollbackRequest;
 import dev.karta.server.http.Idempotency;
 import dev.karta.server.http.Requests;
 import dev.karta.server.http.Routes;
 import dev.karta.server.projects.ProjectRecord;
+import dev.karta.server.projects.ProjectRoutes;
 import dev.karta.server.projects.Projects;
 import io.javalin.config.JavalinConfig;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
+import java.util.HashMap;
+import java.util.Map;
 
-/** Handlers of {@code …/releases}, {@code …/releases/{v}} and {@code …/rollback}. */
+/**
+ * Handlers of {@code …/releases}, {@code …/releases/{v}}, {@code …/releases/{v}/activate},
+ * {@code …/releases/{a}/diff/{b}}, {@code …/rollback} and {@code …/pin}.
+ */
 public final class ReleaseRoutes implements Routes {
     private final Releases releases;
+    private final ReleaseDiffs diffs;
     private final Projects projects;
+    private final ProjectRoutes.LiveSessions liveSessions;
     private final Idempotency idempotency;
     private final ObjectMapper json;
 
-    public ReleaseRoutes(Releases releases, Projects projects, Idempotency idempotency, ObjectMapper json) {
+    public ReleaseRoutes(Releases releases, ReleaseDiffs diffs, Projects projects,
+                         ProjectRoutes.LiveSessions liveSessions, Idempotency idempotency, ObjectMapper json) {
         this.releases = releases;
+        this.diffs = diffs;
         this.projects = projects;
+        this.liveSessions = liveSessions;
         this.idempotency = idempotency;
         this.json = json;
     }
@@ -34,25 +47,73 @@ public final class ReleaseRoutes implements Routes {
         RoutesConfig r = config.routes;
         r.get("/agent_projects/{project}/releases", this::list, READ);
         r.get("/agent_projects/{project}/releases/{version}", this::show, READ);
+        r.get("/agent_projects/{project}/releases/{from}/diff/{to}", this::diff, READ);
+        r.post("/agent_projects/{project}/releases/{version}/activate", this::activate, ADMIN);
         r.post("/agent_projects/{project}/rollback", this::rollback, ADMIN);
+        r.delete("/agent_projects/{project}/pin", this::unpin, ADMIN);
     }
 
     public void list(Context ctx) {
         ProjectRecord project = project(ctx);
+        // Releases sharing a tree share the answer: one presence check per tree.
+        Map<String, String> reasons = new HashMap<>();
         ctx.json(new ReleaseList(releases.list(project).stream()
-                .map(r -> r.toWire(project.currentReleaseId())).toList()));
+                .map(r -> r.toWire(project.currentReleaseId(), r.prunedAt() != null
+                        ? releases.unavailableReason(r)
+                        : reasons.computeIfAbsent(r.contentDigest(), d -> releases.unavailableReason(r))))
+                .toList(), project.pinned() ? new Pin("v" + project.pinnedNumber(), project.pinnedBy(),
+                project.pinnedAt()) : null));
     }
 
     public void show(Context ctx) {
         ProjectRecord project = project(ctx);
-        ctx.json(releases.get(project, ctx.pathParam("version")).toWire(project.currentReleaseId()));
+        ReleaseRecord release = releases.get(project, ctx.pathParam("version"));
+        ctx.json(release.toWire(project.currentReleaseId(), releases.unavailableReason(release)));
+    }
+
+    public void diff(Context ctx) {
+        ProjectRecord project = project(ctx);
+        ReleaseRecord from = releases.get(project, ctx.pathParam("from"));
+        ReleaseRecord to = releases.get(project, ctx.pathParam("to"));
+        ctx.json(diffs.diff(project, from, to));
     }
 
     public void rollback(Context ctx) {
         RollbackRequest body = Requests.json(ctx, json, RollbackRequest.class);
         String project = ctx.pathParam("project");
-        idempotency.respond(ctx, "rollback:" + project + ":" + body.to(), () ->
-                new Idempotency.Answer(200, releases.rollback(Requests.actor(ctx), project, body.to())));
+        if (body.wantsDryRun()) {
+            ctx.json(preview(ctx, body));
+            return;
+        }
+        idempotency.respond(ctx, "rollback:" + project + ":" + body.to() + ":" + body.wantsPin(), () ->
+                new Idempotency.Answer(200, releases.rollback(Requests.actor(ctx), project, body.to(), body.wantsPin())));
+    }
+
+    /** What a rollback would do, read without changing anything (no audit event, no log entry). */
+    private RollbackPreview preview(Context ctx, RollbackRequest body) {
+        ProjectRecord project = project(ctx);
+        ReleaseRecord target = releases.get(project, body.to());
+        ReleaseRecord active = project.currentNumber() == null ? null
+                : releases.get(project, "v" + project.currentNumber());
+        String reason = active != null && active.id().equals(target.id()) ? null : releases.unavailableReason(target);
+        long staying = active == null || active.id().equals(target.id()) ? 0
+                : liveSessions.byRelease(project.orgId(), project.id()).getOrDefault(project.id(), Map.of())
+                        .getOrDefault(active.number(), 0L);
+        return new RollbackPreview(project.name(), true, active == null ? null : active.version(), target.version(),
+                body.wantsPin(), reason == null, reason, staying, diffs.diff(project, active, target));
+    }
+
+    public void activate(Context ctx) {
+        String project = ctx.pathParam("project");
+        String version = ctx.pathParam("version");
+        idempotency.respond(ctx, "release.activate:" + project + ":" + version, () ->
+                new Idempotency.Answer(200, releases.activate(Requests.actor(ctx), project, version)));
+    }
+
+    public void unpin(Context ctx) {
+        String project = ctx.pathParam("project");
+        idempotency.respond(ctx, "project.unpin:" + project, () ->
+                new Idempotency.Answer(200, releases.unpin(Requests.actor(ctx), project)));
     }
 
     private ProjectRecord project(Context ctx) {

@@ -1,6 +1,7 @@
 package dev.karta.server.releases;
 
 import dev.karta.api.Commits;
+import dev.karta.api.Pin;
 import dev.karta.api.RollbackResult;
 import dev.karta.server.Ids;
 import dev.karta.server.audit.AuditLog;
@@ -25,12 +26,15 @@ import java.util.regex.Pattern;
 import org.jdbi.v3.core.Handle;
 
 /**
- * Creating releases and moving the project's pointer to one (activation, rollback): two steps, so
- * a release can exist that no pointer moves to. The pointer flips run in one transaction with
- * their audit event and log entry, so the previous release keeps serving until it commits.
+ * Creating releases and moving the project's pointer to one (activation, rollback, unpin): two
+ * steps, so a release can exist that no pointer moves to, as every build of a pinned project does.
+ * The pointer flips run in one transaction with their audit event and log entry, so the previous
+ * release keeps serving until it commits; every flip goes through {@link ReleaseStore#point}.
  */
 public final class Releases {
     private static final Pattern VERSION = Pattern.compile("v?([1-9]\\d{0,8})");
+    /** Why a release retention pruned can no longer be activated. */
+    private static final String PRUNED = "files pruned by --keep-releases";
 
     private final Database db;
     private final ReleaseStore store;
@@ -52,24 +56,43 @@ public final class Releases {
     }
 
     /**
-     * Creates release {@code max + 1} from a finished build and points the project at it, marking
-     * the deploy succeeded, in one transaction. Throws, changing nothing, when the deploy is no
-     * longer building (its lease was lost to another server).
+     * Creates release {@code max + 1} from a finished build and, unless the project is pinned,
+     * points the project at it, marking the deploy succeeded, in one transaction. The pin is read
+     * under the project's lock (taken by {@link #create}), so a rollback that pins either commits
+     * first and this build only creates its release, or waits for this transaction and then rolls
+     * back from the new release. Throws, changing nothing, when the deploy is no longer building
+     * (its lease was lost to another server).
      */
     public ReleaseRecord activate(DeployRecord deploy, Tree tree, Detection detection) {
         ReleaseRecord release = db.inTransaction(h -> {
             ReleaseRecord created = create(h, deploy, tree, detection);
+            ProjectRecord project = projects.byId(h, deploy.projectId())
+                    .orElseThrow(() -> new IllegalStateException("project of " + deploy.id() + " is gone"));
+            if (project.pinned()) {
+                logs.append(h, project.id(), LogSource.RELEASE, deploy.id(), created.version(),
+                        pinnedMessage(project, created));
+                return created;
+            }
             point(h, deploy, created);
-            return created;
+            return store.byId(h, created.id()).orElseThrow();
         });
         logs.bus().publish(deploy.projectId());
         return release;
     }
 
+    /** What a build finishing on a pinned project says, in its build log and as a push's remote: line. */
+    static String pinnedMessage(ProjectRecord project, ReleaseRecord built) {
+        return project.name() + " is pinned to v" + project.pinnedNumber()
+                + (project.pinnedBy() == null ? "" : " (rolled back by " + project.pinnedBy() + ")") + "; "
+                + built.version() + " is built but not live. Run `karta releases activate " + project.name() + " "
+                + built.version() + "` or `karta unpin " + project.name() + "`.";
+    }
+
     /**
      * Creates release {@code max + 1} from a finished build and marks the deploy succeeded, inside
-     * the caller's transaction; no project points at the new release yet. Throws when the deploy is
-     * no longer building or its tree was pruned meanwhile.
+     * the caller's transaction (holding the project's lock from then on); no project points at the
+     * new release yet and it was never active. Throws when the deploy is no longer building or its
+     * tree was pruned meanwhile.
      */
     public ReleaseRecord create(Handle h, DeployRecord deploy, Tree tree, Detection detection) {
         Instant now = Instant.now();
@@ -84,12 +107,15 @@ public final class Releases {
             throw new BuildFailed("the release tree " + tree.contentDigest() + " was pruned while this build ran; "
                     + "deploy again");
         }
+        // Under the project's lock (nextNumber): a config change either committed before, and this
+        // release runs with it, or waits and makes its own release from this one.
+        SealedConfig config = ReleaseStore.projectConfig(h, deploy.projectId());
         ReleaseRecord created = new ReleaseRecord(Ids.next("rel"), deploy.projectId(), number, deploy.commitSha(),
                 detection.harness(), detection.buildKind(), detection.imageRef(), tree.contentDigest(),
-                deploy.source().wireName(), deploy.id(), now, now,
+                deploy.source().wireName(), deploy.id(), now, null, null, null,
                 deploy.trigger() != null ? deploy.trigger() : deploy.source().wireName(), deploy.actorKeyId(),
-                deploy.idempotencyKey(), null, null);
-        created = store.insert(h, created);
+                deploy.idempotencyKey(), config.digest(), null, null, null);
+        created = store.insert(h, created, config);
         if (!deploys.finish(h, deploy.id(), deploy.attempts(), DeployStatus.SUCCEEDED, number, null,
                 now.toEpochMilli())) {
             throw new IllegalStateException("deploy " + deploy.id() + " is no longer building");
@@ -115,36 +141,167 @@ public final class Releases {
     }
 
     /**
-     * Points the project at an earlier (or later) existing release: no rebuild, no new number.
-     * Rolling to the active release changes nothing and answers the same shape.
+     * Creates release {@code max + 1} of a project with its active release's tree, commit, harness,
+     * build kind and image, the config vars {@code config} and source {@code config}, and points the
+     * project at it, inside the caller's transaction, which holds the project's lock. The new
+     * release keeps the deploy id of the release whose tree it takes (every release names one).
+     * Writes the project log entry ("{@code summary} (v6)"); the caller appends the audit event
+     * and publishes the log bus after commit. {@code idempotencyKey} (may be null) is the request's.
      */
-    public RollbackResult rollback(Actor actor, String projectName, String to) {
+    public ReleaseRecord createFromConfig(Handle h, Actor actor, String idempotencyKey, ProjectRecord project,
+                                          SealedConfig config, String summary) {
+        ReleaseRecord base = store.byId(h, project.currentReleaseId())
+                .orElseThrow(() -> new IllegalStateException("project " + project.name() + " has no active release"));
+        int number = store.nextNumber(h, project.id());
+        // Same guard as a rollback: retention decides under the project's lock, and the tree's
+        // lock orders this against a prune of the same tree by another project.
+        store.lockTree(h, base.contentDigest());
+        Instant now = Instant.now();
+        ReleaseRecord created = new ReleaseRecord(Ids.next("rel"), project.id(), number, base.commitSha(),
+                base.harness(), base.buildKind(), base.imageRef(), base.contentDigest(), CONFIG_SOURCE,
+                base.deployId(), now, null, null, null, CONFIG_SOURCE, actor.keyId(), idempotencyKey, config.digest(),
+                summary, null, null);
+        created = store.insert(h, created, config);
+        store.point(h, project.id(), created.id());
+        // A pinned project's active release is the pinned one, so this release keeps the pinned
+        // code with the new config: it goes live although the project is pinned, and the pin moves
+        // to it (a later deploy still does not go live).
+        if (project.pinned()) {
+            store.pin(h, project.id(), created.id(), project.pinnedBy());
+        }
+        logs.append(h, project.id(), LogSource.RELEASE, null, created.version(),
+                summary + " (" + created.version() + ")");
+        return created;
+    }
+
+    /** The {@code source} of a release made by a config change. */
+    public static final String CONFIG_SOURCE = "config";
+
+    /**
+     * Points the project at an earlier (or later) existing release: no rebuild, no new number. With
+     * {@code pin} the project stays there (later builds create releases that do not go live) until
+     * an {@link #activate(Actor, String, String) activation} or {@link #unpin}; without, any pin is
+     * cleared. Rolling to the active release moves no pointer: it pins (or, without {@code pin},
+     * unpins) when the project is not already so, and otherwise changes nothing (no audit event).
+     * A target whose files are gone is a 409, checked before anything changes.
+     */
+    public RollbackResult rollback(Actor actor, String projectName, String to, boolean pin) {
         int number = parseVersion(to);
+        return flip(actor, projectName, (h, project) -> {
+            ReleaseRecord target = store.byNumber(h, project.id(), number)
+                    .orElseThrow(() -> ApiError.notFound("release", "v" + number));
+            boolean active = target.id().equals(project.currentReleaseId());
+            // Rolling to the active release moves nothing but still pins it (a build in flight must
+            // not undo what the caller asked for), and with --no-pin clears a pin: the way to stay
+            // on a release and let deploys go live again.
+            boolean pinnedThere = project.pinned() && project.pinnedNumber() == target.number();
+            if (active && (pin ? pinnedThere : !project.pinned())) {
+                return null;
+            }
+            if (!active) {
+                requireActivatable(h, target);
+                store.point(h, project.id(), target.id());
+            }
+            String previous = previous(project);
+            String pinNote;
+            if (pin) {
+                store.pin(h, project.id(), target.id(), actor.keyId());
+                pinNote = "; pinned: deploys build but do not go live until `karta releases activate "
+                        + project.name() + " VERSION` or `karta unpin " + project.name() + "`";
+            } else {
+                store.unpin(h, project.id());
+                pinNote = project.pinned() ? "; pin cleared" : "";
+            }
+            audit.append(h, actor, "release.rollback", "project:" + project.name() + "/" + target.version());
+            logs.append(h, project.id(), LogSource.RELEASE, null, target.version(), "Rolled back to "
+                    + target.version() + (active ? ", already active" : previous == null ? "" : " (was " + previous + ")")
+                    + by(actor) + pinNote);
+            return target;
+        });
+    }
+
+    /**
+     * Activates an existing release, older or newer, and clears the pin: what an admin runs to let
+     * a release built while pinned go live. Activating the active release of an unpinned project
+     * changes nothing. A target whose files are gone is a 409.
+     */
+    public RollbackResult activate(Actor actor, String projectName, String version) {
+        int number = parseVersion(version);
+        return flip(actor, projectName, (h, project) -> {
+            ReleaseRecord target = store.byNumber(h, project.id(), number)
+                    .orElseThrow(() -> ApiError.notFound("release", "v" + number));
+            boolean active = target.id().equals(project.currentReleaseId());
+            if (active && !project.pinned()) {
+                return null;
+            }
+            if (!active) {
+                requireActivatable(h, target);
+                store.point(h, project.id(), target.id());
+            }
+            store.unpin(h, project.id());
+            String previous = previous(project);
+            audit.append(h, actor, "release.activate", "project:" + project.name() + "/" + target.version());
+            logs.append(h, project.id(), LogSource.RELEASE, null, target.version(),
+                    (active ? target.version() + " stays active" : "Release " + target.version() + " activated"
+                            + (previous == null ? "" : " (was " + previous + ")")) + by(actor)
+                            + (project.pinned() ? "; pin to v" + project.pinnedNumber() + " cleared" : ""));
+            return target;
+        });
+    }
+
+    /**
+     * Clears the project's pin and activates its newest release when that is newer than the active
+     * one (deploys go live again, starting with the newest build). Unpinning a project that is not
+     * pinned changes nothing. A newest release whose files are gone is a 409, and the pin stays.
+     */
+    public RollbackResult unpin(Actor actor, String projectName) {
+        return flip(actor, projectName, (h, project) -> {
+            if (!project.pinned()) {
+                return null;
+            }
+            ReleaseRecord target = store.newest(h, project.id()).orElseThrow();
+            boolean newer = project.currentNumber() == null || target.number() > project.currentNumber();
+            if (newer) {
+                requireActivatable(h, target);
+                store.point(h, project.id(), target.id());
+            } else {
+                target = store.byId(h, project.currentReleaseId()).orElseThrow();
+            }
+            store.unpin(h, project.id());
+            audit.append(h, actor, "project.unpin", "project:" + project.name());
+            logs.append(h, project.id(), LogSource.RELEASE, null, target.version(),
+                    "Unpinned (was pinned to v" + project.pinnedNumber() + ")" + by(actor) + "; "
+                            + (newer ? target.version() + " activated" : target.version() + " stays active")
+                            + ": deploys go live again");
+            return target;
+        });
+    }
+
+    /** What one pointer change does inside the flip's transaction: the release now active, or null for nothing. */
+    @FunctionalInterface
+    private interface Change {
+        ReleaseRecord apply(Handle h, ProjectRecord project);
+    }
+
+    /**
+     * Runs {@code change} in one transaction under the project's lock (retention decides and marks
+     * what it prunes under this same lock: a flip either commits first, and retention keeps its
+     * release, or sees the mark) and answers the project's state afterwards; wakes log followers
+     * after commit when something changed.
+     */
+    private RollbackResult flip(Actor actor, String projectName, Change change) {
         Flip flip = db.inTransaction(h -> {
             ProjectRecord found = projects.find(h, actor.orgId(), projectName)
                     .orElseThrow(() -> ApiError.notFound("project", projectName));
-            // Retention decides and marks what it prunes under this same lock: a rollback either
-            // commits first (and retention keeps its release) or sees the mark.
             ProjectStore.lock(h, found.id());
-            ProjectRecord project = projects.byId(h, found.id()).orElseThrow(() -> ApiError.notFound("project",
-                    projectName));
-            ReleaseRecord target = store.byNumber(h, project.id(), number)
-                    .orElseThrow(() -> ApiError.notFound("release", "v" + number));
-            String previous = project.currentNumber() == null ? null : "v" + project.currentNumber();
-            RollbackResult result = new RollbackResult(project.name(), target.version(), previous);
-            if (target.id().equals(project.currentReleaseId())) {
-                return new Flip(null, result);
-            }
-            store.lockTree(h, target.contentDigest());
-            if (store.isPruned(h, target.id()) || !files.hasTree(target.contentDigest())) {
-                throw ApiError.conflict("release " + target.version() + " can no longer be activated: its files were "
-                        + "pruned by --keep-releases");
-            }
-            store.point(h, project.id(), target.id());
-            audit.append(h, actor, "release.rollback", "project:" + project.name() + "/" + target.version());
-            logs.append(h, project.id(), LogSource.RELEASE, null, target.version(),
-                    "Rolled back to " + target.version() + (previous == null ? "" : " (was " + previous + ")"));
-            return new Flip(project.id(), result);
+            ProjectRecord before = projects.byId(h, found.id())
+                    .orElseThrow(() -> ApiError.notFound("project", projectName));
+            ReleaseRecord now = change.apply(h, before);
+            ProjectRecord after = projects.byId(h, found.id()).orElseThrow();
+            String active = after.currentNumber() == null ? null : "v" + after.currentNumber();
+            RollbackResult result = new RollbackResult(after.name(), active, now == null ? active : previous(before),
+                    after.pinned() ? new Pin("v" + after.pinnedNumber(), after.pinnedBy(), after.pinnedAt()) : null);
+            return new Flip(now == null ? null : after.id(), result);
         });
         if (flip.projectId() != null) {
             logs.bus().publish(flip.projectId());
@@ -152,7 +309,45 @@ public final class Releases {
         return flip.result();
     }
 
-    /** A rollback's answer, and the project whose log followers to wake (null for a no-op). */
+    private static String previous(ProjectRecord project) {
+        return project.currentNumber() == null ? null : "v" + project.currentNumber();
+    }
+
+    private static String by(Actor actor) {
+        return actor.keyId() == null ? "" : " by " + actor.keyId();
+    }
+
+    /**
+     * 409, changing nothing, unless the release's files are stored: not marked pruned by retention
+     * (read under the project's lock, which retention marks under) and its tree present under its
+     * content digest (a stored marker, no re-hashing). The tree's lock keeps retention from
+     * deleting it until the caller commits.
+     */
+    private void requireActivatable(Handle h, ReleaseRecord target) {
+        store.lockTree(h, target.contentDigest());
+        String reason = store.isPruned(h, target.id()) ? PRUNED : files.hasTree(target.contentDigest()) ? null
+                : missing(target);
+        if (reason != null) {
+            throw ApiError.conflict("release " + target.version() + " can no longer be activated: " + reason);
+        }
+    }
+
+    private static String missing(ReleaseRecord release) {
+        return "files missing from storage (tree " + release.contentDigest() + " not found)";
+    }
+
+    /**
+     * Why the release can no longer be activated, or null when it can: what listings show, read
+     * without locks (a rollback checks again under them).
+     */
+    public String unavailableReason(ReleaseRecord release) {
+        if (release.prunedAt() != null) {
+            return PRUNED;
+        }
+        return files.hasTree(release.contentDigest()) ? null : missing(release);
+    }
+
+    /** A flip's answer, and the project whose log followers to wake (null for a no-op). */
     private record Flip(String projectId, RollbackResult result) {
     }
 

@@ -1,5 +1,7 @@
 package dev.karta.server.repos;
 
+import dev.karta.api.Commits;
+import dev.karta.api.ReleaseDiff;
 import dev.karta.server.Config.ArchiveLimits;
 import dev.karta.server.build.BuildFailed;
 import dev.karta.server.http.ApiError;
@@ -20,6 +22,8 @@ import org.eclipse.jgit.lib.Constants;
 import org.eclipse.jgit.lib.ObjectId;
 import org.eclipse.jgit.lib.ObjectReader;
 import org.eclipse.jgit.lib.Repository;
+import org.eclipse.jgit.revwalk.RevCommit;
+import org.eclipse.jgit.revwalk.RevWalk;
 import org.eclipse.jgit.util.TemporaryBuffer;
 
 /**
@@ -105,6 +109,80 @@ public final class GitRepos {
             }
         }
         return commits;
+    }
+
+    /**
+     * The commit range between two releases' commits in the project's repository: the commits
+     * reachable from {@code toSha} and not from {@code fromSha} ({@code added}, newest first) and
+     * the other way round ({@code removed}). At most {@code listed} of each are listed and
+     * {@code counted} counted (the count then says "at least"). Unavailable, with a note, when
+     * either is not a commit of the repository (an upload's content digest, a bound repository's
+     * commit).
+     */
+    public ReleaseDiff.Commits commitsBetween(ProjectRecord project, String fromSha, String toSha, int listed,
+                                              int counted) {
+        try {
+            Optional<Repository> found = openExisting(project.id());
+            if (found.isEmpty()) {
+                return unavailable("commit " + Commits.shortSha(fromSha) + " is not in " + project.name()
+                        + "'s repository: nothing was ever pushed to it");
+            }
+            try (Repository repo = found.get(); RevWalk walk = new RevWalk(repo)) {
+                RevCommit from = commit(walk, fromSha);
+                RevCommit to = commit(walk, toSha);
+                String missing = from == null ? fromSha : to == null ? toSha : null;
+                if (missing != null) {
+                    return unavailable("commit " + Commits.shortSha(missing) + " is not in " + project.name()
+                            + "'s repository");
+                }
+                Range added = range(walk, to, from, listed, counted);
+                Range removed = range(walk, from, to, listed, counted);
+                String note = added.count() >= counted || removed.count() >= counted
+                        ? "counted up to " + counted + " commits each way" : null;
+                return new ReleaseDiff.Commits(true, note, added.listed(), removed.listed(), added.count(),
+                        removed.count());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the repository of " + project.name(), e);
+        }
+    }
+
+    private static ReleaseDiff.Commits unavailable(String note) {
+        return new ReleaseDiff.Commits(false, note, List.of(), List.of(), 0, 0);
+    }
+
+    /** The commit {@code sha} (40 hex digits) names, or null when it is none of this repository. */
+    private static RevCommit commit(RevWalk walk, String sha) throws IOException {
+        if (sha == null || !ObjectId.isId(sha.toLowerCase(Locale.ROOT))) {
+            return null;
+        }
+        ObjectId id = ObjectId.fromString(sha.toLowerCase(Locale.ROOT));
+        if (!walk.getObjectReader().has(id) || walk.getObjectReader().open(id).getType() != Constants.OBJ_COMMIT) {
+            return null;
+        }
+        return walk.parseCommit(id);
+    }
+
+    private record Range(List<ReleaseDiff.Commit> listed, int count) {
+    }
+
+    private static Range range(RevWalk walk, RevCommit start, RevCommit except, int listed, int counted)
+            throws IOException {
+        walk.reset();
+        walk.markStart(walk.parseCommit(start));
+        walk.markUninteresting(walk.parseCommit(except));
+        List<ReleaseDiff.Commit> commits = new ArrayList<>();
+        int count = 0;
+        for (RevCommit c : walk) {
+            if (count >= counted) {
+                break;
+            }
+            if (commits.size() < listed) {
+                commits.add(new ReleaseDiff.Commit(c.name(), Commits.shortSha(c.name()), c.getShortMessage()));
+            }
+            count++;
+        }
+        return new Range(commits, count);
     }
 
     /**

@@ -17,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ExecutorService;
@@ -141,14 +142,14 @@ final class HarnessProcess implements AutoCloseable {
     }
 
     /** Runs one turn to its end; see the class comment for what is guaranteed on return. */
-    Answer run(Harness harness, Confinement confinement, String text, String conversationId, Listener listener,
-               Cancellation cancellation) throws TurnFailed {
+    Answer run(Harness harness, Confinement confinement, Map<String, String> config, String text,
+               String conversationId, Listener listener, Cancellation cancellation) throws TurnFailed {
         String executable = executable(harness);
         List<String> argv = harness.argv(executable, conversationId);
         Child child;
         try {
-            child = sandbox.start(new ProcessLauncher.Command(argv, confinement.workspace(), settings.harnessEnvironment()),
-                    confinement);
+            child = sandbox.start(new ProcessLauncher.Command(argv, confinement.workspace(), settings.harnessEnvironment(),
+                    config), confinement);
         } catch (IOException e) {
             if (Thread.currentThread().isInterrupted()) {
                 throw new TurnFailed(TurnFailed.Kind.SERVER_STOPPING, "the server is stopping; retry the message");

@@ -20,6 +20,7 @@ import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -49,7 +50,8 @@ public final class Sessions implements AutoCloseable {
             Executors.newSingleThreadScheduledExecutor(Threads.daemon("session-sweeper"));
 
     public Sessions(Database db, Projects projects, LogStore logs, Workspaces workspaces,
-                    Config.SessionSettings settings, Config.Limits limits, ObjectMapper json, Sandbox sandbox) {
+                    Config.SessionSettings settings, Config.Limits limits, ObjectMapper json, Sandbox sandbox,
+                    Function<String, Map<String, String>> releaseConfig) {
         this.db = db;
         this.projects = projects;
         this.maxLivePerOrg = limits.maxLiveSessionsPerOrg();
@@ -58,7 +60,7 @@ public final class Sessions implements AutoCloseable {
         this.store = new SessionStore(db, json, settings.idleTimeout());
         this.workspaces = workspaces;
         this.harness = new HarnessProcess(settings, json, sandbox);
-        this.turns = new Turns(db, projects, store, logs, workspaces, harness, settings,
+        this.turns = new Turns(db, projects, store, logs, workspaces, harness, settings, releaseConfig,
                 limits.maxTurnsPerOrg());
     }
 

@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -58,6 +59,7 @@ final class Turns {
     private final Workspaces workspaces;
     private final HarnessProcess harness;
     private final Config.SessionSettings settings;
+    private final Function<String, Map<String, String>> releaseConfig;
     private final Semaphore slots;
     private final int maxRunningPerOrg;
     /**
@@ -72,7 +74,7 @@ final class Turns {
     };
 
     Turns(Database db, Projects projects, SessionStore store, LogStore logs, Workspaces workspaces, HarnessProcess harness,
-          Config.SessionSettings settings, int maxRunningPerOrg) {
+          Config.SessionSettings settings, Function<String, Map<String, String>> releaseConfig, int maxRunningPerOrg) {
         this.db = db;
         this.projects = projects;
         this.store = store;
@@ -80,6 +82,7 @@ final class Turns {
         this.workspaces = workspaces;
         this.harness = harness;
         this.settings = settings;
+        this.releaseConfig = releaseConfig;
         this.slots = new Semaphore(settings.maxConcurrentTurns());
         this.maxRunningPerOrg = maxRunningPerOrg;
     }
@@ -171,7 +174,7 @@ final class Turns {
                 if (cancellation.reason() != null) {
                     throw cancellation.reason(); // ended while the workspace was being prepared
                 }
-                answer = harness.run(Harness.of(session.harness()), workspace.confinement(), text,
+                answer = harness.run(Harness.of(session.harness()), workspace.confinement(), config(session), text,
                         session.harnessSessionId(), listener, cancellation);
             } catch (Workspaces.Unavailable e) {
                 throw new TurnFailed(TurnFailed.Kind.WORKSPACE_UNAVAILABLE, e.getMessage());
@@ -197,6 +200,20 @@ final class Turns {
             throw failure.toApiError();
         }
         return new MessageReply(new Message(turnId, "assistant", answer.text()));
+    }
+
+    /**
+     * The config vars of the release the session is pinned to (not the project's current ones),
+     * decrypted now, just before the harness starts, and kept nowhere else.
+     */
+    private Map<String, String> config(SessionRecord session) throws TurnFailed {
+        try {
+            return releaseConfig.apply(session.releaseId());
+        } catch (RuntimeException e) {
+            LOG.error("the config vars of release {} cannot be read: {}", session.releaseId(), e.getMessage());
+            throw TurnFailed.failed("the config vars of " + session.version() + " cannot be read on this server; "
+                    + "tell its operator (the secrets key file may have been replaced)");
+        }
     }
 
     /** Stops the turn a session runs on this server, if any: it answers 409 session_ended. */

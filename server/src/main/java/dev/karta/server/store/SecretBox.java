@@ -5,13 +5,16 @@ import java.security.GeneralSecurityException;
 import java.security.SecureRandom;
 import java.util.Arrays;
 import java.util.Base64;
+import java.util.HexFormat;
+import java.util.function.Supplier;
 import javax.crypto.Cipher;
+import javax.crypto.Mac;
 import javax.crypto.spec.GCMParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
  * Encrypts small secrets before they reach the database (webhook secrets, repository
- * credentials): AES-256-GCM with a random 96-bit nonce per value, stored as {@code v1:} and the
+ * credentials, config vars): AES-256-GCM with a random 96-bit nonce per value, stored as {@code v1:} and the
  * base64 of nonce and ciphertext (with its tag). The key is 32 random bytes, base64 on one line,
  * in a file of its own ({@code --secrets-key-file}, default {@code secrets.key} in the data
  * dir), read, and created with mode 0600 on first start, by {@code datadir.SecretFiles}. Losing the key loses the secrets it sealed;
@@ -25,10 +28,55 @@ public final class SecretBox {
     private static final int TAG_BITS = 128;
     private static final SecureRandom RANDOM = new SecureRandom();
 
+    private static final String DIGEST_PREFIX = "hmac-sha256:";
+
     private final SecretKeySpec key;
+    /**
+     * The key of {@link #digest}, asked for on first use. Derived from the box's key until
+     * {@link #withDigestKey} sets the installation's stored one (see {@code ServerKeys}), which
+     * outlives a rotation of the box's key.
+     */
+    private final Supplier<byte[]> digestKeySource;
+    private volatile SecretKeySpec digestKey;
+
+    private SecretBox(byte[] key, Supplier<byte[]> digestKey) {
+        this.key = new SecretKeySpec(key, "AES");
+        this.digestKeySource = digestKey;
+    }
 
     private SecretBox(byte[] key) {
-        this.key = new SecretKeySpec(key, "AES");
+        this(key, () -> derivedDigestKey(key));
+    }
+
+    private static byte[] derivedDigestKey(byte[] key) {
+        return hmac(new SecretKeySpec(key, "HmacSHA256"), "karta digest key v1".getBytes(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * This box with the key {@code digestKey} supplies (32 bytes) as the key of its digests; it is
+     * asked for once, at the first digest, so a box whose stored digest key cannot be read still
+     * seals and opens, and fails only where a digest is needed.
+     */
+    public SecretBox withDigestKey(Supplier<byte[]> digestKey) {
+        return new SecretBox(key.getEncoded(), digestKey);
+    }
+
+    private SecretKeySpec digestKey() {
+        SecretKeySpec known = digestKey;
+        if (known == null) {
+            byte[] bytes = digestKeySource.get();
+            if (bytes.length != KEY_BYTES) {
+                throw new IllegalStateException("a digest key has " + KEY_BYTES + " bytes");
+            }
+            known = new SecretKeySpec(bytes, "HmacSHA256");
+            digestKey = known;
+        }
+        return known;
+    }
+
+    /** The key of this box's digests, base64: to be stored sealed, never in plain text. */
+    String digestKeyText() {
+        return Base64.getEncoder().encodeToString(digestKey().getEncoded());
     }
 
     /**
@@ -64,6 +112,25 @@ public final class SecretBox {
             return PREFIX + Base64.getEncoder().encodeToString(out);
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("AES-GCM is not available", e);
+        }
+    }
+
+    /**
+     * A keyed digest of {@code text} ({@code hmac-sha256:} and 64 hex digits): equal texts give
+     * equal digests under one key, and without the key nobody can check a guess against one, which
+     * a plain hash of a short secret would allow.
+     */
+    public String digest(String text) {
+        return DIGEST_PREFIX + HexFormat.of().formatHex(hmac(digestKey(), text.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    private static byte[] hmac(SecretKeySpec key, byte[] data) {
+        try {
+            Mac mac = Mac.getInstance("HmacSHA256");
+            mac.init(key);
+            return mac.doFinal(data);
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("HMAC-SHA256 is not available", e);
         }
     }
 

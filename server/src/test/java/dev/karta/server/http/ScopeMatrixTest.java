@@ -54,7 +54,8 @@ class ScopeMatrixTest {
         HEALTHZ(0, 200), METRICS(0, 200), WHOAMI(1, 200),
         LIST_PROJECTS(1, 200), CREATE_PROJECT(2, 201), SHOW_PROJECT(1, 200), DELETE_PROJECT(3, 204),
         LIST_KEYS(1, 200), CREATE_KEY(3, 201), REVOKE_KEY(3, 204),
-        LIST_AUDIT_EVENTS(3, 200);
+        LIST_AUDIT_EVENTS(3, 200),
+        SHOW_CONFIG(1, 200), REVEAL_CONFIG(3, 200), CHANGE_CONFIG(2, 200);
 
         final int level;
         final int success;
@@ -78,6 +79,10 @@ class ScopeMatrixTest {
                 case CREATE_KEY -> server.post("/api_keys", key, "{\"name\":\"made\",\"scopes\":[\"read\"]}");
                 case REVOKE_KEY -> server.delete("/api_keys/" + freshKeyId(), key);
                 case LIST_AUDIT_EVENTS -> server.get("/audit_events", key);
+                case SHOW_CONFIG -> server.get("/agent_projects/" + freshProject() + "/config", key);
+                case REVEAL_CONFIG -> server.get("/agent_projects/" + freshProject() + "/config?reveal=true", key);
+                case CHANGE_CONFIG -> server.patch("/agent_projects/" + freshProject() + "/config", key,
+                        "{\"set\":{\"FOO\":\"bar\"}}");
             };
         }
     }

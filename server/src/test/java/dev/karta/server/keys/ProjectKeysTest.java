@@ -147,6 +147,11 @@ class ProjectKeysTest {
         routes.add(List.of("GET", "/v1/projects/" + p + "/sessions/" + otherSession));
         routes.add(List.of("POST", "/v1/projects/" + p + "/sessions/" + otherSession + "/messages", "{\"text\":\"hi\"}"));
         routes.add(List.of("DELETE", "/v1/projects/" + p + "/sessions/" + otherSession));
+        routes.add(List.of("GET", "/agent_projects/" + p + "/releases/v1/diff/v1"));
+        routes.add(List.of("POST", "/agent_projects/" + p + "/releases/v1/activate", "{}"));
+        routes.add(List.of("DELETE", "/agent_projects/" + p + "/pin"));
+        routes.add(List.of("GET", "/agent_projects/" + p + "/config"));
+        routes.add(List.of("PATCH", "/agent_projects/" + p + "/config", "{\"set\":{\"A\":\"1\"}}"));
         routes.add(List.of("DELETE", "/agent_projects/" + p));
         return routes;
     }
@@ -220,7 +225,9 @@ class ProjectKeysTest {
                 List.of("POST", "/api_keys", "{\"name\":\"wider\",\"scopes\":[\"read\"]}"),
                 List.of("POST", "/api_keys", "{\"name\":\"same\",\"scopes\":[\"read\"],\"project\":\"shop\"}"),
                 List.of("DELETE", "/api_keys/" + shopAdminId),
-                List.of("GET", "/audit_events"))) {
+                List.of("GET", "/audit_events"),
+                List.of("GET", "/audit_events/verify"),
+                List.of("GET", "/audit_events/export"))) {
             Response answer = call(route.get(0), route.get(1), shopAdmin, route.size() > 2 ? route.get(2) : null);
 
             assertThat(answer.status()).as(route + ": " + answer.body()).isEqualTo(403);

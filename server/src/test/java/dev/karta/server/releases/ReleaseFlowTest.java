@@ -187,20 +187,24 @@ class ReleaseFlowTest {
     }
 
     @Test
-    void rollback_to_an_unknown_version_is_404_and_to_the_active_one_a_no_op() {
+    void rollback_to_an_unknown_version_is_404_and_to_the_active_one_only_pins() {
         publisher.publish("shop", TarBuilder.app("one"));
 
         TestServer.Response unknown = server.post("/agent_projects/shop/rollback", server.adminKey(), "{\"to\":\"v9\"}");
         TestServer.Response same = server.post("/agent_projects/shop/rollback", server.adminKey(), "{\"to\":\"v1\"}");
+        TestServer.Response again = server.post("/agent_projects/shop/rollback", server.adminKey(), "{\"to\":\"v1\"}");
         TestServer.Response garbage = server.post("/agent_projects/shop/rollback", server.adminKey(), "{\"to\":\"latest\"}");
 
         assertThat(unknown.status()).isEqualTo(404);
         assertThat(same.status()).isEqualTo(200);
         assertThat(same.json().get("active").asText()).isEqualTo("v1");
+        assertThat(same.json().get("previous").asText()).isEqualTo("v1");
+        assertThat(same.json().get("pinned").get("version").asText()).isEqualTo("v1");
+        assertThat(again.body()).isEqualTo(same.body());
         assertThat(garbage.status()).isEqualTo(400);
         long rollbacks = server.get("/audit_events", server.adminKey()).json().get("events").findValuesAsText("action")
                 .stream().filter("release.rollback"::equals).count();
-        assertThat(rollbacks).isZero();
+        assertThat(rollbacks).as("the pin, once; the repeat changes nothing").isEqualTo(1);
     }
 
     @Test

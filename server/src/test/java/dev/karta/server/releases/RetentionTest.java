@@ -120,7 +120,7 @@ class RetentionTest {
 
             assertThat(refused.status()).isEqualTo(409);
             assertThat(refused.json().get("message").asText())
-                    .isEqualTo("release v1 can no longer be activated: its files were pruned by --keep-releases");
+                    .isEqualTo("release v1 can no longer be activated: files pruned by --keep-releases");
             assertThat(publisher.active("shop")).isEqualTo("v5");
             assertThat(server.post("/agent_projects/shop/rollback", server.adminKey(), "{\"to\":\"v3\"}").status())
                     .isEqualTo(200);

@@ -38,6 +38,7 @@ import java.util.Map;
  * huge          print JSON lines forever        orphan   leave a child holding stdout, answer, exit
  * wait:NAME     answer once SPY/NAME exists      sleep:S  sleep S seconds, then answer
  * env           answer the environment names     argv     answer the argv
+ * getenv:NAME   answer NAME's value, or &lt;unset&gt;
  * parts         two steps ("first", a tool call, "second") and unknown event types
  * history       answer the earlier messages of this conversation (a JSON list)
  * ansi          coloured stderr with a title escape and bells, exit 1
@@ -130,6 +131,8 @@ public final class FakeHarness {
                     time.sleep(float(arg))
                 if mode == 'env':
                     answer = json.dumps(sorted(os.environ.keys()))
+                if mode == 'getenv':
+                    answer = os.environ.get(arg, '<unset>')
                 if mode == 'argv':
                     answer = json.dumps(sys.argv[1:])
                 if mode == 'history':

@@ -75,6 +75,24 @@ class LiveSessionsTest {
     }
 
     @Test
+    void a_dry_run_rollback_counts_the_live_sessions_that_stay_on_the_active_release() {
+        String p = "drain-dry";
+        f.publish(p, SessionFixture.claudeApp("dry v1"));
+        f.open(p);
+        f.publish(p, SessionFixture.claudeApp("dry v2"));
+        f.open(p);
+        f.open(p);
+
+        Response preview = f.server.post("/agent_projects/" + p + "/rollback", f.admin,
+                "{\"to\":\"v1\",\"dry_run\":true}");
+
+        assertThat(preview.status()).as(preview.body()).isEqualTo(200);
+        assertThat(preview.json().get("active").asText()).isEqualTo("v2");
+        assertThat(preview.json().get("live_sessions_on_active").asLong()).isEqualTo(2);
+        assertThat(live(p)).as("nothing changed").isEqualTo("[" + entry("v2", true, 2) + "," + entry("v1", false, 1) + "]");
+    }
+
+    @Test
     void the_active_release_shows_with_zero_sessions_and_a_project_without_a_release_shows_none() {
         Response created = f.server.post("/agent_projects", f.writer, "{\"name\":\"drain-empty\"}");
         assertThat(created.status()).isEqualTo(201);

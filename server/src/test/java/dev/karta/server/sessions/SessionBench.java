@@ -255,7 +255,7 @@ public final class SessionBench {
 
         void rollback(String project, String version) {
             Response r = server.post("/agent_projects/" + project + "/rollback", server.adminKey(),
-                    "{\"to\":\"" + version + "\"}");
+                    "{\"to\":\"" + version + "\",\"pin\":false}");
             if (r.status() != 200) {
                 throw new IllegalStateException("rollback: " + r.status() + " " + r.body());
             }

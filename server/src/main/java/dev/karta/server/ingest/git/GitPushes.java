@@ -33,7 +33,8 @@ import org.slf4j.LoggerFactory;
  * What a push does. Its ref updates are checked in a pre-receive hook, after the pack is stored
  * and before any ref moves: the deploy branch's new commit goes through {@link Ingest} (source
  * {@code git_push}) and the hook waits for that deploy, streaming its build log to the pusher as
- * {@code remote:} lines. A release lets the ref update go ahead; anything else rejects it with the
+ * {@code remote:} lines. A release lets the ref update go ahead (on a pinned project too: the release
+ * is built but not live, and the lines say so); anything else rejects it with the
  * reason, so {@code git push} fails, the branch stays where it was and the objects the push brought
  * are removed again. Deleting the deploy branch
  * is refused; other refs are stored without deploying. Every push is audited ({@code git.push},
@@ -183,7 +184,16 @@ final class GitPushes {
         }
         DeployRecord result = ended.get();
         if (result.status() == DeployStatus.SUCCEEDED) {
-            remote.say("Released v" + result.releaseNumber() + " — " + projects.toWire(project).url());
+            // A pinned project builds the release but keeps serving the pinned one: the push still
+            // succeeds (the commit is stored, the release exists), and says the release is not live.
+            ProjectRecord now = projectStore.byId(result.projectId()).orElse(project);
+            if (!now.pinned() || result.releaseNumber().equals(now.currentNumber())) {
+                remote.say("Released v" + result.releaseNumber() + " — " + projects.toWire(project).url());
+            } else {
+                remote.say("Built v" + result.releaseNumber() + ", not live: " + project.name() + " is pinned to v"
+                        + now.pinnedNumber() + " and still serves v" + now.currentNumber() + " — "
+                        + projects.toWire(project).url());
+            }
             return;
         }
         String reason = result.status() == DeployStatus.FAILED
