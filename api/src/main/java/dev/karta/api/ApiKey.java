@@ -3,7 +3,11 @@ package dev.karta.api;
 import java.time.Instant;
 import java.util.List;
 
-/** An API key's public face: never its secret. {@code prefix} is the first 14 characters. */
+/**
+ * An API key's public face: never its secret. {@code prefix} is the first 14 characters.
+ * {@code expiresAt} is null for a key that never expires; {@code project} is the name of the one
+ * project the key is restricted to, or null for a key of the whole org.
+ */
 public record ApiKey(
         String id,
         String name,
@@ -11,5 +15,7 @@ public record ApiKey(
         String prefix,
         Instant createdAt,
         Instant lastUsedAt,
-        Instant revokedAt) {
+        Instant revokedAt,
+        Instant expiresAt,
+        String project) {
 }

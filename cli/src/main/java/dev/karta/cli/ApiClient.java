@@ -48,6 +48,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.function.LongConsumer;
@@ -123,7 +124,13 @@ final class ApiClient {
     }
 
     Reply<CreatedApiKey> createKey(String name, String scope) {
-        return call("POST", "/api_keys", new CreateApiKey(name, List.of(scope)), CreatedApiKey.class);
+        return createKey(name, scope, null, null);
+    }
+
+    /** A new key; {@code expiresAt} and {@code project} may be null (never expires; the whole org). */
+    Reply<CreatedApiKey> createKey(String name, String scope, Instant expiresAt, String project) {
+        return call("POST", "/api_keys", new CreateApiKey(name, List.of(scope),
+                expiresAt == null ? null : expiresAt.toString(), project), CreatedApiKey.class);
     }
 
     void revokeKey(String id) {

@@ -4,8 +4,15 @@ import dev.karta.api.ApiKey;
 import dev.karta.api.ApiKeyList;
 import dev.karta.api.CreatedApiKey;
 import dev.karta.api.Printable;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
 import java.util.List;
 import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -32,39 +39,107 @@ final class KeysCommand {
             return 0;
         }
         List<ApiKey> keys = reply.value().apiKeys();
-        output.table(List.of("ID", "NAME", "SCOPE", "PREFIX", "STATUS", "CREATED", "LAST USED"), keys.stream()
+        output.table(List.of("ID", "NAME", "SCOPE", "PREFIX", "STATUS", "PROJECT", "CREATED", "EXPIRES", "LAST USED"),
+                keys.stream()
                 .map(k -> List.of(
                         k.id(),
                         k.name(),
                         k.scopes() == null ? Output.NONE : String.join(",", k.scopes()),
                         Output.or(k.prefix()),
-                        k.revokedAt() == null ? "active" : "revoked " + output.age(k.revokedAt()),
+                        status(k, output),
+                        k.project() == null ? "(all)" : k.project(),
                         output.age(k.createdAt()),
-                        k.lastUsedAt() == null ? "never" : output.age(k.lastUsedAt())))
+                        k.expiresAt() == null ? "never" : output.relative(k.expiresAt()),
+                        k.lastUsedAt() == null ? "never" : output.relative(k.lastUsedAt())))
                 .toList());
         return 0;
+    }
+
+    /** "active", "revoked 3m ago" or "expired"; revocation wins, as the server checks it first. */
+    private static String status(ApiKey k, Output output) {
+        if (k.revokedAt() != null) {
+            return "revoked " + output.age(k.revokedAt());
+        }
+        if (k.expiresAt() != null && !output.now().isBefore(k.expiresAt())) {
+            return "expired";
+        }
+        return "active";
     }
 
     @Command(name = "create", mixinStandardHelpOptions = true,
             description = "Create an API key and print its secret, once.")
     int create(@Parameters(paramLabel = "NAME", description = "A name that says who or what uses the key.") String name,
                @Option(names = "--scope", required = true, paramLabel = "SCOPE",
-                       description = "read, write or admin (each includes the ones before it).") Scope scope) {
-        ApiClient.Reply<CreatedApiKey> reply = cli.api().createKey(name, scope.name().toLowerCase(Locale.ROOT));
+                       description = "read, write or admin (each includes the ones before it).") Scope scope,
+               @Option(names = "--expires", paramLabel = "WHEN",
+                       description = "When the key stops working: a lifetime (90d, 12h, 2w) or an RFC 3339 time "
+                               + "(2027-03-01T00:00:00Z). Default: never.") String expires,
+               @Option(names = "--project", paramLabel = "NAME",
+                       description = "Restrict the key to this project: it sees and touches no other, and no "
+                               + "org-wide resource.") String project) {
+        Instant expiresAt = expiresAt(expires, cli.env().clock().instant());
+        ApiClient.Reply<CreatedApiKey> reply;
+        try {
+            reply = cli.api().createKey(name, scope.name().toLowerCase(Locale.ROOT), expiresAt, project);
+        } catch (CliError e) {
+            // The server refusing a name or an expiry (too far ahead, say) is a usage error.
+            if (e.httpStatus() == 400 || e.httpStatus() == 422) {
+                throw CliError.usage(e.getMessage());
+            }
+            throw e;
+        }
         Output output = cli.output();
         if (output.jsonMode()) {
             output.json(reply.body());
             return 0;
         }
         CreatedApiKey created = reply.value();
-        output.line("Created key " + Printable.line(created.apiKey().name()) + " (" + created.apiKey().id() + ") with scope "
-                + String.join(",", created.apiKey().scopes()) + ":");
+        ApiKey key = created.apiKey();
+        output.line("Created key " + Printable.line(key.name()) + " (" + key.id() + ") with scope "
+                + String.join(",", key.scopes())
+                + (key.project() == null ? "" : ", restricted to project " + Printable.line(key.project()))
+                + (key.expiresAt() == null ? "" : ", expiring " + key.expiresAt()) + ":");
         output.line("");
         output.line("    " + created.secret());
         output.line("");
         cli.say("Copy it now: this is the only time the secret is shown. Revoke it with `karta keys revoke "
                 + created.apiKey().id() + "`.");
         return 0;
+    }
+
+    private static final Pattern LIFETIME = Pattern.compile("(\\d{1,6})([hdw])");
+
+    /**
+     * The time {@code --expires} names: {@code N} hours, days or weeks from {@code now}, or an RFC
+     * 3339 time; null when absent; a usage error when it is neither or not in the future. (The
+     * server checks the upper bound.)
+     */
+    static Instant expiresAt(String value, Instant now) {
+        if (value == null) {
+            return null;
+        }
+        String text = value.trim();
+        Matcher lifetime = LIFETIME.matcher(text);
+        Instant at;
+        if (lifetime.matches()) {
+            long n = Long.parseLong(lifetime.group(1));
+            at = now.plus(switch (lifetime.group(2)) {
+                case "h" -> Duration.ofHours(n);
+                case "d" -> Duration.ofDays(n);
+                default -> Duration.ofDays(7 * n);
+            });
+        } else {
+            try {
+                at = OffsetDateTime.parse(text, DateTimeFormatter.ISO_OFFSET_DATE_TIME).toInstant();
+            } catch (DateTimeParseException e) {
+                throw CliError.usage("invalid --expires '" + Printable.line(value) + "': use a lifetime such as 90d, "
+                        + "12h or 2w, or an RFC 3339 time such as 2027-03-01T00:00:00Z");
+            }
+        }
+        if (!at.isAfter(now)) {
+            throw CliError.usage("invalid --expires '" + Printable.line(value) + "': the key would already be expired");
+        }
+        return at;
     }
 
     @Command(name = "revoke", mixinStandardHelpOptions = true,

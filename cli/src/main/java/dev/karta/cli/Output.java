@@ -136,6 +136,43 @@ final class Output {
         return ago.toDays() + "d ago";
     }
 
+    /** The time this output counts ages from. */
+    Instant now() {
+        return now;
+    }
+
+    /** "in 89 days", "in 3 hours", "3 minutes ago", "just now": a time near now, in words. */
+    String relative(Instant then) {
+        return relative(then, now);
+    }
+
+    static String relative(Instant then, Instant now) {
+        if (then == null) {
+            return NONE;
+        }
+        Duration between = Duration.between(now, then);
+        boolean future = !between.isNegative();
+        Duration span = between.abs();
+        if (span.getSeconds() < 1) {
+            return "just now";
+        }
+        String amount;
+        if (span.toMinutes() < 1) {
+            amount = plural(span.getSeconds(), "second");
+        } else if (span.toHours() < 1) {
+            amount = plural(span.toMinutes(), "minute");
+        } else if (span.toDays() < 1) {
+            amount = plural(span.toHours(), "hour");
+        } else {
+            amount = plural(span.toDays(), "day");
+        }
+        return future ? "in " + amount : amount + " ago";
+    }
+
+    private static String plural(long n, String unit) {
+        return n + " " + unit + (n == 1 ? "" : "s");
+    }
+
     /** A commit abbreviated as git shows it, or {@link #NONE}. */
     static String shortSha(String sha) {
         return sha == null || sha.isBlank() ? NONE : Commits.shortSha(sha);

@@ -1,6 +1,7 @@
 package dev.karta.cli;
 
 import dev.karta.api.WhoAmI;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -29,11 +30,19 @@ final class WhoamiCommand implements Callable<Integer> {
             case ENVIRONMENT -> " (from " + Settings.ENV_API_KEY + ")";
             default -> "";
         };
-        output.fields(List.of(
+        List<List<String>> fields = new ArrayList<>(List.of(
                 List.of("Server", api.server()),
                 List.of("Org", me.org()),
                 List.of("Key", me.key().name() + " (" + me.key().id() + ")" + keySource),
                 List.of("Scope", String.join(",", me.key().scopes()))));
+        // Shown only for keys that have them, as most keys see the whole org and never expire.
+        if (me.key().project() != null) {
+            fields.add(List.of("Project", me.key().project() + " (this key sees no other project)"));
+        }
+        if (me.key().expiresAt() != null) {
+            fields.add(List.of("Expires", me.key().expiresAt() + " (" + output.relative(me.key().expiresAt()) + ")"));
+        }
+        output.fields(fields);
         return 0;
     }
 }

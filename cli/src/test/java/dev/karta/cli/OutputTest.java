@@ -19,6 +19,16 @@ class OutputTest {
     }
 
     @Test
+    void relative_times_read_in_words_both_ways() {
+        assertThat(Output.relative(NOW.plusSeconds(89 * 86400 + 3600), NOW)).isEqualTo("in 89 days");
+        assertThat(Output.relative(NOW.plusSeconds(3600), NOW)).isEqualTo("in 1 hour");
+        assertThat(Output.relative(NOW.minusSeconds(3 * 60 + 5), NOW)).isEqualTo("3 minutes ago");
+        assertThat(Output.relative(NOW.minusSeconds(1), NOW)).isEqualTo("1 second ago");
+        assertThat(Output.relative(NOW, NOW)).isEqualTo("just now");
+        assertThat(Output.relative(null, NOW)).isEqualTo("-");
+    }
+
+    @Test
     void short_sha_is_seven_characters() {
         assertThat(Output.shortSha("0123456789abcdef")).isEqualTo("0123456");
         assertThat(Output.shortSha(null)).isEqualTo("-");

@@ -160,6 +160,7 @@ public final class KartaServer implements AutoCloseable {
         Retention retention = new Retention(db, releaseFiles, config.keepReleases(), sessions::pinnedReleaseIds);
         GitRepos repos = new GitRepos(repoStore, config.archive());
         projects.onDelete(project -> repos.delete(project.id()));
+        projects.whileDeleting((h, actor, project) -> keys.revokeRestrictedTo(h, actor, project.id()));
         Bindings bindings = new Bindings(db, projectStore, audit, logs, secrets);
         bindings.encryptPlaintext();
         BoundRepos bound = new BoundRepos(repoStore, config.archive(), config.repos(), bindings, json, launcher);
@@ -198,7 +199,10 @@ public final class KartaServer implements AutoCloseable {
         Authenticator authenticator = new Authenticator(keys::authenticate, new ClientAddress(config.trustedProxies()));
         List<Routes> routes = List.of(
                 new ProjectRoutes(projects, sessions::liveByRelease, idempotency, json),
-                new KeyRoutes(keys, idempotency, json),
+                new KeyRoutes(keys, (orgId, name) -> {
+                    Projects.validateName(name);
+                    return projects.require(orgId, name).id();
+                }, idempotency, json),
                 new AuditRoutes(audit),
                 new LedgerRoutes(new LedgerReader(db)),
                 new ReleaseRoutes(releases, new ReleaseDiffs(releaseFiles, repos::commitsBetween,

@@ -12,6 +12,12 @@ import java.util.Set;
  * The one place scopes are checked. A route that declares a {@link Scope} needs a key holding at
  * least that scope: no or an invalid key is 401, a too-low scope is 403. Keys come as
  * {@code Authorization: Bearer kt_live_…}, or as the password of HTTP Basic (for git).
+ *
+ * <p>It is also the one place a project-restricted key is held to its project, for every route
+ * at once: a route whose path names a {@code {project}} other than the key's answers 404, as a
+ * project of another org does; a route without one is org-wide and answers 403, unless it is
+ * marked {@link ProjectReach#NARROWED_BY_HANDLER}. (Git over HTTP, which Javalin's handlers never
+ * see, applies the same {@link Principal#requireProject} in its own filter.)
  */
 public final class Authenticator {
     /** Looks an API key's secret up; the keys feature implements it. */
@@ -20,6 +26,9 @@ public final class Authenticator {
         /** The caller holding {@code secret}, sent from {@code address}, or a 401 {@link ApiError}. */
         Principal authenticate(String secret, String address);
     }
+
+    /** The path parameter every route naming a project uses. */
+    public static final String PROJECT_PARAM = "project";
 
     private final Keys keys;
     private final ClientAddress clients;
@@ -44,7 +53,23 @@ public final class Authenticator {
         }
         Principal principal = authenticate(ctx.header("Authorization"), ctx.ip());
         requireScope(principal, required);
+        requireReach(principal, ctx.pathParamMap().get(PROJECT_PARAM), ctx.routeRoles());
         ctx.attribute(Requests.PRINCIPAL, principal);
+    }
+
+    /**
+     * Holds a restricted key to its project: {@code project} is the route's {@code {project}}
+     * path parameter (null when it has none), {@code roles} the route's roles.
+     */
+    static void requireReach(Principal principal, String project, Set<RouteRole> roles) {
+        if (!principal.isRestricted()) {
+            return;
+        }
+        if (project != null) {
+            principal.requireProject(project);
+        } else if (!roles.contains(ProjectReach.NARROWED_BY_HANDLER)) {
+            principal.requireOrgWide();
+        }
     }
 
     /**

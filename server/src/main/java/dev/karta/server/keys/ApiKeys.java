@@ -11,6 +11,7 @@ import dev.karta.server.http.Scope;
 import dev.karta.server.store.Database;
 import dev.karta.server.store.Notifications;
 import dev.karta.server.store.Digests;
+import dev.karta.server.store.Threads;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -19,18 +20,23 @@ import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.jdbi.v3.core.Handle;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Creates, validates, lists and revokes API keys.
@@ -55,8 +61,22 @@ import org.jdbi.v3.core.Handle;
  * every guess through to bcrypt again. And each org gets at most half of the bcrypt slots, so
  * the guesses of one org (its prefixes are the only ones it can list) never take every slot
  * from the others.
+ *
+ * <p>A key may expire: from its {@code expires_at} on it is refused like a revoked one, cached or
+ * not (a cached key's expiry is checked on every use).
+ * A key may be restricted to one project ({@link Principal#projectId()}); deleting that project
+ * revokes it, in the deleting transaction ({@link #revokeRestrictedTo}), and a key whose project
+ * is gone is refused even if it escaped that (made while the project was being deleted).
+ *
+ * <p>A key's {@code last_used_at} is written at most once a minute, whatever the number of
+ * requests and servers: each server skips keys it recorded within the minute, and the write
+ * itself only moves a time older than a minute. The write runs off the request's path, on one
+ * background thread; a lost write (server stopping, database briefly away) only makes the time
+ * later than it should be.
  */
 public final class ApiKeys {
+    private static final Logger LOG = LoggerFactory.getLogger(ApiKeys.class);
+    private static final String INVALID_KEY = "invalid API key";
     private static final int BCRYPT_COST = 10;
     private static final Duration REJECTED_TTL = Duration.ofMinutes(1);
     private static final int MAX_REJECTED = 10_000;
@@ -67,12 +87,19 @@ public final class ApiKeys {
     private record Cached(Principal principal, long expiresAt) {
     }
 
+    /** A refused secret: until when it is refused without a look-up, and what it is told. */
+    private record Rejection(long until, String message) {
+    }
+
+    /** At most this many {@code last_used_at} writes wait for the background thread; more are dropped. */
+    private static final int MAX_PENDING_TOUCHES = 10_000;
+
     private final Database db;
     private final KeyStore store;
     private final AuditLog audit;
     private final Duration cacheTtl;
     private final Map<String, Cached> valid = new ConcurrentHashMap<>();
-    private final Map<String, Long> rejected = new ConcurrentHashMap<>();
+    private final Map<String, Rejection> rejected = new ConcurrentHashMap<>();
     private final Map<String, Long> lastTouched = new ConcurrentHashMap<>();
     private final Map<String, CompletableFuture<Boolean>> verifying = new ConcurrentHashMap<>();
     private static final Duration FAILURE_WINDOW = Duration.ofMinutes(1);
@@ -95,6 +122,12 @@ public final class ApiKeys {
     private final List<Consumer<String>> revocationListeners = new CopyOnWriteArrayList<>();
     private final Set<String> revokedHere = ConcurrentHashMap.newKeySet();
     private final Notifications notifications;
+    /** One thread, started when there is a write to do and gone after ten idle seconds. */
+    private final ThreadPoolExecutor toucher = new ThreadPoolExecutor(0, 1, 10, TimeUnit.SECONDS,
+            new LinkedBlockingQueue<>(MAX_PENDING_TOUCHES), Threads.daemon("key-last-used"),
+            new ThreadPoolExecutor.DiscardPolicy());
+    private final AtomicLong touchesDone = new AtomicLong();
+    private final AtomicLong touchWrites = new AtomicLong();
 
     public ApiKeys(Database db, AuditLog audit, Duration cacheTtl) {
         this(db, audit, cacheTtl, Config.Limits.DEFAULTS, Clock.systemUTC());
@@ -126,24 +159,48 @@ public final class ApiKeys {
      * instead of a random secret, for {@code KARTA_BOOTSTRAP_KEY}.
      */
     public Minted mint(Handle h, String orgId, String name, Scope scope, String presetSecret) {
+        return mint(h, orgId, name, scope, presetSecret, null, null);
+    }
+
+    private Minted mint(Handle h, String orgId, String name, Scope scope, String presetSecret, Instant expiresAt,
+                        Restriction project) {
         if (presetSecret != null && !KeySecret.isWellFormed(presetSecret)) {
             throw new IllegalArgumentException("preset key must be kt_live_ followed by 32 letters or digits");
         }
         String secret = presetSecret != null ? presetSecret : KeySecret.generate();
         String digest = BCrypt.withDefaults().hashToString(BCRYPT_COST, secret.toCharArray());
         StoredKey key = new StoredKey(Ids.next("key"), orgId, null, name, scope, KeySecret.prefix(secret),
-                digest, Instant.now(), null, null);
+                digest, Instant.now(), null, null, expiresAt,
+                project == null ? null : project.id(), project == null ? null : project.name(),
+                project == null ? null : project.name());
         store.insert(h, key);
         return new Minted(key.toWire(), secret);
     }
 
-    /** Creates a key for the actor's org, with an audit event, and returns its secret once. */
+    /** The project a new key is restricted to: its id, and its name when the key is made. */
+    public record Restriction(String id, String name) {
+        public Restriction {
+            Objects.requireNonNull(id, "id");
+            Objects.requireNonNull(name, "name");
+        }
+    }
+
+    /** Creates an org-wide key that never expires; see {@link #create(Actor, String, Scope, Instant, Restriction)}. */
     public Minted create(Actor actor, String name, Scope scope) {
+        return create(actor, name, scope, null, null);
+    }
+
+    /**
+     * Creates a key for the actor's org, with an audit event, and returns its secret once.
+     * {@code expiresAt} (null: never) and {@code project} (null: the whole org) are checked by the
+     * caller.
+     */
+    public Minted create(Actor actor, String name, Scope scope, Instant expiresAt, Restriction project) {
         // Retried once: a prefix clash (6 random characters) is possible, if wildly unlikely.
         for (int attempt = 0; ; attempt++) {
             try {
                 return db.inTransaction(h -> {
-                    Minted minted = mint(h, actor.orgId(), name, scope, null);
+                    Minted minted = mint(h, actor.orgId(), name, scope, null, expiresAt, project);
                     audit.append(h, actor, "api_key.create", "api_key:" + minted.key().id());
                     return minted;
                 });
@@ -172,6 +229,23 @@ public final class ApiKeys {
         });
         forgetRevoked(id);
         return revoked.toWire();
+    }
+
+    /**
+     * Revokes, inside the transaction that deletes project {@code projectId}, every key restricted
+     * to it, each with an audit event and an announcement to the other servers: a restricted key
+     * never outlives its project to become usable on something else. Run the returned work after
+     * the commit: it drops the keys from this server's cache and ends their streams.
+     */
+    public Runnable revokeRestrictedTo(Handle h, Actor actor, String projectId) {
+        List<String> ids = store.unrevokedOfProject(h, projectId);
+        Instant now = Instant.now();
+        for (String id : ids) {
+            store.revoke(h, id, now);
+            audit.append(h, actor, "api_key.revoke", "api_key:" + id);
+            notifications.send(h, REVOKED_CHANNEL, id);
+        }
+        return () -> ids.forEach(this::forgetRevoked);
     }
 
     /**
@@ -204,12 +278,12 @@ public final class ApiKeys {
     }
 
     /**
-     * The keys among {@code keyIds} that can no longer be used: revoked, or gone (deleted with
-     * their org), on any server sharing the database. They are also dropped from this server's
+     * The keys among {@code keyIds} that can no longer be used: revoked, expired, or gone (deleted
+     * with their org), on any server sharing the database. They are also dropped from this server's
      * cache, so their next request is checked again rather than served from the cache.
      */
     public Set<String> unusable(Collection<String> keyIds) {
-        Set<String> usable = store.usable(keyIds);
+        Set<String> usable = store.usable(keyIds, clock.instant());
         Set<String> unusable = new HashSet<>(keyIds);
         unusable.removeAll(usable);
         if (!unusable.isEmpty()) {
@@ -234,33 +308,47 @@ public final class ApiKeys {
         String fingerprint = fingerprint(secret);
         long now = clock.millis();
         Cached cached = valid.get(fingerprint);
-        if (cached != null && cached.expiresAt() > now) {
-            touch(cached.principal().keyId(), now);
-            return cached.principal();
+        if (cached != null) {
+            Instant expiresAt = cached.principal().expiresAt();
+            if (expiresAt != null && now >= expiresAt.toEpochMilli()) {
+                // Past its expiry the key is refused at once, whatever the cache's own time to live.
+                valid.remove(fingerprint, cached);
+                throw refuse(fingerprint, now, expired(cached.principal().keyId(), expiresAt));
+            }
+            if (cached.expiresAt() > now) {
+                touch(cached.principal().keyId(), now);
+                return cached.principal();
+            }
         }
-        Long rejectedUntil = rejected.get(fingerprint);
-        if (rejectedUntil != null && rejectedUntil > now) {
-            throw invalidKey();
+        Rejection rejection = rejected.get(fingerprint);
+        if (rejection != null && rejection.until() > now) {
+            throw ApiError.unauthorized(rejection.message());
         }
         String prefix = KeySecret.prefix(secret);
         Optional<StoredKey> stored = store.byPrefix(prefix);
         // Only failures that cost a bcrypt run count: an unknown prefix, or a throttled one, costs a look-up.
         if (stored.isEmpty()) {
-            reject(fingerprint, now);
-            throw invalidKey();
+            throw refuse(fingerprint, now, INVALID_KEY);
         }
         // Per address and org: clients behind one proxy share an address, and one tenant's guesses
         // must not lock another tenant out.
         String origin = address == null ? null : address + " " + stored.get().orgId();
         if (!verifyOnce(fingerprint, secret, stored.get(), () -> admitCheck(prefix, origin, address, now),
                 () -> forgive(prefix, origin))) {
-            reject(fingerprint, now);
-            throw invalidKey();
+            throw refuse(fingerprint, now, INVALID_KEY);
         }
         StoredKey key = stored.get();
         if (key.isRevoked()) {
-            reject(fingerprint, now);
-            throw ApiError.unauthorized("API key " + key.id() + " has been revoked");
+            throw refuse(fingerprint, now, "API key " + key.id() + " has been revoked");
+        }
+        if (key.isExpired(Instant.ofEpochMilli(now))) {
+            throw refuse(fingerprint, now, expired(key.id(), key.expiresAt()));
+        }
+        if (key.projectId() != null && key.projectName() == null) {
+            // Its project was deleted (which revokes it too, unless the key was made meanwhile):
+            // restricted to nothing, it can do nothing at all.
+            throw refuse(fingerprint, now, "API key " + key.id() + " was restricted to project "
+                    + key.projectNameAtCreation() + ", which has been deleted");
         }
         Principal principal = key.principal();
         valid.put(fingerprint, new Cached(principal, now + cacheTtl.toMillis()));
@@ -403,23 +491,61 @@ public final class ApiKeys {
         return bcryptRuns.get();
     }
 
-    private void reject(String fingerprint, long now) {
+    /**
+     * Remembers a refused secret for a minute, with what it is told ({@code message}: only a holder
+     * of the secret ever sees it), and returns the 401 to throw.
+     */
+    private ApiError refuse(String fingerprint, long now, String message) {
         if (rejected.size() >= MAX_REJECTED) {
             rejected.clear();
         }
-        rejected.put(fingerprint, now + REJECTED_TTL.toMillis());
+        rejected.put(fingerprint, new Rejection(now + REJECTED_TTL.toMillis(), message));
+        return ApiError.unauthorized(message);
     }
 
+    private static String expired(String keyId, Instant at) {
+        return "API key " + keyId + " expired at " + at + ": create a new key (karta keys create)";
+    }
+
+    /**
+     * Records a use of the key, at most once a minute: skipped when this server recorded one
+     * within the minute, else queued for the background thread, whose conditional write skips it
+     * when another server did.
+     */
     private void touch(String keyId, long now) {
         Long last = lastTouched.get(keyId);
-        if (last == null || now - last >= TOUCH_EVERY.toMillis()) {
-            lastTouched.put(keyId, now);
-            store.touch(keyId, Instant.ofEpochMilli(now));
+        if (last != null && now - last < TOUCH_EVERY.toMillis()) {
+            return;
         }
+        boolean mine = last == null ? lastTouched.putIfAbsent(keyId, now) == null : lastTouched.replace(keyId, last, now);
+        if (!mine) {
+            return; // a concurrent request of this key records it
+        }
+        if (lastTouched.size() > MAX_REJECTED) {
+            lastTouched.keySet().removeIf(id -> !id.equals(keyId));
+        }
+        Instant at = Instant.ofEpochMilli(now);
+        toucher.execute(() -> {
+            try {
+                if (store.touch(keyId, at, at.minus(TOUCH_EVERY))) {
+                    touchWrites.incrementAndGet();
+                }
+            } catch (RuntimeException e) {
+                LOG.debug("could not record the use of key {}: {}", keyId, e.toString());
+            } finally {
+                touchesDone.incrementAndGet();
+            }
+        });
     }
 
-    private static ApiError invalidKey() {
-        return ApiError.unauthorized("invalid API key");
+    /** Background {@code last_used_at} writes finished so far (whether they changed the row), for tests. */
+    long touchesDone() {
+        return touchesDone.get();
+    }
+
+    /** Background {@code last_used_at} writes that changed the row, for tests. */
+    long touchWrites() {
+        return touchWrites.get();
     }
 
     private static String fingerprint(String secret) {

@@ -192,7 +192,7 @@ public final class LogFeeds implements AutoCloseable {
         }
     }
 
-    /** Ends the streams opened with a key that is no longer valid anywhere (revoked or deleted). */
+    /** Ends the streams opened with a key that is no longer valid anywhere (revoked, expired or deleted). */
     private void checkKeys() {
         Set<String> open = new HashSet<>();
         for (Follower follower : followers) {
@@ -215,7 +215,7 @@ public final class LogFeeds implements AutoCloseable {
         for (Follower follower : followers) {
             if (keyIds.contains(follower.keyId)) {
                 follower.stream.endWith(Sse.event(null, "error", write(new ErrorBody("unauthorized",
-                        "API key " + follower.keyId + " was revoked or deleted: this stream is closed"))));
+                        "API key " + follower.keyId + " was revoked, has expired or was deleted: this stream is closed"))));
             }
         }
     }

@@ -8,6 +8,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.CreateProject;
 import dev.karta.api.ProjectList;
 import dev.karta.server.http.Idempotency;
+import dev.karta.server.http.Principal;
+import dev.karta.server.http.ProjectReach;
 import dev.karta.server.http.Requests;
 import dev.karta.server.http.Routes;
 import io.javalin.config.JavalinConfig;
@@ -41,22 +43,27 @@ public final class ProjectRoutes implements Routes {
     @Override
     public void register(JavalinConfig config) {
         RoutesConfig r = config.routes;
-        r.get("/agent_projects", this::list, READ);
-        r.post("/agent_projects", this::create, WRITE);
+        r.get("/agent_projects", this::list, READ, ProjectReach.NARROWED_BY_HANDLER);
+        r.post("/agent_projects", this::create, WRITE, ProjectReach.NARROWED_BY_HANDLER);
         r.get("/agent_projects/{project}", this::show, READ);
         r.delete("/agent_projects/{project}", this::delete, ADMIN);
     }
 
+    /** The projects of the caller's org; only its own for a project-restricted key. */
     public void list(Context ctx) {
-        String org = Requests.principal(ctx).orgId();
+        Principal principal = Requests.principal(ctx);
+        String org = principal.orgId();
         Map<String, Map<Integer, Long>> live = liveSessions.byRelease(org, null);
         ctx.json(new ProjectList(projects.list(org).stream()
+                .filter(p -> principal.mayReach(p.name()))
                 .map(p -> projects.toWire(p, live.getOrDefault(p.id(), Map.of())))
                 .toList()));
     }
 
     public void create(Context ctx) {
         CreateProject body = Requests.json(ctx, json, CreateProject.class);
+        Projects.validateName(body.name());
+        Requests.principal(ctx).requireMayCreate(body.name());
         idempotency.respond(ctx, "project.create:" + body.name(), () ->
                 new Idempotency.Answer(201, projects.toWire(projects.create(Requests.actor(ctx), body.name()))));
     }

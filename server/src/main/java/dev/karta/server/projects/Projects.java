@@ -38,6 +38,14 @@ public final class Projects {
     private final LogStore logs;
     private final int maxPerOrg;
     private final List<Consumer<ProjectRecord>> onDelete = new ArrayList<>();
+    private final List<DeletionStep> whileDeleting = new ArrayList<>();
+
+    /** Work that must commit or roll back with a project's deletion. */
+    @FunctionalInterface
+    public interface DeletionStep {
+        /** Runs inside the deleting transaction; the returned work runs after its commit. */
+        Runnable inTransaction(Handle h, Actor actor, ProjectRecord project);
+    }
 
     public Projects(Database db, ProjectStore store, AuditLog audit, Supplier<String> publicUrl, LogStore logs,
                     int maxPerOrg) {
@@ -47,6 +55,11 @@ public final class Projects {
         this.publicUrl = publicUrl;
         this.logs = logs;
         this.maxPerOrg = maxPerOrg;
+    }
+
+    /** Registers work to do in the transaction that deletes a project (revoking the keys restricted to it). */
+    public void whileDeleting(DeletionStep step) {
+        whileDeleting.add(step);
     }
 
     /** Registers work to do after a project is deleted (its files on disk, caches). */
@@ -115,7 +128,9 @@ public final class Projects {
     }
 
     public void delete(Actor actor, String name) {
+        List<Runnable> afterCommit = new ArrayList<>();
         ProjectRecord project = db.inTransaction(h -> {
+            afterCommit.clear();
             ProjectRecord found = store.find(h, actor.orgId(), name).orElseThrow(() -> ApiError.notFound("project", name));
             // The project's releases go with it: the hash of the last one, read under the lock
             // that release appends take, anchors their chain in the org's audit chain.
@@ -124,8 +139,12 @@ public final class Projects {
             store.delete(h, found.id());
             audit.append(h, actor, "project.delete", "project:" + name,
                     Ledger.GENESIS.equals(lastRelease) ? null : lastRelease);
+            for (DeletionStep step : whileDeleting) {
+                afterCommit.add(step.inTransaction(h, actor, found));
+            }
             return found;
         });
+        afterCommit.forEach(Runnable::run);
         onDelete.forEach(cleanup -> cleanup.accept(project));
     }
 

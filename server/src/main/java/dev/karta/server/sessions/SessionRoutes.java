@@ -255,7 +255,7 @@ public final class SessionRoutes implements Routes {
             }
             if (!keyStillValid()) {
                 byte[] error = Sse.event(null, "error", "{\"error\":\"unauthorized\",\"message\":\"API key " + keyId
-                        + " was revoked or deleted: this stream is closed\"}");
+                        + " was revoked, has expired or was deleted: this stream is closed\"}");
                 try {
                     out.write(error);
                     out.flush();

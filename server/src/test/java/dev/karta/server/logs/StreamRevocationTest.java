@@ -101,6 +101,22 @@ class StreamRevocationTest {
     }
 
     @Test
+    void a_key_that_expires_ends_its_tail_within_seconds() {
+        server.createProject("expiring-tail");
+        String reader = server.createKey("read");
+        String id = keyId(reader);
+
+        try (SseTestClient client = tail("expiring-tail", reader)) {
+            server.db.execute("UPDATE api_keys SET expires_at = ? WHERE id = ?", System.currentTimeMillis(), id);
+
+            await().atMost(Duration.ofSeconds(6)).until(() -> client.ended.get());
+            assertClosedWithUnauthorized(client);
+            assertThat(client.events.get(client.events.size() - 1).json().get("message").asText()).contains("expired");
+        }
+        assertThat(LogsHarness.json(server.get("/whoami", reader)).get("message").asText()).contains("expired at");
+    }
+
+    @Test
     void a_tail_of_a_valid_key_stays_open_past_the_key_checks() {
         String project = server.createProject("still-valid");
         String reader = server.createKey("read");

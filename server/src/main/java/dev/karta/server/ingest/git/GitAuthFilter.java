@@ -29,8 +29,8 @@ import org.slf4j.MDC;
  * key as password, any user name) or Bearer. Fetching needs {@code read}, pushing
  * ({@code git-receive-pack}, including its ref advertisement) needs {@code write}. No or a bad key
  * is 401 with a Basic challenge, so git asks its credential helper; a too-low scope is 403; a
- * project of another org, or an unknown one being fetched, is 404. A push to an unknown name
- * creates the project. Errors are plain text, which git prints as {@code remote:} lines.
+ * project of another org, or an unknown one being fetched, is 404, and so is any project but its
+ * own for a project-restricted key. A push to an unknown name creates the project. Errors are plain text, which git prints as {@code remote:} lines.
  */
 final class GitAuthFilter implements Filter {
     private static final Logger LOG = LoggerFactory.getLogger(GitAuthFilter.class);
@@ -100,6 +100,9 @@ final class GitAuthFilter implements Filter {
                     + required.wireName() + "' scope; key " + principal.keyId() + " has '"
                     + principal.scope().wireName() + "'");
         }
+        // A key restricted to another project gets the 404 of a project of another org, and cannot
+        // create a project by pushing to a new name either.
+        principal.requireProject(name);
         Actor actor = new Actor(principal.orgId(), principal.keyId(), requestId, client);
         return new GitCaller(principal, actor, project(actor, name, push));
     }
