@@ -29,7 +29,13 @@ public record DeployRecord(
         Instant startedAt,
         Instant finishedAt,
         String trigger,
-        String idempotencyKey) {
+        String idempotencyKey,
+        String previewId) {
+
+    /** Whether this deploy builds a preview (its release joins the preview's line, not production). */
+    public boolean isPreview() {
+        return previewId != null;
+    }
 
     public dev.karta.api.Deploy toWire() {
         return new dev.karta.api.Deploy(id, projectName, commitSha, source.wireName(), status.wireName(),
