@@ -30,7 +30,8 @@ public record DeployRecord(
         Instant finishedAt,
         String trigger,
         String idempotencyKey,
-        String previewId) {
+        String previewId,
+        String previewName) {
 
     /** Whether this deploy builds a preview (its release joins the preview's line, not production). */
     public boolean isPreview() {
@@ -39,6 +40,7 @@ public record DeployRecord(
 
     public dev.karta.api.Deploy toWire() {
         return new dev.karta.api.Deploy(id, projectName, commitSha, source.wireName(), status.wireName(),
-                releaseNumber == null ? null : "v" + releaseNumber, error, createdAt, startedAt, finishedAt);
+                releaseNumber == null ? null : "v" + releaseNumber, error, createdAt, startedAt, finishedAt,
+                previewName);
     }
 }

@@ -13,8 +13,8 @@ import org.jdbi.v3.core.Handle;
 /** SQL of the {@code deploys} table: the persistent build queue. */
 public final class DeployStore {
     private static final String SELECT = """
-            SELECT d.*, p.name AS project_name, p.org_id AS org_id
-            FROM deploys d JOIN projects p ON p.id = d.project_id
+            SELECT d.*, p.name AS project_name, p.org_id AS org_id, v.name AS preview_name
+            FROM deploys d JOIN projects p ON p.id = d.project_id LEFT JOIN previews v ON v.id = d.preview_id
             """;
 
     private final Database db;
@@ -252,6 +252,7 @@ public final class DeployStore {
                 instant(rs, "finished_at"),
                 rs.getString("triggered_by"),
                 rs.getString("idempotency_key"),
-                rs.getString("preview_id"));
+                rs.getString("preview_id"),
+                rs.getString("preview_name"));
     }
 }

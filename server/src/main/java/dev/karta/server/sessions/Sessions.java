@@ -136,8 +136,9 @@ public final class Sessions implements AutoCloseable {
         String id = Ids.next("sess");
         SessionRecord created = db.inTransaction(h -> {
             long now = System.currentTimeMillis();
-            String previewReleaseId = serving.apply(h);
+            // The org's lock before the project's (which serving takes), in the order pushes take them.
             OrgQuota.lock(h, orgId);
+            String previewReleaseId = serving.apply(h);
             if (store.countLive(h, orgId, now) >= maxLivePerOrg) {
                 throw ApiError.tooManyRequests("this org has its limit of " + maxLivePerOrg + " live sessions "
                         + "(--max-sessions-per-org): end sessions it no longer needs, or retry when idle ones time out",

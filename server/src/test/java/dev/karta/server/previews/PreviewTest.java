@@ -100,6 +100,10 @@ class PreviewTest {
         assertThat(Hooks.releases(server, b.project())).as("nor takes a production number").isEmpty();
         assertThat(server.post("/v1/projects/" + b.project() + "/sessions", server.adminKey(), "{}").status())
                 .isEqualTo(409);
+        JsonNode deploy = Hooks.deploys(server, b.project()).get(0);
+        assertThat(deploy.get("preview").asText()).isEqualTo("pr-42");
+        assertThat(deploy.get("source").asText()).isEqualTo("webhook");
+        assertThat(deploy.get("release").isNull()).isTrue();
         JsonNode listed = server.get("/agent_projects/" + b.project() + "/previews", server.adminKey()).json();
         assertThat(listed.get("previews")).hasSize(1);
         assertThat(github.seen()).anySatisfy(s -> assertThat(s.path())
@@ -303,16 +307,54 @@ class PreviewTest {
     }
 
     @Test
-    void preview_builds_do_not_supersede_production_deploys() {
+    void preview_builds_neither_supersede_nor_overtake_a_queued_production_deploy() throws Exception {
         Bound b = bound();
-        String prod = commit(github, b.repo(), "production");
-        assertThat(Hooks.deployCommit(server, b.project(), prod).status()).isEqualTo(202);
-        deliver(server, b.secret(), b.repo(), "opened", 2, commit(github, b.repo(), "preview"), b.repo());
+        String running = commit(github, b.repo(), "running");
+        java.util.concurrent.CountDownLatch gate = github.gate(running);
+        String queued = commit(github, b.repo(), "queued production");
+        assertThat(Hooks.deployCommit(server, b.project(), running).status()).isEqualTo(202);
+        await().atMost(Duration.ofSeconds(30)).until(() -> "building".equals(
+                Hooks.deploys(server, b.project()).get(0).get("status").asText()));
+        TestServer.Response preview = deliver(server, b.secret(), b.repo(), "opened", 2,
+                commit(github, b.repo(), "preview"), b.repo());
+        assertThat(preview.status()).isEqualTo(202);
+        assertThat(Hooks.deployCommit(server, b.project(), queued).status()).isEqualTo(202);
+        String prodDeploy = Hooks.deploys(server, b.project()).get(0).get("id").asText();
 
-        await().atMost(Duration.ofSeconds(60)).until(() -> Hooks.releases(server, b.project()).size() == 1);
-        awaitRelease(server, b.project(), "pr-2", "pr-2.1");
-        JsonNode deploys = Hooks.deploys(server, b.project());
-        assertThat(deploys).allSatisfy(d -> assertThat(d.get("status").asText()).isEqualTo("succeeded"));
-        assertThat(List.of(deploys.get(0), deploys.get(1))).hasSize(2);
+        gate.countDown();
+
+        JsonNode prod = Hooks.awaitDeployEnded(server, b.project(), prodDeploy);
+        assertThat(prod.get("status").asText()).isEqualTo("succeeded");
+        JsonNode pv = Hooks.awaitDeployEnded(server, b.project(), preview.json().get("deploy_id").asText());
+        assertThat(pv.get("status").asText()).as("a production deploy supersedes no preview build")
+                .isEqualTo("succeeded");
+        assertThat(java.time.Instant.parse(prod.get("started_at").asText()))
+                .as("production first: the production deploy queued after the preview build starts before it")
+                .isBeforeOrEqualTo(java.time.Instant.parse(pv.get("started_at").asText()));
+        assertThat(Hooks.releases(server, b.project())).hasSize(2);
+    }
+
+    @Test
+    void deleting_the_project_deletes_its_previews_their_releases_and_sessions() {
+        Bound b = bound();
+        deliver(server, b.secret(), b.repo(), "opened", 13, commit(github, b.repo(), "doomed"), b.repo());
+        awaitRelease(server, b.project(), "pr-13", "pr-13.1");
+        createSession(b.preview(13));
+
+        TestServer.Response deleted = server.delete("/agent_projects/" + b.project(), server.adminKey());
+
+        assertThat(deleted.status()).as(deleted.body()).isEqualTo(204);
+        try (var db = server.openDatabase()) {
+            for (String table : List.of("previews", "preview_releases")) {
+                long orphans = db.withHandle(h -> h.createQuery("SELECT COUNT(*) FROM " + table + " t WHERE NOT EXISTS "
+                        + "(SELECT 1 FROM projects p WHERE p.id = t.project_id)").mapTo(Long.class).one());
+                assertThat(orphans).as(table).isZero();
+            }
+            long sessions = db.withHandle(h -> h.createQuery("SELECT COUNT(*) FROM sessions WHERE preview_release_id IS "
+                    + "NOT NULL AND preview_release_id NOT IN (SELECT id FROM preview_releases)").mapTo(Long.class).one());
+            assertThat(sessions).isZero();
+        }
+        assertThat(server.get("/agent_projects/" + b.project() + "/previews", server.adminKey()).status())
+                .isEqualTo(404);
     }
 }
