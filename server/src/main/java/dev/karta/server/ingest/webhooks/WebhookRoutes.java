@@ -40,7 +40,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * {@code POST /webhooks/github}: GitHub's {@code push} and {@code ping} deliveries, without an
+ * {@code POST /webhooks/github}: GitHub's {@code push}, {@code pull_request} (previews,
+ * docs/previews.md) and {@code ping} deliveries, without an
  * API key. The raw body, read here byte for byte up to the configured cap, must carry the
  * HMAC-SHA256 of the bound project's webhook secret in {@code X-Hub-Signature-256}; the
  * repository in the payload picks the candidate bindings (GitHub bindings by
