@@ -77,9 +77,27 @@ public final class SessionRoutes implements Routes {
         // A preview's URL takes sessions like the project's: they run the preview's current release.
         String preview = "/v1/projects/{project}/previews/{preview}/sessions";
         r.post(preview, this::createOnPreview, WRITE);
-        r.get(preview + "/{id}", this::show, READ);
-        r.delete(preview + "/{id}", this::end, WRITE);
-        r.post(preview + "/{id}/messages", this::message, WRITE);
+        r.get(preview + "/{id}", ctx -> {
+            onPreview(ctx);
+            show(ctx);
+        }, READ);
+        r.delete(preview + "/{id}", ctx -> {
+            onPreview(ctx);
+            end(ctx);
+        }, WRITE);
+        r.post(preview + "/{id}/messages", ctx -> {
+            onPreview(ctx);
+            message(ctx);
+        }, WRITE);
+    }
+
+    /** 404 unless the session of the path runs a release of the path's preview. */
+    private void onPreview(Context ctx) {
+        SessionRecord session = sessions.get(Requests.principal(ctx).orgId(), ctx.pathParam("project"),
+                ctx.pathParam("id"));
+        if (!ctx.pathParam("preview").equals(session.preview())) {
+            throw ApiError.notFound("session", ctx.pathParam("id"));
+        }
     }
 
     public void createOnPreview(Context ctx) {

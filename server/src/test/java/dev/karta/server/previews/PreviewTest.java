@@ -133,6 +133,10 @@ class PreviewTest {
         assertThat(say(server, firstPath, "again")).as("a running session stays on its release").isEqualTo("first build");
         assertThat(server.get(firstPath, server.adminKey()).json().get("project").get("version").asText())
                 .isEqualTo("pr-7.1");
+        assertThat(server.get("/v1/projects/" + b.project() + "/previews/pr-8/sessions/" + first.get("id").asText(),
+                server.adminKey()).status()).as("a session answers under its own preview only").isEqualTo(404);
+        assertThat(server.get("/v1/projects/" + b.project() + "/sessions/" + first.get("id").asText(),
+                server.adminKey()).status()).as("and under the project, like every session").isEqualTo(200);
     }
 
     @Test
