@@ -268,6 +268,9 @@ public final class BuildWorkers implements AutoCloseable {
                 r.deploy.id(), timeout.toSeconds());
         r.thread.interrupt();
         queue.finish(r.deploy, DeployStatus.FAILED, "build timed out after " + timeout.toSeconds() + "s");
+        if (r.deploy.isPreview() && !closed) {
+            previews.failed(r.deploy);
+        }
         if (!closed) {
             startWorker();
         }
