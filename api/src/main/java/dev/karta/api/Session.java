@@ -24,7 +24,10 @@ public record Session(
         String endReason,
         Long workspaceBytes) {
 
-    /** The project a session talks to, and the release version it is pinned to. */
-    public record ProjectRef(String ref, String version) {
+    /**
+     * The project a session talks to, and the release version it is pinned to: {@code v3}, or for
+     * a session of a preview {@code pr-42.2} with {@code preview} naming the preview (null otherwise).
+     */
+    public record ProjectRef(String ref, String version, String preview) {
     }
 }

@@ -10,6 +10,7 @@ import dev.karta.api.ConfigPatch;
 import dev.karta.api.ConfigUpdate;
 import dev.karta.api.CreateApiKey;
 import dev.karta.api.CreateDeploy;
+import dev.karta.api.CreatePreview;
 import dev.karta.api.CreateProject;
 import dev.karta.api.CreatedApiKey;
 import dev.karta.api.Deploy;
@@ -19,6 +20,8 @@ import dev.karta.api.LedgerVerification;
 import dev.karta.api.LogEntries;
 import dev.karta.api.Project;
 import dev.karta.api.ProjectConfig;
+import dev.karta.api.Preview;
+import dev.karta.api.PreviewList;
 import dev.karta.api.ProjectList;
 import dev.karta.api.ReleaseDiff;
 import dev.karta.api.ReleaseList;
@@ -207,6 +210,29 @@ final class ApiClient {
     Reply<DeployAccepted> deploy(String project, String commitSha) {
         return call("POST", "/agent_projects/" + segment(project) + "/deploys", new CreateDeploy(commitSha),
                 DeployAccepted.class);
+    }
+
+    Reply<PreviewList> previews(String project) {
+        return call("GET", "/agent_projects/" + segment(project) + "/previews", null, PreviewList.class);
+    }
+
+    Reply<Preview> createPreview(String project, String name, String commitSha) {
+        return call("POST", "/agent_projects/" + segment(project) + "/previews", new CreatePreview(name, commitSha),
+                Preview.class);
+    }
+
+    Reply<Preview> preview(String project, String name) {
+        return call("GET", "/agent_projects/" + segment(project) + "/previews/" + segment(name), null, Preview.class);
+    }
+
+    Reply<Void> deletePreview(String project, String name) {
+        return call("DELETE", "/agent_projects/" + segment(project) + "/previews/" + segment(name), null, Void.class);
+    }
+
+    /** {@code POST …/previews/{name}/promote}: the answer as JSON ({@code release}, {@code live}, {@code message}). */
+    Reply<JsonNode> promote(String project, String name) {
+        return call("POST", "/agent_projects/" + segment(project) + "/previews/" + segment(name) + "/promote", null,
+                JsonNode.class);
     }
 
     Reply<Deploy> deployStatus(String project, String deployId) {

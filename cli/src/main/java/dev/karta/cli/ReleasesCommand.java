@@ -8,7 +8,7 @@ import java.util.List;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
-/** {@code karta releases list | activate | diff}. */
+/** {@code karta releases list | activate | diff | promote}. */
 @Command(name = "releases", mixinStandardHelpOptions = true,
         description = "List, compare and activate a project's releases.")
 final class ReleasesCommand {
@@ -38,6 +38,28 @@ final class ReleasesCommand {
         RollbackResult result = reply.value();
         output.line(result.project() + ": " + result.active() + (result.active().equals(result.previous())
                 ? " active, not pinned" : " active (was " + Output.or(result.previous()) + "), not pinned"));
+        return 0;
+    }
+
+    @Command(name = "promote", mixinStandardHelpOptions = true,
+            description = {"Make a preview's current release the next production release (source promote),",
+                    "without rebuilding. On a pinned project it is built but not live. Needs an admin key."})
+    int promote(@Parameters(index = "0", paramLabel = "NAME") String name,
+                @Parameters(index = "1", paramLabel = "PREVIEW", description = "pr-42.") String preview) {
+        ApiClient.Reply<com.fasterxml.jackson.databind.JsonNode> reply = cli.api().promote(name, preview);
+        Output output = cli.output();
+        if (output.jsonMode()) {
+            output.json(reply.body());
+            return 0;
+        }
+        var body = reply.body();
+        String release = body.path("release").asText();
+        if (body.path("live").asBoolean()) {
+            output.line(name + ": " + release + " active, promoted from " + body.path("preview_release").asText());
+        } else {
+            output.line("Built " + release + " from " + body.path("preview_release").asText() + ", not live: "
+                    + body.path("message").asText());
+        }
         return 0;
     }
 

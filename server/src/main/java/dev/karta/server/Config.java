@@ -71,7 +71,8 @@ public record Config(
         Sandbox.Settings sandbox,
         Workspaces workspaces,
         Storage storage,
-        List<String> trustedProxies) {
+        List<String> trustedProxies,
+        Previews previews) {
 
     static final String DEFAULT_BIND = "127.0.0.1";
     static final int DEFAULT_PORT = 7070;
@@ -438,6 +439,7 @@ public record Config(
         repos = repos == null ? Repos.DEFAULTS : repos;
         sessions = sessions == null ? SessionSettings.defaults() : sessions;
         limits = limits == null ? Limits.DEFAULTS : limits;
+        previews = previews == null ? Previews.DEFAULTS : previews;
         workspaces = workspaces == null ? Workspaces.DEFAULTS : workspaces;
         secretsKeyFile = secretsKeyFile == null ? dataDir.resolve("secrets.key") : secretsKeyFile;
         sandbox = sandbox == null ? Sandbox.Settings.DEFAULTS : sandbox;
@@ -472,6 +474,33 @@ public record Config(
     /** This configuration with other per-org limits. */
     public Config withLimits(Limits other) {
         return toBuilder().limits(other).build();
+    }
+
+    /**
+     * Preview releases (docs/previews.md): a preview expires {@code ttl} after its last push; a
+     * project keeps at most {@code max} live previews (a push beyond expires the least recently
+     * pushed); expiry is checked every {@code sweepEvery}.
+     */
+    public record Previews(Duration ttl, int max, Duration sweepEvery) {
+        static final String DEFAULT_TTL = "7d";
+        static final int DEFAULT_MAX = 10;
+        public static final Previews DEFAULTS = new Previews(Durations.parse(DEFAULT_TTL), DEFAULT_MAX,
+                Duration.ofMinutes(1));
+
+        public Previews {
+            if (ttl == null || ttl.isNegative() || ttl.isZero()) {
+                throw new IllegalArgumentException("--preview-ttl must be positive");
+            }
+            if (max < 1) {
+                throw new IllegalArgumentException("--max-previews must be at least 1");
+            }
+            sweepEvery = sweepEvery == null ? Duration.ofMinutes(1) : sweepEvery;
+        }
+    }
+
+    /** This configuration with other preview settings. */
+    public Config withPreviews(Previews other) {
+        return toBuilder().previews(other).build();
     }
 
     /** This configuration with another build timeout. */
@@ -511,7 +540,7 @@ public record Config(
                 .buildWorkers(buildWorkers).buildTimeout(buildTimeout).builderCommand(builderCommand)
                 .keepReleases(keepReleases).buildLease(buildLease).repos(repos).logs(logs).sessions(sessions)
                 .limits(limits).secretsKeyFile(secretsKeyFile).sandbox(sandbox).workspaces(workspaces)
-                .storage(storage).trustedProxies(trustedProxies);
+                .storage(storage).trustedProxies(trustedProxies).previews(previews);
     }
 
     /**
@@ -561,6 +590,7 @@ public record Config(
         private Duration buildTimeout = Durations.parse(DEFAULT_BUILD_TIMEOUT);
         private List<String> builderCommand = List.of();
         private int keepReleases = DEFAULT_KEEP_RELEASES;
+        private Previews previews = Previews.DEFAULTS;
         private Duration buildLease = Durations.parse(DEFAULT_BUILD_LEASE);
         private Repos repos = Repos.DEFAULTS;
         private Logs logs = Logs.DEFAULTS;
@@ -692,12 +722,17 @@ public record Config(
             return this;
         }
 
+        public Builder previews(Previews value) {
+            previews = value;
+            return this;
+        }
+
         /** The configuration, validated: {@link IllegalArgumentException} names a bad setting. */
         public Config build() {
             return new Config(bind, port, dataDir, databaseUrl == null ? sqliteUrl(dataDir) : databaseUrl, publicUrl,
                     bootstrapKey, keyCacheTtl, maxJsonBody, archive, buildWorkers, buildTimeout, builderCommand,
                     keepReleases, buildLease, repos, logs, sessions, limits, secretsKeyFile, sandbox, workspaces, storage,
-                    trustedProxies);
+                    trustedProxies, previews);
         }
     }
 }

@@ -44,6 +44,9 @@ import dev.karta.server.logs.LogWakeups;
 import dev.karta.server.orgs.Tenants;
 import dev.karta.server.process.ProcessLauncher;
 import dev.karta.server.process.Sandbox;
+import dev.karta.server.previews.CommitStatuses;
+import dev.karta.server.previews.PreviewRoutes;
+import dev.karta.server.previews.Previews;
 import dev.karta.server.projects.ProjectRoutes;
 import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.projects.Projects;
@@ -91,6 +94,7 @@ public final class KartaServer implements AutoCloseable {
     private final Database db;
     private final HttpApi http;
     private final BuildWorkers workers;
+    private final Previews previews;
     private final LogStore logs;
     private final LogFeeds logFeeds;
     private final LogWakeups logWakeups;
@@ -167,12 +171,23 @@ public final class KartaServer implements AutoCloseable {
         projects.onDelete(project -> bound.forget(project.id()));
         projects.onDelete(project -> retention.sweepUnreferenced());
         Sources sources = new Sources(releaseFiles, repos, bound, deployStore);
+        // Previews queue builds for the workers, which finish them through previews: wired in two steps.
+        AtomicReference<Runnable> wakeBuilders = new AtomicReference<>(() -> { });
+        CommitStatuses statuses = new CommitStatuses(config.repos().githubApiUrl(), bound::statusTarget, json,
+                config.repos().connectTimeout());
+        this.previews = new Previews(db, projectStore, deployStore, releases, retention, releaseFiles, audit, logs,
+                statuses, () -> wakeBuilders.get().run(), baseUrl::get,
+                new Previews.Settings(config.previews().ttl(), config.previews().max(),
+                        config.limits().maxQueuedDeploysPerOrg(), config.previews().sweepEvery()),
+                java.time.Clock.systemUTC());
+        made.push(previews);
         BuildQueue queue = new BuildQueue(db, deployStore, logs, config.buildLease(),
                 config.limits().buildsPerOrg(config.buildWorkers()));
         this.workers = new BuildWorkers(queue, sources,
                 new BuildPipeline(new ImageBuilder(config.builderCommand(), config.buildTimeout(), launcher),
                         configs::ofProject),
-                releases, retention, logs, config.buildWorkers(), config.buildTimeout());
+                releases, previews, retention, logs, config.buildWorkers(), config.buildTimeout());
+        wakeBuilders.set(workers::wake);
         made.push(workers);
         Ingest ingest = new Ingest(db, projects, projectStore, queue, workers, audit, logs, deployStore,
                 config.limits().maxQueuedDeploysPerOrg());
@@ -215,9 +230,10 @@ public final class KartaServer implements AutoCloseable {
                 new GitHttp(authenticator, db, projects, projectStore, repos, ingest, deployStore, audit,
                         logs, config.archive().maxExpandedBytes()),
                 new RepoRoutes(bindings, bound, idempotency, json, baseUrl::get),
-                new WebhookRoutes(db, bindings, ingest, audit, logs, json, config.repos().maxWebhookBytes()),
+                new WebhookRoutes(db, bindings, ingest, audit, logs, json, config.repos().maxWebhookBytes(), previews),
+                new PreviewRoutes(previews, idempotency, json),
                 new LogRoutes((orgId, name) -> projects.require(orgId, name).id(), logs, logFeeds),
-                new SessionRoutes(sessions, idempotency, json, keys),
+                new SessionRoutes(sessions, idempotency, json, keys, previews),
                 new UsageRoutes(db, projects, releaseFiles));
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, authenticator,
                 metrics, health(sandbox, config.storage()), db::answers, routes);
@@ -229,6 +245,7 @@ public final class KartaServer implements AutoCloseable {
         storage.sweepLeftovers();
         workers.start(db.dialect() == Dialect.SQLITE);
         sessions.start();
+        previews.start();
         logRetention.start();
     }
 

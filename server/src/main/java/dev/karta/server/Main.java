@@ -98,6 +98,19 @@ public final class Main implements Callable<Integer> {
             description = "A build running longer fails (env KARTA_BUILD_TIMEOUT, default ${DEFAULT-VALUE})")
     Duration buildTimeout;
 
+    @Option(names = "--preview-ttl",
+            defaultValue = "${env:KARTA_PREVIEW_TTL:-" + Config.Previews.DEFAULT_TTL + "}",
+            converter = DurationConverter.class,
+            description = "A preview expires this long after the last push to its pull request (env KARTA_PREVIEW_TTL, "
+                    + "default ${DEFAULT-VALUE})")
+    Duration previewTtl;
+
+    @Option(names = "--max-previews",
+            defaultValue = "${env:KARTA_MAX_PREVIEWS:-" + Config.Previews.DEFAULT_MAX + "}",
+            description = "Live previews per project; a new one expires the least recently pushed (env "
+                    + "KARTA_MAX_PREVIEWS, default ${DEFAULT-VALUE})")
+    int maxPreviews;
+
     @Option(names = "--build-lease",
             defaultValue = "${env:KARTA_BUILD_LEASE:-" + Config.DEFAULT_BUILD_LEASE + "}",
             converter = DurationConverter.class,
@@ -368,6 +381,7 @@ public final class Main implements Callable<Integer> {
                         maxWorkspaceBytes, maxWorkspaces, maxSessionStateBytes, workspaceCopies))
                 .storage(Config.Storage.parse(storage))
                 .trustedProxies(trustedProxies)
+                .previews(new Config.Previews(previewTtl, maxPreviews, null))
                 .build();
     }
 

@@ -9,6 +9,7 @@ import dev.karta.server.build.Tree;
 import dev.karta.server.deploys.DeployRecord;
 import dev.karta.server.deploys.DeployStatus;
 import dev.karta.server.logs.LogStore;
+import dev.karta.server.previews.Previews;
 import dev.karta.server.releases.ReleaseRecord;
 import dev.karta.server.releases.Releases;
 import dev.karta.server.releases.Retention;
@@ -30,7 +31,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The worker pool that runs queued builds: claim, obtain the tree, build, activate. Workers poll
+ * The worker pool that runs queued builds: claim, obtain the tree, build, activate (a preview
+ * build becomes its preview's next release instead; the project's pointer stays). Workers poll
  * the queue (so deploys accepted by other servers are picked up) and are woken at once for
  * deploys accepted here. A housekeeping thread renews the leases of running builds and recovers
  * builds whose server died (here or on another server). A build whose lease this server lost (it
@@ -88,6 +90,7 @@ public final class BuildWorkers implements AutoCloseable {
     private final Sources sources;
     private final BuildPipeline pipeline;
     private final Releases releases;
+    private final Previews previews;
     private final Retention retention;
     private final LogStore logs;
     private final int size;
@@ -107,7 +110,8 @@ public final class BuildWorkers implements AutoCloseable {
     };
 
     public BuildWorkers(BuildQueue queue, Sources sources, BuildPipeline pipeline, Releases releases,
-                        Retention retention, LogStore logs, int size, Duration timeout) {
+                        Previews previews, Retention retention, LogStore logs, int size, Duration timeout) {
+        this.previews = previews;
         this.queue = queue;
         this.sources = sources;
         this.pipeline = pipeline;
@@ -187,15 +191,23 @@ public final class BuildWorkers implements AutoCloseable {
                 throw new InterruptedException("timed out");
             }
             log.line("Build finished in " + (System.nanoTime() - started) / 1_000_000 + " ms; activating");
-            ReleaseRecord release = releases.activate(deploy, tree, detection);
-            LOG.info("deploy {} of {} released {}", deploy.id(), deploy.projectName(), release.version());
-            retention.prune(deploy.projectId());
+            if (deploy.isPreview()) {
+                previews.built(deploy, tree, detection);
+                LOG.info("preview deploy {} of {} built", deploy.id(), deploy.projectName());
+            } else {
+                ReleaseRecord release = releases.activate(deploy, tree, detection);
+                LOG.info("deploy {} of {} released {}", deploy.id(), deploy.projectName(), release.version());
+                retention.prune(deploy.projectId());
+            }
         } catch (RuntimeException | InterruptedException | IOException e) {
             if (self.abandoned()) {
                 LOG.info("deploy {}: the build abandoned at its timeout ended ({}); its result is discarded",
                         deploy.id(), e.toString());
             } else {
                 fail(deploy, e);
+                if (deploy.isPreview() && !closed) {
+                    previews.failed(deploy);
+                }
             }
         } finally {
             running.remove(deploy.id(), self);
@@ -256,6 +268,9 @@ public final class BuildWorkers implements AutoCloseable {
                 r.deploy.id(), timeout.toSeconds());
         r.thread.interrupt();
         queue.finish(r.deploy, DeployStatus.FAILED, "build timed out after " + timeout.toSeconds() + "s");
+        if (r.deploy.isPreview() && !closed) {
+            previews.failed(r.deploy);
+        }
         if (!closed) {
             startWorker();
         }

@@ -29,10 +29,18 @@ public record DeployRecord(
         Instant startedAt,
         Instant finishedAt,
         String trigger,
-        String idempotencyKey) {
+        String idempotencyKey,
+        String previewId,
+        String previewName) {
+
+    /** Whether this deploy builds a preview (its release joins the preview's line, not production). */
+    public boolean isPreview() {
+        return previewId != null;
+    }
 
     public dev.karta.api.Deploy toWire() {
         return new dev.karta.api.Deploy(id, projectName, commitSha, source.wireName(), status.wireName(),
-                releaseNumber == null ? null : "v" + releaseNumber, error, createdAt, startedAt, finishedAt);
+                releaseNumber == null ? null : "v" + releaseNumber, error, createdAt, startedAt, finishedAt,
+                previewName);
     }
 }

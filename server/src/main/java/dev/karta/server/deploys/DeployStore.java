@@ -13,8 +13,8 @@ import org.jdbi.v3.core.Handle;
 /** SQL of the {@code deploys} table: the persistent build queue. */
 public final class DeployStore {
     private static final String SELECT = """
-            SELECT d.*, p.name AS project_name, p.org_id AS org_id
-            FROM deploys d JOIN projects p ON p.id = d.project_id
+            SELECT d.*, p.name AS project_name, p.org_id AS org_id, v.name AS preview_name
+            FROM deploys d JOIN projects p ON p.id = d.project_id LEFT JOIN previews v ON v.id = d.preview_id
             """;
 
     private final Database db;
@@ -30,15 +30,28 @@ public final class DeployStore {
     public DeployRecord enqueue(Handle h, String id, String projectId, String commitSha, DeploySource source,
                          String artifact, String contentDigest, String actorKeyId, String trigger,
                          String idempotencyKey, long now) {
+        return enqueue(h, id, projectId, null, commitSha, source, artifact, contentDigest, actorKeyId, trigger,
+                idempotencyKey, now);
+    }
+
+    /**
+     * Like {@link #enqueue(Handle, String, String, String, DeploySource, String, String, String, String, String, long)}
+     * for the line {@code previewId} (null: production): only older queued deploys of the same line
+     * are superseded, so a preview build never supersedes a production deploy, nor the other way.
+     */
+    public DeployRecord enqueue(Handle h, String id, String projectId, String previewId, String commitSha,
+                                DeploySource source, String artifact, String contentDigest, String actorKeyId,
+                                String trigger, String idempotencyKey, long now) {
         ProjectStore.lock(h, projectId);
         long seq = h.createQuery("SELECT COALESCE(MAX(seq), 0) + 1 FROM deploys WHERE project_id = :p")
                 .bind("p", projectId).mapTo(Long.class).one();
         h.createUpdate("""
                         INSERT INTO deploys (id, project_id, seq, commit_sha, source, status, artifact, content_digest,
-                                             actor_key_id, triggered_by, idempotency_key, created_at)
+                                             actor_key_id, triggered_by, idempotency_key, created_at, preview_id)
                         VALUES (:id, :p, :seq, :sha, :source, 'queued', :artifact, :digest, :actor, :trigger, :idem,
-                                :now)
+                                :now, :preview)
                         """)
+                .bind("preview", previewId)
                 .bind("id", id)
                 .bind("p", projectId)
                 .bind("seq", seq)
@@ -55,7 +68,9 @@ public final class DeployStore {
                         UPDATE deploys SET status = 'superseded', finished_at = :now,
                                error = 'superseded by newer deploy ' || :id
                         WHERE project_id = :p AND status = 'queued' AND seq < :seq
+                          AND COALESCE(preview_id, '') = :line
                         """)
+                .bind("line", previewId == null ? "" : previewId)
                 .bind("now", now)
                 .bind("id", id)
                 .bind("p", projectId)
@@ -69,7 +84,8 @@ public final class DeployStore {
     }
 
     /**
-     * The oldest queued deploy of a project that has no build running, whose org runs fewer than
+     * The oldest queued deploy of a project that has no build running (production deploys before
+     * preview builds: a preview never holds a production deploy back), whose org runs fewer than
      * {@code perOrg} builds (counted over the whole database, so across replicas), or empty. An
      * org at its share waits even when workers are idle: a worker it held could not be given back
      * to another org that queues a moment later, and builds cannot be preempted.
@@ -81,7 +97,7 @@ public final class DeployStore {
                             SELECT 1 FROM deploys b WHERE b.project_id = d.project_id AND b.status = 'building')
                         AND (SELECT COUNT(*) FROM deploys b JOIN projects bp ON bp.id = b.project_id
                              WHERE bp.org_id = p.org_id AND b.status = 'building') < :perOrg
-                        ORDER BY d.created_at, d.seq LIMIT 1
+                        ORDER BY CASE WHEN d.preview_id IS NULL THEN 0 ELSE 1 END, d.created_at, d.seq LIMIT 1
                         """)
                 .bind("perOrg", perOrg)
                 .map((rs, ctx) -> new Claimable(rs.getString(1), rs.getString(2)))
@@ -146,8 +162,10 @@ public final class DeployStore {
     }
 
     public boolean hasNewerQueued(Handle h, DeployRecord deploy) {
-        return h.createQuery("SELECT COUNT(*) FROM deploys WHERE project_id = :p AND seq > :seq")
-                .bind("p", deploy.projectId()).bind("seq", deploy.seq()).mapTo(Long.class).one() > 0;
+        return h.createQuery("SELECT COUNT(*) FROM deploys WHERE project_id = :p AND seq > :seq "
+                        + "AND COALESCE(preview_id, '') = :line")
+                .bind("p", deploy.projectId()).bind("seq", deploy.seq())
+                .bind("line", deploy.previewId() == null ? "" : deploy.previewId()).mapTo(Long.class).one() > 0;
     }
 
     public void requeue(Handle h, String id) {
@@ -233,6 +251,8 @@ public final class DeployStore {
                 instant(rs, "started_at"),
                 instant(rs, "finished_at"),
                 rs.getString("triggered_by"),
-                rs.getString("idempotency_key"));
+                rs.getString("idempotency_key"),
+                rs.getString("preview_id"),
+                rs.getString("preview_name"));
     }
 }

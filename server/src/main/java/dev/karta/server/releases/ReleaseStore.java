@@ -100,7 +100,7 @@ public final class ReleaseStore {
      * transactions begin IMMEDIATE, one writer at a time. PostgreSQL takes a transaction-scoped
      * advisory lock named after the digest.
      */
-    void lockTree(Handle h, String contentDigest) {
+    public void lockTree(Handle h, String contentDigest) {
         if (db.dialect() == Dialect.POSTGRES) {
             h.select("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext(?))) locked", contentDigest)
                     .mapTo(Integer.class).one();
@@ -145,9 +145,13 @@ public final class ReleaseStore {
                 projectId);
     }
 
-    /** The config vars release {@code releaseId} runs with, sealed. */
+    /**
+     * The config vars release {@code releaseId} runs with, sealed; a preview release's id names the
+     * config it snapshot when its build finished.
+     */
     public SealedConfig releaseConfig(String releaseId) {
-        return db.withHandle(h -> h.createQuery("SELECT config, config_digest FROM releases WHERE id = :id")
+        return db.withHandle(h -> h.createQuery("SELECT config, config_digest FROM releases WHERE id = :id "
+                        + "UNION ALL SELECT config, config_digest FROM preview_releases WHERE id = :id")
                 .bind("id", releaseId)
                 .map((rs, ctx) -> new SealedConfig(rs.getString("config"), rs.getString("config_digest")))
                 .findOne().orElse(SealedConfig.EMPTY));

@@ -177,6 +177,59 @@ public final class Releases {
     /** The {@code source} of a release made by a config change. */
     public static final String CONFIG_SOURCE = "config";
 
+    /** The {@code source} of a release made by promoting a preview. */
+    public static final String PROMOTE_SOURCE = "promote";
+
+    /** A finished build's tree and what it was built as: what a promotion makes a release of. */
+    public record Built(String commitSha, String harness, String buildKind, String imageRef, String contentDigest,
+                        String deployId) {
+    }
+
+    /** A promotion's release, and whether it went live ({@code false}: the project is pinned, and why). */
+    public record Promoted(ReleaseRecord release, boolean live, String message) {
+    }
+
+    /**
+     * Creates release {@code max + 1} of the project from an already built tree (a preview's
+     * release), with {@code config} and source {@code promote}, without rebuilding, and points the
+     * project at it unless the project is pinned (then it is built but not live, like a deploy's
+     * release), inside the caller's transaction, under the project's lock. Appends the
+     * {@code release.promote} audit event (and {@code release.activate} when it goes live) and the
+     * log entry; the caller publishes the log bus after commit. A tree that is gone is a 409.
+     */
+    public Promoted promote(Handle h, Actor actor, String projectId, Built built, SealedConfig config,
+                            String description) {
+        ProjectStore.lock(h, projectId);
+        ProjectRecord project = projects.byId(h, projectId)
+                .orElseThrow(() -> new IllegalStateException("project " + projectId + " is gone"));
+        int number = store.nextNumber(h, projectId);
+        store.lockTree(h, built.contentDigest());
+        if (!files.hasTree(built.contentDigest())) {
+            throw ApiError.conflict("cannot promote: the files of " + description + " are gone (tree "
+                    + built.contentDigest() + " not found)");
+        }
+        ReleaseRecord created = new ReleaseRecord(Ids.next("rel"), projectId, number, built.commitSha(),
+                built.harness(), built.buildKind(), built.imageRef(), built.contentDigest(), PROMOTE_SOURCE,
+                built.deployId(), Instant.now(), null, null, null, PROMOTE_SOURCE, actor.keyId(), null,
+                config.digest(), description, null, null);
+        created = store.insert(h, created, config);
+        audit.append(h, actor, "release.promote", "project:" + project.name() + "/" + created.version());
+        if (project.pinned()) {
+            String message = pinnedMessage(project, created);
+            logs.append(h, projectId, LogSource.RELEASE, built.deployId(), created.version(),
+                    "Release " + created.version() + " promoted from " + description + by(actor) + "; " + message);
+            return new Promoted(created, false, message);
+        }
+        store.point(h, projectId, created.id());
+        audit.append(h, actor, "release.activate", "project:" + project.name() + "/" + created.version());
+        String was = project.currentNumber() == null ? "" : ", was v" + project.currentNumber();
+        logs.append(h, projectId, LogSource.RELEASE, built.deployId(), created.version(), "Release "
+                + created.version() + " promoted from " + description + " and activated (commit "
+                + Commits.shortSha(built.commitSha()) + was + ")" + by(actor));
+        return new Promoted(store.byId(h, created.id()).orElseThrow(), true,
+                project.name() + " serves " + created.version());
+    }
+
     /**
      * Points the project at an earlier (or later) existing release: no rebuild, no new number. With
      * {@code pin} the project stays there (later builds create releases that do not go live) until

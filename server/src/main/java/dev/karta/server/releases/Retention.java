@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -23,7 +24,9 @@ import org.slf4j.LoggerFactory;
  * shares. Release rows stay: history is immutable; a pruned release is marked ({@code pruned_at})
  * and cannot be activated.
  * After a project is deleted, {@link #sweepUnreferenced()} frees the trees and archives that no
- * remaining release or deploy refers to.
+ * remaining release or deploy refers to. A preview release holds its tree like a release until its
+ * preview expires and no live session runs it ({@code preview_releases.released_at}); then
+ * {@link #release} takes the tree away unless something else uses it.
  */
 public final class Retention {
     private static final Logger LOG = LoggerFactory.getLogger(Retention.class);
@@ -68,6 +71,24 @@ public final class Retention {
                 LOG.info("pruned release tree {} of project {}", digest, projectId);
             } catch (IOException e) {
                 LOG.warn("could not delete pruned release tree {}: {}", digest, e.toString());
+            }
+        }
+    }
+
+    /**
+     * Takes away the trees of {@code digests} (released by expired previews) that no release, no
+     * pending deploy and no unreleased preview release uses, each under its tree's lock.
+     */
+    public void release(Collection<String> digests) {
+        for (String digest : digests) {
+            try {
+                ReleaseFiles.Removal removal = db.inTransaction(h -> takeAway(h, digest));
+                if (removal != null) {
+                    removal.finish();
+                    LOG.info("released preview tree {}", digest);
+                }
+            } catch (IOException e) {
+                LOG.warn("could not delete released preview tree {}: {}", digest, e.toString());
             }
         }
     }
@@ -140,6 +161,8 @@ public final class Retention {
                                                    AND (:p IS NULL OR project_id <> :p)
                           UNION ALL
                           SELECT 1 FROM deploys WHERE content_digest = :d AND status IN ('queued', 'building')
+                          UNION ALL
+                          SELECT 1 FROM preview_releases WHERE content_digest = :d AND released_at IS NULL
                         ) refs
                         """)
                 .bind("d", digest).bind("p", exceptProject).mapTo(Long.class).one() > 0;
@@ -154,7 +177,8 @@ public final class Retention {
     void sweepUnreferenced(Duration grace) {
         Set<String> trees = new HashSet<>(db.withHandle(h -> h.createQuery(
                 "SELECT content_digest FROM releases UNION SELECT content_digest FROM deploys "
-                        + "WHERE content_digest IS NOT NULL").mapTo(String.class).list()));
+                        + "WHERE content_digest IS NOT NULL UNION SELECT content_digest FROM preview_releases "
+                        + "WHERE released_at IS NULL").mapTo(String.class).list()));
         Set<String> archives = new HashSet<>(db.withHandle(h -> h.createQuery(
                 "SELECT artifact FROM deploys WHERE artifact IS NOT NULL").mapTo(String.class).list()));
         files.sweepUnreferenced(Instant.now().minus(grace), trees::contains, archives::contains);

@@ -40,16 +40,18 @@ public final class Bindings {
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final String SELECT = """
             SELECT b.project_id, b.fetch_url, b.webhook_secret, b.credentials, b.created_at, b.secret_rotated_at,
-                   p.org_id, p.name, p.repo_branch
+                   b.previews_from_forks, p.org_id, p.name, p.repo_branch
             FROM repo_bindings b JOIN projects p ON p.id = b.project_id
             """;
 
     /**
      * One project's binding: {@code url} holds no credentials, {@code credentials} (or null) are
-     * the binding's own. {@link #toString()} shows neither the secret nor the credentials.
+     * the binding's own. {@code previewsFromForks}: pull requests whose head is in another
+     * repository build previews too. {@link #toString()} shows neither the secret nor the credentials.
      */
     public record Binding(String projectId, String orgId, String projectName, RepoUrl url, String branch, String secret,
-                   RepoUrl.Credentials credentials, Instant createdAt, Instant secretRotatedAt) {
+                   RepoUrl.Credentials credentials, Instant createdAt, Instant secretRotatedAt,
+                   boolean previewsFromForks) {
         @Override
         public String toString() {
             return "Binding[" + projectName + " " + url + " branch " + branch + "]";
@@ -112,16 +114,18 @@ public final class Bindings {
      * Binds (or rebinds) a project of the actor's org; a new secret is issued either way.
      * {@code url} holds no credentials; {@code credentials} (or null) are stored encrypted.
      */
-    Binding bind(Actor actor, String projectName, RepoUrl url, RepoUrl.Credentials credentials, String branch) {
+    Binding bind(Actor actor, String projectName, RepoUrl url, RepoUrl.Credentials credentials, String branch,
+                 boolean previewsFromForks) {
         Binding bound = db.inTransaction(h -> {
             ProjectRecord project = project(h, actor.orgId(), projectName);
             long now = System.currentTimeMillis();
             h.execute("DELETE FROM repo_bindings WHERE project_id = ?", project.id());
             h.createUpdate("""
                             INSERT INTO repo_bindings (project_id, fetch_url, kind, repo_key, webhook_secret, credentials,
-                                                       created_at, secret_rotated_at)
-                            VALUES (:p, :url, :kind, :key, :secret, :credentials, :now, :now)
+                                                       created_at, secret_rotated_at, previews_from_forks)
+                            VALUES (:p, :url, :kind, :key, :secret, :credentials, :now, :now, :forks)
                             """)
+                    .bind("forks", previewsFromForks ? 1 : 0)
                     .bind("p", project.id())
                     .bind("url", url.fetch())
                     .bind("kind", url.kind().wireName())
@@ -172,7 +176,7 @@ public final class Bindings {
     }
 
     /** The binding of a project, by id (workers and resolvers act for an already-checked caller). */
-    Optional<Binding> ofProject(String projectId) {
+    public Optional<Binding> ofProject(String projectId) {
         return db.withHandle(h -> byProject(h, projectId));
     }
 
@@ -212,7 +216,7 @@ public final class Bindings {
         return new Binding(rs.getString("project_id"), rs.getString("org_id"), rs.getString("name"),
                 url.credentials().isPresent() ? RepoUrl.parse(url.connectUrl()) : url, rs.getString("repo_branch"),
                 SecretBox.isSealed(secret) ? box.open(secret) : secret, own, instant(rs, "created_at"),
-                instant(rs, "secret_rotated_at"));
+                instant(rs, "secret_rotated_at"), rs.getInt("previews_from_forks") != 0);
     }
 
     /** User and password, each percent-encoded, joined by ':', then encrypted. */

@@ -64,6 +64,26 @@ public final class BoundRepos {
      * owners the operator listed (a tenant naming another owner's repository must not borrow the
      * operator's access to it); else none (anonymous).
      */
+    /** Where to report a commit status for a project: its GitHub repository and the token to use. */
+    public record StatusTarget(String owner, String repo, String token) {
+        @Override
+        public String toString() {
+            return owner + "/" + repo;
+        }
+    }
+
+    /**
+     * The GitHub repository a project is bound to and a token that may write its commit statuses
+     * (the binding's own, else the operator's for the owners it is lent to), or empty when the
+     * project is not bound to GitHub or no token applies.
+     */
+    public Optional<StatusTarget> statusTarget(String projectId) {
+        return bindings.ofProject(projectId)
+                .filter(b -> b.url().kind() == RepoUrl.Kind.GITHUB)
+                .flatMap(b -> Optional.ofNullable(githubToken(b))
+                        .map(token -> new StatusTarget(b.url().owner(), b.url().repo(), token)));
+    }
+
     String githubToken(Bindings.Binding binding) {
         if (binding.credentials() != null) {
             return binding.credentials().password();

@@ -84,12 +84,13 @@ public final class RepoRoutes implements Routes {
         bound.mirror().checkAllowed(url);
         bound.egress().checkBindable(url);
         String branch = branch(text(body, "branch"));
+        boolean forks = flag(body, "previews_from_forks");
         String project = ctx.pathParam("project");
         String fingerprint = "repo-bind:" + project + ":" + Digests.sha256Hex(given.fetch() + "\n" + branch + "\n"
-                + (token == null ? "" : token));
+                + (token == null ? "" : token) + (forks ? "\nforks" : ""));
         RepoUrl.Credentials own = credentials;
         idempotency.respond(ctx, fingerprint, () -> {
-            Bindings.Binding binding = bindings.bind(Requests.actor(ctx), project, url, own, branch);
+            Bindings.Binding binding = bindings.bind(Requests.actor(ctx), project, url, own, branch, forks);
             bound.forget(binding.projectId());
             return new Idempotency.Answer(200, answer(binding, true));
         });
@@ -118,7 +119,7 @@ public final class RepoRoutes implements Routes {
     private BoundRepo answer(Bindings.Binding b, boolean withSecret) {
         return new BoundRepo(b.projectName(), new RepoBinding(b.url().display(), b.branch()), b.url().kind().wireName(),
                 b.credentials() != null, publicUrl.get() + "/webhooks/github", withSecret ? b.secret() : null, b.createdAt(),
-                b.secretRotatedAt());
+                b.secretRotatedAt(), b.previewsFromForks());
     }
 
     /** {@code main} when absent; otherwise a valid git branch name ({@code refs/heads/} may be given). */
@@ -134,6 +135,18 @@ public final class RepoRoutes implements Routes {
                     + "'/' or '.lock'); for example main or release/v2");
         }
         return branch;
+    }
+
+    /** An optional boolean field; false when absent or null. */
+    private static boolean flag(JsonNode body, String field) {
+        JsonNode value = body.get(field);
+        if (value == null || value.isNull()) {
+            return false;
+        }
+        if (!value.isBoolean()) {
+            throw ApiError.badRequest(field + " must be true or false, got " + value.getNodeType().name().toLowerCase());
+        }
+        return value.asBoolean();
     }
 
     private static String text(JsonNode body, String field) {

@@ -5,7 +5,9 @@ import java.time.Instant;
 import java.util.Map;
 
 /**
- * A session row with the release it is pinned to. {@code status} is the effective one: an idle
+ * A session row with the release it is pinned to: a production release ({@code version} {@code v3})
+ * or a preview release ({@code preview} {@code pr-42}, {@code version} {@code pr-42.2});
+ * {@code releaseId} names either. {@code status} is the effective one: an idle
  * session past the idle timeout reads as ended (with {@code endedAt} the moment it expired) even
  * before the sweeper has written that down.
  */
@@ -14,7 +16,8 @@ record SessionRecord(
         String projectId,
         String projectName,
         String releaseId,
-        int releaseNumber,
+        String version,
+        String preview,
         String harness,
         String contentDigest,
         SessionStatus status,
@@ -26,13 +29,9 @@ record SessionRecord(
         Instant endedAt,
         String endReason) {
 
-    String version() {
-        return "v" + releaseNumber;
-    }
-
     /** The wire form, with the size of its workspace on this server (null when none). */
     Session toWire(Long workspaceBytes) {
-        return new Session(id, new Session.ProjectRef(projectName, version()), status.wireName(), harness, turns,
+        return new Session(id, new Session.ProjectRef(projectName, version, preview), status.wireName(), harness, turns,
                 metadata, createdAt, updatedAt, endedAt, endReason, workspaceBytes);
     }
 }

@@ -19,6 +19,7 @@ import dev.karta.server.http.Requests;
 import dev.karta.server.http.Routes;
 import dev.karta.server.http.sse.Sse;
 import dev.karta.server.keys.ApiKeys;
+import dev.karta.server.previews.Previews;
 import dev.karta.server.store.Digests;
 import io.javalin.config.JavalinConfig;
 import io.javalin.config.RoutesConfig;
@@ -54,8 +55,11 @@ public final class SessionRoutes implements Routes {
     private final Idempotency idempotency;
     private final ObjectMapper json;
     private final ApiKeys keys;
+    private final Previews previews;
 
-    public SessionRoutes(Sessions sessions, Idempotency idempotency, ObjectMapper json, ApiKeys keys) {
+    public SessionRoutes(Sessions sessions, Idempotency idempotency, ObjectMapper json, ApiKeys keys,
+                         Previews previews) {
+        this.previews = previews;
         this.sessions = sessions;
         this.idempotency = idempotency;
         this.json = json;
@@ -70,6 +74,40 @@ public final class SessionRoutes implements Routes {
         r.get("/v1/projects/{project}/sessions/{id}", this::show, READ);
         r.delete("/v1/projects/{project}/sessions/{id}", this::end, WRITE);
         r.post("/v1/projects/{project}/sessions/{id}/messages", this::message, WRITE);
+        // A preview's URL takes sessions like the project's: they run the preview's current release.
+        String preview = "/v1/projects/{project}/previews/{preview}/sessions";
+        r.post(preview, this::createOnPreview, WRITE);
+        r.get(preview + "/{id}", ctx -> {
+            onPreview(ctx);
+            show(ctx);
+        }, READ);
+        r.delete(preview + "/{id}", ctx -> {
+            onPreview(ctx);
+            end(ctx);
+        }, WRITE);
+        r.post(preview + "/{id}/messages", ctx -> {
+            onPreview(ctx);
+            message(ctx);
+        }, WRITE);
+    }
+
+    /** 404 unless the session of the path runs a release of the path's preview. */
+    private void onPreview(Context ctx) {
+        SessionRecord session = sessions.get(Requests.principal(ctx).orgId(), ctx.pathParam("project"),
+                ctx.pathParam("id"));
+        if (!ctx.pathParam("preview").equals(session.preview())) {
+            throw ApiError.notFound("session", ctx.pathParam("id"));
+        }
+    }
+
+    public void createOnPreview(Context ctx) {
+        Map<String, String> metadata = metadata(ctx);
+        String org = Requests.principal(ctx).orgId();
+        String project = ctx.pathParam("project");
+        String name = ctx.pathParam("preview");
+        idempotency.respond(ctx, "session.create:" + project + ":" + name + ":"
+                + Digests.sha256Hex(ctx.bodyAsBytes()), () -> new Idempotency.Answer(201, wire(sessions.createOnPreview(
+                org, project, h -> previews.serving(h, org, project, name), metadata))));
     }
 
     public void create(Context ctx) {

@@ -27,10 +27,22 @@ import org.jdbi.v3.core.statement.Query;
  * the conditional {@code UPDATE … WHERE status = 'idle'} of {@link #claim}.
  */
 final class SessionStore {
-    private static final String SELECT = """
-            SELECT s.*, p.name AS project_name, r.number AS release_number, r.harness, r.content_digest
-            FROM sessions s JOIN projects p ON p.id = s.project_id JOIN releases r ON r.id = s.release_id
+    /**
+     * The release a session runs, over the alias {@code s}: a production release {@code r} or a
+     * preview release {@code pr} of the preview {@code pv} (the row names exactly one).
+     */
+    private static final String RELEASE = """
+             LEFT JOIN releases r ON r.id = s.release_id
+             LEFT JOIN preview_releases pr ON pr.id = s.preview_release_id
+             LEFT JOIN previews pv ON pv.id = pr.preview_id
             """;
+    /** The version a session runs, {@code v3} or {@code pr-42.2}, over {@link #RELEASE}. */
+    private static final String VERSION =
+            "CASE WHEN r.id IS NOT NULL THEN 'v' || r.number ELSE pv.name || '.' || pr.seq END";
+    private static final String SELECT = "SELECT s.*, p.name AS project_name, " + VERSION + " AS version, "
+            + "pv.name AS preview_name, COALESCE(r.harness, pr.harness) AS release_harness, "
+            + "COALESCE(r.content_digest, pr.content_digest) AS release_digest "
+            + "FROM sessions s JOIN projects p ON p.id = s.project_id" + RELEASE;
     /**
      * The one definition of a live session over the alias {@code s}: running, or idle and touched
      * after {@code :cutoff} (see {@link #cutoff}).
@@ -58,12 +70,19 @@ final class SessionStore {
         return now - idleMillis;
     }
 
-    void insert(Handle h, String id, String projectId, String releaseId, Map<String, String> metadata, long now) {
+    /**
+     * Inserts an idle session pinned to {@code releaseId}, or, when {@code preview}, to the preview
+     * release {@code releaseId}.
+     */
+    void insert(Handle h, String id, String projectId, String releaseId, boolean preview, Map<String, String> metadata,
+                long now) {
         h.createUpdate("""
-                        INSERT INTO sessions (id, project_id, release_id, status, metadata, turns, created_at, updated_at)
-                        VALUES (:id, :p, :r, 'idle', :meta, 0, :now, :now)
+                        INSERT INTO sessions (id, project_id, release_id, preview_release_id, status, metadata, turns,
+                                              created_at, updated_at)
+                        VALUES (:id, :p, :r, :pr, 'idle', :meta, 0, :now, :now)
                         """)
-                .bind("id", id).bind("p", projectId).bind("r", releaseId).bind("meta", write(metadata))
+                .bind("id", id).bind("p", projectId).bind("r", preview ? null : releaseId)
+                .bind("pr", preview ? releaseId : null).bind("meta", write(metadata))
                 .bind("now", now)
                 .execute();
     }
@@ -172,12 +191,10 @@ final class SessionStore {
 
     /** Idle sessions past the timeout, still recorded as idle. */
     List<Stale> timedOut(long now) {
-        return db.withHandle(h -> h.createQuery("""
-                        SELECT s.id, s.project_id, r.number FROM sessions s JOIN releases r ON r.id = s.release_id
-                        WHERE s.status = 'idle' AND s.updated_at <= :cutoff
-                        """)
+        return db.withHandle(h -> h.createQuery("SELECT s.id, s.project_id, " + VERSION + " AS version FROM sessions s"
+                        + RELEASE + " WHERE s.status = 'idle' AND s.updated_at <= :cutoff")
                 .bind("cutoff", cutoff(now))
-                .map((rs, ctx) -> new Stale(rs.getString("id"), rs.getString("project_id"), "v" + rs.getInt("number"),
+                .map((rs, ctx) -> new Stale(rs.getString("id"), rs.getString("project_id"), rs.getString("version"),
                         null))
                 .list());
     }
@@ -194,12 +211,10 @@ final class SessionStore {
 
     /** Running sessions whose turn is past its deadline: the server running it stopped. */
     List<Stale> interrupted(long now) {
-        return db.withHandle(h -> h.createQuery("""
-                        SELECT s.id, s.project_id, s.turn_id, r.number FROM sessions s JOIN releases r ON r.id = s.release_id
-                        WHERE s.status = 'running' AND s.turn_deadline < :now
-                        """)
+        return db.withHandle(h -> h.createQuery("SELECT s.id, s.project_id, s.turn_id, " + VERSION
+                        + " AS version FROM sessions s" + RELEASE + " WHERE s.status = 'running' AND s.turn_deadline < :now")
                 .bind("now", now)
-                .map((rs, ctx) -> new Stale(rs.getString("id"), rs.getString("project_id"), "v" + rs.getInt("number"),
+                .map((rs, ctx) -> new Stale(rs.getString("id"), rs.getString("project_id"), rs.getString("version"),
                         rs.getString("turn_id")))
                 .list());
     }
@@ -242,7 +257,7 @@ final class SessionStore {
         long now = System.currentTimeMillis();
         return new HashSet<>(db.withHandle(h -> h.createQuery("""
                         SELECT DISTINCT s.release_id FROM sessions s
-                        WHERE s.project_id = :p AND
+                        WHERE s.project_id = :p AND s.release_id IS NOT NULL AND
                         """ + LIVE)
                 .bind("p", projectId).bind("cutoff", cutoff(now))
                 .mapTo(String.class).list()));
@@ -287,10 +302,11 @@ final class SessionStore {
                 rs.getString("id"),
                 rs.getString("project_id"),
                 rs.getString("project_name"),
-                rs.getString("release_id"),
-                rs.getInt("release_number"),
-                rs.getString("harness"),
-                rs.getString("content_digest"),
+                rs.getString("release_id") != null ? rs.getString("release_id") : rs.getString("preview_release_id"),
+                rs.getString("version"),
+                rs.getString("preview_name"),
+                rs.getString("release_harness"),
+                rs.getString("release_digest"),
                 status,
                 read(rs.getString("metadata")),
                 rs.getInt("turns"),

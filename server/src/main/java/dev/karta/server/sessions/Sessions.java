@@ -21,6 +21,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+import org.jdbi.v3.core.Handle;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -117,7 +118,33 @@ public final class Sessions implements AutoCloseable {
                         + "(--max-sessions-per-org): end sessions it no longer needs, or retry when idle ones time out",
                         RETRY_AFTER);
             }
-            store.insert(h, id, project.id(), project.currentReleaseId(), metadata, now);
+            store.insert(h, id, project.id(), project.currentReleaseId(), false, metadata, now);
+            return store.find(h, project.id(), id).orElseThrow();
+        });
+        workspaces.prepareSoon(created.id(), created.version(), created.contentDigest());
+        return created;
+    }
+
+    /**
+     * Opens a session on a preview's current release, named by {@code serving} (which resolves it
+     * inside the session's transaction, under the project's lock, and refuses an expired preview
+     * or one with no release yet); 429 like {@link #create}.
+     */
+    SessionRecord createOnPreview(String orgId, String projectName, Function<Handle, String> serving,
+                                  Map<String, String> metadata) {
+        ProjectRecord project = projects.require(orgId, projectName);
+        String id = Ids.next("sess");
+        SessionRecord created = db.inTransaction(h -> {
+            long now = System.currentTimeMillis();
+            // The org's lock before the project's (which serving takes), in the order pushes take them.
+            OrgQuota.lock(h, orgId);
+            String previewReleaseId = serving.apply(h);
+            if (store.countLive(h, orgId, now) >= maxLivePerOrg) {
+                throw ApiError.tooManyRequests("this org has its limit of " + maxLivePerOrg + " live sessions "
+                        + "(--max-sessions-per-org): end sessions it no longer needs, or retry when idle ones time out",
+                        RETRY_AFTER);
+            }
+            store.insert(h, id, project.id(), previewReleaseId, true, metadata, now);
             return store.find(h, project.id(), id).orElseThrow();
         });
         workspaces.prepareSoon(created.id(), created.version(), created.contentDigest());

@@ -42,6 +42,16 @@ public final class FakeGitHub implements AutoCloseable {
     private final Map<String, CountDownLatch> gates = new ConcurrentHashMap<>();
     private volatile CountDownLatch commitsGate = new CountDownLatch(0);
     private final List<Seen> seen = new CopyOnWriteArrayList<>();
+    private final List<Status> statuses = new CopyOnWriteArrayList<>();
+
+    /** A commit status posted to {@code POST /repos/{o}/{r}/statuses/{sha}}: the repository, the SHA, the body, the token. */
+    public record Status(String fullName, String sha, String body, String authorization) {
+    }
+
+    /** The commit statuses posted so far, oldest first. */
+    public List<Status> statuses() {
+        return new ArrayList<>(statuses);
+    }
     private final AtomicInteger flakyFailures = new AtomicInteger();
 
     private FakeGitHub() throws IOException {
@@ -144,6 +154,12 @@ public final class FakeGitHub implements AutoCloseable {
         }
         String fullName = parts[2] + "/" + parts[3];
         String sha = parts[5];
+        if (parts[4].equals("statuses") && exchange.getRequestMethod().equals("POST")) {
+            String body = new String(exchange.getRequestBody().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            statuses.add(new Status(fullName, sha, body, auth));
+            send(exchange, 201, body, Map.of());
+            return;
+        }
         Mode mode = modes.getOrDefault(fullName, Mode.NORMAL);
         switch (mode) {
             case UNAUTHORIZED -> {

@@ -14,6 +14,7 @@ import dev.karta.server.http.Routes;
 import dev.karta.server.ingest.Ingest;
 import dev.karta.server.logs.LogSource;
 import dev.karta.server.logs.LogStore;
+import dev.karta.server.previews.Previews;
 import dev.karta.server.repos.Bindings;
 import dev.karta.server.repos.RepoUrl;
 import dev.karta.server.store.Database;
@@ -39,7 +40,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * {@code POST /webhooks/github}: GitHub's {@code push} and {@code ping} deliveries, without an
+ * {@code POST /webhooks/github}: GitHub's {@code push}, {@code pull_request} (previews,
+ * docs/previews.md) and {@code ping} deliveries, without an
  * API key. The raw body, read here byte for byte up to the configured cap, must carry the
  * HMAC-SHA256 of the bound project's webhook secret in {@code X-Hub-Signature-256}; the
  * repository in the payload picks the candidate bindings (GitHub bindings by
@@ -63,11 +65,16 @@ public final class WebhookRoutes implements Routes {
     private static final String NULL_SHA = "0".repeat(40);
     private static final String SIGNATURE_PREFIX = "sha256=";
     private static final long DRAIN_BYTES = 16L << 20;
+    private static final int MAX_PR_NUMBER = 999_999_999;
 
     /** What the webhook did with a delivery: {@code deployed}, {@code ignored}, {@code duplicate} or {@code pong}. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     record Answer(String delivery, String event, String project, String outcome, String message, String deployId,
-                  String commitSha) {
+                  String commitSha, String preview) {
+        Answer(String delivery, String event, String project, String outcome, String message, String deployId,
+               String commitSha) {
+            this(delivery, event, project, outcome, message, deployId, commitSha, null);
+        }
     }
 
     /** A delivery (or the same body under another delivery id) processed before; its transaction rolls back. */
@@ -92,9 +99,11 @@ public final class WebhookRoutes implements Routes {
     private final LogStore logs;
     private final ObjectMapper json;
     private final long maxBytes;
+    private final Previews previews;
 
     public WebhookRoutes(Database db, Bindings bindings, Ingest ingest, AuditLog audit, LogStore logs,
-                         ObjectMapper json, long maxBytes) {
+                         ObjectMapper json, long maxBytes, Previews previews) {
+        this.previews = previews;
         this.db = db;
         this.bindings = bindings;
         this.ingest = ingest;
@@ -140,8 +149,9 @@ public final class WebhookRoutes implements Routes {
             case "ping" -> settle(actor, binding, delivery, event, "pong",
                     "webhook for " + binding.projectName() + " is set up: pushes to '" + binding.branch() + "' deploy");
             case "push" -> push(actor, binding, delivery, payload);
+            case "pull_request" -> pullRequest(actor, binding, delivery, payload);
             default -> settle(actor, binding, delivery, event, "ignored",
-                    "event '" + event + "' does not deploy: only push (and ping) are used");
+                    "event '" + event + "' does not deploy: only push, pull_request (and ping) are used");
         };
         LOG.info("webhook delivery {} ({}) for {}: {}", deliveryId, event, binding.projectName(), answer.outcome());
         ctx.status(answer.outcome().equals("deployed") ? 202 : 200).json(answer);
@@ -182,6 +192,80 @@ public final class WebhookRoutes implements Routes {
                     + " of " + after + " queued", deploy.id(), after);
         } catch (DuplicateDelivery e) {
             return duplicate(binding, delivery, "push", e);
+        }
+    }
+
+    /**
+     * A {@code pull_request} delivery: {@code opened}, {@code reopened} and {@code synchronize}
+     * build the head commit as preview {@code pr-{number}}; {@code closed} expires it; other actions
+     * are ignored. A pull request whose head repository is not the bound one (a fork, or a deleted
+     * head repository) is ignored unless the binding has {@code previews_from_forks}.
+     */
+    private Answer pullRequest(Actor actor, Bindings.Binding binding, Delivery delivery, JsonNode payload) {
+        String action = payload.path("action").asText("");
+        JsonNode pr = payload.path("pull_request");
+        int number = payload.path("number").asInt(pr.path("number").asInt(0));
+        if (number < 1 || number > MAX_PR_NUMBER) {
+            throw ApiError.badRequest("pull_request payload has no valid 'number'");
+        }
+        String name = "pr-" + number;
+        switch (action) {
+            case "opened", "reopened", "synchronize" -> {
+                String head = pr.path("head").path("sha").asText("").toLowerCase(Locale.ROOT);
+                if (!FULL_SHA.matcher(head).matches()) {
+                    throw ApiError.badRequest("pull_request payload has no valid 'pull_request.head.sha' (40 hex digits)");
+                }
+                JsonNode headRepo = pr.path("head").path("repo");
+                boolean sameRepo = headRepo.isObject() && keys(headRepo).contains(binding.url().key());
+                if (!sameRepo && !binding.previewsFromForks()) {
+                    return settle(actor, binding, delivery, "pull_request", "ignored", "pull request #" + number
+                            + " comes from another repository (" + headRepo.path("full_name").asText("deleted")
+                            + "): previews of forks are off; bind with previews_from_forks: true to build them");
+                }
+                try {
+                    Previews.Pushed pushed = previews.push(actor, binding.projectName(), number, head,
+                            DeploySource.WEBHOOK, "github", "webhook:" + delivery.id(),
+                            "GitHub pull request #" + number + " " + action + " (delivery " + delivery.id() + ")",
+                            (h, queued) -> {
+                                claim(h, binding, delivery, "pull_request", "deployed", queued.id());
+                                audit.append(h, actor, "webhook.pull_request", "project:" + binding.projectName()
+                                        + "/delivery:" + delivery.id() + "/" + queued.id());
+                            });
+                    return new Answer(delivery.id(), "pull_request", binding.projectName(), "deployed", "preview "
+                            + name + ": deploy " + pushed.deployId() + " of " + head + " queued", pushed.deployId(),
+                            head, name);
+                } catch (DuplicateDelivery e) {
+                    return duplicate(binding, delivery, "pull_request", e);
+                } catch (RuntimeException e) {
+                    if (Database.isUniqueViolation(e)) {
+                        return duplicate(binding, delivery, "pull_request", null);
+                    }
+                    throw e;
+                }
+            }
+            case "closed" -> {
+                try {
+                    boolean expired = previews.close(actor, binding.projectName(), number,
+                            "pull request #" + number + " closed (delivery " + delivery.id() + ")", h -> {
+                                claim(h, binding, delivery, "pull_request", "expired", null);
+                                audit.append(h, actor, "webhook.pull_request", "project:" + binding.projectName()
+                                        + "/delivery:" + delivery.id());
+                            });
+                    return new Answer(delivery.id(), "pull_request", binding.projectName(), "expired", expired
+                            ? "preview " + name + " expired" : "preview " + name + " was not live", null, null, name);
+                } catch (DuplicateDelivery e) {
+                    return duplicate(binding, delivery, "pull_request", e);
+                } catch (RuntimeException e) {
+                    if (Database.isUniqueViolation(e)) {
+                        return duplicate(binding, delivery, "pull_request", null);
+                    }
+                    throw e;
+                }
+            }
+            default -> {
+                return settle(actor, binding, delivery, "pull_request", "ignored", "pull_request action '" + action
+                        + "' builds nothing: opened, reopened and synchronize build a preview, closed expires it");
+            }
         }
     }
 
