@@ -3,6 +3,7 @@ package dev.karta.server.sessions;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.server.Config;
 import dev.karta.server.Ids;
+import dev.karta.server.events.Events;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.logs.LogSource;
 import dev.karta.server.logs.LogStore;
@@ -118,7 +119,10 @@ public final class Sessions implements AutoCloseable {
                         RETRY_AFTER);
             }
             store.insert(h, id, project.id(), project.currentReleaseId(), metadata, now);
-            return store.find(h, project.id(), id).orElseThrow();
+            SessionRecord inserted = store.find(h, project.id(), id).orElseThrow();
+            Events.record(h, orgId, project.name(), Events.SESSION_CREATED,
+                    Events.data("session", Events.data("id", id, "release", inserted.version())));
+            return inserted;
         });
         workspaces.prepareSoon(created.id(), created.version(), created.contentDigest());
         return created;
