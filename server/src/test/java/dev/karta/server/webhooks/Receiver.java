@@ -73,6 +73,10 @@ final class Receiver implements AutoCloseable {
         this.secret = value;
     }
 
+    String secret() {
+        return secret;
+    }
+
     synchronized void up() {
         try {
             server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 0);

@@ -73,13 +73,13 @@ class WebhookEndpointRulesTest {
         assertThat(create(server.adminKey(), "https://" + "a".repeat(WebhookEndpoints.MAX_URL_LENGTH) + ".com/",
                 "[\"*\"]", null).status()).isEqualTo(400);
         // A public address is fine (nothing is sent until an event happens).
-        assertThat(create(server.adminKey(), "https://93.184.215.14/hook", "[\"*\"]", null).status()).isEqualTo(201);
+        assertThat(create(server.adminKey(), "https://203.0.113.10/hook", "[\"*\"]", null).status()).isEqualTo(201);
     }
 
     @Test
     void delivery_checks_the_address_again_and_never_connects_to_a_private_one() {
         start(WebhookFixture.fast().withAllowPrivate(false));
-        TestServer.Response created = create(server.adminKey(), "https://93.184.215.14/hook", "[\"key.created\"]", null);
+        TestServer.Response created = create(server.adminKey(), "https://203.0.113.10/hook", "[\"key.created\"]", null);
         String id = created.json().get("webhook_endpoint").get("id").asText();
         // As if its name now resolved to loopback (DNS rebinding): the stored URL points at the receiver.
         try (Database db = server.openDatabase()) {
