@@ -8,9 +8,11 @@ import java.sql.SQLException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.jdbi.v3.core.Handle;
 
 /** The SQL of endpoints, deliveries and attempts; events and new deliveries are written by {@code Events}. */
@@ -135,17 +137,30 @@ final class WebhookStore {
     /**
      * Claims up to {@code max} due deliveries for this server until {@code lease}: pending, due,
      * not claimed by a live lease, of an enabled endpoint, and each the oldest pending delivery of
-     * its endpoint and lane (so a lane's deliveries go out one at a time, in order). On PostgreSQL
-     * rows another server is claiming are skipped ({@code SKIP LOCKED}), never waited for.
+     * its endpoint and lane (so a lane's deliveries go out one at a time, in order). At most one
+     * per endpoint is claimed at a time, so one slow endpoint cannot hold every sender. On
+     * PostgreSQL rows another server is claiming are skipped ({@code SKIP LOCKED}), never waited
+     * for.
      */
     List<Due> claim(Handle h, Dialect dialect, long now, long lease, int max) {
-        String sql = "SELECT d.id FROM webhook_event_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id "
+        String sql = "SELECT d.id, d.endpoint_id FROM webhook_event_deliveries d "
+                + "JOIN webhook_endpoints w ON w.id = d.endpoint_id "
                 + "WHERE d.status = 'pending' AND d.next_attempt_at <= :now "
                 + "AND (d.lease_until IS NULL OR d.lease_until < :now) AND w.disabled_at IS NULL "
                 + "AND NOT EXISTS (SELECT 1 FROM webhook_event_deliveries p WHERE p.endpoint_id = d.endpoint_id "
                 + "AND p.lane = d.lane AND p.status = 'pending' AND p.id < d.id) "
-                + "ORDER BY d.id LIMIT :max" + (dialect == Dialect.POSTGRES ? " FOR UPDATE OF d SKIP LOCKED" : "");
-        List<Long> ids = h.createQuery(sql).bind("now", now).bind("max", max).mapTo(Long.class).list();
+                + "AND NOT EXISTS (SELECT 1 FROM webhook_event_deliveries b WHERE b.endpoint_id = d.endpoint_id "
+                + "AND b.status = 'pending' AND b.lease_until >= :now) "
+                + "ORDER BY d.id LIMIT :candidates" + (dialect == Dialect.POSTGRES ? " FOR UPDATE OF d SKIP LOCKED" : "");
+        List<Map.Entry<Long, String>> candidates = h.createQuery(sql).bind("now", now).bind("candidates", max * 4)
+                .map((rs, ctx) -> Map.entry(rs.getLong("id"), rs.getString("endpoint_id"))).list();
+        Set<String> endpoints = new HashSet<>();
+        List<Long> ids = new ArrayList<>();
+        for (Map.Entry<Long, String> candidate : candidates) {
+            if (ids.size() < max && endpoints.add(candidate.getValue())) {
+                ids.add(candidate.getKey());
+            }
+        }
         List<Due> due = new ArrayList<>();
         for (long id : ids) {
             h.createUpdate("UPDATE webhook_event_deliveries SET lease_until = :lease WHERE id = :id")
