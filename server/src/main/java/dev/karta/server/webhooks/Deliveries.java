@@ -43,6 +43,9 @@ public final class Deliveries implements AutoCloseable {
     static final int MAX_RESPONSE_BYTES = 4096;
     private static final int SENDERS = 4;
     static final String USER_AGENT = "Karta-Webhooks/1";
+    /** How long finished deliveries (and their attempts and events) stay listed. */
+    static final Duration HISTORY = Duration.ofDays(30);
+    private static final Duration SWEEP_EVERY = Duration.ofHours(1);
 
     private final Database db;
     private final WebhookStore store = new WebhookStore();
@@ -64,6 +67,18 @@ public final class Deliveries implements AutoCloseable {
 
     public void start() {
         poller.scheduleWithFixedDelay(this::poll, 0, settings.pollInterval().toMillis(), TimeUnit.MILLISECONDS);
+        poller.scheduleWithFixedDelay(() -> {
+            try {
+                sweep(System.currentTimeMillis());
+            } catch (RuntimeException e) {
+                LOG.warn("could not sweep webhook delivery history: {}", e.toString());
+            }
+        }, 1, SWEEP_EVERY.toMinutes(), TimeUnit.MINUTES);
+    }
+
+    /** Deletes deliveries that finished more than {@link #HISTORY} before {@code now}; returns how many. */
+    int sweep(long now) {
+        return db.inTransaction(h -> store.sweep(h, now - HISTORY.toMillis()));
     }
 
     /** Looks for due deliveries now rather than at the next tick: after a commit that made some due. */

@@ -203,6 +203,19 @@ final class WebhookStore {
         return true;
     }
 
+    /**
+     * Deletes the history finished before {@code cutoff}: delivered and given-up deliveries (with
+     * their attempts), and events left with no delivery. Returns how many deliveries went.
+     */
+    int sweep(Handle h, long cutoff) {
+        int deleted = h.createUpdate("DELETE FROM webhook_event_deliveries WHERE status <> 'pending' "
+                + "AND finished_at < :cutoff").bind("cutoff", cutoff).execute();
+        h.createUpdate("DELETE FROM webhook_events WHERE created_at < :cutoff AND NOT EXISTS "
+                + "(SELECT 1 FROM webhook_event_deliveries d WHERE d.event_id = webhook_events.id)")
+                .bind("cutoff", cutoff).execute();
+        return deleted;
+    }
+
     /** Disables an endpoint the server gave up on, saying why; an endpoint already disabled keeps its reason. */
     void disable(Handle h, String endpointId, String reason, long now) {
         h.createUpdate("UPDATE webhook_endpoints SET disabled_at = :now, disabled_reason = :reason, updated_at = :now "

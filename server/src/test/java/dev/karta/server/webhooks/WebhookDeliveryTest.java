@@ -303,6 +303,31 @@ class WebhookDeliveryTest {
     }
 
     @Test
+    void finished_deliveries_are_swept_after_the_history_period_and_pending_ones_stay() {
+        JsonNode endpoint = endpoint(server, server.adminKey(), receiver, "[\"key.created\"]");
+        String id = endpoint.get("id").asText();
+        server.createKey("old", "read");
+        await().atMost(PATIENCE).until(() -> deliveries(server, id).get(0).get("status").asText().equals("delivered"));
+        receiver.down();
+        server.createKey("pending", "read");
+
+        try (Database db = server.openDatabase()) {
+            Deliveries sweeper = new Deliveries(db, null, WebhookFixture.fast());
+            long later = System.currentTimeMillis() + Deliveries.HISTORY.toMillis() + 60_000;
+            assertThat(sweeper.sweep(System.currentTimeMillis())).isZero();
+            assertThat(sweeper.sweep(later)).isEqualTo(1);
+            sweeper.close();
+            List<String> events = db.withHandle(h -> h.select("SELECT type FROM webhook_events").mapTo(String.class)
+                    .list());
+            assertThat(events).containsExactly("key.created");
+        }
+        JsonNode left = deliveries(server, id);
+        assertThat(left).hasSize(1);
+        assertThat(left.get(0).get("status").asText()).isEqualTo("pending");
+        receiver.up();
+    }
+
+    @Test
     void deleting_a_project_drops_its_pending_events() {
         JsonNode endpoint = endpoint(server, server.adminKey(), receiver, "[\"*\"]");
         receiver.down();
