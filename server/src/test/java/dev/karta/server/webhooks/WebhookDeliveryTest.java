@@ -131,6 +131,32 @@ class WebhookDeliveryTest {
     }
 
     @Test
+    void release_activated_says_why_and_never_carries_config_values() {
+        endpoint(server, server.adminKey(), receiver, "[\"release.activated\"]");
+
+        publish(server, "shop");
+        TestServer.Response set = server.patch("/agent_projects/shop/config", server.adminKey(),
+                "{\"set\":{\"TOKEN\":\"s3cret-config-value\"}}");
+        assertThat(set.status()).as(set.body()).isEqualTo(200);
+        assertThat(server.post("/agent_projects/shop/rollback", server.adminKey(), "{\"to\":\"v1\"}").status())
+                .isEqualTo(200);
+        publish(server, "shop");
+        assertThat(server.post("/agent_projects/shop/releases/v3/activate", server.adminKey(), "").status())
+                .isEqualTo(200);
+
+        await().atMost(PATIENCE).until(() -> receiver.received.size() >= 3);
+        await().during(Duration.ofMillis(300)).atMost(PATIENCE).until(() -> receiver.received.size() == 3);
+        List<String> seen = new ArrayList<>();
+        for (Receiver.Received r : receiver.received) {
+            JsonNode data = r.json().get("data");
+            seen.add(data.get("release").get("version").asText() + " " + data.get("reason").asText() + " was "
+                    + data.get("previous").asText());
+            assertThat(r.body()).doesNotContain("s3cret-config-value");
+        }
+        assertThat(seen).containsExactly("v1 deploy was null", "v2 config was v1", "v3 activate was v1");
+    }
+
+    @Test
     void a_receiver_answering_500_gets_the_same_event_again_until_it_answers_2xx() {
         JsonNode endpoint = endpoint(server, server.adminKey(), receiver, "[\"key.created\"]");
         receiver.answer.set(500);
