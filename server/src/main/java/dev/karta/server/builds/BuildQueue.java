@@ -11,6 +11,7 @@ import dev.karta.server.logs.LogStore;
 import dev.karta.server.store.Database;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.jdbi.v3.core.Handle;
 import org.slf4j.Logger;
@@ -64,7 +65,7 @@ public final class BuildQueue {
     }
 
     /** What events say about a deploy. */
-    public static java.util.Map<String, Object> deployData(DeployRecord deploy) {
+    private static Map<String, Object> deployData(DeployRecord deploy) {
         return Events.data("id", deploy.id(), "commit_sha", deploy.commitSha(), "source", deploy.source().wireName(),
                 "trigger", deploy.trigger() != null ? deploy.trigger() : deploy.source().wireName());
     }

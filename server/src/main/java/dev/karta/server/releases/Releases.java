@@ -22,6 +22,7 @@ import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.store.Database;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jdbi.v3.core.Handle;
@@ -330,7 +331,7 @@ public final class Releases {
     }
 
     /** What events say about a release: never its config values. */
-    private static java.util.Map<String, Object> releaseData(ReleaseRecord release) {
+    private static Map<String, Object> releaseData(ReleaseRecord release) {
         return Events.data("id", release.id(), "version", release.version(), "commit_sha", release.commitSha(),
                 "source", release.source());
     }
