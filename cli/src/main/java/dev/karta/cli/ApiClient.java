@@ -6,6 +6,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.ApiKeyList;
 import dev.karta.api.AuditEventList;
 import dev.karta.api.BoundRepo;
+import dev.karta.api.CreateWebhookEndpoint;
+import dev.karta.api.WebhookDelivery;
+import dev.karta.api.WebhookDeliveryList;
+import dev.karta.api.WebhookEndpointList;
+import dev.karta.api.WebhookEndpointSecret;
 import dev.karta.api.ConfigPatch;
 import dev.karta.api.ConfigUpdate;
 import dev.karta.api.CreateApiKey;
@@ -138,6 +143,28 @@ final class ApiClient {
 
     void revokeKey(String id) {
         call("DELETE", "/api_keys/" + segment(id), null, Void.class);
+    }
+
+    Reply<WebhookEndpointList> webhookEndpoints() {
+        return call("GET", "/webhook_endpoints", null, WebhookEndpointList.class);
+    }
+
+    Reply<WebhookEndpointSecret> createWebhookEndpoint(String url, List<String> events, String description) {
+        return call("POST", "/webhook_endpoints", new CreateWebhookEndpoint(url, events, description),
+                WebhookEndpointSecret.class);
+    }
+
+    void deleteWebhookEndpoint(String id) {
+        call("DELETE", "/webhook_endpoints/" + segment(id), null, Void.class);
+    }
+
+    Reply<WebhookDelivery> testWebhookEndpoint(String id) {
+        return call("POST", "/webhook_endpoints/" + segment(id) + "/test", null, WebhookDelivery.class);
+    }
+
+    Reply<WebhookDeliveryList> webhookDeliveries(String id, int limit) {
+        return call("GET", "/webhook_endpoints/" + segment(id) + "/deliveries?limit=" + limit, null,
+                WebhookDeliveryList.class);
     }
 
     Reply<AuditEventList> auditEvents(int limit) {

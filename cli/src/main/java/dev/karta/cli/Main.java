@@ -49,7 +49,7 @@ public final class Main implements Callable<Integer> {
                 new ProjectsCommand(cli), new KeysCommand(cli), new InitCommand(cli), new PublishCommand(cli),
                 new DeployCommand(cli), new RollbackCommand(cli), new ReleasesCommand(cli), new UnpinCommand(cli),
                 new ConfigCommand(cli), new LogsCommand(cli), new RepoCommand(cli), new SessionsCommand(cli),
-                new UsageCommand(cli), new AuditCommand(cli), new PreviewsCommand(cli),
+                new UsageCommand(cli), new AuditCommand(cli), new PreviewsCommand(cli), new WebhooksCommand(cli),
                 new GitCredentialCommand(cli))) {
             commands.put(command.getClass().getAnnotation(Command.class).name(), command);
         }

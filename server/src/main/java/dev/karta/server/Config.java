@@ -47,6 +47,7 @@ import java.util.Set;
  *                      PostgreSQL database (then the data dir is only a cache any replica may lose)
  * @param trustedProxies load balancers (addresses or CIDR ranges) whose X-Forwarded-For names the
  *                      client, for the audit log and the window of failed key checks
+ * @param webhooks      event webhooks out: outbound address rules, endpoints per org, delivery schedule
  */
 public record Config(
         String bind,
@@ -72,7 +73,8 @@ public record Config(
         Workspaces workspaces,
         Storage storage,
         List<String> trustedProxies,
-        Previews previews) {
+        Previews previews,
+        Webhooks webhooks) {
 
     static final String DEFAULT_BIND = "127.0.0.1";
     static final int DEFAULT_PORT = 7070;
@@ -446,6 +448,7 @@ public record Config(
         boolean postgres = databaseUrl.toLowerCase(Locale.ROOT).startsWith("jdbc:postgresql:");
         storage = storage == null ? (postgres ? Storage.DATABASE : Storage.LOCAL) : storage;
         trustedProxies = trustedProxies == null ? List.of() : List.copyOf(trustedProxies);
+        webhooks = webhooks == null ? Webhooks.DEFAULTS : webhooks;
         new ClientAddress(trustedProxies); // names a bad entry
         if (storage == Storage.DATABASE && !postgres) {
             throw new IllegalArgumentException("--storage database needs a PostgreSQL --database "
@@ -454,6 +457,57 @@ public record Config(
         if (bootstrapKey != null && bootstrapKey.isBlank()) {
             bootstrapKey = null;
         }
+    }
+
+    /**
+     * Event webhooks out: whether endpoints may use plain {@code http://} and loopback, private or
+     * link-local addresses (the operator's {@code --allow-private-webhooks}; tests use it), how
+     * many endpoints an org may have, and the delivery schedule: the wait after each failed
+     * attempt (the last one repeats), the window after which a delivery is given up and its
+     * endpoint disabled, the timeout of one attempt, how often the worker looks for due deliveries
+     * and how long a claimed delivery stays with the server attempting it.
+     */
+    public record Webhooks(boolean allowPrivate, int maxEndpointsPerOrg, List<Duration> retryDelays,
+                           Duration retryWindow, Duration timeout, Duration pollInterval, Duration lease) {
+        public static final int DEFAULT_MAX_ENDPOINTS_PER_ORG = 20;
+        public static final Webhooks DEFAULTS = new Webhooks(false, DEFAULT_MAX_ENDPOINTS_PER_ORG,
+                List.of(Duration.ofSeconds(5), Duration.ofSeconds(30), Duration.ofMinutes(2), Duration.ofMinutes(10),
+                        Duration.ofHours(1), Duration.ofHours(6)),
+                Duration.ofDays(3), Duration.ofSeconds(10), Duration.ofSeconds(1), Duration.ofSeconds(60));
+
+        public Webhooks {
+            if (maxEndpointsPerOrg <= 0) {
+                throw new IllegalArgumentException("--max-webhook-endpoints must be positive");
+            }
+            retryDelays = retryDelays == null || retryDelays.isEmpty() ? DEFAULTS.retryDelays() : List.copyOf(retryDelays);
+            retryWindow = positive(retryWindow, Duration.ofDays(3), "webhook retry window");
+            timeout = positive(timeout, Duration.ofSeconds(10), "webhook timeout");
+            pollInterval = positive(pollInterval, Duration.ofSeconds(1), "webhook poll interval");
+            lease = positive(lease, Duration.ofSeconds(60), "webhook lease");
+            if (lease.compareTo(timeout) <= 0) {
+                throw new IllegalArgumentException("the webhook lease must be longer than the webhook timeout");
+            }
+        }
+
+        public Webhooks withAllowPrivate(boolean allow) {
+            return new Webhooks(allow, maxEndpointsPerOrg, retryDelays, retryWindow, timeout, pollInterval, lease);
+        }
+
+        public Webhooks withMaxEndpointsPerOrg(int max) {
+            return new Webhooks(allowPrivate, max, retryDelays, retryWindow, timeout, pollInterval, lease);
+        }
+
+        /** This configuration with another delivery schedule: tests run it in seconds. */
+        public Webhooks withSchedule(List<Duration> delays, Duration window, Duration attemptTimeout,
+                                     Duration poll) {
+            return new Webhooks(allowPrivate, maxEndpointsPerOrg, delays, window, attemptTimeout, poll,
+                    attemptTimeout.plusSeconds(5));
+        }
+    }
+
+    /** This configuration with other webhook settings. */
+    public Config withWebhooks(Webhooks other) {
+        return toBuilder().webhooks(other).build();
     }
 
     /** This configuration with other bound-repository settings. */
@@ -540,7 +594,8 @@ public record Config(
                 .buildWorkers(buildWorkers).buildTimeout(buildTimeout).builderCommand(builderCommand)
                 .keepReleases(keepReleases).buildLease(buildLease).repos(repos).logs(logs).sessions(sessions)
                 .limits(limits).secretsKeyFile(secretsKeyFile).sandbox(sandbox).workspaces(workspaces)
-                .storage(storage).trustedProxies(trustedProxies).previews(previews);
+                .storage(storage).trustedProxies(trustedProxies).previews(previews)
+                .webhooks(webhooks);
     }
 
     /**
@@ -601,6 +656,7 @@ public record Config(
         private Workspaces workspaces = Workspaces.DEFAULTS;
         private Storage storage;
         private List<String> trustedProxies = List.of();
+        private Webhooks webhooks = Webhooks.DEFAULTS;
 
         private Builder(Path dataDir) {
             this.dataDir = Objects.requireNonNull(dataDir, "dataDir");
@@ -727,12 +783,17 @@ public record Config(
             return this;
         }
 
+        public Builder webhooks(Webhooks value) {
+            webhooks = value;
+            return this;
+        }
+
         /** The configuration, validated: {@link IllegalArgumentException} names a bad setting. */
         public Config build() {
             return new Config(bind, port, dataDir, databaseUrl == null ? sqliteUrl(dataDir) : databaseUrl, publicUrl,
                     bootstrapKey, keyCacheTtl, maxJsonBody, archive, buildWorkers, buildTimeout, builderCommand,
                     keepReleases, buildLease, repos, logs, sessions, limits, secretsKeyFile, sandbox, workspaces, storage,
-                    trustedProxies, previews);
+                    trustedProxies, previews, webhooks);
         }
     }
 }

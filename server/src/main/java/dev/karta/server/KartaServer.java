@@ -68,6 +68,9 @@ import dev.karta.server.store.Notifications;
 import dev.karta.server.store.SecretBox;
 import dev.karta.server.store.ServerKeys;
 import dev.karta.server.usage.UsageRoutes;
+import dev.karta.server.webhooks.Deliveries;
+import dev.karta.server.webhooks.WebhookEndpointRoutes;
+import dev.karta.server.webhooks.WebhookEndpoints;
 import dev.karta.server.workspaces.Workspaces;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
@@ -101,6 +104,7 @@ public final class KartaServer implements AutoCloseable {
     private final Notifications notifications;
     private final LogRetention logRetention;
     private final Sessions sessions;
+    private final Deliveries deliveries;
     private final ProcessLauncher launcher;
     private final Idempotency idempotency;
     /** Storage in the database, or null with {@code --storage local}. */
@@ -209,6 +213,10 @@ public final class KartaServer implements AutoCloseable {
         });
         this.logRetention = new LogRetention(logs, config.logs());
         made.push(logRetention);
+        this.deliveries = new Deliveries(db, secrets, config.webhooks());
+        made.push(deliveries);
+        WebhookEndpoints webhookEndpoints = new WebhookEndpoints(db, audit, secrets, config.webhooks(),
+                deliveries::wake);
 
         this.bootstrapped = tenants.bootstrap(config.bootstrapKey());
         Authenticator authenticator = new Authenticator(keys::authenticate, new ClientAddress(config.trustedProxies()));
@@ -234,7 +242,8 @@ public final class KartaServer implements AutoCloseable {
                 new PreviewRoutes(previews, idempotency, json),
                 new LogRoutes((orgId, name) -> projects.require(orgId, name).id(), logs, logFeeds),
                 new SessionRoutes(sessions, idempotency, json, keys, previews),
-                new UsageRoutes(db, projects, releaseFiles));
+                new UsageRoutes(db, projects, releaseFiles),
+                new WebhookEndpointRoutes(webhookEndpoints, idempotency, json));
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, authenticator,
                 metrics, health(sandbox, config.storage()), db::answers, routes);
         made.push(http::stop);
@@ -247,6 +256,7 @@ public final class KartaServer implements AutoCloseable {
         sessions.start();
         previews.start();
         logRetention.start();
+        deliveries.start();
     }
 
     /** What {@code /healthz} says beside its status: how harnesses are contained, and where storage lives. */
@@ -372,6 +382,7 @@ public final class KartaServer implements AutoCloseable {
     @Override
     public void close() {
         sessions.close();
+        deliveries.close();
         logRetention.close();
         logFeeds.close();
         notifications.close();

@@ -295,6 +295,17 @@ public final class Main implements Callable<Integer> {
                     + "comma-separated)")
     List<String> allowRepoUrls;
 
+    @Option(names = "--allow-private-webhooks", defaultValue = "${env:KARTA_ALLOW_PRIVATE_WEBHOOKS:-false}",
+            description = "Let event webhook endpoints use plain http:// and loopback, private or link-local "
+                    + "addresses (env KARTA_ALLOW_PRIVATE_WEBHOOKS; default: https:// to public addresses only)")
+    boolean allowPrivateWebhooks;
+
+    @Option(names = "--max-webhook-endpoints",
+            defaultValue = "${env:KARTA_MAX_WEBHOOK_ENDPOINTS:-" + Config.Webhooks.DEFAULT_MAX_ENDPOINTS_PER_ORG + "}",
+            description = "Most event webhook endpoints one org may have (env KARTA_MAX_WEBHOOK_ENDPOINTS, "
+                    + "default ${DEFAULT-VALUE})")
+    int maxWebhookEndpoints;
+
     @Option(names = "--repo-connect-timeout",
             defaultValue = "${env:KARTA_REPO_CONNECT_TIMEOUT:-" + Config.Repos.DEFAULT_CONNECT_TIMEOUT + "}",
             converter = DurationConverter.class,
@@ -382,6 +393,8 @@ public final class Main implements Callable<Integer> {
                 .storage(Config.Storage.parse(storage))
                 .trustedProxies(trustedProxies)
                 .previews(new Config.Previews(previewTtl, maxPreviews, null))
+                .webhooks(Config.Webhooks.DEFAULTS.withAllowPrivate(allowPrivateWebhooks)
+                        .withMaxEndpointsPerOrg(maxWebhookEndpoints))
                 .build();
     }
 

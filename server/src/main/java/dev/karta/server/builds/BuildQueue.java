@@ -5,11 +5,13 @@ import dev.karta.server.deploys.DeployRecord;
 import dev.karta.server.deploys.DeploySource;
 import dev.karta.server.deploys.DeployStatus;
 import dev.karta.server.deploys.DeployStore;
+import dev.karta.server.events.Events;
 import dev.karta.server.logs.LogSource;
 import dev.karta.server.logs.LogStore;
 import dev.karta.server.store.Database;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.jdbi.v3.core.Handle;
 import org.slf4j.Logger;
@@ -55,8 +57,16 @@ public final class BuildQueue {
     /** Records a queued deploy inside the caller's transaction, superseding older queued ones. */
     public DeployRecord enqueue(Handle h, String projectId, String commitSha, DeploySource source, String artifact,
                                 String contentDigest, String actorKeyId, String trigger, String idempotencyKey) {
-        return store.enqueue(h, Ids.next("dep"), projectId, commitSha, source, artifact, contentDigest, actorKeyId,
-                trigger, idempotencyKey, System.currentTimeMillis());
+        DeployRecord queued = store.enqueue(h, Ids.next("dep"), projectId, commitSha, source, artifact, contentDigest,
+                actorKeyId, trigger, idempotencyKey, System.currentTimeMillis());
+        Events.record(h, queued.orgId(), queued.projectName(), Events.DEPLOY_QUEUED,
+                Events.data("deploy", queued.eventData()));
+        return queued;
+    }
+
+    private static void recordFailed(Handle h, DeployRecord deploy, String reason) {
+        Events.record(h, deploy.orgId(), deploy.projectName(), Events.DEPLOY_FAILED,
+                Events.data("deploy", deploy.eventData(), "error", reason));
     }
 
     /** Takes the oldest runnable deploy, or empty when none may start now. */
@@ -123,8 +133,9 @@ public final class BuildQueue {
                     store.requeue(h, deploy.id());
                     outcome = "Build interrupted (its server stopped); queued again";
                 } else {
-                    store.finish(h, deploy.id(), deploy.attempts(), DeployStatus.FAILED, null,
-                            "build interrupted " + deploy.attempts() + " times: the server running it stopped", now);
+                    String reason = "build interrupted " + deploy.attempts() + " times: the server running it stopped";
+                    store.finish(h, deploy.id(), deploy.attempts(), DeployStatus.FAILED, null, reason, now);
+                    recordFailed(h, deploy, reason);
                     outcome = "Build failed: interrupted " + deploy.attempts() + " times; giving up";
                 }
                 logs.append(h, deploy.projectId(), LogSource.BUILD, deploy.id(), null, outcome);
@@ -147,6 +158,9 @@ public final class BuildQueue {
         boolean changed = db.inTransaction(h -> {
             boolean ended = store.finish(h, deploy.id(), deploy.attempts(), status, null, reason,
                     System.currentTimeMillis());
+            if (ended && status == DeployStatus.FAILED) {
+                recordFailed(h, deploy, reason);
+            }
             if (ended) {
                 logs.append(h, deploy.projectId(), LogSource.BUILD, deploy.id(), null,
                         (status == DeployStatus.FAILED ? "Build failed: " : "Build " + status.wireName() + ": ") + reason);

@@ -1,6 +1,8 @@
 package dev.karta.server.deploys;
 
+import dev.karta.server.events.Events;
 import java.time.Instant;
+import java.util.Map;
 
 /**
  * A deploy row. {@code artifact} is the sha256 of its stored archive (an upload's from its arrival,
@@ -36,6 +38,12 @@ public record DeployRecord(
     /** Whether this deploy builds a preview (its release joins the preview's line, not production). */
     public boolean isPreview() {
         return previewId != null;
+    }
+
+    /** What events say about this deploy; {@code preview} names a preview build's preview, else null. */
+    public Map<String, Object> eventData() {
+        return Events.data("id", id, "commit_sha", commitSha, "source", source.wireName(),
+                "trigger", trigger != null ? trigger : source.wireName(), "preview", previewName);
     }
 
     public dev.karta.api.Deploy toWire() {

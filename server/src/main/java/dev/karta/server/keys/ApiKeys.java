@@ -4,6 +4,7 @@ import at.favre.lib.crypto.bcrypt.BCrypt;
 import dev.karta.server.Config;
 import dev.karta.server.Ids;
 import dev.karta.server.audit.AuditLog;
+import dev.karta.server.events.Events;
 import dev.karta.server.http.Actor;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Principal;
@@ -202,6 +203,8 @@ public final class ApiKeys {
                 return db.inTransaction(h -> {
                     Minted minted = mint(h, actor.orgId(), name, scope, null, expiresAt, project);
                     audit.append(h, actor, "api_key.create", "api_key:" + minted.key().id());
+                    Events.record(h, actor.orgId(), null, Events.KEY_CREATED, Events.data("key", Events.data(
+                            "id", minted.key().id(), "name", minted.key().name(), "scopes", minted.key().scopes())));
                     return minted;
                 });
             } catch (RuntimeException e) {
@@ -223,6 +226,8 @@ public final class ApiKeys {
             if (!key.isRevoked()) {
                 store.revoke(h, id, Instant.now());
                 audit.append(h, actor, "api_key.revoke", "api_key:" + id);
+                Events.record(h, actor.orgId(), null, Events.KEY_REVOKED, Events.data("key", Events.data(
+                        "id", id, "name", key.name())));
                 notifications.send(h, REVOKED_CHANNEL, id);
             }
             return store.byId(h, actor.orgId(), id).orElseThrow();

@@ -33,7 +33,8 @@ public final class SecretsKeyRotation {
             new Sealed("repo_bindings", List.of("project_id"), "credentials"),
             new Sealed("idempotency_keys", List.of("org_id", "idem_key"), "body"),
             new Sealed("projects", List.of("id"), "config"),
-            new Sealed("releases", List.of("id"), "config"));
+            new Sealed("releases", List.of("id"), "config"),
+            new Sealed("webhook_endpoints", List.of("id"), "secret"));
 
     private final PrintStream out;
 

@@ -12,6 +12,7 @@ import dev.karta.server.deploys.DeployRecord;
 import dev.karta.server.deploys.DeploySource;
 import dev.karta.server.deploys.DeployStatus;
 import dev.karta.server.deploys.DeployStore;
+import dev.karta.server.events.Events;
 import dev.karta.server.http.Actor;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.logs.LogSource;
@@ -183,6 +184,8 @@ public final class Previews implements AutoCloseable {
             }
             DeployRecord queued = deploys.enqueue(h, Ids.next("dep"), project.id(), previewId, commitSha, source, null,
                     null, actor.keyId(), trigger, null, now);
+            Events.record(h, actor.orgId(), project.name(), Events.DEPLOY_QUEUED, Events.data("deploy",
+                    queued.eventData()));
             audit.append(h, actor, "preview.push", "project:" + project.name() + "/" + name + "/" + queued.id());
             logs.append(h, project.id(), LogSource.BUILD, queued.id(), null, "Preview " + name + ": deploy "
                     + queued.id() + " accepted, commit " + Commits.shortSha(commitSha)
@@ -247,7 +250,8 @@ public final class Previews implements AutoCloseable {
         if (!store.expire(h, preview.id(), reason, clock.millis())) {
             return false;
         }
-        // event: preview.expired
+        Events.record(h, preview.orgId(), preview.projectName(), Events.PREVIEW_EXPIRED, Events.data("preview",
+                Events.data("name", preview.name(), "pr", preview.prNumber(), "reason", reason)));
         audit.append(h, actor, "preview.expire", "project:" + preview.projectName() + "/" + preview.name());
         logs.append(h, preview.projectId(), LogSource.SYSTEM, null, preview.release(), "Preview " + preview.name()
                 + " expired: " + why);
@@ -327,14 +331,21 @@ public final class Previews implements AutoCloseable {
             }
             SealedConfig config = ReleaseStore.projectConfig(h, deploy.projectId());
             int seq = store.nextSeq(h, preview.id());
-            store.insertRelease(h, new PreviewStore.Built(Ids.next("prl"), preview.id(), seq, deploy.commitSha(),
+            String releaseId = Ids.next("prl");
+            store.insertRelease(h, new PreviewStore.Built(releaseId, preview.id(), seq, deploy.commitSha(),
                     detection.harness(), detection.buildKind(), detection.imageRef(), tree.contentDigest(),
                     deploy.id(), config.sealed(), config.digest()), now);
             if (!deploys.finish(h, deploy.id(), deploy.attempts(), DeployStatus.SUCCEEDED, null, null, now)) {
                 throw new IllegalStateException("deploy " + deploy.id() + " is no longer building");
             }
             String version = preview.name() + "." + seq;
-            // event: preview.ready
+            Events.record(h, preview.orgId(), preview.projectName(), Events.DEPLOY_SUCCEEDED, Events.data("deploy",
+                    deploy.eventData(), "release", Events.data("id", releaseId, "version", version, "commit_sha",
+                            deploy.commitSha(), "source", deploy.source().wireName())));
+            Events.record(h, preview.orgId(), preview.projectName(), Events.PREVIEW_READY, Events.data("preview",
+                    Events.data("name", preview.name(), "pr", preview.prNumber(), "url",
+                            url(preview.projectName(), preview.name()), "release", version,
+                            "commit_sha", deploy.commitSha(), "deploy", deploy.id())));
             logs.append(h, deploy.projectId(), LogSource.RELEASE, deploy.id(), version, "Preview " + version
                     + " ready (commit " + Commits.shortSha(deploy.commitSha()) + "): "
                     + url(preview.projectName(), preview.name()));

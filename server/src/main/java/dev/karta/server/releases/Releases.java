@@ -12,6 +12,7 @@ import dev.karta.server.build.Tree;
 import dev.karta.server.deploys.DeployRecord;
 import dev.karta.server.deploys.DeployStatus;
 import dev.karta.server.deploys.DeployStore;
+import dev.karta.server.events.Events;
 import dev.karta.server.http.Actor;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.logs.LogSource;
@@ -21,6 +22,7 @@ import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.store.Database;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jdbi.v3.core.Handle;
@@ -120,6 +122,8 @@ public final class Releases {
                 now.toEpochMilli())) {
             throw new IllegalStateException("deploy " + deploy.id() + " is no longer building");
         }
+        Events.record(h, deploy.orgId(), deploy.projectName(), Events.DEPLOY_SUCCEEDED,
+                Events.data("deploy", deploy.eventData(), "release", releaseData(created)));
         return created;
     }
 
@@ -132,6 +136,8 @@ public final class Releases {
         ProjectRecord project = projects.byId(h, deploy.projectId())
                 .orElseThrow(() -> new IllegalStateException("project of " + deploy.id() + " is gone"));
         store.point(h, deploy.projectId(), release.id());
+        Events.record(h, deploy.orgId(), project.name(), Events.RELEASE_ACTIVATED, Events.data("release",
+                releaseData(release), "previous", previous(project), "reason", "deploy"));
         Actor actor = new Actor(deploy.orgId(), deploy.actorKeyId(), null, null);
         audit.append(h, actor, "release.activate", "project:" + project.name() + "/" + release.version());
         String was = project.currentNumber() == null ? "" : ", was v" + project.currentNumber();
@@ -171,6 +177,8 @@ public final class Releases {
         }
         logs.append(h, project.id(), LogSource.RELEASE, null, created.version(),
                 summary + " (" + created.version() + ")");
+        Events.record(h, project.orgId(), project.name(), Events.RELEASE_ACTIVATED, Events.data("release",
+                releaseData(created), "previous", previous(project), "reason", CONFIG_SOURCE));
         return created;
     }
 
@@ -221,6 +229,8 @@ public final class Releases {
             return new Promoted(created, false, message);
         }
         store.point(h, projectId, created.id());
+        Events.record(h, project.orgId(), project.name(), Events.RELEASE_ACTIVATED, Events.data("release",
+                releaseData(created), "previous", previous(project), "reason", PROMOTE_SOURCE));
         audit.append(h, actor, "release.activate", "project:" + project.name() + "/" + created.version());
         String was = project.currentNumber() == null ? "" : ", was v" + project.currentNumber();
         logs.append(h, projectId, LogSource.RELEASE, built.deployId(), created.version(), "Release "
@@ -266,6 +276,12 @@ public final class Releases {
                 pinNote = project.pinned() ? "; pin cleared" : "";
             }
             audit.append(h, actor, "release.rollback", "project:" + project.name() + "/" + target.version());
+            Events.record(h, project.orgId(), project.name(), Events.RELEASE_ROLLED_BACK, Events.data("release",
+                    releaseData(target), "previous", previous, "pinned", pin));
+            if (pin) {
+                Events.record(h, project.orgId(), project.name(), Events.RELEASE_PINNED, Events.data("release",
+                        releaseData(target), "pinned_by", actor.keyId()));
+            }
             logs.append(h, project.id(), LogSource.RELEASE, null, target.version(), "Rolled back to "
                     + target.version() + (active ? ", already active" : previous == null ? "" : " (was " + previous + ")")
                     + by(actor) + pinNote);
@@ -294,6 +310,8 @@ public final class Releases {
             store.unpin(h, project.id());
             String previous = previous(project);
             audit.append(h, actor, "release.activate", "project:" + project.name() + "/" + target.version());
+            Events.record(h, project.orgId(), project.name(), Events.RELEASE_ACTIVATED, Events.data("release",
+                    releaseData(target), "previous", previous, "reason", "activate"));
             logs.append(h, project.id(), LogSource.RELEASE, null, target.version(),
                     (active ? target.version() + " stays active" : "Release " + target.version() + " activated"
                             + (previous == null ? "" : " (was " + previous + ")")) + by(actor)
@@ -322,6 +340,10 @@ public final class Releases {
             }
             store.unpin(h, project.id());
             audit.append(h, actor, "project.unpin", "project:" + project.name());
+            if (newer) {
+                Events.record(h, project.orgId(), project.name(), Events.RELEASE_ACTIVATED, Events.data("release",
+                        releaseData(target), "previous", previous(project), "reason", "unpin"));
+            }
             logs.append(h, project.id(), LogSource.RELEASE, null, target.version(),
                     "Unpinned (was pinned to v" + project.pinnedNumber() + ")" + by(actor) + "; "
                             + (newer ? target.version() + " activated" : target.version() + " stays active")
@@ -360,6 +382,12 @@ public final class Releases {
             logs.bus().publish(flip.projectId());
         }
         return flip.result();
+    }
+
+    /** What events say about a release: never its config values. */
+    private static Map<String, Object> releaseData(ReleaseRecord release) {
+        return Events.data("id", release.id(), "version", release.version(), "commit_sha", release.commitSha(),
+                "source", release.source());
     }
 
     private static String previous(ProjectRecord project) {

@@ -55,9 +55,10 @@ import org.eclipse.jgit.transport.http.JDKHttpConnection;
  *
  * Failures to reach a tenant's host are all reported with one message, so that a fetch cannot
  * tell an open port from a closed or filtered one. The GitHub API URL is operator configuration
- * and trusted; the hosts it redirects to are checked like any other.
+ * and trusted; the hosts it redirects to are checked like any other. Event webhooks out use the
+ * same relay and address rules for their deliveries.
  */
-final class Egress {
+public final class Egress {
     /** Numeric host forms other than a plain dotted quad ({@code 2130706433}, {@code 0x7f.1}, {@code 127.1}). */
     private static final Pattern NUMERIC_HOST = Pattern.compile("(?i)[0-9a-fx.]+");
     private static final Pattern DOTTED_QUAD = Pattern.compile("(\\d{1,3}\\.){3}\\d{1,3}");
@@ -75,13 +76,18 @@ final class Egress {
             Threads.daemon("karta-egress-watchdog"));
 
     Egress(Config.Repos settings) {
+        this(settings.allowRepoUrls(), settings.connectTimeout(), settings.readTimeout(), settings.fetchDeadline());
+    }
+
+    /** Rules for outbound connections: {@code allowed} URL prefixes skip the address check. */
+    public Egress(List<String> allowed, Duration connectTimeout, Duration readTimeout, Duration fetchDeadline) {
         watchdog.setKeepAliveTime(10, TimeUnit.SECONDS);
         watchdog.allowCoreThreadTimeOut(true);
         watchdog.setRemoveOnCancelPolicy(true);
-        this.allowed = settings.allowRepoUrls();
-        this.connectTimeout = settings.connectTimeout();
-        this.readTimeout = settings.readTimeout();
-        this.fetchDeadline = settings.fetchDeadline();
+        this.allowed = List.copyOf(allowed);
+        this.connectTimeout = connectTimeout;
+        this.readTimeout = readTimeout;
+        this.fetchDeadline = fetchDeadline;
     }
 
     Duration connectTimeout() {
@@ -151,6 +157,33 @@ final class Egress {
         }
     }
 
+    /**
+     * Why a tenant may not name {@code host} (a name or an address, IPv6 with or without brackets),
+     * or null when it may: a numeric form other than a.b.c.d, or a name resolving now to any
+     * forbidden address. A name that does not resolve now is allowed: connections check again.
+     */
+    public static String refusedHost(String host) {
+        if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+        }
+        if (NUMERIC_HOST.matcher(host).matches() && !DOTTED_QUAD.matcher(host).matches() && !host.contains(":")) {
+            return "host '" + host + "' is a numeric address form other than a.b.c.d";
+        }
+        InetAddress[] addresses;
+        try {
+            addresses = InetAddress.getAllByName(host);
+        } catch (UnknownHostException e) {
+            return null;
+        }
+        for (InetAddress address : addresses) {
+            String reason = forbidden(address);
+            if (reason != null) {
+                return "host '" + host + "' is " + reason;
+            }
+        }
+        return null;
+    }
+
     private static ApiError refused(String reason) {
         return ApiError.unprocessable("repo_url_refused", "this repository URL is not allowed: " + reason);
     }
@@ -160,7 +193,7 @@ final class Egress {
      * public unicast addresses are allowed (IPv4-mapped, -compatible and NAT64 IPv6 addresses are
      * judged by the IPv4 address they carry).
      */
-    static String forbidden(InetAddress address) {
+    public static String forbidden(InetAddress address) {
         if (address instanceof Inet6Address v6) {
             byte[] b = v6.getAddress();
             boolean embedsV4 = v6.isIPv4CompatibleAddress() && !(b[12] == 0 && b[13] == 0 && b[14] == 0)
@@ -225,7 +258,7 @@ final class Egress {
     }
 
     /** Starts a fetch: its connections and processes are closed when {@code deadline} passes, or on close. */
-    Fetch begin(Duration deadline) {
+    public Fetch begin(Duration deadline) {
         return new Fetch(deadline);
     }
 
@@ -237,7 +270,7 @@ final class Egress {
      * One fetch: everything it opens is tracked, and closed when it ends or when its deadline
      * passes, whichever is first. {@link #timedOut()} says which.
      */
-    final class Fetch implements AutoCloseable {
+    public final class Fetch implements AutoCloseable {
         private final Duration deadline;
         private final Set<Object> open = ConcurrentHashMap.newKeySet();
         private final ScheduledFuture<?> expiry;
@@ -253,7 +286,7 @@ final class Egress {
             return deadline;
         }
 
-        boolean timedOut() {
+        public boolean timedOut() {
             return timedOut;
         }
 
@@ -261,7 +294,7 @@ final class Egress {
          * An HTTP connection to {@code uri} through a checking relay; {@code trusted} skips the
          * address check (operator configuration, or an allowed prefix). Timeouts are set.
          */
-        HttpURLConnection open(URI uri, boolean trusted) throws IOException {
+        public HttpURLConnection open(URI uri, boolean trusted) throws IOException {
             HttpURLConnection connection = (HttpURLConnection) uri.toURL().openConnection(relay(trusted));
             connection.setConnectTimeout(clientConnectMillis());
             connection.setReadTimeout(millis(readTimeout));

@@ -3,6 +3,7 @@ package dev.karta.server.sessions;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.server.Config;
 import dev.karta.server.Ids;
+import dev.karta.server.events.Events;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.logs.LogSource;
 import dev.karta.server.logs.LogStore;
@@ -118,8 +119,7 @@ public final class Sessions implements AutoCloseable {
                         + "(--max-sessions-per-org): end sessions it no longer needs, or retry when idle ones time out",
                         RETRY_AFTER);
             }
-            store.insert(h, id, project.id(), project.currentReleaseId(), false, metadata, now);
-            return store.find(h, project.id(), id).orElseThrow();
+            return insert(h, orgId, project, id, project.currentReleaseId(), false, metadata, now);
         });
         workspaces.prepareSoon(created.id(), created.version(), created.contentDigest());
         return created;
@@ -144,11 +144,20 @@ public final class Sessions implements AutoCloseable {
                         + "(--max-sessions-per-org): end sessions it no longer needs, or retry when idle ones time out",
                         RETRY_AFTER);
             }
-            store.insert(h, id, project.id(), previewReleaseId, true, metadata, now);
-            return store.find(h, project.id(), id).orElseThrow();
+            return insert(h, orgId, project, id, previewReleaseId, true, metadata, now);
         });
         workspaces.prepareSoon(created.id(), created.version(), created.contentDigest());
         return created;
+    }
+
+    /** Inserts a session and records {@code session.created} in the same transaction. */
+    private SessionRecord insert(Handle h, String orgId, ProjectRecord project, String id, String releaseId,
+                                 boolean preview, Map<String, String> metadata, long now) {
+        store.insert(h, id, project.id(), releaseId, preview, metadata, now);
+        SessionRecord inserted = store.find(h, project.id(), id).orElseThrow();
+        Events.record(h, orgId, project.name(), Events.SESSION_CREATED,
+                Events.data("session", Events.data("id", id, "release", inserted.version(), "preview", preview)));
+        return inserted;
     }
 
     SessionRecord get(String orgId, String projectName, String sessionId) {

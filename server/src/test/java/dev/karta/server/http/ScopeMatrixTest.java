@@ -55,7 +55,8 @@ class ScopeMatrixTest {
         LIST_PROJECTS(1, 200), CREATE_PROJECT(2, 201), SHOW_PROJECT(1, 200), DELETE_PROJECT(3, 204),
         LIST_KEYS(1, 200), CREATE_KEY(3, 201), REVOKE_KEY(3, 204),
         LIST_AUDIT_EVENTS(3, 200),
-        SHOW_CONFIG(1, 200), REVEAL_CONFIG(3, 200), CHANGE_CONFIG(2, 200);
+        SHOW_CONFIG(1, 200), REVEAL_CONFIG(3, 200), CHANGE_CONFIG(2, 200),
+        LIST_WEBHOOK_ENDPOINTS(3, 200), CREATE_WEBHOOK_ENDPOINT(3, 201);
 
         final int level;
         final int success;
@@ -83,6 +84,10 @@ class ScopeMatrixTest {
                 case REVEAL_CONFIG -> server.get("/agent_projects/" + freshProject() + "/config?reveal=true", key);
                 case CHANGE_CONFIG -> server.patch("/agent_projects/" + freshProject() + "/config", key,
                         "{\"set\":{\"FOO\":\"bar\"}}");
+                case LIST_WEBHOOK_ENDPOINTS -> server.get("/webhook_endpoints", key);
+                // A documentation address (TEST-NET-3): public to the checks, routed nowhere.
+                case CREATE_WEBHOOK_ENDPOINT -> server.post("/webhook_endpoints", key,
+                        "{\"url\":\"https://203.0.113.10/hook\",\"events\":[\"deploy.failed\"]}");
             };
         }
     }

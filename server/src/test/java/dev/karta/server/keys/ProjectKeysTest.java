@@ -152,6 +152,17 @@ class ProjectKeysTest {
         routes.add(List.of("DELETE", "/agent_projects/" + p + "/pin"));
         routes.add(List.of("GET", "/agent_projects/" + p + "/config"));
         routes.add(List.of("PATCH", "/agent_projects/" + p + "/config", "{\"set\":{\"A\":\"1\"}}"));
+        routes.add(List.of("GET", "/agent_projects/" + p + "/previews"));
+        routes.add(List.of("POST", "/agent_projects/" + p + "/previews",
+                "{\"name\":\"pr-1\",\"commit_sha\":\"" + "a".repeat(40) + "\"}"));
+        routes.add(List.of("GET", "/agent_projects/" + p + "/previews/pr-1"));
+        routes.add(List.of("POST", "/agent_projects/" + p + "/previews/pr-1/promote", "{}"));
+        routes.add(List.of("DELETE", "/agent_projects/" + p + "/previews/pr-1"));
+        routes.add(List.of("POST", "/v1/projects/" + p + "/previews/pr-1/sessions", "{}"));
+        routes.add(List.of("GET", "/v1/projects/" + p + "/previews/pr-1/sessions/" + otherSession));
+        routes.add(List.of("POST", "/v1/projects/" + p + "/previews/pr-1/sessions/" + otherSession + "/messages",
+                "{\"text\":\"hi\"}"));
+        routes.add(List.of("DELETE", "/v1/projects/" + p + "/previews/pr-1/sessions/" + otherSession));
         routes.add(List.of("DELETE", "/agent_projects/" + p));
         return routes;
     }
@@ -227,7 +238,9 @@ class ProjectKeysTest {
                 List.of("DELETE", "/api_keys/" + shopAdminId),
                 List.of("GET", "/audit_events"),
                 List.of("GET", "/audit_events/verify"),
-                List.of("GET", "/audit_events/export"))) {
+                List.of("GET", "/audit_events/export"),
+                List.of("GET", "/webhook_endpoints"),
+                List.of("POST", "/webhook_endpoints", "{\"url\":\"https://example.com/hooks\",\"events\":[\"*\"]}"))) {
             Response answer = call(route.get(0), route.get(1), shopAdmin, route.size() > 2 ? route.get(2) : null);
 
             assertThat(answer.status()).as(route + ": " + answer.body()).isEqualTo(403);

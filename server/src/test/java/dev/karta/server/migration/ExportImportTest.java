@@ -57,6 +57,10 @@ class ExportImportTest {
     private Source makeSource(Config config) {
         String admin = config.bootstrapKey();
         try (TestServer server = TestServer.start(config)) {
+            // Events of every change below go to the outbox (nothing answers at this address).
+            TestServer.Response endpoint = server.post("/webhook_endpoints", admin,
+                    "{\"url\":\"https://203.0.113.10/hook\",\"events\":[\"*\"]}");
+            assertThat(endpoint.status()).as(endpoint.body()).isEqualTo(201);
             String writer = server.createKey("ci", "write");
             Installation.publish(server, admin, "shop", "one");
             Installation.publish(server, admin, "shop", "two");
@@ -193,6 +197,12 @@ class ExportImportTest {
         assertThat(rollback.status()).as(rollback.body()).isEqualTo(200);
         assertThat(server.post("/agent_projects/shop/rollback", source.admin(), "{\"to\":\"v1\"}").status())
                 .isEqualTo(200);
+        // The outbox came along, and takes new events (serial ids continue after the imported ones).
+        JsonNode endpoints = server.get("/webhook_endpoints", source.admin()).json().get("webhook_endpoints");
+        assertThat(endpoints).hasSize(1);
+        JsonNode deliveries = server.get("/webhook_endpoints/" + endpoints.get(0).get("id").asText() + "/deliveries",
+                source.admin()).json().get("deliveries");
+        assertThat(deliveries.findValuesAsText("event_type")).contains("key.created", "release.rolled_back");
     }
 
     private static String hmac(String secret, String body) {

@@ -62,10 +62,14 @@ class SecretsKeyRotationTest {
     @Test
     void every_secret_is_resealed_with_a_new_key_and_still_works() throws Exception {
         String webhookSecret;
+        String endpointSecret;
         String digest;
         String firstAnswer;
         try (TestServer server = start()) {
             webhookSecret = Hooks.createAndBind(server, "shop", "https://git.example.com/team/shop.git", null);
+            endpointSecret = server.post("/webhook_endpoints", admin,
+                    "{\"url\":\"https://203.0.113.10/hook\",\"events\":[\"deploy.failed\"]}").json()
+                    .get("secret").asText();
             publish(server, "shop");
             firstAnswer = server.send(keyed(server)).body();
             digest = server.get("/agent_projects/shop/releases/v2", admin).json().get("config_digest").asText();
@@ -88,6 +92,11 @@ class SecretsKeyRotationTest {
                     .mapTo(String.class).one());
             assertThatThrownBy(() -> before.open(sealedConfig)).isInstanceOf(IllegalStateException.class);
             assertThatThrownBy(() -> before.open(sealedSecret)).isInstanceOf(IllegalStateException.class);
+            String sealedEndpointSecret = db.withHandle(h -> h.select("SELECT secret FROM webhook_endpoints")
+                    .mapTo(String.class).one());
+            assertThatThrownBy(() -> before.open(sealedEndpointSecret)).isInstanceOf(IllegalStateException.class);
+            assertThat(SecretFiles.existingSecretBox(dataDir.resolve("secrets.key")).open(sealedEndpointSecret))
+                    .isEqualTo(endpointSecret);
         }
 
         try (TestServer server = start()) {

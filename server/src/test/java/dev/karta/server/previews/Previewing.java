@@ -32,7 +32,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * real GitHub payload ({@code github/pull_request.opened.json}) with the repository, number, action
  * and head changed.
  */
-final class Previewing {
+public final class Previewing {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final AtomicInteger COMMITS = new AtomicInteger(5000);
 
@@ -41,6 +41,11 @@ final class Previewing {
 
     /** A server on {@code database} in {@code dir} with GitHub {@code github} and the fake harness. */
     static TestServer start(TestDatabase database, Path dir, FakeGitHub github, Config.Previews previews) {
+        return TestServer.start(config(database, dir, github, previews));
+    }
+
+    /** The configuration of {@link #start}, for tests that add to it. */
+    public static Config config(TestDatabase database, Path dir, FakeGitHub github, Config.Previews previews) {
         try {
             Path spy = dir.resolve("spy");
             Files.createDirectories(spy);
@@ -49,19 +54,19 @@ final class Previewing {
             env.put("HOME", dir.resolve("home").toAbsolutePath().toString());
             Config.SessionSettings sessions = new Config.SessionSettings(claude.toString(), claude.toString(),
                     Duration.ofMinutes(10), Duration.ofSeconds(20), 16, 100_000, 1L << 20, env);
-            return TestServer.start(database.config(dir.resolve("data"))
+            return database.config(dir.resolve("data"))
                     .withRepos(new Config.Repos(github.apiUrl(), null, List.of("ssh"), 1L << 20)
                             .withAllowed(Set.of("acme"), List.of(github.archiveUrl() + "/")))
                     .withSessions(sessions)
                     .withPreviews(previews)
-                    .toBuilder().sandbox(new Sandbox.Settings(Sandbox.Mode.NONE, null, List.of())).build());
+                    .toBuilder().sandbox(new Sandbox.Settings(Sandbox.Mode.NONE, null, List.of())).build();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
     }
 
     /** A commit of {@code repo} whose app answers {@code marker} (its {@code answer.txt}). */
-    static String commit(FakeGitHub github, String repo, String marker) {
+    public static String commit(FakeGitHub github, String repo, String marker) {
         String sha = Hooks.sha(COMMITS.incrementAndGet());
         String top = repo.replace('/', '-') + "-" + sha.substring(0, 7) + "/";
         github.tarball(repo, sha, new TarBuilder()
@@ -106,7 +111,7 @@ final class Previewing {
     }
 
     /** Delivers a signed {@code pull_request} event. */
-    static TestServer.Response deliver(TestServer server, String secret, String repo, String action, int number,
+    public static TestServer.Response deliver(TestServer server, String secret, String repo, String action, int number,
                                        String headSha, String headRepo) {
         return Hooks.deliver(server, "pull_request", Hooks.newDelivery(),
                 pullRequest(repo, action, number, headSha, headRepo), secret);
@@ -124,7 +129,7 @@ final class Previewing {
     }
 
     /** Waits until the preview is ready at {@code release}. */
-    static JsonNode awaitRelease(TestServer server, String project, String name, String release) {
+    public static JsonNode awaitRelease(TestServer server, String project, String name, String release) {
         JsonNode[] last = new JsonNode[1];
         await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(50)).until(() -> {
             last[0] = server.get("/agent_projects/" + project + "/previews/" + name, server.adminKey()).json();
