@@ -36,7 +36,9 @@ public final class CommitStatuses implements AutoCloseable {
     private final String apiUrl;
     private final Function<String, Optional<BoundRepos.StatusTarget>> targets;
     private final ObjectMapper json;
-    private final HttpClient http;
+    private final Duration connectTimeout;
+    /** Made on the sender thread at the first report (its selector thread lives as long as it does). */
+    private HttpClient http;
     private final ExecutorService sender = Executors.newSingleThreadExecutor(Threads.daemon("commit-statuses"));
 
     public CommitStatuses(String apiUrl, Function<String, Optional<BoundRepos.StatusTarget>> targets, ObjectMapper json,
@@ -44,8 +46,7 @@ public final class CommitStatuses implements AutoCloseable {
         this.apiUrl = apiUrl;
         this.targets = targets;
         this.json = json;
-        this.http = HttpClient.newBuilder().connectTimeout(connectTimeout)
-                .followRedirects(HttpClient.Redirect.NEVER).build();
+        this.connectTimeout = connectTimeout;
     }
 
     /** Reports {@code state} ({@code pending}, {@code success}, {@code failure}) for a commit of a project. */
@@ -88,6 +89,10 @@ public final class CommitStatuses implements AutoCloseable {
                     .header("X-GitHub-Api-Version", "2022-11-28")
                     .POST(HttpRequest.BodyPublishers.ofByteArray(json.writeValueAsBytes(body)))
                     .build();
+            if (http == null) {
+                http = HttpClient.newBuilder().connectTimeout(connectTimeout)
+                        .followRedirects(HttpClient.Redirect.NEVER).build();
+            }
             HttpResponse<Void> response = http.send(request, HttpResponse.BodyHandlers.discarding());
             if (response.statusCode() / 100 != 2) {
                 LOG.warn("GitHub refused the commit status {} for {}@{}: HTTP {}", state, t, sha,
