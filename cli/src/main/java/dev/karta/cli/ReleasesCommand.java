@@ -42,8 +42,8 @@ final class ReleasesCommand {
     }
 
     @Command(name = "promote", mixinStandardHelpOptions = true,
-            description = {"Make a preview's current release the next production release (source promote),",
-                    "without rebuilding. On a pinned project it is built but not live. Needs an admin key."})
+            description = {"Make a preview's current release the next production release, without a rebuild.",
+                    "Its source is promote. On a pinned project it is built but not live. Needs an admin key."})
     int promote(@Parameters(index = "0", paramLabel = "NAME") String name,
                 @Parameters(index = "1", paramLabel = "PREVIEW", description = "pr-42.") String preview) {
         ApiClient.Reply<com.fasterxml.jackson.databind.JsonNode> reply = cli.api().promote(name, preview);
@@ -64,8 +64,8 @@ final class ReleasesCommand {
     }
 
     @Command(name = "diff", mixinStandardHelpOptions = true,
-            description = {"Show what changes from one release to another: commits, files with sizes,",
-                    "config var names (never values), harness and build kind."})
+            description = {"Show what changes from one release to another.",
+                    "Commits, files with sizes, config var names (never values), harness and build kind."})
     int diff(@Parameters(index = "0", paramLabel = "NAME") String name,
              @Parameters(index = "1", paramLabel = "FROM", description = "v3 or 3.") String from,
              @Parameters(index = "2", paramLabel = "TO", description = "v5 or 5.") String to) {

@@ -16,8 +16,9 @@ import picocli.CommandLine.Parameters;
  * GitHub repository or any git URL, whose pushes then deploy through a signed webhook.
  */
 @Command(name = "repo", mixinStandardHelpOptions = true,
-        description = {"Bind a project to a repository: pushes to its branch deploy through a GitHub webhook,",
-                "and `karta deploy NAME --commit SHA` fetches the commit from it."})
+        description = {"Bind a project to a repository, whose pushes deploy and pull requests get previews.",
+                "Pushes to its branch deploy through a GitHub webhook, pull requests build previews",
+                "(docs/previews.md), and `karta deploy NAME --commit SHA` fetches the commit from it."})
 final class RepoCommand {
     private final Cli cli;
 
@@ -58,7 +59,7 @@ final class RepoCommand {
                 List.of("Payload URL", bound.webhookUrl()),
                 List.of("Content type", "application/json"),
                 List.of("Secret", bound.webhookSecret() + "  (shown once)"),
-                List.of("Events", "Just the push event")));
+                List.of("Events", "Pushes, and Pull requests for previews (docs/previews.md)")));
         return 0;
     }
 

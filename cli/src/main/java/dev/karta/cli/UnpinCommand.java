@@ -7,8 +7,8 @@ import picocli.CommandLine.Parameters;
 
 /** {@code karta unpin NAME}: clears a rollback's pin and lets the newest release go live. */
 @Command(name = "unpin", mixinStandardHelpOptions = true,
-        description = {"Clear the pin a rollback left, so deploys go live again; the newest release",
-                "becomes active when it is newer than the active one. Needs an admin key."})
+        description = {"Clear the pin a rollback left, so that deploys go live again.",
+                "The newest release becomes active when it is newer than the active one. Needs an admin key."})
 final class UnpinCommand implements Callable<Integer> {
     private final Cli cli;
 

@@ -37,7 +37,7 @@ class RepoCommandTest {
         assertThat(lines.get(3)).isEqualTo("Payload URL:   " + cli.server().url() + "/webhooks/github");
         assertThat(lines.get(4)).isEqualTo("Content type:  application/json");
         assertThat(lines.get(5)).matches("Secret:        [0-9a-f]{64}  \\(shown once\\)");
-        assertThat(lines.get(6)).isEqualTo("Events:        Just the push event");
+        assertThat(lines.get(6)).isEqualTo("Events:        Pushes, and Pull requests for previews (docs/previews.md)");
         assertThat(lines).hasSize(7);
     }
 
