@@ -382,6 +382,7 @@ public final class KartaServer implements AutoCloseable {
     @Override
     public void close() {
         sessions.close();
+        previews.close();
         deliveries.close();
         logRetention.close();
         logFeeds.close();

@@ -3,6 +3,7 @@ package dev.karta.server.events;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.server.Ids;
+import java.sql.SQLException;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.Arrays;
@@ -56,8 +57,11 @@ public final class Events {
         if (!TYPES.contains(type)) {
             throw new IllegalArgumentException("unknown event type " + type);
         }
+        // On PostgreSQL the endpoints are share-locked until the change commits, so that an endpoint
+        // deleted meanwhile cannot break the deliveries' foreign key and roll the change back.
         List<String> endpoints = h.createQuery(
-                        "SELECT id, events FROM webhook_endpoints WHERE org_id = :org AND disabled_at IS NULL ORDER BY id")
+                        "SELECT id, events FROM webhook_endpoints WHERE org_id = :org AND disabled_at IS NULL ORDER BY id"
+                                + (postgres(h) ? " FOR KEY SHARE" : ""))
                 .bind("org", orgId)
                 .map((rs, ctx) -> subscribes(rs.getString("events"), type) ? rs.getString("id") : null)
                 .list()
@@ -85,6 +89,14 @@ public final class Events {
                 "message", "a test event sent from Karta"));
         insertDelivery(h, endpointId, eventId, eventId);
         return eventId;
+    }
+
+    private static boolean postgres(Handle h) {
+        try {
+            return h.getConnection().getMetaData().getURL().startsWith("jdbc:postgresql:");
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot tell the database of a connection", e);
+        }
     }
 
     /** Whether an endpoint's stored subscription ({@code *}, or types separated by spaces) covers {@code type}. */

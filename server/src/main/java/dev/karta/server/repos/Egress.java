@@ -59,8 +59,12 @@ import org.eclipse.jgit.transport.http.JDKHttpConnection;
  * same relay and address rules for their deliveries.
  */
 public final class Egress {
-    /** Numeric host forms other than a plain dotted quad ({@code 2130706433}, {@code 0x7f.1}, {@code 127.1}). */
-    private static final Pattern NUMERIC_HOST = Pattern.compile("(?i)[0-9a-fx.]+");
+    /**
+     * Numeric host forms other than a plain dotted quad ({@code 2130706433}, {@code 0x7f.1},
+     * {@code 127.1}, {@code 0177.0.0.1}): hex digits and dots whose last label is a number (decimal,
+     * octal or {@code 0x} hex). Names such as {@code cafe.de} end in a letter label and are names.
+     */
+    private static final Pattern NUMERIC_HOST = Pattern.compile("(?i)([0-9a-fx]*\\.)*(\\d+|0x[0-9a-f]*)\\.?");
     private static final Pattern DOTTED_QUAD = Pattern.compile("(\\d{1,3}\\.){3}\\d{1,3}");
     private static final int SOCKS_VERSION = 5;
     private static final byte[] SOCKS_REFUSED = {5, 2, 0, 1, 0, 0, 0, 0, 0, 0};
@@ -207,6 +211,17 @@ public final class Egress {
             }
             if ((b[0] & 0xfe) == 0xfc) {
                 return "a private (unique local) address";
+            }
+            if (b[0] == 0x20 && b[1] == 0x02) {
+                // 6to4 (2002::/16) carries an IPv4 address in bytes 2 to 5.
+                try {
+                    return forbidden(InetAddress.getByAddress(new byte[]{b[2], b[3], b[4], b[5]}));
+                } catch (UnknownHostException e) {
+                    return "not a valid address";
+                }
+            }
+            if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0) {
+                return "a Teredo tunnel address";
             }
         }
         if (address.isAnyLocalAddress()) {

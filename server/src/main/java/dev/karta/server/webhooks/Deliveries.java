@@ -42,6 +42,8 @@ public final class Deliveries implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Deliveries.class);
     static final int MAX_RESPONSE_BYTES = 4096;
     private static final int SENDERS = 4;
+    /** Senders one org may hold at a time, counting its deliveries in flight on every server. */
+    static final int SENDERS_PER_ORG = SENDERS / 2;
     static final String USER_AGENT = "Karta-Webhooks/1";
     /** How long finished deliveries (and their attempts and events) stay listed. */
     static final Duration HISTORY = Duration.ofDays(30);
@@ -104,7 +106,8 @@ public final class Deliveries implements AutoCloseable {
         try {
             long now = System.currentTimeMillis();
             List<WebhookStore.Due> due = db.inTransaction(h ->
-                    store.claim(h, db.dialect(), now, now + settings.lease().toMillis(), slots));
+                    store.claim(h, db.dialect(), now, now + settings.lease().toMillis(), slots,
+                            SENDERS_PER_ORG));
             for (WebhookStore.Due d : due) {
                 if (!free.tryAcquire()) {
                     break; // its lease runs out and it is claimed again

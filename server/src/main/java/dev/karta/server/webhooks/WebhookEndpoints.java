@@ -149,8 +149,7 @@ public final class WebhookEndpoints {
                         + (e.disabledReason() == null ? "" : " (" + e.disabledReason() + ")") + "; enable it first");
             }
             String eventId = Events.ping(h, actor.orgId(), id);
-            return store.deliveries(h, id, 1).stream().filter(d -> d.eventId().equals(eventId)).findFirst()
-                    .orElseThrow();
+            return store.deliveryOfEvent(h, id, eventId).orElseThrow();
         });
         wake.run();
         return delivery;

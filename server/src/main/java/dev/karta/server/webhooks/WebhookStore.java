@@ -8,6 +8,7 @@ import java.sql.SQLException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -37,6 +38,10 @@ final class WebhookStore {
     /** A claimed delivery with what sending it needs; {@code lease} is the claim, checked when the outcome is written. */
     record Due(long id, String endpointId, String eventId, String url, String secret, String payload, int attempts,
                long dueSince, long lease) {
+    }
+
+    /** A due delivery that may be claimed, with how many deliveries of its org are in flight. */
+    private record Candidate(long id, String endpoint, String org, int inFlight) {
     }
 
     void insert(Handle h, Endpoint e) {
@@ -72,9 +77,9 @@ final class WebhookStore {
                 .execute();
     }
 
-    /** Makes the endpoint's pending deliveries due now: after it is enabled again. */
+    /** Makes the endpoint's pending deliveries due now, with a new retry window and back-off: after it is enabled again. */
     void dueNow(Handle h, String endpointId, long now) {
-        h.createUpdate("UPDATE webhook_event_deliveries SET next_attempt_at = :now, due_since = :now "
+        h.createUpdate("UPDATE webhook_event_deliveries SET next_attempt_at = :now, due_since = :now, attempts = 0 "
                         + "WHERE endpoint_id = :endpoint AND status = 'pending'")
                 .bind("now", now).bind("endpoint", endpointId).execute();
     }
@@ -115,10 +120,21 @@ final class WebhookStore {
                         attempts(h, id)));
     }
 
-    /** Makes a delivery pending and due now, with a new retry window; returns whether it exists. */
+    /** The delivery of event {@code eventId} to the endpoint, if there is one. */
+    Optional<WebhookDelivery> deliveryOfEvent(Handle h, String endpointId, String eventId) {
+        return h.createQuery("SELECT id FROM webhook_event_deliveries WHERE endpoint_id = :endpoint AND event_id = :event")
+                .bind("endpoint", endpointId).bind("event", eventId).mapTo(Long.class).findOne()
+                .flatMap(id -> delivery(h, endpointId, id));
+    }
+
+    /**
+     * Makes a delivery pending and due now, with a new retry window and back-off from its first step
+     * ({@code attempts} counts the current window's attempts; the attempt log keeps all); returns
+     * whether it exists.
+     */
     boolean retry(Handle h, String endpointId, long id, long now) {
         return h.createUpdate("UPDATE webhook_event_deliveries SET status = 'pending', next_attempt_at = :now, "
-                        + "due_since = :now, finished_at = NULL WHERE endpoint_id = :endpoint AND id = :id")
+                        + "due_since = :now, attempts = 0, finished_at = NULL WHERE endpoint_id = :endpoint AND id = :id")
                 .bind("now", now).bind("endpoint", endpointId).bind("id", id).execute() == 1;
     }
 
@@ -137,13 +153,17 @@ final class WebhookStore {
     /**
      * Claims up to {@code max} due deliveries for this server until {@code lease}: pending, due,
      * not claimed by a live lease, of an enabled endpoint, and each the oldest pending delivery of
-     * its endpoint and lane (so a lane's deliveries go out one at a time, in order). At most one
-     * per endpoint is claimed at a time, so one slow endpoint cannot hold every sender. On
-     * PostgreSQL rows another server is claiming are skipped ({@code SKIP LOCKED}), never waited
-     * for.
+     * its endpoint and lane (so a lane's deliveries go out one at a time, in order), earliest due
+     * first. At most one per endpoint, and {@code perOrg} per org (counting those in flight on
+     * any server), are claimed at a time, so neither a slow endpoint nor an org with many of them
+     * can hold every sender: other orgs' events keep going out. On PostgreSQL rows another server
+     * is claiming are skipped ({@code SKIP LOCKED}), never waited for.
      */
-    List<Due> claim(Handle h, Dialect dialect, long now, long lease, int max) {
-        String sql = "SELECT d.id, d.endpoint_id FROM webhook_event_deliveries d "
+    List<Due> claim(Handle h, Dialect dialect, long now, long lease, int max, int perOrg) {
+        String sql = "SELECT d.id, d.endpoint_id, w.org_id, "
+                + "(SELECT COUNT(*) FROM webhook_event_deliveries b JOIN webhook_endpoints bw ON bw.id = b.endpoint_id "
+                + "WHERE bw.org_id = w.org_id AND b.status = 'pending' AND b.lease_until >= :now) AS in_flight "
+                + "FROM webhook_event_deliveries d "
                 + "JOIN webhook_endpoints w ON w.id = d.endpoint_id "
                 + "WHERE d.status = 'pending' AND d.next_attempt_at <= :now "
                 + "AND (d.lease_until IS NULL OR d.lease_until < :now) AND w.disabled_at IS NULL "
@@ -151,14 +171,20 @@ final class WebhookStore {
                 + "AND p.lane = d.lane AND p.status = 'pending' AND p.id < d.id) "
                 + "AND NOT EXISTS (SELECT 1 FROM webhook_event_deliveries b WHERE b.endpoint_id = d.endpoint_id "
                 + "AND b.status = 'pending' AND b.lease_until >= :now) "
-                + "ORDER BY d.id LIMIT :candidates" + (dialect == Dialect.POSTGRES ? " FOR UPDATE OF d SKIP LOCKED" : "");
-        List<Map.Entry<Long, String>> candidates = h.createQuery(sql).bind("now", now).bind("candidates", max * 4)
-                .map((rs, ctx) -> Map.entry(rs.getLong("id"), rs.getString("endpoint_id"))).list();
+                + "ORDER BY d.next_attempt_at, d.id LIMIT :candidates"
+                + (dialect == Dialect.POSTGRES ? " FOR UPDATE OF d SKIP LOCKED" : "");
+        List<Candidate> candidates = h.createQuery(sql).bind("now", now).bind("candidates", max * 8)
+                .map((rs, ctx) -> new Candidate(rs.getLong("id"), rs.getString("endpoint_id"), rs.getString("org_id"),
+                        rs.getInt("in_flight")))
+                .list();
         Set<String> endpoints = new HashSet<>();
+        Map<String, Integer> heldByOrg = new HashMap<>();
         List<Long> ids = new ArrayList<>();
-        for (Map.Entry<Long, String> candidate : candidates) {
-            if (ids.size() < max && endpoints.add(candidate.getValue())) {
-                ids.add(candidate.getKey());
+        for (Candidate c : candidates) {
+            int held = heldByOrg.getOrDefault(c.org(), c.inFlight());
+            if (ids.size() < max && held < perOrg && endpoints.add(c.endpoint())) {
+                ids.add(c.id());
+                heldByOrg.put(c.org(), held + 1);
             }
         }
         List<Due> due = new ArrayList<>();

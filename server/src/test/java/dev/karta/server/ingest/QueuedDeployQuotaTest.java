@@ -80,7 +80,8 @@ class QueuedDeployQuotaTest {
         assertThat(Long.parseLong(over.headers().firstValue("Retry-After").orElseThrow())).isPositive();
         assertThat(server.get("/agent_projects/third", server.adminKey()).status()).isEqualTo(404);
         // A newer deploy of a project with a queued one replaces it: the queue does not grow.
-        assertThat(upload("second", TarBuilder.app("second again")).status()).isEqualTo(202);
+        Response again = upload("second", TarBuilder.app("second again"));
+        assertThat(again.status()).isEqualTo(202);
 
         Git push = git(dir, "push", "http://x:" + server.adminKey() + "@127.0.0.1:" + server.port()
                 + "/git/pushed.git", "main");
@@ -89,6 +90,8 @@ class QueuedDeployQuotaTest {
 
         Files.writeString(gate, "go");
         await().atMost(Duration.ofSeconds(30)).until(() -> status("building", building).equals("succeeded"));
+        String next = again.json().get("id").asText();
+        await().atMost(Duration.ofSeconds(30)).until(() -> !status("second", next).equals("queued"));
         assertThat(upload("third", TarBuilder.app("third")).status()).isEqualTo(202);
     }
 

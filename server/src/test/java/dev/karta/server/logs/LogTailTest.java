@@ -193,7 +193,7 @@ class LogTailTest {
 
             assertThat(isClosedByServer(slow)).as("slow client disconnected").isTrue();
             int total = written;
-            await().until(() -> fast.logEvents().size() == total);
+            await().atMost(Duration.ofSeconds(30)).until(() -> fast.logEvents().size() == total);
             write(id, "still here ", 1);
             await().until(() -> fast.logEvents().size() == total + 1);
             assertThat(fast.ended).isFalse();
