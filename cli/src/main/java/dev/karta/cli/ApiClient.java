@@ -6,27 +6,23 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.ApiKeyList;
 import dev.karta.api.AuditEventList;
 import dev.karta.api.BoundRepo;
-import dev.karta.api.CreateWebhookEndpoint;
-import dev.karta.api.WebhookDelivery;
-import dev.karta.api.WebhookDeliveryList;
-import dev.karta.api.WebhookEndpointList;
-import dev.karta.api.WebhookEndpointSecret;
 import dev.karta.api.ConfigPatch;
 import dev.karta.api.ConfigUpdate;
 import dev.karta.api.CreateApiKey;
 import dev.karta.api.CreateDeploy;
 import dev.karta.api.CreatePreview;
 import dev.karta.api.CreateProject;
+import dev.karta.api.CreateWebhookEndpoint;
 import dev.karta.api.CreatedApiKey;
 import dev.karta.api.Deploy;
 import dev.karta.api.DeployAccepted;
 import dev.karta.api.ErrorBody;
 import dev.karta.api.LedgerVerification;
 import dev.karta.api.LogEntries;
-import dev.karta.api.Project;
-import dev.karta.api.ProjectConfig;
 import dev.karta.api.Preview;
 import dev.karta.api.PreviewList;
+import dev.karta.api.Project;
+import dev.karta.api.ProjectConfig;
 import dev.karta.api.ProjectList;
 import dev.karta.api.ReleaseDiff;
 import dev.karta.api.ReleaseList;
@@ -35,7 +31,13 @@ import dev.karta.api.RollbackRequest;
 import dev.karta.api.RollbackResult;
 import dev.karta.api.Session;
 import dev.karta.api.SessionList;
+import dev.karta.api.UpdateWebhookEndpoint;
 import dev.karta.api.Usage;
+import dev.karta.api.WebhookDelivery;
+import dev.karta.api.WebhookDeliveryList;
+import dev.karta.api.WebhookEndpoint;
+import dev.karta.api.WebhookEndpointList;
+import dev.karta.api.WebhookEndpointSecret;
 import dev.karta.api.WhoAmI;
 import java.io.FilterInputStream;
 import java.io.IOException;
@@ -160,6 +162,20 @@ final class ApiClient {
 
     Reply<WebhookDelivery> testWebhookEndpoint(String id) {
         return call("POST", "/webhook_endpoints/" + segment(id) + "/test", null, WebhookDelivery.class);
+    }
+
+    Reply<WebhookEndpoint> setWebhookEndpointEnabled(String id, boolean enabled) {
+        return call("PATCH", "/webhook_endpoints/" + segment(id), new UpdateWebhookEndpoint(null, null, enabled, null),
+                WebhookEndpoint.class);
+    }
+
+    Reply<WebhookEndpointSecret> rotateWebhookSecret(String id) {
+        return call("POST", "/webhook_endpoints/" + segment(id) + "/rotate-secret", null, WebhookEndpointSecret.class);
+    }
+
+    Reply<WebhookDelivery> retryWebhookDelivery(String id, long delivery) {
+        return call("POST", "/webhook_endpoints/" + segment(id) + "/deliveries/" + delivery + "/retry", null,
+                WebhookDelivery.class);
     }
 
     Reply<WebhookDeliveryList> webhookDeliveries(String id, int limit) {

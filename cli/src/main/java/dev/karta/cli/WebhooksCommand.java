@@ -9,7 +9,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code karta webhooks list | create | delete | test | deliveries}: the org's event webhook endpoints (admin). */
+/**
+ * {@code karta webhooks list | create | delete | enable | disable | rotate-secret | test | deliveries | retry}:
+ * the org's event webhook endpoints (admin).
+ */
 @Command(name = "webhooks", mixinStandardHelpOptions = true,
         description = "List, create, delete and test the event webhook endpoints of your org (admin key).")
 final class WebhooksCommand {
@@ -71,6 +74,59 @@ final class WebhooksCommand {
         cli.api().deleteWebhookEndpoint(id);
         if (!cli.output().jsonMode()) {
             cli.output().line("Deleted webhook endpoint " + id);
+        }
+        return 0;
+    }
+
+    @Command(name = "enable", mixinStandardHelpOptions = true,
+            description = "Enable an endpoint again; its pending deliveries are sent at once, with a new back-off.")
+    int enable(@Parameters(paramLabel = "ID", description = "The endpoint's id (whe_…).") String id) {
+        return setEnabled(id, true);
+    }
+
+    @Command(name = "disable", mixinStandardHelpOptions = true,
+            description = "Disable an endpoint: nothing is sent to it, and events until it is enabled again are not kept for it.")
+    int disable(@Parameters(paramLabel = "ID", description = "The endpoint's id (whe_…).") String id) {
+        return setEnabled(id, false);
+    }
+
+    private int setEnabled(String id, boolean enabled) {
+        ApiClient.Reply<WebhookEndpoint> reply = cli.api().setWebhookEndpointEnabled(id, enabled);
+        if (cli.output().jsonMode()) {
+            cli.output().json(reply.body());
+        } else {
+            cli.output().line((enabled ? "Enabled" : "Disabled") + " webhook endpoint " + id);
+        }
+        return 0;
+    }
+
+    @Command(name = "rotate-secret", mixinStandardHelpOptions = true,
+            description = "Give an endpoint a new signing secret and print it, once; every delivery from now on uses it.")
+    int rotateSecret(@Parameters(paramLabel = "ID", description = "The endpoint's id (whe_…).") String id) {
+        ApiClient.Reply<WebhookEndpointSecret> reply = cli.api().rotateWebhookSecret(id);
+        Output output = cli.output();
+        if (output.jsonMode()) {
+            output.json(reply.body());
+            return 0;
+        }
+        output.line("New signing secret of webhook endpoint " + id + ":");
+        output.line("");
+        output.line("    " + reply.value().secret());
+        output.line("");
+        cli.say("Copy it now: this is the only time the secret is shown.");
+        return 0;
+    }
+
+    @Command(name = "retry", mixinStandardHelpOptions = true,
+            description = "Send a delivery again now (delivered, failed or pending), with a new back-off.")
+    int retry(@Parameters(index = "0", paramLabel = "ID", description = "The endpoint's id (whe_…).") String id,
+              @Parameters(index = "1", paramLabel = "DELIVERY", description = "The delivery's id, from `karta webhooks "
+                      + "deliveries ID`.") long delivery) {
+        ApiClient.Reply<WebhookDelivery> reply = cli.api().retryWebhookDelivery(id, delivery);
+        if (cli.output().jsonMode()) {
+            cli.output().json(reply.body());
+        } else {
+            cli.output().line("Queued delivery " + delivery + " of event " + reply.value().eventId() + " again");
         }
         return 0;
     }

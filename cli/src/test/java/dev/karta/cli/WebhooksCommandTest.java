@@ -40,6 +40,20 @@ class WebhooksCommandTest {
         Run.Result deliveries = cli.karta().run("webhooks", "deliveries", id.group(1));
         assertThat(deliveries.stdout()).startsWith("ID").contains("ping");
 
+        Run.Result disable = cli.karta().run("webhooks", "disable", id.group(1));
+        assertThat(disable.stdout()).isEqualTo("Disabled webhook endpoint " + id.group(1) + "\n");
+        assertThat(cli.karta().run("webhooks", "list").stdout()).contains("disabled");
+        assertThat(cli.karta().run("webhooks", "enable", id.group(1)).stdout()).startsWith("Enabled");
+        Matcher delivery = Pattern.compile("(?m)^(\\d+) +evt_").matcher(deliveries.stdout());
+        assertThat(delivery.find()).as(deliveries.stdout()).isTrue();
+        Run.Result retry = cli.karta().run("webhooks", "retry", id.group(1), delivery.group(1));
+        assertThat(retry.exitCode()).as(retry.toString()).isZero();
+        assertThat(retry.stdout()).startsWith("Queued delivery " + delivery.group(1) + " of event evt_");
+        Run.Result rotated = cli.karta().run("webhooks", "rotate-secret", id.group(1));
+        Matcher newSecret = SECRET.matcher(rotated.stdout());
+        assertThat(newSecret.find()).as(rotated.toString()).isTrue();
+        assertThat(newSecret.group()).isNotEqualTo(secret.group());
+
         Run.Result delete = cli.karta().run("webhooks", "delete", id.group(1));
         assertThat(delete.exitCode()).isZero();
         assertThat(delete.stdout()).isEqualTo("Deleted webhook endpoint " + id.group(1) + "\n");
