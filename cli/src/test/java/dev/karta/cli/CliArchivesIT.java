@@ -57,7 +57,7 @@ class CliArchivesIT {
 
         Processes.Result install = processes().env("npm_config_cache", tmp.resolve("npm-cache").toString())
                 .run(tmp, "npm", "install", "--global", "--prefix", prefix.toString(), "--offline", "--no-audit",
-                        "--no-fund", NPM_PACKAGE.toString()).ok();
+                        "--no-fund", "--no-update-notifier", NPM_PACKAGE.toString()).ok();
 
         assertThat(install.stdout()).contains("added 1 package");
         Path karta = prefix.resolve("bin/karta");

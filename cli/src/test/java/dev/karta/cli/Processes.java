@@ -27,6 +27,14 @@ final class Processes {
                 || name.startsWith("XDG_") || name.startsWith("npm_config_") || name.startsWith("GITHUB_"));
     }
 
+    /** A copy of these settings, to change without changing these. */
+    Processes copy() {
+        Processes copy = new Processes(scratch);
+        copy.env.clear();
+        copy.env.putAll(env);
+        return copy;
+    }
+
     Processes env(String name, String value) {
         if (value == null) {
             env.remove(name);
@@ -39,6 +47,11 @@ final class Processes {
     Processes env(Map<String, String> more) {
         more.forEach(this::env);
         return this;
+    }
+
+    /** The value this environment gives {@code name}, or null. */
+    String variable(String name) {
+        return env.get(name);
     }
 
     /** The outcome of one child process. */
@@ -102,7 +115,7 @@ final class Processes {
     }
 
     /**
-     * A folder of links to the commands a launcher uses ({@code sh}, {@code cksum}, …) and no
+     * A folder of small scripts running the commands a launcher uses ({@code sh}, {@code cksum}, …) and no
      * {@code java}: a PATH for a machine without Java.
      */
     static Path pathWithoutJava(Path dir, String... commands) {
@@ -112,7 +125,9 @@ final class Processes {
                 for (String bin : List.of("/usr/bin/", "/bin/")) {
                     Path real = Path.of(bin + command);
                     if (Files.isExecutable(real) && !Files.exists(dir.resolve(command))) {
-                        Files.createSymbolicLink(dir.resolve(command), real);
+                        Path wrapper = dir.resolve(command);
+                        Files.writeString(wrapper, "#!/bin/sh\nexec " + real + " \"$@\"\n");
+                        wrapper.toFile().setExecutable(true);
                     }
                 }
             }
