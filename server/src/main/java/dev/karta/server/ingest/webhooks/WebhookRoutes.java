@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.karta.api.Printable;
 import dev.karta.server.audit.AuditLog;
 import dev.karta.server.deploys.DeployRecord;
 import dev.karta.server.deploys.DeploySource;
@@ -24,6 +25,7 @@ import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.security.InvalidKeyException;
 import java.security.MessageDigest;
@@ -42,9 +44,10 @@ import org.slf4j.LoggerFactory;
 /**
  * {@code POST /webhooks/github}: GitHub's {@code push}, {@code pull_request} (previews,
  * docs/previews.md) and {@code ping} deliveries, without an
- * API key. The raw body, read here byte for byte up to the configured cap, must carry the
- * HMAC-SHA256 of the bound project's webhook secret in {@code X-Hub-Signature-256}; the
- * repository in the payload picks the candidate bindings (GitHub bindings by
+ * API key. The raw body, read here byte for byte from the request stream up to the configured cap
+ * (GitHub's own cap, 25 MiB, by default), as JSON or as GitHub's form encoding
+ * ({@code payload=<url-encoded JSON>}, signed as sent, decoded after), must carry the HMAC-SHA256
+ * of the bound project's webhook secret in {@code X-Hub-Signature-256}; the repository in the payload picks the candidate bindings (GitHub bindings by
  * {@code repository.full_name}, git-URL bindings by {@code clone_url}, {@code ssh_url},
  * {@code html_url} or {@code git_url}). A missing or wrong signature, or a repository no
  * binding accepts, is the same 401: nothing is queued and nothing says which repositories are
@@ -66,11 +69,20 @@ public final class WebhookRoutes implements Routes {
     private static final String SIGNATURE_PREFIX = "sha256=";
     private static final long DRAIN_BYTES = 16L << 20;
     private static final int MAX_PR_NUMBER = 999_999_999;
+    private static final String FORM = "application/x-www-form-urlencoded";
+    private static final String ORG_PING = "ping from a webhook that names no repository (an organization or app "
+            + "webhook): nothing checked or recorded. Karta verifies each delivery with the secret of the repository's "
+            + "binding, so add the webhook to the repository itself (Settings > Webhooks) with the secret that "
+            + "karta repo bind printed";
 
     /** What the webhook did with a delivery: {@code deployed}, {@code ignored}, {@code duplicate} or {@code pong}. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     record Answer(String delivery, String event, String project, String outcome, String message, String deployId,
                   String commitSha, String preview) {
+        Answer(String delivery, String event, String project, String outcome, String message) {
+            this(delivery, event, project, outcome, message, null, null, null);
+        }
+
         Answer(String delivery, String event, String project, String outcome, String message, String deployId,
                String commitSha) {
             this(delivery, event, project, outcome, message, deployId, commitSha, null);
@@ -122,20 +134,32 @@ public final class WebhookRoutes implements Routes {
 
     public void receive(Context ctx) throws IOException {
         byte[] body = rawBody(ctx);
+        String event = ctx.header("X-GitHub-Event");
+        String type = ctx.contentType() == null ? "" : ctx.contentType().split(";")[0].trim().toLowerCase(Locale.ROOT);
+        JsonNode payload = switch (type) {
+            case "", "application/json" -> parse(body);
+            case FORM -> parse(formPayload(body));
+            default -> throw new ApiError(ApiError.Kind.UNSUPPORTED_MEDIA_TYPE, "expected Content-Type "
+                    + "application/json or application/x-www-form-urlencoded (GitHub's two content types), got '"
+                    + Printable.line(type) + "'");
+        };
+        if ("ping".equals(event) && !payload.path("repository").isObject()) {
+            // An organization (or app) webhook's ping names no repository, so no binding's secret
+            // can check it: answer it so GitHub shows the hook as reachable, and say what works.
+            LOG.info("webhook ping without a repository ({} hook {})", payload.path("hook").path("type").asText("?"),
+                    payload.path("hook_id").asText("?"));
+            String delivery = ctx.header("X-GitHub-Delivery");
+            ctx.status(200).json(new Answer(delivery != null && DELIVERY.matcher(delivery).matches() ? delivery : null,
+                    "ping", null, "pong", ORG_PING));
+            return;
+        }
         String signature = ctx.header("X-Hub-Signature-256");
         if (signature == null || signature.isBlank()) {
             throw ApiError.unauthorized("missing X-Hub-Signature-256: give the GitHub webhook the secret that "
                     + "karta repo bind printed");
         }
-        String type = ctx.contentType() == null ? "" : ctx.contentType().split(";")[0].trim().toLowerCase(Locale.ROOT);
-        if (!type.isEmpty() && !type.equals("application/json")) {
-            throw new ApiError(ApiError.Kind.UNSUPPORTED_MEDIA_TYPE, "expected Content-Type application/json, got '"
-                    + type + "': set the webhook's content type to application/json");
-        }
-        JsonNode payload = parse(body);
         Bindings.Binding binding = verify(payload, body, signature);
 
-        String event = ctx.header("X-GitHub-Event");
         if (event == null || !EVENT.matcher(event).matches()) {
             throw ApiError.badRequest("missing or malformed X-GitHub-Event header");
         }
@@ -383,6 +407,29 @@ public final class WebhookRoutes implements Routes {
         }
     }
 
+    /**
+     * The {@code payload} field of a form-encoded delivery (GitHub's default content type sends
+     * {@code payload=<url-encoded JSON>}), decoded to the JSON's bytes. The signature was checked
+     * (or is checked) on the raw body, never on this.
+     */
+    static byte[] formPayload(byte[] body) {
+        String form = new String(body, StandardCharsets.US_ASCII);
+        for (String pair : form.split("&")) {
+            int eq = pair.indexOf('=');
+            String name = eq < 0 ? pair : pair.substring(0, eq);
+            if (name.equals("payload")) {
+                try {
+                    return URLDecoder.decode(eq < 0 ? "" : pair.substring(eq + 1), StandardCharsets.UTF_8)
+                            .getBytes(StandardCharsets.UTF_8);
+                } catch (IllegalArgumentException e) {
+                    throw ApiError.badRequest("form-encoded webhook payload has a malformed %-escape");
+                }
+            }
+        }
+        throw ApiError.badRequest("form-encoded webhook delivery has no 'payload' field: GitHub sends "
+                + "payload=<JSON>");
+    }
+
     private JsonNode parse(byte[] body) {
         if (body.length == 0) {
             throw ApiError.badRequest("request body is empty: GitHub sends the event as JSON");
@@ -420,16 +467,17 @@ public final class WebhookRoutes implements Routes {
     }
 
     /**
-     * The 413, after reading and dropping what is left of the body up to {@value #DRAIN_BYTES}
-     * bytes. Answering while the client is still sending makes the server close a connection
-     * with unread data, and the client's TCP stack then discards the 413 it had not read yet
-     * (the client sees a reset or "no bytes", not the answer). A larger body is not drained: its
-     * sender gets the closed connection.
+     * The 413, after reading and dropping what is left of the body, up to {@value #DRAIN_BYTES}
+     * bytes past the limit. Answering while the client is still sending makes the server close a
+     * connection with unread data, and the client's TCP stack then discards the 413 it had not read
+     * yet (the client sees a reset or "no bytes", not the answer). A body declared larger than that
+     * is not drained: its sender gets the closed connection.
      */
     private ApiError tooLarge(InputStream in, long declared) throws IOException {
-        if (declared <= DRAIN_BYTES) {
+        long drain = maxBytes + DRAIN_BYTES;
+        if (declared <= drain) {
             byte[] sink = new byte[64 * 1024];
-            long left = DRAIN_BYTES;
+            long left = drain;
             for (int n; left > 0 && (n = in.read(sink, 0, (int) Math.min(sink.length, left))) > 0; ) {
                 left -= n;
             }
@@ -439,6 +487,7 @@ public final class WebhookRoutes implements Routes {
 
     private ApiError tooLarge() {
         return new ApiError(ApiError.Kind.TOO_LARGE, "payload_too_large", "webhook payload is larger than "
-                + maxBytes + " bytes (limit max_webhook_bytes)");
+                + maxBytes + " bytes (" + (maxBytes % (1 << 20) == 0 ? (maxBytes >> 20) + " MiB, " : "")
+                + "limit max_webhook_bytes, server flag --max-webhook-bytes)");
     }
 }
