@@ -272,7 +272,8 @@ final class GitPushes {
 
     /**
      * The pusher's terminal: each line becomes a {@code remote:} line at once (side-band channel 2),
-     * its control characters escaped, since lines can carry a tenant's text (a build log line).
+     * its control sequences and characters removed ({@link Printable#line}), since lines can carry a
+     * tenant's text (a build log line).
      */
     private static final class Remote {
         private final ReceivePack rp;
