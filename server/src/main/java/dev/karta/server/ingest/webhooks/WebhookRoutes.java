@@ -23,6 +23,7 @@ import dev.karta.server.store.Digests;
 import io.javalin.config.JavalinConfig;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URLDecoder;
@@ -34,6 +35,8 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
@@ -70,6 +73,8 @@ public final class WebhookRoutes implements Routes {
     private static final long DRAIN_BYTES = 16L << 20;
     private static final int MAX_PR_NUMBER = 999_999_999;
     private static final String FORM = "application/x-www-form-urlencoded";
+    private static final int CHUNK = 64 * 1024;
+    private static final int BUDGET_WAIT_SECONDS = 2;
     private static final String ORG_PING = "ping from a webhook that names no repository (an organization or app "
             + "webhook): nothing checked or recorded. Karta verifies each delivery with the secret of the repository's "
             + "binding, so add the webhook to the repository itself (Settings > Webhooks) with the secret that "
@@ -112,6 +117,8 @@ public final class WebhookRoutes implements Routes {
     private final ObjectMapper json;
     private final long maxBytes;
     private final Previews previews;
+    /** Shares of {@link #CHUNK} bytes of the memory bodies being received may hold, together. */
+    private final Semaphore budget;
 
     public WebhookRoutes(Database db, Bindings bindings, Ingest ingest, AuditLog audit, LogStore logs,
                          ObjectMapper json, long maxBytes, Previews previews) {
@@ -123,6 +130,7 @@ public final class WebhookRoutes implements Routes {
         this.logs = logs;
         this.json = json;
         this.maxBytes = maxBytes;
+        this.budget = new Semaphore((int) Math.min(Integer.MAX_VALUE, 4 * ((maxBytes + CHUNK) / CHUNK + 1)));
     }
 
     @Override
@@ -133,7 +141,12 @@ public final class WebhookRoutes implements Routes {
     }
 
     public void receive(Context ctx) throws IOException {
-        byte[] body = rawBody(ctx);
+        try (HeldBody held = rawBody(ctx)) {
+            receive(ctx, held.bytes());
+        }
+    }
+
+    private void receive(Context ctx, byte[] body) {
         String event = ctx.header("X-GitHub-Event");
         String type = ctx.contentType() == null ? "" : ctx.contentType().split(";")[0].trim().toLowerCase(Locale.ROOT);
         JsonNode payload = switch (type) {
@@ -448,21 +461,59 @@ public final class WebhookRoutes implements Routes {
     }
 
     /**
-     * The body exactly as sent, read from the servlet stream (Javalin's {@code ctx.body()} is
-     * capped at the JSON limit and may decode it): 413 past {@code maxBytes}.
+     * A delivery's raw body and the part of the memory budget it holds; closing it gives that back.
      */
-    private byte[] rawBody(Context ctx) throws IOException {
+    private record HeldBody(byte[] bytes, int chunks, Semaphore budget) implements AutoCloseable {
+        @Override
+        public void close() {
+            budget.release(chunks);
+        }
+    }
+
+    /**
+     * The body exactly as sent, streamed from the servlet input (Javalin's {@code ctx.body()} is
+     * capped at the JSON limit and may decode it): 413 past {@code maxBytes}. Each 64 KiB read
+     * first takes its share of the memory budget for bodies (four of the largest at once, since no
+     * body can be checked before all of it is in: the payload names the repository whose secret
+     * signs it); a share not free within {@value #BUDGET_WAIT_SECONDS} s is a 503, and every share
+     * is given back when the delivery is answered or fails.
+     */
+    private HeldBody rawBody(Context ctx) throws IOException {
         long declared = ctx.req().getContentLengthLong();
         int cap = (int) Math.min(maxBytes, Integer.MAX_VALUE - 16);
         try (InputStream in = ctx.req().getInputStream()) {
             if (declared > maxBytes) {
                 throw tooLarge(in, declared);
             }
-            byte[] bytes = in.readNBytes(cap + 1);
-            if (bytes.length > cap) {
-                throw tooLarge(in, declared);
+            ByteArrayOutputStream buffer = new ByteArrayOutputStream(declared > 0 ? (int) declared : 8192);
+            byte[] chunk = new byte[CHUNK];
+            int held = 0;
+            try {
+                while (true) {
+                    if (!budget.tryAcquire(BUDGET_WAIT_SECONDS, TimeUnit.SECONDS)) {
+                        drain(in, declared);
+                        throw new ApiError(ApiError.Kind.UNAVAILABLE, "busy", "webhook payloads being received "
+                                + "fill the server's memory for them (4 x max_webhook_bytes); redeliver this one "
+                                + "from the webhook's Recent Deliveries");
+                    }
+                    held++;
+                    int n = in.readNBytes(chunk, 0, CHUNK);
+                    buffer.write(chunk, 0, n);
+                    if (buffer.size() > cap) {
+                        throw tooLarge(in, declared);
+                    }
+                    if (n < CHUNK) {
+                        return new HeldBody(buffer.toByteArray(), held, budget);
+                    }
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                budget.release(held);
+                throw new ApiError(ApiError.Kind.UNAVAILABLE, "busy", "the server is shutting down");
+            } catch (IOException | RuntimeException | Error e) {
+                budget.release(held);
+                throw e;
             }
-            return bytes;
         }
     }
 
@@ -474,6 +525,12 @@ public final class WebhookRoutes implements Routes {
      * is not drained: its sender gets the closed connection.
      */
     private ApiError tooLarge(InputStream in, long declared) throws IOException {
+        drain(in, declared);
+        return tooLarge();
+    }
+
+    /** Reads and drops the rest of a body about to be refused, unless it is declared past the drain limit. */
+    private void drain(InputStream in, long declared) throws IOException {
         long drain = maxBytes + DRAIN_BYTES;
         if (declared <= drain) {
             byte[] sink = new byte[64 * 1024];
@@ -482,7 +539,6 @@ public final class WebhookRoutes implements Routes {
                 left -= n;
             }
         }
-        return tooLarge();
     }
 
     private ApiError tooLarge() {
