@@ -50,11 +50,12 @@ import org.slf4j.LoggerFactory;
  * API key. The raw body, read here byte for byte from the request stream up to the configured cap
  * (GitHub's own cap, 25 MiB, by default), as JSON or as GitHub's form encoding
  * ({@code payload=<url-encoded JSON>}, signed as sent, decoded after), must carry the HMAC-SHA256
- * of the bound project's webhook secret in {@code X-Hub-Signature-256}; the repository in the payload picks the candidate bindings (GitHub bindings by
- * {@code repository.full_name}, git-URL bindings by {@code clone_url}, {@code ssh_url},
- * {@code html_url} or {@code git_url}). A missing or wrong signature, or a repository no
- * binding accepts, is the same 401: nothing is queued and nothing says which repositories are
- * bound. A push to the bound branch deploys {@code after} (source {@code webhook}); other
+ * of the bound project's webhook secret in {@code X-Hub-Signature-256}; the repository in the
+ * payload picks the candidate bindings (GitHub bindings by {@code repository.full_name}, git-URL
+ * bindings by {@code clone_url}, {@code ssh_url}, {@code html_url} or {@code git_url}). A
+ * missing or wrong signature, or a repository no binding accepts, is the same 401: nothing is
+ * queued and nothing says which repositories are bound (a {@code ping} naming no repository, from
+ * an organization webhook, is answered 200 saying what to set up instead). A push to the bound branch deploys {@code after} (source {@code webhook}); other
  * branches, tags, deletions and other events are answered 200 and ignored, saying why. Each
  * {@code X-GitHub-Delivery} is processed once: the delivery row is written in the transaction
  * that queues the deploy, under a unique key, so a redelivery queues nothing. So is each body, per
