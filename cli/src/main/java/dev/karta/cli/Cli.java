@@ -77,7 +77,7 @@ final class Cli {
         return new Output(env.stdout(), json(), options.json, env.clock().instant());
     }
 
-    /** A message for the person, on standard error; its line breaks kept, other control characters escaped. */
+    /** A message for the person, on standard error; its line breaks kept, control sequences and other control characters removed. */
     void say(String message) {
         env.stderr().println(Printable.lines(message));
     }

@@ -12,8 +12,9 @@ import java.util.List;
  * columns aligned. Times are UTC with milliseconds, in the RFC 3339 form {@code --since} takes.
  * The third column is the release an entry names, else its deploy, else {@value Output#NONE}.
  * A message's later lines (older servers stored line breaks) are indented to the message column;
- * control characters in messages are shown escaped ({@link Printable#line}), so a build's output
- * cannot drive the terminal. Colour only when asked.
+ * terminal control sequences and control characters in messages are removed
+ * ({@link Printable#line}), so a build's output cannot drive the terminal; Karta's own colours
+ * are added after that. Colour only when asked.
  */
 final class LogLines {
     private static final DateTimeFormatter TIME =

@@ -104,7 +104,7 @@ final class LogsCommand implements Callable<Integer> {
         try {
             logTail.follow(project, query, since != null, (entry, data) -> {
                 if (jsonMode) {
-                    out.println(data);
+                    out.println(Output.jsonLine(data));
                 } else {
                     lines.print(entry);
                 }

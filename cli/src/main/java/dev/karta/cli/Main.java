@@ -77,7 +77,7 @@ public final class Main implements Callable<Integer> {
                 })
                 .setExecutionExceptionHandler((e, ignored, parseResult) -> {
                     if (e instanceof CliError error) {
-                        // Often the server's words, which may quote a tenant's text: one line, escaped.
+                        // Often the server's words, which may quote a tenant's text: one line, cleaned.
                         err.println("karta: " + Printable.line(error.getMessage()));
                         return error.exitCode();
                     }

@@ -20,8 +20,10 @@ import java.util.Locale;
  * What commands print on standard output: aligned tables and key/value blocks for people, or
  * the server's JSON, pretty printed, with {@code --json}. Messages and progress go to standard
  * error so that standard output stays parseable. Table cells and field values come from the
- * server and are shown as one line each with their control characters escaped
- * ({@link Printable#line}); a line keeps its line breaks but nothing else that drives a terminal.
+ * server and are shown as one line each with terminal control sequences and control characters
+ * removed ({@link Printable#line}); a line keeps its line breaks but nothing else that drives a
+ * terminal. With {@link Cli#say} (messages) and the error line of {@link Main}, these are where
+ * the CLI prints what came from the server.
  */
 final class Output {
     static final String NONE = "-";
@@ -77,6 +79,28 @@ final class Output {
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /**
+     * A JSON text received as is (an SSE event's data) made as safe as {@link #json}: every control
+     * character is written as a JSON {@code \}{@code uXXXX} escape. Valid JSON holds raw controls
+     * only inside strings (DEL and C1), where the escape reads back as the same character; a server
+     * sending raw C0 controls sent invalid JSON, which stays invalid but cannot drive a terminal.
+     */
+    static String jsonLine(String json) {
+        if (!Printable.hasControlCharacters(json)) {
+            return json;
+        }
+        StringBuilder out = new StringBuilder(json.length() + 16);
+        for (int i = 0; i < json.length(); i++) {
+            char c = json.charAt(i);
+            if (c < 0x20 || c >= 0x7f && c <= 0x9f) {
+                out.append(String.format("\\u%04x", (int) c));
+            } else {
+                out.append(c);
+            }
+        }
+        return out.toString();
     }
 
     /** Columns separated by two spaces, each as wide as its widest cell; the last is not padded. */

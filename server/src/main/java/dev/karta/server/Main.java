@@ -36,6 +36,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ScopeType;
 
 /**
  * {@code karta server}: reads flags, then {@code KARTA_*} environment variables, then defaults
@@ -58,15 +59,19 @@ public final class Main implements Callable<Integer> {
             description = "Address to listen on (env KARTA_BIND, default ${DEFAULT-VALUE})")
     String bind;
 
-    @Option(names = "--data-dir", defaultValue = "${env:KARTA_DATA_DIR:-${sys:user.home}/.local/share/karta}",
+    // The options that name an installation are inherited: `karta server create-org NAME --data-dir DIR`
+    // works as well as `karta server --data-dir DIR create-org NAME` (issue 16).
+    @Option(names = "--data-dir", scope = ScopeType.INHERIT,
+            defaultValue = "${env:KARTA_DATA_DIR:-${sys:user.home}/.local/share/karta}",
             description = "Where releases, repositories and the SQLite database live (env KARTA_DATA_DIR, default ${DEFAULT-VALUE})")
     Path dataDir;
 
-    @Option(names = "--database", defaultValue = "${env:KARTA_DATABASE}",
+    @Option(names = "--database", scope = ScopeType.INHERIT, defaultValue = "${env:KARTA_DATABASE}",
             description = "JDBC URL: jdbc:sqlite:FILE or jdbc:postgresql://HOST/DB (env KARTA_DATABASE, default SQLite in the data dir)")
     String database;
 
-    @Option(names = "--storage", defaultValue = "${env:KARTA_STORAGE}", paramLabel = "local|database",
+    @Option(names = "--storage", scope = ScopeType.INHERIT, defaultValue = "${env:KARTA_STORAGE}",
+            paramLabel = "local|database",
             description = "Where release files and git repositories live: the data dir (local), or the PostgreSQL "
                     + "database, shared by every replica, with the data dir only a cache (env KARTA_STORAGE, default "
                     + "database with PostgreSQL, local with SQLite)")
@@ -351,7 +356,7 @@ public final class Main implements Callable<Integer> {
             description = "Deploys one org may have queued (env KARTA_MAX_QUEUED_DEPLOYS_PER_ORG, default ${DEFAULT-VALUE})")
     int maxQueuedDeploysPerOrg;
 
-    @Option(names = "--secrets-key-file", defaultValue = "${env:KARTA_SECRETS_KEY_FILE}",
+    @Option(names = "--secrets-key-file", scope = ScopeType.INHERIT, defaultValue = "${env:KARTA_SECRETS_KEY_FILE}",
             description = "AES key that encrypts webhook secrets and repository credentials at rest (env "
                     + "KARTA_SECRETS_KEY_FILE, default DATA_DIR/secrets.key, created with mode 0600)")
     Path secretsKeyFile;

@@ -109,6 +109,17 @@ class BootstrapTest {
     }
 
     @Test
+    void create_org_takes_the_data_dir_after_the_subcommand_too() throws Exception {
+        try (TestServer server = TestServer.start(dataDir)) {
+            Command created = karta("create-org", "after", "--data-dir", dataDir.toString());
+
+            assertThat(created.exit()).as(created.stderr()).isZero();
+            String key = created.stdout().lines().filter(line -> line.matches(SHAPE)).findFirst().orElseThrow();
+            assertThat(server.get("/whoami", key).json().get("org").asText()).isEqualTo("after");
+        }
+    }
+
+    @Test
     void create_org_refuses_a_taken_or_invalid_name() throws Exception {
         try (TestServer server = TestServer.start(dataDir)) {
             assertThat(createOrg("twice").exit()).isZero();
@@ -141,9 +152,15 @@ class BootstrapTest {
 
     /** Runs {@code karta server --data-dir DIR create-org NAME} as its own JVM, as an operator would. */
     private Command createOrg(String name) throws IOException, InterruptedException {
+        return karta("--data-dir", dataDir.toString(), "create-org", name);
+    }
+
+    /** Runs {@code karta server ARGS} as its own JVM. */
+    private Command karta(String... args) throws IOException, InterruptedException {
         String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         List<String> argv = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", classpath, Main.class.getName(), "--data-dir", dataDir.toString(), "create-org", name));
+                "-cp", classpath, Main.class.getName()));
+        argv.addAll(List.of(args));
         Path out = Files.createTempFile(dataDir, "create-org", ".out");
         Path err = Files.createTempFile(dataDir, "create-org", ".err");
         Process process = new ProcessBuilder(argv).redirectOutput(out.toFile()).redirectError(err.toFile()).start();

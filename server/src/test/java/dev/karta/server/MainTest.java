@@ -20,6 +20,42 @@ class MainTest {
         return main.config();
     }
 
+    /** The data dir, database and secrets key file a subcommand of {@code karta server} works on. */
+    private static Config subcommandConfig(String... args) {
+        Main main = new Main();
+        CommandLine.ParseResult parsed = new CommandLine(main).parseArgs(args);
+        assertThat(parsed.subcommand()).as("a subcommand was parsed").isNotNull();
+        return main.config();
+    }
+
+    @Test
+    void installation_options_may_follow_the_subcommand() {
+        Path keyFile = dir.resolve("other.key");
+        Config after = subcommandConfig("create-org", "acme", "--data-dir", dir.toString(), "--database",
+                "jdbc:sqlite:" + dir.resolve("x.db"), "--secrets-key-file", keyFile.toString(), "--storage", "local");
+
+        assertThat(after.dataDir()).isEqualTo(dir.toAbsolutePath());
+        assertThat(after.databaseUrl()).isEqualTo("jdbc:sqlite:" + dir.resolve("x.db"));
+        assertThat(after.secretsKeyFile()).isEqualTo(keyFile.toAbsolutePath());
+        assertThat(subcommandConfig("export", "--to", "x.zip", "--data-dir", dir.toString()).dataDir())
+                .isEqualTo(dir.toAbsolutePath());
+    }
+
+    @Test
+    void installation_options_before_the_subcommand_are_not_reset_by_its_defaults() {
+        Config before = subcommandConfig("--data-dir", dir.toString(), "create-org", "acme");
+
+        assertThat(before.dataDir()).isEqualTo(dir.toAbsolutePath());
+        assertThat(before.databaseUrl()).isEqualTo(Config.sqliteUrl(dir.toAbsolutePath()));
+    }
+
+    @Test
+    void create_org_help_lists_the_data_dir_option() {
+        String usage = new CommandLine(new Main()).getSubcommands().get("create-org").getUsageMessage();
+
+        assertThat(usage).contains("--data-dir", "--database");
+    }
+
     @Test
     void builder_as_a_json_array_keeps_arguments_with_spaces() {
         Config config = parse("--data-dir", dir.toString(), "--builder",
@@ -82,7 +118,7 @@ class MainTest {
     @Test
     void help_shows_the_config_defaults() {
         String usage = new CommandLine(new Main()).getUsageMessage();
-        assertThat(usage).contains("default 64 MiB").contains("default 256 MiB").contains("default 1 MiB")
+        assertThat(usage).contains("default 64 MiB").contains("default 256 MiB").contains("default 25 MiB")
                 .contains("KARTA_BUILD_TIMEOUT, default " + Config.DEFAULT_BUILD_TIMEOUT);
     }
 }

@@ -16,8 +16,8 @@ import org.jdbi.v3.core.statement.Query;
 
 /**
  * Appends, reads and prunes log entries. Messages longer than {@value #MAX_MESSAGE} characters
- * are cut with a marker, never rejected. Every entry is stored as one line with its control
- * characters escaped ({@link Printable#line}): a message may carry a tenant's text (a karta.toml
+ * are cut with a marker, never rejected. Every entry is stored as one line with its terminal
+ * control sequences and control characters removed ({@link Printable#line}): a message may carry a tenant's text (a karta.toml
  * value, a builder's output), and whoever shows it, a terminal or a git push's {@code remote:}
  * lines, must not be driven by it. Every append wakes the followers of its project.
  *

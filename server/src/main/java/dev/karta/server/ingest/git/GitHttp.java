@@ -15,11 +15,13 @@ import jakarta.servlet.DispatcherType;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.EnumSet;
+import java.util.List;
 import org.eclipse.jetty.ee10.servlet.FilterHolder;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
 import org.eclipse.jgit.errors.RepositoryNotFoundException;
 import org.eclipse.jgit.http.server.GitServlet;
+import org.eclipse.jgit.lib.Repository;
 import org.eclipse.jgit.transport.UploadPack;
 
 /**
@@ -30,6 +32,7 @@ import org.eclipse.jgit.transport.UploadPack;
 public final class GitHttp implements Routes {
     /** A build silent this long gets a "still building" line (Jetty drops connections idle for 30 s). */
     private static final Duration HEARTBEAT = Duration.ofSeconds(10);
+    private static final String GIT_PROTOCOL = "Git-Protocol";
 
     private final Authenticator authenticator;
     private final Projects projects;
@@ -50,6 +53,21 @@ public final class GitHttp implements Routes {
                 audit, logs, maxPackBytes);
     }
 
+    /**
+     * An upload-pack (clone, fetch, ls-remote) speaking the protocol version the client asked for.
+     * Git sends {@code Git-Protocol: version=2} (its default since 2.26); JGit's upload-pack speaks
+     * v2, but its servlet does not pass the header on, so without this every fetch fell back to v0
+     * and its full ref advertisement. Parameters are colon-separated (gitprotocol-http(5)).
+     * Receive-pack has no v2: git pushes with v0 whatever it asks for fetches.
+     */
+    static UploadPack uploadPack(String gitProtocol, Repository repo) {
+        UploadPack up = new UploadPack(repo);
+        if (gitProtocol != null && !gitProtocol.isBlank()) {
+            up.setExtraParameters(List.of(gitProtocol.split(":")));
+        }
+        return up;
+    }
+
     /** Git smart HTTP is a servlet beside Javalin's: its own auth filter and request log. */
     @Override
     public void register(JavalinConfig config) {
@@ -66,7 +84,7 @@ public final class GitHttp implements Routes {
                 throw new RepositoryNotFoundException(name, e);
             }
         });
-        servlet.setUploadPackFactory((req, repo) -> new UploadPack(repo));
+        servlet.setUploadPackFactory((req, repo) -> uploadPack(req.getHeader(GIT_PROTOCOL), repo));
         servlet.setReceivePackFactory((req, repo) -> pushes.receivePack(GitCaller.of(req), repo));
         context.addServlet(new ServletHolder("git", servlet), "/git/*");
         context.addFilter(new FilterHolder(new GitAuthFilter(authenticator, projects)), "/git/*",

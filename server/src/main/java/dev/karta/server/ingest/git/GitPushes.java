@@ -86,6 +86,15 @@ final class GitPushes {
                 if (accepted.isEmpty()) {
                     rp.takeBackPack();
                 }
+                // Said only now, for the updates that were made: an atomic push whose deploy
+                // failed stores nothing, and a ref whose update failed was not stored either.
+                Remote remote = new Remote(receivePack);
+                String deployRef = Constants.R_HEADS + caller.project().deployBranch();
+                for (ReceiveCommand cmd : accepted) {
+                    if (!cmd.getRefName().equals(deployRef)) {
+                        remote.say(describeStored(cmd, caller.project()));
+                    }
+                }
             } finally {
                 locks.unlockIfHeld(caller.project().id());
             }
@@ -94,6 +103,9 @@ final class GitPushes {
     }
 
     private void preReceive(GitCaller caller, ReceivePack rp, Collection<ReceiveCommand> commands) {
+        if (commands.isEmpty()) {
+            return; // every update was refused already (a shallow clone's push): nothing to lock or record
+        }
         Remote remote = new Remote(rp);
         String name = caller.project().name();
         try {
@@ -141,11 +153,6 @@ final class GitPushes {
             }
         }
         record(caller, project, commands, deploying);
-        for (ReceiveCommand cmd : commands) {
-            if (cmd != deploying && cmd.getResult() == ReceiveCommand.Result.NOT_ATTEMPTED) {
-                remote.say(describeStored(cmd, project));
-            }
-        }
         if (deploying != null) {
             deploy(caller, project, deploying, remote);
         }
@@ -265,7 +272,8 @@ final class GitPushes {
 
     /**
      * The pusher's terminal: each line becomes a {@code remote:} line at once (side-band channel 2),
-     * its control characters escaped, since lines can carry a tenant's text (a build log line).
+     * its control sequences and characters removed ({@link Printable#line}), since lines can carry a
+     * tenant's text (a build log line).
      */
     private static final class Remote {
         private final ReceivePack rp;

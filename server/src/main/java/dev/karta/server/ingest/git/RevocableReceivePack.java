@@ -5,11 +5,14 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import org.eclipse.jgit.errors.LargeObjectException;
+import org.eclipse.jgit.errors.MissingObjectException;
 import org.eclipse.jgit.internal.submodule.SubmoduleValidator.SubmoduleValidationException;
 import org.eclipse.jgit.lib.ObjectId;
 import org.eclipse.jgit.lib.Repository;
 import org.eclipse.jgit.transport.ReceiveCommand;
 import org.eclipse.jgit.transport.ReceivePack;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A receive-pack that can take back the pack its push stored. JGit writes a push's pack into the
@@ -20,6 +23,11 @@ import org.eclipse.jgit.transport.ReceivePack;
  * back: an object left over is harmless, a missing one is not.
  */
 final class RevocableReceivePack extends ReceivePack {
+    /** Issue 16: the one line a push from a shallow clone gets, per ref. */
+    static final String SHALLOW = "shallow clone: run git fetch --unshallow, or use actions/checkout with "
+            + "fetch-depth: 0";
+    private static final Logger LOG = LoggerFactory.getLogger(RevocableReceivePack.class);
+
     private final RepoStore.PushedPacks packs;
 
     RevocableReceivePack(Repository repo, RepoStore.PushedPacks packs) {
@@ -27,12 +35,27 @@ final class RevocableReceivePack extends ReceivePack {
         this.packs = packs;
     }
 
+    /**
+     * Receives the pack and checks that every pushed commit's history is complete. A pack that
+     * names a parent this repository lacks comes from a shallow clone (a CI checkout with
+     * {@code fetch-depth: 1}, say): JGit would answer with an unpacker error and log a stack
+     * trace; instead every ref update is rejected with {@value #SHALLOW}, the one line git then
+     * shows per ref, and the pack is taken back after the push as for any rejected push.
+     */
     @Override
     protected void receivePackAndCheckConnectivity()
             throws IOException, LargeObjectException, SubmoduleValidationException {
         packs.beforeReceive();
         try {
             super.receivePackAndCheckConnectivity();
+        } catch (MissingObjectException e) {
+            LOG.info("push to {} refused: its history lacks {} (a shallow clone)", getRepository(),
+                    e.getObjectId() == null ? "an object" : e.getObjectId().name());
+            for (ReceiveCommand cmd : getAllCommands()) {
+                if (cmd.getResult() == ReceiveCommand.Result.NOT_ATTEMPTED) {
+                    cmd.setResult(ReceiveCommand.Result.REJECTED_OTHER_REASON, SHALLOW);
+                }
+            }
         } finally {
             List<ObjectId> pushed = new ArrayList<>();
             for (ReceiveCommand cmd : getAllCommands()) {

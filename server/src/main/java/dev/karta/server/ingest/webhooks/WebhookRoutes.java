@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.karta.api.Printable;
 import dev.karta.server.audit.AuditLog;
 import dev.karta.server.deploys.DeployRecord;
 import dev.karta.server.deploys.DeploySource;
@@ -22,8 +23,10 @@ import dev.karta.server.store.Digests;
 import io.javalin.config.JavalinConfig;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.security.InvalidKeyException;
 import java.security.MessageDigest;
@@ -32,6 +35,8 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
@@ -42,13 +47,15 @@ import org.slf4j.LoggerFactory;
 /**
  * {@code POST /webhooks/github}: GitHub's {@code push}, {@code pull_request} (previews,
  * docs/previews.md) and {@code ping} deliveries, without an
- * API key. The raw body, read here byte for byte up to the configured cap, must carry the
- * HMAC-SHA256 of the bound project's webhook secret in {@code X-Hub-Signature-256}; the
- * repository in the payload picks the candidate bindings (GitHub bindings by
- * {@code repository.full_name}, git-URL bindings by {@code clone_url}, {@code ssh_url},
- * {@code html_url} or {@code git_url}). A missing or wrong signature, or a repository no
- * binding accepts, is the same 401: nothing is queued and nothing says which repositories are
- * bound. A push to the bound branch deploys {@code after} (source {@code webhook}); other
+ * API key. The raw body, read here byte for byte from the request stream up to the configured cap
+ * (GitHub's own cap, 25 MiB, by default), as JSON or as GitHub's form encoding
+ * ({@code payload=<url-encoded JSON>}, signed as sent, decoded after), must carry the HMAC-SHA256
+ * of the bound project's webhook secret in {@code X-Hub-Signature-256}; the repository in the
+ * payload picks the candidate bindings (GitHub bindings by {@code repository.full_name}, git-URL
+ * bindings by {@code clone_url}, {@code ssh_url}, {@code html_url} or {@code git_url}). A
+ * missing or wrong signature, or a repository no binding accepts, is the same 401: nothing is
+ * queued and nothing says which repositories are bound (a {@code ping} naming no repository, from
+ * an organization webhook, is answered 200 saying what to set up instead). A push to the bound branch deploys {@code after} (source {@code webhook}); other
  * branches, tags, deletions and other events are answered 200 and ignored, saying why. Each
  * {@code X-GitHub-Delivery} is processed once: the delivery row is written in the transaction
  * that queues the deploy, under a unique key, so a redelivery queues nothing. So is each body, per
@@ -66,11 +73,22 @@ public final class WebhookRoutes implements Routes {
     private static final String SIGNATURE_PREFIX = "sha256=";
     private static final long DRAIN_BYTES = 16L << 20;
     private static final int MAX_PR_NUMBER = 999_999_999;
+    private static final String FORM = "application/x-www-form-urlencoded";
+    private static final int CHUNK = 64 * 1024;
+    private static final int BUDGET_WAIT_SECONDS = 2;
+    private static final String ORG_PING = "ping from a webhook that names no repository (an organization or app "
+            + "webhook): nothing checked or recorded. Karta verifies each delivery with the secret of the repository's "
+            + "binding, so add the webhook to the repository itself (Settings > Webhooks) with the secret that "
+            + "karta repo bind printed";
 
     /** What the webhook did with a delivery: {@code deployed}, {@code ignored}, {@code duplicate} or {@code pong}. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     record Answer(String delivery, String event, String project, String outcome, String message, String deployId,
                   String commitSha, String preview) {
+        Answer(String delivery, String event, String project, String outcome, String message) {
+            this(delivery, event, project, outcome, message, null, null, null);
+        }
+
         Answer(String delivery, String event, String project, String outcome, String message, String deployId,
                String commitSha) {
             this(delivery, event, project, outcome, message, deployId, commitSha, null);
@@ -100,6 +118,8 @@ public final class WebhookRoutes implements Routes {
     private final ObjectMapper json;
     private final long maxBytes;
     private final Previews previews;
+    /** Shares of {@link #CHUNK} bytes of the memory bodies being received may hold, together. */
+    private final Semaphore budget;
 
     public WebhookRoutes(Database db, Bindings bindings, Ingest ingest, AuditLog audit, LogStore logs,
                          ObjectMapper json, long maxBytes, Previews previews) {
@@ -111,6 +131,7 @@ public final class WebhookRoutes implements Routes {
         this.logs = logs;
         this.json = json;
         this.maxBytes = maxBytes;
+        this.budget = new Semaphore((int) Math.min(Integer.MAX_VALUE, 4 * ((maxBytes + CHUNK) / CHUNK + 1)));
     }
 
     @Override
@@ -121,21 +142,38 @@ public final class WebhookRoutes implements Routes {
     }
 
     public void receive(Context ctx) throws IOException {
-        byte[] body = rawBody(ctx);
+        try (HeldBody held = rawBody(ctx)) {
+            receive(ctx, held.bytes());
+        }
+    }
+
+    private void receive(Context ctx, byte[] body) {
+        String event = ctx.header("X-GitHub-Event");
+        String type = ctx.contentType() == null ? "" : ctx.contentType().split(";")[0].trim().toLowerCase(Locale.ROOT);
+        JsonNode payload = switch (type) {
+            case "", "application/json" -> parse(body);
+            case FORM -> parse(formPayload(body));
+            default -> throw new ApiError(ApiError.Kind.UNSUPPORTED_MEDIA_TYPE, "expected Content-Type "
+                    + "application/json or application/x-www-form-urlencoded (GitHub's two content types), got '"
+                    + Printable.line(type) + "'");
+        };
+        if ("ping".equals(event) && !payload.path("repository").isObject()) {
+            // An organization (or app) webhook's ping names no repository, so no binding's secret
+            // can check it: answer it so GitHub shows the hook as reachable, and say what works.
+            LOG.info("webhook ping without a repository ({} hook {})", payload.path("hook").path("type").asText("?"),
+                    payload.path("hook_id").asText("?"));
+            String delivery = ctx.header("X-GitHub-Delivery");
+            ctx.status(200).json(new Answer(delivery != null && DELIVERY.matcher(delivery).matches() ? delivery : null,
+                    "ping", null, "pong", ORG_PING));
+            return;
+        }
         String signature = ctx.header("X-Hub-Signature-256");
         if (signature == null || signature.isBlank()) {
             throw ApiError.unauthorized("missing X-Hub-Signature-256: give the GitHub webhook the secret that "
                     + "karta repo bind printed");
         }
-        String type = ctx.contentType() == null ? "" : ctx.contentType().split(";")[0].trim().toLowerCase(Locale.ROOT);
-        if (!type.isEmpty() && !type.equals("application/json")) {
-            throw new ApiError(ApiError.Kind.UNSUPPORTED_MEDIA_TYPE, "expected Content-Type application/json, got '"
-                    + type + "': set the webhook's content type to application/json");
-        }
-        JsonNode payload = parse(body);
         Bindings.Binding binding = verify(payload, body, signature);
 
-        String event = ctx.header("X-GitHub-Event");
         if (event == null || !EVENT.matcher(event).matches()) {
             throw ApiError.badRequest("missing or malformed X-GitHub-Event header");
         }
@@ -383,6 +421,29 @@ public final class WebhookRoutes implements Routes {
         }
     }
 
+    /**
+     * The {@code payload} field of a form-encoded delivery (GitHub's default content type sends
+     * {@code payload=<url-encoded JSON>}), decoded to the JSON's bytes. The signature was checked
+     * (or is checked) on the raw body, never on this.
+     */
+    static byte[] formPayload(byte[] body) {
+        String form = new String(body, StandardCharsets.US_ASCII);
+        for (String pair : form.split("&")) {
+            int eq = pair.indexOf('=');
+            String name = eq < 0 ? pair : pair.substring(0, eq);
+            if (name.equals("payload")) {
+                try {
+                    return URLDecoder.decode(eq < 0 ? "" : pair.substring(eq + 1), StandardCharsets.UTF_8)
+                            .getBytes(StandardCharsets.UTF_8);
+                } catch (IllegalArgumentException e) {
+                    throw ApiError.badRequest("form-encoded webhook payload has a malformed %-escape");
+                }
+            }
+        }
+        throw ApiError.badRequest("form-encoded webhook delivery has no 'payload' field: GitHub sends "
+                + "payload=<JSON>");
+    }
+
     private JsonNode parse(byte[] body) {
         if (body.length == 0) {
             throw ApiError.badRequest("request body is empty: GitHub sends the event as JSON");
@@ -401,44 +462,89 @@ public final class WebhookRoutes implements Routes {
     }
 
     /**
-     * The body exactly as sent, read from the servlet stream (Javalin's {@code ctx.body()} is
-     * capped at the JSON limit and may decode it): 413 past {@code maxBytes}.
+     * A delivery's raw body and the part of the memory budget it holds; closing it gives that back.
      */
-    private byte[] rawBody(Context ctx) throws IOException {
+    private record HeldBody(byte[] bytes, int chunks, Semaphore budget) implements AutoCloseable {
+        @Override
+        public void close() {
+            budget.release(chunks);
+        }
+    }
+
+    /**
+     * The body exactly as sent, streamed from the servlet input (Javalin's {@code ctx.body()} is
+     * capped at the JSON limit and may decode it): 413 past {@code maxBytes}. Each 64 KiB read
+     * first takes its share of the memory budget for bodies (four of the largest at once, since no
+     * body can be checked before all of it is in: the payload names the repository whose secret
+     * signs it); a share not free within {@value #BUDGET_WAIT_SECONDS} s is a 503, and every share
+     * is given back when the delivery is answered or fails.
+     */
+    private HeldBody rawBody(Context ctx) throws IOException {
         long declared = ctx.req().getContentLengthLong();
         int cap = (int) Math.min(maxBytes, Integer.MAX_VALUE - 16);
         try (InputStream in = ctx.req().getInputStream()) {
             if (declared > maxBytes) {
                 throw tooLarge(in, declared);
             }
-            byte[] bytes = in.readNBytes(cap + 1);
-            if (bytes.length > cap) {
-                throw tooLarge(in, declared);
+            ByteArrayOutputStream buffer = new ByteArrayOutputStream(declared > 0 ? (int) declared : 8192);
+            byte[] chunk = new byte[CHUNK];
+            int held = 0;
+            try {
+                while (true) {
+                    if (!budget.tryAcquire(BUDGET_WAIT_SECONDS, TimeUnit.SECONDS)) {
+                        drain(in, declared);
+                        throw new ApiError(ApiError.Kind.UNAVAILABLE, "busy", "webhook payloads being received "
+                                + "fill the server's memory for them (4 x max_webhook_bytes); redeliver this one "
+                                + "from the webhook's Recent Deliveries");
+                    }
+                    held++;
+                    int n = in.readNBytes(chunk, 0, CHUNK);
+                    buffer.write(chunk, 0, n);
+                    if (buffer.size() > cap) {
+                        throw tooLarge(in, declared);
+                    }
+                    if (n < CHUNK) {
+                        return new HeldBody(buffer.toByteArray(), held, budget);
+                    }
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                budget.release(held);
+                throw new ApiError(ApiError.Kind.UNAVAILABLE, "busy", "the server is shutting down");
+            } catch (IOException | RuntimeException | Error e) {
+                budget.release(held);
+                throw e;
             }
-            return bytes;
         }
     }
 
     /**
-     * The 413, after reading and dropping what is left of the body up to {@value #DRAIN_BYTES}
-     * bytes. Answering while the client is still sending makes the server close a connection
-     * with unread data, and the client's TCP stack then discards the 413 it had not read yet
-     * (the client sees a reset or "no bytes", not the answer). A larger body is not drained: its
-     * sender gets the closed connection.
+     * The 413, after reading and dropping what is left of the body, up to {@value #DRAIN_BYTES}
+     * bytes past the limit. Answering while the client is still sending makes the server close a
+     * connection with unread data, and the client's TCP stack then discards the 413 it had not read
+     * yet (the client sees a reset or "no bytes", not the answer). A body declared larger than that
+     * is not drained: its sender gets the closed connection.
      */
     private ApiError tooLarge(InputStream in, long declared) throws IOException {
-        if (declared <= DRAIN_BYTES) {
+        drain(in, declared);
+        return tooLarge();
+    }
+
+    /** Reads and drops the rest of a body about to be refused, unless it is declared past the drain limit. */
+    private void drain(InputStream in, long declared) throws IOException {
+        long drain = maxBytes + DRAIN_BYTES;
+        if (declared <= drain) {
             byte[] sink = new byte[64 * 1024];
-            long left = DRAIN_BYTES;
+            long left = drain;
             for (int n; left > 0 && (n = in.read(sink, 0, (int) Math.min(sink.length, left))) > 0; ) {
                 left -= n;
             }
         }
-        return tooLarge();
     }
 
     private ApiError tooLarge() {
         return new ApiError(ApiError.Kind.TOO_LARGE, "payload_too_large", "webhook payload is larger than "
-                + maxBytes + " bytes (limit max_webhook_bytes)");
+                + maxBytes + " bytes (" + (maxBytes % (1 << 20) == 0 ? (maxBytes >> 20) + " MiB, " : "")
+                + "limit max_webhook_bytes, server flag --max-webhook-bytes)");
     }
 }

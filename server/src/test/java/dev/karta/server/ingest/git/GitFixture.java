@@ -161,6 +161,13 @@ final class GitFixture implements AutoCloseable {
         return git.run(dir, args);
     }
 
+    /** Runs {@code git ARGS} like {@link #git}, with {@code GIT_TRACE_PACKET} on: the protocol lines go to stderr. */
+    GitRunner.Run gitTracingPackets(Path dir, String... args) {
+        GitRunner traced = new GitRunner(git.home());
+        git.env().forEach(traced::with);
+        return traced.with("GIT_TRACE_PACKET", "1").run(dir, args);
+    }
+
     /** Starts {@code git ARGS} in {@code dir} with an isolated HOME, without waiting for it. */
     GitRunner.Running gitAsync(Path dir, String... args) {
         return git.start(dir, args);

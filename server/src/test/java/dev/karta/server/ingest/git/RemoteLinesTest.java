@@ -14,7 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A tenant's text (here a karta.toml key) reaches the pusher's terminal as {@code remote:} lines
- * and the project's log: escaped, so it cannot clear the screen, set the window title, ring the
+ * and the project's log with its control sequences removed, so it cannot clear the screen, set the window title, ring the
  * bell or print a line that looks like the server's own.
  */
 class RemoteLinesTest {
@@ -41,7 +41,7 @@ class RemoteLinesTest {
     }
 
     @Test
-    void control_characters_from_a_karta_toml_reach_the_pusher_escaped() {
+    void control_sequences_from_a_karta_toml_reach_the_pusher_removed() {
         Path app = karta.newApp(work.resolve("app"));
         GitFixture.write(app.resolve("karta.toml"), "entry_point = \"CLAUDE.md\"\n\"" + HOSTILE_KEY + "\" = 1\n");
         karta.commitAll(app, "hostile karta.toml");
@@ -51,7 +51,7 @@ class RemoteLinesTest {
         String err = push.err();
         assertThat(err).contains("remote: Released v1").doesNotContain("\u001b", "\u0007", "\u009b");
         assertThat(err.lines()).noneMatch(line -> line.startsWith("remote: Released v999"));
-        assertThat(err).contains("x\\e[2J\\e]0;owned\\x07\\r\\nReleased v999 (fake)\\u009b31m");
+        assertThat(err).contains("'x Released v999 (fake)'");
     }
 
     @Test

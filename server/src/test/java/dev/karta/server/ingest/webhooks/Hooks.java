@@ -43,9 +43,13 @@ public final class Hooks {
         return start(TestDatabase.sqlite(), dataDir, settings);
     }
 
-    /** A server on {@code database} whose bound repositories live on {@code github}. */
+    /**
+     * A server on {@code database} whose bound repositories live on {@code github}, with the
+     * default webhook size limit.
+     */
     public static TestServer start(TestDatabase database, Path dataDir, FakeGitHub github) {
-        return start(database, dataDir, new Config.Repos(github.apiUrl(), null, List.of("ssh"), 1L << 20)
+        return start(database, dataDir, new Config.Repos(github.apiUrl(), null, List.of("ssh"),
+                Config.Repos.DEFAULTS.maxWebhookBytes())
                 .withAllowed(Set.of("acme"), List.of(github.archiveUrl() + "/")));
     }
 

@@ -12,11 +12,18 @@ import static dev.karta.server.ingest.webhooks.Hooks.sign;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.karta.server.Config;
 import dev.karta.server.repos.FakeGitHub;
 import dev.karta.server.testkit.EachDatabase;
 import dev.karta.server.testkit.TestDatabase;
 import dev.karta.server.testkit.TestServer;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.URLEncoder;
 import java.net.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -42,6 +49,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class WebhookTest {
     private static final String REPO = "acme/shop-agent";
     private static final AtomicInteger COMMITS = new AtomicInteger(100);
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     @Parameter
     TestDatabase database;
@@ -372,33 +380,178 @@ class WebhookTest {
         assertThat(answer.json().get("message").asText()).contains("event 'issues' does not deploy");
     }
 
+    /**
+     * GitHub's own {@code push} example ({@code github/push.json}) for {@link #REPO}: its
+     * repository URLs rewritten, {@code ref} and {@code after} set.
+     */
+    private static ObjectNode githubPush(String ref, String after) {
+        try (InputStream in = WebhookTest.class.getResourceAsStream("/github/push.json")) {
+            String text = new String(in.readAllBytes(), StandardCharsets.UTF_8).replace("Codertocat/Hello-World", REPO);
+            ObjectNode payload = (ObjectNode) JSON.readTree(text);
+            payload.put("ref", ref);
+            payload.put("after", after);
+            ((ObjectNode) payload.get("head_commit")).put("id", after);
+            return payload;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static String example(String name) {
+        try (InputStream in = WebhookTest.class.getResourceAsStream("/github/" + name)) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** {@code payload=<url-encoded JSON>}, as GitHub sends a webhook whose content type is left at its default. */
+    private static byte[] form(String json) {
+        return ("payload=" + URLEncoder.encode(json, StandardCharsets.UTF_8)).getBytes(StandardCharsets.US_ASCII);
+    }
+
+    private static TestServer.Response deliverAs(String contentType, String event, byte[] body, String signature) {
+        HttpRequest.Builder request = server.request("/webhooks/github", null)
+                .header("Content-Type", contentType)
+                .header("User-Agent", "GitHub-Hookshot/abc123")
+                .header("X-GitHub-Event", event).header("X-GitHub-Delivery", newDelivery())
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body));
+        if (signature != null) {
+            request.header("X-Hub-Signature-256", signature);
+        }
+        return server.send(request);
+    }
+
+    /** A push of GitHub's example shape listing {@code files} added files, about {@code bytes} long. */
+    private static byte[] pushListing(String after, int bytes) {
+        ObjectNode payload = githubPush("refs/heads/main", after);
+        ArrayNode commits = payload.putArray("commits");
+        ObjectNode commit = commits.addObject().put("id", after).put("message", "Add the catalogue");
+        ArrayNode added = commit.putArray("added");
+        int size = payload.toString().length();
+        for (int i = 0; size < bytes; i++) {
+            String path = "catalogue/items/" + (i / 1000) + "/item-" + i + "-description.md";
+            added.add(path);
+            size += path.length() + 3;
+        }
+        return payload.toString().getBytes(StandardCharsets.UTF_8);
+    }
+
     @Test
-    void a_payload_over_the_limit_is_413_and_queues_nothing() {
+    void a_form_encoded_push_as_github_sends_it_by_default_deploys() {
         Bound b = bound();
-        String base = push(REPO, "refs/heads/main", commit("big"));
-        String padded = base.substring(0, base.length() - 1) + ",\"padding\":\"" + "x".repeat(1 << 20) + "\"}";
-        byte[] body = padded.getBytes(StandardCharsets.UTF_8);
+        String after = commit("form");
+        byte[] body = form(githubPush("refs/heads/main", after).toString());
 
-        TestServer.Response answer = deliver(server, "push", newDelivery(), body, sign(b.secret(), body));
+        TestServer.Response answer = deliverAs("application/x-www-form-urlencoded", "push", body, sign(b.secret(), body));
 
-        assertThat(answer.status()).isEqualTo(413);
-        assertThat(answer.json().get("message").asText()).contains("max_webhook_bytes");
+        assertThat(answer.status()).as(answer.body()).isEqualTo(202);
+        assertThat(answer.json().get("commit_sha").asText()).isEqualTo(after);
+        JsonNode ended = awaitDeployEnded(server, b.project(), answer.json().get("deploy_id").asText());
+        assertThat(ended.get("status").asText()).as(ended.toString()).isEqualTo("succeeded");
+    }
+
+    @Test
+    void a_form_encoded_delivery_is_verified_on_the_raw_body_not_on_the_decoded_json() {
+        Bound b = bound();
+        String json = githubPush("refs/heads/main", commit("form")).toString();
+        byte[] body = form(json);
+
+        TestServer.Response signedJson = deliverAs("application/x-www-form-urlencoded", "push", body,
+                sign(b.secret(), json.getBytes(StandardCharsets.UTF_8)));
+
+        assertThat(signedJson.status()).isEqualTo(401);
         assertThat(deploys(server, b.project())).isEmpty();
     }
 
     @Test
-    void a_form_encoded_delivery_is_415_saying_which_content_type_to_choose() {
+    void a_form_encoded_delivery_without_a_payload_field_is_400() {
         Bound b = bound();
-        byte[] body = "payload=%7B%7D".getBytes(StandardCharsets.UTF_8);
+        byte[] body = "data=%7B%7D".getBytes(StandardCharsets.US_ASCII);
 
-        TestServer.Response answer = server.send(server.request("/webhooks/github", null)
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .header("X-GitHub-Event", "push").header("X-GitHub-Delivery", newDelivery())
-                .header("X-Hub-Signature-256", sign(b.secret(), body))
-                .POST(HttpRequest.BodyPublishers.ofByteArray(body)));
+        TestServer.Response answer = deliverAs("application/x-www-form-urlencoded", "push", body, sign(b.secret(), body));
+
+        assertThat(answer.status()).isEqualTo(400);
+        assertThat(answer.json().get("message").asText()).contains("no 'payload' field");
+    }
+
+    @Test
+    void another_content_type_is_415_naming_the_two_github_sends() {
+        Bound b = bound();
+        byte[] body = push(REPO, "refs/heads/main", commit("x")).getBytes(StandardCharsets.UTF_8);
+
+        TestServer.Response answer = deliverAs("text/plain", "push", body, sign(b.secret(), body));
 
         assertThat(answer.status()).isEqualTo(415);
-        assertThat(answer.json().get("message").asText()).contains("application/json");
+        assertThat(answer.json().get("message").asText())
+                .contains("application/json", "application/x-www-form-urlencoded", "'text/plain'");
+        assertThat(deploys(server, b.project())).isEmpty();
+    }
+
+    @Test
+    void githubs_repository_ping_example_signed_with_the_secret_is_a_pong() {
+        Bound b = bound();
+        byte[] body = example("ping.json").replace("Octocoders/Hello-World", REPO).getBytes(StandardCharsets.UTF_8);
+
+        TestServer.Response answer = deliverAs("application/json", "ping", body, sign(b.secret(), body));
+
+        assertThat(answer.status()).as(answer.body()).isEqualTo(200);
+        assertThat(answer.json().get("project").asText()).isEqualTo(b.project());
+        assertThat(answer.json().get("outcome").asText()).isEqualTo("pong");
+    }
+
+    @Test
+    void an_organization_ping_naming_no_repository_is_200_saying_what_to_set_up() {
+        byte[] body = example("ping.organization.json").getBytes(StandardCharsets.UTF_8);
+
+        TestServer.Response signed = deliverAs("application/json", "ping", body, sign("any-org-secret", body));
+        TestServer.Response asForm = deliverAs("application/x-www-form-urlencoded", "ping",
+                form(example("ping.organization.json")), null);
+
+        assertThat(signed.status()).as(signed.body()).isEqualTo(200);
+        assertThat(signed.json().get("outcome").asText()).isEqualTo("pong");
+        assertThat(signed.json().get("message").asText()).contains("names no repository",
+                "add the webhook to the repository itself");
+        assertThat(signed.json().has("project")).isFalse();
+        assertThat(asForm.status()).isEqualTo(200);
+    }
+
+    @Test
+    void an_organization_push_is_still_checked_against_its_repositorys_binding() {
+        Bound b = bound();
+        ObjectNode payload = githubPush("refs/heads/main", commit("org"));
+        byte[] body = payload.toString().getBytes(StandardCharsets.UTF_8);
+
+        TestServer.Response answer = deliverAs("application/json", "push", body, sign("the-org-hook-secret", body));
+
+        assertThat(answer.status()).isEqualTo(401);
+        assertThat(deploys(server, b.project())).isEmpty();
+    }
+
+    @Test
+    void a_ten_megabyte_push_listing_thousands_of_files_deploys() {
+        Bound b = bound();
+        String after = commit("big");
+        byte[] body = pushListing(after, 10_000_000);
+        assertThat(body.length).isGreaterThan(10_000_000);
+
+        TestServer.Response answer = deliverAs("application/json", "push", body, sign(b.secret(), body));
+
+        assertThat(answer.status()).as(answer.body()).isEqualTo(202);
+        awaitDeployEnded(server, b.project(), answer.json().get("deploy_id").asText());
+    }
+
+    @Test
+    void a_payload_past_githubs_25_mib_cap_is_413_naming_the_limit_and_queues_nothing() {
+        Bound b = bound();
+        byte[] body = pushListing(commit("huge"), (25 << 20) + 1);
+        assertThat(body.length).isGreaterThan(25 << 20);
+
+        TestServer.Response answer = deliverAs("application/json", "push", body, sign(b.secret(), body));
+
+        assertThat(answer.status()).isEqualTo(413);
+        assertThat(answer.json().get("message").asText()).contains("26214400 bytes (25 MiB", "max_webhook_bytes");
+        assertThat(deploys(server, b.project())).isEmpty();
     }
 
     @Test
