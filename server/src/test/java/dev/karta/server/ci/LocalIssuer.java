@@ -40,6 +40,10 @@ final class LocalIssuer implements AutoCloseable {
     private final List<RSAKey> published = new CopyOnWriteArrayList<>();
     private final AtomicInteger jwksFetches = new AtomicInteger();
     private volatile RSAKey signing;
+    /** Whether the discovery document is served (else 404, and keys are at /.well-known/jwks). */
+    volatile boolean discovery = true;
+    /** Bytes of padding added to the key set, to make it too large. */
+    volatile int jwksPadding;
 
     LocalIssuer() {
         try {
@@ -49,6 +53,11 @@ final class LocalIssuer implements AutoCloseable {
         }
         url = "http://127.0.0.1:" + http.getAddress().getPort();
         http.createContext("/.well-known/openid-configuration", exchange -> {
+            if (!discovery) {
+                exchange.sendResponseHeaders(404, -1);
+                exchange.close();
+                return;
+            }
             byte[] body = ("{\"issuer\":\"" + url + "\",\"jwks_uri\":\"" + url + "/.well-known/jwks\","
                     + "\"id_token_signing_alg_values_supported\":[\"RS256\"]}").getBytes(StandardCharsets.UTF_8);
             send(exchange, body);
@@ -57,7 +66,11 @@ final class LocalIssuer implements AutoCloseable {
             jwksFetches.incrementAndGet();
             List<RSAKey> keys = new ArrayList<>();
             published.forEach(key -> keys.add(key.toPublicJWK()));
-            send(exchange, new JWKSet(new ArrayList<>(keys)).toString().getBytes(StandardCharsets.UTF_8));
+            String set = new JWKSet(new ArrayList<>(keys)).toString();
+            if (jwksPadding > 0) {
+                set = set.substring(0, set.length() - 1) + ",\"padding\":\"" + "x".repeat(jwksPadding) + "\"}";
+            }
+            send(exchange, set.getBytes(StandardCharsets.UTF_8));
         });
         http.start();
         rotate();
