@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.karta.server.Config;
+import dev.karta.server.testkit.LocalOidcIssuer;
 import dev.karta.server.testkit.TestServer;
 import dev.karta.server.testkit.TestServer.Response;
 import java.nio.file.Path;
@@ -20,7 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
 class KeylessCiLimitsTest {
     @TempDir
     Path dir;
-    LocalIssuer issuer = new LocalIssuer();
+    LocalOidcIssuer issuer = new LocalOidcIssuer();
     TestServer server;
     String audience;
 
@@ -88,7 +89,7 @@ class KeylessCiLimitsTest {
         Response exchanged = exchange(issuer.token(audience, c -> { }));
         assertThat(exchanged.status()).as(exchanged.body()).isEqualTo(201);
 
-        LocalIssuer bloated = new LocalIssuer();
+        LocalOidcIssuer bloated = new LocalOidcIssuer();
         bloated.jwksPadding = 300 << 10;
         try (TestServer other = TestServer.start(TestServer.config(dir.resolve("other"), TestServer.randomKey())
                 .toBuilder().oidc(Config.Oidc.DEFAULTS.withGithubIssuer(bloated.url())).build())) {

@@ -8,6 +8,7 @@ import com.nimbusds.jose.jwk.RSAKey;
 import dev.karta.server.Config;
 import dev.karta.server.store.Database;
 import dev.karta.server.testkit.EachDatabase;
+import dev.karta.server.testkit.LocalOidcIssuer;
 import dev.karta.server.testkit.TarBuilder;
 import dev.karta.server.testkit.TestDatabase;
 import dev.karta.server.testkit.TestServer;
@@ -44,14 +45,14 @@ class KeylessCiTest {
 
     @TempDir
     static Path temp;
-    static LocalIssuer issuer;
+    static LocalOidcIssuer issuer;
     static TestServer server;
     static String audience;
     static String strangerAdmin;
 
     @BeforeParameterizedClassInvocation
     static void start(TestDatabase database) {
-        issuer = new LocalIssuer();
+        issuer = new LocalOidcIssuer();
         Path dir = temp.resolve(database.toString());
         Config config = database.configure(dir, TestServer.config(dir, TestServer.randomKey()).toBuilder()
                 // Refusals are many here; their per-address limit is tested in KeylessCiLimitsTest.
@@ -209,10 +210,10 @@ class KeylessCiTest {
         assertRefused(badSignature, 401, "token signature does not verify");
 
         // Signed by a key the issuer does not publish, with a known or an unknown key id.
-        RSAKey stranger = LocalIssuer.newKey();
-        assertRefused(LocalIssuer.sign(issuer.claims(audience).build(), stranger, issuer.signingKey().getKeyID()), 401,
+        RSAKey stranger = LocalOidcIssuer.newKey();
+        assertRefused(LocalOidcIssuer.sign(issuer.claims(audience).build(), stranger, issuer.signingKey().getKeyID()), 401,
                 "token signature does not verify");
-        assertRefused(LocalIssuer.sign(issuer.claims(audience).build(), stranger, stranger.getKeyID()), 401,
+        assertRefused(LocalOidcIssuer.sign(issuer.claims(audience).build(), stranger, stranger.getKeyID()), 401,
                 "which issuer " + issuer.url() + " does not publish");
     }
 
@@ -221,8 +222,8 @@ class KeylessCiTest {
         assertThat(exchange(token(c -> { }), "shop").status()).isEqualTo(201);
         int before = issuer.jwksFetches();
         for (int i = 0; i < 5; i++) {
-            RSAKey stranger = LocalIssuer.newKey();
-            assertThat(exchange(LocalIssuer.sign(issuer.claims(audience).build(), stranger, stranger.getKeyID()),
+            RSAKey stranger = LocalOidcIssuer.newKey();
+            assertThat(exchange(LocalOidcIssuer.sign(issuer.claims(audience).build(), stranger, stranger.getKeyID()),
                     "shop").status()).isEqualTo(401);
         }
         assertThat(issuer.jwksFetches() - before).isLessThanOrEqualTo(1);

@@ -1,4 +1,4 @@
-package dev.karta.server.ci;
+package dev.karta.server.testkit;
 
 import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JWSAlgorithm;
@@ -34,18 +34,18 @@ import java.util.function.Consumer;
  * (JDK HttpServer), and tokens signed with RSA keys made for the test. {@link #rotate()} publishes
  * a new key and signs with it from then on; {@link #jwksFetches()} counts key set requests.
  */
-final class LocalIssuer implements AutoCloseable {
+public final class LocalOidcIssuer implements AutoCloseable {
     private final HttpServer http;
     private final String url;
     private final List<RSAKey> published = new CopyOnWriteArrayList<>();
     private final AtomicInteger jwksFetches = new AtomicInteger();
     private volatile RSAKey signing;
     /** Whether the discovery document is served (else 404, and keys are at /.well-known/jwks). */
-    volatile boolean discovery = true;
+    public volatile boolean discovery = true;
     /** Bytes of padding added to the key set, to make it too large. */
-    volatile int jwksPadding;
+    public volatile int jwksPadding;
 
-    LocalIssuer() {
+    public LocalOidcIssuer() {
         try {
             http = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         } catch (IOException e) {
@@ -84,7 +84,7 @@ final class LocalIssuer implements AutoCloseable {
         }
     }
 
-    static RSAKey newKey() {
+    public static RSAKey newKey() {
         try {
             return new RSAKeyGenerator(2048).keyID(UUID.randomUUID().toString()).keyUse(KeyUse.SIGNATURE).generate();
         } catch (JOSEException e) {
@@ -93,23 +93,23 @@ final class LocalIssuer implements AutoCloseable {
     }
 
     /** Publishes a new key (next to the old ones) and signs with it from now on. */
-    RSAKey rotate() {
+    public RSAKey rotate() {
         RSAKey key = newKey();
         published.add(key);
         signing = key;
         return key;
     }
 
-    String url() {
+    public String url() {
         return url;
     }
 
-    int jwksFetches() {
+    public int jwksFetches() {
         return jwksFetches.get();
     }
 
     /** The claims GitHub puts in a token of a push to main of acme/shop-agent, for {@code audience}. */
-    JWTClaimsSet.Builder claims(String audience) {
+    public JWTClaimsSet.Builder claims(String audience) {
         Instant now = Instant.now();
         return new JWTClaimsSet.Builder()
                 .issuer(url)
@@ -128,13 +128,13 @@ final class LocalIssuer implements AutoCloseable {
     }
 
     /** A token with the default claims, changed by {@code change}, signed with the current key. */
-    String token(String audience, Consumer<JWTClaimsSet.Builder> change) {
+    public String token(String audience, Consumer<JWTClaimsSet.Builder> change) {
         JWTClaimsSet.Builder claims = claims(audience);
         change.accept(claims);
         return sign(claims.build(), signing, signing.getKeyID());
     }
 
-    static String sign(JWTClaimsSet claims, RSAKey key, String kid) {
+    public static String sign(JWTClaimsSet claims, RSAKey key, String kid) {
         SignedJWT jwt = new SignedJWT(new JWSHeader.Builder(JWSAlgorithm.RS256).keyID(kid)
                 .type(com.nimbusds.jose.JOSEObjectType.JWT).build(), claims);
         try {
@@ -146,7 +146,7 @@ final class LocalIssuer implements AutoCloseable {
     }
 
     /** The default claims signed with HMAC-SHA256 under {@code secret}, naming the current key id. */
-    String hmacToken(String audience, byte[] secret) {
+    public String hmacToken(String audience, byte[] secret) {
         SignedJWT jwt = new SignedJWT(new JWSHeader.Builder(JWSAlgorithm.HS256).keyID(signing.getKeyID()).build(),
                 claims(audience).build());
         try {
@@ -158,11 +158,11 @@ final class LocalIssuer implements AutoCloseable {
     }
 
     /** The default claims, unsigned ({@code alg: none}). */
-    String unsignedToken(String audience) {
+    public String unsignedToken(String audience) {
         return new PlainJWT(claims(audience).build()).serialize();
     }
 
-    RSAKey signingKey() {
+    public RSAKey signingKey() {
         return signing;
     }
 
