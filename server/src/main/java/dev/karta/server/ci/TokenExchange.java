@@ -68,7 +68,7 @@ final class TokenExchange {
         String repository = claims.repository().toLowerCase(Locale.ROOT);
         String environment = claims.environment() == null ? null : claims.environment().toLowerCase(Locale.ROOT);
         String identity = CiTrusts.identity(claims.repository(), claims.ref(), claims.environment());
-        String keyName = "ci " + identity;
+        String keyName = "ci " + Printable.line(identity);
         String shownName = keyName.length() > MAX_KEY_NAME ? keyName.substring(0, MAX_KEY_NAME - 1) + "…" : keyName;
         String orgName = org;
         String projectName = name;
