@@ -51,7 +51,8 @@ final class IssuerKeys {
 
     private final String issuer;
     private final Config.Oidc settings;
-    private final HttpClient http;
+    /** Made at the first fetch: a JDK client starts a selector thread, which a failed start must not leave. */
+    private HttpClient http;
     private final ObjectMapper json;
     private final Clock clock;
     private final AtomicLong fetches = new AtomicLong();
@@ -67,10 +68,6 @@ final class IssuerKeys {
         this.settings = settings;
         this.json = json;
         this.clock = clock;
-        this.http = HttpClient.newBuilder()
-                .connectTimeout(settings.fetchTimeout())
-                .followRedirects(HttpClient.Redirect.NEVER)
-                .build();
     }
 
     /** Fetches of the key set (each with its discovery document) so far: for tests and metrics. */
@@ -184,6 +181,12 @@ final class IssuerKeys {
 
     /** GETs {@code uri}: its body when 200, within the deadline and the size cap. */
     private byte[] get(URI uri) throws FetchFailed {
+        if (http == null) {
+            http = HttpClient.newBuilder()
+                    .connectTimeout(settings.fetchTimeout())
+                    .followRedirects(HttpClient.Redirect.NEVER)
+                    .build();
+        }
         HttpRequest request = HttpRequest.newBuilder(uri).timeout(settings.fetchTimeout())
                 .header("Accept", "application/json").GET().build();
         CompletableFuture<HttpResponse<byte[]>> sent = http.sendAsync(request,
