@@ -3,6 +3,7 @@ package dev.karta.server.ci;
 import dev.karta.api.OidcKey;
 import dev.karta.api.Printable;
 import dev.karta.server.audit.AuditLog;
+import dev.karta.server.events.Events;
 import dev.karta.server.http.Actor;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Scope;
@@ -22,8 +23,8 @@ import java.util.regex.Pattern;
  * the token's repository, ref and environment. The project is named as {@code NAME} (names are
  * unique on the server) or {@code ORG/NAME}; only trusts are matched, so a missing project and one
  * that does not trust the workflow get the same 403, and nothing tells another org's project apart.
- * The key, the audit event ({@code ci.token}, whose actor is the new key) and nothing else are
- * written, in one transaction.
+ * The key, its audit event ({@code ci.token}, whose actor is the new key) and its
+ * {@code key.created} event (for event webhooks) are written in one transaction.
  */
 final class TokenExchange {
     private static final Pattern ORG = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
@@ -82,6 +83,9 @@ final class TokenExchange {
                             new ApiKeys.Restriction(trust.projectId(), trust.projectName()));
                     audit.append(h, new Actor(trust.orgId(), minted.key().id(), requestId, address), "ci.token",
                             "project:" + trust.projectName() + "/" + identity);
+                    // Subscribers of key.created hear of every key, this one too.
+                    Events.record(h, trust.orgId(), null, Events.KEY_CREATED, Events.data("key", Events.data(
+                            "id", minted.key().id(), "name", minted.key().name(), "scopes", minted.key().scopes())));
                     return new OidcKey(minted.key(), minted.secret(), expires);
                 });
             } catch (RuntimeException e) {

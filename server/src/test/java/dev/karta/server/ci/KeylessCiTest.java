@@ -57,7 +57,8 @@ class KeylessCiTest {
         Config config = database.configure(dir, TestServer.config(dir, TestServer.randomKey()).toBuilder()
                 // Refusals are many here; their per-address limit is tested in KeylessCiLimitsTest.
                 .oidc(Config.Oidc.DEFAULTS.withGithubIssuer(issuer.url()).withLimits(Duration.ofMinutes(15),
-                        Duration.ofMinutes(1), 1000))).build();
+                        Duration.ofMinutes(1), 1000))
+                .webhooks(Config.Webhooks.DEFAULTS.withAllowPrivate(true))).build();
         server = TestServer.start(config);
         audience = "http://127.0.0.1:" + server.port();
         for (String project : new String[] {"shop", "other", "untrusted"}) {
@@ -137,6 +138,24 @@ class KeylessCiTest {
         assertThat(exchanged.get("resource").asText())
                 .isEqualTo("project:shop/github:acme/shop-agent@refs/heads/main");
         assertThat(events.toString()).doesNotContain(secret);
+    }
+
+    @Test
+    void an_exchanged_key_is_announced_to_key_created_subscribers() {
+        Response endpoint = server.post("/webhook_endpoints", server.adminKey(),
+                "{\"url\":\"http://127.0.0.1:9/hook\",\"events\":[\"key.created\"]}");
+        assertThat(endpoint.status()).as(endpoint.body()).isEqualTo(201);
+        Response key = exchange(token(c -> { }), "shop");
+        assertThat(key.status()).as(key.body()).isEqualTo(201);
+        String keyId = key.json().at("/api_key/id").asText();
+        try (Database db = server.openDatabase()) {
+            int events = db.withHandle(h -> h.createQuery("SELECT COUNT(*) FROM webhook_events WHERE type = 'key.created'"
+                    + " AND payload LIKE :id").bind("id", "%" + keyId + "%").mapTo(Integer.class).one());
+            assertThat(events).isEqualTo(1);
+        } finally {
+            String id = endpoint.json().at("/webhook_endpoint/id").asText();
+            assertThat(server.delete("/webhook_endpoints/" + id, server.adminKey()).status()).isEqualTo(204);
+        }
     }
 
     @Test
