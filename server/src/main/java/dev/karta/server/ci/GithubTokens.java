@@ -29,6 +29,7 @@ import java.util.regex.Pattern;
  */
 final class GithubTokens {
     private static final Pattern KEY_ID = Pattern.compile("[A-Za-z0-9._-]{1,64}");
+    private static final Pattern ALGORITHM = Pattern.compile("[A-Za-z0-9+_-]{1,20}");
 
     /** The claims of a verified token that a trust is matched on, and a few for the record. */
     record Claims(String repository, String ref, String environment, String subject) {
@@ -66,8 +67,10 @@ final class GithubTokens {
         }
         JWSAlgorithm alg = signed.getHeader().getAlgorithm();
         if (!JWSAlgorithm.RS256.equals(alg)) {
-            throw refused("token is signed with " + (alg == null ? "no algorithm" : Printable.line(alg.getName()))
-                    + "; only RS256 is accepted");
+            // The header is not verified yet: its algorithm is named only when it looks like one.
+            String name = alg == null ? "no algorithm" : ALGORITHM.matcher(alg.getName()).matches() ? alg.getName()
+                    : "an unknown algorithm";
+            throw refused("token is signed with " + name + "; only RS256 is accepted");
         }
         String kid = signed.getHeader().getKeyID();
         if (kid == null || kid.isBlank()) {
