@@ -6,9 +6,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.ApiKeyList;
 import dev.karta.api.AuditEventList;
 import dev.karta.api.BoundRepo;
+import dev.karta.api.CiTrust;
+import dev.karta.api.CiTrustList;
 import dev.karta.api.ConfigPatch;
 import dev.karta.api.ConfigUpdate;
 import dev.karta.api.CreateApiKey;
+import dev.karta.api.CreateCiTrust;
 import dev.karta.api.CreateDeploy;
 import dev.karta.api.CreatePreview;
 import dev.karta.api.CreateProject;
@@ -19,6 +22,8 @@ import dev.karta.api.DeployAccepted;
 import dev.karta.api.ErrorBody;
 import dev.karta.api.LedgerVerification;
 import dev.karta.api.LogEntries;
+import dev.karta.api.OidcKey;
+import dev.karta.api.OidcTokenRequest;
 import dev.karta.api.Preview;
 import dev.karta.api.PreviewList;
 import dev.karta.api.Project;
@@ -145,6 +150,23 @@ final class ApiClient {
 
     void revokeKey(String id) {
         call("DELETE", "/api_keys/" + segment(id), null, Void.class);
+    }
+
+    Reply<CiTrustList> ciTrusts(String project) {
+        return call("GET", "/agent_projects/" + segment(project) + "/ci_trusts", null, CiTrustList.class);
+    }
+
+    Reply<CiTrust> trustCi(String project, CreateCiTrust trust) {
+        return call("POST", "/agent_projects/" + segment(project) + "/ci_trusts", trust, CiTrust.class);
+    }
+
+    void untrustCi(String project, String id) {
+        call("DELETE", "/agent_projects/" + segment(project) + "/ci_trusts/" + segment(id), null, Void.class);
+    }
+
+    /** Exchanges a GitHub Actions OIDC token for a short-lived key of {@code project}; needs no key. */
+    Reply<OidcKey> exchangeGithubToken(String token, String project) {
+        return call("POST", "/oidc/github/token", new OidcTokenRequest(token, project), OidcKey.class);
     }
 
     Reply<WebhookEndpointList> webhookEndpoints() {

@@ -50,7 +50,7 @@ public final class Main implements Callable<Integer> {
                 new DeployCommand(cli), new RollbackCommand(cli), new ReleasesCommand(cli), new UnpinCommand(cli),
                 new ConfigCommand(cli), new LogsCommand(cli), new RepoCommand(cli), new SessionsCommand(cli),
                 new UsageCommand(cli), new AuditCommand(cli), new PreviewsCommand(cli), new WebhooksCommand(cli),
-                new GitCredentialCommand(cli))) {
+                new CiCommand(cli), new GitCredentialCommand(cli))) {
             commands.put(command.getClass().getAnnotation(Command.class).name(), command);
         }
         // Building a command's model costs reflection; a run needs only the one it names.

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.api.Json;
+import dev.karta.server.Config;
+import dev.karta.server.testkit.LocalOidcIssuer;
 import java.io.IOException;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
@@ -43,9 +45,14 @@ class GitHubActionIT {
 
     /** A project whose repository has v1 live and {@code next} holding a stored commit; returns that commit. */
     private String storedCommit(String project) {
+        return storedCommit(project, cli.server().url());
+    }
+
+    /** {@link #storedCommit(String)} on the server at {@code serverUrl}, whose admin key is the test kit's. */
+    private String storedCommit(String project, String serverUrl) {
         TestGit git = new TestGit(cli.home());
         Path repo = git.newApp(cli.home().resolve(project));
-        String withKey = cli.server().url().replace("http://", "http://x:" + TestServer.ADMIN_KEY + "@");
+        String withKey = serverUrl.replace("http://", "http://x:" + TestServer.ADMIN_KEY + "@");
         git.run(repo, "remote", "add", "karta", withKey + "/git/" + project + ".git").ok();
         assertThat(git.run(repo, "push", "karta", "main").ok().err()).contains("remote: Released v1");
         TestGit.write(repo.resolve("CLAUDE.md"), "# Test app\nAnswer in one line.\n");
@@ -153,6 +160,35 @@ class GitHubActionIT {
                     .map(request -> request.header("Authorization")).toList();
             assertThat(used).as(outcome.toString()).containsExactly("Bearer " + minted);
             assertThat(outcome.log()).contains("::add-mask::" + jwt).contains("::add-mask::" + minted);
+        }
+    }
+
+    @Test
+    void keyless_path_against_a_real_server_and_a_stand_in_issuer_deploys_the_trusted_project() throws IOException {
+        try (LocalOidcIssuer issuer = new LocalOidcIssuer(); FakeKarta github = new FakeKarta();
+             dev.karta.server.testkit.TestServer server = dev.karta.server.testkit.TestServer.start(
+                     dev.karta.server.testkit.TestServer.config(tmp.resolve("oidc-data"), TestServer.ADMIN_KEY)
+                             .toBuilder().oidc(Config.Oidc.DEFAULTS.withGithubIssuer(issuer.url())).build())) {
+            String url = "http://127.0.0.1:" + server.port();
+            String sha = storedCommit("oidc-shop", url);
+            assertThat(server.post("/agent_projects/oidc-shop/ci_trusts", TestServer.ADMIN_KEY,
+                    "{\"repository\":\"acme/shop-agent\",\"ref\":\"refs/heads/main\"}").status()).isEqualTo(201);
+            // The runner's token service: a token for the audience asked, signed by the stand-in issuer.
+            github.on("GET", "/token", (exchange, request) -> {
+                String audience = Arrays.stream(request.query().split("&")).filter(p -> p.startsWith("audience="))
+                        .map(p -> URLDecoder.decode(p.substring(9), StandardCharsets.UTF_8)).findFirst().orElse("");
+                FakeKarta.json(exchange, 200, "{\"count\":1,\"value\":\"" + issuer.token(audience, c -> { }) + "\"}");
+            });
+
+            ActionRunner.Outcome outcome = action(runner()
+                    .env("ACTIONS_ID_TOKEN_REQUEST_URL", github.url() + "/token?api-version=2.0")
+                    .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "runner-request-token"))
+                    .input("project", "oidc-shop").input("server", url)
+                    .input("cli-url", ARCHIVE.toUri().toString()).github("sha", sha).run();
+
+            assertThat(outcome.succeeded()).as(outcome.toString()).isTrue();
+            assertThat(outcome.log()).contains("Released v2");
+            assertThat(server.get("/audit_events", TestServer.ADMIN_KEY).body()).contains("\"ci.token\"");
         }
     }
 

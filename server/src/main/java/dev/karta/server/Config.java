@@ -48,6 +48,7 @@ import java.util.Set;
  * @param trustedProxies load balancers (addresses or CIDR ranges) whose X-Forwarded-For names the
  *                      client, for the audit log and the window of failed key checks
  * @param webhooks      event webhooks out: outbound address rules, endpoints per org, delivery schedule
+ * @param oidc          keyless CI: the GitHub Actions OIDC issuer trusted, and the limits of token exchange
  */
 public record Config(
         String bind,
@@ -74,7 +75,8 @@ public record Config(
         Storage storage,
         List<String> trustedProxies,
         Previews previews,
-        Webhooks webhooks) {
+        Webhooks webhooks,
+        Oidc oidc) {
 
     static final String DEFAULT_BIND = "127.0.0.1";
     static final int DEFAULT_PORT = 7070;
@@ -450,6 +452,7 @@ public record Config(
         storage = storage == null ? (postgres ? Storage.DATABASE : Storage.LOCAL) : storage;
         trustedProxies = trustedProxies == null ? List.of() : List.copyOf(trustedProxies);
         webhooks = webhooks == null ? Webhooks.DEFAULTS : webhooks;
+        oidc = oidc == null ? Oidc.DEFAULTS : oidc;
         new ClientAddress(trustedProxies); // names a bad entry
         if (storage == Storage.DATABASE && !postgres) {
             throw new IllegalArgumentException("--storage database needs a PostgreSQL --database "
@@ -504,6 +507,74 @@ public record Config(
             return new Webhooks(allowPrivate, maxEndpointsPerOrg, delays, window, attemptTimeout, poll,
                     attemptTimeout.plusSeconds(5));
         }
+    }
+
+    /**
+     * Keyless CI (docs/ci.md): the OIDC issuer whose tokens are exchanged for short-lived keys
+     * (GitHub Actions', or a stand-in: operator configuration, so trusted), and the named limits of
+     * that exchange.
+     *
+     * @param githubIssuer        the {@code iss} every token must carry, and where its keys are
+     *                            published ({@code /.well-known/openid-configuration}, then its
+     *                            {@code jwks_uri}, else {@code /.well-known/jwks}); no trailing slash
+     * @param keyLifetime         how long an exchanged key lives
+     * @param clockSkew           leeway on a token's {@code exp}, {@code nbf} and {@code iat}
+     * @param fetchTimeout        the longest a connect to the issuer, or a whole fetch of its
+     *                            discovery document or key set, may take
+     * @param maxDocumentBytes    the largest discovery document or key set read from the issuer
+     * @param keysTtl             how long a fetched key set is used before it is fetched again
+     * @param minRefetchInterval  a token signed by a key not in the cached set fetches the set
+     *                            again at most this often (key rotation, without letting made-up
+     *                            key ids hammer the issuer)
+     * @param failuresPerAddress  refused exchanges per client address per minute before that
+     *                            address is answered 429 until the minute passes
+     * @param maxTokenBytes       the longest token accepted
+     */
+    public record Oidc(String githubIssuer, Duration keyLifetime, Duration clockSkew, Duration fetchTimeout,
+                       long maxDocumentBytes, Duration keysTtl, Duration minRefetchInterval, int failuresPerAddress,
+                       int maxTokenBytes) {
+        public static final String DEFAULT_GITHUB_ISSUER = "https://token.actions.githubusercontent.com";
+        public static final Oidc DEFAULTS = new Oidc(DEFAULT_GITHUB_ISSUER, Duration.ofMinutes(15),
+                Duration.ofSeconds(60), Duration.ofSeconds(10), 256 << 10, Duration.ofHours(1), Duration.ofMinutes(1),
+                20, 16 << 10);
+
+        public Oidc {
+            githubIssuer = githubIssuer == null || githubIssuer.isBlank() ? DEFAULT_GITHUB_ISSUER : githubIssuer.trim();
+            while (githubIssuer.endsWith("/")) {
+                githubIssuer = githubIssuer.substring(0, githubIssuer.length() - 1);
+            }
+            if (!githubIssuer.startsWith("https://") && !githubIssuer.startsWith("http://")) {
+                throw new IllegalArgumentException("--github-oidc-issuer must start with https:// (or http:// for a "
+                        + "local stand-in), got " + githubIssuer);
+            }
+            keyLifetime = positive(keyLifetime, Duration.ofMinutes(15), "the CI key lifetime");
+            clockSkew = clockSkew == null || clockSkew.isNegative() ? Duration.ofSeconds(60) : clockSkew;
+            fetchTimeout = positive(fetchTimeout, Duration.ofSeconds(10), "the OIDC key fetch timeout");
+            keysTtl = positive(keysTtl, Duration.ofHours(1), "the OIDC key set lifetime");
+            minRefetchInterval = minRefetchInterval == null || minRefetchInterval.isNegative() ? Duration.ofMinutes(1)
+                    : minRefetchInterval;
+            if (maxDocumentBytes < 1024 || maxTokenBytes < 256 || failuresPerAddress < 1) {
+                throw new IllegalArgumentException("OIDC limits must be positive (documents at least 1 KiB, tokens at "
+                        + "least 256 bytes, at least 1 failure per address)");
+            }
+        }
+
+        /** These settings with another issuer. */
+        public Oidc withGithubIssuer(String issuer) {
+            return new Oidc(issuer, keyLifetime, clockSkew, fetchTimeout, maxDocumentBytes, keysTtl,
+                    minRefetchInterval, failuresPerAddress, maxTokenBytes);
+        }
+
+        /** These settings with another key lifetime, refetch interval and failure threshold: tests run them short. */
+        public Oidc withLimits(Duration lifetime, Duration refetch, int failures) {
+            return new Oidc(githubIssuer, lifetime, clockSkew, fetchTimeout, maxDocumentBytes, keysTtl, refetch,
+                    failures, maxTokenBytes);
+        }
+    }
+
+    /** This configuration with other keyless CI settings. */
+    public Config withOidc(Oidc other) {
+        return toBuilder().oidc(other).build();
     }
 
     /** This configuration with other webhook settings. */
@@ -596,7 +667,7 @@ public record Config(
                 .keepReleases(keepReleases).buildLease(buildLease).repos(repos).logs(logs).sessions(sessions)
                 .limits(limits).secretsKeyFile(secretsKeyFile).sandbox(sandbox).workspaces(workspaces)
                 .storage(storage).trustedProxies(trustedProxies).previews(previews)
-                .webhooks(webhooks);
+                .webhooks(webhooks).oidc(oidc);
     }
 
     /**
@@ -658,6 +729,7 @@ public record Config(
         private Storage storage;
         private List<String> trustedProxies = List.of();
         private Webhooks webhooks = Webhooks.DEFAULTS;
+        private Oidc oidc = Oidc.DEFAULTS;
 
         private Builder(Path dataDir) {
             this.dataDir = Objects.requireNonNull(dataDir, "dataDir");
@@ -789,12 +861,17 @@ public record Config(
             return this;
         }
 
+        public Builder oidc(Oidc value) {
+            oidc = value;
+            return this;
+        }
+
         /** The configuration, validated: {@link IllegalArgumentException} names a bad setting. */
         public Config build() {
             return new Config(bind, port, dataDir, databaseUrl == null ? sqliteUrl(dataDir) : databaseUrl, publicUrl,
                     bootstrapKey, keyCacheTtl, maxJsonBody, archive, buildWorkers, buildTimeout, builderCommand,
                     keepReleases, buildLease, repos, logs, sessions, limits, secretsKeyFile, sandbox, workspaces, storage,
-                    trustedProxies, previews, webhooks);
+                    trustedProxies, previews, webhooks, oidc);
         }
     }
 }

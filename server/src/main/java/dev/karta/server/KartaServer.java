@@ -10,6 +10,7 @@ import dev.karta.server.build.ReleaseFiles;
 import dev.karta.server.builds.BuildQueue;
 import dev.karta.server.builds.BuildWorkers;
 import dev.karta.server.builds.Sources;
+import dev.karta.server.ci.KeylessCi;
 import dev.karta.server.config.ConfigRoutes;
 import dev.karta.server.config.Configs;
 import dev.karta.server.datadir.LocalStorage;
@@ -243,7 +244,8 @@ public final class KartaServer implements AutoCloseable {
                 new LogRoutes((orgId, name) -> projects.require(orgId, name).id(), logs, logFeeds),
                 new SessionRoutes(sessions, idempotency, json, keys, previews),
                 new UsageRoutes(db, projects, releaseFiles),
-                new WebhookEndpointRoutes(webhookEndpoints, idempotency, json));
+                new WebhookEndpointRoutes(webhookEndpoints, idempotency, json),
+                new KeylessCi(db, audit, keys, projects, idempotency, json, config.oidc(), baseUrl::get));
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, authenticator,
                 metrics, health(sandbox, config.storage()), db::answers, routes);
         made.push(http::stop);

@@ -164,6 +164,13 @@ public final class Main implements Callable<Integer> {
                     + "https://HOST/api/v3 (env KARTA_GITHUB_API_URL, default ${DEFAULT-VALUE})")
     String githubApiUrl;
 
+    @Option(names = "--github-oidc-issuer",
+            defaultValue = "${env:KARTA_GITHUB_OIDC_ISSUER:-" + Config.Oidc.DEFAULT_GITHUB_ISSUER + "}",
+            description = "OIDC issuer whose GitHub Actions tokens POST /oidc/github/token exchanges for short-lived "
+                    + "project keys (keyless CI); GitHub Enterprise Server: https://HOST/_services/token (env "
+                    + "KARTA_GITHUB_OIDC_ISSUER, default ${DEFAULT-VALUE})")
+    String githubOidcIssuer;
+
     @Option(names = "--ssh-command",
             defaultValue = "${env:KARTA_SSH_COMMAND:-" + Config.Repos.DEFAULT_SSH_COMMAND + "}", split = "\\s+",
             description = "ssh client argv for ssh:// and user@host:path repository URLs; it runs with "
@@ -400,6 +407,7 @@ public final class Main implements Callable<Integer> {
                 .previews(new Config.Previews(previewTtl, maxPreviews, null))
                 .webhooks(Config.Webhooks.DEFAULTS.withAllowPrivate(allowPrivateWebhooks)
                         .withMaxEndpointsPerOrg(maxWebhookEndpoints))
+                .oidc(Config.Oidc.DEFAULTS.withGithubIssuer(githubOidcIssuer))
                 .build();
     }
 

@@ -178,6 +178,17 @@ public final class ApiKeys {
         return new Minted(key.toWire(), secret);
     }
 
+    /**
+     * Mints a key that expires at {@code expiresAt} and is restricted to {@code project}, inside the
+     * caller's transaction and without an audit event: for a caller that records its own (keyless
+     * CI, whose event names the new key as its actor). A prefix clash throws a unique violation.
+     */
+    public Minted mintRestricted(Handle h, String orgId, String name, Scope scope, Instant expiresAt,
+                                 Restriction project) {
+        return mint(h, orgId, name, scope, null, Objects.requireNonNull(expiresAt, "expiresAt"),
+                Objects.requireNonNull(project, "project"));
+    }
+
     /** The project a new key is restricted to: its id, and its name when the key is made. */
     public record Restriction(String id, String name) {
         public Restriction {
