@@ -163,6 +163,10 @@ class ProjectKeysTest {
         routes.add(List.of("POST", "/v1/projects/" + p + "/previews/pr-1/sessions/" + otherSession + "/messages",
                 "{\"text\":\"hi\"}"));
         routes.add(List.of("DELETE", "/v1/projects/" + p + "/previews/pr-1/sessions/" + otherSession));
+        routes.add(List.of("GET", "/agent_projects/" + p + "/ci_trusts"));
+        routes.add(List.of("POST", "/agent_projects/" + p + "/ci_trusts",
+                "{\"provider\":\"github\",\"repository\":\"acme/shop\",\"ref\":\"refs/heads/main\"}"));
+        routes.add(List.of("DELETE", "/agent_projects/" + p + "/ci_trusts/cit_0"));
         routes.add(List.of("DELETE", "/agent_projects/" + p));
         return routes;
     }
