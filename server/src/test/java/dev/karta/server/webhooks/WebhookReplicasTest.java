@@ -24,9 +24,10 @@ class WebhookReplicasTest {
     @TempDir
     Path dir;
 
-    private static TestServer start(Path dataDir, String url, String key) {
+    /** A server on {@code url}; both share one secrets key, as replicas must, to sign with the endpoints' secrets. */
+    private TestServer start(Path dataDir, String url, String key) {
         return TestServer.start(TestServer.config(dataDir, key).toBuilder().databaseUrl(url)
-                .webhooks(WebhookFixture.fast()).build());
+                .secretsKeyFile(dir.resolve("secrets.key")).webhooks(WebhookFixture.fast()).build());
     }
 
     @Test
