@@ -45,15 +45,22 @@ public final class StartUpTraining {
         Path home = Files.createTempDirectory("karta-training");
         try {
             String url = "http://127.0.0.1:" + server.getAddress().getPort();
-            for (List<String> command : List.of(List.of("projects", "list"), List.of("whoami"),
-                    List.of("projects", "info", "shop-agent"), List.of("projects", "info", "missing"),
-                    List.of("projects", "list", "--json"), List.of("--version"))) {
+            // Each command with the exit code it must end with: a failure would leave its path untrained.
+            for (Map.Entry<List<String>, Integer> command : List.of(
+                    Map.entry(List.of("projects", "list"), 0), Map.entry(List.of("whoami"), 0),
+                    Map.entry(List.of("projects", "info", "shop-agent"), 0),
+                    Map.entry(List.of("projects", "info", "missing"), CliError.Kind.NOT_FOUND.exitCode()),
+                    Map.entry(List.of("projects", "list", "--json"), 0), Map.entry(List.of("--version"), 0))) {
                 PrintStream discard = new PrintStream(OutputStream.nullOutputStream(), true, StandardCharsets.UTF_8);
                 Environment env = new Environment(
                         Map.of(Settings.ENV_SERVER, url, Settings.ENV_API_KEY, "kt_live_00000000000000000000000000000000"),
                         home, home, new ByteArrayInputStream(new byte[0]), discard, discard, null,
                         Clock.systemUTC(), CtrlC.simulated());
-                new Main(env).run(command.toArray(String[]::new));
+                int code = new Main(env).run(command.getKey().toArray(String[]::new));
+                if (code != command.getValue()) {
+                    throw new IllegalStateException("training run `karta " + String.join(" ", command.getKey())
+                            + "` exited " + code + ", not " + command.getValue());
+                }
             }
         } finally {
             server.stop(0);
