@@ -50,6 +50,10 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.ConnectException;
+import java.net.HttpURLConnection;
+import java.net.Proxy;
+import java.net.SocketTimeoutException;
+import java.net.UnknownHostException;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -65,6 +69,7 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.time.Instant;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.function.LongConsumer;
 import javax.net.ssl.SSLParameters;
@@ -87,7 +92,7 @@ final class ApiClient {
     private final String server;
     private final String apiKey;
     private final ObjectMapper json;
-    private final HttpClient http;
+    private HttpClient http;
     private final String userAgent;
 
     ApiClient(String server, String apiKey, ObjectMapper json, String version) {
@@ -95,6 +100,19 @@ final class ApiClient {
         this.apiKey = apiKey;
         this.json = json;
         this.userAgent = "karta-cli/" + version;
+    }
+
+    static {
+        // HttpURLConnection would otherwise send a POST again when the connection drops before
+        // the answer: this client decides itself what is safe to repeat (Idempotency-Key).
+        System.setProperty("sun.net.http.retryPost", "false");
+    }
+
+    /** The HTTP client, for streams, uploads and PATCH; built on first use (see {@link #call}). */
+    private HttpClient http() {
+        if (http != null) {
+            return http;
+        }
         // HTTP/1.1 on purpose: the server speaks it, and an h2c upgrade attempt only costs time.
         HttpClient.Builder builder = HttpClient.newBuilder()
                 .version(HttpClient.Version.HTTP_1_1)
@@ -103,7 +121,8 @@ final class ApiClient {
         if (server.startsWith("http://")) {
             builder.sslContext(new PlainHttpOnly()).sslParameters(new SSLParameters());
         }
-        this.http = builder.build();
+        http = builder.build();
+        return http;
     }
 
     String server() {
@@ -222,7 +241,7 @@ final class ApiClient {
         URI uri = uri("/audit_events/export" + queryString(since == null ? Map.of() : Map.of("since", since)));
         HttpRequest request = base(uri).header("Accept", "application/x-ndjson").GET().build();
         try {
-            HttpResponse<InputStream> response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+            HttpResponse<InputStream> response = http().send(request, HttpResponse.BodyHandlers.ofInputStream());
             try (InputStream in = response.body()) {
                 if (response.statusCode() != 200) {
                     throw CliError.ofResponse(response.statusCode(), errorBody(in.readNBytes(64 * 1024)), "GET",
@@ -356,7 +375,7 @@ final class ApiClient {
         }
         for (int attempt = 1; ; attempt++) {
             try {
-                HttpResponse<byte[]> response = http.send(request.build(), HttpResponse.BodyHandlers.ofByteArray());
+                HttpResponse<byte[]> response = http().send(request.build(), HttpResponse.BodyHandlers.ofByteArray());
                 return decode("POST", uri, response, Deploy.class);
             } catch (IOException e) {
                 if (attempt >= UPLOAD_ATTEMPTS || e instanceof ConnectException || e instanceof HttpTimeoutException) {
@@ -424,7 +443,7 @@ final class ApiClient {
             request.header("Last-Event-ID", Long.toString(lastEventId));
         }
         try {
-            HttpResponse<InputStream> response = http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
+            HttpResponse<InputStream> response = http().send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
             if (response.statusCode() == 200) {
                 return response.body();
             }
@@ -441,7 +460,16 @@ final class ApiClient {
         }
     }
 
+    /**
+     * One JSON request and its answer. GET, POST, PUT and DELETE go through {@link
+     * HttpURLConnection}: it lives in java.base and answers without the HTTP client's selector
+     * thread and asynchronous hand-offs, which made up much of a one-line command's time (issue
+     * 16). PATCH, which it cannot send, goes through the HTTP client.
+     */
     private <T> Reply<T> call(String method, String path, Object body, Class<T> type) {
+        if (!method.equals("PATCH")) {
+            return callPlain(method, path, body, type);
+        }
         URI uri = uri(path);
         HttpRequest.Builder request = base(uri).timeout(REQUEST_TIMEOUT).header("Accept", "application/json");
         if (body == null) {
@@ -457,7 +485,7 @@ final class ApiClient {
                     .method(method, HttpRequest.BodyPublishers.ofByteArray(bytes));
         }
         try {
-            return decode(method, uri, http.send(request.build(), HttpResponse.BodyHandlers.ofByteArray()), type);
+            return decode(method, uri, http().send(request.build(), HttpResponse.BodyHandlers.ofByteArray()), type);
         } catch (IOException e) {
             throw unreachable(e);
         } catch (InterruptedException e) {
@@ -466,16 +494,64 @@ final class ApiClient {
         }
     }
 
-    private <T> Reply<T> decode(String method, URI uri, HttpResponse<byte[]> response, Class<T> type) {
-        int status = response.statusCode();
-        if (status < 200 || status >= 300) {
-            throw CliError.ofResponse(status, errorBody(response.body()), method, uri.toString());
+    private <T> Reply<T> callPlain(String method, String path, Object body, Class<T> type) {
+        URI uri = uri(path);
+        byte[] bytes = null;
+        if (body != null) {
+            try {
+                bytes = json.writeValueAsBytes(body);
+            } catch (JsonProcessingException e) {
+                throw new IllegalStateException("cannot encode " + body, e);
+            }
         }
-        if (type == Void.class || response.body().length == 0) {
+        try {
+            HttpURLConnection connection = (HttpURLConnection) uri.toURL().openConnection(Proxy.NO_PROXY);
+            connection.setInstanceFollowRedirects(false);
+            connection.setUseCaches(false);
+            connection.setConnectTimeout((int) CONNECT_TIMEOUT.toMillis());
+            connection.setReadTimeout((int) REQUEST_TIMEOUT.toMillis());
+            connection.setRequestMethod(method);
+            connection.setRequestProperty("User-Agent", userAgent);
+            if (apiKey != null) {
+                connection.setRequestProperty("Authorization", "Bearer " + apiKey);
+            }
+            connection.setRequestProperty("Accept", "application/json");
+            if (bytes != null || method.equals("POST") || method.equals("PUT")) {
+                byte[] payload = bytes == null ? new byte[0] : bytes;
+                if (bytes != null) {
+                    connection.setRequestProperty("Content-Type", "application/json");
+                }
+                connection.setDoOutput(true);
+                connection.setFixedLengthStreamingMode(payload.length);
+                try (OutputStream out = connection.getOutputStream()) {
+                    out.write(payload);
+                }
+            }
+            int status = connection.getResponseCode();
+            InputStream stream = status >= 400 ? connection.getErrorStream() : connection.getInputStream();
+            byte[] answer;
+            try (InputStream in = stream == null ? InputStream.nullInputStream() : stream) {
+                answer = in.readAllBytes();
+            }
+            return decode(method, uri, status, answer, type);
+        } catch (IOException e) {
+            throw unreachable(e);
+        }
+    }
+
+    private <T> Reply<T> decode(String method, URI uri, HttpResponse<byte[]> response, Class<T> type) {
+        return decode(method, uri, response.statusCode(), response.body(), type);
+    }
+
+    private <T> Reply<T> decode(String method, URI uri, int status, byte[] body, Class<T> type) {
+        if (status < 200 || status >= 300) {
+            throw CliError.ofResponse(status, errorBody(body), method, uri.toString());
+        }
+        if (type == Void.class || body.length == 0) {
             return new Reply<>(null, null);
         }
         try {
-            JsonNode tree = json.readTree(response.body());
+            JsonNode tree = json.readTree(body);
             return new Reply<>(json.treeToValue(tree, type), tree);
         } catch (IOException e) {
             throw CliError.failed("unexpected answer to " + method + " " + uri + ": not the JSON Karta sends ("
@@ -515,8 +591,16 @@ final class ApiClient {
             return CliError.unavailable("Karta at " + server + " did not answer within "
                     + REQUEST_TIMEOUT.toSeconds() + " s");
         }
-        if (e instanceof ConnectException) {
-            String why = e.getCause() instanceof UnresolvedAddressException ? "unknown host" : "connection refused";
+        if (e instanceof SocketTimeoutException) {
+            // HttpURLConnection's: "Connect timed out" or "Read timed out".
+            return e.getMessage() != null && e.getMessage().toLowerCase(Locale.ROOT).contains("connect")
+                    ? CliError.unavailable("cannot reach Karta at " + server + ": connection timed out")
+                    : CliError.unavailable("Karta at " + server + " did not answer within "
+                            + REQUEST_TIMEOUT.toSeconds() + " s");
+        }
+        if (e instanceof ConnectException || e instanceof UnknownHostException) {
+            String why = e.getCause() instanceof UnresolvedAddressException || e instanceof UnknownHostException
+                    ? "unknown host" : "connection refused";
             return CliError.unavailable("cannot reach Karta at " + server + ": " + why
                     + " — is `karta server` running?");
         }

@@ -53,10 +53,15 @@ public final class Main implements Callable<Integer> {
                 new CiCommand(cli), new GitCredentialCommand(cli))) {
             commands.put(command.getClass().getAnnotation(Command.class).name(), command);
         }
-        // Building a command's model costs reflection; a run needs only the one it names.
+        // Building a command's model costs reflection; a run needs only the one it names, and
+        // `karta --version` none.
         String wanted = commandName(args, commands.keySet());
+        boolean versionOnly = args.length == 1 && (args[0].equals("--version") || args[0].equals("-V"));
+        if (wanted != null && !wanted.equals("git-credential")) {
+            cli.warmUpJson();
+        }
         commands.forEach((name, command) -> {
-            if (wanted == null || wanted.equals(name)) {
+            if (!versionOnly && (wanted == null || wanted.equals(name))) {
                 commandLine.addSubcommand(name, new CommandLine(command));
             }
         });
