@@ -53,6 +53,21 @@ function mtime(file) {
   }
 }
 
+// git's credential helper (`karta git-credential get|store|erase`, set up by `karta init`) runs on
+// every push and fetch: lib/karta-credential.sh, the installed launcher's shell helper, answers it
+// without Java when bash is there. It exits 10, having printed nothing, when only Java can answer
+// exactly; Java is then given the request the shim read for it.
+const args = process.argv.slice(2);
+let credentialRequest = null;
+if (args.length === 2 && args[0] === 'git-credential' && ['get', 'store', 'erase'].includes(args[1])) {
+  credentialRequest = fs.readFileSync(0);
+  const script = path.join(__dirname, '..', 'lib', 'karta-credential.sh');
+  if (process.platform !== 'win32' && isFile(script)) {
+    const shell = spawnSync('bash', [script, args[1]], { input: credentialRequest, stdio: ['pipe', 'inherit', 'inherit'] });
+    if (!shell.error && shell.status === 0) process.exit(0);
+  }
+}
+
 const java = findJava();
 if (!java) {
   fail("Java 17 or newer is needed and none was found: install one (e.g. 'apt-get install " +
@@ -104,11 +119,12 @@ if (mtime(archive) < 0 && mtime(checked) >= 0) {
 if (mtime(archive) >= 0) options.push('-XX:SharedArchiveFile=' + archive, ...quiet);
 
 const extra = (process.env.KARTA_CLI_JAVA_OPTS || '').split(/\s+/).filter(Boolean);
-const child = spawn(java, [...options, ...extra, '-jar', jar, ...process.argv.slice(2)], {
-  stdio: 'inherit',
+const child = spawn(java, [...options, ...extra, '-jar', jar, ...args], {
+  stdio: [credentialRequest === null ? 'inherit' : 'pipe', 'inherit', 'inherit'],
   // Lets the CLI name this launcher, e.g. in the git credential helper that `karta init` configures.
   env: { ...process.env, KARTA_LAUNCHER: process.argv[1] },
 });
+if (credentialRequest !== null) child.stdin.end(credentialRequest);
 // Ctrl-C reaches Java too (same process group), which decides how to stop; a kill is passed on.
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => child.kill('SIGTERM'));

@@ -165,6 +165,68 @@ class CliArchivesIT {
                 + " is version 11: install a newer one or point JAVA_HOME at it\n");
     }
 
+    @Test
+    void installed_launcher_answers_git_credential_get_store_erase_with_no_java_on_path() throws IOException {
+        Path unpacked = unpackArchive();
+        Path prefix = tmp.resolve("prefix");
+        processes().run(tmp, "sh", unpacked.resolve("install.sh").toString(), "--prefix", prefix.toString()).ok();
+        // What `karta init` puts in git's config: the launcher's real path (KARTA_LAUNCHER).
+        Path launcher = prefix.resolve("lib/karta-cli/bin/karta");
+        assertThat(prefix.resolve("lib/karta-cli/lib/karta-credential.sh")).isRegularFile();
+
+        assertCredentialAnswersWithoutJava(Processes.pathWithoutJava(tmp.resolve("tools"), "bash"), launcher.toString());
+    }
+
+    @Test
+    void npm_shim_answers_git_credential_get_store_erase_with_bash_and_no_java() throws IOException {
+        assumeTrue(Processes.onPath("node"), "node is not installed on this machine: the npm shim is not tried");
+        Path shim = unpackNpmPackage().resolve("package/bin/karta.js");
+
+        assertCredentialAnswersWithoutJava(Processes.pathWithoutJava(tmp.resolve("tools"), "bash"), nodePath(),
+                shim.toString());
+    }
+
+    /** {@code launcher} answers git-credential get, store and erase as the Java helper would, with no java on PATH. */
+    private void assertCredentialAnswersWithoutJava(Path path, String... launcher) throws IOException {
+        String server = cli.server().url();
+        String host = java.net.URI.create(server).getAuthority();
+        String key = "kt_live_InstalledFastPath0123456789abcdef";
+        TestGit.write(tmp.resolve("home/.config/karta/config.toml"),
+                "server = \"" + server + "\"\napi_key = \"" + key + "\"\n");
+        Path ours = tmp.resolve("ours.txt");
+        TestGit.write(ours, "protocol=http\nhost=" + host + "\npath=git/shop.git\n\n");
+        Path theirs = tmp.resolve("theirs.txt");
+        TestGit.write(theirs, "protocol=https\nhost=github.com\n\n");
+        Path stored = tmp.resolve("stored.txt");
+        TestGit.write(stored, "protocol=http\nhost=" + host + "\nusername=karta\npassword=" + key + "\n\n");
+        Processes noJava = processes().env("PATH", path.toString());
+
+        assertThat(noJava.copy().stdin(ours).run(tmp, credential(launcher, "get")))
+                .isEqualTo(new Processes.Result(0, "username=karta\npassword=" + key + "\n", ""));
+        assertThat(noJava.copy().stdin(theirs).run(tmp, credential(launcher, "get")))
+                .isEqualTo(new Processes.Result(0, "", ""));
+        for (String action : new String[] {"store", "erase"}) {
+            assertThat(noJava.copy().stdin(stored).run(tmp, credential(launcher, action))).as(action)
+                    .isEqualTo(new Processes.Result(0, "", ""));
+        }
+        // The Java helper's answers, for comparison (in process, with the same home).
+        Run.Result java = new Run(tmp.resolve("home")).stdin(Files.readString(ours)).run("git-credential", "get");
+        assertThat(new Processes.Result(java.exitCode(), java.stdout(), java.stderr()))
+                .isEqualTo(new Processes.Result(0, "username=karta\npassword=" + key + "\n", ""));
+        // What the shell leaves to Java (a server URL beyond plain http(s)://host) reaches Java, here missing.
+        Processes.Result unusual = noJava.copy().env("KARTA_SERVER", "http://under_score.example").stdin(ours)
+                .run(tmp, credential(launcher, "get"));
+        assertThat(unusual.exitCode()).as(unusual.toString()).isEqualTo(1);
+        assertThat(unusual.stderr()).startsWith("karta: Java 17 or newer is needed and none was found");
+    }
+
+    private static String[] credential(String[] launcher, String action) {
+        String[] argv = java.util.Arrays.copyOf(launcher, launcher.length + 2);
+        argv[launcher.length] = "git-credential";
+        argv[launcher.length + 1] = action;
+        return argv;
+    }
+
     private Path unpackArchive() {
         Path into = tmp.resolve("unpacked");
         into.toFile().mkdirs();

@@ -19,7 +19,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The repository's {@code karta} launcher answers git's credential helper protocol
+ * The repository's {@code karta} launcher, and the installed CLI's ({@code cli/src/dist/tar/karta}
+ * laid out as its tar.gz installs it, sourcing the same {@code cli/src/dist/credential.sh}), answer git's credential helper protocol
  * ({@code karta git-credential get|store|erase}, git-credential(1)) in the shell, without Java: run
  * here with a {@code PATH} that holds {@code bash} and {@code git} only, so a JVM could not start.
  * Its answers are the Java helper's ({@link GitCredentialCommand}), checked case by case against it.
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
 class LauncherCredentialTest {
     private static final String KEY = "kt_live_LauncherFastPathKey0123456789abcd";
     private static final Path LAUNCHER = Path.of("..", "karta").toAbsolutePath().normalize();
+    private static final Path DIST = Path.of("src", "dist").toAbsolutePath();
 
     @RegisterExtension
     static final CliServer cli = new CliServer();
@@ -34,6 +36,8 @@ class LauncherCredentialTest {
     @TempDir
     Path home;
     Path noJava;
+    /** The installed CLI's launcher, in the layout of its tar.gz (bin/karta, lib/karta-credential.sh). */
+    Path installed;
 
     /** What one launcher run printed. */
     record Result(int exitCode, String stdout, String stderr) {
@@ -45,6 +49,11 @@ class LauncherCredentialTest {
         for (String tool : new String[] {"bash", "git"}) {
             Files.createSymbolicLink(noJava.resolve(tool), which(tool));
         }
+        Path install = home.resolve("karta-cli");
+        installed = Files.createDirectories(install.resolve("bin")).resolve("karta");
+        Files.copy(DIST.resolve("tar/karta"), installed);
+        installed.toFile().setExecutable(true);
+        Files.copy(DIST.resolve("credential.sh"), Files.createDirectories(install.resolve("lib")).resolve("karta-credential.sh"));
     }
 
     @Test
@@ -156,9 +165,20 @@ class LauncherCredentialTest {
         return home.resolve(".config").resolve("karta").resolve("config.toml");
     }
 
-    /** Runs the launcher with HOME, a PATH without java, and {@code env}; nothing else of this process. */
+    /**
+     * Runs the repository's launcher and the installed one with HOME, a PATH without java, and
+     * {@code env}; both must answer alike. Returns the answer.
+     */
     private Result launcher(Map<String, String> env, String stdin, String... args) {
-        List<String> argv = new ArrayList<>(List.of(LAUNCHER.toString()));
+        Result repository = launcher(LAUNCHER, env, stdin, args);
+        Result dist = launcher(installed, env, stdin, args);
+        assertThat(dist).as("the installed launcher answers as the repository's").isEqualTo(repository);
+        return repository;
+    }
+
+    /** Runs {@code launcher} with HOME, a PATH without java, and {@code env}; nothing else of this process. */
+    private Result launcher(Path launcher, Map<String, String> env, String stdin, String... args) {
+        List<String> argv = new ArrayList<>(List.of(launcher.toString()));
         argv.addAll(List.of(args));
         ProcessBuilder builder = new ProcessBuilder(argv).directory(home.toFile());
         Map<String, String> variables = new HashMap<>(Map.of("HOME", home.toString(), "PATH", noJava.toString()));

@@ -19,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 final class Processes {
     private final Path scratch;
     private final Map<String, String> env = new HashMap<>(System.getenv());
+    private Path stdin = Path.of("/dev/null");
 
     /** Child processes that keep their output in {@code scratch}. */
     Processes(Path scratch) {
@@ -32,6 +33,7 @@ final class Processes {
         Processes copy = new Processes(scratch);
         copy.env.clear();
         copy.env.putAll(env);
+        copy.stdin = stdin;
         return copy;
     }
 
@@ -46,6 +48,12 @@ final class Processes {
 
     Processes env(Map<String, String> more) {
         more.forEach(this::env);
+        return this;
+    }
+
+    /** Children read {@code file} as their standard input (else /dev/null). */
+    Processes stdin(Path file) {
+        this.stdin = file;
         return this;
     }
 
@@ -75,7 +83,7 @@ final class Processes {
             Path out = Files.createTempFile(scratch, "out", ".txt");
             Path err = Files.createTempFile(scratch, "err", ".txt");
             ProcessBuilder builder = new ProcessBuilder(argv).directory(dir.toFile())
-                    .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+                    .redirectInput(ProcessBuilder.Redirect.from(stdin.toFile()))
                     .redirectOutput(out.toFile()).redirectError(err.toFile());
             builder.environment().clear();
             builder.environment().putAll(env);
