@@ -323,8 +323,11 @@ final class ApiClient {
         return call("GET", "/agent_projects/" + segment(project) + "/deploys/" + segment(deployId), null, Deploy.class);
     }
 
-    /** Sessions of a project, newest first; {@code status} and {@code limit} are left to the server when null. */
-    Reply<SessionList> sessions(String project, String status, Integer limit) {
+    /**
+     * Sessions of a project (of its preview {@code preview} alone when not null), newest first;
+     * {@code status} and {@code limit} are left to the server when null.
+     */
+    Reply<SessionList> sessions(String project, String preview, String status, Integer limit) {
         StringBuilder query = new StringBuilder();
         if (status != null) {
             query.append("&status=").append(URLEncoder.encode(status, StandardCharsets.UTF_8));
@@ -332,8 +335,8 @@ final class ApiClient {
         if (limit != null) {
             query.append("&limit=").append(limit);
         }
-        return call("GET", "/v1/projects/" + segment(project) + "/sessions"
-                + (query.length() == 0 ? "" : "?" + query.substring(1)), null, SessionList.class);
+        return call("GET", "/v1/projects/" + segment(project) + (preview == null ? "" : "/previews/" + segment(preview))
+                + "/sessions" + (query.length() == 0 ? "" : "?" + query.substring(1)), null, SessionList.class);
     }
 
     Reply<Session> session(String project, String id) {

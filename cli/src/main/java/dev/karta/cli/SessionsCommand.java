@@ -34,10 +34,12 @@ final class SessionsCommand {
              @Option(names = "--status", paramLabel = "STATUS",
                      description = "Only sessions in this state: ${COMPLETION-CANDIDATES}.") Status status,
              @Option(names = "--limit", paramLabel = "N",
-                     description = "At most N sessions (server default 50, at most 500).") Integer limit) {
+                     description = "At most N sessions (server default 50, at most 500).") Integer limit,
+             @Option(names = "--preview", paramLabel = "PREVIEW",
+                     description = "Only the sessions of this preview (pr-42).") String preview) {
         ApiClient.Reply<SessionList> reply;
         try {
-            reply = cli.api().sessions(project, status == null ? null : status.name(), limit);
+            reply = cli.api().sessions(project, preview, status == null ? null : status.name(), limit);
         } catch (CliError e) {
             throw e.badRequestAsUsage();
         }
@@ -48,7 +50,8 @@ final class SessionsCommand {
         }
         List<Session> sessions = reply.value().sessions();
         if (sessions.isEmpty()) {
-            cli.say(status == null ? "No sessions of " + project + " yet." : "No " + status + " sessions of " + project + ".");
+            String of = preview == null ? project : preview + " of " + project;
+            cli.say(status == null ? "No sessions of " + of + " yet." : "No " + status + " sessions of " + of + ".");
             return 0;
         }
         output.table(List.of("ID", "VERSION", "STATUS", "TURNS", "HARNESS", "CREATED", "UPDATED"), sessions.stream()

@@ -27,6 +27,8 @@ class PreviewsCommandTest {
 
         Run.Result created = cli.karta().run("previews", "create", "pv-shop", "--pr", "42", "--commit", sha, "--wait");
         Run.Result list = cli.karta().run("previews", "list", "pv-shop");
+        Run.Result noSessions = cli.karta().run("sessions", "list", "pv-shop", "--preview", "pr-42");
+        Run.Result unknownPreview = cli.karta().run("sessions", "list", "pv-shop", "--preview", "pr-43");
         Run.Result json = cli.karta().run("previews", "list", "pv-shop", "--json");
         Run.Result promoted = cli.karta().run("releases", "promote", "pv-shop", "pr-42");
         Run.Result deleted = cli.karta().run("previews", "delete", "pv-shop", "pr-42");
@@ -38,6 +40,9 @@ class PreviewsCommandTest {
         assertThat(created.stdout()).endsWith("Preview pr-42.1 ready — " + url + "\n");
         assertThat(list.stdout()).contains("NAME").contains("pr-42").contains("ready").contains("pr-42.1")
                 .contains(url);
+        assertThat(noSessions.exitCode()).as(noSessions.toString()).isZero();
+        assertThat(noSessions.stderr()).contains("No sessions of pr-42 of pv-shop yet.");
+        assertThat(unknownPreview.exitCode()).isEqualTo(4);
         JsonNode previews = Json.newMapper().readTree(json.stdout()).get("previews");
         assertThat(previews.get(0).get("commit_sha").asText()).isEqualTo(sha);
         assertThat(promoted.exitCode()).as(promoted.toString()).isZero();

@@ -70,13 +70,18 @@ public final class SessionRoutes implements Routes {
     public void register(JavalinConfig config) {
         RoutesConfig r = config.routes;
         r.post("/v1/projects/{project}/sessions", this::create, WRITE);
-        r.get("/v1/projects/{project}/sessions", this::list, READ);
+        r.get("/v1/projects/{project}/sessions", ctx -> list(ctx, null), READ);
         r.get("/v1/projects/{project}/sessions/{id}", this::show, READ);
         r.delete("/v1/projects/{project}/sessions/{id}", this::end, WRITE);
         r.post("/v1/projects/{project}/sessions/{id}/messages", this::message, WRITE);
         // A preview's URL takes sessions like the project's: they run the preview's current release.
         String preview = "/v1/projects/{project}/previews/{preview}/sessions";
         r.post(preview, this::createOnPreview, WRITE);
+        r.get(preview, ctx -> {
+            // 404 for a preview the project never had, 400 for a name that is not pr-N.
+            previews.get(Requests.principal(ctx).orgId(), ctx.pathParam("project"), ctx.pathParam("preview"));
+            list(ctx, ctx.pathParam("preview"));
+        }, READ);
         r.get(preview + "/{id}", ctx -> {
             onPreview(ctx);
             show(ctx);
@@ -126,7 +131,8 @@ public final class SessionRoutes implements Routes {
         return session.toWire(sessions.workspaceBytes(session.id()));
     }
 
-    public void list(Context ctx) {
+    /** Lists the project's sessions, or only those of preview {@code preview} when it is not null. */
+    private void list(Context ctx, String preview) {
         String raw = ctx.queryParam("status");
         SessionStatus status = null;
         if (raw != null && !raw.isBlank()) {
@@ -136,8 +142,8 @@ public final class SessionRoutes implements Routes {
             }
         }
         int limit = Requests.limit(ctx, 50, 500);
-        ctx.json(new SessionList(sessions.list(Requests.principal(ctx).orgId(), ctx.pathParam("project"), status, limit)
-                .stream().map(this::wire).toList()));
+        ctx.json(new SessionList(sessions.list(Requests.principal(ctx).orgId(), ctx.pathParam("project"), preview,
+                status, limit).stream().map(this::wire).toList()));
     }
 
     public void end(Context ctx) {

@@ -119,16 +119,18 @@ final class SessionStore {
     }
 
     /** A project's sessions, newest first, optionally of one (effective) status. */
-    List<SessionRecord> list(String projectId, SessionStatus status, int limit) {
+    /** The project's sessions, newest first; only those of preview {@code preview} when it is not null. */
+    List<SessionRecord> list(String projectId, String preview, SessionStatus status, int limit) {
         long now = System.currentTimeMillis();
         String filter = status == null ? "" : switch (status) {
             case IDLE -> " AND s.status = 'idle' AND s.updated_at > :cutoff";
             case RUNNING -> " AND s.status = 'running'";
             case ENDED -> " AND (s.status = 'ended' OR (s.status = 'idle' AND s.updated_at <= :cutoff))";
         };
-        return db.withHandle(h -> h.createQuery(SELECT + " WHERE s.project_id = :p" + filter
+        String ofPreview = preview == null ? "" : " AND pv.name = :preview";
+        return db.withHandle(h -> h.createQuery(SELECT + " WHERE s.project_id = :p" + ofPreview + filter
                         + " ORDER BY s.created_at DESC, s.id DESC LIMIT :limit")
-                .bind("p", projectId).bind("cutoff", cutoff(now)).bind("limit", limit)
+                .bind("p", projectId).bind("preview", preview).bind("cutoff", cutoff(now)).bind("limit", limit)
                 .map((rs, ctx) -> map(rs, now)).list());
     }
 

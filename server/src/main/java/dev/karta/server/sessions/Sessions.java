@@ -165,8 +165,9 @@ public final class Sessions implements AutoCloseable {
         return store.find(project.id(), sessionId).orElseThrow(() -> ApiError.notFound("session", sessionId));
     }
 
-    List<SessionRecord> list(String orgId, String projectName, SessionStatus status, int limit) {
-        return store.list(projects.require(orgId, projectName).id(), status, limit);
+    /** The project's sessions, or only those of preview {@code preview} (a name, or null for all). */
+    List<SessionRecord> list(String orgId, String projectName, String preview, SessionStatus status, int limit) {
+        return store.list(projects.require(orgId, projectName).id(), preview, status, limit);
     }
 
     /**

@@ -159,6 +159,7 @@ class ProjectKeysTest {
         routes.add(List.of("POST", "/agent_projects/" + p + "/previews/pr-1/promote", "{}"));
         routes.add(List.of("DELETE", "/agent_projects/" + p + "/previews/pr-1"));
         routes.add(List.of("POST", "/v1/projects/" + p + "/previews/pr-1/sessions", "{}"));
+        routes.add(List.of("GET", "/v1/projects/" + p + "/previews/pr-1/sessions"));
         routes.add(List.of("GET", "/v1/projects/" + p + "/previews/pr-1/sessions/" + otherSession));
         routes.add(List.of("POST", "/v1/projects/" + p + "/previews/pr-1/sessions/" + otherSession + "/messages",
                 "{\"text\":\"hi\"}"));

@@ -137,6 +137,12 @@ class PreviewTest {
                 server.adminKey()).status()).as("a session answers under its own preview only").isEqualTo(404);
         assertThat(server.get("/v1/projects/" + b.project() + "/sessions/" + first.get("id").asText(),
                 server.adminKey()).status()).as("and under the project, like every session").isEqualTo(200);
+        JsonNode listed = server.get(b.preview(7) + "/sessions", server.adminKey()).json().get("sessions");
+        assertThat(listed.findValuesAsText("id")).containsExactly(second.get("id").asText(), first.get("id").asText());
+        assertThat(server.get(b.preview(7) + "/sessions?status=ended", server.adminKey()).json().get("sessions"))
+                .isEmpty();
+        assertThat(server.get(b.preview(8) + "/sessions", server.adminKey()).status())
+                .as("a preview the project never had").isEqualTo(404);
     }
 
     @Test
