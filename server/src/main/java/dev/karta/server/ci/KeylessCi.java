@@ -11,6 +11,7 @@ import dev.karta.api.OidcTokenRequest;
 import dev.karta.server.Config;
 import dev.karta.server.audit.AuditLog;
 import dev.karta.server.http.ApiError;
+import dev.karta.server.http.FailureWindows;
 import dev.karta.server.http.Idempotency;
 import dev.karta.server.http.Requests;
 import dev.karta.server.http.Routes;
@@ -30,7 +31,7 @@ import org.slf4j.LoggerFactory;
  * Keyless CI's routes: a project's trusts under {@code /agent_projects/{project}/ci_trusts} (read to
  * list, admin to add or remove; the auth layer holds restricted keys to their project), and
  * {@code POST /oidc/github/token}, which needs no key: the GitHub Actions token is the credential.
- * Refused exchanges count against the client's address ({@link FailureWindows}).
+ * Refused exchanges count against the client's address and the project named ({@link FailureWindows}).
  */
 public final class KeylessCi implements Routes {
     private static final Logger LOG = LoggerFactory.getLogger(KeylessCi.class);
@@ -38,6 +39,7 @@ public final class KeylessCi implements Routes {
     private final CiTrusts trusts;
     private final TokenExchange exchange;
     private final FailureWindows failures;
+    private final int failuresPerAddress;
     private final Projects projects;
     private final Idempotency idempotency;
     private final ObjectMapper json;
@@ -52,6 +54,7 @@ public final class KeylessCi implements Routes {
         this.exchange = new TokenExchange(db, store, keys, audit, new GithubTokens(settings, issuerKeys, clock),
                 settings.keyLifetime(), clock);
         this.failures = new FailureWindows(settings.failuresPerAddress(), clock);
+        this.failuresPerAddress = settings.failuresPerAddress();
         this.projects = projects;
         this.idempotency = idempotency;
         this.json = json;
@@ -93,10 +96,17 @@ public final class KeylessCi implements Routes {
     }
 
     void token(Context ctx) {
+        OidcTokenRequest body = Requests.secretJson(ctx, json, OidcTokenRequest.class);
         String address = ctx.ip();
-        failures.check(address);
+        // Per address and named project: one tenant's refused exchanges from a shared runner
+        // address must not lock another tenant's workflows out.
+        String window = address + " " + (body.project() == null ? "" : body.project());
+        if (!failures.admit(window)) {
+            throw ApiError.tooManyRequests("too many refused token exchanges from this address ("
+                    + failuresPerAddress + " a minute); try again later", failures.untilWindowEnds(window));
+        }
+        boolean refused = false;
         try {
-            OidcTokenRequest body = Requests.secretJson(ctx, json, OidcTokenRequest.class);
             OidcKey key = exchange.exchange(body.token(), body.project(), publicUrl.get(), Requests.requestId(ctx),
                     address);
             LOG.info("exchanged a GitHub Actions token for key {} of project {} (request {})", key.apiKey().id(),
@@ -104,12 +114,16 @@ public final class KeylessCi implements Routes {
             ctx.status(201).json(key);
         } catch (ApiError e) {
             int status = e.kind().status();
-            if (status >= 400 && status < 500 && status != 429) {
-                failures.record(address);
+            refused = status >= 400 && status < 500 && status != 429;
+            if (refused) {
                 LOG.info("refused a GitHub Actions token exchange from {} (request {}): {}", address,
                         Requests.requestId(ctx), e.getMessage());
             }
             throw e;
+        } finally {
+            if (!refused) {
+                failures.forgive(window);
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ import dev.karta.server.audit.AuditLog;
 import dev.karta.server.events.Events;
 import dev.karta.server.http.Actor;
 import dev.karta.server.http.ApiError;
+import dev.karta.server.http.FailureWindows;
 import dev.karta.server.http.Principal;
 import dev.karta.server.http.Scope;
 import dev.karta.server.store.Database;
@@ -103,13 +104,7 @@ public final class ApiKeys {
     private final Map<String, Rejection> rejected = new ConcurrentHashMap<>();
     private final Map<String, Long> lastTouched = new ConcurrentHashMap<>();
     private final Map<String, CompletableFuture<Boolean>> verifying = new ConcurrentHashMap<>();
-    private static final Duration FAILURE_WINDOW = Duration.ofMinutes(1);
-    private static final int MAX_WINDOWS = 100_000;
     private static final Duration SLOT_WAIT = Duration.ofSeconds(5);
-
-    /** Failed checks counted in the minute starting at {@code start}. */
-    private record Window(long start, int failures) {
-    }
 
     private final Config.Limits limits;
     private final Clock clock;
@@ -117,8 +112,8 @@ public final class ApiKeys {
     private final int bcryptSlotsPerOrg = Math.max(1, bcryptSlots / 2);
     private final Semaphore bcryptPermits = new Semaphore(bcryptSlots);
     private final Map<String, Semaphore> orgPermits = new ConcurrentHashMap<>();
-    private final Map<String, Window> prefixFailures = new ConcurrentHashMap<>();
-    private final Map<String, Window> addressFailures = new ConcurrentHashMap<>();
+    private final FailureWindows prefixFailures;
+    private final FailureWindows addressFailures;
     private final AtomicLong bcryptRuns = new AtomicLong();
     private final List<Consumer<String>> revocationListeners = new CopyOnWriteArrayList<>();
     private final Set<String> revokedHere = ConcurrentHashMap.newKeySet();
@@ -147,6 +142,8 @@ public final class ApiKeys {
         this.cacheTtl = cacheTtl;
         this.limits = limits;
         this.clock = clock;
+        this.prefixFailures = new FailureWindows(limits.keyFailuresPerPrefix(), clock);
+        this.addressFailures = new FailureWindows(limits.keyFailuresPerAddress(), clock);
         this.notifications = notifications;
         notifications.on(REVOKED_CHANNEL, this::forgetRevoked);
     }
@@ -349,7 +346,7 @@ public final class ApiKeys {
         // Per address and org: clients behind one proxy share an address, and one tenant's guesses
         // must not lock another tenant out.
         String origin = address == null ? null : address + " " + stored.get().orgId();
-        if (!verifyOnce(fingerprint, secret, stored.get(), () -> admitCheck(prefix, origin, address, now),
+        if (!verifyOnce(fingerprint, secret, stored.get(), () -> admitCheck(prefix, origin, address),
                 () -> forgive(prefix, origin))) {
             throw refuse(fingerprint, now, INVALID_KEY);
         }
@@ -377,12 +374,12 @@ public final class ApiKeys {
      * the 401 of whichever is full. Counting first (and taking back the runs whose key was right)
      * keeps concurrent guesses from all passing before the first of them has failed.
      */
-    private void admitCheck(String prefix, String origin, String address, long now) {
-        if (!admit(addressFailures, origin, limits.keyFailuresPerAddress(), now)) {
+    private void admitCheck(String prefix, String origin, String address) {
+        if (!addressFailures.admit(origin)) {
             throw ApiError.unauthorized("too many failed API key checks from " + address + ": retry in a minute");
         }
-        if (!admit(prefixFailures, prefix, limits.keyFailuresPerPrefix(), now)) {
-            forgive(addressFailures, origin);
+        if (!prefixFailures.admit(prefix)) {
+            addressFailures.forgive(origin);
             throw ApiError.unauthorized("too many failed checks of API keys starting " + prefix
                     + ": retry in a minute");
         }
@@ -390,8 +387,8 @@ public final class ApiKeys {
 
     /** Takes back a counted run that was not a failure. */
     private void forgive(String prefix, String origin) {
-        forgive(prefixFailures, prefix);
-        forgive(addressFailures, origin);
+        prefixFailures.forgive(prefix);
+        addressFailures.forgive(origin);
     }
 
     /**
@@ -464,41 +461,6 @@ public final class ApiKeys {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw ApiError.unavailable("interrupted while checking the API key");
-        }
-    }
-
-    /** Whether {@code key} has had {@code limit} failures in its current window. */
-    /**
-     * Counts one attempt in {@code key}'s one-minute window, unless the window already holds
-     * {@code limit}: then nothing is counted and the answer is false. A null key is not counted.
-     */
-    private static boolean admit(Map<String, Window> windows, String key, int limit, long now) {
-        if (key == null) {
-            return true;
-        }
-        if (windows.size() >= MAX_WINDOWS) {
-            windows.values().removeIf(w -> now - w.start() >= FAILURE_WINDOW.toMillis());
-        }
-        boolean[] admitted = {false};
-        windows.compute(key, (k, old) -> {
-            if (old == null || now - old.start() >= FAILURE_WINDOW.toMillis()) {
-                admitted[0] = true;
-                return new Window(now, 1);
-            }
-            if (old.failures() >= limit) {
-                return old;
-            }
-            admitted[0] = true;
-            return new Window(old.start(), old.failures() + 1);
-        });
-        return admitted[0];
-    }
-
-    /** Takes back an attempt {@link #admit} counted that turned out not to be a failure. */
-    private static void forgive(Map<String, Window> windows, String key) {
-        if (key != null) {
-            windows.computeIfPresent(key, (k, old) -> old.failures() <= 1 ? null
-                    : new Window(old.start(), old.failures() - 1));
         }
     }
 

@@ -80,6 +80,9 @@ class KeylessCiLimitsTest {
         assertThat(throttled.status()).as(throttled.body()).isEqualTo(429);
         assertThat(throttled.header("Retry-After")).isNotNull();
         assertThat(Long.parseLong(throttled.header("Retry-After"))).isBetween(1L, 60L);
+        Response otherProject = server.post("/oidc/github/token", null, "{\"token\":\""
+                + issuer.token(audience, c -> { }) + "\",\"project\":\"elsewhere\"}");
+        assertThat(otherProject.status()).as("another project's window: %s", otherProject.body()).isEqualTo(403);
     }
 
     @Test
