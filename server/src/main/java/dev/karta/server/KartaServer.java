@@ -19,6 +19,9 @@ import dev.karta.server.datadir.SecretFiles;
 import dev.karta.server.deploys.DeployRoutes;
 import dev.karta.server.deploys.DeployStore;
 import dev.karta.server.deploys.Deploys;
+import dev.karta.server.dashboard.DashboardRoutes;
+import dev.karta.server.dashboard.DashboardSessions;
+import dev.karta.server.dashboard.DashboardViews;
 import dev.karta.server.http.Authenticator;
 import dev.karta.server.http.ClientAddress;
 import dev.karta.server.http.HttpApi;
@@ -56,6 +59,7 @@ import dev.karta.server.releases.ReleaseRoutes;
 import dev.karta.server.releases.ReleaseStore;
 import dev.karta.server.releases.Releases;
 import dev.karta.server.releases.Retention;
+import dev.karta.server.releases.RollbackPreviews;
 import dev.karta.server.repos.Bindings;
 import dev.karta.server.repos.BoundRepos;
 import dev.karta.server.repos.GitRepos;
@@ -69,6 +73,7 @@ import dev.karta.server.store.Notifications;
 import dev.karta.server.store.SecretBox;
 import dev.karta.server.store.ServerKeys;
 import dev.karta.server.usage.UsageRoutes;
+import dev.karta.server.usage.UsageStore;
 import dev.karta.server.webhooks.Deliveries;
 import dev.karta.server.webhooks.WebhookEndpointRoutes;
 import dev.karta.server.webhooks.WebhookEndpoints;
@@ -220,20 +225,26 @@ public final class KartaServer implements AutoCloseable {
                 deliveries::wake);
 
         this.bootstrapped = tenants.bootstrap(config.bootstrapKey());
-        Authenticator authenticator = new Authenticator(keys::authenticate, new ClientAddress(config.trustedProxies()));
+        DashboardSessions dashboardSessions = new DashboardSessions(db, keys, java.time.Clock.systemUTC());
+        Authenticator authenticator = new Authenticator(keys::authenticate, new ClientAddress(config.trustedProxies()),
+                token -> dashboardSessions.find(token).map(DashboardSessions.Session::principal).orElse(null));
+        KeyRoutes keyRoutes = new KeyRoutes(keys, (orgId, name) -> {
+            Projects.validateName(name);
+            return projects.require(orgId, name).id();
+        }, idempotency, json);
+        ReleaseDiffs diffs = new ReleaseDiffs(releaseFiles, repos::commitsBetween,
+                release -> configs.ofRelease(release.id()));
+        RollbackPreviews rollbackPreviews = new RollbackPreviews(releases, diffs, sessions::liveByRelease);
+        Deploys deploys = new Deploys(deployStore);
+        UsageStore usage = new UsageStore(db, releaseFiles);
         List<Routes> routes = List.of(
                 new ProjectRoutes(projects, sessions::liveByRelease, idempotency, json),
-                new KeyRoutes(keys, (orgId, name) -> {
-                    Projects.validateName(name);
-                    return projects.require(orgId, name).id();
-                }, idempotency, json),
+                keyRoutes,
                 new AuditRoutes(audit),
                 new LedgerRoutes(new LedgerReader(db)),
-                new ReleaseRoutes(releases, new ReleaseDiffs(releaseFiles, repos::commitsBetween,
-                        release -> configs.ofRelease(release.id())), projects, sessions::liveByRelease, idempotency,
-                        json),
+                new ReleaseRoutes(releases, diffs, projects, rollbackPreviews, idempotency, json),
                 new ConfigRoutes(configs, idempotency, json, secrets),
-                new DeployRoutes(new Deploys(deployStore), projects, new DeployLogStream(logFeeds, json)),
+                new DeployRoutes(deploys, projects, new DeployLogStream(logFeeds, json)),
                 new UploadRoutes(ingest, releaseFiles, idempotency, config.archive().maxCompressedBytes()),
                 new CommitDeployRoutes(ingest, projects, repos, bound, idempotency, json),
                 new GitHttp(authenticator, db, projects, projectStore, repos, ingest, deployStore, audit,
@@ -243,9 +254,12 @@ public final class KartaServer implements AutoCloseable {
                 new PreviewRoutes(previews, idempotency, json),
                 new LogRoutes((orgId, name) -> projects.require(orgId, name).id(), logs, logFeeds),
                 new SessionRoutes(sessions, idempotency, json, keys, previews),
-                new UsageRoutes(db, projects, releaseFiles),
+                new UsageRoutes(projects, usage),
                 new WebhookEndpointRoutes(webhookEndpoints, idempotency, json),
-                new KeylessCi(db, audit, keys, projects, idempotency, json, config.oidc(), baseUrl::get));
+                new KeylessCi(db, audit, keys, projects, idempotency, json, config.oidc(), baseUrl::get),
+                new DashboardRoutes(dashboardSessions, new DashboardViews(projects, sessions::liveByRelease, releases,
+                        rollbackPreviews, deploys, sessions, usage, keys, audit), releases, keys, keyRoutes,
+                        baseUrl::get, java.time.Clock.systemUTC()));
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, authenticator,
                 metrics, health(sandbox, config.storage()), db::answers, routes);
         made.push(http::stop);

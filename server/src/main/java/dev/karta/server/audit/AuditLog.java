@@ -88,12 +88,18 @@ public final class AuditLog {
 
     /** The newest {@code limit} events of one org, newest first. */
     public List<AuditEvent> recent(String orgId, int limit) {
+        return recent(orgId, Long.MAX_VALUE, limit);
+    }
+
+    /** The newest {@code limit} events of one org older than event {@code beforeId}, newest first. */
+    public List<AuditEvent> recent(String orgId, long beforeId, int limit) {
         return db.withHandle(h -> h.createQuery("""
                         SELECT id, actor_key_id, action, resource, created_at, request_id, remote_ip, release_hash,
                                prev_hash, hash
-                        FROM audit_events WHERE org_id = :org ORDER BY id DESC LIMIT :limit
+                        FROM audit_events WHERE org_id = :org AND id < :before ORDER BY id DESC LIMIT :limit
                         """)
                 .bind("org", orgId)
+                .bind("before", beforeId)
                 .bind("limit", limit)
                 .map((rs, ctx) -> new AuditEvent(
                         rs.getLong("id"),

@@ -18,6 +18,11 @@ import java.util.Set;
  * project of another org does; a route without one is org-wide and answers 403, unless it is
  * marked {@link ProjectReach#NARROWED_BY_HANDLER}. (Git over HTTP, which Javalin's handlers never
  * see, applies the same {@link Principal#requireProject} in its own filter.)
+ *
+ * <p>A request with no Authorization header may read (GET and HEAD only) with the dashboard's
+ * session cookie, {@value #SESSION_COOKIE}: that is how the dashboard's pages follow logs live
+ * ({@code EventSource} sends no headers). The cookie is SameSite=Strict and never changes
+ * anything here; the dashboard's own forms carry a CSRF token.
  */
 public final class Authenticator {
     /** Looks an API key's secret up; the keys feature implements it. */
@@ -27,15 +32,26 @@ public final class Authenticator {
         Principal authenticate(String secret, String address);
     }
 
+    /** The caller behind a dashboard session cookie's token, or null; the dashboard implements it. */
+    @FunctionalInterface
+    public interface CookieSessions {
+        Principal principal(String token);
+    }
+
+    /** The dashboard's session cookie. */
+    public static final String SESSION_COOKIE = "karta_session";
+
     /** The path parameter every route naming a project uses. */
     public static final String PROJECT_PARAM = "project";
 
     private final Keys keys;
     private final ClientAddress clients;
+    private final CookieSessions cookieSessions;
 
-    public Authenticator(Keys keys, ClientAddress clients) {
+    public Authenticator(Keys keys, ClientAddress clients, CookieSessions cookieSessions) {
         this.keys = keys;
         this.clients = clients;
+        this.cookieSessions = cookieSessions;
     }
 
     /**
@@ -51,10 +67,23 @@ public final class Authenticator {
         if (required == null) {
             return;
         }
-        Principal principal = authenticate(ctx.header("Authorization"), ctx.ip());
+        Principal principal = cookiePrincipal(ctx);
+        if (principal == null) {
+            principal = authenticate(ctx.header("Authorization"), ctx.ip());
+        }
         requireScope(principal, required);
         requireReach(principal, ctx.pathParamMap().get(PROJECT_PARAM), ctx.routeRoles());
         ctx.attribute(Requests.PRINCIPAL, principal);
+    }
+
+    /** The dashboard session's caller, for a read without an Authorization header; else null. */
+    private Principal cookiePrincipal(Context ctx) {
+        String method = ctx.req().getMethod();
+        if (ctx.header("Authorization") != null || !(method.equals("GET") || method.equals("HEAD"))) {
+            return null;
+        }
+        String token = ctx.cookie(SESSION_COOKIE);
+        return token == null ? null : cookieSessions.principal(token);
     }
 
     /**

@@ -28,6 +28,11 @@ public final class Requests {
         return principal;
     }
 
+    /** Records the caller of a request that signed in otherwise than by a header: the dashboard's cookie. */
+    public static void signedIn(Context ctx, Principal principal) {
+        ctx.attribute(PRINCIPAL, principal);
+    }
+
     public static String requestId(Context ctx) {
         return ctx.attribute(REQUEST_ID);
     }

@@ -305,6 +305,19 @@ public final class ApiKeys {
         return unusable;
     }
 
+    /**
+     * The caller behind key {@code keyId} while the key can be used (not revoked, not expired, its
+     * project not deleted), read from the database: for what a key was exchanged for (the
+     * dashboard's sessions), which ends with the key on its next request.
+     */
+    public Optional<Principal> usable(String keyId) {
+        long now = clock.millis();
+        Optional<StoredKey> key = store.byId(keyId).filter(k -> !k.isRevoked()
+                && !k.isExpired(Instant.ofEpochMilli(now)) && (k.projectId() == null || k.projectName() != null));
+        key.ifPresent(k -> touch(k.id(), now));
+        return key.map(StoredKey::principal);
+    }
+
     /** {@link #authenticate(String, String)} for a caller whose address is unknown. */
     public Principal authenticate(String secret) {
         return authenticate(secret, null);

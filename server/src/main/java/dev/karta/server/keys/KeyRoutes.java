@@ -81,8 +81,25 @@ public final class KeyRoutes implements Routes {
         ctx.json(new ApiKeyList(keys.list(Requests.principal(ctx).orgId())));
     }
 
+    /** A key creation asked for, checked: what {@link ApiKeys#create} needs. */
+    public record KeyRequest(String name, Scope scope, Instant expiresAt, ApiKeys.Restriction project) {
+    }
+
     public void create(Context ctx) {
-        CreateApiKey body = Requests.json(ctx, json, CreateApiKey.class);
+        KeyRequest request = check(Requests.json(ctx, json, CreateApiKey.class), Requests.principal(ctx));
+        // A retry names the same key but never repeats its secret: answers are stored in the
+        // database, and a secret is shown once and never kept.
+        idempotency.respond(ctx, "api_key.create:" + request.name() + ":" + request.scope().wireName() + ":"
+                + request.expiresAt() + ":" + (request.project() == null ? "" : request.project().id()), () -> {
+            ApiKeys.Minted minted = keys.create(Requests.actor(ctx), request.name(), request.scope(),
+                    request.expiresAt(), request.project());
+            return new Idempotency.Answer(201, new CreatedApiKey(minted.key(), minted.secret()),
+                    new CreatedApiKey(minted.key(), null));
+        });
+    }
+
+    /** Checks a key creation by {@code creator}, as the API and the dashboard receive it, or throws a 4xx. */
+    public KeyRequest check(CreateApiKey body, Principal creator) {
         String name = body.name() == null ? "" : body.name().trim();
         if (name.isEmpty() || name.length() > MAX_NAME) {
             throw ApiError.badRequest("key name is required, at most " + MAX_NAME + " characters");
@@ -95,20 +112,12 @@ public final class KeyRoutes implements Routes {
         }
         Scope scope = Scope.parse(body.scopes().get(0));
         Instant expiresAt = expiresAt(body.expiresAt());
-        Principal creator = Requests.principal(ctx);
         // The route is org-wide, so the auth layer already refused a restricted key; a key is
         // never minted broader than its creator, whatever routes allow in the future.
         creator.requireOrgWide();
         ApiKeys.Restriction project = body.project() == null ? null
                 : new ApiKeys.Restriction(projects.require(creator.orgId(), body.project()), body.project());
-        // A retry names the same key but never repeats its secret: answers are stored in the
-        // database, and a secret is shown once and never kept.
-        idempotency.respond(ctx, "api_key.create:" + name + ":" + scope.wireName() + ":" + expiresAt + ":"
-                + (project == null ? "" : project.id()), () -> {
-            ApiKeys.Minted minted = keys.create(Requests.actor(ctx), name, scope, expiresAt, project);
-            return new Idempotency.Answer(201, new CreatedApiKey(minted.key(), minted.secret()),
-                    new CreatedApiKey(minted.key(), null));
-        });
+        return new KeyRequest(name, scope, expiresAt, project);
     }
 
     /**

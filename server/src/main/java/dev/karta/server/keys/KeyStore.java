@@ -57,6 +57,13 @@ final class KeyStore {
                 .findOne());
     }
 
+    Optional<StoredKey> byId(String id) {
+        return db.withHandle(h -> h.createQuery(SELECT + " WHERE k.id = :id")
+                .bind("id", id)
+                .map((rs, ctx) -> map(rs))
+                .findOne());
+    }
+
     Optional<StoredKey> byId(Handle h, String orgId, String id) {
         return h.createQuery(SELECT + " WHERE k.org_id = :org AND k.id = :id")
                 .bind("org", orgId)

@@ -6,13 +6,11 @@ import static dev.karta.server.http.Scope.READ;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.Pin;
 import dev.karta.api.ReleaseList;
-import dev.karta.api.RollbackPreview;
 import dev.karta.api.RollbackRequest;
 import dev.karta.server.http.Idempotency;
 import dev.karta.server.http.Requests;
 import dev.karta.server.http.Routes;
 import dev.karta.server.projects.ProjectRecord;
-import dev.karta.server.projects.ProjectRoutes;
 import dev.karta.server.projects.Projects;
 import io.javalin.config.JavalinConfig;
 import io.javalin.config.RoutesConfig;
@@ -28,16 +26,16 @@ public final class ReleaseRoutes implements Routes {
     private final Releases releases;
     private final ReleaseDiffs diffs;
     private final Projects projects;
-    private final ProjectRoutes.LiveSessions liveSessions;
+    private final RollbackPreviews previews;
     private final Idempotency idempotency;
     private final ObjectMapper json;
 
-    public ReleaseRoutes(Releases releases, ReleaseDiffs diffs, Projects projects,
-                         ProjectRoutes.LiveSessions liveSessions, Idempotency idempotency, ObjectMapper json) {
+    public ReleaseRoutes(Releases releases, ReleaseDiffs diffs, Projects projects, RollbackPreviews previews,
+                         Idempotency idempotency, ObjectMapper json) {
         this.releases = releases;
         this.diffs = diffs;
         this.projects = projects;
-        this.liveSessions = liveSessions;
+        this.previews = previews;
         this.idempotency = idempotency;
         this.json = json;
     }
@@ -82,25 +80,11 @@ public final class ReleaseRoutes implements Routes {
         RollbackRequest body = Requests.json(ctx, json, RollbackRequest.class);
         String project = ctx.pathParam("project");
         if (body.wantsDryRun()) {
-            ctx.json(preview(ctx, body));
+            ctx.json(previews.preview(project(ctx), body.to(), body.wantsPin()));
             return;
         }
         idempotency.respond(ctx, "rollback:" + project + ":" + body.to() + ":" + body.wantsPin(), () ->
                 new Idempotency.Answer(200, releases.rollback(Requests.actor(ctx), project, body.to(), body.wantsPin())));
-    }
-
-    /** What a rollback would do, read without changing anything (no audit event, no log entry). */
-    private RollbackPreview preview(Context ctx, RollbackRequest body) {
-        ProjectRecord project = project(ctx);
-        ReleaseRecord target = releases.get(project, body.to());
-        ReleaseRecord active = project.currentNumber() == null ? null
-                : releases.get(project, "v" + project.currentNumber());
-        String reason = active != null && active.id().equals(target.id()) ? null : releases.unavailableReason(target);
-        long staying = active == null || active.id().equals(target.id()) ? 0
-                : liveSessions.byRelease(project.orgId(), project.id()).getOrDefault(project.id(), Map.of())
-                        .getOrDefault(active.number(), 0L);
-        return new RollbackPreview(project.name(), true, active == null ? null : active.version(), target.version(),
-                body.wantsPin(), reason == null, reason, staying, diffs.diff(project, active, target));
     }
 
     public void activate(Context ctx) {

@@ -1,6 +1,7 @@
 package dev.karta.server.sessions;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.karta.api.Session;
 import dev.karta.server.Config;
 import dev.karta.server.Ids;
 import dev.karta.server.events.Events;
@@ -163,6 +164,11 @@ public final class Sessions implements AutoCloseable {
     SessionRecord get(String orgId, String projectName, String sessionId) {
         ProjectRecord project = projects.require(orgId, projectName);
         return store.find(project.id(), sessionId).orElseThrow(() -> ApiError.notFound("session", sessionId));
+    }
+
+    /** The project's newest sessions, as the API shows them but without workspace sizes. */
+    public List<Session> newest(String orgId, String projectName, int limit) {
+        return list(orgId, projectName, null, null, limit).stream().map(s -> s.toWire(null)).toList();
     }
 
     /** The project's sessions, or only those of preview {@code preview} (a name, or null for all). */

@@ -2,13 +2,11 @@ package dev.karta.server.usage;
 
 import static dev.karta.server.http.Scope.READ;
 
-import dev.karta.server.build.ReleaseFiles;
 import dev.karta.server.http.ApiError;
 import dev.karta.server.http.Requests;
 import dev.karta.server.http.Routes;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.Projects;
-import dev.karta.server.store.Database;
 import io.javalin.config.JavalinConfig;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
@@ -23,9 +21,9 @@ public final class UsageRoutes implements Routes {
     private final Projects projects;
     private final UsageStore store;
 
-    public UsageRoutes(Database db, Projects projects, ReleaseFiles files) {
+    public UsageRoutes(Projects projects, UsageStore store) {
         this.projects = projects;
-        this.store = new UsageStore(db, files);
+        this.store = store;
     }
 
     @Override

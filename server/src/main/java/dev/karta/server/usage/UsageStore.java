@@ -3,8 +3,10 @@ package dev.karta.server.usage;
 import dev.karta.api.Usage;
 import dev.karta.server.build.ReleaseFiles;
 import dev.karta.server.store.Database;
+import java.time.LocalDate;
 import java.time.YearMonth;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -18,18 +20,20 @@ import org.jdbi.v3.core.Handle;
  * (a tree shared with another project counts for both) and its archives, each distinct tree and
  * archive once however many of the project's releases and deploys share it.
  */
-final class UsageStore {
+public final class UsageStore {
+    private static final long DAY_MILLIS = 86_400_000L;
+
     private final Database db;
     private final ReleaseFiles files;
     /** Trees are immutable and content-addressed: a digest's size never changes. */
     private final Map<String, Long> treeSizes = new ConcurrentHashMap<>();
 
-    UsageStore(Database db, ReleaseFiles files) {
+    public UsageStore(Database db, ReleaseFiles files) {
         this.db = db;
         this.files = files;
     }
 
-    Usage of(String projectId, YearMonth period) {
+    public Usage of(String projectId, YearMonth period) {
         long from = period.atDay(1).atStartOfDay(ZoneOffset.UTC).toInstant().toEpochMilli();
         long to = period.plusMonths(1).atDay(1).atStartOfDay(ZoneOffset.UTC).toInstant().toEpochMilli();
         record Counts(long deploys, long succeeded, long failed, long buildMillis, long releases, long sessions,
@@ -64,6 +68,36 @@ final class UsageStore {
         }
         return new Usage(period.toString(), c.deploys(), c.succeeded(), c.failed(), c.buildMillis() / 1000.0,
                 c.releases(), c.sessions(), c.messages(), stored);
+    }
+
+    /** One day of a month: the deploys accepted and the sessions started on it (UTC). */
+    public record Day(LocalDate date, long deploys, long sessions) {
+    }
+
+    /** Every day of {@code period}, first to last, with its deploys and sessions. */
+    public List<Day> daily(String projectId, YearMonth period) {
+        long from = period.atDay(1).atStartOfDay(ZoneOffset.UTC).toInstant().toEpochMilli();
+        long to = period.plusMonths(1).atDay(1).atStartOfDay(ZoneOffset.UTC).toInstant().toEpochMilli();
+        long[] deploys = new long[period.lengthOfMonth()];
+        long[] sessions = new long[period.lengthOfMonth()];
+        db.withHandle(h -> {
+            perDay(h, "SELECT created_at FROM deploys WHERE project_id = :p AND created_at >= :from AND created_at < :to",
+                    projectId, from, deploys);
+            perDay(h, "SELECT created_at FROM sessions WHERE project_id = :p AND created_at >= :from AND created_at < :to",
+                    projectId, from, sessions);
+            return null;
+        });
+        List<Day> days = new ArrayList<>();
+        for (int i = 0; i < deploys.length; i++) {
+            days.add(new Day(period.atDay(i + 1), deploys[i], sessions[i]));
+        }
+        return days;
+    }
+
+    private static void perDay(Handle h, String sql, String projectId, long from, long[] counts) {
+        h.createQuery(sql).bind("p", projectId).bind("from", from).bind("to", from + counts.length * DAY_MILLIS)
+                .mapTo(Long.class)
+                .forEach(at -> counts[(int) ((at - from) / DAY_MILLIS)]++);
     }
 
     private static long count(Handle h, String sql, String projectId, long from, long to) {

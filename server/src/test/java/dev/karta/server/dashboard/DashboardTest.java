@@ -1,0 +1,301 @@
+package dev.karta.server.dashboard;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.karta.server.Config;
+import dev.karta.server.testkit.TarBuilder;
+import dev.karta.server.testkit.TestServer;
+import java.net.URLEncoder;
+import java.net.http.HttpRequest;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The dashboard over plain HTTP: sign-in and its cookie, CSRF on every form, the security headers,
+ * escaping, scopes and project restriction, and API clients that never get a page. What only a
+ * browser can show (live updates, dialogs, scripts not running) is in the CLI module's
+ * {@code DashboardBrowserIT}.
+ */
+class DashboardTest {
+    private static final Pattern CSRF = Pattern.compile("name=\"csrf\" value=\"([^\"]+)\"");
+    private static final Pattern COOKIE = Pattern.compile("karta_session=([^;]*)");
+
+    @TempDir
+    static Path dir;
+    static TestServer server;
+
+    @BeforeAll
+    static void start() {
+        server = TestServer.start(dir.resolve("data"));
+        assertThat(server.post("/agent_projects", server.adminKey(), "{\"name\":\"shop\"}").status()).isEqualTo(201);
+        upload("shop", TarBuilder.app("shop"));
+        upload("shop", TarBuilder.app("shop-two"));
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+    }
+
+    private static void upload(String project, byte[] archive) {
+        TestServer.Response accepted = server.send(server.request("/agent_projects/" + project + "/releases",
+                server.adminKey()).header("Content-Type", "application/gzip")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(archive)));
+        assertThat(accepted.status()).as(accepted.body()).isEqualTo(202);
+        String id = accepted.json().get("id").asText();
+        await().atMost(Duration.ofSeconds(30)).until(() -> server.get("/agent_projects/" + project + "/deploys/" + id,
+                server.adminKey()).json().get("status").asText().equals("succeeded"));
+    }
+
+    /** A browser's cookie jar of one: the session cookie, once signed in. */
+    private static final class Browser {
+        String session;
+
+        TestServer.Response get(String path) {
+            HttpRequest.Builder request = server.request(path, null).header("Accept", "text/html");
+            if (session != null) {
+                request.header("Cookie", "karta_session=" + session);
+            }
+            return server.send(request.GET());
+        }
+
+        TestServer.Response post(String path, String form) {
+            HttpRequest.Builder request = server.request(path, null).header("Accept", "text/html")
+                    .header("Content-Type", "application/x-www-form-urlencoded");
+            if (session != null) {
+                request.header("Cookie", "karta_session=" + session);
+            }
+            return server.send(request.POST(HttpRequest.BodyPublishers.ofString(form)));
+        }
+
+        TestServer.Response signIn(String key) {
+            TestServer.Response form = get("/sign-in");
+            String token = csrf(form);
+            String signInCookie = form.headers().allValues("Set-Cookie").stream()
+                    .filter(c -> c.startsWith(DashboardRoutes.SIGN_IN_COOKIE + "=")).findFirst().orElseThrow();
+            TestServer.Response answer = server.send(server.request("/sign-in", null)
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .header("Cookie", signInCookie.substring(0, signInCookie.indexOf(';')))
+                    .POST(HttpRequest.BodyPublishers.ofString("csrf=" + token + "&key=" + encode(key))));
+            answer.headers().allValues("Set-Cookie").stream().map(COOKIE::matcher).filter(Matcher::find)
+                    .map(m -> m.group(1)).filter(v -> !v.isEmpty()).findFirst().ifPresent(v -> session = v);
+            return answer;
+        }
+
+        String csrfOfPage(String path) {
+            return csrf(get(path));
+        }
+    }
+
+    private static String csrf(TestServer.Response page) {
+        Matcher m = CSRF.matcher(page.body());
+        assertThat(m.find()).as(page.body()).isTrue();
+        return m.group(1);
+    }
+
+    private static String encode(String value) {
+        return URLEncoder.encode(value, StandardCharsets.UTF_8);
+    }
+
+    private static Browser signedIn(String key) {
+        Browser browser = new Browser();
+        TestServer.Response answer = browser.signIn(key);
+        assertThat(answer.status()).as(answer.body()).isEqualTo(303);
+        assertThat(answer.header("Location")).isEqualTo("/");
+        return browser;
+    }
+
+    @Test
+    void pages_redirect_to_the_sign_in_form_until_a_key_is_exchanged_for_an_http_only_strict_cookie() {
+        Browser browser = new Browser();
+        TestServer.Response page = browser.get("/projects/shop");
+        assertThat(page.status()).isEqualTo(303);
+        assertThat(page.header("Location")).isEqualTo("/sign-in");
+
+        TestServer.Response answer = browser.signIn(server.adminKey());
+        String cookie = answer.headers().allValues("Set-Cookie").stream()
+                .filter(c -> c.startsWith("karta_session=") && !c.startsWith("karta_session=;")).findFirst().orElseThrow();
+        assertThat(cookie).contains("; HttpOnly").contains("; SameSite=Strict").contains("; Path=/")
+                .doesNotContain("Secure").doesNotContain(server.adminKey());
+        assertThat(answer.header("Location")).isEqualTo("/").doesNotContain("kt_live_");
+
+        TestServer.Response projects = browser.get("/");
+        assertThat(projects.status()).isEqualTo(200);
+        assertThat(projects.header("Content-Type")).startsWith("text/html");
+        assertThat(projects.body()).contains("href=\"/projects/shop\"").contains(">v2<")
+                .doesNotContain(server.adminKey());
+    }
+
+    @Test
+    void every_page_sends_a_strict_content_security_policy_and_no_inline_script_or_style() {
+        Browser browser = signedIn(server.adminKey());
+        for (String path : new String[] {"/", "/projects/shop", "/keys", "/audit", "/sign-in",
+                "/projects/shop/rollback?to=v1"}) {
+            TestServer.Response page = browser.get(path);
+            assertThat(page.header("Content-Security-Policy")).as(path)
+                    .startsWith("default-src 'self'; script-src 'self'; style-src 'self'");
+            assertThat(page.header("X-Content-Type-Options")).isEqualTo("nosniff");
+            assertThat(page.body()).as(path).doesNotContain(" style=").doesNotContain("<style")
+                    .doesNotContainPattern("<script(?! src=\"/assets/dashboard.js\" defer></script>)")
+                    .doesNotContainPattern(" on[a-z]+=");
+        }
+    }
+
+    @Test
+    void a_wrong_key_is_answered_on_the_form_and_signs_nobody_in() {
+        Browser browser = new Browser();
+        TestServer.Response answer = browser.signIn(TestServer.randomKey());
+        assertThat(answer.status()).isEqualTo(401);
+        assertThat(answer.body()).contains("invalid API key");
+        assertThat(browser.session).isNull();
+    }
+
+    @Test
+    void the_sign_in_form_needs_its_own_csrf_cookie() {
+        TestServer.Response answer = server.send(server.request("/sign-in", null)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .POST(HttpRequest.BodyPublishers.ofString("csrf=made-up&key=" + encode(server.adminKey()))));
+        assertThat(answer.status()).isEqualTo(403);
+        assertThat(answer.headers().allValues("Set-Cookie")).noneMatch(c -> c.startsWith("karta_session="));
+    }
+
+    @Test
+    void every_form_needs_the_sessions_csrf_token() {
+        Browser browser = signedIn(server.adminKey());
+        TestServer.Response forged = browser.post("/keys", "name=forged&scope=admin");
+        assertThat(forged.status()).isEqualTo(403);
+        assertThat(forged.body()).contains("CSRF");
+        TestServer.Response wrong = browser.post("/projects/shop/rollback", "to=v1&csrf=not-the-token");
+        assertThat(wrong.status()).isEqualTo(403);
+        assertThat(server.get("/agent_projects/shop", server.adminKey()).json().at("/current_release/version").asText())
+                .isEqualTo("v2");
+        assertThat(server.get("/api_keys", server.adminKey()).body()).doesNotContain("forged");
+    }
+
+    @Test
+    void signing_out_ends_the_session_on_the_server() {
+        Browser browser = signedIn(server.adminKey());
+        String stolen = browser.session;
+        TestServer.Response out = browser.post("/sign-out", "csrf=" + browser.csrfOfPage("/"));
+        assertThat(out.status()).isEqualTo(303);
+        assertThat(out.header("Location")).isEqualTo("/sign-in");
+        browser.session = stolen; // a copy of the cookie made before signing out
+        assertThat(browser.get("/").status()).isEqualTo(303);
+        assertThat(server.send(server.request("/agent_projects", null).header("Cookie", "karta_session=" + stolen)
+                .GET()).status()).isEqualTo(401);
+    }
+
+    @Test
+    void revoking_the_key_ends_its_dashboard_sessions_on_the_next_request() {
+        String key = server.createKey("short-lived", "read");
+        Browser browser = signedIn(key);
+        assertThat(browser.get("/").status()).isEqualTo(200);
+        String id = server.get("/api_keys", server.adminKey()).json().get("api_keys").findValues("id").stream()
+                .map(n -> n.asText()).reduce((a, b) -> b).orElseThrow();
+        assertThat(server.delete("/api_keys/" + id, server.adminKey()).status()).isEqualTo(204);
+        assertThat(browser.get("/").status()).isEqualTo(303);
+    }
+
+    @Test
+    void an_admin_rolls_back_from_the_confirm_page_and_the_project_is_pinned() {
+        Browser browser = signedIn(server.adminKey());
+        TestServer.Response confirm = browser.get("/projects/shop/rollback?to=v1");
+        assertThat(confirm.status()).isEqualTo(200);
+        assertThat(confirm.body()).contains("Roll back shop to v1?").contains("Files:");
+        TestServer.Response done = browser.post("/projects/shop/rollback", "to=v1&csrf=" + csrf(confirm));
+        assertThat(done.status()).as(done.body()).isEqualTo(303);
+        assertThat(done.header("Location")).isEqualTo("/projects/shop");
+        assertThat(browser.get("/projects/shop").body()).contains("id=\"active-version\">v1<").contains("pinned to v1");
+        assertThat(server.get("/audit_events", server.adminKey()).body()).contains("release.rollback");
+        server.delete("/agent_projects/shop/pin", server.adminKey());
+    }
+
+    @Test
+    void read_and_write_keys_see_no_rollback_button_and_cannot_roll_back_or_see_keys() {
+        Browser reader = signedIn(server.createKey("reader", "read"));
+        String page = reader.get("/projects/shop").body();
+        assertThat(page).contains("Releases").doesNotContain("Roll back to this release").doesNotContain("href=\"/keys\"");
+        assertThat(reader.get("/projects/shop/rollback?to=v1").status()).isEqualTo(403);
+        assertThat(reader.post("/projects/shop/rollback", "to=v1&csrf=" + reader.csrfOfPage("/")).status())
+                .isEqualTo(403);
+        assertThat(reader.get("/keys").status()).isEqualTo(403);
+        assertThat(reader.get("/audit").status()).isEqualTo(403);
+
+        Browser writer = signedIn(server.createKey("writer", "write"));
+        assertThat(writer.get("/projects/shop").body()).doesNotContain("Roll back to this release");
+    }
+
+    @Test
+    void a_key_restricted_to_one_project_sees_only_that_project() {
+        server.post("/agent_projects", server.adminKey(), "{\"name\":\"other\"}");
+        String restricted = server.post("/api_keys", server.adminKey(),
+                "{\"name\":\"shop-only\",\"scopes\":[\"read\"],\"project\":\"shop\"}").json().get("secret").asText();
+        Browser browser = signedIn(restricted);
+        assertThat(browser.get("/").body()).contains("/projects/shop").doesNotContain("/projects/other");
+        TestServer.Response other = browser.get("/projects/other");
+        assertThat(other.status()).isEqualTo(404);
+        assertThat(browser.get("/projects/no-such").body()).isEqualTo(other.body().replace("other", "no-such"));
+    }
+
+    @Test
+    void values_from_users_are_escaped() {
+        Browser browser = signedIn(server.adminKey());
+        String name = "<img src=x onerror=alert(1)><script>alert(2)</script>";
+        TestServer.Response created = browser.post("/keys", "name=" + encode(name) + "&scope=read&expires=30&csrf="
+                + browser.csrfOfPage("/keys"));
+        assertThat(created.status()).isEqualTo(201);
+        assertThat(created.body()).contains("&lt;img src=x onerror=alert(1)&gt;&lt;script&gt;alert(2)&lt;/script&gt;")
+                .doesNotContain("<img src=x").doesNotContain("<script>alert");
+        assertThat(created.body()).containsPattern("<code id=\"new-secret\">kt_live_[A-Za-z0-9]{32}</code>");
+        assertThat(browser.get("/keys").body()).doesNotContainPattern("kt_live_[A-Za-z0-9]{32}");
+    }
+
+    @Test
+    void api_clients_never_get_a_page_or_a_redirect() {
+        TestServer.Response withKey = server.get("/", server.adminKey());
+        assertThat(withKey.status()).isEqualTo(404);
+        assertThat(withKey.json().get("error").asText()).isEqualTo("not_found");
+        TestServer.Response json = server.send(server.request("/projects/shop", null).header("Accept", "application/json").GET());
+        assertThat(json.status()).isEqualTo(404);
+        assertThat(json.header("Content-Type")).startsWith("application/json");
+        assertThat(server.get("/agent_projects", server.adminKey()).status()).isEqualTo(200);
+    }
+
+    @Test
+    void the_session_cookie_reads_the_api_but_never_changes_anything() {
+        Browser browser = signedIn(server.adminKey());
+        TestServer.Response read = server.send(server.request("/agent_projects/shop/logs", null)
+                .header("Cookie", "karta_session=" + browser.session).GET());
+        assertThat(read.status()).isEqualTo(200);
+        TestServer.Response write = server.send(server.request("/agent_projects", null)
+                .header("Cookie", "karta_session=" + browser.session).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"by-cookie\"}")));
+        assertThat(write.status()).isEqualTo(401);
+    }
+
+    @Test
+    void the_cookie_is_secure_when_the_public_url_is_https() throws Exception {
+        Config config = TestServer.config(dir.resolve("https-data"), TestServer.randomKey()).toBuilder()
+                .publicUrl("https://karta.example.com").build();
+        try (TestServer https = TestServer.start(config)) {
+            TestServer previous = server;
+            server = https;
+            try {
+                Browser browser = new Browser();
+                TestServer.Response answer = browser.signIn(https.adminKey());
+                assertThat(answer.headers().allValues("Set-Cookie"))
+                        .anyMatch(c -> c.startsWith("karta_session=") && c.endsWith("; Secure"));
+            } finally {
+                server = previous;
+            }
+        }
+    }
+}
