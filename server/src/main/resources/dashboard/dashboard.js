@@ -174,6 +174,10 @@
 
   async function openDialog(link) {
     const res = await fetch(link.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
+    if (res.redirected && new URL(res.url).pathname === "/sign-in") {
+      location.assign("/sign-in");
+      return;
+    }
     const page = new DOMParser().parseFromString(await res.text(), "text/html");
     const section = page.getElementById("confirm") || page.querySelector("main");
     if (!dialog) {

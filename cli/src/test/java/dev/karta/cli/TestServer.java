@@ -32,6 +32,12 @@ final class TestServer implements AutoCloseable {
         return new TestServer(dev.karta.server.testkit.TestServer.start(config(dataDir, 0).withSessions(sessions)));
     }
 
+    /** A server that runs {@code builder} as its image builder (for Dockerfile apps). */
+    static TestServer startWithBuilder(Path dataDir, List<String> builder) {
+        return new TestServer(dev.karta.server.testkit.TestServer.start(config(dataDir, 0).toBuilder()
+                .builderCommand(builder).build()));
+    }
+
     /**
      * Tests bind repositories they create in temporary folders: the operator allows file URLs
      * there, as {@code --allow-repo-url file:///srv/git/} would.

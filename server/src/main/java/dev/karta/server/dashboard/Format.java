@@ -44,12 +44,15 @@ public final class Format {
         return seconds / 86_400 + " d ago";
     }
 
-    /** The time from {@code from} to {@code to} (null: still running, counted to now), e.g. {@code 4.2 s}. */
+    /** The time from {@code from} to {@code to} (null: still running, counted to now): {@code 85 ms}, {@code 4.2 s}. */
     public static String duration(Instant from, Instant to) {
         if (from == null) {
             return "—";
         }
         long millis = Math.max(0, Duration.between(from, to == null ? Instant.now() : to).toMillis());
+        if (millis < 1000) {
+            return millis + " ms";
+        }
         if (millis < 60_000) {
             return String.format("%.1f s", millis / 1000.0);
         }
