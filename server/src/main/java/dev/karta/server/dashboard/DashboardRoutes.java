@@ -23,6 +23,7 @@ import io.javalin.http.Context;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
@@ -182,16 +183,22 @@ public final class DashboardRoutes implements Routes {
             return;
         }
         if (session(ctx).isPresent()) {
-            redirect(ctx, "/");
+            redirect(ctx, next(ctx.queryParam("next")));
             return;
         }
-        showSignIn(ctx, 200, null);
+        showSignIn(ctx, 200, null, next(ctx.queryParam("next")));
     }
 
-    private void showSignIn(Context ctx, int status, String error) {
+    private void showSignIn(Context ctx, int status, String error, String next) {
         String token = randomToken();
         ctx.res().addHeader("Set-Cookie", cookie(SIGN_IN_COOKIE, token, "/sign-in", Duration.ofHours(1)));
-        render(ctx, status, "sign-in.jte", new Pages.SignIn(new Frame("Sign in", null, null), token, error));
+        render(ctx, status, "sign-in.jte", new Pages.SignIn(new Frame("Sign in", null, null), token, next, error));
+    }
+
+    /** Where to go after signing in: a path of this site only (never another host), else {@code /}. */
+    static String next(String next) {
+        return next != null && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\")
+                && next.length() <= 2000 && next.chars().noneMatch(c -> c < 0x20 || c == 0x7f) ? next : "/";
     }
 
     private void signIn(Context ctx) {
@@ -199,26 +206,27 @@ public final class DashboardRoutes implements Routes {
             notForApiClients(ctx);
             return;
         }
+        String next = next(ctx.formParam("next"));
         if (!sameToken(ctx.cookie(SIGN_IN_COOKIE), ctx.formParam("csrf"))) {
-            showSignIn(ctx, 403, "This sign-in form has expired (or cookies are off): try again.");
+            showSignIn(ctx, 403, "This sign-in form has expired (or cookies are off): try again.", next);
             return;
         }
         String key = Optional.ofNullable(ctx.formParam("key")).orElse("").trim();
         if (key.isEmpty() || key.length() > MAX_KEY_FIELD) {
-            showSignIn(ctx, 400, "Paste an API key: kt_live_ followed by 32 letters or digits.");
+            showSignIn(ctx, 400, "Paste an API key: kt_live_ followed by 32 letters or digits.", next);
             return;
         }
         DashboardSessions.SignedIn signedIn;
         try {
             signedIn = sessions.signIn(key, ctx.ip());
         } catch (ApiError e) {
-            showSignIn(ctx, e.kind().status(), e.getMessage());
+            showSignIn(ctx, e.kind().status(), e.getMessage(), next);
             return;
         }
         ctx.res().addHeader("Set-Cookie", cookie(SIGN_IN_COOKIE, "", "/sign-in", Duration.ZERO));
         ctx.res().addHeader("Set-Cookie", cookie(Authenticator.SESSION_COOKIE, signedIn.token(), "/",
                 signedIn.lifetime()));
-        redirect(ctx, "/");
+        redirect(ctx, next);
     }
 
     private void signOut(Context ctx) {
@@ -246,7 +254,10 @@ public final class DashboardRoutes implements Routes {
         }
         Optional<DashboardSessions.Session> session = session(ctx);
         if (session.isEmpty()) {
-            redirect(ctx, "/sign-in");
+            // Back to this page after signing in, if it is one to come back to.
+            String here = ctx.queryString() == null ? ctx.path() : ctx.path() + "?" + ctx.queryString();
+            redirect(ctx, changes || here.equals("/") ? "/sign-in"
+                    : "/sign-in?next=" + URLEncoder.encode(here, StandardCharsets.UTF_8));
             return;
         }
         Requests.signedIn(ctx, session.get().principal());

@@ -28,7 +28,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
@@ -40,7 +39,7 @@ import java.util.stream.Collectors;
 public final class DashboardViews {
     /** The log windows the project page offers, as ages the log API takes. */
     static final List<String> LOG_WINDOWS = List.of("15m", "1h", "24h", "7d");
-    static final Set<String> LOG_SOURCES = Set.of("build", "release", "session", "system");
+    static final List<String> LOG_SOURCES = List.of("build", "release", "session", "system");
     static final int AUDIT_PAGE = 50;
     private static final int DEPLOYS_SHOWN = 500;
     private static final int SESSIONS_SHOWN = 20;

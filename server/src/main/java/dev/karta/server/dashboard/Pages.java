@@ -28,7 +28,8 @@ public final class Pages {
     public record Frame(String title, String nav, Viewer viewer) {
     }
 
-    public record SignIn(Frame frame, String csrfToken, String error) {
+    /** The sign-in form; {@code next}: the page to go to afterwards. */
+    public record SignIn(Frame frame, String csrfToken, String next, String error) {
     }
 
     public record Problem(Frame frame, int status, String message) {

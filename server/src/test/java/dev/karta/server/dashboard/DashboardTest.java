@@ -118,7 +118,8 @@ class DashboardTest {
         Browser browser = new Browser();
         TestServer.Response page = browser.get("/projects/shop");
         assertThat(page.status()).isEqualTo(303);
-        assertThat(page.header("Location")).isEqualTo("/sign-in");
+        assertThat(page.header("Location")).isEqualTo("/sign-in?next=%2Fprojects%2Fshop");
+        assertThat(browser.get("/").header("Location")).isEqualTo("/sign-in");
 
         TestServer.Response answer = browser.signIn(server.adminKey());
         String cookie = answer.headers().allValues("Set-Cookie").stream()
@@ -132,6 +133,18 @@ class DashboardTest {
         assertThat(projects.header("Content-Type")).startsWith("text/html");
         assertThat(projects.body()).contains("href=\"/projects/shop\"").contains(">v2<")
                 .doesNotContain(server.adminKey());
+    }
+
+    @Test
+    void after_signing_in_the_browser_returns_to_the_page_it_asked_for_on_this_site_only() {
+        Browser browser = new Browser();
+        TestServer.Response form = browser.get("/sign-in?next=%2Fprojects%2Fshop%3Fsource%3Dbuild");
+        assertThat(form.body()).contains("name=\"next\" value=\"/projects/shop?source=build\"");
+        assertThat(DashboardRoutes.next("/projects/shop?source=build")).isEqualTo("/projects/shop?source=build");
+        for (String elsewhere : new String[] {"//evil.example/", "/\\evil.example", "https://evil.example/",
+                "evil", "/x\r\nSet-Cookie: a=b", null}) {
+            assertThat(DashboardRoutes.next(elsewhere)).as(elsewhere).isEqualTo("/");
+        }
     }
 
     @Test
