@@ -290,8 +290,7 @@ public final class DashboardRoutes implements Routes {
             case 409 -> "Not possible now";
             default -> status >= 500 ? "Server error" : "Error";
         };
-        render(ctx, status, "problem.jte", new Pages.Problem(new Frame(title, frame.nav(), frame.viewer()), status,
-                message));
+        render(ctx, status, "problem.jte", new Pages.Problem(new Frame(title, frame.nav(), frame.viewer()), message));
     }
 
     private Optional<DashboardSessions.Session> session(Context ctx) {

@@ -15,7 +15,6 @@ import dev.karta.server.keys.ApiKeys;
 import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.ProjectRoutes;
 import dev.karta.server.projects.Projects;
-import dev.karta.server.releases.ReleaseRecord;
 import dev.karta.server.releases.Releases;
 import dev.karta.server.releases.RollbackPreviews;
 import dev.karta.server.sessions.Sessions;
@@ -119,13 +118,8 @@ public final class DashboardViews {
         Map<String, Deploy> byId = new HashMap<>();
         recent.forEach(d -> byId.put(d.id(), d));
         String commitBase = commitBase(wire);
-        // Releases sharing a tree share the answer: one presence check per tree.
-        Map<String, String> reasons = new HashMap<>();
         List<Pages.TimelineRow> rows = new ArrayList<>();
-        for (ReleaseRecord record : releases.list(project)) {
-            Release r = record.toWire(project.currentReleaseId(), record.prunedAt() != null
-                    ? releases.unavailableReason(record)
-                    : reasons.computeIfAbsent(record.contentDigest(), d -> releases.unavailableReason(record)));
+        for (Release r : releases.listWire(project)) {
             Deploy deploy = r.deployId() == null ? null : byId.get(r.deployId());
             boolean active = "active".equals(r.status());
             rows.add(new Pages.TimelineRow(r.version(), r.status(), r.commitSha(), commitUrl(commitBase, r.commitSha()),

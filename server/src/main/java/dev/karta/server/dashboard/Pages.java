@@ -32,7 +32,7 @@ public final class Pages {
     public record SignIn(Frame frame, String csrfToken, String next, String error) {
     }
 
-    public record Problem(Frame frame, int status, String message) {
+    public record Problem(Frame frame, String message) {
     }
 
     public record ProjectRow(String name, String activeVersion, boolean pinned, String pinnedVersion,

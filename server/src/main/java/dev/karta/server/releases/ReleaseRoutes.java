@@ -15,8 +15,6 @@ import dev.karta.server.projects.Projects;
 import io.javalin.config.JavalinConfig;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
-import java.util.HashMap;
-import java.util.Map;
 
 /**
  * Handlers of {@code …/releases}, {@code …/releases/{v}}, {@code …/releases/{v}/activate},
@@ -53,14 +51,8 @@ public final class ReleaseRoutes implements Routes {
 
     public void list(Context ctx) {
         ProjectRecord project = project(ctx);
-        // Releases sharing a tree share the answer: one presence check per tree.
-        Map<String, String> reasons = new HashMap<>();
-        ctx.json(new ReleaseList(releases.list(project).stream()
-                .map(r -> r.toWire(project.currentReleaseId(), r.prunedAt() != null
-                        ? releases.unavailableReason(r)
-                        : reasons.computeIfAbsent(r.contentDigest(), d -> releases.unavailableReason(r))))
-                .toList(), project.pinned() ? new Pin("v" + project.pinnedNumber(), project.pinnedBy(),
-                project.pinnedAt()) : null));
+        ctx.json(new ReleaseList(releases.listWire(project), project.pinned()
+                ? new Pin("v" + project.pinnedNumber(), project.pinnedBy(), project.pinnedAt()) : null));
     }
 
     public void show(Context ctx) {

@@ -2,6 +2,7 @@ package dev.karta.server.releases;
 
 import dev.karta.api.Commits;
 import dev.karta.api.Pin;
+import dev.karta.api.Release;
 import dev.karta.api.RollbackResult;
 import dev.karta.server.Ids;
 import dev.karta.server.audit.AuditLog;
@@ -21,8 +22,10 @@ import dev.karta.server.projects.ProjectRecord;
 import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.store.Database;
 import java.time.Instant;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jdbi.v3.core.Handle;
@@ -434,6 +437,19 @@ public final class Releases {
 
     public List<ReleaseRecord> list(ProjectRecord project) {
         return store.ofProject(project.id());
+    }
+
+    /**
+     * The project's releases as the API shows them, each with whether it can go live: releases
+     * sharing a tree share the answer, so each stored tree is checked once.
+     */
+    public List<Release> listWire(ProjectRecord project) {
+        Map<String, Optional<String>> reasons = new HashMap<>();
+        return list(project).stream()
+                .map(r -> r.toWire(project.currentReleaseId(), r.prunedAt() != null ? PRUNED
+                        : reasons.computeIfAbsent(r.contentDigest(), d -> Optional.ofNullable(unavailableReason(r)))
+                                .orElse(null)))
+                .toList();
     }
 
     public ReleaseRecord get(ProjectRecord project, String version) {
