@@ -37,6 +37,7 @@
           continue;
         }
         served.set(region.id, next.outerHTML);
+        const focus = focusKey(region);
         for (const attr of Array.from(region.attributes)) {
           if (!next.hasAttribute(attr.name)) {
             region.removeAttribute(attr.name);
@@ -46,6 +47,7 @@
           region.setAttribute(attr.name, attr.value);
         }
         region.replaceChildren(...Array.from(next.childNodes).map((n) => document.importNode(n, true)));
+        restoreFocus(region, focus);
       }
       applyFilters();
       followBuildLog();
@@ -53,6 +55,28 @@
       // Offline or the server restarting: the next tick tries again.
     } finally {
       refreshing = false;
+    }
+  }
+
+  // A keyboard user's focus survives a region's refresh: the same link or button gets it back.
+  function focusKey(region) {
+    const el = document.activeElement;
+    if (!el || el === region || !region.contains(el)) {
+      return null;
+    }
+    for (const attr of ["id", "href", "data-copy", "action"]) {
+      if (el.getAttribute(attr)) {
+        return "[" + attr + "=\"" + CSS.escape(el.getAttribute(attr)) + "\"]";
+      }
+    }
+    const form = el.closest("form[action]");
+    return form ? "form[action=\"" + CSS.escape(form.getAttribute("action")) + "\"] " + el.tagName : null;
+  }
+
+  function restoreFocus(region, key) {
+    const el = key && region.querySelector(key);
+    if (el) {
+      el.focus({ preventScroll: true });
     }
   }
 

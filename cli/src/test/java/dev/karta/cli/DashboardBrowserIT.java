@@ -166,8 +166,8 @@ class DashboardBrowserIT {
         return browser.findElement(By.cssSelector(css)).getText();
     }
 
-    private static Object script(String code) {
-        return ((JavascriptExecutor) browser).executeScript(code);
+    private static Object script(String code, Object... args) {
+        return ((JavascriptExecutor) browser).executeScript(code, args);
     }
 
     @Test
@@ -215,7 +215,13 @@ class DashboardBrowserIT {
         assertThat(text("#active-version")).isEqualTo("v2");
 
         WebElement rollBack = browser.findElement(By.cssSelector("#timeline tr[data-version='v1'] a[data-dialog]"));
-        rollBack.sendKeys(Keys.ENTER); // with the keyboard
+        script("arguments[0].focus(); document.querySelector('#timeline table').dataset.old = 'yes'", rollBack);
+        // The timeline is redrawn while the link has the keyboard's focus: the focus stays on it.
+        waitFor(d -> script("return document.querySelector('#timeline table').dataset.old === undefined")
+                .equals(true));
+        WebElement focused = browser.switchTo().activeElement();
+        assertThat(focused.getAttribute("href")).endsWith("/projects/roll-shop/rollback?to=v1");
+        focused.sendKeys(Keys.ENTER); // with the keyboard
         WebElement dialog = waitFor(ExpectedConditions.visibilityOfElementLocated(By.cssSelector("dialog[open]")));
         assertThat(dialog.getText()).contains("Roll back roll-shop to v1?").contains("Files:");
         WebElement confirm = dialog.findElement(By.cssSelector("[data-confirm-button]"));
