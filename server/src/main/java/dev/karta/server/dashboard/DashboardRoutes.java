@@ -108,6 +108,7 @@ public final class DashboardRoutes implements Routes {
                     s.principal(), c.pathParam("project"), required(c, "to")));
         }));
         r.post("/projects/{project}/rollback", ctx -> form(ctx, this::rollback));
+        r.post("/projects/{project}/unpin", ctx -> form(ctx, this::unpin));
         r.get("/keys", ctx -> page(ctx, (c, s) -> {
             requireOrgAdmin(s);
             render(c, 200, "keys.jte", views.keys(frame("API keys", "keys", s), s.principal(), null, null));
@@ -139,6 +140,13 @@ public final class DashboardRoutes implements Routes {
         requireScope(session, Scope.ADMIN);
         String project = ctx.pathParam("project");
         releases.rollback(Requests.actor(ctx), project, required(ctx, "to"), true);
+        ctx.redirect("/projects/" + project, io.javalin.http.HttpStatus.SEE_OTHER);
+    }
+
+    private void unpin(Context ctx, DashboardSessions.Session session) {
+        requireScope(session, Scope.ADMIN);
+        String project = ctx.pathParam("project");
+        releases.unpin(Requests.actor(ctx), project);
         ctx.redirect("/projects/" + project, io.javalin.http.HttpStatus.SEE_OTHER);
     }
 

@@ -228,7 +228,10 @@ class DashboardTest {
         assertThat(done.header("Location")).isEqualTo("/projects/shop");
         assertThat(browser.get("/projects/shop").body()).contains("id=\"active-version\">v1<").contains("pinned to v1");
         assertThat(server.get("/audit_events", server.adminKey()).body()).contains("release.rollback");
-        server.delete("/agent_projects/shop/pin", server.adminKey());
+
+        TestServer.Response unpinned = browser.post("/projects/shop/unpin", "csrf=" + browser.csrfOfPage("/projects/shop"));
+        assertThat(unpinned.status()).as(unpinned.body()).isEqualTo(303);
+        assertThat(browser.get("/projects/shop").body()).contains("id=\"active-version\">v2<").doesNotContain("pinned to");
     }
 
     @Test
@@ -239,6 +242,7 @@ class DashboardTest {
         assertThat(reader.get("/projects/shop/rollback?to=v1").status()).isEqualTo(403);
         assertThat(reader.post("/projects/shop/rollback", "to=v1&csrf=" + reader.csrfOfPage("/")).status())
                 .isEqualTo(403);
+        assertThat(reader.post("/projects/shop/unpin", "csrf=" + reader.csrfOfPage("/")).status()).isEqualTo(403);
         assertThat(reader.get("/keys").status()).isEqualTo(403);
         assertThat(reader.get("/audit").status()).isEqualTo(403);
 
