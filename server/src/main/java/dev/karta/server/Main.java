@@ -491,6 +491,7 @@ public final class Main implements Callable<Integer> {
             }
             System.out.println();
             System.out.println("Log in from another terminal with:  ./karta login --server " + server.publicUrl());
+            System.out.println("or open the dashboard in a browser:  " + server.publicUrl() + "/");
             System.out.println();
         });
         if (server.bootstrapped().isEmpty() && config.bootstrapKey() != null) {
