@@ -24,7 +24,7 @@
     try {
       const res = await fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
       if (res.redirected && new URL(res.url).pathname === "/sign-in") {
-        location.assign("/sign-in");
+        location.assign(res.url); // signed out: the sign-in form comes back here afterwards
         return;
       }
       if (!res.ok) {
@@ -48,6 +48,7 @@
         }
         region.replaceChildren(...Array.from(next.childNodes).map((n) => document.importNode(n, true)));
         restoreFocus(region, focus);
+        renderTimes(region);
       }
       applyFilters();
       followBuildLog();
@@ -80,9 +81,40 @@
     }
   }
 
+  // A log line that may change what the page shows asks for a refresh: at most two a second,
+  // however many lines arrive.
   function refreshSoon() {
-    clearTimeout(refreshTimer);
-    refreshTimer = setTimeout(refresh, 200);
+    if (refreshTimer === null) {
+      refreshTimer = setTimeout(() => {
+        refreshTimer = null;
+        refresh();
+      }, 500);
+    }
+  }
+
+  // Times are rendered by the server as absolute UTC, here as ages ("5 min ago"), kept current:
+  // the server's HTML then stays the same from one refresh to the next unless something changed.
+  function ago(iso) {
+    const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+    if (seconds < 10) {
+      return "just now";
+    }
+    if (seconds < 60) {
+      return seconds + " s ago";
+    }
+    if (seconds < 3600) {
+      return Math.floor(seconds / 60) + " min ago";
+    }
+    if (seconds < 86400) {
+      return Math.floor(seconds / 3600) + " h ago";
+    }
+    return Math.floor(seconds / 86400) + " d ago";
+  }
+
+  function renderTimes(root) {
+    for (const time of root.querySelectorAll("time[data-ago][datetime]")) {
+      time.textContent = ago(time.getAttribute("datetime"));
+    }
   }
 
   // Log streams (Server-Sent Events). The browser reconnects by itself with Last-Event-ID.
@@ -199,7 +231,7 @@
   async function openDialog(link) {
     const res = await fetch(link.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
     if (res.redirected && new URL(res.url).pathname === "/sign-in") {
-      location.assign("/sign-in");
+      location.assign(res.url);
       return;
     }
     const page = new DOMParser().parseFromString(await res.text(), "text/html");
@@ -270,6 +302,8 @@
     }
     followBuildLog();
     applyFilters();
+    renderTimes(document);
+    setInterval(() => renderTimes(document), 10000);
     if (liveRegions().length > 0) {
       setInterval(refresh, REFRESH_MS);
       document.addEventListener("visibilitychange", () => {

@@ -201,6 +201,7 @@ class DashboardBrowserIT {
         waitFor(d -> d.findElements(By.id("active-version")).size() == 1 && text("#active-version").equals("v1"));
         waitFor(d -> text("#build-log").contains("step 2/2: image built"));
         assertThat(text("#timeline tr[data-version='v1']")).contains("active");
+        assertThat(text("#current-deploy time")).as("ages are written by the page's script").matches("just now|\\d+ s ago");
         ok(publishing.get(30, TimeUnit.SECONDS));
         assertThat(script("return window.__samePage")).isEqualTo(true);
     }
@@ -216,9 +217,11 @@ class DashboardBrowserIT {
 
         WebElement rollBack = browser.findElement(By.cssSelector("#timeline tr[data-version='v1'] a[data-dialog]"));
         script("arguments[0].focus(); document.querySelector('#timeline table').dataset.old = 'yes'", rollBack);
-        // The timeline is redrawn while the link has the keyboard's focus: the focus stays on it.
+        // A change redraws the timeline while the link has the keyboard's focus: the focus stays on it.
+        ok(karta().run("config", "set", "roll-shop", "REDRAW=1"));
         waitFor(d -> script("return document.querySelector('#timeline table').dataset.old === undefined")
                 .equals(true));
+        assertThat(text("#timeline tr[data-version='v3']")).contains("active");
         WebElement focused = browser.switchTo().activeElement();
         assertThat(focused.getAttribute("href")).endsWith("/projects/roll-shop/rollback?to=v1");
         focused.sendKeys(Keys.ENTER); // with the keyboard
@@ -230,7 +233,7 @@ class DashboardBrowserIT {
 
         waitFor(d -> d.findElements(By.id("active-version")).size() == 1 && text("#active-version").equals("v1"));
         assertThat(text("#summary")).contains("pinned to v1");
-        assertThat(text("#timeline tr[data-version='v2']")).contains("superseded");
+        assertThat(text("#timeline tr[data-version='v3']")).contains("superseded");
         JsonNode project = json(ok(karta().run("projects", "info", "roll-shop", "--json")).stdout());
         assertThat(project.at("/current_release/version").asText()).isEqualTo("v1");
     }

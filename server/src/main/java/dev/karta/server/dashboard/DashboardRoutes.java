@@ -140,14 +140,14 @@ public final class DashboardRoutes implements Routes {
         requireScope(session, Scope.ADMIN);
         String project = ctx.pathParam("project");
         releases.rollback(Requests.actor(ctx), project, required(ctx, "to"), true);
-        ctx.redirect("/projects/" + project, io.javalin.http.HttpStatus.SEE_OTHER);
+        redirect(ctx, "/projects/" + project);
     }
 
     private void unpin(Context ctx, DashboardSessions.Session session) {
         requireScope(session, Scope.ADMIN);
         String project = ctx.pathParam("project");
         releases.unpin(Requests.actor(ctx), project);
-        ctx.redirect("/projects/" + project, io.javalin.http.HttpStatus.SEE_OTHER);
+        redirect(ctx, "/projects/" + project);
     }
 
     private void createKey(Context ctx, DashboardSessions.Session session) {
@@ -180,7 +180,7 @@ public final class DashboardRoutes implements Routes {
     private void revokeKey(Context ctx, DashboardSessions.Session session) {
         requireOrgAdmin(session);
         keys.revoke(Requests.actor(ctx), ctx.pathParam("id"));
-        ctx.redirect("/keys", io.javalin.http.HttpStatus.SEE_OTHER);
+        redirect(ctx, "/keys");
     }
 
     // Sign-in and sign-out.
@@ -231,6 +231,7 @@ public final class DashboardRoutes implements Routes {
             showSignIn(ctx, e.kind().status(), e.getMessage(), next);
             return;
         }
+        sessions.signOut(ctx.cookie(Authenticator.SESSION_COOKIE)); // a browser holds one session at a time
         ctx.res().addHeader("Set-Cookie", cookie(SIGN_IN_COOKIE, "", "/sign-in", Duration.ZERO));
         ctx.res().addHeader("Set-Cookie", cookie(Authenticator.SESSION_COOKIE, signedIn.token(), "/",
                 signedIn.lifetime()));
@@ -274,6 +275,12 @@ public final class DashboardRoutes implements Routes {
             if (changes && !sameToken(session.get().csrfToken(), ctx.formParam("csrf"))) {
                 throw ApiError.forbidden("this form has expired (its CSRF token does not match): reload the page"
                         + " and try again");
+            }
+            // As the API's auth layer does for every route naming a project: a key restricted to
+            // one project answers for any other exactly as for a project that does not exist.
+            String project = ctx.pathParamMap().get(Authenticator.PROJECT_PARAM);
+            if (project != null) {
+                session.get().principal().requireProject(project);
             }
             page.render(ctx, session.get());
         } catch (ApiError e) {

@@ -94,8 +94,11 @@ public final class DashboardViews {
         ProjectRecord project = require(principal, name);
         Project wire = projects.toWire(project, liveSessions.byRelease(principal.orgId(), project.id())
                 .getOrDefault(project.id(), Map.of()));
-        List<Deploy> recent = deploys.list(project, DEPLOYS_SHOWN).stream().map(DeployRecord::toWire).toList();
-        Map<String, String> keyNames = keys.list(principal.orgId()).stream()
+        // Production only: preview builds have their own line (docs/previews.md).
+        List<Deploy> recent = deploys.list(project, DEPLOYS_SHOWN).stream().map(DeployRecord::toWire)
+                .filter(d -> d.preview() == null).toList();
+        // The org's key names are org-wide knowledge: a key restricted to a project sees key ids.
+        Map<String, String> keyNames = principal.isRestricted() ? Map.of() : keys.list(principal.orgId()).stream()
                 .collect(Collectors.toMap(ApiKey::id, ApiKey::name));
         boolean admin = principal.scope().includes(dev.karta.server.http.Scope.ADMIN);
         List<Pages.TimelineRow> timeline = timeline(project, wire, recent, keyNames, admin);
@@ -107,9 +110,10 @@ public final class DashboardViews {
                 wire.pinned() == null ? null : wire.pinned().version(),
                 wire.pinned() == null ? null : actor(wire.pinned().by(), keyNames),
                 wire.pinned() == null ? null : wire.pinned().at(),
-                recent.isEmpty() ? null : recent.get(0), timeline, new Pages.LogView(source, window, streamUrl),
+                recent.isEmpty() ? null : recent.get(0), timeline, new Pages.LogView(source, window, streamUrl,
+                        LOG_SOURCES, LOG_WINDOWS),
                 sessions.newest(principal.orgId(), name, SESSIONS_SHOWN), liveCount(wire),
-                usage.of(project.id(), month), usage.daily(project.id(), month), admin);
+                usage.of(project.id(), month), usage.daily(project.id(), month));
     }
 
     /** The project's releases and the deploys that failed before making one, newest first. */
@@ -157,9 +161,12 @@ public final class DashboardViews {
     }
 
     Pages.Audit audit(Frame frame, Principal principal, Long before) {
-        List<AuditEvent> events = audit.recent(principal.orgId(), before == null ? Long.MAX_VALUE : before, AUDIT_PAGE);
-        Long next = events.size() == AUDIT_PAGE ? events.get(events.size() - 1).id() : null;
-        return new Pages.Audit(frame, events, next, before == null);
+        // One more than a page, to know whether there is an older one.
+        List<AuditEvent> events = audit.recent(principal.orgId(), before == null ? Long.MAX_VALUE : before,
+                AUDIT_PAGE + 1);
+        boolean older = events.size() > AUDIT_PAGE;
+        List<AuditEvent> page = older ? events.subList(0, AUDIT_PAGE) : events;
+        return new Pages.Audit(frame, page, older ? page.get(page.size() - 1).id() : null, before == null);
     }
 
     private ProjectRecord require(Principal principal, String name) {

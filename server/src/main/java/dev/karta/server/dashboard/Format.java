@@ -5,6 +5,7 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.time.temporal.ChronoUnit;
+import java.util.Locale;
 
 /** How the dashboard writes times, durations, sizes and commits. */
 public final class Format {
@@ -23,27 +24,6 @@ public final class Format {
         return at == null ? "" : UTC.format(at);
     }
 
-    /** How long ago {@code at} was, as people say it: {@code just now}, {@code 5 min ago}, {@code 3 d ago}. */
-    public static String ago(Instant at) {
-        if (at == null) {
-            return "—";
-        }
-        long seconds = Math.max(0, Duration.between(at, Instant.now()).toSeconds());
-        if (seconds < 10) {
-            return "just now";
-        }
-        if (seconds < 60) {
-            return seconds + " s ago";
-        }
-        if (seconds < 3600) {
-            return seconds / 60 + " min ago";
-        }
-        if (seconds < 86_400) {
-            return seconds / 3600 + " h ago";
-        }
-        return seconds / 86_400 + " d ago";
-    }
-
     /** The time from {@code from} to {@code to} (null: still running, counted to now): {@code 85 ms}, {@code 4.2 s}. */
     public static String duration(Instant from, Instant to) {
         if (from == null) {
@@ -54,9 +34,14 @@ public final class Format {
             return millis + " ms";
         }
         if (millis < 60_000) {
-            return String.format("%.1f s", millis / 1000.0);
+            return String.format(Locale.ROOT, "%.1f s", millis / 1000.0);
         }
         return millis / 60_000 + " min " + (millis / 1000) % 60 + " s";
+    }
+
+    /** Seconds with one decimal: {@code 4.2 s}. */
+    public static String seconds(double seconds) {
+        return String.format(Locale.ROOT, "%.1f s", seconds);
     }
 
     public static String bytes(long bytes) {
@@ -70,7 +55,7 @@ public final class Format {
             value /= 1024;
             unit++;
         }
-        return String.format("%.1f %s", value, units[unit]);
+        return String.format(Locale.ROOT, "%.1f %s", value, units[unit]);
     }
 
     /** A commit's first 7 characters, or a dash. */

@@ -51,14 +51,18 @@ public final class Pages {
                               boolean rollbackable, String unavailableReason, String error) {
     }
 
-    /** A log view's filters: source (null: all) and window (an age such as {@code 1h}). */
-    public record LogView(String source, String window, String streamUrl) {
+    /**
+     * A log view's filters, source (null: all) and window (an age such as {@code 1h}), with the
+     * choices of each, and the URL of its live stream.
+     */
+    public record LogView(String source, String window, String streamUrl, List<String> sources,
+                          List<String> windows) {
     }
 
     public record Project(Frame frame, String name, String url, String gitUrl, String activeVersion,
                           String pinnedVersion, String pinnedBy, Instant pinnedAt, Deploy currentDeploy,
                           List<TimelineRow> timeline, LogView logs, List<Session> sessions, long liveSessions,
-                          Usage usage, List<UsageStore.Day> days, boolean admin) {
+                          Usage usage, List<UsageStore.Day> days) {
     }
 
     public record DeployPage(Frame frame, String project, Deploy deploy, String buildTime) {

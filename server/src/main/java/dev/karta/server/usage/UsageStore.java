@@ -77,7 +77,6 @@ public final class UsageStore {
     /** Every day of {@code period}, first to last, with its deploys and sessions. */
     public List<Day> daily(String projectId, YearMonth period) {
         long from = period.atDay(1).atStartOfDay(ZoneOffset.UTC).toInstant().toEpochMilli();
-        long to = period.plusMonths(1).atDay(1).atStartOfDay(ZoneOffset.UTC).toInstant().toEpochMilli();
         long[] deploys = new long[period.lengthOfMonth()];
         long[] sessions = new long[period.lengthOfMonth()];
         db.withHandle(h -> {

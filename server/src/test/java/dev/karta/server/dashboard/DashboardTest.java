@@ -76,14 +76,19 @@ class DashboardTest {
             return server.send(request.POST(HttpRequest.BodyPublishers.ofString(form)));
         }
 
+        /** Signs in with {@code key} from a sign-in form fetched as if signed out (another tab's, say). */
         TestServer.Response signIn(String key) {
+            String held = session;
+            session = null;
             TestServer.Response form = get("/sign-in");
+            session = held;
             String token = csrf(form);
             String signInCookie = form.headers().allValues("Set-Cookie").stream()
                     .filter(c -> c.startsWith(DashboardRoutes.SIGN_IN_COOKIE + "=")).findFirst().orElseThrow();
             TestServer.Response answer = server.send(server.request("/sign-in", null)
                     .header("Content-Type", "application/x-www-form-urlencoded")
-                    .header("Cookie", signInCookie.substring(0, signInCookie.indexOf(';')))
+                    .header("Cookie", signInCookie.substring(0, signInCookie.indexOf(';'))
+                            + (session == null ? "" : "; karta_session=" + session))
                     .POST(HttpRequest.BodyPublishers.ofString("csrf=" + token + "&key=" + encode(key))));
             answer.headers().allValues("Set-Cookie").stream().map(COOKIE::matcher).filter(Matcher::find)
                     .map(m -> m.group(1)).filter(v -> !v.isEmpty()).findFirst().ifPresent(v -> session = v);
@@ -260,6 +265,67 @@ class DashboardTest {
         TestServer.Response other = browser.get("/projects/other");
         assertThat(other.status()).isEqualTo(404);
         assertThat(browser.get("/projects/no-such").body()).isEqualTo(other.body().replace("other", "no-such"));
+    }
+
+    @Test
+    void a_restricted_admin_key_cannot_touch_another_project_from_the_dashboard() {
+        server.post("/agent_projects", server.adminKey(), "{\"name\":\"guarded\"}");
+        upload("guarded", TarBuilder.app("guarded-one"));
+        upload("guarded", TarBuilder.app("guarded-two"));
+        String restricted = server.post("/api_keys", server.adminKey(),
+                "{\"name\":\"shop-admin\",\"scopes\":[\"admin\"],\"project\":\"shop\"}").json().get("secret").asText();
+        Browser browser = signedIn(restricted);
+        String csrf = browser.csrfOfPage("/");
+        for (String path : new String[] {"/projects/guarded/rollback", "/projects/guarded/unpin"}) {
+            TestServer.Response answer = browser.post(path, "to=v1&csrf=" + csrf);
+            assertThat(answer.status()).as(path).isEqualTo(404);
+        }
+        assertThat(server.get("/agent_projects/guarded", server.adminKey()).json().at("/current_release/version")
+                .asText()).isEqualTo("v2");
+        assertThat(server.get("/agent_projects/guarded", server.adminKey()).json().get("pinned").isNull()).isTrue();
+        // Nor does it learn the org's key names, which only org-wide keys may list.
+        String adminKeyId = server.get("/whoami", server.adminKey()).json().at("/key/id").asText();
+        String adminKeyName = server.get("/whoami", server.adminKey()).json().at("/key/name").asText();
+        String timeline = browser.get("/projects/shop").body();
+        assertThat(timeline).contains("<td>" + adminKeyId + "</td>").doesNotContain("<td>" + adminKeyName + "</td>");
+    }
+
+    @Test
+    void signing_in_again_ends_the_previous_session() {
+        Browser browser = signedIn(server.adminKey());
+        String first = browser.session;
+        browser.signIn(server.adminKey());
+        assertThat(browser.session).isNotEqualTo(first);
+        assertThat(browser.get("/").status()).isEqualTo(200);
+        browser.session = first;
+        assertThat(browser.get("/").status()).isEqualTo(303);
+    }
+
+    @Test
+    void the_audit_pages_hold_every_event_once_newest_first() {
+        for (int i = 0; i < DashboardViews.AUDIT_PAGE; i++) {
+            server.createKey("audit-filler-" + i, "read");
+        }
+        int total = server.get("/audit_events?limit=1000", server.adminKey()).json().get("events").size();
+        Browser browser = signedIn(server.adminKey());
+        Pattern row = Pattern.compile("<tr><td class=\"num\">(\\d+)</td>");
+        String path = "/audit";
+        long previous = Long.MAX_VALUE;
+        int seen = 0;
+        while (path != null) {
+            String page = browser.get(path).body();
+            Matcher m = row.matcher(page);
+            while (m.find()) {
+                long id = Long.parseLong(m.group(1));
+                assertThat(id).isLessThan(previous);
+                previous = id;
+                seen++;
+            }
+            Matcher older = Pattern.compile("href=\"(/audit\\?before=\\d+)\" rel=\"next\"").matcher(page);
+            path = older.find() ? older.group(1) : null;
+        }
+        // Signing in added one event after the count.
+        assertThat(seen).isBetween(total, total + 1);
     }
 
     @Test
