@@ -76,14 +76,16 @@ public final class DashboardViews {
         List<ProjectRecord> reachable = projects.list(principal.orgId()).stream()
                 .filter(p -> principal.mayReach(p.name()))
                 .toList();
+        Map<String, DeployRecord> newest = deploys.newestByProject(principal.orgId());
         List<Pages.ProjectRow> rows = reachable.stream()
                 .filter(p -> p.name().contains(q.toLowerCase(Locale.ROOT)))
                 .map(p -> {
                     Project wire = projects.toWire(p, live.getOrDefault(p.id(), Map.of()));
-                    Deploy last = deploys.list(p, 1).stream().findFirst().map(DeployRecord::toWire).orElse(null);
+                    DeployRecord last = newest.get(p.id());
                     return new Pages.ProjectRow(p.name(),
                             wire.currentRelease() == null ? null : wire.currentRelease().version(),
-                            wire.pinned() != null, wire.pinned() == null ? null : wire.pinned().version(), last,
+                            wire.pinned() != null, wire.pinned() == null ? null : wire.pinned().version(),
+                            last == null ? null : last.toWire(),
                             liveCount(wire));
                 })
                 .toList();

@@ -224,6 +224,16 @@ public final class DeployStore {
         return db.withHandle(h -> byId(h, id));
     }
 
+    /** The newest production deploy (not a preview's) of each project of an org that has one. */
+    List<DeployRecord> newestOfOrg(String orgId) {
+        return db.withHandle(h -> h.createQuery(SELECT + """
+                         WHERE p.org_id = :org AND d.preview_id IS NULL
+                         AND d.seq = (SELECT MAX(b.seq) FROM deploys b WHERE b.project_id = d.project_id
+                                      AND b.preview_id IS NULL)
+                        """)
+                .bind("org", orgId).map((rs, ctx) -> map(rs)).list());
+    }
+
     List<DeployRecord> ofProject(String projectId, int limit) {
         return db.withHandle(h -> h.createQuery(SELECT + " WHERE d.project_id = :p ORDER BY d.seq DESC LIMIT :limit")
                 .bind("p", projectId).bind("limit", limit).map((rs, ctx) -> map(rs)).list());

@@ -137,6 +137,7 @@ class DashboardTest {
         assertThat(projects.status()).isEqualTo(200);
         assertThat(projects.header("Content-Type")).startsWith("text/html");
         assertThat(projects.body()).contains("href=\"/projects/shop\"").contains(">v2<")
+                .contains("<span class=\"status succeeded\">succeeded</span>")
                 .doesNotContain(server.adminKey());
     }
 
