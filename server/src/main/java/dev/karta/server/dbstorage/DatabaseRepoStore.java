@@ -193,7 +193,10 @@ public final class DatabaseRepoStore implements RepoStore, AutoCloseable {
 
     // ---- compaction ----
 
-    /** After a commit that added objects: compaction is queued once the repository has too many packs. */
+    /**
+     * When an instance that added objects is closed (a push's, once the push has ended): compaction
+     * is queued once the repository has too many packs.
+     */
     private void committed(DatabaseRepository repo) {
         long id = repo.row().id();
         if (!maintains || queued.contains(id)) {

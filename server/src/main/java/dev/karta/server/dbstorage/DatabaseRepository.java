@@ -60,6 +60,8 @@ final class DatabaseRepository extends DfsRepository {
     private final RefDb refdb;
     /** Packs received by a push into this instance ({@link DfsObjDatabase.PackSource#RECEIVE}). */
     private final List<DfsPackDescription> received = new CopyOnWriteArrayList<>();
+    /** Whether this instance committed a pack of objects: then closing it runs {@code packsCommitted}. */
+    private volatile boolean objectsCommitted;
 
     /** Builds nothing itself: it carries the description into {@link DfsRepository}'s constructor. */
     private static final class Builder extends DfsRepositoryBuilder<Builder, DatabaseRepository> {
@@ -70,8 +72,10 @@ final class DatabaseRepository extends DfsRepository {
     }
 
     /**
-     * {@code packsCommitted} runs after each commit that added an object pack (the store checks
-     * whether the repository needs compacting).
+     * {@code packsCommitted} runs when an instance that committed an object pack is closed (the
+     * store checks whether the repository needs compacting): after the push that stored the pack
+     * has ended and released its project's lock, not in the middle of it, where a compaction would
+     * take that lock first and make the push wait for it.
      */
     DatabaseRepository(GitPackStore store, GitPackStore.RepoRow row, Consumer<DatabaseRepository> packsCommitted) {
         // A file system too, for what reads it regardless (a fetch into the repository asks for one).
@@ -96,6 +100,15 @@ final class DatabaseRepository extends DfsRepository {
     @Override
     public RefDb getRefDatabase() {
         return refdb;
+    }
+
+    @Override
+    protected void doClose() {
+        super.doClose();
+        if (objectsCommitted) {
+            objectsCommitted = false;
+            packsCommitted.accept(this);
+        }
     }
 
     /** The packs pushes into this instance stored, newest last. */
@@ -182,15 +195,13 @@ final class DatabaseRepository extends DfsRepository {
             } finally {
                 clearCache(); // the next read lists the packs again, with what other replicas committed
             }
-            boolean objects = false;
             for (DfsPackDescription pack : desc) {
                 if (pack.getPackSource() == PackSource.RECEIVE) {
                     received.add(pack);
                 }
-                objects |= pack.hasFileExt(PackExt.PACK);
-            }
-            if (objects) {
-                packsCommitted.accept(DatabaseRepository.this);
+                if (pack.hasFileExt(PackExt.PACK)) {
+                    objectsCommitted = true;
+                }
             }
         }
 
