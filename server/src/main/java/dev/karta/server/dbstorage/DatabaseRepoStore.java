@@ -195,7 +195,8 @@ public final class DatabaseRepoStore implements RepoStore, AutoCloseable {
 
     /**
      * When an instance that added objects is closed (a push's, once the push has ended): compaction
-     * is queued once the repository has too many packs.
+     * is queued once the repository has too many packs, counted in the background so that closing
+     * waits for no query.
      */
     private void committed(DatabaseRepository repo) {
         long id = repo.row().id();
@@ -203,11 +204,17 @@ public final class DatabaseRepoStore implements RepoStore, AutoCloseable {
             return;
         }
         try {
-            if (packs.objectPacks(id) > compactAbovePacks) {
-                request(id);
-            }
-        } catch (RuntimeException e) {
-            LOG.debug("could not count the packs of {}: {}", repo, e.toString());
+            background.execute(() -> {
+                try {
+                    if (packs.objectPacks(id) > compactAbovePacks) {
+                        request(id);
+                    }
+                } catch (RuntimeException e) {
+                    LOG.debug("could not count the packs of {}: {}", repo, e.toString());
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // closing
         }
     }
 
