@@ -242,8 +242,9 @@ final class GitPackStore {
             throws ListChanged {
         try {
             return db.inTransaction(h -> {
-                String lock = db.dialect() == Dialect.POSTGRES ? " FOR UPDATE" : "";
-                Optional<Long> generation = h.createQuery("SELECT generation FROM git_repositories WHERE id = :r" + lock)
+                // Taking the next generation locks the row: the list's compare-and-swap, in one round trip.
+                Optional<Long> generation = h.createQuery("UPDATE git_repositories SET generation = generation + 1 "
+                                + "WHERE id = :r RETURNING generation")
                         .bind("r", repoId).mapTo(Long.class).findOne();
                 if (generation.isEmpty()) {
                     throw new ListChangedUnchecked("the repository was deleted");
@@ -280,8 +281,7 @@ final class GitPackStore {
                             .bind("modified", pack.lastModified())
                             .execute();
                 }
-                h.execute("UPDATE git_repositories SET generation = generation + 1 WHERE id = ?", repoId);
-                return generation.get() + 1;
+                return generation.get();
             });
         } catch (ListChangedUnchecked e) {
             throw new ListChanged(e.getMessage());
