@@ -13,6 +13,7 @@ import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
@@ -242,16 +243,16 @@ final class DatabaseRepository extends DfsRepository {
 
         @Override
         protected ReadableChannel openFile(DfsPackDescription desc, PackExt ext) throws IOException {
-            long size;
+            Optional<GitPackStore.FileHead> head;
             try {
-                size = store.fileSize(row.id(), desc.getPackName(), ext.getExtension());
+                head = store.openFile(row.id(), desc.getPackName(), ext.getExtension());
             } catch (RuntimeException e) {
                 throw new IOException("cannot read " + desc.getFileName(ext) + " of " + DatabaseRepository.this, e);
             }
-            if (size < 0) {
+            if (head.isEmpty()) {
                 throw new FileNotFoundException(desc.getFileName(ext));
             }
-            return new ChunkChannel(desc.getPackName(), ext.getExtension(), size);
+            return new ChunkChannel(desc.getPackName(), ext.getExtension(), head.get().size(), head.get().whole());
         }
 
         @Override
@@ -309,10 +310,15 @@ final class DatabaseRepository extends DfsRepository {
         private int chunkSeq = -1;
         private byte[] chunk;
 
-        ChunkChannel(String pack, String ext, long size) {
+        /** {@code first}: the file's first chunk when it came with the file's size, else null. */
+        ChunkChannel(String pack, String ext, long size, byte[] first) {
             this.pack = pack;
             this.ext = ext;
             this.size = size;
+            if (first != null) {
+                chunk = first;
+                chunkSeq = 0;
+            }
         }
 
         @Override

@@ -200,6 +200,28 @@ final class GitPackStore {
                 .orElse(-1L));
     }
 
+    /** A finished file's size, and its bytes when it fits in its first chunk (else null: read by chunk). */
+    record FileHead(long size, byte[] whole) {
+    }
+
+    /**
+     * A finished file's head, empty when there is no such file (or it is still being written): a
+     * file of one chunk, as reftables and the indexes of small packs are, comes whole in the same
+     * round trip.
+     */
+    Optional<FileHead> openFile(long repoId, String pack, String ext) {
+        return db.withHandle(h -> h.createQuery("""
+                        SELECT f.size, CASE WHEN f.size BETWEEN 1 AND :chunk THEN c.data END AS whole
+                        FROM git_pack_files f
+                        LEFT JOIN git_pack_chunks c ON c.repository_id = f.repository_id AND c.pack_name = f.pack_name
+                            AND c.ext = f.ext AND c.seq = 0
+                        WHERE f.repository_id = :r AND f.pack_name = :p AND f.ext = :e AND f.size >= 0
+                        """)
+                .bind("chunk", CHUNK_BYTES).bind("r", repoId).bind("p", pack).bind("e", ext)
+                .map((rs, ctx) -> new FileHead(rs.getLong("size"), rs.getBytes("whole")))
+                .findOne());
+    }
+
     /** Chunk {@code seq} of a file, or null when it is missing. */
     byte[] readChunk(long repoId, String pack, String ext, int seq) {
         return db.withHandle(h -> h.createQuery("SELECT data FROM git_pack_chunks WHERE repository_id = :r "
