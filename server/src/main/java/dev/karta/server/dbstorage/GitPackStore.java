@@ -280,10 +280,11 @@ final class GitPackStore {
                     }
                 }
                 long now = System.currentTimeMillis();
-                for (String name : drop) {
+                if (!drop.isEmpty()) {
                     // One dropped already (by a compaction, or a ref update compacting the top reftables) stays dropped.
-                    h.execute("UPDATE git_packs SET dropped_at = ? WHERE repository_id = ? AND name = ? "
-                            + "AND dropped_at IS NULL", now, repoId, name);
+                    h.createUpdate("UPDATE git_packs SET dropped_at = :now WHERE repository_id = :r "
+                                    + "AND name IN (<names>) AND dropped_at IS NULL")
+                            .bind("now", now).bind("r", repoId).bindList("names", List.copyOf(drop)).execute();
                 }
                 for (PackRow pack : add) {
                     h.createUpdate("""
