@@ -27,7 +27,7 @@ import org.slf4j.LoggerFactory;
  * just as well. A replica that dies drops its connections, and PostgreSQL releases the lock with
  * them.
  */
-final class PushLocks {
+final class PushLocks implements AutoCloseable {
     /** How often a push waiting for another replica's push tries again. */
     static final Duration POLL = Duration.ofMillis(100);
     /** Lock connections kept open between pushes: as many as pushes to different projects usually overlap. */
@@ -126,6 +126,15 @@ final class PushLocks {
                     e.toString());
         }
         close(connection, projectId);
+    }
+
+    /** Closes the connections kept for later pushes (the server is stopping). */
+    @Override
+    public void close() {
+        Connection kept;
+        while ((kept = idle.pollFirst()) != null) {
+            close(kept, "(idle)");
+        }
     }
 
     /** Closes the connection that holds (or was taking) a lock: PostgreSQL releases it with its session. */
