@@ -237,6 +237,9 @@ public final class KartaServer implements AutoCloseable {
         RollbackPreviews rollbackPreviews = new RollbackPreviews(releases, diffs, sessions::liveByRelease);
         Deploys deploys = new Deploys(deployStore);
         UsageStore usage = new UsageStore(db, releaseFiles);
+        GitHttp gitHttp = new GitHttp(authenticator, db, projects, projectStore, repos, ingest, deployStore, audit,
+                logs, config.archive().maxExpandedBytes());
+        made.push(gitHttp);
         List<Routes> routes = List.of(
                 new ProjectRoutes(projects, sessions::liveByRelease, idempotency, json),
                 keyRoutes,
@@ -247,8 +250,7 @@ public final class KartaServer implements AutoCloseable {
                 new DeployRoutes(deploys, projects, new DeployLogStream(logFeeds, json)),
                 new UploadRoutes(ingest, releaseFiles, idempotency, config.archive().maxCompressedBytes()),
                 new CommitDeployRoutes(ingest, projects, repos, bound, idempotency, json),
-                new GitHttp(authenticator, db, projects, projectStore, repos, ingest, deployStore, audit,
-                        logs, config.archive().maxExpandedBytes()),
+                gitHttp,
                 new RepoRoutes(bindings, bound, idempotency, json, baseUrl::get),
                 new WebhookRoutes(db, bindings, ingest, audit, logs, json, config.repos().maxWebhookBytes(), previews),
                 new PreviewRoutes(previews, idempotency, json),

@@ -91,11 +91,15 @@ final class Blobs {
         if (!actual.equals(sha256)) {
             throw new Corrupt("refused to store blob sha256:" + sha256 + ": the bytes written hash to sha256:" + actual);
         }
-        h.createUpdate("UPDATE blobs SET bytes = :b WHERE digest = :d").bind("b", out.total).bind("d", sha256).execute();
+        out.finish();
         return true;
     }
 
-    /** Inserts a chunk row each time {@code chunkBytes} have been written, and the rest at close. */
+    /**
+     * Inserts a chunk row each time {@code chunkBytes} have been written; the rest, once its digest
+     * is checked, goes in with the blob's size in one statement ({@link #finish}): a blob of one
+     * chunk, as most are, takes two round trips in all.
+     */
     private final class Chunker extends OutputStream {
         private final Handle h;
         private final String digest;
@@ -134,22 +138,34 @@ final class Blobs {
         }
 
         private void flushChunk() {
-            byte[] data = filled == buffer.length ? buffer : Arrays.copyOf(buffer, filled);
             h.createUpdate("INSERT INTO blob_chunks (digest, seq, data) VALUES (:d, :s, :data)")
-                    .bind("d", digest).bind("s", seq++).bind("data", data).execute();
+                    .bind("d", digest).bind("s", seq++).bind("data", buffer).execute();
             sha.update(buffer, 0, filled);
             total += filled;
             filled = 0;
         }
 
+        /** Takes the bytes not yet stored into the digest; {@link #finish} stores them. */
         @Override
         public void close() {
             if (!closed) {
-                if (filled > 0) {
-                    flushChunk();
-                }
+                sha.update(buffer, 0, filled);
+                total += filled;
                 closed = true;
             }
+        }
+
+        /** Stores the last chunk, if any, and the blob's size: one statement. */
+        void finish() {
+            if (filled == 0) {
+                h.createUpdate("UPDATE blobs SET bytes = :b WHERE digest = :d").bind("b", total).bind("d", digest)
+                        .execute();
+                return;
+            }
+            h.createUpdate("WITH chunk AS (INSERT INTO blob_chunks (digest, seq, data) VALUES (:d, :s, :data)) "
+                            + "UPDATE blobs SET bytes = :b WHERE digest = :d")
+                    .bind("d", digest).bind("s", seq).bind("data", Arrays.copyOf(buffer, filled)).bind("b", total)
+                    .execute();
         }
     }
 

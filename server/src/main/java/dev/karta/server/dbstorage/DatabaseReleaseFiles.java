@@ -107,16 +107,22 @@ final class DatabaseReleaseFiles implements ReleaseFiles {
         }
     }
 
+    /**
+     * Stores the cached archive, or refreshes it when it is stored already: most archives are new,
+     * so the write comes first. A sweep may delete a stored one between the write that found it and
+     * the refresh, which then finds nothing: the write is tried again.
+     */
     private void storeArchive(String artifact) throws IOException {
-        if (refreshed("UPDATE blobs SET stored_at = :now WHERE digest = :d", artifact)) {
-            return;
-        }
-        blobs.write(artifact, out -> {
+        while (!blobs.write(artifact, out -> {
             try (InputStream in = local.openArchive(artifact).orElseThrow(() -> new IOException(
                     "the archive sha256:" + artifact + " is not in the cache"))) {
                 in.transferTo(out);
             }
-        });
+        })) {
+            if (refreshed("UPDATE blobs SET stored_at = :now WHERE digest = :d", artifact)) {
+                return;
+            }
+        }
     }
 
     /** Packs a cached tree and stores it with its row, in one transaction; nothing when it is stored. */

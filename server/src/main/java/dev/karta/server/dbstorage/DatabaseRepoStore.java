@@ -193,18 +193,28 @@ public final class DatabaseRepoStore implements RepoStore, AutoCloseable {
 
     // ---- compaction ----
 
-    /** After a commit that added objects: compaction is queued once the repository has too many packs. */
+    /**
+     * When an instance that added objects is closed (a push's, once the push has ended): compaction
+     * is queued once the repository has too many packs, counted in the background so that closing
+     * waits for no query.
+     */
     private void committed(DatabaseRepository repo) {
         long id = repo.row().id();
         if (!maintains || queued.contains(id)) {
             return;
         }
         try {
-            if (packs.objectPacks(id) > compactAbovePacks) {
-                request(id);
-            }
-        } catch (RuntimeException e) {
-            LOG.debug("could not count the packs of {}: {}", repo, e.toString());
+            background.execute(() -> {
+                try {
+                    if (packs.objectPacks(id) > compactAbovePacks) {
+                        request(id);
+                    }
+                } catch (RuntimeException e) {
+                    LOG.debug("could not count the packs of {}: {}", repo, e.toString());
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // closing
         }
     }
 

@@ -13,6 +13,7 @@ import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
@@ -60,6 +61,8 @@ final class DatabaseRepository extends DfsRepository {
     private final RefDb refdb;
     /** Packs received by a push into this instance ({@link DfsObjDatabase.PackSource#RECEIVE}). */
     private final List<DfsPackDescription> received = new CopyOnWriteArrayList<>();
+    /** Whether this instance committed a pack of objects: then closing it runs {@code packsCommitted}. */
+    private volatile boolean objectsCommitted;
 
     /** Builds nothing itself: it carries the description into {@link DfsRepository}'s constructor. */
     private static final class Builder extends DfsRepositoryBuilder<Builder, DatabaseRepository> {
@@ -70,8 +73,10 @@ final class DatabaseRepository extends DfsRepository {
     }
 
     /**
-     * {@code packsCommitted} runs after each commit that added an object pack (the store checks
-     * whether the repository needs compacting).
+     * {@code packsCommitted} runs when an instance that committed an object pack is closed (the
+     * store checks whether the repository needs compacting): after the push that stored the pack
+     * has ended and released its project's lock, not in the middle of it, where a compaction would
+     * take that lock first and make the push wait for it.
      */
     DatabaseRepository(GitPackStore store, GitPackStore.RepoRow row, Consumer<DatabaseRepository> packsCommitted) {
         // A file system too, for what reads it regardless (a fetch into the repository asks for one).
@@ -96,6 +101,15 @@ final class DatabaseRepository extends DfsRepository {
     @Override
     public RefDb getRefDatabase() {
         return refdb;
+    }
+
+    @Override
+    protected void doClose() {
+        super.doClose();
+        if (objectsCommitted) {
+            objectsCommitted = false;
+            packsCommitted.accept(this);
+        }
     }
 
     /** The packs pushes into this instance stored, newest last. */
@@ -182,15 +196,13 @@ final class DatabaseRepository extends DfsRepository {
             } finally {
                 clearCache(); // the next read lists the packs again, with what other replicas committed
             }
-            boolean objects = false;
             for (DfsPackDescription pack : desc) {
                 if (pack.getPackSource() == PackSource.RECEIVE) {
                     received.add(pack);
                 }
-                objects |= pack.hasFileExt(PackExt.PACK);
-            }
-            if (objects) {
-                packsCommitted.accept(DatabaseRepository.this);
+                if (pack.hasFileExt(PackExt.PACK)) {
+                    objectsCommitted = true;
+                }
             }
         }
 
@@ -231,16 +243,16 @@ final class DatabaseRepository extends DfsRepository {
 
         @Override
         protected ReadableChannel openFile(DfsPackDescription desc, PackExt ext) throws IOException {
-            long size;
+            Optional<GitPackStore.FileHead> head;
             try {
-                size = store.fileSize(row.id(), desc.getPackName(), ext.getExtension());
+                head = store.openFile(row.id(), desc.getPackName(), ext.getExtension());
             } catch (RuntimeException e) {
                 throw new IOException("cannot read " + desc.getFileName(ext) + " of " + DatabaseRepository.this, e);
             }
-            if (size < 0) {
+            if (head.isEmpty()) {
                 throw new FileNotFoundException(desc.getFileName(ext));
             }
-            return new ChunkChannel(desc.getPackName(), ext.getExtension(), size);
+            return new ChunkChannel(desc.getPackName(), ext.getExtension(), head.get().size(), head.get().whole());
         }
 
         @Override
@@ -298,10 +310,15 @@ final class DatabaseRepository extends DfsRepository {
         private int chunkSeq = -1;
         private byte[] chunk;
 
-        ChunkChannel(String pack, String ext, long size) {
+        /** {@code first}: the file's first chunk when it came with the file's size, else null. */
+        ChunkChannel(String pack, String ext, long size, byte[] first) {
             this.pack = pack;
             this.ext = ext;
             this.size = size;
+            if (first != null) {
+                chunk = first;
+                chunkSeq = 0;
+            }
         }
 
         @Override

@@ -200,6 +200,28 @@ final class GitPackStore {
                 .orElse(-1L));
     }
 
+    /** A finished file's size, and its bytes when it fits in its first chunk (else null: read by chunk). */
+    record FileHead(long size, byte[] whole) {
+    }
+
+    /**
+     * A finished file's head, empty when there is no such file (or it is still being written): a
+     * file of one chunk, as reftables and the indexes of small packs are, comes whole in the same
+     * round trip.
+     */
+    Optional<FileHead> openFile(long repoId, String pack, String ext) {
+        return db.withHandle(h -> h.createQuery("""
+                        SELECT f.size, CASE WHEN f.size BETWEEN 1 AND :chunk THEN c.data END AS whole
+                        FROM git_pack_files f
+                        LEFT JOIN git_pack_chunks c ON c.repository_id = f.repository_id AND c.pack_name = f.pack_name
+                            AND c.ext = f.ext AND c.seq = 0
+                        WHERE f.repository_id = :r AND f.pack_name = :p AND f.ext = :e AND f.size >= 0
+                        """)
+                .bind("chunk", CHUNK_BYTES).bind("r", repoId).bind("p", pack).bind("e", ext)
+                .map((rs, ctx) -> new FileHead(rs.getLong("size"), rs.getBytes("whole")))
+                .findOne());
+    }
+
     /** Chunk {@code seq} of a file, or null when it is missing. */
     byte[] readChunk(long repoId, String pack, String ext, int seq) {
         return db.withHandle(h -> h.createQuery("SELECT data FROM git_pack_chunks WHERE repository_id = :r "
@@ -242,8 +264,9 @@ final class GitPackStore {
             throws ListChanged {
         try {
             return db.inTransaction(h -> {
-                String lock = db.dialect() == Dialect.POSTGRES ? " FOR UPDATE" : "";
-                Optional<Long> generation = h.createQuery("SELECT generation FROM git_repositories WHERE id = :r" + lock)
+                // Taking the next generation locks the row: the list's compare-and-swap, in one round trip.
+                Optional<Long> generation = h.createQuery("UPDATE git_repositories SET generation = generation + 1 "
+                                + "WHERE id = :r RETURNING generation")
                         .bind("r", repoId).mapTo(Long.class).findOne();
                 if (generation.isEmpty()) {
                     throw new ListChangedUnchecked("the repository was deleted");
@@ -257,10 +280,11 @@ final class GitPackStore {
                     }
                 }
                 long now = System.currentTimeMillis();
-                for (String name : drop) {
+                if (!drop.isEmpty()) {
                     // One dropped already (by a compaction, or a ref update compacting the top reftables) stays dropped.
-                    h.execute("UPDATE git_packs SET dropped_at = ? WHERE repository_id = ? AND name = ? "
-                            + "AND dropped_at IS NULL", now, repoId, name);
+                    h.createUpdate("UPDATE git_packs SET dropped_at = :now WHERE repository_id = :r "
+                                    + "AND name IN (<names>) AND dropped_at IS NULL")
+                            .bind("now", now).bind("r", repoId).bindList("names", List.copyOf(drop)).execute();
                 }
                 for (PackRow pack : add) {
                     h.createUpdate("""
@@ -280,8 +304,7 @@ final class GitPackStore {
                             .bind("modified", pack.lastModified())
                             .execute();
                 }
-                h.execute("UPDATE git_repositories SET generation = generation + 1 WHERE id = ?", repoId);
-                return generation.get() + 1;
+                return generation.get();
             });
         } catch (ListChangedUnchecked e) {
             throw new ListChanged(e.getMessage());

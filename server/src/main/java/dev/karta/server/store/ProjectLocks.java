@@ -10,7 +10,8 @@ import java.sql.SQLException;
  * holds it from its ref checks to its ref update, and a compaction of the project's repositories
  * runs only while it holds it, so a compaction never folds in a ref update between a push's read
  * of the refs and its own update. Session-level: it is held on a connection of its own, outside
- * the pool, and released by closing that connection (or by the death of its server).
+ * the pool, and released by {@link #releaseAll} on that connection, by closing it, or by the death
+ * of its server.
  */
 public final class ProjectLocks {
     /**
@@ -30,6 +31,16 @@ public final class ProjectLocks {
             try (ResultSet row = statement.executeQuery()) {
                 return row.next() && row.getBoolean(1);
             }
+        }
+    }
+
+    /**
+     * Releases every advisory lock the connection's session holds (at any depth), so that it can
+     * take another; a connection where this fails must be closed, which releases them too.
+     */
+    public static void releaseAll(Connection connection) throws SQLException {
+        try (PreparedStatement statement = connection.prepareStatement("SELECT pg_advisory_unlock_all()")) {
+            statement.execute();
         }
     }
 }

@@ -29,7 +29,7 @@ import org.eclipse.jgit.transport.UploadPack;
  * Jetty context behind {@link GitAuthFilter}. The project comes from the checked caller, not from
  * the URL JGit sees, so a request can only reach the repository the filter admitted it to.
  */
-public final class GitHttp implements Routes {
+public final class GitHttp implements Routes, AutoCloseable {
     /** A build silent this long gets a "still building" line (Jetty drops connections idle for 30 s). */
     private static final Duration HEARTBEAT = Duration.ofSeconds(10);
     private static final String GIT_PROTOCOL = "Git-Protocol";
@@ -89,5 +89,11 @@ public final class GitHttp implements Routes {
         context.addServlet(new ServletHolder("git", servlet), "/git/*");
         context.addFilter(new FilterHolder(new GitAuthFilter(authenticator, projects)), "/git/*",
                 EnumSet.of(DispatcherType.REQUEST));
+    }
+
+    /** Lets go of what pushes keep between them; the server is stopping. */
+    @Override
+    public void close() {
+        pushes.close();
     }
 }

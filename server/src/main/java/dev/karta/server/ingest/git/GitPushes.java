@@ -40,7 +40,7 @@ import org.slf4j.LoggerFactory;
  * is refused; other refs are stored without deploying. Every push is audited ({@code git.push},
  * with the pusher's key) and written to the project's log.
  */
-final class GitPushes {
+final class GitPushes implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(GitPushes.class);
     private static final int MAX_REASON = 1000;
 
@@ -67,6 +67,12 @@ final class GitPushes {
         this.logs = logs;
         this.maxPackBytes = maxPackBytes;
         this.locks = new PushLocks(db);
+    }
+
+    /** Lets go of what pushes keep between them (the lock connections). */
+    @Override
+    public void close() {
+        locks.close();
     }
 
     /** A receive-pack for one push by {@code caller}, with Karta's hooks. */

@@ -7,7 +7,9 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.BlockingDeque;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingDeque;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -18,13 +20,20 @@ import org.slf4j.LoggerFactory;
  * lock orders them; on PostgreSQL the holder also takes a session-level advisory lock on a
  * connection of its own, outside the pool (a push that waits for its build must not starve other
  * requests of pooled connections), held until the push ends, so pushes through different replicas
- * (whose repositories are shared in the database) wait for each other too. Releasing closes that
- * connection, which always releases the lock; a replica that dies drops its connection, and
- * PostgreSQL releases the lock with it.
+ * (whose repositories are shared in the database) wait for each other too. Releasing unlocks every
+ * advisory lock of that session and keeps the connection for a later push (opening one costs a
+ * PostgreSQL backend start, tens of milliseconds of each push); a connection that fails to unlock,
+ * or finds no room among the {@link #IDLE_CONNECTIONS} kept, is closed, which releases its locks
+ * just as well. A replica that dies drops its connections, and PostgreSQL releases the lock with
+ * them.
  */
-final class PushLocks {
+final class PushLocks implements AutoCloseable {
     /** How often a push waiting for another replica's push tries again. */
     static final Duration POLL = Duration.ofMillis(100);
+    /** Lock connections kept open between pushes: as many as pushes to different projects usually overlap. */
+    static final int IDLE_CONNECTIONS = 2;
+    /** How long a kept connection may take to prove it still answers before a new one is opened. */
+    private static final int VALID_SECONDS = 1;
     private static final Logger LOG = LoggerFactory.getLogger(PushLocks.class);
 
     private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
@@ -32,6 +41,8 @@ final class PushLocks {
     private final Database db;
     /** The connection holding each project's advisory lock, while this server's push holds it. */
     private final Map<String, Connection> held = new ConcurrentHashMap<>();
+    /** Connections that hold no lock, newest first, for the next pushes. */
+    private final BlockingDeque<Connection> idle = new LinkedBlockingDeque<>(IDLE_CONNECTIONS);
 
     PushLocks(Database db) {
         this.db = db.dialect() == Dialect.POSTGRES ? db : null;
@@ -54,7 +65,7 @@ final class PushLocks {
         }
         Connection connection = null;
         try {
-            connection = db.openUnpooled();
+            connection = connection();
             while (!ProjectLocks.tryLock(connection, projectId)) {
                 if (!told) {
                     onWait.run();
@@ -82,9 +93,47 @@ final class PushLocks {
             return;
         }
         try {
-            close(held.remove(projectId), projectId);
+            release(held.remove(projectId), projectId);
         } finally {
             lock.unlock();
+        }
+    }
+
+    /** A kept connection that still answers, or a new one. */
+    private Connection connection() throws SQLException {
+        Connection kept;
+        while ((kept = idle.pollFirst()) != null) {
+            if (kept.isValid(VALID_SECONDS)) {
+                return kept;
+            }
+            close(kept, "(idle)");
+        }
+        return db.openUnpooled();
+    }
+
+    /** Unlocks the connection's session and keeps it for a later push, or closes it. */
+    private void release(Connection connection, String projectId) {
+        if (connection == null) {
+            return;
+        }
+        try {
+            ProjectLocks.releaseAll(connection);
+            if (idle.offerFirst(connection)) {
+                return;
+            }
+        } catch (SQLException e) {
+            LOG.debug("could not unlock the push lock connection of project {} (closing it): {}", projectId,
+                    e.toString());
+        }
+        close(connection, projectId);
+    }
+
+    /** Closes the connections kept for later pushes (the server is stopping). */
+    @Override
+    public void close() {
+        Connection kept;
+        while ((kept = idle.pollFirst()) != null) {
+            close(kept, "(idle)");
         }
     }
 
