@@ -183,31 +183,54 @@ class LogTailTest {
                     + server.adminKey + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
             out.flush();
             await().until(() -> fast.status == 200);
+            // The project had no entries: once both clients have the first one, both follow it live.
+            write(id, "first ", 1);
+            assertThat(readUntil(slow, "first 0")).as("the slow client's first entry").isTrue();
+            await().until(() -> fast.logEvents().size() == 1);
 
-            int written = 0;
-            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-            while (!isClosedByServer(slow) && System.nanoTime() < deadline) {
-                write(id, line, 50);
-                written += 50;
-            }
+            // From here the slow client reads nothing. 12 MB is far more than what loopback's socket
+            // buffers (4 MiB at most here) and the server's 256 KiB budget hold together.
+            int lines = 3000;
+            write(id, line, lines);
 
-            assertThat(isClosedByServer(slow)).as("slow client disconnected").isTrue();
-            int total = written;
-            await().atMost(Duration.ofSeconds(30)).until(() -> fast.logEvents().size() == total);
+            assertThat(readsToTheEnd(slow)).as("slow client disconnected").isTrue();
+            await().atMost(Duration.ofSeconds(30)).until(() -> fast.logEvents().size() == 1 + lines);
             write(id, "still here ", 1);
-            await().until(() -> fast.logEvents().size() == total + 1);
+            await().until(() -> fast.logEvents().size() == 2 + lines);
             assertThat(fast.ended).isFalse();
         }
     }
 
-    /** Reads what the server sent without blocking long; true once it has closed the connection. */
-    private static boolean isClosedByServer(Socket socket) throws IOException {
-        socket.setSoTimeout(1);
+    /** Reads until {@code text} has arrived (true), or 10 s have passed (false). */
+    private static boolean readUntil(Socket socket, String text) throws IOException {
+        socket.setSoTimeout(10_000);
         InputStream in = socket.getInputStream();
-        byte[] sink = new byte[4096];
+        StringBuilder seen = new StringBuilder();
+        byte[] buffer = new byte[4096];
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (!seen.toString().contains(text) && System.nanoTime() < deadline) {
+            int n = in.read(buffer);
+            if (n < 0) {
+                return false;
+            }
+            seen.append(new String(buffer, 0, n, StandardCharsets.US_ASCII));
+        }
+        return seen.toString().contains(text);
+    }
+
+    /**
+     * Reads what the server sent until it closed the connection (true), or until nothing more
+     * came for 10 s while the connection stayed open (false): a stream that was never cut off.
+     */
+    private static boolean readsToTheEnd(Socket socket) throws IOException {
+        socket.setSoTimeout(10_000);
+        InputStream in = socket.getInputStream();
+        byte[] sink = new byte[65536];
         try {
-            // Draining only what is already here keeps the client slow: at most one buffer a round.
-            return in.read(sink) < 0;
+            while (in.read(sink) >= 0) {
+                // what was in flight when the server cut the client off
+            }
+            return true;
         } catch (SocketTimeoutException e) {
             return false;
         } catch (IOException reset) {
