@@ -114,7 +114,7 @@ public final class DashboardViews {
                 wire.pinned() == null ? null : wire.pinned().at(),
                 recent.isEmpty() ? null : recent.get(0), timeline, new Pages.LogView(source, window, streamUrl,
                         LOG_SOURCES, LOG_WINDOWS),
-                sessions.newest(principal.orgId(), name, SESSIONS_SHOWN), liveCount(wire),
+                sessions.newest(project, SESSIONS_SHOWN), liveCount(wire),
                 usage.of(project.id(), month), usage.daily(project.id(), month));
     }
 

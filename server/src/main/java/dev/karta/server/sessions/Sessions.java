@@ -167,8 +167,8 @@ public final class Sessions implements AutoCloseable {
     }
 
     /** The project's newest sessions, as the API shows them but without workspace sizes. */
-    public List<Session> newest(String orgId, String projectName, int limit) {
-        return list(orgId, projectName, null, null, limit).stream().map(s -> s.toWire(null)).toList();
+    public List<Session> newest(ProjectRecord project, int limit) {
+        return store.list(project.id(), null, null, limit).stream().map(s -> s.toWire(null)).toList();
     }
 
     /** The project's sessions, or only those of preview {@code preview} (a name, or null for all). */

@@ -169,6 +169,20 @@ class DashboardTest {
     }
 
     @Test
+    void a_deploy_page_shows_the_deploy_and_streams_its_build_log_and_an_unknown_deploy_is_404() {
+        Browser browser = signedIn(server.adminKey());
+        String id = server.get("/agent_projects/shop/deploys", server.adminKey()).json().at("/deploys/0/id").asText();
+        TestServer.Response page = browser.get("/projects/shop/deploys/" + id);
+        assertThat(page.status()).isEqualTo(200);
+        assertThat(page.header("Content-Security-Policy")).startsWith("default-src 'self'");
+        assertThat(page.body()).contains("Deploy " + id).contains("id=\"deploy-status\">succeeded<")
+                .contains("data-stream=\"/agent_projects/shop/deploys/" + id + "/logs\"");
+        TestServer.Response unknown = browser.get("/projects/shop/deploys/dep_nope");
+        assertThat(unknown.status()).isEqualTo(404);
+        assertThat(unknown.header("Content-Type")).startsWith("text/html");
+    }
+
+    @Test
     void a_wrong_key_is_answered_on_the_form_and_signs_nobody_in() {
         Browser browser = new Browser();
         TestServer.Response answer = browser.signIn(TestServer.randomKey());
