@@ -15,6 +15,7 @@ import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -49,21 +50,39 @@ public final class CommitStatuses implements AutoCloseable {
         this.connectTimeout = connectTimeout;
     }
 
-    /** Reports {@code state} ({@code pending}, {@code success}, {@code failure}) for a commit of a project. */
+    /** Reports {@code success} or {@code failure} for a commit of a project. */
     void report(String projectId, String sha, String state, String targetUrl, String description) {
+        enqueue(projectId, sha, state, targetUrl, description, () -> false);
+    }
+
+    /**
+     * Reports {@code pending} for a queued build, unless {@code ended} says, when its turn comes to
+     * be sent, that the build has ended: its own status was queued first then, and a pending one
+     * after it would stay on GitHub for good.
+     */
+    void reportPending(String projectId, String sha, String targetUrl, String description, BooleanSupplier ended) {
+        enqueue(projectId, sha, "pending", targetUrl, description, ended);
+    }
+
+    private void enqueue(String projectId, String sha, String state, String targetUrl, String description,
+                         BooleanSupplier stale) {
         if (sha == null || !sha.matches("[0-9a-f]{40}")) {
             return; // GitHub takes statuses for full SHAs only
         }
         try {
-            sender.execute(() -> send(projectId, sha, state, targetUrl, description));
+            sender.execute(() -> send(projectId, sha, state, targetUrl, description, stale));
         } catch (RuntimeException e) {
             LOG.warn("commit status {} for {} not sent: {}", state, sha, e.toString());
         }
     }
 
-    private void send(String projectId, String sha, String state, String targetUrl, String description) {
+    private void send(String projectId, String sha, String state, String targetUrl, String description,
+                      BooleanSupplier stale) {
         Optional<BoundRepos.StatusTarget> target;
         try {
+            if (stale.getAsBoolean()) {
+                return;
+            }
             target = targets.apply(projectId);
         } catch (RuntimeException e) {
             LOG.warn("commit status {} for {} not sent: {}", state, sha, e.toString());

@@ -193,10 +193,11 @@ public final class Previews implements AutoCloseable {
             alsoInTransaction.accept(h, queued);
             return new Pushed(wire(store.byId(h, previewId).orElseThrow()), queued.id());
         });
-        logs.bus().publish(projectId(pushed));
+        String projectId = projectId(pushed);
+        statuses.reportPending(projectId, commitSha, pushed.preview().url(), "Building preview " + name,
+                () -> deploys.byId(pushed.deployId()).map(d -> d.status().isTerminal()).orElse(true));
+        logs.bus().publish(projectId);
         wakeBuilders.run();
-        statuses.report(projectId(pushed), commitSha, "pending", pushed.preview().url(),
-                "Building preview " + name);
         return pushed;
     }
 
