@@ -40,6 +40,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.Semaphore;
+import java.util.function.BiConsumer;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 import org.apache.commons.compress.archivers.tar.TarConstants;
@@ -194,7 +195,8 @@ public final class Materializer {
         Set<String> symlinks = new HashSet<>();
         Set<Path> folders = new HashSet<>();
         byte[] buffer = new byte[BUFFER];
-        Writes writes = new Writes();
+        Writes writes = new Writes((name, hash) -> members.computeIfPresent(name,
+                (n, m) -> new Member(m.type(), m.executable(), hash, m.size())));
         try {
             extractMembers(tar, root, members, symlinks, folders, buffer, writes);
             writes.await();
@@ -274,11 +276,11 @@ public final class Materializer {
                 if (expanded + entry.getSize() > limits.maxExpandedBytes()) {
                     checkExpanded(expanded + entry.getSize());
                 }
-                MessageDigest sha = Digests.sha256();
                 long written = 0;
                 boolean executable = (entry.getMode() & 0111) != 0;
+                String hash = null; // a small file's comes from its writer
                 if (entry.getSize() <= Writes.SMALL) {
-                    // Read (checked and hashed) here, written by a writer thread meanwhile.
+                    // Read (and checked) here, hashed and written by a writer thread meanwhile.
                     byte[] content = new byte[(int) entry.getSize()];
                     try {
                         int n;
@@ -291,10 +293,10 @@ public final class Materializer {
                         throw ArchiveRejected.invalid("corrupt_archive", "the archive is truncated or corrupt at '" + name
                                 + "': " + e.getMessage());
                     }
-                    sha.update(content, 0, (int) written);
                     writes.submit(path, executable, written == content.length ? content
                             : Arrays.copyOf(content, (int) written), name);
                 } else {
+                    MessageDigest sha = Digests.sha256();
                     try (OutputStream out = Channels.newOutputStream(Files.newByteChannel(path,
                             Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
                             executable ? EXECUTABLE : REGULAR))) {
@@ -312,9 +314,10 @@ public final class Materializer {
                         throw ArchiveRejected.invalid("corrupt_archive", "the archive is truncated or corrupt at '" + name
                                 + "': " + e.getMessage());
                     }
+                    hash = Digests.hex(sha.digest());
                 }
                 expanded += written;
-                members.put(name, new Member(Type.FILE, executable, Digests.hex(sha.digest()), written));
+                members.put(name, new Member(Type.FILE, executable, hash, written));
             } else {
                 throw special(name);
             }
@@ -322,14 +325,15 @@ public final class Materializer {
     }
 
     /**
-     * The files of one extraction of at most {@link #SMALL} bytes, written on shared writer threads
-     * while the archive is read on: creating many small files is bound by the file system's latency,
-     * and file systems create files in one folder one at a time, so each folder's files go to one
-     * writer ({@link #LANES}) and different folders' files are created in parallel. At most
-     * {@link #PENDING_BYTES} are read ahead. The reading thread waits for the writes ({@link #await})
-     * before anything that depends on them: replacing or hard-linking a written file, creating a
-     * link, walking the finished tree; and ({@link #drain}) before a failed extraction deletes its
-     * staging folder.
+     * The files of one extraction of at most {@link #SMALL} bytes, hashed and written on shared
+     * writer threads while the archive is read (and inflated) on: creating many small files is
+     * bound by the file system's latency, and file systems create files in one folder one at a
+     * time, so each folder's files go to one writer ({@link #LANES}) and different folders' files
+     * are created in parallel. At most {@link #PENDING_BYTES} are read ahead. The reading thread
+     * learns each file's hash when it finds its write done, and waits for the writes
+     * ({@link #await}) before anything that depends on them or on their hashes: replacing or
+     * hard-linking a written file, creating a link, the tree's digest; and ({@link #drain}) before
+     * a failed extraction deletes its staging folder.
      */
     private static final class Writes {
         static final int SMALL = 256 * 1024;
@@ -348,13 +352,23 @@ public final class Materializer {
             }
         }
 
-        private final Semaphore slots = new Semaphore(PENDING_BYTES);
-        private final ArrayDeque<Future<Void>> pending = new ArrayDeque<>();
+        private record Pending(String name, Future<String> hash) {
+        }
 
+        private final Semaphore slots = new Semaphore(PENDING_BYTES);
+        private final ArrayDeque<Pending> pending = new ArrayDeque<>();
+        /** Told each written file's sha256 (hex), on the reading thread, as its write is found done. */
+        private final BiConsumer<String, String> hashed;
+
+        Writes(BiConsumer<String, String> hashed) {
+            this.hashed = hashed;
+        }
+
+        /** Hashes and writes {@code content} as the file {@code path} (member {@code name}) on a writer thread. */
         void submit(Path path, boolean executable, byte[] content, String name) throws IOException {
             // A failed write ends the extraction at the next file, not only at the end.
-            while (!pending.isEmpty() && pending.peekFirst().isDone()) {
-                result(pending.pollFirst());
+            while (!pending.isEmpty() && pending.peekFirst().hash().isDone()) {
+                settle(pending.pollFirst());
             }
             int cost = content.length + FILE_COST;
             try {
@@ -364,30 +378,35 @@ public final class Materializer {
                 throw new InterruptedIOException("interrupted while extracting '" + name + "'");
             }
             ExecutorService lane = LANES[Math.floorMod(path.getParent().hashCode(), LANES.length)];
-            pending.add(lane.submit(() -> {
+            pending.add(new Pending(name, lane.submit(() -> {
                 try {
+                    String hash = Digests.sha256Hex(content);
                     write(path, executable, content, name);
-                    return null;
+                    return hash;
                 } finally {
                     slots.release(cost);
                 }
-            }));
+            })));
         }
 
         /** Waits for every write so far; throws the first failure. */
         void await() throws IOException {
             while (!pending.isEmpty()) {
-                result(pending.pollFirst());
+                settle(pending.pollFirst());
             }
+        }
+
+        private void settle(Pending write) throws IOException {
+            hashed.accept(write.name(), result(write.hash()));
         }
 
         /** Waits for every write still running, uninterruptibly, ignoring failures (the caller is failing or done). */
         void drain() {
             boolean interrupted = false;
-            for (Future<Void> write : pending) {
+            for (Pending write : pending) {
                 while (true) {
                     try {
-                        write.get();
+                        write.hash().get();
                         break;
                     } catch (InterruptedException e) {
                         interrupted = true;
@@ -402,9 +421,9 @@ public final class Materializer {
             }
         }
 
-        private static void result(Future<Void> write) throws IOException {
+        private static String result(Future<String> write) throws IOException {
             try {
-                write.get();
+                return write.get();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new InterruptedIOException("interrupted while extracting");

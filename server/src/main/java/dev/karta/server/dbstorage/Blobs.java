@@ -2,6 +2,7 @@ package dev.karta.server.dbstorage;
 
 import dev.karta.server.store.Database;
 import dev.karta.server.store.Digests;
+import dev.karta.server.store.Threads;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -9,6 +10,10 @@ import java.security.MessageDigest;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.regex.Pattern;
 import org.jdbi.v3.core.Handle;
 
@@ -20,8 +25,8 @@ import org.jdbi.v3.core.Handle;
  * <p>A blob's row is inserted first and its chunks after it, in one transaction: until that
  * commits nobody sees any of it, and a write that fails halfway (or a server that dies) leaves
  * nothing. Writing a blob that is stored already does nothing; two writers of one digest meet on
- * the row's primary key, and the second waits for the first and then does nothing. Neither a
- * write nor a read holds more than one chunk in memory. A read checks the sha256 of what it
+ * the row's primary key, and the second waits for the first and then does nothing. A write
+ * holds one chunk in memory, a read two (the one read and the next). A read checks the sha256 of what it
  * returned when it reaches the end, and fails ({@link Corrupt}, naming the digest) instead of
  * ending normally when the bytes are not the blob's: a reader must read to the end before it
  * trusts anything it read.
@@ -30,6 +35,9 @@ final class Blobs {
     /** The size of a chunk row: small enough for one row and one buffer, large enough for few queries. */
     static final int CHUNK_BYTES = 1 << 20;
     private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
+
+    /** Fetches blob chunks ahead of their readers; idle threads end after a minute. */
+    private static final ExecutorService READ_AHEAD = Executors.newCachedThreadPool(Threads.daemon("blob-read-ahead"));
 
     private final Database db;
     private final int chunkBytes;
@@ -218,7 +226,12 @@ final class Blobs {
         }
     }
 
-    /** The bytes of one blob, fetched a chunk at a time and checked at the end. */
+    /**
+     * The bytes of one blob, fetched a chunk at a time and checked at the end. The next chunk is
+     * fetched (and hashed) on a {@link #READ_AHEAD} thread while the caller consumes this one, so
+     * the database's latency overlaps the caller's work; chunks are fetched one after another, in
+     * order, and at most two are held at a time.
+     */
     private final class Reader extends InputStream {
         private final String digest;
         private final long bytes;
@@ -226,14 +239,17 @@ final class Blobs {
         private final MessageDigest sha = Digests.sha256();
         private byte[] chunk = new byte[0];
         private int pos;
-        private int seq;
-        private long read;
+        /** The next chunk to hand out, fetched or being fetched; null after the last one. */
+        private CompletableFuture<byte[]> next;
+        private int nextSeq;
+        private long fetched;
         private boolean verified;
 
         Reader(String digest, long bytes, int chunkBytes) {
             this.digest = digest;
             this.bytes = bytes;
             this.chunks = (int) ((bytes + chunkBytes - 1) / chunkBytes);
+            this.next = chunks == 0 ? null : fetchAhead(CompletableFuture.completedFuture(null));
         }
 
         @Override
@@ -249,11 +265,11 @@ final class Blobs {
                 return 0;
             }
             while (pos == chunk.length) {
-                if (seq == chunks) {
+                if (next == null) {
                     verify();
                     return -1;
                 }
-                fetch();
+                take();
             }
             int n = Math.min(len, chunk.length - pos);
             System.arraycopy(chunk, pos, b, off, n);
@@ -261,8 +277,36 @@ final class Blobs {
             return n;
         }
 
-        private void fetch() throws IOException {
-            int wanted = seq;
+        /** Makes the chunk fetched ahead the current one and starts fetching the one after it. */
+        private void take() throws IOException {
+            CompletableFuture<byte[]> taken = next;
+            try {
+                chunk = taken.join();
+            } catch (CompletionException e) {
+                next = null;
+                if (e.getCause() instanceof IOException io) {
+                    throw io;
+                }
+                throw e.getCause() instanceof RuntimeException r ? r : e;
+            }
+            pos = 0;
+            next = nextSeq < chunks ? fetchAhead(taken) : null;
+        }
+
+        /** Fetches chunk {@link #nextSeq} once {@code after} (the previous fetch) is done. */
+        private CompletableFuture<byte[]> fetchAhead(CompletableFuture<?> after) {
+            int wanted = nextSeq++;
+            return after.thenApplyAsync(previous -> {
+                try {
+                    return fetch(wanted);
+                } catch (IOException e) {
+                    throw new CompletionException(e);
+                }
+            }, READ_AHEAD);
+        }
+
+        /** One chunk from the database, hashed in order (fetches never overlap). */
+        private byte[] fetch(int wanted) throws IOException {
             Optional<byte[]> data = db.withHandle(h -> h.createQuery(
                             "SELECT data FROM blob_chunks WHERE digest = :d AND seq = :s")
                     .bind("d", digest).bind("s", wanted).mapTo(byte[].class).findOne());
@@ -270,15 +314,14 @@ final class Blobs {
                 throw new IOException("blob sha256:" + digest + " has no chunk " + wanted + " of " + chunks
                         + " (deleted while it was read?)");
             }
-            chunk = data.get();
-            pos = 0;
-            seq++;
-            read += chunk.length;
-            sha.update(chunk);
-            if (read > bytes) {
+            byte[] bytesOfChunk = data.get();
+            fetched += bytesOfChunk.length;
+            sha.update(bytesOfChunk);
+            if (fetched > bytes) {
                 throw new Corrupt("blob sha256:" + digest + " is corrupt: its chunks hold more than its "
                         + bytes + " bytes");
             }
+            return bytesOfChunk;
         }
 
         private void verify() throws Corrupt {
@@ -286,8 +329,8 @@ final class Blobs {
                 return;
             }
             String actual = Digests.hex(sha.digest());
-            if (read != bytes || !actual.equals(digest)) {
-                throw new Corrupt("blob sha256:" + digest + " is corrupt: its " + read + " bytes (of " + bytes
+            if (fetched != bytes || !actual.equals(digest)) {
+                throw new Corrupt("blob sha256:" + digest + " is corrupt: its " + fetched + " bytes (of " + bytes
                         + ") hash to sha256:" + actual);
             }
             verified = true;
