@@ -6,6 +6,7 @@ monotonic clock. Usage: python3 bench/replicas-client.py COMMAND BASE_URL KEY AR
   await-deploy BASE KEY PROJECT ID SECONDS  waits until the deploy ends; prints "STATUS RELEASE", exit 1 unless succeeded
   current BASE KEY PROJECT                  prints "VERSION COMMIT" of the active release
   rollbacks BASE KEY PROJECT N WARMUP       rolls back between v1 and v2 N times after WARMUP; prints "P50 P99 COUNT ERRORS"
+                                            (BASE may list several, comma-separated: used in turn)
   session BASE KEY PROJECT                  opens a session and sends one message; prints "MILLISECONDS VERSION ANSWER"
 """
 import http.client
@@ -42,7 +43,8 @@ def percentile(sorted_values, p):
 
 
 def main(command, base, key, *args):
-    api = Api(base, key)
+    apis = [Api(b, key) for b in base.split(",")]
+    api = apis[0]
     if command == "upload":
         project, file = args
         with open(file, "rb") as f:
@@ -71,7 +73,8 @@ def main(command, base, key, *args):
         times, errors = [], {}
         for i in range(warmup + runs):
             started = time.perf_counter()
-            status, body = api.call("POST", f"/agent_projects/{project}/rollback", {"to": "v1" if i % 2 == 0 else "v2"})
+            status, body = apis[i % len(apis)].call("POST", f"/agent_projects/{project}/rollback",
+                                                    {"to": "v1" if i % 2 == 0 else "v2"})
             elapsed = (time.perf_counter() - started) * 1000
             if status != 200:
                 errors[status] = errors.get(status, 0) + 1
