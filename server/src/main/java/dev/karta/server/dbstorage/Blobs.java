@@ -26,9 +26,9 @@ import org.jdbi.v3.core.Handle;
  * commits nobody sees any of it, and a write that fails halfway (or a server that dies) leaves
  * nothing. Writing a blob that is stored already does nothing; two writers of one digest meet on
  * the row's primary key, and the second waits for the first and then does nothing. A write
- * holds one chunk in memory, a read two (the one read and the next). A read checks the sha256 of what it
- * returned when it reaches the end, and fails ({@link Corrupt}, naming the digest) instead of
- * ending normally when the bytes are not the blob's: a reader must read to the end before it
+ * holds one chunk in memory, a read two (the one read and the next). A read checks the sha256 of
+ * what it returned when it reaches the end, and fails ({@link Corrupt}, naming the digest) instead
+ * of ending normally when the bytes are not the blob's: a reader must read to the end before it
  * trusts anything it read.
  */
 final class Blobs {
