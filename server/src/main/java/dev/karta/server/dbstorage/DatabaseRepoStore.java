@@ -14,6 +14,7 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.eclipse.jgit.internal.storage.dfs.DfsGarbageCollector;
@@ -213,8 +214,8 @@ public final class DatabaseRepoStore implements RepoStore, AutoCloseable {
                     LOG.debug("could not count the packs of {}: {}", repo, e.toString());
                 }
             });
-        } catch (java.util.concurrent.RejectedExecutionException e) {
-            // closing
+        } catch (RejectedExecutionException e) {
+            // the store is closing: nothing is compacted any more
         }
     }
 
