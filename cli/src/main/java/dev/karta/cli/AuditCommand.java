@@ -27,6 +27,10 @@ final class AuditCommand {
         this.cli = cli;
     }
 
+    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
+        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new AuditCommand(cli));
+    }
+
     @Command(name = "list", mixinStandardHelpOptions = true, description = "List the newest audit events, newest first.")
     int list(@Option(names = "--limit", paramLabel = "N", defaultValue = "20",
                      description = "How many events (1-" + MAX_LIMIT + ", default ${DEFAULT-VALUE}).") int limit) {

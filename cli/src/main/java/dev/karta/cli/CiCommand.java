@@ -36,6 +36,10 @@ final class CiCommand {
         this.cli = cli;
     }
 
+    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
+        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new CiCommand(cli));
+    }
+
     @Command(name = "trust", mixinStandardHelpOptions = true,
             description = "Let a GitHub repository's workflows on one ref get short-lived keys of the project "
                     + "(admin).")

@@ -60,7 +60,7 @@ final class Cli {
 
     Settings settings() {
         if (settings == null) {
-            settings = Settings.resolve(options.server, env, configFile().read());
+            settings = Settings.resolve(options.server(), env, configFile().read());
         }
         return settings;
     }
@@ -81,7 +81,7 @@ final class Cli {
     }
 
     Output output() {
-        return new Output(env.stdout(), json(), options.json, env.clock().instant());
+        return new Output(env.stdout(), json(), options.json(), env.clock().instant());
     }
 
     /** A message for the person, on standard error; its line breaks kept, control sequences and other control characters removed. */

@@ -43,6 +43,10 @@ final class ConfigCommand implements Callable<Integer> {
         this.cli = cli;
     }
 
+    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
+        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new ConfigCommand(cli));
+    }
+
     @Override
     public Integer call() {
         if (project == null) {

@@ -36,6 +36,10 @@ final class DeployCommand implements Callable<Integer> {
         this.cli = cli;
     }
 
+    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
+        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new DeployCommand(cli));
+    }
+
     @Override
     public Integer call() {
         ApiClient api = cli.api();

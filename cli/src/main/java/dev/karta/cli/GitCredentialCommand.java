@@ -35,6 +35,10 @@ final class GitCredentialCommand implements Callable<Integer> {
         this.cli = cli;
     }
 
+    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
+        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new GitCredentialCommand(cli));
+    }
+
     @Override
     public Integer call() {
         Map<String, String> request = readRequest();

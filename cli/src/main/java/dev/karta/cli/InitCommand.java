@@ -45,6 +45,10 @@ final class InitCommand implements Callable<Integer> {
         this.cli = cli;
     }
 
+    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
+        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new InitCommand(cli));
+    }
+
     /** The remote {@code karta} as configured: its URL and any separate push URLs. */
     record Remote(String url, List<String> pushUrls) {
         boolean pointsTo(String gitUrl) {

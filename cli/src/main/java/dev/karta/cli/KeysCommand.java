@@ -30,6 +30,10 @@ final class KeysCommand {
         this.cli = cli;
     }
 
+    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
+        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new KeysCommand(cli));
+    }
+
     @Command(name = "list", mixinStandardHelpOptions = true, description = "List API keys (never their secrets).")
     int list() {
         ApiClient.Reply<ApiKeyList> reply = cli.api().keys();

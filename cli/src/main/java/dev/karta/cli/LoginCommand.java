@@ -29,6 +29,10 @@ final class LoginCommand implements Callable<Integer> {
         this.cli = cli;
     }
 
+    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
+        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new LoginCommand(cli));
+    }
+
     @Override
     public Integer call() {
         String server = cli.settings().server();

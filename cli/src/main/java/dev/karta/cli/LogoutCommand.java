@@ -16,6 +16,10 @@ final class LogoutCommand implements Callable<Integer> {
         this.cli = cli;
     }
 
+    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
+        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new LogoutCommand(cli));
+    }
+
     @Override
     public Integer call() {
         ConfigFile file = cli.configFile();

@@ -56,6 +56,10 @@ final class LogsCommand implements Callable<Integer> {
         this.cli = cli;
     }
 
+    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
+        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new LogsCommand(cli));
+    }
+
     @Override
     public Integer call() {
         Map<String, String> query = query();

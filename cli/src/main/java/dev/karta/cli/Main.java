@@ -2,34 +2,38 @@ package dev.karta.cli;
 
 import dev.karta.api.Printable;
 import java.io.PrintWriter;
-import java.util.LinkedHashMap;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.function.Function;
 import picocli.CommandLine;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Spec;
 
 /**
- * The {@code karta} command: builds the command tree by hand (no classpath scanning), maps every
- * failure to one stderr line and an exit code (0 ok, 1 failure, 2 usage, 3 auth, 4 not found),
- * and runs in-process against any {@link Environment}.
+ * The {@code karta} command: builds the command tree by hand (no classpath scanning, no
+ * annotations: {@link Commands}), maps every failure to one stderr line and an exit code (0 ok, 1
+ * failure, 2 usage, 3 auth, 4 not found), and runs in-process against any {@link Environment}.
  */
-@Command(name = "karta", mixinStandardHelpOptions = true,
-        description = "Deploy harness applications to a Karta server: publish a folder, deploy a commit, "
-                + "roll back a release.",
-        footer = {"", "Settings come from flags, then KARTA_SERVER and KARTA_API_KEY, then the file "
-                + "written by `karta login` (~/.config/karta/config.toml)."})
 public final class Main implements Callable<Integer> {
     static final String VERSION = versionOfJar();
 
-    @Mixin
+    /** Every command by name, in the order of the help; each is built only when a run needs it. */
+    private static final List<Map.Entry<String, Function<Cli, CommandSpec>>> COMMANDS = List.of(
+            Map.entry("login", LoginCommand::spec), Map.entry("logout", LogoutCommand::spec),
+            Map.entry("whoami", WhoamiCommand::spec), Map.entry("projects", ProjectsCommand::spec),
+            Map.entry("keys", KeysCommand::spec), Map.entry("init", InitCommand::spec),
+            Map.entry("publish", PublishCommand::spec), Map.entry("deploy", DeployCommand::spec),
+            Map.entry("rollback", RollbackCommand::spec), Map.entry("releases", ReleasesCommand::spec),
+            Map.entry("unpin", UnpinCommand::spec), Map.entry("config", ConfigCommand::spec),
+            Map.entry("logs", LogsCommand::spec), Map.entry("repo", RepoCommand::spec),
+            Map.entry("sessions", SessionsCommand::spec), Map.entry("usage", UsageCommand::spec),
+            Map.entry("audit", AuditCommand::spec), Map.entry("previews", PreviewsCommand::spec),
+            Map.entry("webhooks", WebhooksCommand::spec), Map.entry("ci", CiCommand::spec),
+            Map.entry("git-credential", GitCredentialCommand::spec));
+
     private final GlobalOptions options = new GlobalOptions();
     private final Environment env;
-    @Spec
     private CommandSpec spec;
 
     Main(Environment env) {
@@ -50,26 +54,22 @@ public final class Main implements Callable<Integer> {
             return 0;
         }
         Cli cli = new Cli(env, options, VERSION);
-        CommandLine commandLine = new CommandLine(this);
-        Map<String, Object> commands = new LinkedHashMap<>();
-        for (Object command : List.of(new LoginCommand(cli), new LogoutCommand(cli), new WhoamiCommand(cli),
-                new ProjectsCommand(cli), new KeysCommand(cli), new InitCommand(cli), new PublishCommand(cli),
-                new DeployCommand(cli), new RollbackCommand(cli), new ReleasesCommand(cli), new UnpinCommand(cli),
-                new ConfigCommand(cli), new LogsCommand(cli), new RepoCommand(cli), new SessionsCommand(cli),
-                new UsageCommand(cli), new AuditCommand(cli), new PreviewsCommand(cli), new WebhooksCommand(cli),
-                new CiCommand(cli), new GitCredentialCommand(cli))) {
-            commands.put(command.getClass().getAnnotation(Command.class).name(), command);
-        }
-        // Building a command's model costs reflection; a run needs only the one it names.
-        String wanted = commandName(args, commands.keySet());
+        spec = Commands.command("karta", this,
+                "Deploy harness applications to a Karta server: publish a folder, deploy a commit, roll back a release.")
+                .addOption(options.json).addOption(options.server);
+        spec.usageMessage().footer("", "Settings come from flags, then KARTA_SERVER and KARTA_API_KEY, then the file "
+                + "written by `karta login` (~/.config/karta/config.toml).");
+        // A run needs only the command it names: building the others would be wasted time.
+        String wanted = commandName(args, COMMANDS.stream().map(Map.Entry::getKey).toList());
         if (wanted != null && !wanted.equals("git-credential")) {
             cli.warmUpJson();
         }
-        commands.forEach((name, command) -> {
-            if (wanted == null || wanted.equals(name)) {
-                commandLine.addSubcommand(name, new CommandLine(command));
+        for (Map.Entry<String, Function<Cli, CommandSpec>> command : COMMANDS) {
+            if (wanted == null || wanted.equals(command.getKey())) {
+                spec.addSubcommand(command.getKey(), command.getValue().apply(cli));
             }
-        });
+        }
+        CommandLine commandLine = new CommandLine(spec);
         withVersion(commandLine);
         PrintWriter out = new PrintWriter(env.stdout(), true);
         PrintWriter err = new PrintWriter(env.stderr(), true);
@@ -120,7 +120,7 @@ public final class Main implements Callable<Integer> {
      * The command a command line names, when it names one we have: the first word that is not
      * a global option or its value. Null means "build them all" (help, typos, no command).
      */
-    static String commandName(String[] args, Set<String> known) {
+    static String commandName(String[] args, Collection<String> known) {
         for (int i = 0; i < args.length; i++) {
             String arg = args[i];
             if (arg.equals("--server")) {

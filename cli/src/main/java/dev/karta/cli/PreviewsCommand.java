@@ -19,6 +19,10 @@ final class PreviewsCommand {
         this.cli = cli;
     }
 
+    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
+        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new PreviewsCommand(cli));
+    }
+
     @Command(name = "list", mixinStandardHelpOptions = true,
             description = "List a project's previews, most recently pushed first (expired ones too).")
     int list(@Parameters(paramLabel = "NAME") String name) {

@@ -8,13 +8,11 @@ import dev.karta.api.ReleaseList;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Collectors;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Model.PositionalParamSpec;
 
 /** {@code karta projects list | create | info | releases | delete}. */
-@Command(name = "projects", mixinStandardHelpOptions = true,
-        description = "List, create, inspect and delete projects.")
 final class ProjectsCommand {
     private final Cli cli;
 
@@ -22,7 +20,13 @@ final class ProjectsCommand {
         this.cli = cli;
     }
 
-    @Command(name = "list", mixinStandardHelpOptions = true, description = "List the projects of your org.")
+    static CommandSpec spec(Cli cli) {
+        ProjectsCommand projects = new ProjectsCommand(cli);
+        return Commands.group("projects", "List, create, inspect and delete projects.",
+                Commands.command("list", projects::list, "List the projects of your org."),
+                projects.createCommand(), projects.infoCommand(), projects.releasesCommand(), projects.deleteCommand());
+    }
+
     int list() {
         ApiClient.Reply<ProjectList> reply = cli.api().projects();
         Output output = cli.output();
@@ -46,10 +50,13 @@ final class ProjectsCommand {
         return 0;
     }
 
-    @Command(name = "create", mixinStandardHelpOptions = true,
-            description = "Create an empty project. `karta publish` and `git push` create one on first use too.")
-    int create(@Parameters(paramLabel = "NAME",
-            description = "3-40 characters of a-z, 0-9 and '-', starting with a letter.") String name) {
+    private CommandSpec createCommand() {
+        PositionalParamSpec name = Commands.parameter("NAME", "3-40 characters of a-z, 0-9 and '-', starting with a letter.");
+        return Commands.command("create", () -> create(name.getValue()),
+                "Create an empty project. `karta publish` and `git push` create one on first use too.").addPositional(name);
+    }
+
+    int create(String name) {
         ApiClient.Reply<Project> reply = cli.api().createProject(name);
         Output output = cli.output();
         if (output.jsonMode()) {
@@ -62,8 +69,12 @@ final class ProjectsCommand {
         return 0;
     }
 
-    @Command(name = "info", mixinStandardHelpOptions = true, description = "Show a project.")
-    int info(@Parameters(paramLabel = "NAME") String name) {
+    private CommandSpec infoCommand() {
+        PositionalParamSpec name = Commands.parameter("NAME");
+        return Commands.command("info", () -> info(name.getValue()), "Show a project.").addPositional(name);
+    }
+
+    int info(String name) {
         ApiClient.Reply<Project> reply = cli.api().project(name);
         Output output = cli.output();
         if (output.jsonMode()) {
@@ -105,11 +116,15 @@ final class ProjectsCommand {
                 .collect(Collectors.joining("; "));
     }
 
-    @Command(name = "releases", mixinStandardHelpOptions = true,
-            description = {"List a project's releases, newest first; the active one is marked with *.",
-                    "Status built: made while the project was pinned, never active. A ROLLBACK column",
-                    "appears when a release can no longer be activated (its files are gone), saying why."})
-    int releases(@Parameters(paramLabel = "NAME") String name) {
+    private CommandSpec releasesCommand() {
+        PositionalParamSpec name = Commands.parameter("NAME");
+        return Commands.command("releases", () -> releases(name.getValue()),
+                "List a project's releases, newest first; the active one is marked with *.",
+                "Status built: made while the project was pinned, never active. A ROLLBACK column",
+                "appears when a release can no longer be activated (its files are gone), saying why.").addPositional(name);
+    }
+
+    int releases(String name) {
         ApiClient.Reply<ReleaseList> reply = cli.api().releases(name);
         Output output = cli.output();
         if (output.jsonMode()) {
@@ -150,11 +165,16 @@ final class ProjectsCommand {
         return 0;
     }
 
-    @Command(name = "delete", mixinStandardHelpOptions = true,
-            description = {"Delete a project with all its releases. This cannot be undone.",
-                    "Asks for the project name on a terminal; elsewhere --yes is required."})
-    int delete(@Parameters(paramLabel = "NAME") String name,
-               @Option(names = {"-y", "--yes"}, description = "Do not ask for confirmation.") boolean yes) {
+    private CommandSpec deleteCommand() {
+        PositionalParamSpec name = Commands.parameter("NAME");
+        OptionSpec yes = Commands.flag("-y", "--yes").description("Do not ask for confirmation.").build();
+        return Commands.command("delete", () -> delete(name.getValue(), yes.getValue()),
+                "Delete a project with all its releases. This cannot be undone.",
+                "Asks for the project name on a terminal; elsewhere --yes is required.")
+                .addPositional(name).addOption(yes);
+    }
+
+    int delete(String name, boolean yes) {
         ApiClient api = cli.api();
         if (!yes) {
             Terminal terminal = cli.env().terminal();

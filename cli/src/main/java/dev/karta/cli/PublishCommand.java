@@ -40,6 +40,10 @@ final class PublishCommand implements Callable<Integer> {
         this.cli = cli;
     }
 
+    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
+        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new PublishCommand(cli));
+    }
+
     @Override
     public Integer call() throws IOException {
         Path folder = cli.env().workingDir().resolve(dir).normalize();

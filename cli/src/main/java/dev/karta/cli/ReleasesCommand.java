@@ -18,6 +18,10 @@ final class ReleasesCommand {
         this.cli = cli;
     }
 
+    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
+        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new ReleasesCommand(cli));
+    }
+
     @Command(name = "list", mixinStandardHelpOptions = true,
             description = "List a project's releases, newest first (the same as `karta projects releases`).")
     int list(@Parameters(paramLabel = "NAME") String name) {

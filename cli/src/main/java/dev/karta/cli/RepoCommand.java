@@ -26,6 +26,10 @@ final class RepoCommand {
         this.cli = cli;
     }
 
+    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
+        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new RepoCommand(cli));
+    }
+
     @Command(name = "bind", mixinStandardHelpOptions = true,
             description = {"Bind a project to a repository and print the webhook to set up (its secret is shown once).",
                     "URL: https://github.com/OWNER/REPO, OWNER/REPO, or a git URL over https (ssh:// and file:///… only",

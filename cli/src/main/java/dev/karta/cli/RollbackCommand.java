@@ -37,6 +37,10 @@ final class RollbackCommand implements Callable<Integer> {
         this.cli = cli;
     }
 
+    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
+        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new RollbackCommand(cli));
+    }
+
     @Override
     public Integer call() {
         if (dryRun) {

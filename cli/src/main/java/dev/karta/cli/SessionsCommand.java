@@ -28,6 +28,10 @@ final class SessionsCommand {
         this.cli = cli;
     }
 
+    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
+        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new SessionsCommand(cli));
+    }
+
     @Command(name = "list", mixinStandardHelpOptions = true,
             description = "List a project's sessions, newest first, with the release each is pinned to.")
     int list(@Parameters(paramLabel = "NAME", description = "The project.") String project,

@@ -19,6 +19,10 @@ final class UnpinCommand implements Callable<Integer> {
         this.cli = cli;
     }
 
+    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
+        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new UnpinCommand(cli));
+    }
+
     @Override
     public Integer call() {
         ApiClient.Reply<RollbackResult> reply = cli.api().unpin(project);

@@ -32,6 +32,10 @@ final class UsageCommand implements Callable<Integer> {
         this.cli = cli;
     }
 
+    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
+        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new UsageCommand(cli));
+    }
+
     @Override
     public Integer call() {
         if (period != null && !PERIOD.matcher(period).matches()) {

@@ -22,6 +22,10 @@ final class WebhooksCommand {
         this.cli = cli;
     }
 
+    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
+        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new WebhooksCommand(cli));
+    }
+
     @Command(name = "list", mixinStandardHelpOptions = true, description = "List endpoints (never their secrets).")
     int list() {
         ApiClient.Reply<dev.karta.api.WebhookEndpointList> reply = cli.api().webhookEndpoints();

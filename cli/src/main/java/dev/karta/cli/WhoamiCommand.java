@@ -16,6 +16,10 @@ final class WhoamiCommand implements Callable<Integer> {
         this.cli = cli;
     }
 
+    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
+        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new WhoamiCommand(cli));
+    }
+
     @Override
     public Integer call() {
         ApiClient api = cli.api();
