@@ -14,9 +14,11 @@ import java.nio.channels.SeekableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.channels.Channels;
@@ -578,24 +580,24 @@ public final class Materializer {
      * chain of links that are each harmless as text cannot lead out either.
      */
     private static void verifyTree(Path root) throws IOException {
-        List<Path> paths;
-        try (var walk = Files.walk(root)) {
-            paths = walk.toList();
-        }
-        for (Path path : paths) {
-            String name = root.relativize(path).toString();
-            BasicFileAttributes attrs = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-            if (attrs.isSymbolicLink()) {
-                checkResolvesInside(root, name);
-            } else if (attrs.isRegularFile()) {
-                if (linkCount(path) > 1) {
-                    throw ArchiveRejected.invalid("link_escapes_tree", "member '" + name + "' is hard-linked to a file "
-                            + "outside the tree");
+        // One stat per entry from the walk itself, and one more for a regular file's link count.
+        Files.walkFileTree(root, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult visitFile(Path path, BasicFileAttributes attrs) throws IOException {
+                String name = root.relativize(path).toString();
+                if (attrs.isSymbolicLink()) {
+                    checkResolvesInside(root, name);
+                } else if (attrs.isRegularFile()) {
+                    if (linkCount(path) > 1) {
+                        throw ArchiveRejected.invalid("link_escapes_tree", "member '" + name + "' is hard-linked to a "
+                                + "file outside the tree");
+                    }
+                } else if (!attrs.isDirectory()) {
+                    throw special(name);
                 }
-            } else if (!attrs.isDirectory()) {
-                throw special(name);
+                return FileVisitResult.CONTINUE;
             }
-        }
+        });
     }
 
     /** Hard links to a file; 1 where the file system cannot tell (extraction copies hard links anyway). */
