@@ -66,12 +66,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.LinkedHashMap;
 import java.time.Instant;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.LongConsumer;
+import java.util.function.Supplier;
 import javax.net.ssl.SSLParameters;
 
 /**
@@ -85,17 +86,49 @@ final class ApiClient {
     private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(60);
     private static final int UPLOAD_ATTEMPTS = 3;
 
-    /** A decoded answer together with the server's JSON as sent, for {@code --json}. */
-    record Reply<T>(T value, JsonNode body) {
+    /**
+     * A decoded answer together with the server's JSON as sent, for {@code --json}: that tree is
+     * parsed only when asked for, since most runs print a table.
+     */
+    static final class Reply<T> {
+        private final T value;
+        private final byte[] raw;
+        private final ObjectMapper json;
+
+        private Reply(T value, byte[] raw, ObjectMapper json) {
+            this.value = value;
+            this.raw = raw;
+            this.json = json;
+        }
+
+        T value() {
+            return value;
+        }
+
+        /** The answer as the server sent it; null when it had no body. */
+        JsonNode body() {
+            if (raw == null) {
+                return null;
+            }
+            try {
+                return json.readTree(raw);
+            } catch (IOException e) {
+                throw new UncheckedIOException("an answer decoded once no longer parses", e);
+            }
+        }
     }
 
     private final String server;
     private final String apiKey;
-    private final ObjectMapper json;
+    private final Supplier<ObjectMapper> json;
     private HttpClient http;
     private final String userAgent;
 
-    ApiClient(String server, String apiKey, ObjectMapper json, String version) {
+    /**
+     * {@code json} may still be in the making (see {@link Cli#warmUpJson}): it is only asked for
+     * once a request body is encoded or an answer arrives, so a GET overlaps the two.
+     */
+    ApiClient(String server, String apiKey, Supplier<ObjectMapper> json, String version) {
         this.server = server;
         this.apiKey = apiKey;
         this.json = json;
@@ -480,7 +513,7 @@ final class ApiClient {
         } else {
             byte[] bytes;
             try {
-                bytes = json.writeValueAsBytes(body);
+                bytes = json.get().writeValueAsBytes(body);
             } catch (JsonProcessingException e) {
                 throw new IllegalStateException("cannot encode " + body, e);
             }
@@ -502,7 +535,7 @@ final class ApiClient {
         byte[] bytes = null;
         if (body != null) {
             try {
-                bytes = json.writeValueAsBytes(body);
+                bytes = json.get().writeValueAsBytes(body);
             } catch (JsonProcessingException e) {
                 throw new IllegalStateException("cannot encode " + body, e);
             }
@@ -551,11 +584,11 @@ final class ApiClient {
             throw CliError.ofResponse(status, errorBody(body), method, uri.toString());
         }
         if (type == Void.class || body.length == 0) {
-            return new Reply<>(null, null);
+            return new Reply<>(null, null, null);
         }
         try {
-            JsonNode tree = json.readTree(body);
-            return new Reply<>(json.treeToValue(tree, type), tree);
+            ObjectMapper mapper = json.get();
+            return new Reply<>(mapper.readValue(body, type), body, mapper);
         } catch (IOException e) {
             throw CliError.failed("unexpected answer to " + method + " " + uri + ": not the JSON Karta sends ("
                     + e.getMessage() + ")");
@@ -564,7 +597,7 @@ final class ApiClient {
 
     private ErrorBody errorBody(byte[] body) {
         try {
-            return json.readValue(body, ErrorBody.class);
+            return json.get().readValue(body, ErrorBody.class);
         } catch (IOException | RuntimeException notJson) {
             return null;
         }

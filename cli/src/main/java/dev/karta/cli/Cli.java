@@ -73,11 +73,11 @@ final class Cli {
                     + (s.serverSource() == Settings.Source.DEFAULT || s.serverSource() == Settings.Source.CONFIG_FILE
                     ? "" : " --server " + s.server()) + "` or set " + Settings.ENV_API_KEY);
         }
-        return new ApiClient(s.server(), s.apiKey(), json(), version);
+        return new ApiClient(s.server(), s.apiKey(), this::json, version);
     }
 
     ApiClient client(String server, String apiKey) {
-        return new ApiClient(server, apiKey, json(), version);
+        return new ApiClient(server, apiKey, this::json, version);
     }
 
     Output output() {

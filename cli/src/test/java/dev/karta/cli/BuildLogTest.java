@@ -44,7 +44,7 @@ class BuildLogTest {
     }
 
     private Deploy follow(int maxReconnects, Duration idleTimeout) {
-        ApiClient api = new ApiClient(fake.url(), TestServer.ADMIN_KEY, json, "test");
+        ApiClient api = new ApiClient(fake.url(), TestServer.ADMIN_KEY, () -> json, "test");
         BuildLog log = new BuildLog(api, json, maxReconnects, Duration.ofMillis(10), Duration.ofMillis(10), idleTimeout,
                 notices::add);
         return log.follow("shop", "dep_1", (LogEntry entry) -> shown.add(entry.message()));
