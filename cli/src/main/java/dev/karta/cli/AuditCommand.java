@@ -12,12 +12,10 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 
 /** {@code karta audit list | verify | export}: the org's audit log and its tamper-evident ledger. */
-@Command(name = "audit", mixinStandardHelpOptions = true,
-        description = "Read, verify and export your org's audit log and release ledger (admin).")
 final class AuditCommand {
     private static final int MAX_LIMIT = 1000;
 
@@ -27,13 +25,34 @@ final class AuditCommand {
         this.cli = cli;
     }
 
-    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
-        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new AuditCommand(cli));
+    static CommandSpec spec(Cli cli) {
+        AuditCommand audit = new AuditCommand(cli);
+        return Commands.group("audit", List.of(audit.listCommand(),
+                        Commands.command("verify", audit::verify,
+                                "Check every hash and link of the org's audit chain and release chains; exit 1 at a break."),
+                        audit.exportCommand()),
+                "Read, verify and export your org's audit log and release ledger (admin).");
     }
 
-    @Command(name = "list", mixinStandardHelpOptions = true, description = "List the newest audit events, newest first.")
-    int list(@Option(names = "--limit", paramLabel = "N", defaultValue = "20",
-                     description = "How many events (1-" + MAX_LIMIT + ", default ${DEFAULT-VALUE}).") int limit) {
+    private CommandSpec listCommand() {
+        OptionSpec limit = OptionSpec.builder("--limit").type(int.class).paramLabel("N").defaultValue("20")
+                .description("How many events (1-" + MAX_LIMIT + ", default ${DEFAULT-VALUE}).").build();
+        return Commands.command("list", () -> list(limit.getValue()), "List the newest audit events, newest first.")
+                .addOption(limit);
+    }
+
+    private CommandSpec exportCommand() {
+        OptionSpec since = Commands.option("--since").paramLabel("WHEN")
+                .description("Only entries from then on: an RFC 3339 time or an age such as 30d or 12h.").build();
+        OptionSpec file = OptionSpec.builder("--output").type(Path.class).paramLabel("FILE")
+                .description("Write to FILE (replaced only once the export is complete) instead of "
+                        + "standard output.").build();
+        return Commands.command("export", () -> export(since.getValue(), file.getValue()),
+                "Write the audit events and releases as JSON Lines that verify offline (docs/audit.md).")
+                .addOption(since).addOption(file);
+    }
+
+    int list(int limit) {
         if (limit < 1 || limit > MAX_LIMIT) {
             throw CliError.usage("--limit must be between 1 and " + MAX_LIMIT + ", got " + limit);
         }
@@ -52,8 +71,6 @@ final class AuditCommand {
         return 0;
     }
 
-    @Command(name = "verify", mixinStandardHelpOptions = true,
-            description = "Check every hash and link of the org's audit chain and release chains; exit 1 at a break.")
     int verify() {
         ApiClient.Reply<LedgerVerification> reply = cli.api().verifyLedger();
         Output output = cli.output();
@@ -73,14 +90,7 @@ final class AuditCommand {
         return verified.ok() ? 0 : 1;
     }
 
-    @Command(name = "export", mixinStandardHelpOptions = true,
-            description = "Write the audit events and releases as JSON Lines that verify offline (docs/audit.md).")
-    int export(@Option(names = "--since", paramLabel = "WHEN",
-                       description = "Only entries from then on: an RFC 3339 time or an age such as 30d or 12h.")
-               String since,
-               @Option(names = "--output", paramLabel = "FILE",
-                       description = "Write to FILE (replaced only once the export is complete) instead of "
-                               + "standard output.") Path file) {
+    int export(String since, Path file) {
         try {
             Durations.timeOrAge(since, cli.env().clock().instant());
         } catch (IllegalArgumentException e) {

@@ -15,17 +15,15 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Model.PositionalParamSpec;
 
 /**
  * {@code karta ci trust | list | untrust | token}: keyless CI. A project trusts a GitHub
  * repository's workflows on one ref (and environment); a job of such a workflow turns its GitHub
  * Actions OIDC token into a 15-minute key of the project with {@code karta ci token}.
  */
-@Command(name = "ci", mixinStandardHelpOptions = true,
-        description = "Keyless CI: let GitHub Actions workflows deploy a project without a stored key.")
 final class CiCommand {
     private static final Duration GITHUB_TIMEOUT = Duration.ofSeconds(30);
     private static final int MAX_TOKEN_ANSWER = 64 * 1024;
@@ -36,22 +34,53 @@ final class CiCommand {
         this.cli = cli;
     }
 
-    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
-        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new CiCommand(cli));
+    static CommandSpec spec(Cli cli) {
+        CiCommand ci = new CiCommand(cli);
+        return Commands.group("ci", List.of(ci.trustCommand(), ci.listCommand(), ci.untrustCommand(),
+                        ci.tokenCommand()),
+                "Keyless CI: let GitHub Actions workflows deploy a project without a stored key.");
     }
 
-    @Command(name = "trust", mixinStandardHelpOptions = true,
-            description = "Let a GitHub repository's workflows on one ref get short-lived keys of the project "
-                    + "(admin).")
-    int trust(@Parameters(paramLabel = "NAME", description = "The project.") String project,
-              @Option(names = "--github", required = true, paramLabel = "OWNER/REPO",
-                      description = "The GitHub repository whose workflows are trusted.") String repository,
-              @Option(names = "--ref", required = true, paramLabel = "REF",
-                      description = "The full git ref the workflow must run on, e.g. refs/heads/main or "
-                              + "refs/tags/v1.0.") String ref,
-              @Option(names = "--environment", paramLabel = "ENV",
-                      description = "The GitHub deployment environment the job must run in (default: any, or "
-                              + "none).") String environment) {
+    private CommandSpec trustCommand() {
+        PositionalParamSpec project = Commands.parameter("NAME", "The project.");
+        OptionSpec repository = Commands.option("--github").required(true).paramLabel("OWNER/REPO")
+                .description("The GitHub repository whose workflows are trusted.").build();
+        OptionSpec ref = Commands.option("--ref").required(true).paramLabel("REF")
+                .description("The full git ref the workflow must run on, e.g. refs/heads/main or refs/tags/v1.0.")
+                .build();
+        OptionSpec environment = Commands.option("--environment").paramLabel("ENV")
+                .description("The GitHub deployment environment the job must run in (default: any, or none).").build();
+        return Commands.command("trust",
+                () -> trust(project.getValue(), repository.getValue(), ref.getValue(), environment.getValue()),
+                "Let a GitHub repository's workflows on one ref get short-lived keys of the project (admin).")
+                .addPositional(project).addOption(repository).addOption(ref).addOption(environment);
+    }
+
+    private CommandSpec listCommand() {
+        PositionalParamSpec project = Commands.parameter("NAME", "The project.");
+        return Commands.command("list", () -> list(project.getValue()), "List the project's CI trusts.")
+                .addPositional(project);
+    }
+
+    private CommandSpec untrustCommand() {
+        PositionalParamSpec project = Commands.parameter("NAME", "The project.");
+        PositionalParamSpec id = Commands.parameter("ID", "The trust's id (cit_…), from `karta ci list`.");
+        return Commands.command("untrust", () -> untrust(project.getValue(), id.getValue()),
+                "Remove a CI trust from the project (admin); keys it gave expire on their own.")
+                .addPositional(project).addPositional(id);
+    }
+
+    private CommandSpec tokenCommand() {
+        PositionalParamSpec project = Commands.parameter("NAME", "The project to deploy (or ORG/NAME).");
+        OptionSpec audience = Commands.option("--audience").paramLabel("URL")
+                .description("The audience to request: the server's public URL (default: the server URL).").build();
+        return Commands.command("token", () -> token(project.getValue(), audience.getValue()),
+                "In a GitHub Actions job: exchange the job's OIDC token for a 15-minute key of the project and print "
+                        + "it (needs `permissions: id-token: write`), e.g. KARTA_API_KEY=$(karta ci token NAME).")
+                .addPositional(project).addOption(audience);
+    }
+
+    int trust(String project, String repository, String ref, String environment) {
         ApiClient.Reply<CiTrust> reply;
         try {
             reply = cli.api().trustCi(project, new CreateCiTrust("github", repository, ref, environment));
@@ -72,8 +101,7 @@ final class CiCommand {
         return 0;
     }
 
-    @Command(name = "list", mixinStandardHelpOptions = true, description = "List the project's CI trusts.")
-    int list(@Parameters(paramLabel = "NAME", description = "The project.") String project) {
+    int list(String project) {
         ApiClient.Reply<dev.karta.api.CiTrustList> reply = cli.api().ciTrusts(project);
         Output output = cli.output();
         if (output.jsonMode()) {
@@ -87,11 +115,7 @@ final class CiCommand {
         return 0;
     }
 
-    @Command(name = "untrust", mixinStandardHelpOptions = true,
-            description = "Remove a CI trust from the project (admin); keys it gave expire on their own.")
-    int untrust(@Parameters(index = "0", paramLabel = "NAME", description = "The project.") String project,
-                @Parameters(index = "1", paramLabel = "ID", description = "The trust's id (cit_…), from `karta ci "
-                        + "list`.") String id) {
+    int untrust(String project, String id) {
         cli.api().untrustCi(project, id);
         if (!cli.output().jsonMode()) {
             cli.output().line("Project " + project + " no longer trusts " + id);
@@ -99,14 +123,7 @@ final class CiCommand {
         return 0;
     }
 
-    @Command(name = "token", mixinStandardHelpOptions = true,
-            description = "In a GitHub Actions job: exchange the job's OIDC token for a 15-minute key of the project "
-                    + "and print it (needs `permissions: id-token: write`), e.g. "
-                    + "KARTA_API_KEY=$(karta ci token NAME).")
-    int token(@Parameters(paramLabel = "NAME", description = "The project to deploy (or ORG/NAME).") String project,
-              @Option(names = "--audience", paramLabel = "URL",
-                      description = "The audience to request: the server's public URL (default: the server URL).")
-              String audience) {
+    int token(String project, String audience) {
         String server = cli.settings().server();
         String idToken = githubIdToken(audience == null ? server : audience);
         ApiClient.Reply<OidcKey> reply = cli.client(server, null).exchangeGithubToken(idToken, project);

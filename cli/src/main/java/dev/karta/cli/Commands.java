@@ -1,5 +1,6 @@
 package dev.karta.cli;
 
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
@@ -22,7 +23,7 @@ final class Commands {
     }
 
     /** A command that only groups subcommands: alone, it says which are missing and prints its help. */
-    static CommandSpec group(String name, String description, CommandSpec... subcommands) {
+    static CommandSpec group(String name, List<CommandSpec> subcommands, String... description) {
         CommandSpec group = withStandardHelp(CommandSpec.create(), name, description);
         for (CommandSpec subcommand : subcommands) {
             group.addSubcommand(subcommand.name(), subcommand);

@@ -9,11 +9,10 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Model.PositionalParamSpec;
 
 /**
  * {@code karta config NAME [--reveal]}, {@code karta config set NAME KEY=VALUE…} and
@@ -21,34 +20,33 @@ import picocli.CommandLine.Parameters;
  * the new config, live at once. Values are never printed unless asked for, and never quoted in
  * an error: a malformed argument is named by its position.
  */
-@Command(name = "config", mixinStandardHelpOptions = true,
-        description = {"Show or change a project's config vars (environment variables of its harness).",
-                "Each change makes a new release with the same code and the new config, live at once; "
-                        + "`karta rollback` brings back a release's config with its code."},
-        footer = {"", "Examples:", "  karta config shop", "  karta config set shop ANTHROPIC_API_KEY=sk-ant-…",
-                "  karta config unset shop OLD_FLAG"})
-final class ConfigCommand implements Callable<Integer> {
+final class ConfigCommand {
     private static final Pattern NAME = Pattern.compile("[A-Z_][A-Z0-9_]{0,63}");
     static final String HIDDEN = "<hidden>";
 
     private final Cli cli;
 
-    @Parameters(paramLabel = "NAME", arity = "0..1", description = "The project.")
-    String project;
-
-    @Option(names = "--reveal", description = "Show the values too (needs an admin key).")
-    boolean reveal;
-
     ConfigCommand(Cli cli) {
         this.cli = cli;
     }
 
-    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
-        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new ConfigCommand(cli));
+    static CommandSpec spec(Cli cli) {
+        ConfigCommand config = new ConfigCommand(cli);
+        PositionalParamSpec project = PositionalParamSpec.builder().paramLabel("NAME").arity("0..1")
+                .description("The project.").build();
+        OptionSpec reveal = Commands.flag("--reveal").description("Show the values too (needs an admin key).").build();
+        CommandSpec spec = Commands.command("config", () -> config.show(project.getValue(), reveal.getValue()),
+                "Show or change a project's config vars (environment variables of its harness).",
+                "Each change makes a new release with the same code and the new config, live at once; "
+                        + "`karta rollback` brings back a release's config with its code.")
+                .addPositional(project).addOption(reveal)
+                .addSubcommand("set", config.setCommand()).addSubcommand("unset", config.unsetCommand());
+        spec.usageMessage().footer("", "Examples:", "  karta config shop", "  karta config set shop ANTHROPIC_API_KEY=sk-ant-…",
+                "  karta config unset shop OLD_FLAG");
+        return spec;
     }
 
-    @Override
-    public Integer call() {
+    int show(String project, boolean reveal) {
         if (project == null) {
             throw CliError.usage("Missing the project: karta config NAME (or `karta config set|unset NAME …`)");
         }
@@ -70,12 +68,22 @@ final class ConfigCommand implements Callable<Integer> {
         return 0;
     }
 
-    @Command(name = "set", mixinStandardHelpOptions = true,
-            description = {"Set config vars: a new release with the same code goes live at once.",
-                    "KEY= sets an empty value. Values are sent to the server only, never printed."})
-    int set(@Parameters(index = "0", paramLabel = "NAME", description = "The project.") String name,
-            @Parameters(index = "1..*", arity = "1..*", paramLabel = "KEY=VALUE",
-                    description = "Vars to set.") List<String> assignments) {
+    private CommandSpec setCommand() {
+        PositionalParamSpec name = Commands.parameter("NAME", "The project.");
+        PositionalParamSpec assignments = words("KEY=VALUE", "Vars to set.");
+        return Commands.command("set", () -> set(name.getValue(), assignments.getValue()),
+                "Set config vars: a new release with the same code goes live at once.",
+                "KEY= sets an empty value. Values are sent to the server only, never printed.")
+                .addPositional(name).addPositional(assignments);
+    }
+
+    /** One or more words after the project. */
+    private static PositionalParamSpec words(String label, String description) {
+        return PositionalParamSpec.builder().index("1..*").arity("1..*").required(true).type(List.class)
+                .auxiliaryTypes(String.class).paramLabel(label).description(description).build();
+    }
+
+    int set(String name, List<String> assignments) {
         Map<String, String> set = new LinkedHashMap<>();
         for (int i = 0; i < assignments.size(); i++) {
             String arg = assignments.get(i);
@@ -93,11 +101,15 @@ final class ConfigCommand implements Callable<Integer> {
         return change(name, new ConfigPatch(set, List.of()), "Set " + String.join(", ", set.keySet()));
     }
 
-    @Command(name = "unset", mixinStandardHelpOptions = true,
-            description = "Remove config vars: a new release with the same code goes live at once.")
-    int unset(@Parameters(index = "0", paramLabel = "NAME", description = "The project.") String name,
-              @Parameters(index = "1..*", arity = "1..*", paramLabel = "KEY", description = "Vars to remove.")
-              List<String> keys) {
+    private CommandSpec unsetCommand() {
+        PositionalParamSpec name = Commands.parameter("NAME", "The project.");
+        PositionalParamSpec keys = words("KEY", "Vars to remove.");
+        return Commands.command("unset", () -> unset(name.getValue(), keys.getValue()),
+                "Remove config vars: a new release with the same code goes live at once.")
+                .addPositional(name).addPositional(keys);
+    }
+
+    int unset(String name, List<String> keys) {
         for (String key : keys) {
             if (key.contains("=")) {
                 throw CliError.usage("unset takes names only (KEY), not KEY=VALUE");

@@ -6,42 +6,36 @@ import dev.karta.api.LogEntry;
 import dev.karta.api.Printable;
 import dev.karta.api.Project;
 import java.io.PrintStream;
-import java.util.concurrent.Callable;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Model.PositionalParamSpec;
 
 /**
  * {@code karta deploy NAME --commit SHA [--wait]}: queues a build of a commit the server can
  * fetch (pushed to the project, or in its bound repository); with {@code --wait} follows the
  * build log and exits with the outcome.
  */
-@Command(name = "deploy", mixinStandardHelpOptions = true,
-        description = {"Build and release one commit of a project.",
-                "The commit must be in the project's git repository (`git push karta`) or its bound repository.",
-                "With --wait the build log is streamed and the exit code is the outcome: 0 released, 1 not."})
-final class DeployCommand implements Callable<Integer> {
+final class DeployCommand {
     private final Cli cli;
-
-    @Parameters(paramLabel = "NAME", description = "The project.")
-    String project;
-
-    @Option(names = "--commit", required = true, paramLabel = "SHA", description = "The commit to build.")
-    String commit;
-
-    @Option(names = "--wait", description = "Stream the build log and wait for the outcome.")
-    boolean await;
 
     DeployCommand(Cli cli) {
         this.cli = cli;
     }
 
-    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
-        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new DeployCommand(cli));
+    static CommandSpec spec(Cli cli) {
+        DeployCommand deploy = new DeployCommand(cli);
+        PositionalParamSpec project = Commands.parameter("NAME", "The project.");
+        OptionSpec commit = Commands.option("--commit").required(true).paramLabel("SHA")
+                .description("The commit to build.").build();
+        OptionSpec await = Commands.flag("--wait").description("Stream the build log and wait for the outcome.").build();
+        return Commands.command("deploy", () -> deploy.deploy(project.getValue(), commit.getValue(), await.getValue()),
+                "Build and release one commit of a project.",
+                "The commit must be in the project's git repository (`git push karta`) or its bound repository.",
+                "With --wait the build log is streamed and the exit code is the outcome: 0 released, 1 not.")
+                .addPositional(project).addOption(commit).addOption(await);
     }
 
-    @Override
-    public Integer call() {
+    int deploy(String project, String commit, boolean await) {
         ApiClient api = cli.api();
         ApiClient.Reply<DeployAccepted> reply = api.deploy(project, commit);
         DeployAccepted accepted = reply.value();

@@ -10,9 +10,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.Callable;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.PositionalParamSpec;
 
 /**
  * {@code karta git-credential get|store|erase}: a git credential helper (gitcredentials(7), the
@@ -22,25 +21,24 @@ import picocli.CommandLine.Parameters;
  * {@code username=karta} and {@code password=KEY} when {@code protocol} and {@code host} are the
  * server's; otherwise, and for every other action, it prints nothing. It never stores anything.
  */
-@Command(name = "git-credential", hidden = true, mixinStandardHelpOptions = true,
-        description = {"Git credential helper: gives git the logged-in key for the logged-in server.",
-                "`karta init` sets it up for the repository; git runs it, people need not."})
-final class GitCredentialCommand implements Callable<Integer> {
+final class GitCredentialCommand {
     private final Cli cli;
-
-    @Parameters(paramLabel = "ACTION", description = "get, store or erase (as git calls it).")
-    String action;
 
     GitCredentialCommand(Cli cli) {
         this.cli = cli;
     }
 
-    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
-        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new GitCredentialCommand(cli));
+    static CommandSpec spec(Cli cli) {
+        GitCredentialCommand helper = new GitCredentialCommand(cli);
+        PositionalParamSpec action = Commands.parameter("ACTION", "get, store or erase (as git calls it).");
+        CommandSpec spec = Commands.command("git-credential", () -> helper.answer(action.getValue()),
+                "Git credential helper: gives git the logged-in key for the logged-in server.",
+                "`karta init` sets it up for the repository; git runs it, people need not.").addPositional(action);
+        spec.usageMessage().hidden(true);
+        return spec;
     }
 
-    @Override
-    public Integer call() {
+    int answer(String action) {
         Map<String, String> request = readRequest();
         // git-credential(1): a helper ignores actions it does not know; store and erase are
         // no-ops because the key lives in the Karta config file, not in git.

@@ -4,11 +4,10 @@ import dev.karta.api.Project;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Model.PositionalParamSpec;
 
 /**
  * {@code karta init [NAME] [--force]} (docs/git-push.md, "CLI contract"): inside a git work tree,
@@ -19,12 +18,7 @@ import picocli.CommandLine.Parameters;
  * points elsewhere is only replaced with {@code --force}, and is checked before anything is
  * created.
  */
-@Command(name = "init", mixinStandardHelpOptions = true,
-        description = {"Set up this git repository to deploy with `git push karta main`.",
-                "Creates the project if it does not exist, adds the git remote `karta`, and lets git use your "
-                        + "Karta key through `karta git-credential` (the key is never written into .git/config).",
-                "NAME defaults to the repository folder's name."})
-final class InitCommand implements Callable<Integer> {
+final class InitCommand {
     static final String REMOTE = "karta";
     /** Set by the {@code karta} launcher to its own path, so git can call this CLI back. */
     static final String ENV_LAUNCHER = "KARTA_LAUNCHER";
@@ -34,19 +28,21 @@ final class InitCommand implements Callable<Integer> {
 
     private final Cli cli;
 
-    @Parameters(paramLabel = "NAME", arity = "0..1",
-            description = "The project (default: the repository folder's name); created when missing.")
-    String name;
-
-    @Option(names = "--force", description = "Replace a `karta` remote that points somewhere else.")
-    boolean force;
-
     InitCommand(Cli cli) {
         this.cli = cli;
     }
 
-    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
-        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new InitCommand(cli));
+    static CommandSpec spec(Cli cli) {
+        InitCommand init = new InitCommand(cli);
+        PositionalParamSpec name = PositionalParamSpec.builder().paramLabel("NAME").arity("0..1")
+                .description("The project (default: the repository folder's name); created when missing.").build();
+        OptionSpec force = Commands.flag("--force").description("Replace a `karta` remote that points somewhere else.")
+                .build();
+        return Commands.command("init", () -> init.init(name.getValue(), force.getValue()),
+                "Set up this git repository to deploy with `git push karta main`.",
+                "Creates the project if it does not exist, adds the git remote `karta`, and lets git use your "
+                        + "Karta key through `karta git-credential` (the key is never written into .git/config).",
+                "NAME defaults to the repository folder's name.").addPositional(name).addOption(force);
     }
 
     /** The remote {@code karta} as configured: its URL and any separate push URLs. */
@@ -72,8 +68,7 @@ final class InitCommand implements Callable<Integer> {
     private record Found(ApiClient.Reply<Project> reply, boolean created) {
     }
 
-    @Override
-    public Integer call() {
+    int init(String name, boolean force) {
         Environment env = cli.env();
         Git git = new Git(env, env.workingDir());
         Git.Result top = git.run("rev-parse", "--show-toplevel");
@@ -85,13 +80,13 @@ final class InitCommand implements Callable<Integer> {
         ApiClient api = cli.api();
         Remote existing = remote(git);
 
-        Found found = findOrCreate(api, project, existing);
+        Found found = findOrCreate(api, project, existing, force);
         Project p = found.reply().value();
         String gitUrl = p.gitUrl();
         if (gitUrl == null || gitUrl.isBlank()) {
             throw CliError.failed("the server gave no git URL for project " + p.name());
         }
-        String remoteLine = pointRemote(git, existing, p.name(), gitUrl);
+        String remoteLine = pointRemote(git, existing, p.name(), gitUrl, force);
         String origin = GitCredentialCommand.origin(gitUrl);
         String launcher = launcher();
         String helperKey = "credential." + origin + ".helper";
@@ -122,7 +117,7 @@ final class InitCommand implements Callable<Integer> {
      * refused before anything is created; one that already names this project (deleted since,
      * say) is compared exactly once the project exists again.
      */
-    private Found findOrCreate(ApiClient api, String project, Remote existing) {
+    private Found findOrCreate(ApiClient api, String project, Remote existing, boolean force) {
         ApiClient.Reply<Project> reply = find(api, project);
         if (reply != null) {
             return new Found(reply, false);
@@ -145,7 +140,7 @@ final class InitCommand implements Callable<Integer> {
     }
 
     /** Adds the remote, leaves it when it already points there, or replaces it with --force; says which. */
-    private String pointRemote(Git git, Remote existing, String project, String gitUrl) {
+    private String pointRemote(Git git, Remote existing, String project, String gitUrl, boolean force) {
         if (existing == null) {
             git.require("remote", "add", REMOTE, gitUrl);
             return "Added git remote " + REMOTE + ": " + gitUrl;

@@ -13,13 +13,11 @@ import java.util.List;
 import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Model.PositionalParamSpec;
 
 /** {@code karta keys list | create | revoke}. */
-@Command(name = "keys", mixinStandardHelpOptions = true,
-        description = "List, create and revoke the API keys of your org.")
 final class KeysCommand {
     /** The scope levels a key may have, lowest first: each includes the ones before it. */
     enum Scope { read, write, admin }
@@ -30,11 +28,14 @@ final class KeysCommand {
         this.cli = cli;
     }
 
-    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
-        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new KeysCommand(cli));
+    static CommandSpec spec(Cli cli) {
+        KeysCommand keys = new KeysCommand(cli);
+        return Commands.group("keys", List.of(
+                Commands.command("list", keys::list, "List API keys (never their secrets)."),
+                keys.createCommand(), keys.revokeCommand()),
+                "List, create and revoke the API keys of your org.");
     }
 
-    @Command(name = "list", mixinStandardHelpOptions = true, description = "List API keys (never their secrets).")
     int list() {
         ApiClient.Reply<ApiKeyList> reply = cli.api().keys();
         Output output = cli.output();
@@ -70,17 +71,23 @@ final class KeysCommand {
         return "active";
     }
 
-    @Command(name = "create", mixinStandardHelpOptions = true,
-            description = "Create an API key and print its secret, once.")
-    int create(@Parameters(paramLabel = "NAME", description = "A name that says who or what uses the key.") String name,
-               @Option(names = "--scope", required = true, paramLabel = "SCOPE",
-                       description = "read, write or admin (each includes the ones before it).") Scope scope,
-               @Option(names = "--expires", paramLabel = "WHEN",
-                       description = "When the key stops working: a lifetime (90d, 12h, 2w) or an RFC 3339 time "
-                               + "(2027-03-01T00:00:00Z). Default: never.") String expires,
-               @Option(names = "--project", paramLabel = "NAME",
-                       description = "Restrict the key to this project: it sees and touches no other, and no "
-                               + "org-wide resource.") String project) {
+    private CommandSpec createCommand() {
+        PositionalParamSpec name = Commands.parameter("NAME", "A name that says who or what uses the key.");
+        OptionSpec scope = OptionSpec.builder("--scope").type(Scope.class).required(true).paramLabel("SCOPE")
+                .description("read, write or admin (each includes the ones before it).").build();
+        OptionSpec expires = Commands.option("--expires").paramLabel("WHEN")
+                .description("When the key stops working: a lifetime (90d, 12h, 2w) or an RFC 3339 time "
+                        + "(2027-03-01T00:00:00Z). Default: never.").build();
+        OptionSpec project = Commands.option("--project").paramLabel("NAME")
+                .description("Restrict the key to this project: it sees and touches no other, and no "
+                        + "org-wide resource.").build();
+        return Commands.command("create",
+                () -> create(name.getValue(), scope.getValue(), expires.getValue(), project.getValue()),
+                "Create an API key and print its secret, once.")
+                .addPositional(name).addOption(scope).addOption(expires).addOption(project);
+    }
+
+    int create(String name, Scope scope, String expires, String project) {
         Instant expiresAt = expiresAt(expires, cli.env().clock().instant());
         ApiClient.Reply<CreatedApiKey> reply;
         try {
@@ -146,9 +153,13 @@ final class KeysCommand {
         return at;
     }
 
-    @Command(name = "revoke", mixinStandardHelpOptions = true,
-            description = "Revoke an API key; it stops working at once.")
-    int revoke(@Parameters(paramLabel = "ID", description = "The key's id (key_…), from `karta keys list`.") String id) {
+    private CommandSpec revokeCommand() {
+        PositionalParamSpec id = Commands.parameter("ID", "The key's id (key_…), from `karta keys list`.");
+        return Commands.command("revoke", () -> revoke(id.getValue()), "Revoke an API key; it stops working at once.")
+                .addPositional(id);
+    }
+
+    int revoke(String id) {
         cli.api().revokeKey(id);
         if (!cli.output().jsonMode()) {
             cli.output().line("Revoked key " + id);

@@ -10,16 +10,12 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
-import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code karta login}: reads an API key (hidden prompt on a terminal, else the first line of
  * standard input), checks it with {@code GET /whoami}, and only then saves server and key.
  */
-@Command(name = "login", mixinStandardHelpOptions = true,
-        description = {"Check an API key against a Karta server and save both for later commands.",
-                "On a terminal the key is asked for without echo; otherwise it is read from standard input, "
-                        + "e.g. `echo \"$KEY\" | karta login --server https://karta.example.com`."})
 final class LoginCommand implements Callable<Integer> {
     static final Pattern KEY_SHAPE = Pattern.compile("kt_live_[A-Za-z0-9]{32}");
 
@@ -29,8 +25,11 @@ final class LoginCommand implements Callable<Integer> {
         this.cli = cli;
     }
 
-    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
-        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new LoginCommand(cli));
+    static CommandSpec spec(Cli cli) {
+        return Commands.command("login", new LoginCommand(cli),
+                "Check an API key against a Karta server and save both for later commands.",
+                "On a terminal the key is asked for without echo; otherwise it is read from standard input, "
+                        + "e.g. `echo \"$KEY\" | karta login --server https://karta.example.com`.");
     }
 
     @Override

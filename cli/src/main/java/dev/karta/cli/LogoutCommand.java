@@ -3,12 +3,9 @@ package dev.karta.cli;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code karta logout}: forgets the saved key (the saved server stays). Idempotent. */
-@Command(name = "logout", mixinStandardHelpOptions = true,
-        description = "Remove the saved API key from this machine. The key itself stays valid: "
-                + "revoke it with `karta keys revoke ID`.")
 final class LogoutCommand implements Callable<Integer> {
     private final Cli cli;
 
@@ -16,8 +13,9 @@ final class LogoutCommand implements Callable<Integer> {
         this.cli = cli;
     }
 
-    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
-        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new LogoutCommand(cli));
+    static CommandSpec spec(Cli cli) {
+        return Commands.command("logout", new LogoutCommand(cli), "Remove the saved API key from this machine. The key itself stays valid: "
+                + "revoke it with `karta keys revoke ID`.");
     }
 
     @Override

@@ -4,14 +4,11 @@ import dev.karta.api.Deploy;
 import dev.karta.api.Preview;
 import java.util.List;
 import java.util.Locale;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Model.PositionalParamSpec;
 
 /** {@code karta previews list | create | delete} (docs/previews.md). */
-@Command(name = "previews", mixinStandardHelpOptions = true,
-        description = {"Preview releases of pull requests: each has its own URL and never moves the project.",
-                "`karta releases promote NAME pr-42` makes one the production release."})
 final class PreviewsCommand {
     private final Cli cli;
 
@@ -19,13 +16,42 @@ final class PreviewsCommand {
         this.cli = cli;
     }
 
-    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
-        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new PreviewsCommand(cli));
+    static CommandSpec spec(Cli cli) {
+        PreviewsCommand previews = new PreviewsCommand(cli);
+        return Commands.group("previews", List.of(previews.listCommand(), previews.createCommand(),
+                        previews.deleteCommand()),
+                "Preview releases of pull requests: each has its own URL and never moves the project.",
+                "`karta releases promote NAME pr-42` makes one the production release.");
     }
 
-    @Command(name = "list", mixinStandardHelpOptions = true,
-            description = "List a project's previews, most recently pushed first (expired ones too).")
-    int list(@Parameters(paramLabel = "NAME") String name) {
+    private CommandSpec listCommand() {
+        PositionalParamSpec name = Commands.parameter("NAME");
+        return Commands.command("list", () -> list(name.getValue()),
+                "List a project's previews, most recently pushed first (expired ones too).").addPositional(name);
+    }
+
+    private CommandSpec createCommand() {
+        PositionalParamSpec name = Commands.parameter("NAME");
+        OptionSpec pr = OptionSpec.builder("--pr").type(int.class).required(true).paramLabel("N")
+                .description("The pull request number.").build();
+        OptionSpec commit = Commands.option("--commit").required(true).paramLabel("SHA")
+                .description("The commit to build.").build();
+        OptionSpec await = Commands.flag("--wait").description("Stream the build log and wait for the outcome.").build();
+        return Commands.command("create", () -> create(name.getValue(), pr.getValue(), commit.getValue(), await.getValue()),
+                "Build a commit as the preview of pull request N (write key): for CI without a GitHub binding.",
+                "With --wait the build log is streamed and the exit code is the outcome.")
+                .addPositional(name).addOption(pr).addOption(commit).addOption(await);
+    }
+
+    private CommandSpec deleteCommand() {
+        PositionalParamSpec name = Commands.parameter("NAME");
+        PositionalParamSpec preview = Commands.parameter("PREVIEW", "pr-42.");
+        return Commands.command("delete", () -> delete(name.getValue(), preview.getValue()),
+                "Expire a preview now (write key): it takes no new sessions; a new push reopens it.")
+                .addPositional(name).addPositional(preview);
+    }
+
+    int list(String name) {
         ApiClient.Reply<dev.karta.api.PreviewList> reply = cli.api().previews(name);
         Output output = cli.output();
         if (output.jsonMode()) {
@@ -50,16 +76,7 @@ final class PreviewsCommand {
         return 0;
     }
 
-    @Command(name = "create", mixinStandardHelpOptions = true,
-            description = {"Build a commit as the preview of pull request N (write key): for CI without a GitHub "
-                    + "binding.", "With --wait the build log is streamed and the exit code is the outcome."})
-    int create(@Parameters(paramLabel = "NAME") String name,
-               @Option(names = "--pr", required = true, paramLabel = "N", description = "The pull request number.")
-               int pr,
-               @Option(names = "--commit", required = true, paramLabel = "SHA", description = "The commit to build.")
-               String commit,
-               @Option(names = "--wait", description = "Stream the build log and wait for the outcome.")
-               boolean await) {
+    int create(String name, int pr, String commit, boolean await) {
         ApiClient api = cli.api();
         ApiClient.Reply<Preview> reply = api.createPreview(name, "pr-" + pr, commit.toLowerCase(Locale.ROOT));
         Preview preview = reply.value();
@@ -90,10 +107,7 @@ final class PreviewsCommand {
         return 0;
     }
 
-    @Command(name = "delete", mixinStandardHelpOptions = true,
-            description = "Expire a preview now (write key): it takes no new sessions; a new push reopens it.")
-    int delete(@Parameters(index = "0", paramLabel = "NAME") String name,
-               @Parameters(index = "1", paramLabel = "PREVIEW", description = "pr-42.") String preview) {
+    int delete(String name, String preview) {
         cli.api().deletePreview(name, preview);
         if (!cli.output().jsonMode()) {
             cli.output().line("Expired preview " + preview + " of " + name);

@@ -22,9 +22,10 @@ final class ProjectsCommand {
 
     static CommandSpec spec(Cli cli) {
         ProjectsCommand projects = new ProjectsCommand(cli);
-        return Commands.group("projects", "List, create, inspect and delete projects.",
+        return Commands.group("projects", List.of(
                 Commands.command("list", projects::list, "List the projects of your org."),
-                projects.createCommand(), projects.infoCommand(), projects.releasesCommand(), projects.deleteCommand());
+                projects.createCommand(), projects.infoCommand(), projects.releasesCommand(), projects.deleteCommand()),
+                "List, create, inspect and delete projects.");
     }
 
     int list() {

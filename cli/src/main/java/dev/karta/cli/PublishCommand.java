@@ -7,45 +7,41 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.UUID;
-import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Model.PositionalParamSpec;
 
 /**
  * {@code karta publish [NAME] [--dir .]}: archives a folder (honouring {@code .gitignore}),
  * uploads it as a new release of NAME (created on first publish), follows the build log, and
  * ends with "Released vN — URL" or the reason it failed.
  */
-@Command(name = "publish", mixinStandardHelpOptions = true,
-        description = {"Upload a folder as a new release and wait for its build.",
-                "Files matched by .gitignore (nested ones too) and the .git folder are left out.",
-                "The project is created on first publish; NAME defaults to the folder's name."})
-final class PublishCommand implements Callable<Integer> {
+final class PublishCommand {
     static final Pattern PROJECT_NAME = Pattern.compile("[a-z][a-z0-9-]{1,38}[a-z0-9]");
 
     private final Cli cli;
-
-    @Parameters(paramLabel = "NAME", arity = "0..1", description = "The project (default: the folder's name).")
-    String name;
-
-    @Option(names = "--dir", paramLabel = "DIR", defaultValue = ".", description = "The folder to publish (default: .).")
-    String dir;
-
-    @Option(names = "--commit", paramLabel = "SHA", description = "Record this commit as the release's source.")
-    String commit;
 
     PublishCommand(Cli cli) {
         this.cli = cli;
     }
 
-    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
-        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new PublishCommand(cli));
+    static CommandSpec spec(Cli cli) {
+        PublishCommand publish = new PublishCommand(cli);
+        PositionalParamSpec name = PositionalParamSpec.builder().paramLabel("NAME").arity("0..1")
+                .description("The project (default: the folder's name).").build();
+        OptionSpec dir = Commands.option("--dir").paramLabel("DIR").defaultValue(".")
+                .description("The folder to publish (default: .).").build();
+        OptionSpec commit = Commands.option("--commit").paramLabel("SHA")
+                .description("Record this commit as the release's source.").build();
+        return Commands.command("publish", () -> publish.publish(name.getValue(), dir.getValue(), commit.getValue()),
+                "Upload a folder as a new release and wait for its build.",
+                "Files matched by .gitignore (nested ones too) and the .git folder are left out.",
+                "The project is created on first publish; NAME defaults to the folder's name.")
+                .addPositional(name).addOption(dir).addOption(commit);
     }
 
-    @Override
-    public Integer call() throws IOException {
+    int publish(String name, String dir, String commit) throws IOException {
         Path folder = cli.env().workingDir().resolve(dir).normalize();
         if (!Files.isDirectory(folder)) {
             throw CliError.usage("no folder at " + folder);

@@ -5,12 +5,10 @@ import dev.karta.api.ReleaseDiff;
 import dev.karta.api.RollbackResult;
 import java.util.ArrayList;
 import java.util.List;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.PositionalParamSpec;
 
 /** {@code karta releases list | activate | diff | promote}. */
-@Command(name = "releases", mixinStandardHelpOptions = true,
-        description = "List, compare and activate a project's releases.")
 final class ReleasesCommand {
     private final Cli cli;
 
@@ -18,21 +16,28 @@ final class ReleasesCommand {
         this.cli = cli;
     }
 
-    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
-        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new ReleasesCommand(cli));
+    static CommandSpec spec(Cli cli) {
+        ReleasesCommand releases = new ReleasesCommand(cli);
+        return Commands.group("releases", List.of(releases.listCommand(), releases.activateCommand(),
+                releases.promoteCommand(), releases.diffCommand()), "List, compare and activate a project's releases.");
     }
 
-    @Command(name = "list", mixinStandardHelpOptions = true,
-            description = "List a project's releases, newest first (the same as `karta projects releases`).")
-    int list(@Parameters(paramLabel = "NAME") String name) {
-        return new ProjectsCommand(cli).releases(name);
+    private CommandSpec listCommand() {
+        PositionalParamSpec name = Commands.parameter("NAME");
+        return Commands.command("list", () -> new ProjectsCommand(cli).releases(name.getValue()),
+                "List a project's releases, newest first (the same as `karta projects releases`).").addPositional(name);
     }
 
-    @Command(name = "activate", mixinStandardHelpOptions = true,
-            description = {"Make a release active (older or newer) and clear the project's pin.",
-                    "This is how a release built while pinned goes live. Needs an admin key."})
-    int activate(@Parameters(index = "0", paramLabel = "NAME") String name,
-                 @Parameters(index = "1", paramLabel = "VERSION", description = "v5 or 5.") String version) {
+    private CommandSpec activateCommand() {
+        PositionalParamSpec name = Commands.parameter("NAME");
+        PositionalParamSpec version = Commands.parameter("VERSION", "v5 or 5.");
+        return Commands.command("activate", () -> activate(name.getValue(), version.getValue()),
+                "Make a release active (older or newer) and clear the project's pin.",
+                "This is how a release built while pinned goes live. Needs an admin key.")
+                .addPositional(name).addPositional(version);
+    }
+
+    int activate(String name, String version) {
         ApiClient.Reply<RollbackResult> reply = cli.api().activate(name, version);
         Output output = cli.output();
         if (output.jsonMode()) {
@@ -45,11 +50,16 @@ final class ReleasesCommand {
         return 0;
     }
 
-    @Command(name = "promote", mixinStandardHelpOptions = true,
-            description = {"Make a preview's current release the next production release, without a rebuild.",
-                    "Its source is promote. On a pinned project it is built but not live. Needs an admin key."})
-    int promote(@Parameters(index = "0", paramLabel = "NAME") String name,
-                @Parameters(index = "1", paramLabel = "PREVIEW", description = "pr-42.") String preview) {
+    private CommandSpec promoteCommand() {
+        PositionalParamSpec name = Commands.parameter("NAME");
+        PositionalParamSpec preview = Commands.parameter("PREVIEW", "pr-42.");
+        return Commands.command("promote", () -> promote(name.getValue(), preview.getValue()),
+                "Make a preview's current release the next production release, without a rebuild.",
+                "Its source is promote. On a pinned project it is built but not live. Needs an admin key.")
+                .addPositional(name).addPositional(preview);
+    }
+
+    int promote(String name, String preview) {
         ApiClient.Reply<com.fasterxml.jackson.databind.JsonNode> reply = cli.api().promote(name, preview);
         Output output = cli.output();
         if (output.jsonMode()) {
@@ -67,12 +77,17 @@ final class ReleasesCommand {
         return 0;
     }
 
-    @Command(name = "diff", mixinStandardHelpOptions = true,
-            description = {"Show what changes from one release to another.",
-                    "Commits, files with sizes, config var names (never values), harness and build kind."})
-    int diff(@Parameters(index = "0", paramLabel = "NAME") String name,
-             @Parameters(index = "1", paramLabel = "FROM", description = "v3 or 3.") String from,
-             @Parameters(index = "2", paramLabel = "TO", description = "v5 or 5.") String to) {
+    private CommandSpec diffCommand() {
+        PositionalParamSpec name = Commands.parameter("NAME");
+        PositionalParamSpec from = Commands.parameter("FROM", "v3 or 3.");
+        PositionalParamSpec to = Commands.parameter("TO", "v5 or 5.");
+        return Commands.command("diff", () -> diff(name.getValue(), from.getValue(), to.getValue()),
+                "Show what changes from one release to another.",
+                "Commits, files with sizes, config var names (never values), harness and build kind.")
+                .addPositional(name).addPositional(from).addPositional(to);
+    }
+
+    int diff(String name, String from, String to) {
         ApiClient.Reply<ReleaseDiff> reply = cli.api().releaseDiff(name, from, to);
         Output output = cli.output();
         if (output.jsonMode()) {

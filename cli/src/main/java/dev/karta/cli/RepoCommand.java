@@ -7,18 +7,15 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.List;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import java.util.function.ToIntFunction;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Model.PositionalParamSpec;
 
 /**
  * {@code karta repo bind | show | unbind | rotate-secret} (docs/github.md): binds a project to a
  * GitHub repository or any git URL, whose pushes then deploy through a signed webhook.
  */
-@Command(name = "repo", mixinStandardHelpOptions = true,
-        description = {"Bind a project to a repository, whose pushes deploy and pull requests get previews.",
-                "Pushes to its branch deploy through a GitHub webhook, pull requests build previews",
-                "(docs/previews.md), and `karta deploy NAME --commit SHA` fetches the commit from it."})
 final class RepoCommand {
     private final Cli cli;
 
@@ -26,23 +23,44 @@ final class RepoCommand {
         this.cli = cli;
     }
 
-    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
-        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new RepoCommand(cli));
+    static CommandSpec spec(Cli cli) {
+        RepoCommand repo = new RepoCommand(cli);
+        return Commands.group("repo", List.of(repo.bindCommand(),
+                        repo.nameCommand("show", repo::show, "Show a project's bound repository (never the webhook secret)."),
+                        repo.nameCommand("unbind", repo::unbind,
+                                "Unbind a project: webhook deliveries for it are refused from now on."),
+                        repo.nameCommand("rotate-secret", repo::rotateSecret,
+                                "Issue a new webhook secret; the old one stops working at once.")),
+                "Bind a project to a repository, whose pushes deploy and pull requests get previews.",
+                "Pushes to its branch deploy through a GitHub webhook, pull requests build previews",
+                "(docs/previews.md), and `karta deploy NAME --commit SHA` fetches the commit from it.");
     }
 
-    @Command(name = "bind", mixinStandardHelpOptions = true,
-            description = {"Bind a project to a repository and print the webhook to set up (its secret is shown once).",
-                    "URL: https://github.com/OWNER/REPO, OWNER/REPO, or a git URL over https (ssh:// and file:///… only",
-                    "where the server's operator allows them).",
-                    "A private repository needs a token of its own: pass it with --token-stdin (never in argv).",
-                    "Binding again replaces the binding and issues a new secret."})
-    int bind(@Parameters(index = "0", paramLabel = "NAME", description = "The project.") String name,
-             @Parameters(index = "1", paramLabel = "URL", description = "The repository.") String url,
-             @Option(names = "--branch", paramLabel = "BRANCH", defaultValue = "main",
-                     description = "The branch whose pushes deploy (default: ${DEFAULT-VALUE}).") String branch,
-             @Option(names = "--token-stdin", description = {"Read a token for the repository from standard input "
-                     + "(its first non-blank line).", "It is stored encrypted on the server and never shown again."})
-             boolean tokenStdin) {
+    /** A subcommand whose only argument is the project. */
+    private CommandSpec nameCommand(String command, ToIntFunction<String> handler, String description) {
+        PositionalParamSpec name = Commands.parameter("NAME", "The project.");
+        return Commands.command(command, () -> handler.applyAsInt(name.getValue()), description).addPositional(name);
+    }
+
+    private CommandSpec bindCommand() {
+        PositionalParamSpec name = Commands.parameter("NAME", "The project.");
+        PositionalParamSpec url = Commands.parameter("URL", "The repository.");
+        OptionSpec branch = Commands.option("--branch").paramLabel("BRANCH").defaultValue("main")
+                .description("The branch whose pushes deploy (default: ${DEFAULT-VALUE}).").build();
+        OptionSpec tokenStdin = Commands.flag("--token-stdin").description("Read a token for the repository from "
+                + "standard input (its first non-blank line).", "It is stored encrypted on the server and never shown "
+                + "again.").build();
+        return Commands.command("bind",
+                () -> bind(name.getValue(), url.getValue(), branch.getValue(), tokenStdin.getValue()),
+                "Bind a project to a repository and print the webhook to set up (its secret is shown once).",
+                "URL: https://github.com/OWNER/REPO, OWNER/REPO, or a git URL over https (ssh:// and file:///… only",
+                "where the server's operator allows them).",
+                "A private repository needs a token of its own: pass it with --token-stdin (never in argv).",
+                "Binding again replaces the binding and issues a new secret.")
+                .addPositional(name).addPositional(url).addOption(branch).addOption(tokenStdin);
+    }
+
+    int bind(String name, String url, String branch, boolean tokenStdin) {
         String token = tokenStdin ? readToken() : null;
         ApiClient.Reply<BoundRepo> reply = cli.api().bindRepo(name, url, branch, token);
         Output output = cli.output();
@@ -67,9 +85,7 @@ final class RepoCommand {
         return 0;
     }
 
-    @Command(name = "show", mixinStandardHelpOptions = true,
-            description = "Show a project's bound repository (never the webhook secret).")
-    int show(@Parameters(paramLabel = "NAME", description = "The project.") String name) {
+    int show(String name) {
         ApiClient.Reply<BoundRepo> reply = cli.api().repo(name);
         Output output = cli.output();
         if (output.jsonMode()) {
@@ -89,9 +105,7 @@ final class RepoCommand {
         return 0;
     }
 
-    @Command(name = "unbind", mixinStandardHelpOptions = true,
-            description = "Unbind a project: webhook deliveries for it are refused from now on.")
-    int unbind(@Parameters(paramLabel = "NAME", description = "The project.") String name) {
+    int unbind(String name) {
         cli.api().unbindRepo(name);
         if (!cli.output().jsonMode()) {
             cli.output().line("Unbound " + name);
@@ -99,9 +113,7 @@ final class RepoCommand {
         return 0;
     }
 
-    @Command(name = "rotate-secret", mixinStandardHelpOptions = true,
-            description = "Issue a new webhook secret; the old one stops working at once.")
-    int rotateSecret(@Parameters(paramLabel = "NAME", description = "The project.") String name) {
+    int rotateSecret(String name) {
         ApiClient.Reply<BoundRepo> reply = cli.api().rotateRepoSecret(name);
         Output output = cli.output();
         if (output.jsonMode()) {

@@ -3,50 +3,43 @@ package dev.karta.cli;
 import dev.karta.api.Pin;
 import dev.karta.api.RollbackPreview;
 import dev.karta.api.RollbackResult;
-import java.util.concurrent.Callable;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Model.PositionalParamSpec;
 
 /**
  * {@code karta rollback NAME --to v3 [--no-pin] [--dry-run]}: points the project at an earlier
  * release and pins it there; nothing is rebuilt.
  */
-@Command(name = "rollback", mixinStandardHelpOptions = true,
-        description = {"Make an earlier release of a project active again. No rebuild, no new version.",
-                "The project stays pinned to it: later deploys build releases that do not go live until",
-                "`karta releases activate NAME VERSION` or `karta unpin NAME`.",
-                "Needs an admin key. See the versions with `karta projects releases NAME`."})
-final class RollbackCommand implements Callable<Integer> {
+final class RollbackCommand {
     private final Cli cli;
-
-    @Parameters(paramLabel = "NAME", description = "The project.")
-    String project;
-
-    @Option(names = "--to", required = true, paramLabel = "VERSION", description = "The release to activate: v3 or 3.")
-    String to;
-
-    @Option(names = "--no-pin", description = "Do not pin: the next deploy goes live as usual.")
-    boolean noPin;
-
-    @Option(names = "--dry-run", description = "Show what would change (files, commits, config names, live sessions) "
-            + "and change nothing.")
-    boolean dryRun;
 
     RollbackCommand(Cli cli) {
         this.cli = cli;
     }
 
-    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
-        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new RollbackCommand(cli));
+    static CommandSpec spec(Cli cli) {
+        RollbackCommand rollback = new RollbackCommand(cli);
+        PositionalParamSpec project = Commands.parameter("NAME", "The project.");
+        OptionSpec to = Commands.option("--to").required(true).paramLabel("VERSION")
+                .description("The release to activate: v3 or 3.").build();
+        OptionSpec noPin = Commands.flag("--no-pin").description("Do not pin: the next deploy goes live as usual.").build();
+        OptionSpec dryRun = Commands.flag("--dry-run").description("Show what would change (files, commits, config "
+                + "names, live sessions) and change nothing.").build();
+        return Commands.command("rollback",
+                () -> rollback.rollback(project.getValue(), to.getValue(), !noPin.<Boolean>getValue(), dryRun.getValue()),
+                "Make an earlier release of a project active again. No rebuild, no new version.",
+                "The project stays pinned to it: later deploys build releases that do not go live until",
+                "`karta releases activate NAME VERSION` or `karta unpin NAME`.",
+                "Needs an admin key. See the versions with `karta projects releases NAME`.")
+                .addPositional(project).addOption(to).addOption(noPin).addOption(dryRun);
     }
 
-    @Override
-    public Integer call() {
+    int rollback(String project, String to, boolean pin, boolean dryRun) {
         if (dryRun) {
-            return preview();
+            return preview(project, to, pin);
         }
-        ApiClient.Reply<RollbackResult> reply = cli.api().rollback(project, to, !noPin);
+        ApiClient.Reply<RollbackResult> reply = cli.api().rollback(project, to, pin);
         Output output = cli.output();
         if (output.jsonMode()) {
             output.json(reply.body());
@@ -68,8 +61,8 @@ final class RollbackCommand implements Callable<Integer> {
                 + "`karta releases activate " + result.project() + " VERSION` or `karta unpin " + result.project() + "`";
     }
 
-    private int preview() {
-        ApiClient.Reply<RollbackPreview> reply = cli.api().rollbackPreview(project, to, !noPin);
+    private int preview(String project, String to, boolean pin) {
+        ApiClient.Reply<RollbackPreview> reply = cli.api().rollbackPreview(project, to, pin);
         Output output = cli.output();
         if (output.jsonMode()) {
             output.json(reply.body());

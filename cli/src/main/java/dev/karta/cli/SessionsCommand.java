@@ -8,16 +8,15 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import java.util.function.ToIntBiFunction;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Model.PositionalParamSpec;
 
 /**
  * {@code karta sessions list | show | end}: the conversations of a project (docs/sessions.md),
  * each pinned to the release that was active when it began.
  */
-@Command(name = "sessions", mixinStandardHelpOptions = true,
-        description = "List, inspect and end the sessions (conversations) of a project.")
 final class SessionsCommand {
     /** The session states the server filters by. */
     enum Status { idle, running, ended }
@@ -28,19 +27,39 @@ final class SessionsCommand {
         this.cli = cli;
     }
 
-    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
-        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new SessionsCommand(cli));
+    static CommandSpec spec(Cli cli) {
+        SessionsCommand sessions = new SessionsCommand(cli);
+        return Commands.group("sessions", List.of(sessions.listCommand(),
+                        sessions.sessionCommand("show", sessions::show,
+                                "Show a session: its pinned release, status, turns, workspace size and metadata."),
+                        sessions.sessionCommand("end", sessions::end, "End a session; a turn it is running is stopped.",
+                                "Ending an ended session changes nothing.")),
+                "List, inspect and end the sessions (conversations) of a project.");
     }
 
-    @Command(name = "list", mixinStandardHelpOptions = true,
-            description = "List a project's sessions, newest first, with the release each is pinned to.")
-    int list(@Parameters(paramLabel = "NAME", description = "The project.") String project,
-             @Option(names = "--status", paramLabel = "STATUS",
-                     description = "Only sessions in this state: ${COMPLETION-CANDIDATES}.") Status status,
-             @Option(names = "--limit", paramLabel = "N",
-                     description = "At most N sessions (server default 50, at most 500).") Integer limit,
-             @Option(names = "--preview", paramLabel = "PREVIEW",
-                     description = "Only the sessions of this preview (pr-42).") String preview) {
+    private CommandSpec listCommand() {
+        PositionalParamSpec project = Commands.parameter("NAME", "The project.");
+        OptionSpec status = OptionSpec.builder("--status").type(Status.class).paramLabel("STATUS")
+                .description("Only sessions in this state: ${COMPLETION-CANDIDATES}.").build();
+        OptionSpec limit = OptionSpec.builder("--limit").type(Integer.class).paramLabel("N")
+                .description("At most N sessions (server default 50, at most 500).").build();
+        OptionSpec preview = Commands.option("--preview").paramLabel("PREVIEW")
+                .description("Only the sessions of this preview (pr-42).").build();
+        return Commands.command("list",
+                () -> list(project.getValue(), status.getValue(), limit.getValue(), preview.getValue()),
+                "List a project's sessions, newest first, with the release each is pinned to.")
+                .addPositional(project).addOption(status).addOption(limit).addOption(preview);
+    }
+
+    /** A subcommand about one session: the project and the session's id. */
+    private CommandSpec sessionCommand(String command, ToIntBiFunction<String, String> handler, String... description) {
+        PositionalParamSpec project = Commands.parameter("NAME", "The project.");
+        PositionalParamSpec id = Commands.parameter("ID", "The session's id (sess_…).");
+        return Commands.command(command, () -> handler.applyAsInt(project.getValue(), id.getValue()), description)
+                .addPositional(project).addPositional(id);
+    }
+
+    int list(String project, Status status, Integer limit, String preview) {
         ApiClient.Reply<SessionList> reply;
         try {
             reply = cli.api().sessions(project, preview, status == null ? null : status.name(), limit);
@@ -71,10 +90,7 @@ final class SessionsCommand {
         return 0;
     }
 
-    @Command(name = "show", mixinStandardHelpOptions = true,
-            description = "Show a session: its pinned release, status, turns, workspace size and metadata.")
-    int show(@Parameters(paramLabel = "NAME", description = "The project.") String project,
-             @Parameters(paramLabel = "ID", description = "The session's id (sess_…).") String id) {
+    int show(String project, String id) {
         ApiClient.Reply<Session> reply = cli.api().session(project, id);
         Output output = cli.output();
         if (output.jsonMode()) {
@@ -103,11 +119,7 @@ final class SessionsCommand {
         return 0;
     }
 
-    @Command(name = "end", mixinStandardHelpOptions = true,
-            description = {"End a session; a turn it is running is stopped.",
-                    "Ending an ended session changes nothing."})
-    int end(@Parameters(paramLabel = "NAME", description = "The project.") String project,
-            @Parameters(paramLabel = "ID", description = "The session's id (sess_…).") String id) {
+    int end(String project, String id) {
         cli.api().endSession(project, id);
         if (!cli.output().jsonMode()) {
             cli.output().line("Ended session " + id);

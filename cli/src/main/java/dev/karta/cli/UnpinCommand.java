@@ -1,30 +1,27 @@
 package dev.karta.cli;
 
 import dev.karta.api.RollbackResult;
-import java.util.concurrent.Callable;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.PositionalParamSpec;
 
 /** {@code karta unpin NAME}: clears a rollback's pin and lets the newest release go live. */
-@Command(name = "unpin", mixinStandardHelpOptions = true,
-        description = {"Clear the pin a rollback left, so that deploys go live again.",
-                "The newest release becomes active when it is newer than the active one. Needs an admin key."})
-final class UnpinCommand implements Callable<Integer> {
+final class UnpinCommand {
     private final Cli cli;
-
-    @Parameters(paramLabel = "NAME", description = "The project.")
-    String project;
 
     UnpinCommand(Cli cli) {
         this.cli = cli;
     }
 
-    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
-        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new UnpinCommand(cli));
+    static CommandSpec spec(Cli cli) {
+        UnpinCommand unpin = new UnpinCommand(cli);
+        PositionalParamSpec project = Commands.parameter("NAME", "The project.");
+        return Commands.command("unpin", () -> unpin.unpin(project.getValue()),
+                "Clear the pin a rollback left, so that deploys go live again.",
+                "The newest release becomes active when it is newer than the active one. Needs an admin key.")
+                .addPositional(project);
     }
 
-    @Override
-    public Integer call() {
+    int unpin(String project) {
         ApiClient.Reply<RollbackResult> reply = cli.api().unpin(project);
         Output output = cli.output();
         if (output.jsonMode()) {

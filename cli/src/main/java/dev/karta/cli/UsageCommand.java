@@ -2,42 +2,37 @@ package dev.karta.cli;
 
 import dev.karta.api.Usage;
 import java.util.Locale;
-import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Model.PositionalParamSpec;
 
 /**
  * {@code karta usage NAME [--period YYYY-MM]}: what a project did in one calendar month (UTC),
  * and the bytes it stores now (docs/sessions.md).
  */
-@Command(name = "usage", mixinStandardHelpOptions = true,
-        description = {"Show a project's usage in one month (UTC): deploys, builds, releases, sessions, "
-                + "messages, and the bytes it stores now."})
-final class UsageCommand implements Callable<Integer> {
+final class UsageCommand {
     /** The server's period format: a year and a month, 01 to 12. */
     private static final Pattern PERIOD = Pattern.compile("\\d{4}-(0[1-9]|1[0-2])");
     private static final String ROW = "%-11s%s";
 
     private final Cli cli;
 
-    @Parameters(paramLabel = "NAME", description = "The project.")
-    String project;
-
-    @Option(names = "--period", paramLabel = "YYYY-MM", description = "The month, e.g. 2026-11 (default: this month).")
-    String period;
-
     UsageCommand(Cli cli) {
         this.cli = cli;
     }
 
-    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
-        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new UsageCommand(cli));
+    static CommandSpec spec(Cli cli) {
+        UsageCommand usage = new UsageCommand(cli);
+        PositionalParamSpec project = Commands.parameter("NAME", "The project.");
+        OptionSpec period = Commands.option("--period").paramLabel("YYYY-MM")
+                .description("The month, e.g. 2026-11 (default: this month).").build();
+        return Commands.command("usage", () -> usage.show(project.getValue(), period.getValue()),
+                "Show a project's usage in one month (UTC): deploys, builds, releases, sessions, "
+                        + "messages, and the bytes it stores now.").addPositional(project).addOption(period);
     }
 
-    @Override
-    public Integer call() {
+    int show(String project, String period) {
         if (period != null && !PERIOD.matcher(period).matches()) {
             throw CliError.usage("--period must be a month as YYYY-MM, e.g. 2026-11, got '" + period + "'");
         }

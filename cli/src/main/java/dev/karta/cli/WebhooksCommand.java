@@ -5,16 +5,15 @@ import dev.karta.api.WebhookDelivery;
 import dev.karta.api.WebhookEndpoint;
 import dev.karta.api.WebhookEndpointSecret;
 import java.util.List;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import java.util.function.ToIntFunction;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Model.PositionalParamSpec;
 
 /**
  * {@code karta webhooks list | create | delete | enable | disable | rotate-secret | test | deliveries | retry}:
  * the org's event webhook endpoints (admin).
  */
-@Command(name = "webhooks", mixinStandardHelpOptions = true,
-        description = "List, create, delete and test the event webhook endpoints of your org (admin key).")
 final class WebhooksCommand {
     private final Cli cli;
 
@@ -22,11 +21,68 @@ final class WebhooksCommand {
         this.cli = cli;
     }
 
-    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
-        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new WebhooksCommand(cli));
+    static CommandSpec spec(Cli cli) {
+        WebhooksCommand webhooks = new WebhooksCommand(cli);
+        return Commands.group("webhooks", List.of(
+                        Commands.command("list", webhooks::list, "List endpoints (never their secrets)."),
+                        webhooks.createCommand(),
+                        webhooks.endpointCommand("delete", webhooks::delete,
+                                "Delete an endpoint; nothing more is sent to it."),
+                        webhooks.endpointCommand("enable", id -> webhooks.setEnabled(id, true),
+                                "Enable an endpoint again; its pending deliveries are sent at once, with a new "
+                                        + "back-off."),
+                        webhooks.endpointCommand("disable", id -> webhooks.setEnabled(id, false),
+                                "Disable an endpoint: nothing is sent to it, and events until it is enabled again are "
+                                        + "not kept for it."),
+                        webhooks.endpointCommand("rotate-secret", webhooks::rotateSecret,
+                                "Give an endpoint a new signing secret and print it, once; every delivery from now on "
+                                        + "uses it."),
+                        webhooks.retryCommand(),
+                        webhooks.endpointCommand("test", webhooks::test, "Send a ping event to an endpoint."),
+                        webhooks.deliveriesCommand()),
+                "List, create, delete and test the event webhook endpoints of your org (admin key).");
     }
 
-    @Command(name = "list", mixinStandardHelpOptions = true, description = "List endpoints (never their secrets).")
+    private static PositionalParamSpec endpointId() {
+        return Commands.parameter("ID", "The endpoint's id (whe_…).");
+    }
+
+    /** A subcommand whose only argument is the endpoint's id. */
+    private CommandSpec endpointCommand(String command, ToIntFunction<String> handler, String description) {
+        PositionalParamSpec id = endpointId();
+        return Commands.command(command, () -> handler.applyAsInt(id.getValue()), description).addPositional(id);
+    }
+
+    private CommandSpec createCommand() {
+        PositionalParamSpec url = Commands.parameter("URL", "Where events are POSTed (https://).");
+        OptionSpec events = OptionSpec.builder("--events").type(List.class).auxiliaryTypes(String.class)
+                .splitRegex(",").defaultValue("*").paramLabel("TYPE")
+                .description("Event types, comma-separated, or * for all (default).").build();
+        OptionSpec description = Commands.option("--description").paramLabel("TEXT")
+                .description("What the endpoint is for.").build();
+        return Commands.command("create", () -> create(url.getValue(), events.getValue(), description.getValue()),
+                "Create an endpoint and print its signing secret, once.")
+                .addPositional(url).addOption(events).addOption(description);
+    }
+
+    private CommandSpec deliveriesCommand() {
+        PositionalParamSpec id = endpointId();
+        OptionSpec limit = OptionSpec.builder("--limit").type(int.class).paramLabel("N").defaultValue("20")
+                .description("How many (at most 200).").build();
+        return Commands.command("deliveries", () -> deliveries(id.getValue(), limit.getValue()),
+                "List an endpoint's recent deliveries, newest first, with their attempts.")
+                .addPositional(id).addOption(limit);
+    }
+
+    private CommandSpec retryCommand() {
+        PositionalParamSpec id = endpointId();
+        PositionalParamSpec delivery = PositionalParamSpec.builder().type(long.class).required(true)
+                .paramLabel("DELIVERY").description("The delivery's id, from `karta webhooks deliveries ID`.").build();
+        return Commands.command("retry", () -> retry(id.getValue(), delivery.getValue()),
+                "Send a delivery again now (delivered, failed or pending), with a new back-off.")
+                .addPositional(id).addPositional(delivery);
+    }
+
     int list() {
         ApiClient.Reply<dev.karta.api.WebhookEndpointList> reply = cli.api().webhookEndpoints();
         Output output = cli.output();
@@ -48,13 +104,7 @@ final class WebhooksCommand {
         return 0;
     }
 
-    @Command(name = "create", mixinStandardHelpOptions = true,
-            description = "Create an endpoint and print its signing secret, once.")
-    int create(@Parameters(paramLabel = "URL", description = "Where events are POSTed (https://).") String url,
-               @Option(names = "--events", split = ",", defaultValue = "*", paramLabel = "TYPE",
-                       description = "Event types, comma-separated, or * for all (default).") List<String> events,
-               @Option(names = "--description", paramLabel = "TEXT", description = "What the endpoint is for.")
-               String description) {
+    int create(String url, List<String> events, String description) {
         ApiClient.Reply<WebhookEndpointSecret> reply = cli.api().createWebhookEndpoint(url, events, description);
         Output output = cli.output();
         if (output.jsonMode()) {
@@ -73,25 +123,12 @@ final class WebhooksCommand {
         return 0;
     }
 
-    @Command(name = "delete", mixinStandardHelpOptions = true, description = "Delete an endpoint; nothing more is sent to it.")
-    int delete(@Parameters(paramLabel = "ID", description = "The endpoint's id (whe_…).") String id) {
+    int delete(String id) {
         cli.api().deleteWebhookEndpoint(id);
         if (!cli.output().jsonMode()) {
             cli.output().line("Deleted webhook endpoint " + id);
         }
         return 0;
-    }
-
-    @Command(name = "enable", mixinStandardHelpOptions = true,
-            description = "Enable an endpoint again; its pending deliveries are sent at once, with a new back-off.")
-    int enable(@Parameters(paramLabel = "ID", description = "The endpoint's id (whe_…).") String id) {
-        return setEnabled(id, true);
-    }
-
-    @Command(name = "disable", mixinStandardHelpOptions = true,
-            description = "Disable an endpoint: nothing is sent to it, and events until it is enabled again are not kept for it.")
-    int disable(@Parameters(paramLabel = "ID", description = "The endpoint's id (whe_…).") String id) {
-        return setEnabled(id, false);
     }
 
     private int setEnabled(String id, boolean enabled) {
@@ -104,9 +141,7 @@ final class WebhooksCommand {
         return 0;
     }
 
-    @Command(name = "rotate-secret", mixinStandardHelpOptions = true,
-            description = "Give an endpoint a new signing secret and print it, once; every delivery from now on uses it.")
-    int rotateSecret(@Parameters(paramLabel = "ID", description = "The endpoint's id (whe_…).") String id) {
+    int rotateSecret(String id) {
         ApiClient.Reply<WebhookEndpointSecret> reply = cli.api().rotateWebhookSecret(id);
         Output output = cli.output();
         if (output.jsonMode()) {
@@ -121,11 +156,7 @@ final class WebhooksCommand {
         return 0;
     }
 
-    @Command(name = "retry", mixinStandardHelpOptions = true,
-            description = "Send a delivery again now (delivered, failed or pending), with a new back-off.")
-    int retry(@Parameters(index = "0", paramLabel = "ID", description = "The endpoint's id (whe_…).") String id,
-              @Parameters(index = "1", paramLabel = "DELIVERY", description = "The delivery's id, from `karta webhooks "
-                      + "deliveries ID`.") long delivery) {
+    int retry(String id, long delivery) {
         ApiClient.Reply<WebhookDelivery> reply = cli.api().retryWebhookDelivery(id, delivery);
         if (cli.output().jsonMode()) {
             cli.output().json(reply.body());
@@ -135,8 +166,7 @@ final class WebhooksCommand {
         return 0;
     }
 
-    @Command(name = "test", mixinStandardHelpOptions = true, description = "Send a ping event to an endpoint.")
-    int test(@Parameters(paramLabel = "ID", description = "The endpoint's id (whe_…).") String id) {
+    int test(String id) {
         ApiClient.Reply<WebhookDelivery> reply = cli.api().testWebhookEndpoint(id);
         Output output = cli.output();
         if (output.jsonMode()) {
@@ -148,10 +178,7 @@ final class WebhooksCommand {
         return 0;
     }
 
-    @Command(name = "deliveries", mixinStandardHelpOptions = true,
-            description = "List an endpoint's recent deliveries, newest first, with their attempts.")
-    int deliveries(@Parameters(paramLabel = "ID", description = "The endpoint's id (whe_…).") String id,
-                   @Option(names = "--limit", defaultValue = "20", description = "How many (at most 200).") int limit) {
+    int deliveries(String id, int limit) {
         ApiClient.Reply<dev.karta.api.WebhookDeliveryList> reply = cli.api().webhookDeliveries(id, limit);
         Output output = cli.output();
         if (output.jsonMode()) {

@@ -4,11 +4,9 @@ import dev.karta.api.WhoAmI;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code karta whoami}: the server, org and key the CLI is using, as the server sees them. */
-@Command(name = "whoami", mixinStandardHelpOptions = true,
-        description = "Show the server, org and API key in use.")
 final class WhoamiCommand implements Callable<Integer> {
     private final Cli cli;
 
@@ -16,8 +14,8 @@ final class WhoamiCommand implements Callable<Integer> {
         this.cli = cli;
     }
 
-    static picocli.CommandLine.Model.CommandSpec spec(Cli cli) {
-        return picocli.CommandLine.Model.CommandSpec.forAnnotatedObject(new WhoamiCommand(cli));
+    static CommandSpec spec(Cli cli) {
+        return Commands.command("whoami", new WhoamiCommand(cli), "Show the server, org and API key in use.");
     }
 
     @Override
