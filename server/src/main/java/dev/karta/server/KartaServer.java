@@ -203,7 +203,8 @@ public final class KartaServer implements AutoCloseable {
                 config.limits().maxQueuedDeploysPerOrg());
         this.idempotency = new Idempotency(db, json, secrets);
         made.push(idempotency);
-        this.logFeeds = new LogFeeds(logs, json, config.logs(), keys, logWakeups);
+        DashboardSessions dashboardSessions = new DashboardSessions(db, keys, java.time.Clock.systemUTC());
+        this.logFeeds = new LogFeeds(logs, json, config.logs(), keys, dashboardSessions, logWakeups);
         made.push(logFeeds);
         metrics.registry().gauge("karta.logs.followers", logFeeds, LogFeeds::followers);
         projects.onDelete(project -> logFeeds.endProject(project.id()));
@@ -225,9 +226,10 @@ public final class KartaServer implements AutoCloseable {
                 deliveries::wake);
 
         this.bootstrapped = tenants.bootstrap(config.bootstrapKey());
-        DashboardSessions dashboardSessions = new DashboardSessions(db, keys, java.time.Clock.systemUTC());
         Authenticator authenticator = new Authenticator(keys::authenticate, new ClientAddress(config.trustedProxies()),
-                token -> dashboardSessions.find(token).map(DashboardSessions.Session::principal).orElse(null));
+                token -> dashboardSessions.find(token)
+                        .map(session -> new Authenticator.CookieSession(session.id(), session.principal()))
+                        .orElse(null));
         KeyRoutes keyRoutes = new KeyRoutes(keys, (orgId, name) -> {
             Projects.validateName(name);
             return projects.require(orgId, name).id();

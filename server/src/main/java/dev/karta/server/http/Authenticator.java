@@ -32,10 +32,14 @@ public final class Authenticator {
         Principal authenticate(String secret, String address);
     }
 
-    /** The caller behind a dashboard session cookie's token, or null; the dashboard implements it. */
+    /** The live dashboard session behind a cookie's token, or null; the dashboard implements it. */
     @FunctionalInterface
     public interface CookieSessions {
-        Principal principal(String token);
+        CookieSession find(String token);
+    }
+
+    /** A dashboard session: its id (never the token) and the caller it acts as. */
+    public record CookieSession(String id, Principal principal) {
     }
 
     /** The dashboard's session cookie. */
@@ -67,23 +71,25 @@ public final class Authenticator {
         if (required == null) {
             return;
         }
-        Principal principal = cookiePrincipal(ctx);
-        if (principal == null) {
-            principal = authenticate(ctx.header("Authorization"), ctx.ip());
-        }
+        CookieSession session = cookieSession(ctx);
+        Principal principal = session != null ? session.principal()
+                : authenticate(ctx.header("Authorization"), ctx.ip());
         requireScope(principal, required);
         requireReach(principal, ctx.pathParamMap().get(PROJECT_PARAM), ctx.routeRoles());
         ctx.attribute(Requests.PRINCIPAL, principal);
+        if (session != null) {
+            ctx.attribute(Requests.DASHBOARD_SESSION, session.id());
+        }
     }
 
-    /** The dashboard session's caller, for a read without an Authorization header; else null. */
-    private Principal cookiePrincipal(Context ctx) {
+    /** The dashboard session, for a read without an Authorization header; else null. */
+    private CookieSession cookieSession(Context ctx) {
         String method = ctx.req().getMethod();
         if (ctx.header("Authorization") != null || !(method.equals("GET") || method.equals("HEAD"))) {
             return null;
         }
         String token = ctx.cookie(SESSION_COOKIE);
-        return token == null ? null : cookieSessions.principal(token);
+        return token == null ? null : cookieSessions.find(token);
     }
 
     /**

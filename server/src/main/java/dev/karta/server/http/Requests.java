@@ -13,6 +13,7 @@ import java.util.regex.Pattern;
 public final class Requests {
     static final String PRINCIPAL = "karta.principal";
     static final String REQUEST_ID = "karta.request_id";
+    static final String DASHBOARD_SESSION = "karta.dashboard_session";
     /** Jackson's text for {@link JsonParser.Feature#STRICT_DUPLICATE_DETECTION}; it has no own exception type. */
     private static final Pattern DUPLICATE_FIELD = Pattern.compile("Duplicate field '(.{1,200})'", Pattern.DOTALL);
 
@@ -31,6 +32,11 @@ public final class Requests {
     /** Records the caller of a request that signed in otherwise than by a header: the dashboard's cookie. */
     public static void signedIn(Context ctx, Principal principal) {
         ctx.attribute(PRINCIPAL, principal);
+    }
+
+    /** The id of the dashboard session a request was signed in with (its cookie), or null for a key. */
+    public static String dashboardSession(Context ctx) {
+        return ctx.attribute(DASHBOARD_SESSION);
     }
 
     public static String requestId(Context ctx) {

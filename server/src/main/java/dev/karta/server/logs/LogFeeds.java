@@ -16,6 +16,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -28,6 +29,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -51,13 +55,24 @@ import org.slf4j.LoggerFactory;
  * deploy's status writes an entry in the same transaction, and the feed's poll brings entries
  * other servers write) and, as a safety net, every {@value #END_POLL_MS} ms; never per follower.
  *
- * <p>A stream lives no longer than the key that opened it: a revocation on this server ends that
- * key's streams at once, and every {@value #KEY_CHECK_MS} ms the keys of all open streams are
- * checked against the database (revocations on other servers, keys deleted with their org). Such
- * a stream ends with {@code event: error} carrying {@code {"error":"unauthorized","message":…}},
- * and nothing queued before it is sent.
+ * <p>A stream lives no longer than the key that opened it, nor than the dashboard session it was
+ * opened with (a browser following logs with its cookie): a revocation or a sign-out on this
+ * server ends those streams at once, and every {@value #KEY_CHECK_MS} ms the keys and sessions of
+ * all open streams are checked against the database (revocations and sign-outs on other servers,
+ * keys deleted with their org, sessions past their expiry). Such a stream ends with
+ * {@code event: error} carrying {@code {"error":"unauthorized","message":…}}, and nothing queued
+ * before it is sent.
  */
 public final class LogFeeds implements AutoCloseable {
+    /** The dashboard's sign-ins, as far as streams opened with one need them. */
+    public interface SignIns {
+        /** The sessions among {@code ids} that have ended anywhere: signed out, or expired. */
+        Set<String> ended(Collection<String> ids);
+
+        /** Calls {@code listener} with the id of each session signed out on this server. */
+        void onSignOut(Consumer<String> listener);
+    }
+
     private static final Logger LOG = LoggerFactory.getLogger(LogFeeds.class);
     static final int PAGE = 500;
     private static final long POLL_MS = 1000;
@@ -68,6 +83,7 @@ public final class LogFeeds implements AutoCloseable {
     private final ObjectMapper json;
     private final Config.Logs settings;
     private final ApiKeys keys;
+    private final SignIns signIns;
     private final LogWakeups wakeups;
     private final Map<String, Feed> feeds = new ConcurrentHashMap<>();
     private final Set<Follower> followers = ConcurrentHashMap.newKeySet();
@@ -82,11 +98,13 @@ public final class LogFeeds implements AutoCloseable {
     private final AtomicLong endTicks = new AtomicLong();
     private long polls; // ticker thread only
 
-    public LogFeeds(LogStore store, ObjectMapper json, Config.Logs settings, ApiKeys keys, LogWakeups wakeups) {
+    public LogFeeds(LogStore store, ObjectMapper json, Config.Logs settings, ApiKeys keys, SignIns signIns,
+                    LogWakeups wakeups) {
         this.store = store;
         this.json = json;
         this.settings = settings;
         this.keys = keys;
+        this.signIns = signIns;
         this.wakeups = wakeups;
         this.workers = Executors.newFixedThreadPool(2, Threads.daemon("log-feed"));
         // Handing frames to sockets is most of a fan-out's cost: spread it over the cores.
@@ -96,8 +114,9 @@ public final class LogFeeds implements AutoCloseable {
         long heartbeat = settings.heartbeat().toMillis();
         ticker.scheduleAtFixedRate(this::heartbeat, heartbeat, heartbeat, TimeUnit.MILLISECONDS);
         ticker.scheduleWithFixedDelay(this::poll, POLL_MS, POLL_MS, TimeUnit.MILLISECONDS);
-        ticker.scheduleWithFixedDelay(this::checkKeys, KEY_CHECK_MS, KEY_CHECK_MS, TimeUnit.MILLISECONDS);
+        ticker.scheduleWithFixedDelay(this::checkCredentials, KEY_CHECK_MS, KEY_CHECK_MS, TimeUnit.MILLISECONDS);
         keys.onRevoke(keyId -> endKeys(Set.of(keyId)));
+        signIns.onSignOut(session -> endSessions(Set.of(session)));
     }
 
     /**
@@ -121,7 +140,8 @@ public final class LogFeeds implements AutoCloseable {
             e.users++;
             return e;
         });
-        Follower follower = new Follower(stream, Requests.principal(ctx).keyId(), filter, cursor, endKey, shared);
+        Follower follower = new Follower(stream, Requests.principal(ctx).keyId(), Requests.dashboardSession(ctx),
+                filter, cursor, endKey, shared);
         feeds.compute(projectId, (id, existing) -> {
             Feed f = existing != null ? existing : new Feed(id, head);
             follower.feed = f;
@@ -192,30 +212,47 @@ public final class LogFeeds implements AutoCloseable {
         }
     }
 
-    /** Ends the streams opened with a key that is no longer valid anywhere (revoked, expired or deleted). */
-    private void checkKeys() {
-        Set<String> open = new HashSet<>();
+    /**
+     * Ends the streams opened with a key that is no longer valid anywhere (revoked, expired or
+     * deleted), or with a dashboard session that has ended.
+     */
+    private void checkCredentials() {
+        Set<String> openKeys = new HashSet<>();
+        Set<String> openSessions = new HashSet<>();
         for (Follower follower : followers) {
-            open.add(follower.keyId);
-        }
-        if (open.isEmpty()) {
-            return;
+            openKeys.add(follower.keyId);
+            if (follower.session != null) {
+                openSessions.add(follower.session);
+            }
         }
         try {
-            endKeys(keys.unusable(open));
+            if (!openKeys.isEmpty()) {
+                endKeys(keys.unusable(openKeys));
+            }
+            if (!openSessions.isEmpty()) {
+                endSessions(signIns.ended(openSessions));
+            }
         } catch (RuntimeException e) {
-            LOG.warn("checking the keys of open log streams failed: {}", e.toString());
+            LOG.warn("checking the keys and sessions of open log streams failed: {}", e.toString());
         }
     }
 
     private void endKeys(Set<String> keyIds) {
-        if (keyIds.isEmpty()) {
-            return;
-        }
+        end(follower -> keyIds.contains(follower.keyId), follower -> "API key " + follower.keyId
+                + " was revoked, has expired or was deleted: this stream is closed");
+    }
+
+    private void endSessions(Set<String> sessions) {
+        end(follower -> follower.session != null && sessions.contains(follower.session),
+                follower -> "the dashboard session ended (signed out or expired): this stream is closed");
+    }
+
+    /** Ends the matching streams with an {@code unauthorized} error event saying why. */
+    private void end(Predicate<Follower> which, Function<Follower, String> why) {
         for (Follower follower : followers) {
-            if (keyIds.contains(follower.keyId)) {
+            if (which.test(follower)) {
                 follower.stream.endWith(Sse.event(null, "error", write(new ErrorBody("unauthorized",
-                        "API key " + follower.keyId + " was revoked, has expired or was deleted: this stream is closed"))));
+                        why.apply(follower)))));
             }
         }
     }
@@ -414,6 +451,8 @@ public final class LogFeeds implements AutoCloseable {
     private final class Follower {
         private final SseStream stream;
         private final String keyId;
+        /** The dashboard session it was opened with, or null (a key in a header). */
+        private final String session;
         private final LogFilter filter;
         private final String endKey;
         private final Ending ending;
@@ -424,9 +463,11 @@ public final class LogFeeds implements AutoCloseable {
         private long cursor;
         private boolean live;
 
-        Follower(SseStream stream, String keyId, LogFilter filter, long cursor, String endKey, Ending ending) {
+        Follower(SseStream stream, String keyId, String session, LogFilter filter, long cursor, String endKey,
+                 Ending ending) {
             this.stream = stream;
             this.keyId = keyId;
+            this.session = session;
             this.filter = filter;
             this.cursor = cursor;
             this.endKey = endKey;

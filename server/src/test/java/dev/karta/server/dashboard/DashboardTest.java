@@ -6,11 +6,17 @@ import static org.awaitility.Awaitility.await;
 import dev.karta.server.Config;
 import dev.karta.server.testkit.TarBuilder;
 import dev.karta.server.testkit.TestServer;
+import dev.karta.server.store.Database;
 import java.net.URLEncoder;
+import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
@@ -224,6 +230,50 @@ class DashboardTest {
         assertThat(browser.get("/").status()).isEqualTo(303);
         assertThat(server.send(server.request("/agent_projects", null).header("Cookie", "karta_session=" + stolen)
                 .GET()).status()).isEqualTo(401);
+    }
+
+    /** A log stream the browser follows with its cookie, as the project page's EventSource does; its lines once it ends. */
+    private static CompletableFuture<List<String>> followLogs(Browser browser) throws Exception {
+        HttpResponse<java.util.stream.Stream<String>> answer = HttpClient.newHttpClient().send(
+                server.request("/agent_projects/shop/logs?tail=true", null).header("Accept", "text/event-stream")
+                        .header("Cookie", "karta_session=" + browser.session).GET().build(),
+                HttpResponse.BodyHandlers.ofLines());
+        assertThat(answer.statusCode()).isEqualTo(200);
+        return CompletableFuture.supplyAsync(() -> answer.body().toList());
+    }
+
+    private static void assertEndedBecauseTheSessionEnded(List<String> lines) {
+        int error = lines.indexOf("event: error");
+        assertThat(error).as(String.join("\n", lines)).isPositive();
+        assertThat(lines.get(error + 1)).startsWith("data: ").contains("\"unauthorized\"")
+                .contains("the dashboard session ended (signed out or expired)");
+    }
+
+    @Test
+    void signing_out_ends_the_log_streams_the_browser_follows_with_its_session_at_once() throws Exception {
+        Browser browser = signedIn(server.adminKey());
+        CompletableFuture<List<String>> stream = followLogs(browser);
+        Browser other = signedIn(server.adminKey()); // another browser of the same key keeps its stream
+        CompletableFuture<List<String>> otherStream = followLogs(other);
+
+        browser.post("/sign-out", "csrf=" + browser.csrfOfPage("/"));
+
+        assertEndedBecauseTheSessionEnded(stream.get(1, TimeUnit.SECONDS));
+        assertThat(otherStream).isNotDone();
+        other.post("/sign-out", "csrf=" + other.csrfOfPage("/"));
+        assertEndedBecauseTheSessionEnded(otherStream.get(1, TimeUnit.SECONDS));
+    }
+
+    @Test
+    void a_session_ended_by_another_server_or_its_expiry_ends_its_log_streams_within_seconds() throws Exception {
+        Browser browser = signedIn(server.adminKey());
+        CompletableFuture<List<String>> stream = followLogs(browser);
+        try (Database db = server.openDatabase()) {
+            // What another replica's sign-out leaves in the shared database, or the clock passing its expiry.
+            db.execute("UPDATE dashboard_sessions SET expires_at = 0 WHERE token_hash = ?",
+                    dev.karta.server.store.Digests.sha256Hex(browser.session));
+        }
+        assertEndedBecauseTheSessionEnded(stream.get(5, TimeUnit.SECONDS));
     }
 
     @Test
