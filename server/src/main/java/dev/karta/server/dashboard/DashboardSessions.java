@@ -23,7 +23,7 @@ import java.util.function.Consumer;
  * the key's id, a CSRF token and a server-side expiry ({@link #LIFETIME}, never past the key's
  * own). Every request looks the session up and the key behind it again, so signing out, revoking
  * or expiring the key ends the session on its next request, on every replica. A session's id is
- * its token's SHA-256: what may be logged or held by a stream, never the token itself.
+ * its token's SHA-256, which is what a log stream opened with it holds: never the token itself.
  */
 public final class DashboardSessions implements LogFeeds.SignIns {
     /** How long a sign-in lasts, whatever the activity: then the key is asked for again. */
