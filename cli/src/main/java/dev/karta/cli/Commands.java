@@ -46,6 +46,11 @@ final class Commands {
         return PositionalParamSpec.builder().paramLabel(label).required(true).description(description).build();
     }
 
+    /** A positional parameter taking one word that may be left out: null then. */
+    static PositionalParamSpec optionalParameter(String label, String... description) {
+        return PositionalParamSpec.builder().paramLabel(label).arity("0..1").description(description).build();
+    }
+
     private static CommandSpec withStandardHelp(CommandSpec spec, String name, String... description) {
         spec.name(name);
         spec.usageMessage().description(description);

@@ -32,8 +32,7 @@ final class ConfigCommand {
 
     static CommandSpec spec(Cli cli) {
         ConfigCommand config = new ConfigCommand(cli);
-        PositionalParamSpec project = PositionalParamSpec.builder().paramLabel("NAME").arity("0..1")
-                .description("The project.").build();
+        PositionalParamSpec project = Commands.optionalParameter("NAME", "The project.");
         OptionSpec reveal = Commands.flag("--reveal").description("Show the values too (needs an admin key).").build();
         CommandSpec spec = Commands.command("config", () -> config.show(project.getValue(), reveal.getValue()),
                 "Show or change a project's config vars (environment variables of its harness).",

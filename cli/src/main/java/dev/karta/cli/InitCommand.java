@@ -34,8 +34,8 @@ final class InitCommand {
 
     static CommandSpec spec(Cli cli) {
         InitCommand init = new InitCommand(cli);
-        PositionalParamSpec name = PositionalParamSpec.builder().paramLabel("NAME").arity("0..1")
-                .description("The project (default: the repository folder's name); created when missing.").build();
+        PositionalParamSpec name = Commands.optionalParameter("NAME",
+                "The project (default: the repository folder's name); created when missing.");
         OptionSpec force = Commands.flag("--force").description("Replace a `karta` remote that points somewhere else.")
                 .build();
         return Commands.command("init", () -> init.init(name.getValue(), force.getValue()),

@@ -14,8 +14,9 @@ final class LogoutCommand implements Callable<Integer> {
     }
 
     static CommandSpec spec(Cli cli) {
-        return Commands.command("logout", new LogoutCommand(cli), "Remove the saved API key from this machine. The key itself stays valid: "
-                + "revoke it with `karta keys revoke ID`.");
+        return Commands.command("logout", new LogoutCommand(cli),
+                "Remove the saved API key from this machine. The key itself stays valid: "
+                        + "revoke it with `karta keys revoke ID`.");
     }
 
     @Override

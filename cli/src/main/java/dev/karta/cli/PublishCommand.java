@@ -28,8 +28,7 @@ final class PublishCommand {
 
     static CommandSpec spec(Cli cli) {
         PublishCommand publish = new PublishCommand(cli);
-        PositionalParamSpec name = PositionalParamSpec.builder().paramLabel("NAME").arity("0..1")
-                .description("The project (default: the folder's name).").build();
+        PositionalParamSpec name = Commands.optionalParameter("NAME", "The project (default: the folder's name).");
         OptionSpec dir = Commands.option("--dir").paramLabel("DIR").defaultValue(".")
                 .description("The folder to publish (default: .).").build();
         OptionSpec commit = Commands.option("--commit").paramLabel("SHA")

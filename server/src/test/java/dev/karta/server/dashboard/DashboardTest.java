@@ -4,9 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.karta.server.Config;
+import dev.karta.server.store.Database;
+import dev.karta.server.store.Digests;
 import dev.karta.server.testkit.TarBuilder;
 import dev.karta.server.testkit.TestServer;
-import dev.karta.server.store.Database;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -19,6 +20,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -234,7 +236,7 @@ class DashboardTest {
 
     /** A log stream the browser follows with its cookie, as the project page's EventSource does; its lines once it ends. */
     private static CompletableFuture<List<String>> followLogs(Browser browser) throws Exception {
-        HttpResponse<java.util.stream.Stream<String>> answer = HttpClient.newHttpClient().send(
+        HttpResponse<Stream<String>> answer = HttpClient.newHttpClient().send(
                 server.request("/agent_projects/shop/logs?tail=true", null).header("Accept", "text/event-stream")
                         .header("Cookie", "karta_session=" + browser.session).GET().build(),
                 HttpResponse.BodyHandlers.ofLines());
@@ -271,7 +273,7 @@ class DashboardTest {
         try (Database db = server.openDatabase()) {
             // What another replica's sign-out leaves in the shared database, or the clock passing its expiry.
             db.execute("UPDATE dashboard_sessions SET expires_at = 0 WHERE token_hash = ?",
-                    dev.karta.server.store.Digests.sha256Hex(browser.session));
+                    Digests.sha256Hex(browser.session));
         }
         assertEndedBecauseTheSessionEnded(stream.get(5, TimeUnit.SECONDS));
     }
