@@ -25,13 +25,15 @@ import org.slf4j.LoggerFactory;
  * Git repositories in the data dir: repository {@code name} of a project is the bare folder
  * {@code projects/<id>/<name>.git}. They are opened through JGit's {@link RepositoryCache}, so the
  * push that receives a pack and the build that exports its commit (before the ref moves) read one
- * object database. Export buffers too big for memory spill into the project's folder.
+ * object database, and compacted by {@link DataDirCompaction}. Export buffers too big for memory
+ * spill into the project's folder.
  */
 final class DataDirRepoStore implements RepoStore {
     private static final Logger LOG = LoggerFactory.getLogger(DataDirRepoStore.class);
 
     private final DataDir dataDir;
     private final Object creating = new Object();
+    private final DataDirCompaction compaction = new DataDirCompaction();
 
     DataDirRepoStore(DataDir dataDir) {
         this.dataDir = dataDir;
@@ -51,7 +53,14 @@ final class DataDirRepoStore implements RepoStore {
                 }
             }
         }
-        return RepositoryCache.open(key(dir), true);
+        Repository repo = RepositoryCache.open(key(dir), true);
+        try {
+            DataDirCompaction.disableRepackOnReceive(repo);
+            return repo;
+        } catch (IOException | RuntimeException e) {
+            repo.close();
+            throw e;
+        }
     }
 
     @Override
@@ -117,6 +126,12 @@ final class DataDirRepoStore implements RepoStore {
         try (Stream<Path> paths = Files.walk(target, 2)) {
             return paths.filter(p -> p.getFileName().toString().endsWith(".git")).toList();
         }
+    }
+
+    /** Compacts {@code repo} in the background once it has too many packs: see {@link DataDirCompaction}. */
+    @Override
+    public void added(Repository repo) {
+        compaction.added(repo);
     }
 
     @Override

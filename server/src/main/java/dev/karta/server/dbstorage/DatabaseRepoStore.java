@@ -165,6 +165,11 @@ public final class DatabaseRepoStore implements RepoStore, AutoCloseable {
         }
     }
 
+    /** Nothing to do here: compaction is queued when the instance that committed a pack closes. */
+    @Override
+    public void added(Repository repo) {
+    }
+
     @Override
     public PushedPacks trackPacks(Repository repo) {
         return repo instanceof DatabaseRepository dr ? new ReceivedPack(dr) : NOTHING;

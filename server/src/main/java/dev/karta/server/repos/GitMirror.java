@@ -217,6 +217,7 @@ final class GitMirror {
                             .setCredentialsProvider(provider(credentials))
                             .setTransportConfigCallback(transport -> configure(transport, fetch))
                             .call();
+                    store.added(repo);
                     return;
                 } catch (GitAPIException | org.eclipse.jgit.api.errors.JGitInternalException e) {
                     String reason = reason(e, url, credentials);

@@ -218,6 +218,11 @@ public final class GitRepos {
         }
     }
 
+    /** A push into {@code repo} ended with refs moved: see {@link RepoStore#added}. */
+    public void added(Repository repo) {
+        store.added(repo);
+    }
+
     /** Watches the pack a push stores into {@code repo}, to take it back if every ref update is rejected. */
     public RepoStore.PushedPacks trackPacks(Repository repo) {
         return store.trackPacks(repo);

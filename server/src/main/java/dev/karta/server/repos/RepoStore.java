@@ -40,6 +40,13 @@ public interface RepoStore {
     void delete(String projectId, String name);
 
     /**
+     * Objects were added to {@code repo} (opened from this store) and whoever added them is done
+     * with it: a push has ended, or a fetch into a cache. A repository that has gathered too many
+     * packs is then compacted in the background.
+     */
+    void added(Repository repo);
+
+    /**
      * Watches the packs a receive-pack stores into {@code repo} (opened from this store), so that a
      * push whose every ref update was rejected can take its objects back.
      */

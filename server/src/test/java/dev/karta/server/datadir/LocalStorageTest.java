@@ -1,6 +1,7 @@
 package dev.karta.server.datadir;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.karta.server.Config;
 import dev.karta.server.build.ReleaseFiles;
@@ -12,10 +13,23 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
+import org.eclipse.jgit.internal.storage.file.ObjectDirectory;
+import org.eclipse.jgit.internal.storage.file.PackInserter;
+import org.eclipse.jgit.lib.CommitBuilder;
+import org.eclipse.jgit.lib.ConfigConstants;
 import org.eclipse.jgit.lib.Constants;
+import org.eclipse.jgit.lib.FileMode;
+import org.eclipse.jgit.lib.ObjectId;
+import org.eclipse.jgit.lib.PersonIdent;
+import org.eclipse.jgit.lib.RefUpdate;
 import org.eclipse.jgit.lib.Repository;
+import org.eclipse.jgit.lib.StoredConfig;
+import org.eclipse.jgit.lib.TreeFormatter;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -98,5 +112,76 @@ class LocalStorageTest {
         assertThat(repos.openExisting("prj_1", RepoStore.PUSHED)).isPresent().get().satisfies(Repository::close);
         repos.delete("prj_1", RepoStore.PUSHED);
         assertThat(repos.openExisting("prj_1", RepoStore.PUSHED)).isEmpty();
+    }
+
+    @Test
+    void a_repository_with_too_many_packs_is_compacted_in_the_background_and_loses_no_object() throws Exception {
+        RepoStore repos = storage().repos();
+        List<ObjectId> history = new ArrayList<>();
+        ObjectId unreachable;
+        try (Repository repo = repos.open("prj_1", RepoStore.PUSHED, "main")) {
+            for (int i = 0; i <= DataDirCompaction.COMPACT_ABOVE_PACKS; i++) {
+                history.add(commitInPackOfItsOwn(repo, history.isEmpty() ? null : history.get(i - 1), "v" + i));
+            }
+            RefUpdate main = repo.updateRef(Constants.R_HEADS + "main");
+            main.setNewObjectId(history.get(history.size() - 1));
+            assertThat(main.update()).isEqualTo(RefUpdate.Result.NEW);
+            unreachable = commitInPackOfItsOwn(repo, null, "no ref reaches this");
+            assertThat(packs(repo)).isEqualTo(DataDirCompaction.COMPACT_ABOVE_PACKS + 2);
+
+            repos.added(repo);
+        }
+
+        try (Repository repo = repos.open("prj_1", RepoStore.PUSHED, "main")) {
+            await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(packs(repo)).isEqualTo(1));
+            for (ObjectId commit : history) {
+                assertThat(repo.getObjectDatabase().has(commit)).as("reachable %s", commit.name()).isTrue();
+            }
+            assertThat(repo.getObjectDatabase().has(unreachable)).as("kept loose until JGit's prune period").isTrue();
+        }
+    }
+
+    @Test
+    void a_repository_never_repacks_in_the_push_itself_even_one_made_before_compaction_existed() throws IOException {
+        RepoStore repos = storage().repos();
+        try (Repository repo = repos.open("prj_1", RepoStore.PUSHED, "main")) {
+            assertThat(autogc(repo)).isFalse();
+            StoredConfig config = repo.getConfig();
+            config.unset(ConfigConstants.CONFIG_RECEIVE_SECTION, null, ConfigConstants.CONFIG_KEY_AUTOGC);
+            config.save();
+        }
+        try (Repository repo = repos.open("prj_1", RepoStore.PUSHED, "main")) {
+            assertThat(autogc(repo)).isFalse();
+        }
+    }
+
+    private static boolean autogc(Repository repo) {
+        return repo.getConfig().getBoolean(ConfigConstants.CONFIG_RECEIVE_SECTION, ConfigConstants.CONFIG_KEY_AUTOGC,
+                true);
+    }
+
+    /** A commit of one file, written as a pack of its own, as a push stores it. */
+    private static ObjectId commitInPackOfItsOwn(Repository repo, ObjectId parent, String text) throws IOException {
+        try (PackInserter inserter = ((ObjectDirectory) repo.getObjectDatabase()).newPackInserter()) {
+            ObjectId blob = inserter.insert(Constants.OBJ_BLOB, Constants.encode(text));
+            TreeFormatter tree = new TreeFormatter();
+            tree.append("CLAUDE.md", FileMode.REGULAR_FILE, blob);
+            CommitBuilder commit = new CommitBuilder();
+            commit.setTreeId(inserter.insert(tree));
+            if (parent != null) {
+                commit.setParentId(parent);
+            }
+            PersonIdent who = new PersonIdent("Test", "test@karta.invalid");
+            commit.setAuthor(who);
+            commit.setCommitter(who);
+            commit.setMessage(text);
+            ObjectId id = inserter.insert(commit);
+            inserter.flush();
+            return id;
+        }
+    }
+
+    private static int packs(Repository repo) {
+        return ((ObjectDirectory) repo.getObjectDatabase()).getPacks().size();
     }
 }

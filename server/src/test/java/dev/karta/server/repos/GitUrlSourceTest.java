@@ -3,9 +3,11 @@ package dev.karta.server.repos;
 import static dev.karta.server.ingest.webhooks.Hooks.awaitDeployEnded;
 import static dev.karta.server.ingest.webhooks.Hooks.deployCommit;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.server.Config;
+import dev.karta.server.store.Database;
 import dev.karta.server.testkit.GitRunner;
 import dev.karta.server.testkit.TestServer;
 import dev.karta.server.ingest.webhooks.Hooks;
@@ -13,9 +15,11 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -123,6 +127,39 @@ class GitUrlSourceTest {
         JsonNode ended = awaitDeployEnded(server, "later-app", accepted.json().get("deploy_id").asText());
         assertThat(ended.get("status").asText()).as(ended.toString()).isEqualTo("succeeded");
         assertThat(Hooks.releases(server, "later-app").get(0).get("commit_sha").asText()).isEqualTo(later);
+    }
+
+    @Test
+    void a_bound_repository_fetched_again_and_again_is_compacted_into_few_packs() throws IOException {
+        Path remote = dir.resolve("busy/app.git");
+        Files.createDirectories(remote);
+        git(remote, "init", "-q", "--bare");
+        Path clone = dir.resolve("busy-clone");
+        git(dir, "clone", "-q", remote.toUri().toString(), clone.toString());
+        Hooks.createAndBind(server, "busy-app", "file://" + remote.toAbsolutePath(), null);
+        for (int i = 1; i <= 10; i++) {
+            Files.writeString(clone.resolve("CLAUDE.md"), "# version " + i + "\n");
+            git(clone, "add", "-A");
+            git(clone, "commit", "-q", "-m", "version " + i);
+            git(clone, "push", "-q", "origin", "HEAD:main");
+            TestServer.Response accepted = deployCommit(server, "busy-app", git(clone, "rev-parse", "HEAD").trim());
+            JsonNode ended = awaitDeployEnded(server, "busy-app", accepted.json().get("deploy_id").asText());
+            assertThat(ended.get("status").asText()).as(ended.toString()).isEqualTo("succeeded");
+        }
+        String projectId;
+        try (Database db = server.openDatabase()) {
+            projectId = db.withHandle(h -> h.select("SELECT id FROM projects WHERE name = 'busy-app'")
+                    .mapTo(String.class).one());
+        }
+        Path bound = dir.resolve("data/projects").resolve(projectId).resolve("bound");
+
+        // Each fetch stored a pack in the cache; past eight they are compacted in the background.
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+            try (Stream<Path> files = Files.walk(bound)) {
+                assertThat(files.filter(f -> f.toString().endsWith(".pack")).count()).isBetween(1L, 4L);
+            }
+        });
+        assertThat(Hooks.releases(server, "busy-app")).hasSize(10);
     }
 
     @Test

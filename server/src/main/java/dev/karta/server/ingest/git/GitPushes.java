@@ -91,6 +91,8 @@ final class GitPushes implements AutoCloseable {
             try {
                 if (accepted.isEmpty()) {
                     rp.takeBackPack();
+                } else {
+                    repos.added(receivePack.getRepository());
                 }
                 // Said only now, for the updates that were made: an atomic push whose deploy
                 // failed stores nothing, and a ref whose update failed was not stored either.

@@ -1,6 +1,7 @@
 package dev.karta.server.ingest.git;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.server.Config;
@@ -17,6 +18,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -368,6 +370,37 @@ class GitPushTest {
         karta.git(app, "push", karta.remote("takeback", writer.secret()), "main").ok();
         assertThat(remoteMain("takeback")).isEqualTo(fixed);
         assertThat(releaseTree("takeback").resolve("weights.bin")).hasBinaryContent(noise);
+    }
+
+    @Test
+    void many_pushes_are_compacted_into_few_packs_and_the_history_stays_whole() throws IOException {
+        GitFixture.assumeDataDirStorage();
+        Path app = karta.newApp(work.resolve("app"));
+        String remote = karta.remote("packed", writer.secret());
+        karta.git(app, "push", remote, "main").ok();
+        for (int i = 1; i <= 10; i++) {
+            GitFixture.write(app.resolve("CLAUDE.md"), "You are version " + i + ".\n");
+            karta.commitAll(app, "version " + i);
+            karta.git(app, "push", remote, "main").ok();
+        }
+        Path repo = karta.server.config().dataDir().resolve("projects")
+                .resolve(karta.query("SELECT id FROM projects WHERE name = 'packed'").get(0)).resolve("repo.git");
+
+        // Eleven pushes stored eleven packs; past eight they are compacted in the background.
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(packs(repo)).hasSizeLessThanOrEqualTo(4));
+        assertThat(repo.resolve("gc.log.lock")).as("JGit's own repacking in the push is off").doesNotExist();
+        karta.git(work, "--git-dir=" + repo, "fsck", "--strict", "--no-dangling").ok();
+        karta.git(work, "clone", "-q", remote, "copy").ok();
+        assertThat(karta.git(work.resolve("copy"), "rev-list", "--count", "HEAD").ok().out().trim()).isEqualTo("11");
+        assertThat(karta.head(work.resolve("copy"))).isEqualTo(karta.head(app));
+    }
+
+    private static List<Path> packs(Path repo) throws IOException {
+        try (var packs = Files.newDirectoryStream(repo.resolve("objects/pack"), "*.pack")) {
+            List<Path> found = new ArrayList<>();
+            packs.forEach(found::add);
+            return found;
+        }
     }
 
     /** Every file of a repository's object store (packs, indexes, loose objects) with its size. */
