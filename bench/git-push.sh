@@ -14,6 +14,8 @@
 #   bench/git-push.sh            # RUNS=15 WARMUP=5 by default
 #   RUNS=30 WARMUP=5 bench/git-push.sh
 #   HELPER=/other/checkout/karta bench/git-push.sh   # another launcher as the helper (a before/after)
+#   RUNS=90 bench/git-push.sh    # a project's 90 small pushes: "all:" shows whether they slow down as
+#                                # its repository grows (packs are compacted past 8: docs/git-push.md)
 #
 # Needs java 17, git and curl; builds the server jar with Maven when it is missing.
 set -euo pipefail
@@ -44,8 +46,9 @@ git config --global user.email bench@karta.invalid
 git config --global init.defaultBranch main
 
 key="kt_live_$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
+# Each whole-commit run makes a project of its own: room for long runs.
 KARTA_BOOTSTRAP_KEY="$key" java -jar "$jar" --port 0 --bind 127.0.0.1 --data-dir "$work/data" \
-  >"$work/server.log" 2>&1 &
+  --max-projects-per-org 10000 >"$work/server.log" 2>&1 &
 server_pid=$!
 base=""
 for _ in $(seq 1 200); do
