@@ -131,6 +131,7 @@ class GitUrlSourceTest {
 
     @Test
     void a_bound_repository_fetched_again_and_again_is_compacted_into_few_packs() throws IOException {
+        TestServer.assumeDataDirStorage();
         Path remote = dir.resolve("busy/app.git");
         Files.createDirectories(remote);
         git(remote, "init", "-q", "--bare");

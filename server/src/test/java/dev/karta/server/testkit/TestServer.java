@@ -21,6 +21,7 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import org.junit.jupiter.api.Assumptions;
 
 /**
  * A real Karta server for tests: SQLite in a caller-owned data directory, port 0 on 127.0.0.1, a
@@ -86,6 +87,12 @@ public final class TestServer implements AutoCloseable {
     }
 
     private static final Map<Path, String> STORAGE_UNDER_TEST = new ConcurrentHashMap<>();
+
+    /** Skips a test that looks into the data dir's repositories: with storage in the database it holds none. */
+    public static void assumeDataDirStorage() {
+        Assumptions.assumeFalse("database".equals(System.getProperty("karta.test.storage")),
+                "looks into the data dir, which holds no repository with storage in the database");
+    }
 
     /** The defaults for {@code dataDir}, on port 0, with {@code bootstrapKey} (may be null). */
     public static Config config(Path dataDir, String bootstrapKey) {

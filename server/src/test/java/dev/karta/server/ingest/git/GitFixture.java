@@ -17,7 +17,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import org.junit.jupiter.api.Assumptions;
 
 /**
  * Test support for the git door, on the test kit's {@link TestServer}: its HTTP calls, plus the
@@ -72,11 +71,6 @@ final class GitFixture implements AutoCloseable {
      * with storage in the database ({@code -Dkarta.test.storage=database}); GitReplicasTest checks
      * the same rules there.
      */
-    static void assumeDataDirStorage() {
-        Assumptions.assumeFalse("database".equals(System.getProperty("karta.test.storage")),
-                "looks into the data dir, which holds no repository with storage in the database");
-    }
-
     // ---- HTTP ----
 
     String base() {

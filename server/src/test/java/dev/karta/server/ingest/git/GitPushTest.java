@@ -9,6 +9,7 @@ import dev.karta.server.build.Materializer;
 import dev.karta.server.build.Tree;
 import dev.karta.server.store.Database;
 import dev.karta.server.testkit.GitRunner;
+import dev.karta.server.testkit.TestServer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -82,7 +83,7 @@ class GitPushTest {
 
     @Test
     void a_pushed_release_keeps_its_archive_recorded_on_its_deploy() throws Exception {
-        GitFixture.assumeDataDirStorage();
+        TestServer.assumeDataDirStorage();
         Path app = karta.newApp(work.resolve("app"));
 
         karta.git(app, "push", karta.remote("archived", writer.secret()), "main").ok();
@@ -227,7 +228,7 @@ class GitPushTest {
 
     @Test
     void a_commit_too_big_to_export_in_memory_spills_to_disk_and_deploys() throws IOException {
-        GitFixture.assumeDataDirStorage();
+        TestServer.assumeDataDirStorage();
         Path app = karta.newApp(work.resolve("app"));
         byte[] noise = new byte[6 << 20];
         new Random(4).nextBytes(noise);
@@ -315,7 +316,7 @@ class GitPushTest {
 
     @Test
     void deleting_a_project_deletes_its_repository() {
-        GitFixture.assumeDataDirStorage();
+        TestServer.assumeDataDirStorage();
         Path app = karta.newApp(work.resolve("app"));
         karta.git(app, "push", karta.remote("doomed", writer.secret()), "main").ok();
         String id = karta.query("SELECT id FROM projects WHERE name = 'doomed'").get(0);
@@ -350,7 +351,7 @@ class GitPushTest {
 
     @Test
     void a_rejected_push_takes_back_the_objects_it_brought() throws IOException {
-        GitFixture.assumeDataDirStorage();
+        TestServer.assumeDataDirStorage();
         Path app = karta.newApp(work.resolve("app"));
         karta.git(app, "push", karta.remote("takeback", writer.secret()), "main").ok();
         Path objects = karta.server.config().dataDir().resolve("projects")
@@ -374,7 +375,7 @@ class GitPushTest {
 
     @Test
     void many_pushes_are_compacted_into_few_packs_and_the_history_stays_whole() throws IOException {
-        GitFixture.assumeDataDirStorage();
+        TestServer.assumeDataDirStorage();
         Path app = karta.newApp(work.resolve("app"));
         String remote = karta.remote("packed", writer.secret());
         karta.git(app, "push", remote, "main").ok();
