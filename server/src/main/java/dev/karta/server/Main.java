@@ -62,8 +62,8 @@ public final class Main implements Callable<Integer> {
     // The options that name an installation are inherited: `karta server create-org NAME --data-dir DIR`
     // works as well as `karta server --data-dir DIR create-org NAME` (issue 16).
     @Option(names = "--data-dir", scope = ScopeType.INHERIT,
-            defaultValue = "${env:KARTA_DATA_DIR:-${sys:user.home}/.local/share/karta}",
-            description = "Where releases, repositories and the SQLite database live (env KARTA_DATA_DIR, default ${DEFAULT-VALUE})")
+            defaultValue = "${env:KARTA_DATA_DIR:-${env:HOME:-${sys:user.home}}/.local/share/karta}",
+            description = "Where releases, repositories and the SQLite database live (env KARTA_DATA_DIR, default ${DEFAULT-VALUE}, from $HOME)")
     Path dataDir;
 
     @Option(names = "--database", scope = ScopeType.INHERIT, defaultValue = "${env:KARTA_DATABASE}",

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -120,5 +122,20 @@ class MainTest {
         String usage = new CommandLine(new Main()).getUsageMessage();
         assertThat(usage).contains("default 64 MiB").contains("default 256 MiB").contains("default 25 MiB")
                 .contains("KARTA_BUILD_TIMEOUT, default " + Config.DEFAULT_BUILD_TIMEOUT);
+    }
+
+    @Test
+    void the_default_data_dir_is_under_home_as_the_environment_says() throws IOException, InterruptedException {
+        // A child JVM whose HOME differs from the account's home (user.home), as under sudo or in CI.
+        ProcessBuilder help = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Dpicocli.usage.width=1000", "-cp", System.getProperty("java.class.path"), "dev.karta.server.Main", "--help")
+                .redirectErrorStream(true);
+        help.environment().keySet().removeIf(name -> name.startsWith("KARTA_"));
+        help.environment().put("HOME", dir.toString());
+        Process child = help.start();
+        String usage = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(child.waitFor()).as(usage).isZero();
+
+        assertThat(usage).contains("default " + dir.resolve(".local/share/karta") + ", from $HOME");
     }
 }
