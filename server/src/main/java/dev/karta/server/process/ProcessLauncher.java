@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -320,18 +321,32 @@ public final class ProcessLauncher implements AutoCloseable {
             child.process().getOutputStream().close();
             Future<?> reader = io.submit(() -> readLines(child, outputLimit, overflowed, lines));
             boolean exited = child.process().waitFor(timeLimit.toMillis(), TimeUnit.MILLISECONDS);
-            child.kill();
-            try {
-                reader.get(READER_GRACE_SECONDS, TimeUnit.SECONDS); // everything that wrote is dead: EOF comes soon
-            } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
-                reader.cancel(true);
+            if (exited) {
+                // What it printed last may still be in the pipe, and a kill closes the pipe (Process.destroy
+                // does): read to the end first. The rest of its tree dies with it (its PID namespace, or the
+                // launcher's kill of the descendants seen), so the end comes soon.
+                awaitReader(reader);
             }
+            child.kill();
+            awaitReader(reader); // everything that wrote is dead: the end comes soon
             if (!exited) {
                 return new Outcome(-1, !overflowed.get(), overflowed.get());
             }
             return new Outcome(child.process().exitValue(), false, overflowed.get());
         } finally {
             child.kill();
+        }
+    }
+
+    /**
+     * Waits up to {@link #READER_GRACE_SECONDS} for {@code reader} to reach the end of the output;
+     * past that it is given up (a process nothing killed still holds the pipe).
+     */
+    private static void awaitReader(Future<?> reader) throws InterruptedException {
+        try {
+            reader.get(READER_GRACE_SECONDS, TimeUnit.SECONDS);
+        } catch (ExecutionException | java.util.concurrent.TimeoutException | CancellationException e) {
+            reader.cancel(true);
         }
     }
 

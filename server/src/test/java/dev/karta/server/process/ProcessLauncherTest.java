@@ -16,6 +16,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -160,6 +162,28 @@ class ProcessLauncherTest {
             }).get();
             assertThat(loud.overflowed()).isTrue();
             assertThat(loud.timedOut()).isFalse();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(ProcessLauncher.Containment.class)
+    void run_hands_over_every_line_a_child_printed_before_it_exited(ProcessLauncher.Containment containment)
+            throws Exception {
+        try (ProcessLauncher launcher = launcher(containment)) {
+            List<String> lines = new CopyOnWriteArrayList<>();
+            // A slow consumer (a loaded machine): the child prints its last line and exits while the
+            // first one is still being handed over.
+            ProcessLauncher.Outcome outcome = launcher.run(new ProcessLauncher.Command(List.of("sh", "-c",
+                    "echo first; sleep 0.1; echo last; exit 3"), dir, launcher.baseEnvironment()),
+                    Duration.ofSeconds(30), 4096, line -> {
+                        lines.add(line);
+                        if (line.equals("first")) {
+                            LockSupport.parkNanos(Duration.ofMillis(600).toNanos());
+                        }
+                    });
+
+            assertThat(outcome.exitCode()).isEqualTo(3);
+            assertThat(lines).containsExactly("first", "last");
         }
     }
 
