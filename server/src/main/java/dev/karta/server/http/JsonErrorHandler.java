@@ -13,7 +13,8 @@ import org.eclipse.jetty.util.Callback;
 
 /**
  * Errors Jetty answers itself, before a request reaches Javalin (a malformed or ambiguous URI, a
- * bad header), in Karta's {@code {"error","message"}} shape instead of an HTML page.
+ * bad header), in Karta's {@code {"error","message"}} shape instead of an HTML page, and with
+ * {@code Connection: close}.
  */
 final class JsonErrorHandler extends ErrorHandler {
     private final ObjectMapper json;
@@ -35,6 +36,10 @@ final class JsonErrorHandler extends ErrorHandler {
             body = ("{\"error\":\"" + kind.code() + "\",\"message\":\"bad request\"}").getBytes();
         }
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+        // Jetty closes the connection after an error it answers itself; without saying so, a client
+        // would send its next request on it and get no answer (Java's HttpClient then fails a POST
+        // rather than retrying it).
+        response.getHeaders().put(HttpHeader.CONNECTION, "close");
         response.write(true, ByteBuffer.wrap(body), callback);
     }
 }

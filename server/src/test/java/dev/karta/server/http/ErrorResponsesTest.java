@@ -6,6 +6,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.server.testkit.TestServer.Response;
 import dev.karta.server.testkit.TestServer;
 import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.net.Socket;
 import java.net.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -102,6 +104,19 @@ class ErrorResponsesTest {
         assertThat(response.status()).isEqualTo(400);
         assertThat(response.header("Content-Type")).startsWith("application/json");
         assertThat(response.json().get("error").asText()).isEqualTo("bad_request");
+    }
+
+    @Test
+    void a_uri_jetty_refuses_closes_the_connection_and_says_so() throws IOException {
+        try (Socket socket = new Socket("127.0.0.1", server.port())) {
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write("GET /agent_projects/%00 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                    .getBytes(StandardCharsets.US_ASCII));
+            String answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+
+            // readAllBytes returned: the server closed the connection, after telling the client it would.
+            assertThat(answer).startsWith("HTTP/1.1 400").containsIgnoringCase("\r\nConnection: close\r\n");
+        }
     }
 
     @Test
