@@ -7,6 +7,7 @@ import dev.karta.server.Config;
 import dev.karta.server.build.ReleaseFiles;
 import dev.karta.server.build.Tree;
 import dev.karta.server.repos.RepoStore;
+import dev.karta.server.testkit.GitObjects;
 import dev.karta.server.testkit.TarBuilder;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -20,16 +21,12 @@ import java.util.List;
 import java.util.Optional;
 import org.eclipse.jgit.internal.storage.file.ObjectDirectory;
 import org.eclipse.jgit.internal.storage.file.PackInserter;
-import org.eclipse.jgit.lib.CommitBuilder;
 import org.eclipse.jgit.lib.ConfigConstants;
 import org.eclipse.jgit.lib.Constants;
-import org.eclipse.jgit.lib.FileMode;
 import org.eclipse.jgit.lib.ObjectId;
-import org.eclipse.jgit.lib.PersonIdent;
 import org.eclipse.jgit.lib.RefUpdate;
 import org.eclipse.jgit.lib.Repository;
 import org.eclipse.jgit.lib.StoredConfig;
-import org.eclipse.jgit.lib.TreeFormatter;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -163,21 +160,7 @@ class LocalStorageTest {
     /** A commit of one file, written as a pack of its own, as a push stores it. */
     private static ObjectId commitInPackOfItsOwn(Repository repo, ObjectId parent, String text) throws IOException {
         try (PackInserter inserter = ((ObjectDirectory) repo.getObjectDatabase()).newPackInserter()) {
-            ObjectId blob = inserter.insert(Constants.OBJ_BLOB, Constants.encode(text));
-            TreeFormatter tree = new TreeFormatter();
-            tree.append("CLAUDE.md", FileMode.REGULAR_FILE, blob);
-            CommitBuilder commit = new CommitBuilder();
-            commit.setTreeId(inserter.insert(tree));
-            if (parent != null) {
-                commit.setParentId(parent);
-            }
-            PersonIdent who = new PersonIdent("Test", "test@karta.invalid");
-            commit.setAuthor(who);
-            commit.setCommitter(who);
-            commit.setMessage(text);
-            ObjectId id = inserter.insert(commit);
-            inserter.flush();
-            return id;
+            return GitObjects.commit(inserter, parent, "CLAUDE.md", Constants.encode(text), text);
         }
     }
 

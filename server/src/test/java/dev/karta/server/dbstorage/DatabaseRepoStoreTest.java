@@ -7,6 +7,7 @@ import dev.karta.server.datadir.LocalStorage;
 import dev.karta.server.Config;
 import dev.karta.server.store.Database;
 import dev.karta.server.store.ProjectLocks;
+import dev.karta.server.testkit.GitObjects;
 import dev.karta.server.testkit.PostgresDatabase;
 import dev.karta.server.testkit.PostgresExtension;
 import java.io.IOException;
@@ -23,16 +24,12 @@ import org.eclipse.jgit.internal.storage.dfs.DfsOutputStream;
 import org.eclipse.jgit.internal.storage.dfs.DfsPackDescription;
 import org.eclipse.jgit.internal.storage.dfs.ReadableChannel;
 import org.eclipse.jgit.internal.storage.pack.PackExt;
-import org.eclipse.jgit.lib.CommitBuilder;
 import org.eclipse.jgit.lib.Constants;
-import org.eclipse.jgit.lib.FileMode;
 import org.eclipse.jgit.lib.ObjectId;
 import org.eclipse.jgit.lib.ObjectInserter;
-import org.eclipse.jgit.lib.PersonIdent;
 import org.eclipse.jgit.lib.Ref;
 import org.eclipse.jgit.lib.RefUpdate;
 import org.eclipse.jgit.lib.Repository;
-import org.eclipse.jgit.lib.TreeFormatter;
 import org.eclipse.jgit.revwalk.RevCommit;
 import org.eclipse.jgit.revwalk.RevWalk;
 import org.junit.jupiter.api.AfterEach;
@@ -48,7 +45,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @ExtendWith(PostgresExtension.class)
 class DatabaseRepoStoreTest {
-    private static final PersonIdent WHO = new PersonIdent("t", "t@example.com");
     private static final int COMPACT_ABOVE = 4;
 
     @TempDir
@@ -86,21 +82,7 @@ class DatabaseRepoStoreTest {
         byte[] content = new byte[bytes];
         new Random(message.hashCode()).nextBytes(content);
         try (ObjectInserter inserter = repo.newObjectInserter()) {
-            ObjectId blob = inserter.insert(Constants.OBJ_BLOB, content);
-            TreeFormatter tree = new TreeFormatter();
-            tree.append("file.bin", FileMode.REGULAR_FILE, blob);
-            ObjectId treeId = inserter.insert(tree);
-            CommitBuilder commit = new CommitBuilder();
-            commit.setTreeId(treeId);
-            if (parent != null) {
-                commit.setParentId(parent);
-            }
-            commit.setAuthor(WHO);
-            commit.setCommitter(WHO);
-            commit.setMessage(message);
-            ObjectId id = inserter.insert(commit);
-            inserter.flush();
-            return id;
+            return GitObjects.commit(inserter, parent, "file.bin", content, message);
         }
     }
 
