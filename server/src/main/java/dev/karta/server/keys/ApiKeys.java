@@ -47,7 +47,10 @@ import org.slf4j.LoggerFactory;
  * Bcrypt is slow on purpose, so it runs only for a well-formed key whose prefix exists and that
  * is not already known to be good or bad: good keys are cached for {@code cacheTtl}, rejected
  * ones for a minute, and at most one bcrypt check per core runs at a time (others wait briefly,
- * then get 429). Revoking drops the key from this node's cache at once; on PostgreSQL the
+ * then get 429). Once its {@code cacheTtl} has passed, a good key's row is read again (revoked?
+ * expired? its project deleted?), but bcrypt is not run again while the row's digest is the one
+ * the secret was proven against: a busy key costs one look-up per {@code cacheTtl}, not a bcrypt
+ * run (tens of milliseconds of one core) per server. Revoking drops the key from this node's cache at once; on PostgreSQL the
  * revocation is also announced to the other servers sharing the database ({@link Notifications},
  * at commit), which drop it from their caches and end its streams as if it had been revoked there.
  * While a server is not listening (PostgreSQL restarting) it sees the revocation within
@@ -86,7 +89,11 @@ public final class ApiKeys {
     /** Where a revocation's key id is announced to the other servers. */
     static final String REVOKED_CHANNEL = "karta_key_revocations";
 
-    private record Cached(Principal principal, long expiresAt) {
+    /**
+     * A secret bcrypt proved to match {@code digest}, the stored digest of the principal's key,
+     * whose state was read at most {@code cacheTtl} before {@code checkedUntil}.
+     */
+    private record Cached(Principal principal, String digest, long checkedUntil) {
     }
 
     /** A refused secret: until when it is refused without a look-up, and what it is told. */
@@ -341,7 +348,7 @@ public final class ApiKeys {
                 valid.remove(fingerprint, cached);
                 throw refuse(fingerprint, now, expired(cached.principal().keyId(), expiresAt));
             }
-            if (cached.expiresAt() > now) {
+            if (cached.checkedUntil() > now) {
                 touch(cached.principal().keyId(), now);
                 return cached.principal();
             }
@@ -356,14 +363,17 @@ public final class ApiKeys {
         if (stored.isEmpty()) {
             throw refuse(fingerprint, now, INVALID_KEY);
         }
+        StoredKey key = stored.get();
+        // A secret bcrypt proved against this very digest is checked again without bcrypt: only
+        // the key's state (revoked, expired, its project) can have changed, not what it matches.
+        boolean proven = cached != null && cached.digest().equals(key.digest());
         // Per address and org: clients behind one proxy share an address, and one tenant's guesses
         // must not lock another tenant out.
-        String origin = address == null ? null : address + " " + stored.get().orgId();
-        if (!verifyOnce(fingerprint, secret, stored.get(), () -> admitCheck(prefix, origin, address),
+        String origin = address == null ? null : address + " " + key.orgId();
+        if (!proven && !verifyOnce(fingerprint, secret, key, () -> admitCheck(prefix, origin, address),
                 () -> forgive(prefix, origin))) {
             throw refuse(fingerprint, now, INVALID_KEY);
         }
-        StoredKey key = stored.get();
         if (key.isRevoked()) {
             throw refuse(fingerprint, now, "API key " + key.id() + " has been revoked");
         }
@@ -377,7 +387,7 @@ public final class ApiKeys {
                     + key.projectNameAtCreation() + ", which has been deleted");
         }
         Principal principal = key.principal();
-        valid.put(fingerprint, new Cached(principal, now + cacheTtl.toMillis()));
+        valid.put(fingerprint, new Cached(principal, key.digest(), now + cacheTtl.toMillis()));
         touch(key.id(), now);
         return principal;
     }
@@ -491,6 +501,7 @@ public final class ApiKeys {
             rejected.clear();
         }
         rejected.put(fingerprint, new Rejection(now + REJECTED_TTL.toMillis(), message));
+        valid.remove(fingerprint);
         return ApiError.unauthorized(message);
     }
 

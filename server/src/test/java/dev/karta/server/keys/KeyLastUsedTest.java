@@ -8,13 +8,11 @@ import dev.karta.server.audit.AuditLog;
 import dev.karta.server.orgs.Tenants;
 import dev.karta.server.store.Database;
 import dev.karta.server.testkit.EachDatabase;
+import dev.karta.server.testkit.ManualClock;
 import dev.karta.server.testkit.TestDatabase;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -34,34 +32,10 @@ class KeyLastUsedTest {
     @Parameter
     TestDatabase database;
 
-    /** A clock the test moves by hand. */
-    private static final class TestClock extends Clock {
-        private volatile Instant now = Instant.parse("2026-06-01T10:00:00Z");
-
-        void advance(Duration by) {
-            now = now.plus(by);
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
-
-        @Override
-        public ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(ZoneId zone) {
-            return this;
-        }
-    }
-
     @TempDir
     Path dataDir;
     Database db;
-    final TestClock clock = new TestClock();
+    final ManualClock clock = new ManualClock();
 
     @BeforeEach
     void open() {

@@ -13,11 +13,9 @@ import dev.karta.server.http.Principal;
 import dev.karta.server.http.Scope;
 import dev.karta.server.orgs.Tenants;
 import dev.karta.server.store.Database;
+import dev.karta.server.testkit.ManualClock;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -38,35 +36,11 @@ class KeyThrottleTest {
     private static final int PER_PREFIX = 3;
     private static final int PER_ADDRESS = 5;
 
-    /** A clock the test moves by hand. */
-    private static final class TestClock extends Clock {
-        private volatile Instant now = Instant.parse("2026-06-01T10:00:00Z");
-
-        void advance(Duration by) {
-            now = now.plus(by);
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
-
-        @Override
-        public java.time.ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(java.time.ZoneId zone) {
-            return this;
-        }
-    }
-
     @TempDir
     Path dataDir;
     Database db;
     AuditLog audit;
-    final TestClock clock = new TestClock();
+    final ManualClock clock = new ManualClock();
 
     @BeforeEach
     void open() {
