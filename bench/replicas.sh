@@ -7,9 +7,10 @@
 #   (a) and (b) also straight to one replica, which shows what the balancer adds
 #   (c) git push of a small change until it is live, through the balancer, next to a plain
 #       `git push` of the same commit to a local bare repository      target <= 3x the plain push
-#   (d) a replica restarted with an empty cache: its first session (create + first message) of
-#       a 50 MB release, then the same once its cache is wiped while it runs   target <= 2 s;
-#       then all that again with the replica's cache on tmpfs (/dev/shm)
+#   (d) a replica restarted with an empty cache: when it is ready (it fetches the active releases
+#       first) and its first session (create + first message) of a 50 MB release   target <= 2 s;
+#       with --cache-warm-up 0s (the session fetches the release), and once its cache is wiped
+#       while it runs; then all that again with the replica's cache on tmpfs (/dev/shm)
 #   (e) log delivery from a build on one replica to 1,000 tailers spread over both replicas,
 #       write (the builder's line) to receipt                          target p99 <= 250 ms
 # A part that fails prints why and the others still run; the exit status is then 1.
@@ -115,15 +116,16 @@ declare -A port pid data_dir
 port[1]="$(free_port)"
 port[2]="$(free_port)"
 
-# Starts replica $1 with its data dir (its cache) at $2, by default $work/r$1.
+# Starts replica $1 with its data dir (its cache) at $2 (empty: $work/r$1) and any further options.
 start_replica() {
   local i="$1"
   data_dir[$i]="${2:-$work/r$i}"
+  shift; shift || true
   java ${REPLICA_JAVA_OPTS:-} -jar "$server_jar" --bind 127.0.0.1 --port "${port[$i]}" --data-dir "${data_dir[$i]}" \
     --database "$database" --storage database --public-url "$lb" \
     --secrets-key-file "$work/secrets.key" --bootstrap-key-file "$work/bootstrap.key" \
     --harness-claude "$work/claude" --sandbox none --builder '["sh","{context}/build.sh"]' \
-    --max-builds-per-org 2 >>"$work/r$i.log" 2>&1 &
+    --max-builds-per-org 2 "$@" >>"$work/r$i.log" 2>&1 &
   pid[$i]=$!
   pids+=("${pid[$i]}")
 }
@@ -302,24 +304,36 @@ PY
   publish big "$work/big.tar.gz" 300 || return 1
   # Replica 2 restarts with an empty data dir (its cache), first on this machine's disk, then on
   # tmpfs: creating 5,000 files costs this VM's disk 0.6-2 s by itself, which tmpfs takes away.
-  local cache label cold warm wiped
+  # Each time twice: as it starts by default (it fetches the active releases before it says it is
+  # ready), then with --cache-warm-up 0s (its first session fetches the release itself).
+  local cache warm_up label started ready cold warm wiped
   for cache in disk tmpfs; do
-    kill "${pid[2]}" && wait "${pid[2]}" 2>/dev/null || true
-    rm -rf "${data_dir[2]}"
-    if [ "$cache" = tmpfs ]; then shm_cache="$(mktemp -d -p /dev/shm karta-bench.XXXXXX)"; fi
-    start_replica 2 ${shm_cache:+"$shm_cache"}
-    await_replica 2 /healthz
-    await_replica 2 "$ready_path"
-    cold="$(api session "http://127.0.0.1:${port[2]}" "$key" big)" || return 1
-    warm="$(api session "http://127.0.0.1:${port[2]}" "$key" big)" || return 1
-    [ "${cold##* }" = big ] || { log "the cold session answered '${cold#* }', not the release's answer"; return 1; }
-    # The same replica, running (its JVM warm), loses its cache again.
-    find "${data_dir[2]}" -mindepth 1 -delete 2>/dev/null || true
-    wiped="$(api session "http://127.0.0.1:${port[2]}" "$key" big)" || return 1
-    label="(d) first session on a restarted, empty replica"
-    [ "$cache" = disk ] || label="    the same with its cache on tmpfs"
-    summary+=("$(printf '%-50s %s ms (its cache wiped while it runs: %s ms; a warm session: %s ms)%s' \
-      "$label" "${cold%% *}" "${wiped%% *}" "${warm%% *}" "$([ "$cache" = tmpfs ] || echo '   target <= 2000 ms')")")
+    for warm_up in default 0; do
+      kill "${pid[2]}" && wait "${pid[2]}" 2>/dev/null || true
+      rm -rf "${data_dir[2]}"
+      [ -z "$shm_cache" ] || rm -rf "$shm_cache"
+      shm_cache=""
+      if [ "$cache" = tmpfs ]; then shm_cache="$(mktemp -d -p /dev/shm karta-bench.XXXXXX)"; fi
+      started="$(now_ms)"
+      if [ "$warm_up" = default ]; then start_replica 2 "$shm_cache"; else start_replica 2 "$shm_cache" --cache-warm-up 0s; fi
+      await_replica 2 /healthz
+      await_replica 2 "$ready_path"
+      ready=$(( $(now_ms) - started ))
+      cold="$(api session "http://127.0.0.1:${port[2]}" "$key" big)" || return 1
+      warm="$(api session "http://127.0.0.1:${port[2]}" "$key" big)" || return 1
+      [ "${cold##* }" = big ] || { log "the cold session answered '${cold#* }', not the release's answer"; return 1; }
+      if [ "$warm_up" = default ]; then
+        label="(d) a restarted, empty replica (cache on $cache)"
+        summary+=("$(printf '%-50s ready %s ms after its start, its first session then %s ms (a warm one %s ms)%s' \
+          "$label" "$ready" "${cold%% *}" "${warm%% *}" "$([ "$cache" = tmpfs ] || echo '   target <= 2000 ms')")")
+        continue
+      fi
+      # The same replica, running (its JVM warm), loses its cache again.
+      find "${data_dir[2]}" -mindepth 1 -delete 2>/dev/null || true
+      wiped="$(api session "http://127.0.0.1:${port[2]}" "$key" big)" || return 1
+      summary+=("$(printf '%-50s ready %s ms after its start, its first session then %s ms; its cache wiped while it runs: %s ms' \
+        "    the same with --cache-warm-up 0s" "$ready" "${cold%% *}" "${wiped%% *}")")
+    done
   done
   summary+=("$(printf '%-50s release of %s' "" "$size")")
 }

@@ -49,6 +49,8 @@ import java.util.Set;
  *                      client, for the audit log and the window of failed key checks
  * @param webhooks      event webhooks out: outbound address rules, endpoints per org, delivery schedule
  * @param oidc          keyless CI: the GitHub Actions OIDC issuer trusted, and the limits of token exchange
+ * @param cacheWarmUp   with database storage, how long a starting server may stay unready while it
+ *                      fetches the active releases' files into its cache (zero: not at all)
  */
 public record Config(
         String bind,
@@ -76,7 +78,8 @@ public record Config(
         List<String> trustedProxies,
         Previews previews,
         Webhooks webhooks,
-        Oidc oidc) {
+        Oidc oidc,
+        Duration cacheWarmUp) {
 
     static final String DEFAULT_BIND = "127.0.0.1";
     static final int DEFAULT_PORT = 7070;
@@ -86,6 +89,7 @@ public record Config(
     /** Housekeeping renews leases every third of the lease, and runs at most every 200 ms. */
     static final Duration MIN_BUILD_LEASE = Duration.ofSeconds(1);
     static final int DEFAULT_KEEP_RELEASES = 0;
+    static final String DEFAULT_CACHE_WARM_UP = "30s";
 
     /**
      * Bound repositories: the GitHub REST API that serves tarballs (GitHub Enterprise or a test
@@ -440,6 +444,9 @@ public record Config(
         if (keepReleases < 0) {
             throw new IllegalArgumentException("--keep-releases must be 0 (keep all) or more");
         }
+        if (cacheWarmUp == null || cacheWarmUp.isNegative()) {
+            throw new IllegalArgumentException("--cache-warm-up must be 0s (off) or more");
+        }
         builderCommand = builderCommand == null ? List.of() : List.copyOf(builderCommand);
         repos = repos == null ? Repos.DEFAULTS : repos;
         sessions = sessions == null ? SessionSettings.defaults() : sessions;
@@ -667,7 +674,7 @@ public record Config(
                 .keepReleases(keepReleases).buildLease(buildLease).repos(repos).logs(logs).sessions(sessions)
                 .limits(limits).secretsKeyFile(secretsKeyFile).sandbox(sandbox).workspaces(workspaces)
                 .storage(storage).trustedProxies(trustedProxies).previews(previews)
-                .webhooks(webhooks).oidc(oidc);
+                .webhooks(webhooks).oidc(oidc).cacheWarmUp(cacheWarmUp);
     }
 
     /**
@@ -730,6 +737,7 @@ public record Config(
         private List<String> trustedProxies = List.of();
         private Webhooks webhooks = Webhooks.DEFAULTS;
         private Oidc oidc = Oidc.DEFAULTS;
+        private Duration cacheWarmUp = Durations.parse(DEFAULT_CACHE_WARM_UP);
 
         private Builder(Path dataDir) {
             this.dataDir = Objects.requireNonNull(dataDir, "dataDir");
@@ -866,12 +874,17 @@ public record Config(
             return this;
         }
 
+        public Builder cacheWarmUp(Duration value) {
+            cacheWarmUp = value;
+            return this;
+        }
+
         /** The configuration, validated: {@link IllegalArgumentException} names a bad setting. */
         public Config build() {
             return new Config(bind, port, dataDir, databaseUrl == null ? sqliteUrl(dataDir) : databaseUrl, publicUrl,
                     bootstrapKey, keyCacheTtl, maxJsonBody, archive, buildWorkers, buildTimeout, builderCommand,
                     keepReleases, buildLease, repos, logs, sessions, limits, secretsKeyFile, sandbox, workspaces, storage,
-                    trustedProxies, previews, webhooks, oidc);
+                    trustedProxies, previews, webhooks, oidc, cacheWarmUp);
         }
     }
 }

@@ -14,6 +14,7 @@ import dev.karta.server.ci.KeylessCi;
 import dev.karta.server.config.ConfigRoutes;
 import dev.karta.server.config.Configs;
 import dev.karta.server.datadir.LocalStorage;
+import dev.karta.server.dbstorage.CacheWarmUp;
 import dev.karta.server.dbstorage.DatabaseStorage;
 import dev.karta.server.datadir.SecretFiles;
 import dev.karta.server.deploys.DeployRoutes;
@@ -79,6 +80,7 @@ import dev.karta.server.webhooks.WebhookEndpointRoutes;
 import dev.karta.server.webhooks.WebhookEndpoints;
 import dev.karta.server.workspaces.Workspaces;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -115,6 +117,7 @@ public final class KartaServer implements AutoCloseable {
     private final Idempotency idempotency;
     /** Storage in the database, or null with {@code --storage local}. */
     private final DatabaseStorage shared;
+    private final CacheWarmUp warmUp;
     private final Optional<Tenants.NewOrg> bootstrapped;
     private final String publicUrl;
 
@@ -154,6 +157,10 @@ public final class KartaServer implements AutoCloseable {
             made.push(shared);
         }
         ReleaseFiles releaseFiles = shared != null ? shared.releaseFiles() : storage.releaseFiles();
+        // With database storage the data dir is a cache, which a starting replica fills before it is ready.
+        this.warmUp = new CacheWarmUp(db, releaseFiles, shared != null ? config.cacheWarmUp() : Duration.ZERO,
+                java.time.Clock.systemUTC());
+        made.push(warmUp);
         RepoStore repoStore = shared != null ? shared.repos() : storage.repos();
         DeployStore deployStore = new DeployStore(db);
         ReleaseStore releaseStore = new ReleaseStore(db);
@@ -265,13 +272,15 @@ public final class KartaServer implements AutoCloseable {
                         rollbackPreviews, deploys, sessions, usage, keys, audit), releases, keys, keyRoutes,
                         baseUrl::get, java.time.Clock.systemUTC()));
         this.http = new HttpApi(config.bind(), config.port(), config.maxJsonBody(), json, authenticator,
-                metrics, health(sandbox, config.storage()), db::answers, routes);
+                metrics, health(sandbox, config.storage()),
+                () -> !db.answers() ? "the database is unreachable" : warmUp.pending(), routes);
         made.push(http::stop);
         notifications.start();
         http.start();
         baseUrl.set(config.publicUrlFor(http.port()));
         this.publicUrl = baseUrl.get();
         storage.sweepLeftovers();
+        warmUp.start();
         workers.start(db.dialect() == Dialect.SQLITE);
         sessions.start();
         previews.start();
@@ -411,6 +420,7 @@ public final class KartaServer implements AutoCloseable {
         idempotency.close();
         workers.close();
         launcher.close();
+        warmUp.close();
         if (shared != null) {
             shared.close();
         }

@@ -77,6 +77,14 @@ public final class Main implements Callable<Integer> {
                     + "database with PostgreSQL, local with SQLite)")
     String storage;
 
+    @Option(names = "--cache-warm-up",
+            defaultValue = "${env:KARTA_CACHE_WARM_UP:-" + Config.DEFAULT_CACHE_WARM_UP + "}",
+            converter = DurationConverter.class,
+            description = "With database storage: a starting server fetches the active releases' files into its "
+                    + "cache first and answers /readyz 503 until done, for at most this long; 0s turns it off (env "
+                    + "KARTA_CACHE_WARM_UP, default ${DEFAULT-VALUE})")
+    Duration cacheWarmUp;
+
     @Option(names = "--trusted-proxy", defaultValue = "${env:KARTA_TRUSTED_PROXIES}", split = ",",
             paramLabel = "ADDRESS", description = "Load balancers (addresses or CIDR ranges) whose X-Forwarded-For "
                     + "names the client, in the audit log and the window of failed key checks (env "
@@ -403,6 +411,7 @@ public final class Main implements Callable<Integer> {
                 .workspaces(new Config.Workspaces(workspacesDir == null ? null : workspacesDir.toAbsolutePath(),
                         maxWorkspaceBytes, maxWorkspaces, maxSessionStateBytes, workspaceCopies))
                 .storage(Config.Storage.parse(storage))
+                .cacheWarmUp(cacheWarmUp)
                 .trustedProxies(trustedProxies)
                 .previews(new Config.Previews(previewTtl, maxPreviews, null))
                 .webhooks(Config.Webhooks.DEFAULTS.withAllowPrivate(allowPrivateWebhooks)

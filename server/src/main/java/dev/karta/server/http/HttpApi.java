@@ -11,7 +11,7 @@ import io.javalin.json.JavalinJackson;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -31,7 +31,7 @@ public final class HttpApi {
     private final int port;
 
     public HttpApi(String bind, int port, long maxJsonBody, ObjectMapper json, Authenticator auth,
-                   HttpMetrics metrics, Map<String, Object> health, BooleanSupplier ready, List<Routes> features) {
+                   HttpMetrics metrics, Map<String, Object> health, Supplier<String> notReady, List<Routes> features) {
         this.bind = bind;
         this.port = port;
         this.maxJsonBody = maxJsonBody;
@@ -67,16 +67,16 @@ public final class HttpApi {
             Map<String, Object> healthz = new LinkedHashMap<>(Map.of("status", "ok"));
             healthz.putAll(health);
             r.get("/healthz", ctx -> ctx.json(healthz));
-            // Readiness, for load balancers: whether this server can serve requests that need the
-            // database now. /healthz stays liveness (the process answers), so an orchestrator does
-            // not restart a replica for an outage of the database.
+            // Readiness, for load balancers: whether this server should be sent requests now (its
+            // database answers, its start-up work is done). /healthz stays liveness (the process
+            // answers), so an orchestrator does not restart a replica for an outage of the database.
             r.get("/readyz", ctx -> {
-                if (ready.getAsBoolean()) {
+                String reason = notReady.get();
+                if (reason == null) {
                     ctx.json(Map.of("status", "ready"));
                 } else {
                     ctx.header("Retry-After", Long.toString(ApiError.DATABASE_RETRY.toSeconds()));
-                    ctx.status(503).json(Map.of("status", "unavailable", "message",
-                            "the database is unreachable"));
+                    ctx.status(503).json(Map.of("status", "unavailable", "message", reason));
                 }
             });
             r.get("/metrics", metrics::scrape);

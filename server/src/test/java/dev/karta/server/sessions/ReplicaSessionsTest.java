@@ -2,6 +2,7 @@ package dev.karta.server.sessions;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.server.Config;
@@ -81,6 +82,29 @@ class ReplicaSessionsTest {
             String third = two.open(P);
             assertThat(two.ask(P, third, "after the cache is gone?")).isEqualTo("answer of v1");
             assertThat(entries(cache.resolve("trees"))).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void a_server_starting_with_an_empty_cache_fetches_the_active_releases_before_it_is_ready(PostgresDatabase postgres)
+            throws IOException {
+        String key = TestServer.randomKey();
+        try (SessionFixture one = SessionFixture.start(config(postgres, "one", key), dir.resolve("spy"))) {
+            one.publish(P, SessionFixture.claudeApp("answer of v1"));
+            one.publish(P, SessionFixture.claudeApp("answer of v2"));
+            one.publish("other", SessionFixture.claudeApp("other's only release"));
+
+            try (SessionFixture two = SessionFixture.start(config(postgres, "two", key), dir.resolve("spy"));
+                 SessionFixture cold = SessionFixture.start(config(postgres, "cold", key).toBuilder()
+                         .cacheWarmUp(Duration.ZERO).build(), dir.resolve("spy"))) {
+                await().atMost(Duration.ofSeconds(30)).until(() -> two.server.get("/readyz", null).status() == 200);
+                assertThat(entries(dir.resolve("two").resolve("trees")))
+                        .as("ready once the active releases (v2, other's v1) are in its cache, not v1").isEqualTo(2);
+                assertThat(two.ask(P, two.open(P), "which release?")).isEqualTo("answer of v2");
+
+                assertThat(cold.server.get("/readyz", null).status()).isEqualTo(200);
+                assertThat(entries(dir.resolve("cold").resolve("trees"))).as("--cache-warm-up 0s").isZero();
+            }
         }
     }
 
