@@ -78,12 +78,9 @@ public final class Configs {
     public ConfigUpdate change(Actor actor, String idempotencyKey, String projectName, ConfigPatch patch) {
         validate(patch);
         Changed changed = db.inTransaction(h -> {
-            ProjectRecord found = projects.find(h, actor.orgId(), projectName)
-                    .orElseThrow(() -> ApiError.notFound("project", projectName));
-            // Serializes with deploys activating (they snapshot the project's config under this
-            // lock), rollbacks and other config changes.
-            ProjectStore.lock(h, found.id());
-            ProjectRecord project = projects.byId(h, found.id())
+            // Under the project's lock: serializes with deploys activating (they snapshot the
+            // project's config under it), rollbacks and other config changes.
+            ProjectRecord project = projects.locked(h, actor.orgId(), projectName)
                     .orElseThrow(() -> ApiError.notFound("project", projectName));
             SortedMap<String, String> before = open(ReleaseStore.projectConfig(h, project.id()));
             SortedMap<String, String> after = new TreeMap<>(before);

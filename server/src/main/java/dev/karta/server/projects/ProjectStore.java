@@ -59,6 +59,17 @@ public final class ProjectStore {
                 .findOne();
     }
 
+    /**
+     * The project named {@code name} in the org, read under its row lock ({@link #lock}), which the
+     * caller's transaction holds from here on; empty when there is none.
+     */
+    public Optional<ProjectRecord> locked(Handle h, String orgId, String name) {
+        if (h.execute("UPDATE projects SET id = id WHERE org_id = ? AND name = ?", orgId, name) == 0) {
+            return Optional.empty();
+        }
+        return find(h, orgId, name);
+    }
+
     public Optional<ProjectRecord> find(String orgId, String name) {
         return db.withHandle(h -> find(h, orgId, name));
     }

@@ -131,10 +131,10 @@ public final class Projects {
         List<Runnable> afterCommit = new ArrayList<>();
         ProjectRecord project = db.inTransaction(h -> {
             afterCommit.clear();
-            ProjectRecord found = store.find(h, actor.orgId(), name).orElseThrow(() -> ApiError.notFound("project", name));
             // The project's releases go with it: the hash of the last one, read under the lock
             // that release appends take, anchors their chain in the org's audit chain.
-            ProjectStore.lock(h, found.id());
+            ProjectRecord found = store.locked(h, actor.orgId(), name)
+                    .orElseThrow(() -> ApiError.notFound("project", name));
             String lastRelease = Chains.releaseHead(h, found.id());
             store.delete(h, found.id());
             audit.append(h, actor, "project.delete", "project:" + name,

@@ -107,12 +107,6 @@ public final class ReleaseStore {
         }
     }
 
-    /** Whether retention deleted (or is deleting) this release's tree: it can no longer be activated. */
-    boolean isPruned(Handle h, String releaseId) {
-        return h.select("SELECT pruned_at FROM releases WHERE id = ?", releaseId).mapTo(Long.class).findOne()
-                .isPresent();
-    }
-
     /**
      * The one place a project's pointer moves (a build's activation, a rollback, a config change,
      * an explicit activation, an unpin): points the project at {@code releaseId} and stamps the

@@ -369,13 +369,10 @@ public final class Releases {
      */
     private RollbackResult flip(Actor actor, String projectName, Change change) {
         Flip flip = db.inTransaction(h -> {
-            ProjectRecord found = projects.find(h, actor.orgId(), projectName)
-                    .orElseThrow(() -> ApiError.notFound("project", projectName));
-            ProjectStore.lock(h, found.id());
-            ProjectRecord before = projects.byId(h, found.id())
+            ProjectRecord before = projects.locked(h, actor.orgId(), projectName)
                     .orElseThrow(() -> ApiError.notFound("project", projectName));
             ReleaseRecord now = change.apply(h, before);
-            ProjectRecord after = projects.byId(h, found.id()).orElseThrow();
+            ProjectRecord after = projects.byId(h, before.id()).orElseThrow();
             String active = after.currentNumber() == null ? null : "v" + after.currentNumber();
             RollbackResult result = new RollbackResult(after.name(), active, now == null ? active : previous(before),
                     after.pinned() ? new Pin("v" + after.pinnedNumber(), after.pinnedBy(), after.pinnedAt()) : null);
@@ -403,13 +400,13 @@ public final class Releases {
 
     /**
      * 409, changing nothing, unless the release's files are stored: not marked pruned by retention
-     * (read under the project's lock, which retention marks under) and its tree present under its
-     * content digest (a stored marker, no re-hashing). The tree's lock keeps retention from
-     * deleting it until the caller commits.
+     * ({@code target} was read under the project's lock, which retention marks under) and its tree
+     * present under its content digest (a stored marker, no re-hashing). The tree's lock keeps
+     * retention from deleting it until the caller commits.
      */
     private void requireActivatable(Handle h, ReleaseRecord target) {
         store.lockTree(h, target.contentDigest());
-        String reason = store.isPruned(h, target.id()) ? PRUNED : files.hasTree(target.contentDigest()) ? null
+        String reason = target.prunedAt() != null ? PRUNED : files.hasTree(target.contentDigest()) ? null
                 : missing(target);
         if (reason != null) {
             throw ApiError.conflict("release " + target.version() + " can no longer be activated: " + reason);
