@@ -50,11 +50,11 @@ import org.slf4j.LoggerFactory;
  * then get 429). Once its {@code cacheTtl} has passed, a good key's row is read again (revoked?
  * expired? its project deleted?), but bcrypt is not run again while the row's digest is the one
  * the secret was proven against: a busy key costs one look-up per {@code cacheTtl}, not a bcrypt
- * run (tens of milliseconds of one core) per server. Revoking drops the key from this node's cache at once; on PostgreSQL the
- * revocation is also announced to the other servers sharing the database ({@link Notifications},
- * at commit), which drop it from their caches and end its streams as if it had been revoked there.
- * While a server is not listening (PostgreSQL restarting) it sees the revocation within
- * {@code cacheTtl}, as without announcements.
+ * run (tens of milliseconds of one core) per server. Revoking drops the key from this node's
+ * cache at once; on PostgreSQL the revocation is also announced to the other servers sharing the
+ * database ({@link Notifications}, at commit), which drop it from their caches and end its streams
+ * as if it had been revoked there. While a server is not listening (PostgreSQL restarting) it
+ * sees the revocation within {@code cacheTtl}, as without announcements.
  *
  * <p>Bcrypt is also what an attacker can make us spend: any read key lists its org's key
  * prefixes, and a known prefix with a made-up suffix costs a bcrypt run. So failed bcrypt checks
