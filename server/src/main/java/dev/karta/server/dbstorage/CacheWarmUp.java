@@ -5,7 +5,6 @@ import dev.karta.server.store.Database;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,9 +22,7 @@ public final class CacheWarmUp implements AutoCloseable {
     private final Database db;
     private final ReleaseFiles files;
     private final Clock clock;
-    private final AtomicInteger fetched = new AtomicInteger();
     private final long deadline;
-    private volatile int total = -1;
     private volatile boolean done;
     private volatile Thread thread;
 
@@ -60,8 +57,8 @@ public final class CacheWarmUp implements AutoCloseable {
         if (left <= 0) {
             return null;
         }
-        return "fetching the active releases' files into this replica's cache"
-                + (total < 0 ? "" : " (" + fetched.get() + " of " + total + ")") + "; ready within "
+        // No counts: /readyz answers anyone, and how many projects an installation runs is not theirs to know.
+        return "fetching the active releases' files into this replica's cache; ready within "
                 + Math.max(1, (left + 999) / 1000) + " s";
     }
 
@@ -69,7 +66,7 @@ public final class CacheWarmUp implements AutoCloseable {
         long started = System.nanoTime();
         try {
             List<String> digests = activeTrees();
-            total = digests.size();
+            LOG.info("cache warm-up: fetching the files of {} active releases", digests.size());
             for (String digest : digests) {
                 if (Thread.currentThread().isInterrupted()) {
                     return;
@@ -81,12 +78,8 @@ public final class CacheWarmUp implements AutoCloseable {
                 } catch (RuntimeException e) {
                     LOG.warn("cache warm-up: cannot fetch the tree {}: {}; skipped", digest, e.toString());
                 }
-                fetched.incrementAndGet();
             }
-            if (total > 0) {
-                LOG.info("cache warm-up: the files of {} active releases are in this replica's cache after {} ms",
-                        total, (System.nanoTime() - started) / 1_000_000);
-            }
+            LOG.info("cache warm-up: done after {} ms", (System.nanoTime() - started) / 1_000_000);
         } catch (RuntimeException e) {
             LOG.warn("cache warm-up stopped: {}", e.toString());
         } finally {

@@ -74,7 +74,8 @@ class CacheWarmUpTest {
             assertThat(warmUp.pending()).as("not ready before it starts").contains("fetching");
             warmUp.start();
             await().atMost(Duration.ofSeconds(10)).until(() -> checkedOut.size() == 1);
-            assertThat(warmUp.pending()).contains("(0 of 2)").contains("ready within 30 s");
+            assertThat(warmUp.pending()).isEqualTo(
+                    "fetching the active releases' files into this replica's cache; ready within 30 s");
 
             clock.advance(LIMIT);
             assertThat(warmUp.pending()).as("ready at the limit, the fetch still running").isNull();
