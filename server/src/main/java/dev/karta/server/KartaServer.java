@@ -157,13 +157,15 @@ public final class KartaServer implements AutoCloseable {
             made.push(shared);
         }
         ReleaseFiles releaseFiles = shared != null ? shared.releaseFiles() : storage.releaseFiles();
-        // With database storage the data dir is a cache, which a starting replica fills before it is ready.
+        // With database storage the data dir is a cache: a starting replica fills it before it is
+        // ready, and each release another replica activates is fetched ahead of its sessions.
         this.warmUp = new CacheWarmUp(db, releaseFiles, shared != null ? config.cacheWarmUp() : Duration.ZERO,
                 java.time.Clock.systemUTC());
         made.push(warmUp);
+        notifications.on(ReleaseStore.ACTIVATIONS, warmUp::prefetch);
         RepoStore repoStore = shared != null ? shared.repos() : storage.repos();
         DeployStore deployStore = new DeployStore(db);
-        ReleaseStore releaseStore = new ReleaseStore(db);
+        ReleaseStore releaseStore = new ReleaseStore(db, notifications);
         Releases releases = new Releases(db, releaseStore, projectStore, deployStore, audit, logs, releaseFiles);
         // Keys in memory: nothing to close.
         SecretBox secrets = ServerKeys.withStoredDigestKey(db, SecretFiles.secretBox(config.secretsKeyFile()));

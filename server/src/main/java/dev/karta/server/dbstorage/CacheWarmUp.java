@@ -2,50 +2,70 @@ package dev.karta.server.dbstorage;
 
 import dev.karta.server.build.ReleaseFiles;
 import dev.karta.server.store.Database;
+import dev.karta.server.store.Threads;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Fills a starting replica's cache with the files of every project's active release, the most
- * recently activated first, so that the first session of a release on a new replica (a rolling
- * update, a replica added, a cache on an emptied volume) does not wait for them. Until it is done,
- * or until its time is up, the replica says it is not ready ({@link #pending}): a balancer sends
- * it nothing yet. After the time is up the replica is ready and the warm-up goes on in the
- * background; a tree it cannot fetch is logged and skipped (a session would fetch it again).
+ * Keeps a replica's cache holding the files of every project's active release, so that the first
+ * session of a release on a replica (after a rolling update, on a replica added, on a cache on an
+ * emptied volume, or after a deploy or rollback on another replica) does not wait for them.
+ *
+ * <p>At start it fetches the trees of every active release, the most recently activated first;
+ * until that is done, or until its time is up, the replica says it is not ready ({@link #pending}):
+ * a balancer sends it nothing yet. After the time is up the replica is ready and the warm-up goes
+ * on in the background. Later, each release another replica activates is fetched as it is
+ * announced ({@link #prefetch}). Fetches run one at a time on one thread; a tree that cannot be
+ * fetched is logged and skipped (a session would fetch it again).
  */
 public final class CacheWarmUp implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(CacheWarmUp.class);
+    /** Announced activations waiting for the fetching thread; more are dropped (sessions fetch them). */
+    private static final int MAX_QUEUED = 1000;
 
     private final Database db;
     private final ReleaseFiles files;
     private final Clock clock;
     private final long deadline;
+    private final boolean enabled;
+    private final ThreadPoolExecutor fetcher = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS,
+            new ArrayBlockingQueue<>(MAX_QUEUED), Threads.daemon("cache-warm-up"),
+            new ThreadPoolExecutor.DiscardPolicy());
     private volatile boolean done;
-    private volatile Thread thread;
 
     /**
      * A warm-up that holds readiness back from now on until it is done, for at most {@code limit};
-     * with {@link Duration#ZERO} there is none, and the server is ready at once.
+     * with {@link Duration#ZERO} there is none, the server is ready at once and nothing is fetched
+     * ahead of sessions.
      */
     public CacheWarmUp(Database db, ReleaseFiles files, Duration limit, Clock clock) {
         this.db = db;
         this.files = files;
         this.clock = clock;
         this.deadline = clock.millis() + limit.toMillis();
-        this.done = limit.isZero();
+        this.enabled = !limit.isZero();
+        this.done = !enabled;
     }
 
-    /** Starts fetching on a thread of its own (once the cache is ready for it: leftovers swept). */
-    public synchronized void start() {
-        if (thread != null || done) {
-            return;
+    /** Starts the warm-up (once the cache is ready for it: leftovers swept). */
+    public void start() {
+        if (enabled) {
+            fetcher.execute(this::warmUp);
         }
-        thread = new Thread(this::run, "cache-warm-up");
-        thread.setDaemon(true);
-        thread.start();
+    }
+
+    /** Fetches the tree of release {@code releaseId}, activated on another replica, in the background. */
+    public void prefetch(String releaseId) {
+        if (enabled) {
+            fetcher.execute(() -> treeOf(releaseId).ifPresent(this::fetch));
+        }
     }
 
     /** Why this replica is not ready yet, or null once the warm-up is done or its time is up. */
@@ -62,7 +82,7 @@ public final class CacheWarmUp implements AutoCloseable {
                 + Math.max(1, (left + 999) / 1000) + " s";
     }
 
-    private void run() {
+    private void warmUp() {
         long started = System.nanoTime();
         try {
             List<String> digests = activeTrees();
@@ -71,19 +91,23 @@ public final class CacheWarmUp implements AutoCloseable {
                 if (Thread.currentThread().isInterrupted()) {
                     return;
                 }
-                try {
-                    if (files.checkOut(digest).isEmpty()) {
-                        LOG.warn("cache warm-up: the tree {} is not stored; skipped", digest);
-                    }
-                } catch (RuntimeException e) {
-                    LOG.warn("cache warm-up: cannot fetch the tree {}: {}; skipped", digest, e.toString());
-                }
+                fetch(digest);
             }
             LOG.info("cache warm-up: done after {} ms", (System.nanoTime() - started) / 1_000_000);
         } catch (RuntimeException e) {
             LOG.warn("cache warm-up stopped: {}", e.toString());
         } finally {
             done = true;
+        }
+    }
+
+    private void fetch(String digest) {
+        try {
+            if (files.checkOut(digest).isEmpty()) {
+                LOG.warn("cache warm-up: the tree {} is not stored; skipped", digest);
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("cache warm-up: cannot fetch the tree {}: {}; skipped", digest, e.toString());
         }
     }
 
@@ -97,17 +121,24 @@ public final class CacheWarmUp implements AutoCloseable {
                 .list());
     }
 
-    /** Stops the warm-up, waiting a little for a fetch in flight to end. */
+    private Optional<String> treeOf(String releaseId) {
+        try {
+            return db.withHandle(h -> h.createQuery("SELECT content_digest FROM releases WHERE id = :id")
+                    .bind("id", releaseId).mapTo(String.class).findOne());
+        } catch (RuntimeException e) {
+            LOG.warn("cache warm-up: cannot look up release {}: {}", releaseId, e.toString());
+            return Optional.empty();
+        }
+    }
+
+    /** Stops fetching, waiting a little for a fetch in flight to end. */
     @Override
     public void close() {
-        Thread running = thread;
-        if (running != null) {
-            running.interrupt();
-            try {
-                running.join(5_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+        fetcher.shutdownNow();
+        try {
+            fetcher.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 }

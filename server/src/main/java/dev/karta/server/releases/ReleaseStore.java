@@ -8,6 +8,7 @@ import dev.karta.server.ledger.Ledger;
 import dev.karta.server.projects.ProjectStore;
 import dev.karta.server.store.Database;
 import dev.karta.server.store.Dialect;
+import dev.karta.server.store.Notifications;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.HashMap;
@@ -19,10 +20,21 @@ import org.jdbi.v3.core.Handle;
 
 /** SQL of the {@code releases} table and of the project's release pointer. */
 public final class ReleaseStore {
-    private final Database db;
+    /** Where a release that became active is announced (its id) to the other servers sharing the database. */
+    public static final String ACTIVATIONS = "karta_release_activations";
 
+    private final Database db;
+    private final Notifications notifications;
+
+    /** For readers and writers that never move a project's pointer. */
     public ReleaseStore(Database db) {
+        this(db, new Notifications(db));
+    }
+
+    /** Announcing each activation on {@code notifications}. */
+    public ReleaseStore(Database db, Notifications notifications) {
         this.db = db;
+        this.notifications = notifications;
     }
 
     int nextNumber(Handle h, String projectId) {
@@ -112,7 +124,9 @@ public final class ReleaseStore {
      * an explicit activation, an unpin): points the project at {@code releaseId} and stamps the
      * times, the release that stops being active with {@code deactivated_at}, the new one with
      * {@code activated_at}. The release's config vars become the project's current config with it,
-     * so rolling back to v3 brings back v3's config. The caller holds the project's lock.
+     * so rolling back to v3 brings back v3's config. The caller holds the project's lock. The
+     * other servers hear of it at commit ({@link #ACTIVATIONS}), and fetch the release's files
+     * ahead of its sessions.
      */
     void point(Handle h, String projectId, String releaseId) {
         long now = System.currentTimeMillis();
@@ -124,6 +138,7 @@ public final class ReleaseStore {
                                     config = (SELECT config FROM releases WHERE id = ?),
                                     config_digest = (SELECT config_digest FROM releases WHERE id = ?)
                 WHERE id = ?""", releaseId, releaseId, releaseId, projectId);
+        notifications.send(h, ACTIVATIONS, releaseId);
     }
 
     /** The project's current config vars (what its next release snapshots), sealed. */

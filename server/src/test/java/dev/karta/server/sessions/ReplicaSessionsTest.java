@@ -49,8 +49,10 @@ class ReplicaSessionsTest {
     void a_release_published_on_one_server_runs_rolls_back_and_counts_the_same_on_the_other(PostgresDatabase postgres)
             throws IOException {
         String key = TestServer.randomKey();
+        // Server two fetches nothing ahead of its sessions: what they need comes from the database on demand.
+        Config onDemand = config(postgres, "two", key).toBuilder().cacheWarmUp(Duration.ZERO).build();
         try (SessionFixture one = SessionFixture.start(config(postgres, "one", key), dir.resolve("spy"));
-             SessionFixture two = SessionFixture.start(config(postgres, "two", key), dir.resolve("spy"));
+             SessionFixture two = SessionFixture.start(onDemand, dir.resolve("spy"));
              Database db = one.server.openDatabase()) {
             assertThat(one.publish(P, SessionFixture.claudeApp("answer of v1"))).isEqualTo("v1");
             assertThat(one.publish(P, SessionFixture.claudeApp("answer of v2"))).isEqualTo("v2");
@@ -86,8 +88,8 @@ class ReplicaSessionsTest {
     }
 
     @Test
-    void a_server_starting_with_an_empty_cache_fetches_the_active_releases_before_it_is_ready(PostgresDatabase postgres)
-            throws IOException {
+    void a_server_fetches_the_active_releases_before_it_is_ready_and_those_activated_elsewhere_after(
+            PostgresDatabase postgres) throws IOException {
         String key = TestServer.randomKey();
         try (SessionFixture one = SessionFixture.start(config(postgres, "one", key), dir.resolve("spy"))) {
             one.publish(P, SessionFixture.claudeApp("answer of v1"));
@@ -101,6 +103,13 @@ class ReplicaSessionsTest {
                 assertThat(entries(dir.resolve("two").resolve("trees")))
                         .as("ready once the active releases (v2, other's v1) are in its cache, not v1").isEqualTo(2);
                 assertThat(two.ask(P, two.open(P), "which release?")).isEqualTo("answer of v2");
+
+                one.publish(P, SessionFixture.claudeApp("answer of v3"));
+                await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(entries(
+                        dir.resolve("two").resolve("trees"))).as("v3, activated on one").isEqualTo(3));
+                one.rollback(P, "v1");
+                await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(entries(
+                        dir.resolve("two").resolve("trees"))).as("v1, rolled back to on one").isEqualTo(4));
 
                 assertThat(cold.server.get("/readyz", null).status()).isEqualTo(200);
                 assertThat(entries(dir.resolve("cold").resolve("trees"))).as("--cache-warm-up 0s").isZero();
