@@ -50,7 +50,8 @@ import java.util.Set;
  * @param webhooks      event webhooks out: outbound address rules, endpoints per org, delivery schedule
  * @param oidc          keyless CI: the GitHub Actions OIDC issuer trusted, and the limits of token exchange
  * @param cacheWarmUp   with database storage, how long a starting server may stay unready while it
- *                      fetches the active releases' files into its cache (zero: not at all)
+ *                      fetches the active releases' files into its cache (zero: no fetching ahead
+ *                      of sessions at all, neither then nor of releases other servers activate)
  */
 public record Config(
         String bind,

@@ -81,8 +81,9 @@ public final class Main implements Callable<Integer> {
             defaultValue = "${env:KARTA_CACHE_WARM_UP:-" + Config.DEFAULT_CACHE_WARM_UP + "}",
             converter = DurationConverter.class,
             description = "With database storage: a starting server fetches the active releases' files into its "
-                    + "cache first and answers /readyz 503 until done, for at most this long; 0s turns it off (env "
-                    + "KARTA_CACHE_WARM_UP, default ${DEFAULT-VALUE})")
+                    + "cache first and answers /readyz 503 until done, for at most this long, then fetches each "
+                    + "release other servers activate; 0s turns both off (env KARTA_CACHE_WARM_UP, default "
+                    + "${DEFAULT-VALUE})")
     Duration cacheWarmUp;
 
     @Option(names = "--trusted-proxy", defaultValue = "${env:KARTA_TRUSTED_PROXIES}", split = ",",
