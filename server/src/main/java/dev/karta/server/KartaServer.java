@@ -162,7 +162,9 @@ public final class KartaServer implements AutoCloseable {
         this.warmUp = new CacheWarmUp(db, releaseFiles, shared != null ? config.cacheWarmUp() : Duration.ZERO,
                 java.time.Clock.systemUTC());
         made.push(warmUp);
-        notifications.on(ReleaseStore.ACTIVATIONS, warmUp::prefetch);
+        if (shared != null) {
+            notifications.on(ReleaseStore.ACTIVATIONS, warmUp::prefetch);
+        }
         RepoStore repoStore = shared != null ? shared.repos() : storage.repos();
         DeployStore deployStore = new DeployStore(db);
         ReleaseStore releaseStore = new ReleaseStore(db, notifications);
