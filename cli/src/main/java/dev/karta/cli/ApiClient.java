@@ -1,8 +1,5 @@
 package dev.karta.cli;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.ApiKeyList;
 import dev.karta.api.AuditEventList;
 import dev.karta.api.BoundRepo;
@@ -26,6 +23,7 @@ import dev.karta.api.OidcKey;
 import dev.karta.api.OidcTokenRequest;
 import dev.karta.api.Preview;
 import dev.karta.api.PreviewList;
+import dev.karta.api.PreviewPromotion;
 import dev.karta.api.Project;
 import dev.karta.api.ProjectConfig;
 import dev.karta.api.ProjectList;
@@ -72,7 +70,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.LongConsumer;
-import java.util.function.Supplier;
 import javax.net.ssl.SSLParameters;
 
 /**
@@ -93,45 +90,30 @@ final class ApiClient {
     static final class Reply<T> {
         private final T value;
         private final byte[] raw;
-        private final ObjectMapper json;
 
-        private Reply(T value, byte[] raw, ObjectMapper json) {
+        private Reply(T value, byte[] raw) {
             this.value = value;
             this.raw = raw;
-            this.json = json;
         }
 
         T value() {
             return value;
         }
 
-        /** The answer as the server sent it; null when it had no body. */
-        JsonNode body() {
-            if (raw == null) {
-                return null;
-            }
-            try {
-                return json.readTree(raw);
-            } catch (IOException e) {
-                throw new UncheckedIOException("an answer decoded once no longer parses", e);
-            }
+        /** The answer as the server sent it, as a {@link JsonText} tree; null when it had no body. */
+        Object body() {
+            return raw == null ? null : JsonText.parse(raw);
         }
     }
 
     private final String server;
     private final String apiKey;
-    private final Supplier<ObjectMapper> json;
     private HttpClient http;
     private final String userAgent;
 
-    /**
-     * {@code json} may still be in the making (see {@link Cli#warmUpJson}): it is only asked for
-     * once a request body is encoded or an answer arrives, so a GET overlaps the two.
-     */
-    ApiClient(String server, String apiKey, Supplier<ObjectMapper> json, String version) {
+    ApiClient(String server, String apiKey, String version) {
         this.server = server;
         this.apiKey = apiKey;
-        this.json = json;
         this.userAgent = "karta-cli/" + version;
     }
 
@@ -346,10 +328,9 @@ final class ApiClient {
         return call("DELETE", "/agent_projects/" + segment(project) + "/previews/" + segment(name), null, Void.class);
     }
 
-    /** {@code POST …/previews/{name}/promote}: the answer as JSON ({@code release}, {@code live}, {@code message}). */
-    Reply<JsonNode> promote(String project, String name) {
+    Reply<PreviewPromotion> promote(String project, String name) {
         return call("POST", "/agent_projects/" + segment(project) + "/previews/" + segment(name) + "/promote", null,
-                JsonNode.class);
+                PreviewPromotion.class);
     }
 
     Reply<Deploy> deployStatus(String project, String deployId) {
@@ -511,14 +492,8 @@ final class ApiClient {
         if (body == null) {
             request.method(method, HttpRequest.BodyPublishers.noBody());
         } else {
-            byte[] bytes;
-            try {
-                bytes = json.get().writeValueAsBytes(body);
-            } catch (JsonProcessingException e) {
-                throw new IllegalStateException("cannot encode " + body, e);
-            }
             request.header("Content-Type", "application/json")
-                    .method(method, HttpRequest.BodyPublishers.ofByteArray(bytes));
+                    .method(method, HttpRequest.BodyPublishers.ofByteArray(encode(body)));
         }
         try {
             return decode(method, uri, http().send(request.build(), HttpResponse.BodyHandlers.ofByteArray()), type);
@@ -532,14 +507,7 @@ final class ApiClient {
 
     private <T> Reply<T> callPlain(String method, String path, Object body, Class<T> type) {
         URI uri = uri(path);
-        byte[] bytes = null;
-        if (body != null) {
-            try {
-                bytes = json.get().writeValueAsBytes(body);
-            } catch (JsonProcessingException e) {
-                throw new IllegalStateException("cannot encode " + body, e);
-            }
-        }
+        byte[] bytes = body == null ? null : encode(body);
         try {
             HttpURLConnection connection = (HttpURLConnection) uri.toURL().openConnection(Proxy.NO_PROXY);
             connection.setInstanceFollowRedirects(false);
@@ -584,12 +552,11 @@ final class ApiClient {
             throw CliError.ofResponse(status, errorBody(body), method, uri.toString());
         }
         if (type == Void.class || body.length == 0) {
-            return new Reply<>(null, null, null);
+            return new Reply<>(null, null);
         }
         try {
-            ObjectMapper mapper = json.get();
-            return new Reply<>(mapper.readValue(body, type), body, mapper);
-        } catch (IOException e) {
+            return new Reply<>(WireRecords.read(body, type), body);
+        } catch (IllegalArgumentException e) {
             throw CliError.failed("unexpected answer to " + method + " " + uri + ": not the JSON Karta sends ("
                     + e.getMessage() + ")");
         }
@@ -597,10 +564,14 @@ final class ApiClient {
 
     private ErrorBody errorBody(byte[] body) {
         try {
-            return json.get().readValue(body, ErrorBody.class);
-        } catch (IOException | RuntimeException notJson) {
+            return WireRecords.read(body, ErrorBody.class);
+        } catch (RuntimeException notJson) {
             return null;
         }
+    }
+
+    private static byte[] encode(Object body) {
+        return JsonText.compact(WireRecords.toTree(body)).getBytes(StandardCharsets.UTF_8);
     }
 
     private HttpRequest.Builder base(URI uri) {

@@ -1,6 +1,5 @@
 package dev.karta.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.Deploy;
 import dev.karta.api.ErrorBody;
 import dev.karta.api.LogEntry;
@@ -25,7 +24,6 @@ final class BuildLog {
     private static final Object END_OF_STREAM = new Object();
 
     private final ApiClient api;
-    private final ObjectMapper json;
     private final int maxReconnects;
     private final Duration retryDelay;
     private final Duration maxRetryDelay;
@@ -33,10 +31,9 @@ final class BuildLog {
     private final Duration idleTimeout;
     private final Consumer<String> notice;
 
-    BuildLog(ApiClient api, ObjectMapper json, int maxReconnects, Duration retryDelay, Duration pollInterval,
+    BuildLog(ApiClient api, int maxReconnects, Duration retryDelay, Duration pollInterval,
              Duration idleTimeout, Consumer<String> notice) {
         this.api = api;
-        this.json = json;
         this.maxReconnects = maxReconnects;
         this.retryDelay = retryDelay;
         this.maxRetryDelay = retryDelay.multipliedBy(Math.max(1, maxReconnects));
@@ -49,8 +46,8 @@ final class BuildLog {
      * Five reconnects after pauses of 1 s doubling up to 5 s, then polling every two seconds; 60 s of
      * silence at most.
      */
-    static BuildLog standard(ApiClient api, ObjectMapper json, Consumer<String> notice) {
-        return new BuildLog(api, json, 5, Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofSeconds(60), notice);
+    static BuildLog standard(ApiClient api, Consumer<String> notice) {
+        return new BuildLog(api, 5, Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofSeconds(60), notice);
     }
 
     /** Where the stream got to: the last entry shown, and whether the last attempt showed one. */
@@ -160,8 +157,8 @@ final class BuildLog {
 
     private <T> T decode(SseReader.Event event, Class<T> type) {
         try {
-            return json.readValue(event.data(), type);
-        } catch (IOException e) {
+            return WireRecords.read(event.data(), type);
+        } catch (IllegalArgumentException e) {
             throw CliError.failed("unexpected build log event '" + event.type() + "' from the server: "
                     + e.getMessage());
         }

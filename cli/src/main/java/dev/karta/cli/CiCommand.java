@@ -1,6 +1,5 @@
 package dev.karta.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.api.CiTrust;
 import dev.karta.api.CreateCiTrust;
 import dev.karta.api.OidcKey;
@@ -15,6 +14,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Model.PositionalParamSpec;
@@ -176,11 +176,13 @@ final class CiCommand {
             if (body.length > MAX_TOKEN_ANSWER) {
                 throw CliError.failed("GitHub's token service sent more than " + MAX_TOKEN_ANSWER + " bytes");
             }
-            JsonNode value = cli.json().readTree(body).path("value");
-            if (!value.isTextual() || value.asText().isBlank()) {
+            Object value = JsonText.parse(body) instanceof Map<?, ?> answer ? answer.get("value") : null;
+            if (!(value instanceof String token) || token.isBlank()) {
                 throw CliError.failed("GitHub's token service sent no token ('value')");
             }
-            return value.asText();
+            return token;
+        } catch (JsonText.MalformedJson e) {
+            throw CliError.failed("GitHub's token service sent no JSON: " + e.getMessage());
         } catch (IOException e) {
             throw CliError.unavailable("cannot get the job's OIDC token from GitHub: " + e.getMessage());
         } catch (InterruptedException e) {

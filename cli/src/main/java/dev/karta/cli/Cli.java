@@ -1,20 +1,15 @@
 package dev.karta.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.karta.api.Json;
 import dev.karta.api.Printable;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.FutureTask;
 
 /**
  * What every command works with: the process {@link Environment}, the global options as parsed,
- * and, built on first use, the settings, the JSON mapper and the API client.
+ * and, built on first use, the settings and the API client.
  */
 final class Cli {
     private final Environment env;
     private final GlobalOptions options;
     private final String version;
-    private final FutureTask<ObjectMapper> json = new FutureTask<>(Json::newMapper);
     private Settings settings;
 
     Cli(Environment env, GlobalOptions options, String version) {
@@ -23,35 +18,12 @@ final class Cli {
         this.version = version;
     }
 
-    /**
-     * Starts building the JSON mapper on another thread: it takes a tenth of a second or more,
-     * which the second core spends while picocli parses the command line. Only for a command
-     * that will use it, so {@code --version}, help and the git credential helper never pay for it.
-     */
-    void warmUpJson() {
-        Thread warmUp = new Thread(json, "karta-json-init");
-        warmUp.setDaemon(true);
-        warmUp.start();
-    }
-
     Environment env() {
         return env;
     }
 
     String version() {
         return version;
-    }
-
-    ObjectMapper json() {
-        json.run(); // builds it here unless the warm-up has (a FutureTask runs once)
-        try {
-            return json.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw CliError.failed("interrupted");
-        } catch (ExecutionException e) {
-            throw new IllegalStateException("cannot set up JSON", e.getCause());
-        }
     }
 
     ConfigFile configFile() {
@@ -73,15 +45,15 @@ final class Cli {
                     + (s.serverSource() == Settings.Source.DEFAULT || s.serverSource() == Settings.Source.CONFIG_FILE
                     ? "" : " --server " + s.server()) + "` or set " + Settings.ENV_API_KEY);
         }
-        return new ApiClient(s.server(), s.apiKey(), this::json, version);
+        return new ApiClient(s.server(), s.apiKey(), version);
     }
 
     ApiClient client(String server, String apiKey) {
-        return new ApiClient(server, apiKey, this::json, version);
+        return new ApiClient(server, apiKey, version);
     }
 
     Output output() {
-        return new Output(env.stdout(), json(), options.json(), env.clock().instant());
+        return new Output(env.stdout(), options.json(), env.clock().instant());
     }
 
     /** A message for the person, on standard error; its line breaks kept, control sequences and other control characters removed. */

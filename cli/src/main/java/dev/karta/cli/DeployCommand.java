@@ -60,7 +60,7 @@ final class DeployCommand {
     /** Streams a deploy's build log (to stdout, or stderr with --json) until it ends. */
     static Deploy follow(Cli cli, ApiClient api, String project, String deployId) {
         PrintStream logs = cli.output().jsonMode() ? cli.env().stderr() : cli.env().stdout();
-        return BuildLog.standard(api, cli.json(), message -> cli.say("karta: " + message))
+        return BuildLog.standard(api, message -> cli.say("karta: " + message))
                 .follow(project, deployId, entry -> print(logs, entry));
     }
 
@@ -71,7 +71,7 @@ final class DeployCommand {
     static int finish(Cli cli, ApiClient api, Deploy deploy) {
         Output output = cli.output();
         if (output.jsonMode()) {
-            output.json(cli.json().valueToTree(deploy));
+            output.json(deploy);
         }
         switch (deploy.status()) {
             case "succeeded" -> {

@@ -1,6 +1,5 @@
 package dev.karta.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.ErrorBody;
 import dev.karta.api.LogEntry;
 import java.io.IOException;
@@ -30,7 +29,6 @@ final class LogTail {
     private static final Object END_OF_STREAM = new Object();
 
     private final ApiClient api;
-    private final ObjectMapper json;
     private final Duration firstPause;
     private final Duration maxPause;
     private final Duration idleTimeout;
@@ -38,10 +36,9 @@ final class LogTail {
     private final CountDownLatch stopped = new CountDownLatch(1);
     private volatile Attempt current;
 
-    LogTail(ApiClient api, ObjectMapper json, Duration firstPause, Duration maxPause, Duration idleTimeout,
+    LogTail(ApiClient api, Duration firstPause, Duration maxPause, Duration idleTimeout,
             Consumer<String> notice) {
         this.api = api;
-        this.json = json;
         this.firstPause = firstPause;
         this.maxPause = maxPause;
         this.idleTimeout = idleTimeout;
@@ -49,8 +46,8 @@ final class LogTail {
     }
 
     /** Pauses of 0.5 s doubling to 10 s; 45 s of silence (three missed heartbeats) counts as a drop. */
-    static LogTail standard(ApiClient api, ObjectMapper json, Consumer<String> notice) {
-        return new LogTail(api, json, Duration.ofMillis(500), Duration.ofSeconds(10), Duration.ofSeconds(45), notice);
+    static LogTail standard(ApiClient api, Consumer<String> notice) {
+        return new LogTail(api, Duration.ofMillis(500), Duration.ofSeconds(10), Duration.ofSeconds(45), notice);
     }
 
     /** A failed attempt to open the stream, as the reading thread hands it over. */
@@ -166,16 +163,16 @@ final class LogTail {
 
     private ErrorBody errorBody(SseReader.Event event) {
         try {
-            return json.readValue(event.data(), ErrorBody.class);
-        } catch (IOException e) {
+            return WireRecords.read(event.data(), ErrorBody.class);
+        } catch (IllegalArgumentException e) {
             return null;
         }
     }
 
     private LogEntry decode(SseReader.Event event) {
         try {
-            return json.readValue(event.data(), LogEntry.class);
-        } catch (IOException e) {
+            return WireRecords.read(event.data(), LogEntry.class);
+        } catch (IllegalArgumentException e) {
             throw CliError.failed("unexpected log event from the server: " + e.getMessage());
         }
     }

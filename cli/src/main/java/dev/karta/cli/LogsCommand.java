@@ -1,7 +1,5 @@
 package dev.karta.cli;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.karta.api.Durations;
 import dev.karta.api.LogEntries;
 import dev.karta.api.LogEntry;
@@ -81,8 +79,9 @@ final class LogsCommand {
         ApiClient.Reply<LogEntries> reply = api.logs(request.project(), query);
         PrintStream out = cli.env().stdout();
         if (jsonMode) {
-            for (JsonNode entry : reply.body().path("entries")) {
-                out.println(compact(entry));
+            Object entries = reply.body() instanceof Map<?, ?> body ? body.get("entries") : null;
+            if (entries instanceof List<?> list) {
+                list.forEach(entry -> out.println(JsonText.compact(entry)));
             }
             return;
         }
@@ -100,7 +99,7 @@ final class LogsCommand {
     private void follow(ApiClient api, boolean jsonMode, Request request, Map<String, String> query) {
         PrintStream out = cli.env().stdout();
         LogLines lines = LogLines.following(out, colour());
-        LogTail logTail = LogTail.standard(api, cli.json(), message -> cli.say("karta: " + message));
+        LogTail logTail = LogTail.standard(api, message -> cli.say("karta: " + message));
         CtrlC.Watch ctrlC = cli.env().ctrlC().watch(logTail::stop);
         try {
             logTail.follow(request.project(), query, request.since() != null, (entry, data) -> {
@@ -159,14 +158,6 @@ final class LogsCommand {
             return time;
         } catch (IllegalArgumentException e) {
             throw CliError.usage("invalid " + option + " '" + value + "': " + Durations.TIME_FORMS);
-        }
-    }
-
-    private String compact(JsonNode node) {
-        try {
-            return cli.json().writer().with(Output.CONTROL_ESCAPES).writeValueAsString(node);
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException(e);
         }
     }
 }

@@ -61,9 +61,6 @@ public final class Main implements Callable<Integer> {
                 + "written by `karta login` (~/.config/karta/config.toml).");
         // A run needs only the command it names: building the others would be wasted time.
         String wanted = commandName(args, COMMANDS.stream().map(Map.Entry::getKey).toList());
-        if (wanted != null && !wanted.equals("git-credential")) {
-            cli.warmUpJson();
-        }
         for (Map.Entry<String, Function<Cli, CommandSpec>> command : COMMANDS) {
             if (wanted == null || wanted.equals(command.getKey())) {
                 spec.addSubcommand(command.getKey(), command.getValue().apply(cli));

@@ -1,12 +1,5 @@
 package dev.karta.cli;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.SerializableString;
-import com.fasterxml.jackson.core.io.CharacterEscapes;
-import com.fasterxml.jackson.core.io.SerializedString;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.karta.api.Commits;
 import dev.karta.api.Printable;
 import java.io.PrintStream;
@@ -28,38 +21,12 @@ import java.util.Locale;
 final class Output {
     static final String NONE = "-";
 
-    /**
-     * JSON escapes the C0 controls itself; these escapes add DEL and the C1 controls
-     * ({@code \}{@code u009b} is a CSI to some terminals), so {@code --json} output cannot drive a
-     * terminal either and still parses to the same strings.
-     */
-    static final CharacterEscapes CONTROL_ESCAPES = new CharacterEscapes() {
-        private final int[] ascii = withDel(standardAsciiEscapesForJSON());
-
-        private static int[] withDel(int[] escapes) {
-            escapes[0x7f] = ESCAPE_STANDARD;
-            return escapes;
-        }
-
-        @Override
-        public int[] getEscapeCodesForAscii() {
-            return ascii;
-        }
-
-        @Override
-        public SerializableString getEscapeSequence(int ch) {
-            return ch >= 0x80 && ch <= 0x9f ? new SerializedString(String.format("\\u%04x", ch)) : null;
-        }
-    };
-
     private final PrintStream out;
-    private final ObjectMapper json;
     private final boolean jsonMode;
     private final Instant now;
 
-    Output(PrintStream out, ObjectMapper json, boolean jsonMode, Instant now) {
+    Output(PrintStream out, boolean jsonMode, Instant now) {
         this.out = out;
-        this.json = json;
         this.jsonMode = jsonMode;
         this.now = now;
     }
@@ -72,13 +39,12 @@ final class Output {
         out.println(Printable.lines(text));
     }
 
-    void json(JsonNode body) {
-        try {
-            out.println(json.writer().with(SerializationFeature.INDENT_OUTPUT).with(CONTROL_ESCAPES)
-                    .writeValueAsString(body));
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
+    /**
+     * {@code value} (an answer's {@link ApiClient.Reply#body}, or a record) pretty printed; its
+     * strings' control characters are escaped ({@link JsonText}), so it cannot drive a terminal.
+     */
+    void json(Object value) {
+        out.println(JsonText.pretty(WireRecords.toTree(value)));
     }
 
     /**

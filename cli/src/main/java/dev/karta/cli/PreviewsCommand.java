@@ -95,7 +95,7 @@ final class PreviewsCommand {
         Deploy finished = DeployCommand.follow(cli, api, name, preview.deployId());
         Preview after = api.preview(name, preview.name()).value();
         if (output.jsonMode()) {
-            output.json(cli.json().valueToTree(after));
+            output.json(after);
         }
         if (!"succeeded".equals(finished.status())) {
             throw CliError.failed("preview build " + finished.status() + ": "

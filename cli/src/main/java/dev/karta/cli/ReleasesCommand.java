@@ -1,5 +1,6 @@
 package dev.karta.cli;
 
+import dev.karta.api.PreviewPromotion;
 import dev.karta.api.Printable;
 import dev.karta.api.ReleaseDiff;
 import dev.karta.api.RollbackResult;
@@ -60,19 +61,18 @@ final class ReleasesCommand {
     }
 
     int promote(String name, String preview) {
-        ApiClient.Reply<com.fasterxml.jackson.databind.JsonNode> reply = cli.api().promote(name, preview);
+        ApiClient.Reply<PreviewPromotion> reply = cli.api().promote(name, preview);
         Output output = cli.output();
         if (output.jsonMode()) {
             output.json(reply.body());
             return 0;
         }
-        var body = reply.body();
-        String release = body.path("release").asText();
-        if (body.path("live").asBoolean()) {
-            output.line(name + ": " + release + " active, promoted from " + body.path("preview_release").asText());
+        PreviewPromotion promotion = reply.value();
+        if (promotion.live()) {
+            output.line(name + ": " + promotion.release() + " active, promoted from " + promotion.previewRelease());
         } else {
-            output.line("Built " + release + " from " + body.path("preview_release").asText() + ", not live: "
-                    + body.path("message").asText());
+            output.line("Built " + promotion.release() + " from " + promotion.previewRelease() + ", not live: "
+                    + promotion.message());
         }
         return 0;
     }

@@ -88,7 +88,7 @@ class AuditCommandTest {
 
             Run.Result json = cli.karta().run("audit", "verify", "--json");
             assertThat(json.exitCode()).isEqualTo(1);
-            assertThat(json.stdout()).contains("\"ok\" : false", "\"first_break\"");
+            assertThat(json.stdout()).contains("\"ok\": false", "\"first_break\"");
         } finally {
             // Put the row back: the other tests of the class verify the same org's chain.
             try (Database db = Database.open("jdbc:sqlite:" + cli.dataDir().resolve("karta.db"))) {

@@ -6,9 +6,7 @@ import static dev.karta.cli.FakeKarta.logEvent;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.Deploy;
-import dev.karta.api.Json;
 import dev.karta.api.LogEntry;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -26,7 +24,6 @@ class BuildLogTest {
     private static final String LOGS = "/agent_projects/shop/deploys/dep_1/logs";
     private static final String DEPLOY = "/agent_projects/shop/deploys/dep_1";
 
-    private final ObjectMapper json = Json.newMapper();
     private final List<String> shown = new CopyOnWriteArrayList<>();
     private final List<String> notices = new CopyOnWriteArrayList<>();
     private final CountDownLatch testOver = new CountDownLatch(1);
@@ -44,8 +41,8 @@ class BuildLogTest {
     }
 
     private Deploy follow(int maxReconnects, Duration idleTimeout) {
-        ApiClient api = new ApiClient(fake.url(), TestServer.ADMIN_KEY, () -> json, "test");
-        BuildLog log = new BuildLog(api, json, maxReconnects, Duration.ofMillis(10), Duration.ofMillis(10), idleTimeout,
+        ApiClient api = new ApiClient(fake.url(), TestServer.ADMIN_KEY, "test");
+        BuildLog log = new BuildLog(api, maxReconnects, Duration.ofMillis(10), Duration.ofMillis(10), idleTimeout,
                 notices::add);
         return log.follow("shop", "dep_1", (LogEntry entry) -> shown.add(entry.message()));
     }

@@ -99,7 +99,7 @@ class CiCommandTest {
         Run.Result list = admin().run("ci", "list", "shop");
         assertThat(list.stdout()).startsWith("ID").containsPattern("github +acme/shop-agent +refs/heads/main +\\(any\\)");
         Run.Result json = admin().run("--json", "ci", "list", "shop");
-        assertThat(json.stdout()).contains("\"ci_trusts\"", "\"repository\" : \"acme/shop-agent\"");
+        assertThat(json.stdout()).contains("\"ci_trusts\"", "\"repository\": \"acme/shop-agent\"");
 
         Run.Result token = job(RUNNER_TOKEN).run("ci", "token", "shop");
         assertThat(token.exitCode()).as(token.toString()).isZero();
@@ -111,7 +111,7 @@ class CiCommandTest {
                 "shop");
         assertThat(info.exitCode()).as(info.toString()).isZero();
 
-        String id = json.stdout().replaceAll("(?s).*\"id\" : \"(cit_[a-z0-9]+)\".*", "$1");
+        String id = json.stdout().replaceAll("(?s).*\"id\": \"(cit_[a-z0-9]+)\".*", "$1");
         Run.Result untrust = admin().run("ci", "untrust", "shop", id);
         assertThat(untrust.exitCode()).as(untrust.toString()).isZero();
         Run.Result refused = job(RUNNER_TOKEN).run("ci", "token", "shop");

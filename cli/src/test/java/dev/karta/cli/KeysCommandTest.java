@@ -123,7 +123,7 @@ class KeysCommandTest {
                 "2030-01-01T00:00:00Z", "--json");
 
         assertThat(create.exitCode()).as(create.toString()).isZero();
-        assertThat(create.stdout()).contains("\"expires_at\" : \"2030-01-01T00:00:00Z\"");
+        assertThat(create.stdout()).contains("\"expires_at\": \"2030-01-01T00:00:00Z\"");
     }
 
     @Test

@@ -99,7 +99,7 @@ class LoginTest {
         Run.Result whoami = cli.as(TestServer.ADMIN_KEY).run("whoami", "--json");
 
         assertThat(whoami.exitCode()).as(whoami.toString()).isZero();
-        assertThat(whoami.stdout()).contains("\"org\" : \"default\"");
+        assertThat(whoami.stdout()).contains("\"org\": \"default\"");
     }
 
     @Test

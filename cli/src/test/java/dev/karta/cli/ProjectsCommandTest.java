@@ -42,7 +42,7 @@ class ProjectsCommandTest {
 
         JsonNode body = Json.newMapper().readTree(list.stdout());
         assertThat(body.get("projects").findValuesAsText("name")).contains("json-listed");
-        assertThat(list.stdout()).contains("\n  \"projects\" : [");
+        assertThat(list.stdout()).contains("\n  \"projects\": [");
     }
 
     @Test

@@ -147,7 +147,7 @@ class PublishCommandTest {
         Run.Result publish = karta.workingDir(app("shop")).run("publish", "--json");
 
         assertThat(publish.exitCode()).isZero();
-        assertThat(publish.stdout()).startsWith("{").contains("\"release\" : \"v1\"");
+        assertThat(publish.stdout()).startsWith("{").contains("\"release\": \"v1\"");
         assertThat(publish.stderr()).contains("  Detected harness claude");
     }
 

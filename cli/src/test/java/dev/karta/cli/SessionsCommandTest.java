@@ -129,7 +129,7 @@ class SessionsCommandTest {
         assertThat(session.get("id").asText()).isEqualTo(id);
         assertThat(session.at("/project/version").asText()).isEqualTo("v1");
         assertThat(session.at("/metadata/customer").asText()).isEqualTo("c-42");
-        assertThat(list.stdout()).contains("\n  \"sessions\" : [");
+        assertThat(list.stdout()).contains("\n  \"sessions\": [");
     }
 
     @Test

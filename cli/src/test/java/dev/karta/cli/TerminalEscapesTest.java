@@ -140,7 +140,7 @@ class TerminalEscapesTest {
 
         assertThat(list.exitCode()).as(list.toString()).isZero();
         assertNoControlCharacters(list);
-        assertThat(list.stdout()).contains("\\u001B[2J", "\\u009b31m", "\\u007F");
+        assertThat(list.stdout()).contains("\\u001b[2J", "\\u009b31m", "\\u007f");
         assertThat(dev.karta.api.Json.newMapper().readTree(list.stdout()).at("/api_keys/0/name").asText())
                 .isEqualTo("x\u001b[2J\u001b]0;owned\u0007\r\nReleased v999 (fake)\nremote: Released v999\u009b31m\u007f");
     }

@@ -7,6 +7,7 @@ import static dev.karta.server.http.Scope.WRITE;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.karta.api.CreatePreview;
 import dev.karta.api.PreviewList;
+import dev.karta.api.PreviewPromotion;
 import dev.karta.server.deploys.DeploySource;
 import dev.karta.server.http.Actor;
 import dev.karta.server.http.ApiError;
@@ -17,8 +18,6 @@ import dev.karta.server.releases.Releases;
 import io.javalin.config.JavalinConfig;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
-import java.util.LinkedHashMap;
-import java.util.Map;
 
 /**
  * Handlers of {@code /agent_projects/{p}/previews…} (docs/previews.md): list, show, create by
@@ -90,16 +89,9 @@ public final class PreviewRoutes implements Routes {
         Actor actor = Requests.actor(ctx);
         idempotency.respond(ctx, "preview.promote:" + project + ":" + name, () -> {
             Releases.Promoted promoted = previews.promote(actor, project, name);
-            Map<String, Object> answer = new LinkedHashMap<>();
-            answer.put("project", project);
-            answer.put("preview", name);
-            answer.put("release", promoted.release().version());
-            answer.put("preview_release", promoted.release().description().substring("preview ".length()));
-            answer.put("commit_sha", promoted.release().commitSha());
-            answer.put("source", promoted.release().source());
-            answer.put("live", promoted.live());
-            answer.put("message", promoted.message());
-            return new Idempotency.Answer(200, answer);
+            return new Idempotency.Answer(200, new PreviewPromotion(project, name, promoted.release().version(),
+                    promoted.release().description().substring("preview ".length()), promoted.release().commitSha(),
+                    promoted.release().source(), promoted.live(), promoted.message()));
         });
     }
 }
