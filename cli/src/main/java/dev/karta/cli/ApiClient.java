@@ -74,7 +74,7 @@ import javax.net.ssl.SSLParameters;
 
 /**
  * All HTTP between the CLI and a Karta server: bearer auth, the
- * {@code karta-cli/VERSION} user agent, JSON through {@link dev.karta.api.Json}. Every answer
+ * {@code karta-cli/VERSION} user agent, JSON through {@link WireRecords}. Every answer
  * that is not a success becomes a {@link CliError} carrying the server's message; a server
  * that cannot be reached becomes {@link CliError.Kind#UNAVAILABLE}.
  */

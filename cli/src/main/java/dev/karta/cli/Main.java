@@ -4,9 +4,7 @@ import dev.karta.api.Printable;
 import java.io.PrintWriter;
 import java.util.Collection;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.function.Function;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 
@@ -18,19 +16,10 @@ import picocli.CommandLine.Model.CommandSpec;
 public final class Main implements Callable<Integer> {
     static final String VERSION = versionOfJar();
 
-    /** Every command by name, in the order of the help; each is built only when a run needs it. */
-    private static final List<Map.Entry<String, Function<Cli, CommandSpec>>> COMMANDS = List.of(
-            Map.entry("login", LoginCommand::spec), Map.entry("logout", LogoutCommand::spec),
-            Map.entry("whoami", WhoamiCommand::spec), Map.entry("projects", ProjectsCommand::spec),
-            Map.entry("keys", KeysCommand::spec), Map.entry("init", InitCommand::spec),
-            Map.entry("publish", PublishCommand::spec), Map.entry("deploy", DeployCommand::spec),
-            Map.entry("rollback", RollbackCommand::spec), Map.entry("releases", ReleasesCommand::spec),
-            Map.entry("unpin", UnpinCommand::spec), Map.entry("config", ConfigCommand::spec),
-            Map.entry("logs", LogsCommand::spec), Map.entry("repo", RepoCommand::spec),
-            Map.entry("sessions", SessionsCommand::spec), Map.entry("usage", UsageCommand::spec),
-            Map.entry("audit", AuditCommand::spec), Map.entry("previews", PreviewsCommand::spec),
-            Map.entry("webhooks", WebhooksCommand::spec), Map.entry("ci", CiCommand::spec),
-            Map.entry("git-credential", GitCredentialCommand::spec));
+    /** Every command by name, in the order of the help; each is built only when a run needs it ({@link #spec}). */
+    private static final List<String> COMMANDS = List.of("login", "logout", "whoami", "projects", "keys", "init",
+            "publish", "deploy", "rollback", "releases", "unpin", "config", "logs", "repo", "sessions", "usage",
+            "audit", "previews", "webhooks", "ci", "git-credential");
 
     private final GlobalOptions options = new GlobalOptions();
     private final Environment env;
@@ -60,10 +49,10 @@ public final class Main implements Callable<Integer> {
         spec.usageMessage().footer("", "Settings come from flags, then KARTA_SERVER and KARTA_API_KEY, then the file "
                 + "written by `karta login` (~/.config/karta/config.toml).");
         // A run needs only the command it names: building the others would be wasted time.
-        String wanted = commandName(args, COMMANDS.stream().map(Map.Entry::getKey).toList());
-        for (Map.Entry<String, Function<Cli, CommandSpec>> command : COMMANDS) {
-            if (wanted == null || wanted.equals(command.getKey())) {
-                spec.addSubcommand(command.getKey(), command.getValue().apply(cli));
+        String wanted = commandName(args, COMMANDS);
+        for (String command : COMMANDS) {
+            if (wanted == null || wanted.equals(command)) {
+                spec.addSubcommand(command, spec(command, cli));
             }
         }
         CommandLine commandLine = new CommandLine(spec);
@@ -98,6 +87,37 @@ public final class Main implements Callable<Integer> {
         out.flush();
         err.flush();
         return code;
+    }
+
+    /**
+     * The command named {@code name}. A switch rather than a table of method references: each of
+     * those would load its command's class and link a lambda at every start, for one command used.
+     */
+    private static CommandSpec spec(String name, Cli cli) {
+        return switch (name) {
+            case "login" -> LoginCommand.spec(cli);
+            case "logout" -> LogoutCommand.spec(cli);
+            case "whoami" -> WhoamiCommand.spec(cli);
+            case "projects" -> ProjectsCommand.spec(cli);
+            case "keys" -> KeysCommand.spec(cli);
+            case "init" -> InitCommand.spec(cli);
+            case "publish" -> PublishCommand.spec(cli);
+            case "deploy" -> DeployCommand.spec(cli);
+            case "rollback" -> RollbackCommand.spec(cli);
+            case "releases" -> ReleasesCommand.spec(cli);
+            case "unpin" -> UnpinCommand.spec(cli);
+            case "config" -> ConfigCommand.spec(cli);
+            case "logs" -> LogsCommand.spec(cli);
+            case "repo" -> RepoCommand.spec(cli);
+            case "sessions" -> SessionsCommand.spec(cli);
+            case "usage" -> UsageCommand.spec(cli);
+            case "audit" -> AuditCommand.spec(cli);
+            case "previews" -> PreviewsCommand.spec(cli);
+            case "webhooks" -> WebhooksCommand.spec(cli);
+            case "ci" -> CiCommand.spec(cli);
+            case "git-credential" -> GitCredentialCommand.spec(cli);
+            default -> throw new IllegalArgumentException("no command " + name);
+        };
     }
 
     /** Every command answers {@code --version}, not only the top one. */

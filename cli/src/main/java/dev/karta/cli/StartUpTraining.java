@@ -17,8 +17,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The run that trains the {@code karta} launcher's start-up archive (class-data sharing on JDK 17,
- * the ahead-of-time cache on JDK 25+; both only hold what one run used). It runs a few typical
+ * The run that trains the start-up archive of every {@code karta} launcher (the repository's, the
+ * installed one and the npm shim: class-data sharing, or the ahead-of-time cache on JDK 25+ for
+ * the repository's; both only hold what one run used). It runs a few typical
  * commands in process against a loopback server of its own that answers canned JSON, so the
  * archive holds a whole request path: picocli, the HTTP client, JSON decoding into the wire
  * records, tables, an error answer. Nothing leaves the machine and nothing is printed. Public
@@ -42,6 +43,9 @@ public final class StartUpTraining {
         HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         server.createContext("/", StartUpTraining::answer);
         server.start();
+        // Every real run starts by reading its process's environment and console; the runs below get
+        // canned ones, so this one is made only for the classes it loads.
+        Environment.system();
         Path home = Files.createTempDirectory("karta-training");
         try {
             String url = "http://127.0.0.1:" + server.getAddress().getPort();
