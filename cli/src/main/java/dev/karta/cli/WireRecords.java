@@ -6,6 +6,7 @@ import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.ParameterizedType;
 import java.lang.reflect.RecordComponent;
 import java.lang.reflect.Type;
+import java.math.BigDecimal;
 import java.math.BigInteger;
 import java.time.DateTimeException;
 import java.time.Instant;
@@ -64,7 +65,8 @@ final class WireRecords {
     /** {@code value} (records, maps, lists, strings, numbers, booleans, instants) as a JSON tree. */
     static Object toTree(Object value) {
         if (value == null || value instanceof String || value instanceof Boolean || value instanceof Long
-                || value instanceof Integer || value instanceof Double || value instanceof BigInteger) {
+                || value instanceof Integer || value instanceof Double || value instanceof BigInteger
+                || value instanceof BigDecimal) {
             return value;
         }
         if (value instanceof Instant instant) {
@@ -200,8 +202,8 @@ final class WireRecords {
             throw mismatch(where, "a whole number", tree);
         }
         if (target == double.class || target == Double.class) {
-            if (tree instanceof Long || tree instanceof Double || tree instanceof BigInteger) {
-                return ((Number) tree).doubleValue();
+            if (tree instanceof Number number) {
+                return number.doubleValue();
             }
             throw mismatch(where, "a number", tree);
         }

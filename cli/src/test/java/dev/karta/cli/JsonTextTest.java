@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.karta.api.Json;
+import java.math.BigDecimal;
 import java.math.BigInteger;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -20,7 +21,7 @@ class JsonTextTest {
         assertThat(tree).isInstanceOf(Map.class);
         Map<?, ?> object = (Map<?, ?>) tree;
         assertThat(List.copyOf(object.keySet())).isEqualTo(List.of("b", "a", "s", "e"));
-        assertThat(object.get("b")).isEqualTo(Arrays.asList(1L, -25.0,
+        assertThat(object.get("b")).isEqualTo(Arrays.asList(1L, new BigDecimal("-2.5e1"),
                 new BigInteger("12345678901234567890"), true, false, null));
         assertThat(object.get("a")).isEqualTo(Map.of());
         assertThat(object.get("s")).isEqualTo("q\"\\/\b\f\n\r\t\u00e9\ud83d\ude00");
@@ -28,6 +29,7 @@ class JsonTextTest {
         assertThat(JsonText.parse("9223372036854775807")).isEqualTo(Long.MAX_VALUE);
         assertThat(JsonText.parse("-9223372036854775808")).isEqualTo(Long.MIN_VALUE);
         assertThat(JsonText.parse("\"plain\"")).isEqualTo("plain");
+        assertThat(JsonText.compact(JsonText.parse("[1.50,1e400,-0.0]"))).isEqualTo("[1.50,1E+400,0.0]");
     }
 
     @Test

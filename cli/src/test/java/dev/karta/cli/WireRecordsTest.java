@@ -17,6 +17,8 @@ import java.lang.reflect.ParameterizedType;
 import java.lang.reflect.RecordComponent;
 import java.lang.reflect.Type;
 import java.net.URISyntaxException;
+import java.nio.file.FileSystem;
+import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -103,8 +105,18 @@ class WireRecordsTest {
         assertThat(checked).contains("Project", "Deploy", "Release", "Session", "WebhookDelivery", "Usage");
     }
 
+    /** Every record class of the api module, from its classes folder or, in {@code verify}, its jar. */
     private static List<Class<?>> wireRecords() throws IOException, URISyntaxException {
-        Path classes = Path.of(Project.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        Path location = Path.of(Project.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        if (Files.isRegularFile(location)) {
+            try (FileSystem jar = FileSystems.newFileSystem(location)) {
+                return recordsUnder(jar.getPath("/"));
+            }
+        }
+        return recordsUnder(location);
+    }
+
+    private static List<Class<?>> recordsUnder(Path classes) throws IOException {
         List<Class<?>> records = new ArrayList<>();
         try (Stream<Path> files = Files.walk(classes.resolve("dev/karta/api"))) {
             for (Path file : files.filter(f -> f.toString().endsWith(".class")).sorted().toList()) {
