@@ -25,6 +25,12 @@ final class JsonText {
     /** Deeper nesting than this is refused rather than risking the reader's stack (Jackson's default too). */
     static final int MAX_DEPTH = 1000;
 
+    /**
+     * A longer number is refused (Jackson's default too): converting n digits costs time in n², so
+     * a hostile answer of a million digits would hold the CLI for a minute.
+     */
+    static final int MAX_NUMBER_LENGTH = 1000;
+
     /** Text that is not JSON; the message names what was wrong and where. */
     static final class MalformedJson extends IllegalArgumentException {
         MalformedJson(String message) {
@@ -186,11 +192,12 @@ final class JsonText {
                     }
                     int code = 0;
                     for (int i = 0; i < 4; i++) {
-                        int digit = Character.digit(text.charAt(at++), 16);
+                        int digit = hexDigit(text.charAt(at));
                         if (digit < 0) {
                             throw malformed("invalid \\u escape");
                         }
                         code = code * 16 + digit;
+                        at++;
                     }
                     value.append((char) code);
                 }
@@ -231,11 +238,31 @@ final class JsonText {
                 throw malformed("invalid number: digits must follow the exponent");
             }
         }
-        String number = text.substring(start, at);
-        if (!integral) {
-            return new BigDecimal(number);
+        if (at - start > MAX_NUMBER_LENGTH) {
+            at = start;
+            throw malformed("number longer than " + MAX_NUMBER_LENGTH + " characters");
         }
-        return number.length() < 19 ? (Object) Long.parseLong(number) : integer(new BigInteger(number));
+        String number = text.substring(start, at);
+        try {
+            if (!integral) {
+                return new BigDecimal(number);
+            }
+            return number.length() < 19 ? (Object) Long.parseLong(number) : integer(new BigInteger(number));
+        } catch (NumberFormatException e) { // an exponent beyond what BigDecimal holds
+            at = start;
+            throw malformed("number out of range");
+        }
+    }
+
+    /** The value of an ASCII hex digit (RFC 8259 allows no other), or -1. */
+    private static int hexDigit(char c) {
+        if (c >= '0' && c <= '9') {
+            return c - '0';
+        }
+        if (c >= 'a' && c <= 'f') {
+            return c - 'a' + 10;
+        }
+        return c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
     }
 
     private static Object integer(BigInteger value) {
@@ -361,7 +388,7 @@ final class JsonText {
                 case '\r' -> out.append("\\r");
                 case '\t' -> out.append("\\t");
                 default -> {
-                    if (c < 0x20 || c >= 0x7f && c <= 0x9f) {
+                    if (c < 0x20 || c >= 0x7f && c <= 0x9f || loneSurrogate(value, i)) {
                         out.append(String.format("\\u%04x", (int) c));
                     } else {
                         out.append(c);
@@ -370,5 +397,17 @@ final class JsonText {
             }
         }
         out.append('"');
+    }
+
+    /**
+     * Whether {@code value}'s character at {@code i} is half of a surrogate pair without its other
+     * half: UTF-8 cannot encode it (it would print as '?'), its escape reads back as itself.
+     */
+    private static boolean loneSurrogate(String value, int i) {
+        char c = value.charAt(i);
+        if (Character.isHighSurrogate(c)) {
+            return i + 1 >= value.length() || !Character.isLowSurrogate(value.charAt(i + 1));
+        }
+        return Character.isLowSurrogate(c) && (i == 0 || !Character.isHighSurrogate(value.charAt(i - 1)));
     }
 }

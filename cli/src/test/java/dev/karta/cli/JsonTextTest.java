@@ -46,6 +46,20 @@ class JsonTextTest {
         assertThatThrownBy(() -> JsonText.parse("\"\\x\"")).hasMessage("invalid escape \\x at offset 2");
         assertThatThrownBy(() -> JsonText.parse("<html>")).hasMessage("unexpected character '<' at offset 0");
         assertThatThrownBy(() -> JsonText.parse("")).hasMessage("unexpected end of input at offset 0");
+        assertThatThrownBy(() -> JsonText.parse("\"\\u12G4\"")).hasMessage("invalid \\u escape at offset 5");
+        assertThatThrownBy(() -> JsonText.parse("\"\\u\u0660\u0660\u0664\u0661\"")) // Arabic-Indic digits
+                .hasMessage("invalid \\u escape at offset 3");
+        assertThatThrownBy(() -> JsonText.parse("[1e2147483648]")).hasMessage("number out of range at offset 1");
+    }
+
+    @Test
+    void refuses_a_number_longer_than_its_limit_before_converting_it() {
+        String longest = "9".repeat(JsonText.MAX_NUMBER_LENGTH);
+        assertThat(JsonText.parse(longest)).isEqualTo(new BigInteger(longest));
+
+        String hostile = "[" + "9".repeat(1_000_000) + "]";
+        assertThatThrownBy(() -> JsonText.parse(hostile)).isInstanceOf(JsonText.MalformedJson.class)
+                .hasMessage("number longer than 1000 characters at offset 1");
     }
 
     @Test
@@ -100,5 +114,15 @@ class JsonTextTest {
         assertThat(written.chars().noneMatch(c -> c < 0x20 || c >= 0x7f && c <= 0x9f)).isTrue();
         assertThat(Json.newMapper().readTree(written).get("message").asText()).isEqualTo(hostile);
         assertThat(JsonText.parse(written)).isEqualTo(Map.of("message", hostile));
+    }
+
+    @Test
+    void writes_a_lone_surrogate_as_an_escape_and_a_pair_as_is() {
+        String text = "a\ud800b\udc00c\ud83d\ude00";
+
+        String written = JsonText.compact(List.of(text));
+
+        assertThat(written).isEqualTo("[\"a\\ud800b\\udc00c\ud83d\ude00\"]");
+        assertThat(JsonText.parse(written)).isEqualTo(List.of(text));
     }
 }
