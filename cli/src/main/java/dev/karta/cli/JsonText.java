@@ -10,16 +10,16 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * JSON text (RFC 8259) to and from plain trees: {@code Map<String, Object>} (in the text's
- * order), {@code List<Object>}, {@code String}, {@code Long} (or {@code BigInteger} beyond it),
- * {@code BigDecimal} (a number with a fraction or an exponent, exactly as written), {@code Boolean}
- * and {@code null}. The CLI's own reader and writer, because a JSON mapping library
- * cost a one-line command a third of its start-up (issue 16); {@link WireRecords} maps the trees to
- * the wire records.
+ * JSON text (RFC 8259) to and from plain trees: {@code Map<String, Object>} (in the text's order),
+ * {@code List<Object>}, {@code String}, {@code Long} (or {@code BigInteger} beyond it),
+ * {@code BigDecimal} (a number with a fraction or an exponent, exactly as written),
+ * {@code Boolean} and {@code null}. The CLI's own reader and writer, because a JSON mapping
+ * library cost a one-line command a third of its start-up (issue 16); {@link WireRecords} maps the
+ * trees to the wire records.
  *
  * <p>What it writes cannot drive a terminal: every control character, C0, DEL and C1 alike
- * ({@code \}{@code u009b} is a CSI to some terminals), is written as a {@code \}{@code uXXXX}
- * escape, which reads back as the same string.
+ * ({@code \}{@code u009b} is a CSI to some terminals), and every lone surrogate is written as a
+ * {@code \}{@code uXXXX} escape, which reads back as the same string.
  */
 final class JsonText {
     /** Deeper nesting than this is refused rather than risking the reader's stack (Jackson's default too). */

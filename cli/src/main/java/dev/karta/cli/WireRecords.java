@@ -16,11 +16,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The wire records ({@code dev.karta.api}, and a command's own) to and from {@link JsonText}
- * trees, as the server's JSON mapping writes and reads them: members named in snake_case after
- * the record components, in their order; instants as RFC 3339 strings; unknown members ignored; a
- * missing member is null, and refused for a primitive component (boolean, long …), as null is; a
- * record marked {@code @JsonInclude(NON_NULL)} leaves its null components out.
+ * The wire records ({@code dev.karta.api}) to and from {@link JsonText} trees, as the server's JSON
+ * mapping writes and reads them: members named in snake_case after the record components, in
+ * their order; instants as RFC 3339 strings; unknown members ignored; a missing member is null,
+ * and refused for a primitive component (boolean, long …), as null is; a record marked
+ * {@code @JsonInclude(NON_NULL)} leaves its null components out.
  */
 final class WireRecords {
     /** A record type's members: JSON names, component types, canonical constructor. */
