@@ -40,7 +40,6 @@ final class WireRecords {
             }
             try {
                 Constructor<?> constructor = type.getDeclaredConstructor(types);
-                constructor.setAccessible(true);
                 JsonInclude include = type.getAnnotation(JsonInclude.class);
                 return new Shape(List.copyOf(names), List.of(components), constructor,
                         include != null && include.value() == JsonInclude.Include.NON_NULL);

@@ -87,7 +87,6 @@ public final class Previews implements AutoCloseable {
     private final AuditLog audit;
     private final LogStore logs;
     private final CommitStatuses statuses;
-    private final ReleaseStore releaseStore;
     private final Runnable wakeBuilders;
     private final Supplier<String> publicUrl;
     private final Settings settings;
@@ -108,7 +107,6 @@ public final class Previews implements AutoCloseable {
         this.audit = audit;
         this.logs = logs;
         this.statuses = statuses;
-        this.releaseStore = new ReleaseStore(db);
         this.wakeBuilders = wakeBuilders;
         this.publicUrl = publicUrl;
         this.settings = settings;
@@ -325,7 +323,7 @@ public final class Previews implements AutoCloseable {
                         + preview.name() + " expired while it built");
                 return null;
             }
-            releaseStore.lockTree(h, tree.contentDigest());
+            ReleaseStore.lockTree(h, db.dialect(), tree.contentDigest());
             if (!files.hasTree(tree.contentDigest())) {
                 throw new BuildFailed("the release tree " + tree.contentDigest() + " was pruned while this build ran; "
                         + "push again");

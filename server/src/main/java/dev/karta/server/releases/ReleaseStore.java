@@ -26,11 +26,6 @@ public final class ReleaseStore {
     private final Database db;
     private final Notifications notifications;
 
-    /** For readers and writers that never move a project's pointer. */
-    public ReleaseStore(Database db) {
-        this(db, new Notifications(db));
-    }
-
     /** Announcing each activation on {@code notifications}. */
     public ReleaseStore(Database db, Notifications notifications) {
         this.db = db;
@@ -112,8 +107,8 @@ public final class ReleaseStore {
      * transactions begin IMMEDIATE, one writer at a time. PostgreSQL takes a transaction-scoped
      * advisory lock named after the digest.
      */
-    public void lockTree(Handle h, String contentDigest) {
-        if (db.dialect() == Dialect.POSTGRES) {
+    public static void lockTree(Handle h, Dialect dialect, String contentDigest) {
+        if (dialect == Dialect.POSTGRES) {
             h.select("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext(?))) locked", contentDigest)
                     .mapTo(Integer.class).one();
         }

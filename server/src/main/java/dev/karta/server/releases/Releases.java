@@ -107,7 +107,7 @@ public final class Releases {
         // The build may have found this tree already on disk, used by a release retention is
         // pruning right now: once the tree is locked, it either is still there (and retention
         // will see this release) or is gone.
-        store.lockTree(h, tree.contentDigest());
+        ReleaseStore.lockTree(h, db.dialect(), tree.contentDigest());
         if (!files.hasTree(tree.contentDigest())) {
             throw new BuildFailed("the release tree " + tree.contentDigest() + " was pruned while this build ran; "
                     + "deploy again");
@@ -164,7 +164,7 @@ public final class Releases {
         int number = store.nextNumber(h, project.id());
         // Same guard as a rollback: retention decides under the project's lock, and the tree's
         // lock orders this against a prune of the same tree by another project.
-        store.lockTree(h, base.contentDigest());
+        ReleaseStore.lockTree(h, db.dialect(), base.contentDigest());
         Instant now = Instant.now();
         ReleaseRecord created = new ReleaseRecord(Ids.next("rel"), project.id(), number, base.commitSha(),
                 base.harness(), base.buildKind(), base.imageRef(), base.contentDigest(), CONFIG_SOURCE,
@@ -214,7 +214,7 @@ public final class Releases {
         ProjectRecord project = projects.byId(h, projectId)
                 .orElseThrow(() -> new IllegalStateException("project " + projectId + " is gone"));
         int number = store.nextNumber(h, projectId);
-        store.lockTree(h, built.contentDigest());
+        ReleaseStore.lockTree(h, db.dialect(), built.contentDigest());
         if (!files.hasTree(built.contentDigest())) {
             throw ApiError.conflict("cannot promote: the files of " + description + " are gone (tree "
                     + built.contentDigest() + " not found)");
@@ -405,7 +405,7 @@ public final class Releases {
      * retention from deleting it until the caller commits.
      */
     private void requireActivatable(Handle h, ReleaseRecord target) {
-        store.lockTree(h, target.contentDigest());
+        ReleaseStore.lockTree(h, db.dialect(), target.contentDigest());
         String reason = target.prunedAt() != null ? PRUNED : files.hasTree(target.contentDigest()) ? null
                 : missing(target);
         if (reason != null) {

@@ -37,7 +37,6 @@ public final class Retention {
     private final ReleaseFiles files;
     private final int keep;
     private final Function<String, Set<String>> pinnedReleaseIds;
-    private final ReleaseStore releaseStore;
 
     /** {@code pinnedReleaseIds} maps a project id to the ids of releases live sessions use. */
     public Retention(Database db, ReleaseFiles files, int keep, Function<String, Set<String>> pinnedReleaseIds) {
@@ -45,7 +44,6 @@ public final class Retention {
         this.files = files;
         this.keep = keep;
         this.pinnedReleaseIds = pinnedReleaseIds;
-        this.releaseStore = new ReleaseStore(db);
     }
 
     /**
@@ -142,7 +140,7 @@ public final class Retention {
      * marked; returns what frees its space (to run after commit), or null when it stays.
      */
     private ReleaseFiles.Removal takeAway(Handle h, String digest) throws IOException {
-        releaseStore.lockTree(h, digest);
+        ReleaseStore.lockTree(h, db.dialect(), digest);
         if (inUse(h, digest, null)) {
             return null;
         }
